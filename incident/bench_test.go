@@ -1,0 +1,162 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/journal"
+)
+
+func benchEngine(b *testing.B) (*Engine, func()) {
+	b.Helper()
+	j, err := journal.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(Options{Config: testConfig(), Journal: j, Clock: clock.Real{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go e.Run(ctx)
+	return e, func() { cancel(); <-e.Done(); j.Close() }
+}
+
+// BenchmarkDurableAck measures one person's ack-like command end to end:
+// decide, commit with synchronous=FULL, reply. Reports p50/p99.
+func BenchmarkDurableAck(b *testing.B) {
+	e, stop := benchEngine(b)
+	defer stop()
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		if r := e.Do(ctx, Note{By: "alice", Service: "tokens", Text: "ack-sized note"}); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// BenchmarkGroupCommit measures events/s with 64 concurrent senders, whose
+// commands the engine commits together.
+func BenchmarkGroupCommit(b *testing.B) {
+	e, stop := benchEngine(b)
+	defer stop()
+	ctx := context.Background()
+	const senders = 64
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < senders; w++ {
+		n := b.N / senders
+		if w < b.N%senders {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, n)
+			for i := 0; i < n; i++ {
+				t := time.Now()
+				if r := e.Do(ctx, Note{By: "alice", Service: "tokens", Text: "burst"}); r.Err != nil {
+					b.Error(r.Err)
+					return
+				}
+				local = append(local, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	reportLatency(b, lat)
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+var replayOnce sync.Once
+var replayPath string
+
+// BenchmarkReplay1M measures opening an engine over a journal of one
+// million events: the restart path.
+func BenchmarkReplay1M(b *testing.B) {
+	const total = 1_000_000
+	replayOnce.Do(func() {
+		dir, err := osMkdirTemp()
+		if err != nil {
+			b.Fatal(err)
+		}
+		replayPath = filepath.Join(dir, "replay.db")
+		j, err := journal.Open(replayPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		batch := make([]journal.Event, 0, 10000)
+		t := t0
+		for seq := 1; seq <= total; seq++ {
+			ev := Event{Time: t, Kind: KindNote, Actor: "maya", Service: "tokens", Text: fmt.Sprintf("note %d about the launch", seq)}
+			if seq == 1 {
+				ev.Kind, ev.Text = KindDeclare, "replay bench"
+			} else if seq%10 == 0 {
+				ev.Kind = KindAlert
+				ev.Alert = &AlertInfo{ID: fmt.Sprintf("A%d", seq), Pane: "p95", Level: LevelCrit, Value: 2.3, Threshold: 1, Unit: "s", Origin: "rule"}
+			} else if seq%10 == 1 {
+				ev.Kind = KindResolve
+				ev.Alert = &AlertInfo{ID: fmt.Sprintf("A%d", seq-1), Pane: "p95", Level: LevelCrit, Origin: "rule"}
+			}
+			t = t.Add(10 * time.Millisecond)
+			batch = append(batch, ev.ToJournal())
+			if len(batch) == cap(batch) {
+				if err := j.Append(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := j.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		j.Close()
+	})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j, err := journal.Open(replayPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := New(Options{Config: testConfig(), Journal: j})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if e.state.LastSeq != total {
+			b.Fatalf("replayed %d events", e.state.LastSeq)
+		}
+		j.Close()
+	}
+}
+
+func osMkdirTemp() (string, error) { return os.MkdirTemp("", "warroom-replay-") }

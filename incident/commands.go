@@ -1,0 +1,417 @@
+package incident
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/roles"
+)
+
+// Command is a request to change the incident. Each is checked against the
+// current state and the sender's roles; it either yields events or is
+// refused with a reason.
+type Command interface {
+	decide(d *decider) error
+}
+
+// MaxNoteLen bounds notes so that one paste cannot flood Slack or exports.
+const MaxNoteLen = 4000
+
+// Declare opens the incident. The engine declares on first start from the
+// config; an explicit Declare is refused once declared.
+type Declare struct {
+	By   string
+	Name string
+}
+
+// Note adds a note to the timeline, optionally about one service.
+type Note struct {
+	By      string
+	Service string
+	Text    string
+}
+
+// Ack acknowledges one alert.
+type Ack struct {
+	By      string
+	AlertID string
+}
+
+// AckService acknowledges every open, unacknowledged alert of a service.
+type AckService struct {
+	By      string
+	Service string
+}
+
+// Resolve closes an alert by hand (rules resolve their own alerts).
+type Resolve struct {
+	By      string
+	AlertID string
+	Reason  string
+}
+
+// Raise opens a manual alert on a service, for problems no query sees.
+type Raise struct {
+	By      string
+	Service string
+	Level   Level // warn or crit
+	Text    string
+}
+
+// Assign gives a role to a person ("" clears it). Command itself changes
+// hands only through OfferCommand and AcceptCommand.
+type Assign struct {
+	By      string
+	Role    roles.Role
+	Service string // for owner and backup
+	Handle  string
+}
+
+// OfferCommand offers command to another person. Until they accept, the
+// current commander stays in command.
+type OfferCommand struct {
+	By string
+	To string
+}
+
+// AcceptCommand accepts a pending offer: the sender becomes commander.
+type AcceptCommand struct{ By string }
+
+// DeclineCommand declines a pending offer (by the offeree) or withdraws it
+// (by the commander).
+type DeclineCommand struct {
+	By     string
+	Reason string
+}
+
+// MarkImportant flags (or unflags) an event for the postmortem.
+type MarkImportant struct {
+	By        string
+	Seq       int64
+	Important bool
+}
+
+// decider gives a command what it needs to decide: the state (with the
+// effects of earlier commands in the same batch already applied), the
+// engine's lookups, and a way to emit events.
+type decider struct {
+	e   *Engine
+	s   *State
+	now time.Time
+	out []Event
+}
+
+// emit assigns the next seq, applies the event to the engine's state and
+// queues it for the batch's commit.
+func (d *decider) emit(ev Event) Event {
+	ev.Seq = d.s.LastSeq + 1
+	ev.Time = d.now
+	d.s.Apply(ev)
+	d.out = append(d.out, ev)
+	return ev
+}
+
+func (d *decider) check(by string, act roles.Action, service string) error {
+	return d.s.Roles.Check(d.e.roster, by, act, service)
+}
+
+func (d *decider) service(id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, ok := d.e.services[id]; !ok {
+		return roles.Refuse("no service %q", id)
+	}
+	return nil
+}
+
+func (c Declare) decide(d *decider) error {
+	if !d.s.Declared.IsZero() {
+		return roles.Refuse("the incident %q is already declared", d.s.Name)
+	}
+	name := strings.TrimSpace(c.Name)
+	if name == "" {
+		return roles.Refuse("an incident needs a name")
+	}
+	setup := d.e.setup.Clone()
+	d.emit(Event{Kind: KindDeclare, Actor: c.By, Text: name, Setup: &setup, Room: roomInfo(d.e.cfg)})
+	return nil
+}
+
+func (c Note) decide(d *decider) error {
+	if err := d.check(c.By, roles.ActNote, c.Service); err != nil {
+		return err
+	}
+	if err := d.service(c.Service); err != nil {
+		return err
+	}
+	text := strings.TrimSpace(c.Text)
+	if text == "" {
+		return roles.Refuse("a note needs text")
+	}
+	if !utf8.ValidString(text) {
+		return roles.Refuse("a note must be valid UTF-8")
+	}
+	if len(text) > MaxNoteLen {
+		return roles.Refuse("a note is at most %d bytes (this one is %d)", MaxNoteLen, len(text))
+	}
+	d.emit(Event{Kind: KindNote, Actor: c.By, Service: c.Service, Text: text})
+	return nil
+}
+
+func (d *decider) openAlert(id string) (*Alert, error) {
+	a := d.s.Alerts[id]
+	if a == nil {
+		return nil, roles.Refuse("no alert %s", id)
+	}
+	if !a.Open() {
+		return nil, roles.Refuse("alert %s was already resolved by %s", id, a.ResolvedBy)
+	}
+	return a, nil
+}
+
+func (c Ack) decide(d *decider) error {
+	a, err := d.openAlert(c.AlertID)
+	if err != nil {
+		return err
+	}
+	if err := d.check(c.By, roles.ActAck, a.Service); err != nil {
+		return err
+	}
+	if a.Acked() {
+		return roles.Refuse("alert %s is already acked by %s", a.ID, a.AckedBy)
+	}
+	d.ack(c.By, a)
+	return nil
+}
+
+func (d *decider) ack(by string, a *Alert) {
+	d.emit(Event{Kind: KindAck, Actor: by, Service: a.Service, Ref: a.Seq,
+		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key},
+		Text:  fmt.Sprintf("%s acked %s %s (%s) after %s", by, a.ID, d.e.paneTitle(a), a.Level, Age(d.now.Sub(a.FiredAt)))})
+}
+
+func (c AckService) decide(d *decider) error {
+	if err := d.service(c.Service); err != nil {
+		return err
+	}
+	if err := d.check(c.By, roles.ActAck, c.Service); err != nil {
+		return err
+	}
+	n := 0
+	for _, a := range d.s.OpenAlerts() {
+		if a.Service == c.Service && !a.Acked() {
+			d.ack(c.By, a)
+			n++
+		}
+	}
+	if n == 0 {
+		return roles.Refuse("%s has no unacknowledged alerts", c.Service)
+	}
+	return nil
+}
+
+func (c Resolve) decide(d *decider) error {
+	a, err := d.openAlert(c.AlertID)
+	if err != nil {
+		return err
+	}
+	if err := d.check(c.By, roles.ActResolve, a.Service); err != nil {
+		return err
+	}
+	text := fmt.Sprintf("%s resolved %s %s after %s", c.By, a.ID, d.e.paneTitle(a), Age(d.now.Sub(a.FiredAt)))
+	if r := strings.TrimSpace(c.Reason); r != "" {
+		text += ": " + r
+	}
+	d.resolve(c.By, a, text)
+	return nil
+}
+
+func (d *decider) resolve(by string, a *Alert, text string) {
+	d.emit(Event{Kind: KindResolve, Actor: by, Service: a.Service, Ref: a.Seq, Text: text,
+		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key}})
+}
+
+func (c Raise) decide(d *decider) error {
+	if err := d.service(c.Service); err != nil {
+		return err
+	}
+	if c.Service == "" {
+		return roles.Refuse("an alert belongs to a service")
+	}
+	if err := d.check(c.By, roles.ActAck, c.Service); err != nil {
+		return err
+	}
+	if c.Level != LevelWarn && c.Level != LevelCrit {
+		return roles.Refuse("a manual alert is warn or crit, not %q", c.Level)
+	}
+	text := strings.TrimSpace(c.Text)
+	if text == "" || len(text) > MaxNoteLen {
+		return roles.Refuse("a manual alert needs a text of at most %d bytes", MaxNoteLen)
+	}
+	seq := d.s.LastSeq + 1
+	d.emit(Event{Kind: KindAlert, Actor: c.By, Service: c.Service, Text: text + " (" + string(c.Level) + ")",
+		Alert: &AlertInfo{ID: fmt.Sprintf("A%d", seq), Pane: "manual", Level: c.Level, Origin: "manual", Key: fmt.Sprint(seq)}})
+	return nil
+}
+
+func (c Assign) decide(d *decider) error {
+	if err := d.check(c.By, roles.ActAssign, c.Service); err != nil {
+		return err
+	}
+	switch c.Role {
+	case roles.Commander:
+		return roles.Refuse("command changes hands only by an offer the new commander accepts")
+	case roles.Owner, roles.Backup:
+		if c.Service == "" {
+			return roles.Refuse("say which service the %s is for", c.Role)
+		}
+		if err := d.service(c.Service); err != nil {
+			return err
+		}
+	case roles.Deputy, roles.Scribe, roles.Comms:
+		if c.Service != "" {
+			return roles.Refuse("%s is an incident role, not a service role", c.Role)
+		}
+	default:
+		return roles.Refuse("unknown role %q", c.Role)
+	}
+	if c.Handle != "" {
+		if _, ok := d.e.roster.Get(c.Handle); !ok {
+			return roles.Refuse("%q is not on the roster", c.Handle)
+		}
+	}
+	prev := d.s.Roles.Holder(c.Role, c.Service)
+	if prev == c.Handle {
+		return roles.Refuse("%s already holds that role", nameOr(c.Handle, "nobody"))
+	}
+	what := string(c.Role)
+	if c.Service != "" {
+		what += " of " + c.Service
+	}
+	text := fmt.Sprintf("%s is now %s", c.Handle, what)
+	if c.Handle == "" {
+		text = fmt.Sprintf("%s is no longer %s", prev, what)
+	} else if prev != "" {
+		text += " (was " + prev + ")"
+	}
+	d.emit(Event{Kind: KindRole, Actor: c.By, Service: c.Service, Text: text,
+		Role: &RoleInfo{Role: c.Role, Service: c.Service, Handle: c.Handle, Previous: prev}})
+	return nil
+}
+
+func (c OfferCommand) decide(d *decider) error {
+	if err := d.check(c.By, roles.ActOfferCommand, ""); err != nil {
+		return err
+	}
+	if _, ok := d.e.roster.Get(c.To); !ok {
+		return roles.Refuse("%q is not on the roster", c.To)
+	}
+	if c.To == c.By {
+		return roles.Refuse("%s is already the commander", c.By)
+	}
+	if o := d.s.Roles.Offer; o != nil {
+		return roles.Refuse("command is already offered to %s; withdraw that offer first", o.To)
+	}
+	d.emit(Event{Kind: KindOffer, Actor: c.By, Text: fmt.Sprintf("%s offered command to %s", c.By, c.To),
+		Role: &RoleInfo{Role: roles.Commander, Handle: c.To, Previous: c.By}})
+	return nil
+}
+
+func (c AcceptCommand) decide(d *decider) error {
+	if err := d.check(c.By, roles.ActAnswerOffer, ""); err != nil {
+		return err
+	}
+	o := d.s.Roles.Offer
+	prev := d.s.Roles.Commander
+	d.emit(Event{Kind: KindAccept, Actor: c.By, Ref: o.Seq, Text: fmt.Sprintf("%s accepted command from %s", c.By, prev),
+		Role: &RoleInfo{Role: roles.Commander, Handle: c.By, Previous: prev}})
+	return nil
+}
+
+func (c DeclineCommand) decide(d *decider) error {
+	o := d.s.Roles.Offer
+	if o == nil {
+		return roles.Refuse("there is no pending command offer")
+	}
+	verb := "declined"
+	if c.By == d.s.Roles.Commander && c.By != o.To {
+		verb = "withdrew"
+	} else if err := d.check(c.By, roles.ActAnswerOffer, ""); err != nil {
+		return err
+	}
+	text := fmt.Sprintf("%s %s the command offer to %s", c.By, verb, o.To)
+	if verb == "declined" {
+		text = fmt.Sprintf("%s declined command from %s", c.By, o.From)
+	}
+	if r := strings.TrimSpace(c.Reason); r != "" {
+		text += ": " + r
+	}
+	d.emit(Event{Kind: KindDecline, Actor: c.By, Ref: o.Seq, Text: text,
+		Role: &RoleInfo{Role: roles.Commander, Handle: o.To, Previous: o.From}})
+	return nil
+}
+
+func (c MarkImportant) decide(d *decider) error {
+	if err := d.check(c.By, roles.ActMarkImportant, ""); err != nil {
+		return err
+	}
+	if c.Seq <= 0 || c.Seq > d.s.LastSeq {
+		return roles.Refuse("no event #%d", c.Seq)
+	}
+	if d.s.Important[c.Seq] == c.Important {
+		if c.Important {
+			return roles.Refuse("event #%d is already marked important", c.Seq)
+		}
+		return roles.Refuse("event #%d is not marked important", c.Seq)
+	}
+	flag := c.Important
+	text := fmt.Sprintf("%s marked #%d important", c.By, c.Seq)
+	if !flag {
+		text = fmt.Sprintf("%s unmarked #%d", c.By, c.Seq)
+	}
+	d.emit(Event{Kind: KindImportant, Actor: c.By, Ref: c.Seq, Flag: &flag, Text: text})
+	return nil
+}
+
+func roomInfo(c *config.Config) *RoomInfo {
+	r := &RoomInfo{Timezone: c.Incident.Timezone, Launch: c.Incident.Launch, Simulated: c.Incident.Simulated}
+	for _, svc := range c.Services {
+		si := ServiceInfo{ID: svc.ID, Name: svc.Name}
+		for _, p := range svc.Panes {
+			title := p.Title
+			if title == "" {
+				title = p.ID
+			}
+			si.Panes = append(si.Panes, PaneInfo{ID: p.ID, Title: title, Unit: p.Unit, Warn: p.Warn, Crit: p.Crit, Below: p.Direction == config.Below})
+		}
+		r.Services = append(r.Services, si)
+	}
+	return r
+}
+
+func nameOr(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}
+
+// Age formats a duration the way the war room reads it: 45s, 3m12s, 2h05m.
+func Age(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+}

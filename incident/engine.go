@@ -1,0 +1,391 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/roles"
+)
+
+// Reply answers a command: the events it produced (the last one's seq in
+// Seq) once they are durable, or a refusal. A *roles.Refusal error is a
+// reason to show the person; any other error is the engine failing.
+type Reply struct {
+	Seq    int64
+	Events []Event
+	Err    error
+}
+
+// Update is what a subscriber receives: committed events, and samples
+// (which are not events but move the panes), in engine order.
+type Update struct {
+	Events  []Event
+	Samples []Sample
+	Now     time.Time // engine time of the update, for staleness
+}
+
+// Subscription is one reader's feed. C is closed when the reader is
+// dropped (it fell behind: Lagged is true) or the engine stops.
+type Subscription struct {
+	C      <-chan Update
+	c      chan Update
+	lagged bool
+	mu     sync.Mutex
+}
+
+// Lagged reports whether the feed was closed because the reader fell
+// behind; it should resubscribe for a fresh snapshot.
+func (s *Subscription) Lagged() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lagged
+}
+
+// ErrStopped is returned for commands sent after the engine has stopped.
+var ErrStopped = errors.New("engine stopped")
+
+// Options configure an engine.
+type Options struct {
+	Config  *config.Config
+	Journal *journal.Journal
+	Clock   clock.Clock // default real time
+	// MaxBatch bounds how many queued commands share one commit.
+	MaxBatch int
+	// Tick is how often staleness and escalation are checked (engine time).
+	Tick time.Duration
+}
+
+type request struct {
+	cmd   Command
+	reply chan Reply // nil: fire and forget
+	sub   chan subReply
+	buf   int // for a subscription: its buffer
+}
+
+type subReply struct {
+	state *State
+	sub   *Subscription
+}
+
+// Engine owns the incident. Only its goroutine (Run) touches state.
+type Engine struct {
+	cfg        *config.Config
+	j          *journal.Journal
+	clock      clock.Clock
+	roster     *roles.Roster
+	setup      roles.Assignments
+	services   map[string]*config.Service
+	rules      map[string]*rule
+	ruleList   []*rule
+	escalation config.Escalation
+	maxBatch   int
+	tickEvery  time.Duration
+	started    time.Time
+
+	state *State
+	reqs  chan request
+	subs  []*Subscription
+	done  chan struct{}
+	err   error // why Run stopped
+}
+
+// New replays the journal into a fresh engine. Call Run to start it.
+func New(o Options) (*Engine, error) {
+	if o.Config == nil || o.Journal == nil {
+		return nil, errors.New("engine: config and journal are required")
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.Tick <= 0 {
+		o.Tick = time.Second
+	}
+	e := &Engine{
+		cfg: o.Config, j: o.Journal, clock: o.Clock,
+		roster:     roles.NewRoster(o.Config.Roster),
+		setup:      roles.FromConfig(o.Config),
+		services:   map[string]*config.Service{},
+		rules:      map[string]*rule{},
+		escalation: o.Config.Escalation,
+		maxBatch:   o.MaxBatch,
+		tickEvery:  o.Tick,
+		state:      NewState(),
+		reqs:       make(chan request, 4096),
+		done:       make(chan struct{}),
+	}
+	for i := range o.Config.Services {
+		svc := &o.Config.Services[i]
+		e.services[svc.ID] = svc
+		for _, p := range svc.Panes {
+			r := newRule(*svc, p, o.Config.Source(p.Source))
+			e.rules[PaneKey(svc.ID, p.ID)] = r
+			e.ruleList = append(e.ruleList, r)
+		}
+	}
+	err := o.Journal.Replay(context.Background(), 0, func(je journal.Event) error {
+		ev, err := FromJournal(je)
+		if err != nil {
+			return err
+		}
+		if ev.Seq != e.state.LastSeq+1 {
+			return fmt.Errorf("journal has a gap: #%d follows #%d", ev.Seq, e.state.LastSeq)
+		}
+		e.state.Apply(ev)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", o.Journal.Path(), err)
+	}
+	return e, nil
+}
+
+// Roster is the fixed roster of this war room.
+func (e *Engine) Roster() *roles.Roster { return e.roster }
+
+// Config is the war-room file the engine runs.
+func (e *Engine) Config() *config.Config { return e.cfg }
+
+// Clock is the engine's clock.
+func (e *Engine) Clock() clock.Clock { return e.clock }
+
+// Run processes commands until ctx ends or the journal fails. On first
+// start (an empty journal) it declares the incident from the config.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.stop()
+	e.started = e.clock.Now()
+	if e.state.Declared.IsZero() {
+		if err := e.process([]request{{cmd: Declare{By: "warroom", Name: e.cfg.Incident.Name}}}); err != nil {
+			return err
+		}
+	}
+	tick := e.clock.After(e.tickEvery)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+			tick = e.clock.After(e.tickEvery)
+			if err := e.process([]request{{cmd: heartbeat{}}}); err != nil {
+				return err
+			}
+		case r := <-e.reqs:
+			batch := []request{r}
+			// Group commit: take whatever else is already waiting.
+		drain:
+			for len(batch) < e.maxBatch {
+				select {
+				case r := <-e.reqs:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			if err := e.process(batch); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// process decides every command of the batch against the state, commits
+// all resulting events in one transaction, and only then replies and
+// publishes. A failed commit stops the engine: its in-memory state is
+// ahead of the journal, and a restart replays the truth.
+func (e *Engine) process(batch []request) error {
+	now := e.clock.Now()
+	d := &decider{e: e, s: e.state, now: now}
+	type outcome struct {
+		from, to int
+		err      error
+	}
+	outs := make([]outcome, len(batch))
+	var samples []Sample
+	var subsAsked []int
+	for i, r := range batch {
+		if r.sub != nil {
+			subsAsked = append(subsAsked, i)
+			continue
+		}
+		from := len(d.out)
+		err := r.cmd.decide(d)
+		outs[i] = outcome{from: from, to: len(d.out), err: err}
+		if obs, ok := r.cmd.(Observe); ok {
+			samples = append(samples, obs.Samples...)
+		}
+	}
+	if len(d.out) > 0 {
+		rows := make([]journal.Event, len(d.out))
+		for i, ev := range d.out {
+			rows[i] = ev.ToJournal()
+		}
+		if err := e.j.Append(context.Background(), rows); err != nil {
+			e.err = fmt.Errorf("journal write failed, engine stopped: %w", err)
+			for _, r := range batch {
+				if r.reply != nil {
+					r.reply <- Reply{Err: e.err}
+				}
+			}
+			return e.err
+		}
+	}
+	for i, r := range batch {
+		if r.reply == nil {
+			continue
+		}
+		o := outs[i]
+		rep := Reply{Err: o.err}
+		if o.err == nil && o.to > o.from {
+			rep.Events = d.out[o.from:o.to]
+			rep.Seq = rep.Events[len(rep.Events)-1].Seq
+		}
+		r.reply <- rep
+	}
+	if len(d.out) > 0 || len(samples) > 0 {
+		e.publish(Update{Events: d.out, Samples: samples, Now: now})
+	}
+	// Snapshots are taken after the batch so they include it.
+	for _, i := range subsAsked {
+		batch[i].sub <- e.subscribe(batch[i].buf)
+	}
+	return nil
+}
+
+// publish hands the update to every subscriber without ever waiting: one
+// whose buffer is full is dropped and must resync.
+func (e *Engine) publish(u Update) {
+	kept := e.subs[:0]
+	for _, s := range e.subs {
+		select {
+		case s.c <- u:
+			kept = append(kept, s)
+		default:
+			s.mu.Lock()
+			s.lagged = true
+			s.mu.Unlock()
+			close(s.c)
+		}
+	}
+	for i := len(kept); i < len(e.subs); i++ {
+		e.subs[i] = nil
+	}
+	e.subs = kept
+}
+
+func (e *Engine) stop() {
+	for _, s := range e.subs {
+		close(s.c)
+	}
+	e.subs = nil
+	close(e.done)
+}
+
+// Done is closed when Run has returned.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// Err is why the engine stopped (nil for a normal stop).
+func (e *Engine) Err() error {
+	select {
+	case <-e.done:
+		return e.err
+	default:
+		return nil
+	}
+}
+
+// Do sends a command and waits for its reply.
+func (e *Engine) Do(ctx context.Context, cmd Command) Reply {
+	r := request{cmd: cmd, reply: make(chan Reply, 1)}
+	select {
+	case e.reqs <- r:
+	case <-e.done:
+		return Reply{Err: ErrStopped}
+	case <-ctx.Done():
+		return Reply{Err: ctx.Err()}
+	}
+	select {
+	case rep := <-r.reply:
+		return rep
+	case <-e.done:
+		// The batch may have been answered just before the stop.
+		select {
+		case rep := <-r.reply:
+			return rep
+		default:
+			return Reply{Err: ErrStopped}
+		}
+	case <-ctx.Done():
+		return Reply{Err: ctx.Err()}
+	}
+}
+
+// Submit sends a command without waiting for its outcome (sources use it
+// for samples and health). It blocks only while the engine's queue is full.
+func (e *Engine) Submit(ctx context.Context, cmd Command) error {
+	select {
+	case e.reqs <- request{cmd: cmd}:
+		return nil
+	case <-e.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Subscribe returns a snapshot of the state and a feed of every update
+// after it. buffer bounds how far the reader may fall behind.
+func (e *Engine) Subscribe(ctx context.Context, buffer int) (*State, *Subscription, error) {
+	if buffer < 1 {
+		buffer = 1
+	}
+	r := request{sub: make(chan subReply, 1), buf: buffer}
+	select {
+	case e.reqs <- r:
+	case <-e.done:
+		return nil, nil, ErrStopped
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	select {
+	case sr := <-r.sub:
+		return sr.state, sr.sub, nil
+	case <-e.done:
+		return nil, nil, ErrStopped
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+func (e *Engine) subscribe(buffer int) subReply {
+	s := &Subscription{c: make(chan Update, buffer)}
+	s.C = s.c
+	e.subs = append(e.subs, s)
+	return subReply{state: e.state.Clone(), sub: s}
+}
+
+// Unsubscribe stops a feed. It is safe to call after the feed was closed.
+func (e *Engine) Unsubscribe(s *Subscription) {
+	_ = e.Submit(context.Background(), unsubscribe{s})
+}
+
+type unsubscribe struct{ s *Subscription }
+
+func (u unsubscribe) decide(d *decider) error {
+	e := d.e
+	for i, s := range e.subs {
+		if s == u.s {
+			close(s.c)
+			e.subs = append(e.subs[:i], e.subs[i+1:]...)
+			break
+		}
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+// Package incident is the war room's engine: one goroutine owns incident
+// state, turns commands and samples into events, commits them to the journal
+// and only then applies and publishes them.
+package incident
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/roles"
+)
+
+// Kind names what an event records. The names are part of the headless
+// output and the export schema: keep them stable.
+type Kind string
+
+const (
+	KindDeclare   Kind = "DECLARE"   // the incident is opened
+	KindNote      Kind = "NOTE"      // a person wrote a note
+	KindAlert     Kind = "ALERT"     // an alert fired or changed level
+	KindAck       Kind = "ACK"       // an alert was acknowledged
+	KindResolve   Kind = "RESOLVE"   // an alert was resolved
+	KindEscalate  Kind = "ESCALATE"  // an unacked alert was escalated
+	KindRole      Kind = "ROLE"      // a role was assigned or cleared
+	KindOffer     Kind = "OFFER"     // command was offered to someone
+	KindAccept    Kind = "ACCEPT"    // the offer was accepted: command changed hands
+	KindDecline   Kind = "DECLINE"   // the offer was declined or withdrawn
+	KindImportant Kind = "IMPORTANT" // an event was marked (or unmarked) important
+	KindSource    Kind = "SOURCE"    // a source's health changed
+	KindRun       Kind = "RUN"       // a playbook run changed state
+	KindMirror    Kind = "MIRROR"    // the Slack mirror went down or recovered
+)
+
+// Level is an alert's severity or condition.
+type Level string
+
+const (
+	LevelOK      Level = "ok"
+	LevelWarn    Level = "warn"
+	LevelCrit    Level = "crit"
+	LevelNoData  Level = "nodata"  // the query answers, with no series
+	LevelStale   Level = "stale"   // the source stopped answering
+	LevelUnknown Level = "unknown" // an imported alert in a state we don't know
+)
+
+// Rank orders levels for sorting: higher is worse.
+func (l Level) Rank() int {
+	switch l {
+	case LevelCrit:
+		return 5
+	case LevelStale:
+		return 4
+	case LevelWarn:
+		return 3
+	case LevelNoData:
+		return 2
+	case LevelUnknown:
+		return 1
+	}
+	return 0
+}
+
+// Event is one committed fact. Everything but the first five fields is the
+// JSON body stored in the journal.
+type Event struct {
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Kind    Kind      `json:"kind"`
+	Actor   string    `json:"actor"`
+	Service string    `json:"service,omitempty"`
+
+	// Text is the one-line human description used by headless output,
+	// the timeline and Slack.
+	Text string `json:"text"`
+	// Ref is the seq of an earlier event this one is about (the fired
+	// alert for ACK/RESOLVE/ESCALATE, the marked event for IMPORTANT, the
+	// offer for ACCEPT/DECLINE).
+	Ref int64 `json:"ref,omitempty"`
+
+	Alert  *AlertInfo  `json:"alert,omitempty"`
+	Role   *RoleInfo   `json:"role,omitempty"`
+	Source *SourceInfo `json:"source,omitempty"`
+	Run    *RunInfo    `json:"run,omitempty"`
+	Flag   *bool       `json:"flag,omitempty"` // IMPORTANT: marked or unmarked
+	// Setup is the role assignment the incident was declared with.
+	Setup *roles.Assignments `json:"setup,omitempty"`
+	// Room describes the war room at declaration (DECLARE only), so that
+	// a journal alone is enough to export a postmortem.
+	Room *RoomInfo `json:"room,omitempty"`
+}
+
+// RoomInfo is the war-room file's shape as declared: names, zone, panes.
+type RoomInfo struct {
+	Timezone  string        `json:"timezone,omitempty"`
+	Launch    *time.Time    `json:"launch,omitempty"`
+	Simulated bool          `json:"simulated,omitempty"`
+	Services  []ServiceInfo `json:"services"`
+}
+
+// ServiceInfo is one service of RoomInfo.
+type ServiceInfo struct {
+	ID    string     `json:"id"`
+	Name  string     `json:"name"`
+	Panes []PaneInfo `json:"panes"`
+}
+
+// PaneInfo is one pane of ServiceInfo.
+type PaneInfo struct {
+	ID    string   `json:"id"`
+	Title string   `json:"title"`
+	Unit  string   `json:"unit,omitempty"`
+	Warn  *float64 `json:"warn,omitempty"`
+	Crit  *float64 `json:"crit,omitempty"`
+	Below bool     `json:"below,omitempty"` // low values are bad
+}
+
+// AlertInfo describes the alert an ALERT/ACK/RESOLVE/ESCALATE event is about.
+type AlertInfo struct {
+	ID        string  `json:"id"`   // "A<seq of first firing>"
+	Pane      string  `json:"pane"` // pane id, or the external alert's name
+	Level     Level   `json:"level"`
+	Value     float64 `json:"value,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"`
+	Unit      string  `json:"unit,omitempty"`
+	Origin    string  `json:"origin,omitempty"` // rule, datadog, prometheus, alertmanager, manual
+	Key       string  `json:"key,omitempty"`    // external identity for imported alerts
+	To        string  `json:"to,omitempty"`     // ESCALATE: who was paged
+	Step      int     `json:"step,omitempty"`   // ESCALATE: 1 backup, 2 commander
+}
+
+// RoleInfo describes a ROLE/OFFER/ACCEPT/DECLINE event.
+type RoleInfo struct {
+	Role     roles.Role `json:"role"`
+	Service  string     `json:"service,omitempty"`
+	Handle   string     `json:"handle"`             // the new holder (or offeree)
+	Previous string     `json:"previous,omitempty"` // the one it was taken from
+}
+
+// SourceInfo describes a SOURCE health change.
+type SourceInfo struct {
+	ID     string `json:"id"`
+	Health string `json:"health"` // up, degraded, down, rate-limited
+	Error  string `json:"error,omitempty"`
+}
+
+// RunInfo describes a playbook run transition. The playbook runner owns the
+// meaning of States; the engine records and folds them.
+type RunInfo struct {
+	ID       string            `json:"id"`
+	Playbook string            `json:"playbook"`
+	State    string            `json:"state"`
+	Step     string            `json:"step,omitempty"`
+	Params   map[string]string `json:"params,omitempty"`
+	Hash     string            `json:"hash,omitempty"`
+	Output   string            `json:"output,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+// Line formats the event the way headless modes print it:
+// #<seq> <RFC3339 UTC> <KIND> <service or -> <text>
+func (e Event) Line() string {
+	svc := e.Service
+	if svc == "" {
+		svc = "-"
+	}
+	return fmt.Sprintf("#%d %s %s %s %s", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Kind, svc, oneLine(e.Text))
+}
+
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ").Replace(s)
+}
+
+// body is the part of Event stored as JSON.
+type body struct {
+	Text   string             `json:"text"`
+	Ref    int64              `json:"ref,omitempty"`
+	Alert  *AlertInfo         `json:"alert,omitempty"`
+	Role   *RoleInfo          `json:"role,omitempty"`
+	Source *SourceInfo        `json:"source,omitempty"`
+	Run    *RunInfo           `json:"run,omitempty"`
+	Flag   *bool              `json:"flag,omitempty"`
+	Setup  *roles.Assignments `json:"setup,omitempty"`
+	Room   *RoomInfo          `json:"room,omitempty"`
+}
+
+// ToJournal encodes the event as a journal row.
+func (e Event) ToJournal() journal.Event {
+	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room})
+	if err != nil {
+		// All fields are plain data; a failure here is a programming error.
+		panic(fmt.Sprintf("encode event: %v", err))
+	}
+	return journal.Event{Seq: e.Seq, Time: e.Time.UTC(), Kind: string(e.Kind), Actor: e.Actor, Service: e.Service, Body: b}
+}
+
+// FromJournal decodes a journal row.
+func FromJournal(j journal.Event) (Event, error) {
+	var b body
+	if err := json.Unmarshal(j.Body, &b); err != nil {
+		return Event{}, fmt.Errorf("event #%d: bad body: %w", j.Seq, err)
+	}
+	return Event{
+		Seq: j.Seq, Time: j.Time, Kind: Kind(j.Kind), Actor: j.Actor, Service: j.Service,
+		Text: b.Text, Ref: b.Ref, Alert: b.Alert, Role: b.Role, Source: b.Source, Run: b.Run, Flag: b.Flag, Setup: b.Setup, Room: b.Room,
+	}, nil
+}
+
+// Sample is one observation of a pane, as sources deliver it.
+type Sample struct {
+	Service string    `json:"service"`
+	Pane    string    `json:"pane"`
+	Time    time.Time `json:"time"`
+	Value   float64   `json:"value"`
+	NoData  bool      `json:"nodata,omitempty"` // the query answered with no series
+	// Stale reports that the query failed or timed out: the value is unknown.
+	Stale bool   `json:"stale,omitempty"`
+	Error string `json:"error,omitempty"` // why, for Stale
+}
+
+// ExternalAlert is an alert imported from Datadog monitors, Prometheus rules
+// or Alertmanager. Sources report the current set; the engine turns changes
+// into events.
+type ExternalAlert struct {
+	Origin  string // datadog, prometheus, alertmanager
+	Key     string // stable identity within the origin (monitor id + group, fingerprint)
+	Service string
+	Name    string
+	Level   Level // warn, crit or unknown
+	Firing  bool  // false: resolved at the origin
+	Text    string
+}

@@ -1,0 +1,382 @@
+package incident
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/roles"
+)
+
+// rule is a pane's alert rule, resolved from the config once.
+type rule struct {
+	service, pane        string
+	title, unit          string
+	warn, crit, clr      *float64
+	below                bool
+	hold                 time.Duration // `for`
+	staleAfter           time.Duration // interval + timeout + 1s: a watchdog behind the scheduler's own reports
+	warnSince, critSince time.Time
+}
+
+func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
+	r := &rule{service: svc.ID, pane: p.ID, title: p.Title, unit: p.Unit,
+		warn: p.Warn, crit: p.Crit, clr: p.Clear, below: p.Direction == config.Below, hold: p.For.D()}
+	if r.title == "" {
+		r.title = p.ID
+	}
+	interval, timeout := 15*time.Second, 10*time.Second
+	if src != nil {
+		if src.Interval > 0 {
+			interval = src.Interval.D()
+		}
+		if src.Timeout > 0 {
+			timeout = src.Timeout.D()
+		}
+	}
+	r.staleAfter = interval + timeout + time.Second
+	return r
+}
+
+func (r *rule) breaches(v float64, t *float64) bool {
+	if t == nil {
+		return false
+	}
+	if r.below {
+		return v < *t
+	}
+	return v > *t
+}
+
+// clearLine is the value the pane must get past for its alert to resolve.
+func (r *rule) clearLine() *float64 {
+	switch {
+	case r.clr != nil:
+		return r.clr
+	case r.warn != nil:
+		return r.warn
+	}
+	return r.crit
+}
+
+func (r *rule) cleared(v float64) bool {
+	c := r.clearLine()
+	if c == nil {
+		return true
+	}
+	if r.below {
+		return v >= *c
+	}
+	return v <= *c
+}
+
+// Observe delivers samples from sources. It has no reply.
+type Observe struct{ Samples []Sample }
+
+// ReportSource records a source's health; only changes become events.
+type ReportSource struct{ Info SourceInfo }
+
+// ImportAlerts merges alerts from an external origin. With Complete, the
+// set is the origin's whole current state, and open alerts of that origin
+// missing from it are resolved.
+type ImportAlerts struct {
+	Origin   string
+	Alerts   []ExternalAlert
+	Complete bool
+}
+
+// RecordRun records a playbook run transition decided by the runner.
+type RecordRun struct {
+	By      string
+	Service string
+	Text    string
+	Info    RunInfo
+}
+
+// RecordMirror records the Slack mirror going down or recovering.
+type RecordMirror struct{ Text string }
+
+func (c Observe) decide(d *decider) error {
+	d.s.ApplySamples(c.Samples, d.now)
+	for _, sm := range c.Samples {
+		if r := d.e.rules[PaneKey(sm.Service, sm.Pane)]; r != nil {
+			d.evaluate(r)
+		}
+	}
+	return nil
+}
+
+// evaluate turns a pane's latest value into alert events.
+func (d *decider) evaluate(r *rule) {
+	p := d.s.pane(r.service, r.pane)
+	open := d.s.OpenAlert(r.service, &AlertInfo{Pane: r.pane})
+	last := p.Updated
+	if last.IsZero() {
+		last = d.e.started
+	}
+	switch {
+	case p.Stale || d.now.Sub(last) > r.staleAfter:
+		why := p.Error
+		if why == "" {
+			why = "no answer for " + Age(d.now.Sub(last))
+		}
+		r.warnSince, r.critSince = time.Time{}, time.Time{}
+		d.condition(r, open, LevelStale, fmt.Sprintf("%s STALE: %s", r.title, why))
+	case p.NoData:
+		r.warnSince, r.critSince = time.Time{}, time.Time{}
+		d.condition(r, open, LevelNoData, fmt.Sprintf("%s NO DATA: the query returned no series", r.title))
+	case !p.HasData:
+		// Waiting for the first answer; the watchdog above covers silence.
+	default:
+		d.threshold(r, p, open)
+	}
+}
+
+// condition fires or updates a STALE or NO DATA alert. An open warn or
+// crit alert keeps its level: losing the data does not make it better.
+func (d *decider) condition(r *rule, open *Alert, lvl Level, text string) {
+	if open != nil && (open.Level == LevelWarn || open.Level == LevelCrit || open.Level == lvl) {
+		return
+	}
+	d.fire(r, open, lvl, text, 0, nil)
+}
+
+func (d *decider) threshold(r *rule, p *Pane, open *Alert) {
+	v := p.Value
+	now := d.now
+	if r.breaches(v, r.warn) || r.breaches(v, r.crit) {
+		if r.warnSince.IsZero() {
+			r.warnSince = now
+		}
+	} else {
+		r.warnSince = time.Time{}
+	}
+	if r.breaches(v, r.crit) {
+		if r.critSince.IsZero() {
+			r.critSince = now
+		}
+	} else {
+		r.critSince = time.Time{}
+	}
+	target, thr := LevelOK, (*float64)(nil)
+	switch {
+	case !r.critSince.IsZero() && now.Sub(r.critSince) >= r.hold:
+		target, thr = LevelCrit, r.crit
+	case !r.warnSince.IsZero() && now.Sub(r.warnSince) >= r.hold:
+		target, thr = LevelWarn, r.warn
+		if thr == nil || !r.breaches(v, thr) {
+			thr = r.crit
+		}
+	}
+	if target == LevelOK {
+		if open != nil && (open.Level == LevelStale || open.Level == LevelNoData || r.cleared(v)) {
+			d.resolve("rule", open, fmt.Sprintf("%s back to %s (clear %s %s) after %s",
+				r.title, FormatValue(v, r.unit), r.cmp(true), FormatValue(deref(r.clearLine()), r.unit), Age(now.Sub(open.FiredAt))))
+		}
+		return
+	}
+	if open != nil && open.Level.Rank() >= target.Rank() && open.Level != LevelStale {
+		return // alerts only get worse until they clear
+	}
+	text := fmt.Sprintf("%s %s %s %s (%s)", r.title, FormatValue(v, r.unit), r.cmp(false), FormatValue(deref(thr), r.unit), target)
+	d.fire(r, open, target, text, v, thr)
+}
+
+func (r *rule) cmp(clearing bool) string {
+	if r.below != clearing {
+		return "<"
+	}
+	return ">"
+}
+
+func (d *decider) fire(r *rule, open *Alert, lvl Level, text string, v float64, thr *float64) {
+	id := fmt.Sprintf("A%d", d.s.LastSeq+1)
+	if open != nil {
+		id = open.ID
+	}
+	d.emit(Event{Kind: KindAlert, Actor: "rule", Service: r.service, Text: text,
+		Alert: &AlertInfo{ID: id, Pane: r.pane, Level: lvl, Value: v, Threshold: deref(thr), Unit: r.unit, Origin: "rule"}})
+}
+
+func deref(f *float64) float64 {
+	if f == nil {
+		return 0
+	}
+	return *f
+}
+
+func (c ReportSource) decide(d *decider) error {
+	old, seen := d.s.Sources[c.Info.ID]
+	if seen && old.Health == c.Info.Health {
+		return nil
+	}
+	if !seen && c.Info.Health == "up" {
+		// A source that starts healthy is not news.
+		d.s.Sources[c.Info.ID] = c.Info
+		return nil
+	}
+	text := fmt.Sprintf("source %s is %s", c.Info.ID, c.Info.Health)
+	if c.Info.Error != "" && c.Info.Health != "up" {
+		text += ": " + c.Info.Error
+	}
+	info := c.Info
+	d.emit(Event{Kind: KindSource, Actor: "scheduler", Text: text, Source: &info})
+	return nil
+}
+
+func (c ImportAlerts) decide(d *decider) error {
+	seen := map[string]bool{}
+	for _, x := range c.Alerts {
+		svc := x.Service
+		if _, ok := d.e.services[svc]; !ok {
+			svc = "" // unmapped: shown to the commander rather than dropped
+		}
+		key := AlertInfo{Origin: c.Origin, Key: x.Key}
+		seen[alertKey(svc, &key)] = true
+		open := d.s.OpenAlert(svc, &key)
+		lvl := x.Level
+		if lvl != LevelWarn && lvl != LevelCrit {
+			lvl = LevelUnknown
+		}
+		name := x.Name
+		if name == "" {
+			name = x.Key
+		}
+		switch {
+		case x.Firing && (open == nil || open.Level != lvl):
+			id := fmt.Sprintf("A%d", d.s.LastSeq+1)
+			if open != nil {
+				id = open.ID
+			}
+			text := fmt.Sprintf("%s: %s (%s)", c.Origin, name, lvl)
+			if x.Text != "" {
+				text = fmt.Sprintf("%s: %s: %s (%s)", c.Origin, name, x.Text, lvl)
+			}
+			d.emit(Event{Kind: KindAlert, Actor: c.Origin, Service: svc, Text: text,
+				Alert: &AlertInfo{ID: id, Pane: name, Level: lvl, Origin: c.Origin, Key: x.Key}})
+		case !x.Firing && open != nil:
+			d.resolve(c.Origin, open, fmt.Sprintf("%s: %s resolved after %s", c.Origin, name, Age(d.now.Sub(open.FiredAt))))
+		}
+	}
+	if c.Complete {
+		for _, a := range d.s.OpenAlerts() {
+			if a.Origin == c.Origin && !seen[alertKey(a.Service, &AlertInfo{Origin: a.Origin, Key: a.Key})] {
+				d.resolve(c.Origin, a, fmt.Sprintf("%s: %s no longer firing after %s", c.Origin, a.Pane, Age(d.now.Sub(a.FiredAt))))
+			}
+		}
+	}
+	return nil
+}
+
+func (c RecordRun) decide(d *decider) error {
+	info := c.Info
+	if info.ID == "" || info.State == "" {
+		return roles.Refuse("a run transition needs a run id and a state")
+	}
+	d.emit(Event{Kind: KindRun, Actor: c.By, Service: c.Service, Text: c.Text, Run: &info})
+	return nil
+}
+
+func (c RecordMirror) decide(d *decider) error {
+	if d.s.Mirror == c.Text {
+		return nil
+	}
+	d.emit(Event{Kind: KindMirror, Actor: "mirror", Text: c.Text})
+	return nil
+}
+
+// tick runs once a second on the engine: staleness watchdog, `for`
+// windows, and escalation of unacknowledged alerts.
+type heartbeat struct{}
+
+func (heartbeat) decide(d *decider) error {
+	for _, r := range d.e.ruleList {
+		d.evaluate(r)
+	}
+	esc := d.e.escalation
+	for _, a := range d.s.OpenAlerts() {
+		if a.Acked() {
+			continue
+		}
+		age := d.now.Sub(a.FiredAt)
+		owners := d.s.Roles.Services[a.Service]
+		cmdr := d.s.Roles.Commander
+		switch {
+		case a.Escalated == 0 && age >= esc.Backup.D() && owners.Backup != "" && owners.Backup != owners.Primary:
+			d.escalate(a, 1, owners.Backup, "backup", age)
+		case a.Escalated < 2 && age >= esc.Commander.D() && cmdr != "":
+			d.escalate(a, 2, cmdr, "commander", age)
+		}
+	}
+	return nil
+}
+
+func (d *decider) escalate(a *Alert, step int, to, role string, age time.Duration) {
+	d.emit(Event{Kind: KindEscalate, Actor: "escalation", Service: a.Service, Ref: a.Seq,
+		Text:  fmt.Sprintf("%s %s unacked for %s: paging %s %s", a.ID, d.e.paneTitle(a), Age(age), role, to),
+		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, To: to, Step: step}})
+}
+
+func (e *Engine) paneTitle(a *Alert) string {
+	if r := e.rules[PaneKey(a.Service, a.Pane)]; r != nil && a.Origin == "rule" {
+		return r.title
+	}
+	return a.Pane
+}
+
+// FormatValue renders a value with its unit compactly: 90K req/s, 2.3s,
+// 430ms, 2.1%.
+func FormatValue(v float64, unit string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	switch unit {
+	case "s":
+		if math.Abs(v) < 1 && v != 0 {
+			return trim(v*1000) + "ms"
+		}
+		return trim(v) + "s"
+	case "ms", "%", "µs":
+		return trim(v) + unit
+	}
+	s := compact(v)
+	if unit != "" {
+		s += " " + unit
+	}
+	return s
+}
+
+func compact(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e9:
+		return trim(v/1e9) + "G"
+	case a >= 1e6:
+		return trim(v/1e6) + "M"
+	case a >= 1e4:
+		return trim(v/1e3) + "K"
+	}
+	return trim(v)
+}
+
+// trim prints up to three significant digits without trailing zeros.
+func trim(v float64) string {
+	prec := 2
+	switch a := math.Abs(v); {
+	case a >= 100:
+		prec = 0
+	case a >= 10:
+		prec = 1
+	}
+	s := strconv.FormatFloat(v, 'f', prec, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}

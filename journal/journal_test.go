@@ -1,0 +1,171 @@
+package journal
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var ctx = context.Background()
+
+func openTemp(t *testing.T) *Journal {
+	t.Helper()
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+func ev(kind, text string) Event {
+	return Event{Time: time.Date(2026, 1, 31, 15, 0, 0, 0, time.UTC), Kind: kind, Actor: "maya", Service: "tokens", Body: []byte(`{"text":"` + text + `"}`)}
+}
+
+func TestAppendAssignsContiguousSeqsAndReplays(t *testing.T) {
+	j := openTemp(t)
+	batch := []Event{ev("NOTE", "a"), ev("NOTE", "b")}
+	if err := j.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if batch[0].Seq != 1 || batch[1].Seq != 2 || j.LastSeq() != 2 {
+		t.Fatalf("seqs %d %d last %d", batch[0].Seq, batch[1].Seq, j.LastSeq())
+	}
+	// An explicit seq must continue the log.
+	bad := []Event{ev("NOTE", "c")}
+	bad[0].Seq = 7
+	if err := j.Append(ctx, bad); err == nil || !strings.Contains(err.Error(), "does not follow") {
+		t.Fatalf("want a gap error, got %v", err)
+	}
+	ok := []Event{ev("NOTE", "c")}
+	ok[0].Seq = 3
+	if err := j.Append(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := j.Replay(ctx, 1, func(e Event) error {
+		got = append(got, string(e.Body))
+		if e.Time.Location() != time.UTC || e.Actor != "maya" {
+			t.Errorf("row %+v", e)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != `{"text":"b"},{"text":"c"}` {
+		t.Fatalf("replay after #1: %v", got)
+	}
+}
+
+func TestPragmasAreVerified(t *testing.T) {
+	j := openTemp(t)
+	var sync int
+	if err := j.db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+		t.Fatalf("synchronous=%d %v", sync, err)
+	}
+	saved := writerPragmas
+	defer func() { writerPragmas = saved }()
+	writerPragmas = []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"}
+	_, err := Open(filepath.Join(t.TempDir(), "weak.db"))
+	if err == nil || !strings.Contains(err.Error(), "synchronous=1 (want 2, FULL)") {
+		t.Fatalf("a journal without synchronous=FULL must refuse to open, got %v", err)
+	}
+}
+
+func TestSamplesAndCursors(t *testing.T) {
+	j := openTemp(t)
+	t0 := time.Date(2026, 1, 31, 15, 0, 0, 0, time.UTC)
+	if err := j.AppendSamples(ctx, []Sample{
+		{Service: "tokens", Pane: "rps", Time: t0, Value: 1000},
+		{Service: "tokens", Pane: "rps", Time: t0.Add(time.Second), NoData: true},
+		{Service: "history", Pane: "rps", Time: t0, Value: 5},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []Sample
+	if err := j.Samples(ctx, "tokens", "rps", time.Time{}, time.Time{}, func(s Sample) error {
+		got = append(got, s)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Value != 1000 || !got[1].NoData || !got[0].Time.Equal(t0) {
+		t.Fatalf("samples %+v", got)
+	}
+	if err := j.Append(ctx, []Event{ev("NOTE", "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.SetCursor(ctx, "slack", 1); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := j.Cursor(ctx, "slack"); err != nil || c != 1 {
+		t.Fatalf("cursor %d %v", c, err)
+	}
+	// Foreign keys are on: a cursor cannot point past the log.
+	if err := j.SetCursor(ctx, "slack", 99); err == nil {
+		t.Fatal("a cursor to a missing event must be refused")
+	}
+	if c, _ := j.Cursor(ctx, "nobody"); c != 0 {
+		t.Fatalf("unknown cursor %d", c)
+	}
+}
+
+func TestReadOnlyReaderDoesNotBlockTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "live.db")
+	w, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Append(ctx, []Event{ev("NOTE", "a")}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Append(ctx, []Event{ev("NOTE", "x")}); err != ErrReadOnly {
+		t.Fatalf("read-only append: %v", err)
+	}
+	// While the reader is in the middle of a replay, the writer commits.
+	err = r.Replay(ctx, 0, func(Event) error {
+		done := make(chan error, 1)
+		go func() { done <- w.Append(ctx, []Event{ev("NOTE", "b")}) }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(2 * time.Second):
+			t.Fatal("writer blocked by a reader")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refresh(); err != nil || r.LastSeq() != 2 {
+		t.Fatalf("reader sees %d after refresh (%v)", r.LastSeq(), err)
+	}
+	if _, err := OpenReadOnly(filepath.Join(t.TempDir(), "missing.db")); err == nil {
+		t.Fatal("opening a missing journal read-only must fail")
+	}
+}
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "one.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "in use by another warroom process") {
+		t.Fatalf("a second writer must be refused, got %v", err)
+	}
+	a.Close()
+	b, err := Open(path)
+	if err != nil {
+		t.Fatalf("after close the journal opens again: %v", err)
+	}
+	b.Close()
+}
