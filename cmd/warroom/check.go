@@ -26,7 +26,8 @@ each as file:line:col: field.path: message (hint). It exits 1 if there is any.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "%d problem(s) in %s\n", len(errs.List), cfg)
 					return badInput(err)
 				}
-				return runtimeErr(err)
+				// An unreadable file is bad input too, not a crash.
+				return &exitError{code: exitBadInput, err: err}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d services, %d panes, %d sources, %d people)\n",
 				cfg, len(c.Services), countPanes(c), len(c.Sources), len(c.Roster))

@@ -1,22 +1,79 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
+	"github.com/warroom/warroom/export"
 )
 
 func newExportCmd() *cobra.Command {
-	var journalPath, format, out, service, from, to string
+	var journalPath, format, out, service, from, to, tz string
 	var important bool
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Export the timeline for the postmortem",
 		Long: `export reads a journal (live or copied, read-only) and writes a postmortem:
 Markdown with SVG charts, one self-contained HTML file, JSON (events and
-samples, versioned schema) or CSV (the timeline).`,
+samples, versioned schema) or CSV (the timeline).
+
+Markdown written to a file (-o postmortem.md) gets one SVG chart per service
+beside it (postmortem-<service>.svg), linked from the document. Markdown on
+standard output leaves the charts out; HTML has them inline.
+
+Filters apply to every format; durations (time to ack, time to resolve) are
+always computed from the whole journal. The same journal and flags give the
+same bytes.
+
+Exit codes: 0 written; 1 the journal is not a warroom journal, has no events,
+or has no such service; 2 bad flags (unknown format, bad time); 3 the journal
+file cannot be read (missing, permissions) or the output cannot be written.`,
 		Example: `  warroom export --journal warroom.db --format md -o postmortem.md
-  warroom export --journal warroom.db --format csv --important`,
+  warroom export --journal warroom.db --format html -o postmortem.html
+  warroom export --journal warroom.db --format csv --important
+  warroom export --journal warroom.db --format json --service tokens --from 2026-01-31T15:00:00Z --to 2026-01-31T17:00:00Z`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error { return notYet("warroom export") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := export.ParseFormat(format)
+			if err != nil {
+				return usageErr(err)
+			}
+			opt := export.Options{Filter: export.Filter{Important: important, Service: strings.TrimSpace(service)}}
+			if opt.From, err = parseExportTime("--from", from); err != nil {
+				return usageErr(err)
+			}
+			if opt.To, err = parseExportTime("--to", to); err != nil {
+				return usageErr(err)
+			}
+			if !opt.From.IsZero() && !opt.To.IsZero() && opt.From.After(opt.To) {
+				return usageErr(fmt.Errorf("--from %s is after --to %s", from, to))
+			}
+			if tz != "" {
+				loc, err := time.LoadLocation(tz)
+				if err != nil {
+					return usageErr(fmt.Errorf("--tz: unknown time zone %q", tz))
+				}
+				opt.Location = loc
+			}
+			if strings.TrimSpace(journalPath) == "" {
+				return usageErr(errors.New("--journal is required"))
+			}
+			res, err := export.Export(cmd.Context(), journalPath, f, out, cmd.OutOrStdout(), opt)
+			if err != nil {
+				var ie *export.InputError
+				if errors.As(err, &ie) {
+					return &exitError{code: exitBadInput, err: err}
+				}
+				return runtimeErr(err)
+			}
+			for _, name := range res.Files {
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", name)
+			}
+			return nil
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&journalPath, "journal", "", "journal file to read")
@@ -26,6 +83,18 @@ samples, versioned schema) or CSV (the timeline).`,
 	f.StringVar(&service, "service", "", "only this service")
 	f.StringVar(&from, "from", "", "start time (RFC3339)")
 	f.StringVar(&to, "to", "", "end time (RFC3339)")
+	f.StringVar(&tz, "tz", "", "also show local times in this IANA zone (default: the journal's zone, if it records one)")
 	_ = cmd.MarkFlagRequired("journal")
 	return cmd
+}
+
+func parseExportTime(flag, s string) (time.Time, error) {
+	if strings.TrimSpace(s) == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC3339 time (e.g. 2026-01-31T15:04:05Z)", flag, s)
+	}
+	return t.UTC(), nil
 }

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string // in stdout or stderr
+	}{
+		{[]string{"version"}, 0, "warroom "},
+		{[]string{"check", "-c", "../../examples/airdrop/warroom.yaml"}, 0, "ok (8 services"},
+		{[]string{"check", "-c", "../../config/testdata/bad/everything.yaml"}, 1, "everything.yaml:3:3: incident.nmae: unknown field"},
+		{[]string{"check", "-c", "/nonexistent/warroom.yaml"}, 1, "no such file"},
+		{[]string{"check"}, 2, "config"},
+		{[]string{"bogus"}, 2, "unknown command"},
+		{[]string{"check", "--bogus"}, 2, "unknown flag"},
+		{[]string{"version", "extra"}, 2, ""},
+	} {
+		code, out, errs := runCLI(c.args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", c.args, code, c.code, out, errs)
+		}
+		if !strings.Contains(strings.ToLower(out+errs), strings.ToLower(c.want)) {
+			t.Errorf("%v: output lacks %q:\n%s%s", c.args, c.want, out, errs)
+		}
+	}
+}
+
+func TestEveryContractSubcommandHasHelp(t *testing.T) {
+	root := newRoot()
+	for _, name := range []string{"demo", "run", "serve", "check", "export", "playbook", "version"} {
+		cmd, _, err := root.Find([]string{name})
+		if err != nil || cmd.Name() != name {
+			t.Fatalf("subcommand %s missing: %v", name, err)
+		}
+		if len(cmd.Short) < 10 {
+			t.Errorf("%s has no real help text", name)
+		}
+	}
+}
