@@ -1,0 +1,281 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
+)
+
+func ddClient(s *Sim, keys bool) (*datadog.APIClient, context.Context) {
+	cfg := datadog.NewConfiguration()
+	cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+	ctx := context.WithValue(context.Background(), datadog.ContextServerIndex, 1)
+	ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": "http", "name": s.DatadogHost()})
+	if keys {
+		ctx = context.WithValue(ctx, datadog.ContextAPIKeys, map[string]datadog.APIKey{
+			"apiKeyAuth": {Key: "test-api-key"}, "appKeyAuth": {Key: "test-app-key"}})
+	}
+	return datadog.NewAPIClient(cfg), ctx
+}
+
+func tsRequest(from, to time.Time, interval int64, formulas []string, queries ...string) datadogV2.TimeseriesFormulaQueryRequest {
+	var qs []datadogV2.TimeseriesQuery
+	for i, q := range queries {
+		qs = append(qs, datadogV2.MetricsTimeseriesQueryAsTimeseriesQuery(&datadogV2.MetricsTimeseriesQuery{
+			DataSource: datadogV2.METRICSDATASOURCE_METRICS, Name: datadog.PtrString(string(rune('a' + i))), Query: q}))
+	}
+	var fs []datadogV2.QueryFormula
+	for _, f := range formulas {
+		fs = append(fs, datadogV2.QueryFormula{Formula: f})
+	}
+	return datadogV2.TimeseriesFormulaQueryRequest{Data: datadogV2.TimeseriesFormulaRequest{
+		Type: datadogV2.TIMESERIESFORMULAREQUESTTYPE_TIMESERIES_REQUEST,
+		Attributes: datadogV2.TimeseriesFormulaRequestAttributes{
+			From: from.UnixMilli(), To: to.UnixMilli(), Interval: datadog.PtrInt64(interval), Queries: qs, Formulas: fs}}}
+}
+
+func TestDatadogTimeseriesWithRealClient(t *testing.T) {
+	s, _ := startTest(t, 21, 4.5, Options{})
+	client, ctx := ddClient(s, true)
+	metrics := datadogV2.NewMetricsApi(client)
+	snap := s.World.Sample(at(4.5))
+
+	// Every catalogued query decodes, with the real client, to >= 1 series.
+	for _, q := range DatadogQueries() {
+		resp, hr, err := metrics.QueryTimeseriesData(ctx, tsRequest(at(3.5), at(4.5), 10000, nil, q))
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if hr.Header.Get("X-RateLimit-Limit") == "" || hr.Header.Get("X-RateLimit-Name") != "query_timeseries" {
+			t.Errorf("rate limit headers missing: %v", hr.Header)
+		}
+		a := resp.Data.Attributes
+		if resp.Data.UnparsedObject != nil || a == nil || len(a.Series) == 0 || len(a.Values) != len(a.Series) {
+			t.Fatalf("%s: bad response %+v", q, resp)
+		}
+		if *resp.Data.Type != datadogV2.TIMESERIESFORMULARESPONSETYPE_TIMESERIES_RESPONSE {
+			t.Errorf("type %v", *resp.Data.Type)
+		}
+		// From 3.5 min inclusive to 4.5 min exclusive at 10 s: 6 points.
+		if len(a.Times) != 6 || a.Times[0] != at(3.5).UnixMilli() {
+			t.Errorf("%s: times %v", q, a.Times)
+		}
+	}
+
+	// Several queries and a formula in one request; nulls past "now".
+	resp, _, err := metrics.QueryTimeseriesData(ctx, tsRequest(at(4), at(5.5), 15000,
+		[]string{"a", "100 * b / a"},
+		`sum:trace.http.request.hits{service:tokens}.as_rate()`, `sum:trace.http.request.errors{service:tokens}.as_rate()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := resp.Data.Attributes
+	if len(a.Series) != 2 || len(a.Times) != 6 {
+		t.Fatalf("formula response: %d series, %d times", len(a.Series), len(a.Times))
+	}
+	if a.Series[0].GetQueryIndex() != 0 || a.Series[1].GetQueryIndex() != 1 {
+		t.Errorf("query_index: %v %v", a.Series[0].GetQueryIndex(), a.Series[1].GetQueryIndex())
+	}
+	if u := a.Series[0].Unit; len(u) != 2 || u[0].GetName() != "request" || u[1].GetName() != "second" {
+		t.Errorf("unit: %+v", u)
+	}
+	nulls := 0
+	for i, tm := range a.Times {
+		v := a.Values[1][i]
+		if time.UnixMilli(tm).After(at(4.5)) {
+			if v != nil {
+				t.Errorf("point at %v is in the future but not null", time.UnixMilli(tm))
+			}
+			nulls++
+			continue
+		}
+		if v != nil && (*v < 30 || *v > 100) {
+			t.Errorf("tokens 5xx%% = %v at %v", *v, time.UnixMilli(tm))
+		}
+	}
+	if nulls != 3 {
+		t.Errorf("want 3 future nulls, got %d", nulls)
+	}
+	if v := a.Values[1][2]; v == nil || abs(*v-snap.Services[svcTokens].ErrorPct) > 1e-6 {
+		t.Errorf("formula at now: %v want %v", v, snap.Services[svcTokens].ErrorPct)
+	}
+
+	// Grouped query: one series per tag.
+	resp, _, err = metrics.QueryTimeseriesData(ctx, tsRequest(at(4), at(4.5), 30000, nil, `avg:solana.rpc.slot_lag{*} by {provider}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, se := range resp.Data.Attributes.Series {
+		tags = append(tags, strings.Join(se.GroupTags, ","))
+	}
+	if strings.Join(tags, " ") != "provider:triton provider:quicknode" {
+		t.Errorf("group tags: %v", tags)
+	}
+
+	// Unknown metric: no series. Garbage: 400 {"errors": [...]}.
+	resp, _, err = metrics.QueryTimeseriesData(ctx, tsRequest(at(4), at(4.5), 30000, nil, `avg:no.such.metric{*}`))
+	if err != nil || len(resp.Data.Attributes.Series) != 0 {
+		t.Errorf("unknown metric: %+v %v", resp, err)
+	}
+	_, hr, err := metrics.QueryTimeseriesData(ctx, tsRequest(at(4), at(4.5), 30000, nil, `avg:{{oops`))
+	var ge datadog.GenericOpenAPIError
+	if !errors.As(err, &ge) || hr.StatusCode != 400 {
+		t.Fatalf("garbage query: %v", err)
+	}
+	if m, ok := ge.Model().(datadogV2.APIErrorResponse); !ok || len(m.Errors) != 1 || !strings.Contains(m.Errors[0], "parsing") {
+		t.Errorf("error model: %#v", ge.Model())
+	}
+	_, hr, err = metrics.QueryTimeseriesData(ctx, tsRequest(at(4), at(4.5), 30000, []string{"a + zz"}, `avg:aws.nat.error_port_allocation{*}`))
+	if err == nil || hr.StatusCode != 400 {
+		t.Errorf("formula with unknown name accepted: %v", err)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestDatadogAuthAndRateLimit(t *testing.T) {
+	s, fk := startTest(t, 21, 4.5, Options{DatadogRateLimit: 3, DatadogRatePeriod: time.Minute})
+	client, noKeys := ddClient(s, false)
+	monitors := datadogV1.NewMonitorsApi(client)
+	_, hr, err := monitors.SearchMonitorGroups(noKeys)
+	var ge datadog.GenericOpenAPIError
+	if !errors.As(err, &ge) || hr.StatusCode != 403 {
+		t.Fatalf("no keys: %v", err)
+	}
+	if m, ok := ge.Model().(datadogV1.APIErrorResponse); !ok || len(m.Errors) != 1 || m.Errors[0] != "Forbidden" {
+		t.Errorf("403 body: %s", ge.Body())
+	}
+
+	_, ctx := ddClient(s, true)
+	var remaining []string
+	for range 3 {
+		_, hr, err := monitors.SearchMonitorGroups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		remaining = append(remaining, hr.Header.Get("X-RateLimit-Remaining"))
+		if hr.Header.Get("X-RateLimit-Period") != "60" || hr.Header.Get("X-RateLimit-Limit") != "3" {
+			t.Errorf("headers %v", hr.Header)
+		}
+	}
+	if strings.Join(remaining, ",") != "2,1,0" {
+		t.Errorf("remaining: %v", remaining)
+	}
+	_, hr, err = monitors.SearchMonitorGroups(ctx)
+	if !errors.As(err, &ge) || hr.StatusCode != 429 {
+		t.Fatalf("4th call: %v", err)
+	}
+	reset, _ := strconv.Atoi(hr.Header.Get("X-RateLimit-Reset"))
+	if reset < 1 || reset > 60 || hr.Header.Get("X-RateLimit-Remaining") != "0" {
+		t.Errorf("429 headers: %v", hr.Header)
+	}
+	// The timeseries bucket is separate; after Reset seconds the budget is back.
+	metrics := datadogV2.NewMetricsApi(client)
+	if _, _, err := metrics.QueryTimeseriesData(ctx, tsRequest(at(4), at(4.5), 30000, nil, `avg:aws.nat.error_port_allocation{*}`)); err != nil {
+		t.Errorf("other bucket limited: %v", err)
+	}
+	fk.Advance(time.Duration(reset) * time.Second)
+	if _, _, err := monitors.SearchMonitorGroups(ctx); err != nil {
+		t.Errorf("after reset: %v", err)
+	}
+}
+
+func TestDatadogMonitorGroupsWithRealClient(t *testing.T) {
+	s, fk := startTest(t, 21, -2, Options{})
+	client, ctx := ddClient(s, true)
+	monitors := datadogV1.NewMonitorsApi(client)
+	status := func(q string) map[string]string {
+		t.Helper()
+		opt := datadogV1.NewSearchMonitorGroupsOptionalParameters().WithPerPage(100)
+		if q != "" {
+			opt = opt.WithQuery(q)
+		}
+		resp, _, err := monitors.SearchMonitorGroups(ctx, *opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.UnparsedObject != nil || resp.Metadata == nil || resp.Counts == nil {
+			t.Fatalf("response %+v", resp)
+		}
+		if int(resp.Metadata.GetTotalCount()) != len(resp.Groups) {
+			t.Errorf("total_count %d, groups %d", resp.Metadata.GetTotalCount(), len(resp.Groups))
+		}
+		out := map[string]string{}
+		for _, g := range resp.Groups {
+			if g.UnparsedObject != nil || g.Status == nil || g.MonitorId == nil || len(g.GroupTags) == 0 {
+				t.Fatalf("group %+v", g)
+			}
+			out[strconv.FormatInt(g.GetMonitorId(), 10)+" "+g.GetGroup()] = string(g.GetStatus())
+		}
+		return out
+	}
+	pre := status("")
+	if pre["10006 zone:claim.wallet.example"] != "No Data" || pre["10001 service:tokens"] != "OK" {
+		t.Errorf("pre-launch: %v", pre)
+	}
+	fk.Advance(6*time.Minute + 30*time.Second) // minute 4.5
+	now := status("")
+	for _, k := range []string{"10003 service:tokens", "10004 functionname:tokens", "10005 nat_gateway_id:" + natGatewayID,
+		"10006 zone:claim.wallet.example", "10007 provider:triton"} {
+		if now[k] != "Alert" {
+			t.Errorf("%s = %q at minute 4.5, want Alert", k, now[k])
+		}
+	}
+	if now["10007 provider:quicknode"] != "OK" || now["10009 service:blowfish"] != "OK" {
+		t.Errorf("healthy groups: %v", now)
+	}
+	if now["10008 provider:triton"] != "Warn" && now["10008 provider:triton"] != "Alert" {
+		t.Errorf("triton lag: %v", now["10008 provider:triton"])
+	}
+	alerting := status("status:alert")
+	for k, v := range alerting {
+		if v != "Alert" {
+			t.Errorf("status:alert returned %s=%s", k, v)
+		}
+	}
+	if len(alerting) == 0 || len(alerting) >= len(now) {
+		t.Errorf("status filter: %d of %d", len(alerting), len(now))
+	}
+	tr := status(`tag:"service:triton"`)
+	if len(tr) != 2 || tr["10007 provider:triton"] != "Alert" {
+		t.Errorf("tag filter: %v", tr)
+	}
+
+	// Counts and paging; last_triggered_ts for an alerting group.
+	resp, _, err := monitors.SearchMonitorGroups(ctx, *datadogV1.NewSearchMonitorGroupsOptionalParameters().WithPerPage(5).WithPage(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Groups) != 5 || resp.Metadata.GetPage() != 1 || resp.Metadata.GetPerPage() != 5 || resp.Metadata.GetPageCount() != 4 {
+		t.Errorf("paging: %d groups, %+v", len(resp.Groups), resp.Metadata)
+	}
+	var total int64
+	for _, c := range resp.Counts.Status {
+		total += c.GetCount()
+	}
+	if total != resp.Metadata.GetTotalCount() {
+		t.Errorf("counts %d != total %d", total, resp.Metadata.GetTotalCount())
+	}
+	resp, _, err = monitors.SearchMonitorGroups(ctx, *datadogV1.NewSearchMonitorGroupsOptionalParameters().WithQuery("monitor_id:10005"))
+	if err != nil || len(resp.Groups) != 1 {
+		t.Fatalf("monitor_id filter: %v %v", resp, err)
+	}
+	ts := resp.Groups[0].LastTriggeredTs.Get()
+	if ts == nil || time.Unix(*ts, 0).Before(at(2.5)) || time.Unix(*ts, 0).After(at(3.5)) {
+		t.Errorf("NAT last_triggered_ts: %v", ts)
+	}
+}
