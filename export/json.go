@@ -1,0 +1,409 @@
+package export
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/roles"
+)
+
+// SchemaVersion is the version of the JSON export's schema (SCHEMA.md).
+// It changes only when a field is removed or changes meaning; new fields
+// may be added within a version.
+const SchemaVersion = 1
+
+// jfloat is a number that encodes NaN and ±Inf as null.
+type jfloat float64
+
+func (f jfloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+func jf(v float64) *jfloat { f := jfloat(v); return &f }
+
+func seconds(d time.Duration) *jfloat { return jf(d.Seconds()) }
+
+func jtime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+type jsonFilters struct {
+	Important bool       `json:"important"`
+	Service   string     `json:"service"`
+	From      *time.Time `json:"from"`
+	To        *time.Time `json:"to"`
+}
+
+type jsonRoles struct {
+	AtDeclaration roles.Assignments `json:"at_declaration"`
+	AtLastEvent   roles.Assignments `json:"at_last_event"`
+}
+
+type jsonSpell struct {
+	Commander string    `json:"commander"`
+	FromSeq   int64     `json:"from_seq"`
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	Seconds   *jfloat   `json:"seconds"`
+	Current   bool      `json:"current"`
+}
+
+type jsonLevel struct {
+	Seq       int64          `json:"seq"`
+	At        time.Time      `json:"at"`
+	Level     incident.Level `json:"level"`
+	Value     *jfloat        `json:"value"`
+	Threshold *jfloat        `json:"threshold"`
+	Unit      string         `json:"unit"`
+	Text      string         `json:"text"`
+	Unacked   bool           `json:"unacked"`
+}
+
+type jsonAck struct {
+	Seq         int64     `json:"seq"`
+	At          time.Time `json:"at"`
+	By          string    `json:"by"`
+	Since       time.Time `json:"since"`
+	WaitSeconds *jfloat   `json:"wait_seconds"`
+	Reack       bool      `json:"reack"`
+}
+
+type jsonEscalation struct {
+	Seq  int64     `json:"seq"`
+	At   time.Time `json:"at"`
+	To   string    `json:"to"`
+	Step int       `json:"step"`
+}
+
+type jsonAlert struct {
+	ID                    string           `json:"id"`
+	Service               string           `json:"service"`
+	Pane                  string           `json:"pane"`
+	Origin                string           `json:"origin"`
+	Key                   string           `json:"key"`
+	FiredSeq              int64            `json:"fired_seq"`
+	FiredAt               time.Time        `json:"fired_at"`
+	Text                  string           `json:"text"`
+	Level                 incident.Level   `json:"level"`
+	WorstLevel            incident.Level   `json:"worst_level"`
+	Levels                []jsonLevel      `json:"levels"`
+	Acks                  []jsonAck        `json:"acks"`
+	Escalations           []jsonEscalation `json:"escalations"`
+	TimeToAckSeconds      *jfloat          `json:"time_to_ack_seconds"`
+	ResolvedSeq           *int64           `json:"resolved_seq"`
+	ResolvedAt            *time.Time       `json:"resolved_at"`
+	ResolvedBy            string           `json:"resolved_by"`
+	TimeToResolveSeconds  *jfloat          `json:"time_to_resolve_seconds"`
+	OpenAtLastEventSecond *jfloat          `json:"open_for_seconds_at_last_event"`
+}
+
+type jsonStats struct {
+	Service                  string  `json:"service"`
+	Alerts                   int     `json:"alerts"`
+	Acked                    int     `json:"acked"`
+	Resolved                 int     `json:"resolved"`
+	Escalated                int     `json:"escalated"`
+	Reacks                   int     `json:"reacks"`
+	MeanTimeToAckSeconds     *jfloat `json:"mean_time_to_ack_seconds"`
+	MeanTimeToResolveSeconds *jfloat `json:"mean_time_to_resolve_seconds"`
+}
+
+type jsonRunMark struct {
+	Seq   int64     `json:"seq"`
+	At    time.Time `json:"at"`
+	By    string    `json:"by"`
+	State string    `json:"state"`
+	Hash  string    `json:"hash"`
+}
+
+type jsonRunStep struct {
+	Seq    int64     `json:"seq"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	State  string    `json:"state"`
+	Step   string    `json:"step"`
+	Text   string    `json:"text"`
+	Error  string    `json:"error"`
+	Output string    `json:"output"`
+}
+
+type jsonRun struct {
+	ID              string            `json:"id"`
+	Playbook        string            `json:"playbook"`
+	Service         string            `json:"service"`
+	RequestedBy     string            `json:"requested_by"`
+	RequestedAt     time.Time         `json:"requested_at"`
+	RequestSeq      int64             `json:"request_seq"`
+	Params          map[string]string `json:"params"`
+	Hash            string            `json:"hash"`
+	Approvals       []jsonRunMark     `json:"approvals"`
+	Refusals        []jsonRunMark     `json:"refusals"`
+	Transitions     []jsonRunStep     `json:"transitions"`
+	Outcome         string            `json:"outcome"`
+	Finished        bool              `json:"finished"`
+	EndedAt         time.Time         `json:"ended_at"`
+	DurationSeconds *jfloat           `json:"duration_seconds"`
+	Output          string            `json:"output"`
+	Error           string            `json:"error"`
+}
+
+type jsonImpact struct {
+	Service   string     `json:"service"`
+	Pane      string     `json:"pane"`
+	Title     string     `json:"title"`
+	Unit      string     `json:"unit"`
+	Direction string     `json:"direction"`
+	Samples   int        `json:"samples"`
+	NoData    int        `json:"nodata"`
+	Min       *jfloat    `json:"min"`
+	Max       *jfloat    `json:"max"`
+	Peak      *jfloat    `json:"peak"`
+	PeakAt    *time.Time `json:"peak_at"`
+	Last      *jfloat    `json:"last"`
+	LastAt    *time.Time `json:"last_at"`
+}
+
+type jsonIncident struct {
+	Name        string         `json:"name"`
+	DeclaredAt  time.Time      `json:"declared_at"`
+	DeclaredBy  string         `json:"declared_by"`
+	FirstSeq    int64          `json:"first_seq"`
+	LastSeq     int64          `json:"last_seq"`
+	FirstAt     time.Time      `json:"first_event_at"`
+	LastAt      time.Time      `json:"last_event_at"`
+	Timezone    string         `json:"timezone"`
+	Launch      *time.Time     `json:"launch"`
+	Simulated   bool           `json:"simulated"`
+	Filters     jsonFilters    `json:"filters"`
+	Services    []ServiceInfo  `json:"services"`
+	Roles       jsonRoles      `json:"roles"`
+	Command     []jsonSpell    `json:"command"`
+	Alerts      []jsonAlert    `json:"alerts"`
+	AlertStats  []jsonStats    `json:"alert_stats"`
+	Runs        []jsonRun      `json:"runs"`
+	Impact      []jsonImpact   `json:"impact"`
+	Definitions map[string]any `json:"definitions"`
+}
+
+type jsonAlertInfo struct {
+	ID        string         `json:"id"`
+	Pane      string         `json:"pane"`
+	Level     incident.Level `json:"level"`
+	Value     jfloat         `json:"value,omitempty"`
+	Threshold jfloat         `json:"threshold,omitempty"`
+	Unit      string         `json:"unit,omitempty"`
+	Origin    string         `json:"origin,omitempty"`
+	Key       string         `json:"key,omitempty"`
+	To        string         `json:"to,omitempty"`
+	Step      int            `json:"step,omitempty"`
+}
+
+type jsonEvent struct {
+	Seq       int64                `json:"seq"`
+	Time      time.Time            `json:"time"`
+	Kind      incident.Kind        `json:"kind"`
+	Actor     string               `json:"actor"`
+	Service   string               `json:"service"`
+	Text      string               `json:"text"`
+	Important bool                 `json:"important"`
+	Ref       int64                `json:"ref,omitempty"`
+	Alert     *jsonAlertInfo       `json:"alert,omitempty"`
+	Role      *incident.RoleInfo   `json:"role,omitempty"`
+	Source    *incident.SourceInfo `json:"source,omitempty"`
+	Run       *incident.RunInfo    `json:"run,omitempty"`
+	Flag      *bool                `json:"flag,omitempty"`
+	Setup     *roles.Assignments   `json:"setup,omitempty"`
+	Room      *incident.RoomInfo   `json:"room,omitempty"`
+}
+
+type jsonSample struct {
+	Service string    `json:"service"`
+	Pane    string    `json:"pane"`
+	Time    time.Time `json:"time"`
+	Value   *jfloat   `json:"value"`
+}
+
+// definitions state in the file itself how the durations were measured.
+var definitions = map[string]any{
+	"time_to_ack":     "from the alert's first ALERT event to its first ACK",
+	"reack":           "an upgrade to crit clears an ack; wait_seconds of a reack runs from that upgrade to the next ACK; reacks are not in the means",
+	"time_to_resolve": "from the alert's first ALERT event to its RESOLVE",
+	"refire":          "an alert that resolves and fires again is two alerts with different ids",
+	"means":           "over the alerts listed (after filters) that were acked, or resolved",
+	"durations":       "computed from the whole journal, whatever the filters",
+	"run_duration":    "from the run's first RUN event to its last",
+}
+
+// WriteJSON writes the versioned JSON export (SCHEMA.md). Each event and
+// sample is one line, so diffs of two exports stay readable.
+func (r *Report) WriteJSON(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	inc := r.jsonIncident()
+	head, err := json.MarshalIndent(inc, "", "  ")
+	if err != nil {
+		return err
+	}
+	bw.WriteString("{\n\"schema_version\": " + strconv.Itoa(SchemaVersion) + ",\n\"incident\": ")
+	bw.Write(head)
+	bw.WriteString(",\n\"events\": [")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	// record writes one value on its own line, preceded by a separator.
+	n := 0
+	record := func(v any) error {
+		buf.Reset()
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		n++
+		bw.WriteByte('\n')
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		return nil
+	}
+	for _, e := range r.Events {
+		if err := record(r.jsonEvent(e)); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("\n],\n\"samples\": [")
+	n = 0
+	for _, p := range r.Panes {
+		for _, s := range p.Samples {
+			js := jsonSample{Service: s.Service, Pane: s.Pane, Time: s.Time.UTC()}
+			if !s.NoData {
+				js.Value = jf(s.Value)
+			}
+			if err := record(js); err != nil {
+				return err
+			}
+		}
+	}
+	bw.WriteString("\n]\n}\n")
+	return bw.Flush()
+}
+
+func (r *Report) jsonEvent(e incident.Event) jsonEvent {
+	je := jsonEvent{Seq: e.Seq, Time: e.Time.UTC(), Kind: e.Kind, Actor: e.Actor, Service: e.Service, Text: e.Text,
+		Important: r.important[e.Seq], Ref: e.Ref, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room}
+	if a := e.Alert; a != nil {
+		je.Alert = &jsonAlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Value: jfloat(a.Value), Threshold: jfloat(a.Threshold),
+			Unit: a.Unit, Origin: a.Origin, Key: a.Key, To: a.To, Step: a.Step}
+	}
+	return je
+}
+
+func (r *Report) jsonIncident() jsonIncident {
+	f := r.Filter
+	inc := jsonIncident{
+		Name: r.Name, DeclaredAt: r.DeclaredAt.UTC(), DeclaredBy: r.DeclaredBy,
+		FirstSeq: r.FirstSeq, LastSeq: r.LastSeq, FirstAt: r.FirstAt.UTC(), LastAt: r.LastAt.UTC(),
+		Timezone: r.Zone, Launch: nil, Simulated: r.Simulated,
+		Filters:     jsonFilters{Important: f.Important, Service: f.Service, From: jtime(f.From), To: jtime(f.To)},
+		Services:    make([]ServiceInfo, 0, len(r.Services)),
+		Roles:       jsonRoles{AtDeclaration: r.Setup, AtLastEvent: r.Final},
+		Command:     make([]jsonSpell, 0, len(r.Command)),
+		Alerts:      make([]jsonAlert, 0, len(r.Alerts)),
+		AlertStats:  make([]jsonStats, 0, len(r.Stats)),
+		Runs:        make([]jsonRun, 0, len(r.Runs)),
+		Impact:      make([]jsonImpact, 0, len(r.Panes)),
+		Definitions: definitions,
+	}
+	if r.Launch != nil {
+		inc.Launch = jtime(*r.Launch)
+	}
+	for _, s := range r.Services {
+		s.Panes = append([]PaneInfo(nil), s.Panes...)
+		inc.Services = append(inc.Services, s)
+	}
+	for _, s := range r.Command {
+		inc.Command = append(inc.Command, jsonSpell{Commander: s.Commander, FromSeq: s.Seq, From: s.From.UTC(), To: s.To.UTC(),
+			Seconds: seconds(s.To.Sub(s.From)), Current: s.Current})
+	}
+	for _, a := range r.Alerts {
+		ja := jsonAlert{ID: a.ID, Service: a.Service, Pane: a.Pane, Origin: a.Origin, Key: a.Key, FiredSeq: a.Seq,
+			FiredAt: a.FiredAt.UTC(), Text: a.Text, Level: a.Level, WorstLevel: a.Worst, ResolvedBy: a.ResolvedBy,
+			Levels: []jsonLevel{}, Acks: []jsonAck{}, Escalations: []jsonEscalation{}}
+		for _, l := range a.Levels {
+			ja.Levels = append(ja.Levels, jsonLevel{Seq: l.Seq, At: l.At.UTC(), Level: l.Level, Value: jf(l.Value),
+				Threshold: jf(l.Threshold), Unit: l.Unit, Text: l.Text, Unacked: l.Unacked})
+		}
+		for _, k := range a.Acks {
+			ja.Acks = append(ja.Acks, jsonAck{Seq: k.Seq, At: k.At.UTC(), By: k.By, Since: k.Since.UTC(), WaitSeconds: seconds(k.Wait()), Reack: k.Reack})
+		}
+		for _, e := range a.Escalations {
+			ja.Escalations = append(ja.Escalations, jsonEscalation{Seq: e.Seq, At: e.At.UTC(), To: e.To, Step: e.Step})
+		}
+		if d, ok := a.TimeToAck(); ok {
+			ja.TimeToAckSeconds = seconds(d)
+		}
+		if d, ok := a.TimeToResolve(); ok {
+			seq := a.ResolvedSeq
+			ja.ResolvedSeq, ja.ResolvedAt, ja.TimeToResolveSeconds = &seq, jtime(a.ResolvedAt), seconds(d)
+		} else {
+			ja.OpenAtLastEventSecond = seconds(r.LastAt.Sub(a.FiredAt))
+		}
+		inc.Alerts = append(inc.Alerts, ja)
+	}
+	for _, s := range r.Stats {
+		js := jsonStats{Service: s.Service, Alerts: s.Alerts, Acked: s.Acked, Resolved: s.Resolved, Escalated: s.Escalated, Reacks: s.Reacks}
+		if s.Acked > 0 {
+			js.MeanTimeToAckSeconds = seconds(s.MeanTTA)
+		}
+		if s.Resolved > 0 {
+			js.MeanTimeToResolveSeconds = seconds(s.MeanTTR)
+		}
+		inc.AlertStats = append(inc.AlertStats, js)
+	}
+	for _, run := range r.Runs {
+		jr := jsonRun{ID: run.ID, Playbook: run.Playbook, Service: run.Service, RequestedBy: run.RequestedBy,
+			RequestedAt: run.RequestedAt.UTC(), RequestSeq: run.Seq, Params: run.Params, Hash: run.Hash,
+			Approvals: []jsonRunMark{}, Refusals: []jsonRunMark{}, Transitions: []jsonRunStep{},
+			Outcome: run.Outcome, Finished: run.Done, EndedAt: run.EndedAt.UTC(), DurationSeconds: seconds(run.Duration()),
+			Output: run.Output, Error: run.Error}
+		if jr.Params == nil {
+			jr.Params = map[string]string{}
+		}
+		for _, m := range run.Approvals {
+			jr.Approvals = append(jr.Approvals, jsonRunMark{Seq: m.Seq, At: m.At.UTC(), By: m.By, State: m.State, Hash: m.Hash})
+		}
+		for _, m := range run.Refusals {
+			jr.Refusals = append(jr.Refusals, jsonRunMark{Seq: m.Seq, At: m.At.UTC(), By: m.By, State: m.State, Hash: m.Hash})
+		}
+		for _, s := range run.Steps {
+			jr.Transitions = append(jr.Transitions, jsonRunStep{Seq: s.Seq, At: s.At.UTC(), Actor: s.Actor, State: s.State,
+				Step: s.Step, Text: s.Text, Error: s.Error, Output: s.Output})
+		}
+		inc.Runs = append(inc.Runs, jr)
+	}
+	for _, p := range r.Panes {
+		ji := jsonImpact{Service: p.Service, Pane: p.Info.ID, Title: p.Info.Title, Unit: p.Info.Unit, Direction: p.Info.Direction,
+			Samples: p.Values + p.NoData, NoData: p.NoData}
+		if ji.Direction == "" {
+			ji.Direction = "above"
+		}
+		if p.Values > 0 {
+			ji.Min, ji.Max, ji.Peak, ji.PeakAt = jf(p.Min), jf(p.Max), jf(p.Peak), jtime(p.PeakAt)
+			ji.Last, ji.LastAt = jf(p.Last), jtime(p.LastAt)
+		}
+		inc.Impact = append(inc.Impact, ji)
+	}
+	return inc
+}
