@@ -378,7 +378,11 @@ func (c MarkImportant) decide(d *decider) error {
 }
 
 func roomInfo(c *config.Config) *RoomInfo {
-	r := &RoomInfo{Timezone: c.Incident.Timezone, Launch: c.Incident.Launch, Simulated: c.Incident.Simulated}
+	r := &RoomInfo{Timezone: c.Incident.Timezone, Launch: c.Incident.Launch, Simulated: c.Incident.Simulated,
+		EscalateBackup: c.Escalation.Backup.D().Seconds(), EscalateCommander: c.Escalation.Commander.D().Seconds()}
+	for _, p := range c.Roster {
+		r.People = append(r.People, PersonInfo{Handle: p.Handle, Name: p.Name})
+	}
 	for _, svc := range c.Services {
 		si := ServiceInfo{ID: svc.ID, Name: svc.Name}
 		for _, p := range svc.Panes {
@@ -386,7 +390,8 @@ func roomInfo(c *config.Config) *RoomInfo {
 			if title == "" {
 				title = p.ID
 			}
-			si.Panes = append(si.Panes, PaneInfo{ID: p.ID, Title: title, Unit: p.Unit, Warn: p.Warn, Crit: p.Crit, Below: p.Direction == config.Below})
+			si.Panes = append(si.Panes, PaneInfo{ID: p.ID, Title: title, Unit: p.Unit, Warn: p.Warn, Crit: p.Crit, Below: p.Direction == config.Below,
+				Clear: p.Clear, For: p.For.D().Seconds()})
 		}
 		r.Services = append(r.Services, si)
 	}

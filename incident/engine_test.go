@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -409,5 +410,40 @@ func TestFormatValue(t *testing.T) {
 		if got := FormatValue(c.v, c.unit); got != c.want {
 			t.Errorf("FormatValue(%v,%q)=%q want %q", c.v, c.unit, got, c.want)
 		}
+	}
+}
+
+func TestNonFiniteValuesNeverBreakTheEngine(t *testing.T) {
+	h := newHarness(t)
+	h.observe(Sample{Service: "history", Pane: "rps", Value: math.Inf(1)})
+	a := h.openAlert("history")
+	if a == nil || a.Level != LevelCrit {
+		t.Fatalf("+Inf is a breach: %+v", a)
+	}
+	h.observe(Sample{Service: "tokens", Pane: "p95", Value: math.NaN()})
+	if a := h.openAlert("tokens"); a == nil || a.Level != LevelNoData {
+		t.Fatalf("NaN is no data: %+v", a)
+	}
+	h.ok(Note{By: "maya", Text: "still alive"})
+}
+
+func TestEscalationCountsFromTheUpgradeThatClearedTheAck(t *testing.T) {
+	h := newHarness(t)
+	h.observe(Sample{Service: "history", Pane: "rps", NoData: true})
+	a := h.openAlert("history")
+	h.ok(Ack{By: "bob", AlertID: a.ID})
+	h.advance(6 * time.Minute)
+	h.observe(Sample{Service: "history", Pane: "rps", Value: 90000})
+	a = h.openAlert("history")
+	if a.Level != LevelCrit || a.Acked() || a.Escalated != 0 {
+		t.Fatalf("upgrade to crit must clear the ack without paging at once: %+v", a)
+	}
+	h.advance(4 * time.Minute)
+	if a := h.openAlert("history"); a.Escalated != 0 {
+		t.Fatalf("paged %d min after the upgrade, delay is 5m", 4)
+	}
+	h.advance(2 * time.Minute)
+	if a := h.openAlert("history"); a.Escalated != 2 {
+		t.Fatalf("history has no backup: the commander is paged 5m after the upgrade, got step %d", a.Escalated)
 	}
 }

@@ -98,6 +98,16 @@ type RoomInfo struct {
 	Launch    *time.Time    `json:"launch,omitempty"`
 	Simulated bool          `json:"simulated,omitempty"`
 	Services  []ServiceInfo `json:"services"`
+	People    []PersonInfo  `json:"people,omitempty"`
+	// Escalation delays in seconds: backup, then commander.
+	EscalateBackup    float64 `json:"escalate_backup_s,omitempty"`
+	EscalateCommander float64 `json:"escalate_commander_s,omitempty"`
+}
+
+// PersonInfo is a roster entry as exports show it (no keys, no Slack IDs).
+type PersonInfo struct {
+	Handle string `json:"handle"`
+	Name   string `json:"name,omitempty"`
 }
 
 // ServiceInfo is one service of RoomInfo.
@@ -115,6 +125,8 @@ type PaneInfo struct {
 	Warn  *float64 `json:"warn,omitempty"`
 	Crit  *float64 `json:"crit,omitempty"`
 	Below bool     `json:"below,omitempty"` // low values are bad
+	Clear *float64 `json:"clear,omitempty"`
+	For   float64  `json:"for_s,omitempty"` // seconds a breach must last
 }
 
 // AlertInfo describes the alert an ALERT/ACK/RESOLVE/ESCALATE event is about.

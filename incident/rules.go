@@ -100,6 +100,12 @@ type RecordRun struct {
 type RecordMirror struct{ Text string }
 
 func (c Observe) decide(d *decider) error {
+	for i := range c.Samples {
+		// NaN is no answer at all; ±Inf is kept: it is a real breach.
+		if math.IsNaN(c.Samples[i].Value) && !c.Samples[i].Stale {
+			c.Samples[i].NoData = true
+		}
+	}
 	d.s.ApplySamples(c.Samples, d.now)
 	for _, sm := range c.Samples {
 		if r := d.e.rules[PaneKey(sm.Service, sm.Pane)]; r != nil {
@@ -198,7 +204,21 @@ func (d *decider) fire(r *rule, open *Alert, lvl Level, text string, v float64, 
 		id = open.ID
 	}
 	d.emit(Event{Kind: KindAlert, Actor: "rule", Service: r.service, Text: text,
-		Alert: &AlertInfo{ID: id, Pane: r.pane, Level: lvl, Value: v, Threshold: deref(thr), Unit: r.unit, Origin: "rule"}})
+		Alert: &AlertInfo{ID: id, Pane: r.pane, Level: lvl, Value: finite(v), Threshold: deref(thr), Unit: r.unit, Origin: "rule"}})
+}
+
+// finite clamps ±Inf (histogram_quantile answers +Inf when every
+// observation is above the top bucket) so that it can be stored as JSON.
+func finite(v float64) float64 {
+	switch {
+	case math.IsInf(v, 1):
+		return math.MaxFloat64
+	case math.IsInf(v, -1):
+		return -math.MaxFloat64
+	case math.IsNaN(v):
+		return 0
+	}
+	return v
 }
 
 func deref(f *float64) float64 {
@@ -301,7 +321,7 @@ func (heartbeat) decide(d *decider) error {
 		if a.Acked() {
 			continue
 		}
-		age := d.now.Sub(a.FiredAt)
+		age := d.now.Sub(a.UnackedSince())
 		owners := d.s.Roles.Services[a.Service]
 		cmdr := d.s.Roles.Commander
 		switch {

@@ -52,6 +52,7 @@ type Alert struct {
 	Unit      string
 
 	FiredAt    time.Time
+	Reopened   time.Time // when an upgrade to crit cleared an ack
 	AckedBy    string
 	AckedAt    time.Time
 	ResolvedBy string
@@ -62,6 +63,16 @@ type Alert struct {
 
 // Open reports whether the alert is not yet resolved.
 func (a *Alert) Open() bool { return a.ResolvedAt.IsZero() }
+
+// UnackedSince is when the alert last started waiting for an ack: its
+// firing, or the upgrade to crit that cleared an earlier ack. Escalation
+// and the "oldest unacked" age count from here.
+func (a *Alert) UnackedSince() time.Time {
+	if a.Reopened.After(a.FiredAt) {
+		return a.Reopened
+	}
+	return a.FiredAt
+}
 
 // Acked reports whether the alert is acknowledged.
 func (a *Alert) Acked() bool { return a.AckedBy != "" }
@@ -193,8 +204,11 @@ func (s *State) applyAlert(e Event) {
 		s.open[alertKey(e.Service, info)] = info.ID
 	} else if info.Level == LevelCrit && a.Level != LevelCrit {
 		// Worse than when it was acked: someone must look again.
-		a.AckedBy, a.AckedAt = "", time.Time{}
-		a.Escalated = 0
+		if a.AckedBy != "" {
+			a.AckedBy, a.AckedAt = "", time.Time{}
+			a.Escalated = 0
+			a.Reopened = e.Time
+		}
 	}
 	a.Level, a.Text, a.Value, a.Threshold, a.Unit = info.Level, e.Text, info.Value, info.Threshold, info.Unit
 }
