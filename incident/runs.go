@@ -285,35 +285,71 @@ func (s *State) runIDs() []string {
 }
 
 func (d *decider) checkRunRole(by string, p RunPolicy) error {
-	switch p.RunRole {
-	case roles.Commander:
-		if _, ok := d.e.roster.Get(by); !ok {
-			return roles.Refuse("%q is not on the roster", by)
-		}
-		if by != d.s.Roles.Commander {
-			return roles.Refuse("only the commander (%s) can run this playbook", nameOr(d.s.Roles.Commander, "nobody"))
-		}
-		return nil
-	case roles.Deputy:
-		if _, ok := d.e.roster.Get(by); !ok {
-			return roles.Refuse("%q is not on the roster", by)
-		}
-		if by != d.s.Roles.Commander && (by != d.s.Roles.Deputy || by == "") {
-			return roles.Refuse("only the commander (%s) or the deputy (%s) can run this playbook",
-				nameOr(d.s.Roles.Commander, "nobody"), nameOr(d.s.Roles.Deputy, "nobody"))
-		}
-		return nil
-	}
-	return d.check(by, roles.ActRunPlaybook, p.Service)
+	return d.s.MayRun(d.e.roster, by, p)
 }
 
 func (d *decider) checkApprover(by string, r *Run, p RunPolicy) error {
-	if _, ok := d.e.roster.Get(by); !ok {
+	return d.s.mayApprove(d.e.roster, by, r, p)
+}
+
+// MayRun says whether by may request a run of a playbook with policy p,
+// as the engine will decide it (the lock aside: see LockHolder). The TUI
+// uses it to show the action disabled with the reason.
+func (s *State) MayRun(roster *roles.Roster, by string, p RunPolicy) error {
+	switch p.RunRole {
+	case roles.Commander:
+		if _, ok := roster.Get(by); !ok {
+			return roles.Refuse("%q is not on the roster", by)
+		}
+		if by != s.Roles.Commander {
+			return roles.Refuse("only the commander (%s) can run this playbook", nameOr(s.Roles.Commander, "nobody"))
+		}
+		return nil
+	case roles.Deputy:
+		if _, ok := roster.Get(by); !ok {
+			return roles.Refuse("%q is not on the roster", by)
+		}
+		if by != s.Roles.Commander && (by != s.Roles.Deputy || by == "") {
+			return roles.Refuse("only the commander (%s) or the deputy (%s) can run this playbook",
+				nameOr(s.Roles.Commander, "nobody"), nameOr(s.Roles.Deputy, "nobody"))
+		}
+		return nil
+	}
+	return s.Roles.Check(roster, by, roles.ActRunPlaybook, p.Service)
+}
+
+// MayApprove says whether by may approve run id now, as the engine will
+// decide it (except the parameter hash, which the approver supplies).
+func (s *State) MayApprove(roster *roles.Roster, by, id string, ps RunPolicies, now time.Time) error {
+	r := s.Runs[id]
+	if r == nil {
+		return roles.Refuse("no run %s", id)
+	}
+	p := RunPolicy{Service: r.Service, Lock: r.Playbook}
+	if ps != nil {
+		if q, ok := ps.RunPolicy(r.Playbook); ok {
+			p = q
+		}
+	}
+	if r.State != RunAwaitingApproval {
+		return roles.Refuse("%s is %s, not awaiting approval", r.ID, strings.ReplaceAll(r.State, "_", " "))
+	}
+	if why := expiry(r, p, now); why != "" {
+		return roles.Refuse("%s", why)
+	}
+	if by == r.Actor {
+		return roles.Refuse("%s requested %s and cannot approve it: no self-approval, another approver must", by, r.ID)
+	}
+	return s.mayApprove(roster, by, r, p)
+}
+
+func (s *State) mayApprove(roster *roles.Roster, by string, r *Run, p RunPolicy) error {
+	if _, ok := roster.Get(by); !ok {
 		return roles.Refuse("%q is not on the roster", by)
 	}
 	var who []string
 	for _, role := range p.Approvers {
-		h := d.s.Roles.Holder(role, "")
+		h := s.Roles.Holder(role, "")
 		if h != "" && h == by {
 			return nil
 		}

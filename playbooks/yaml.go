@@ -1,0 +1,435 @@
+package playbooks
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+
+	"github.com/warroom/warroom/config"
+)
+
+// Limits on a playbook file. A playbook is a page of YAML; these stop a
+// hostile or broken file from costing time or memory before anything is
+// decoded (the parser has quadratic corners, so tokens are bounded too).
+const (
+	MaxFileSize  = 64 << 10
+	maxTokens    = 12000
+	maxFlowDepth = 32
+	maxDepth     = 32
+)
+
+// kind is a YAML node's kind after conversion.
+type kind int
+
+const (
+	kNull kind = iota
+	kString
+	kInt
+	kFloat
+	kBool
+	kMap
+	kSeq
+)
+
+// ynode is a YAML node reduced to what a playbook can contain: scalars,
+// mappings with unique string keys, and sequences. Anchors, aliases,
+// merge keys and tags are refused while converting, so there is no alias
+// expansion at all (no alias bombs) and no type games.
+type ynode struct {
+	kind      kind
+	line, col int
+	str       string // kString; the raw token for other scalars
+	i         int64
+	f         float64
+	b         bool
+	keys      []*ynode // kMap: key nodes (kString), in file order
+	vals      []*ynode // kMap: values; kSeq: items
+	quoted    bool     // a quoted or block string
+}
+
+func (n *ynode) get(key string) (*ynode, *ynode) {
+	for i, k := range n.keys {
+		if k.str == key {
+			return k, n.vals[i]
+		}
+	}
+	return nil, nil
+}
+
+func describe(n *ynode) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.kind {
+	case kNull:
+		return "null"
+	case kString:
+		return "a string"
+	case kInt:
+		return "an integer"
+	case kFloat:
+		return "a number"
+	case kBool:
+		return "a boolean"
+	case kMap:
+		return "a mapping"
+	case kSeq:
+		return "a list"
+	}
+	return "a value"
+}
+
+// fileDecoder turns one file into a tree and collects errors with
+// positions, in the config package's format.
+type fileDecoder struct {
+	file string
+	errs *config.Errors
+}
+
+func (d *fileDecoder) errAt(line, col int, path, msg, hint string) {
+	if line < 1 {
+		line = 1
+	}
+	if col < 1 {
+		col = 1
+	}
+	d.errs.List = append(d.errs.List, config.Error{File: d.file, Line: line, Col: col, Path: path, Msg: msg, Hint: hint})
+}
+
+func (d *fileDecoder) errNode(n *ynode, path, msg, hint string) {
+	line, col := 1, 1
+	if n != nil {
+		line, col = n.line, n.col
+	}
+	d.errAt(line, col, path, msg, hint)
+}
+
+// parseYAML checks the file's size and encoding, tokenizes and parses it
+// under the limits, and converts it. It returns nil after reporting why.
+func (d *fileDecoder) parseYAML(data []byte) *ynode {
+	if len(data) > MaxFileSize {
+		d.errAt(1, 1, "", fmt.Sprintf("file is larger than the %d KiB limit", MaxFileSize>>10), "a playbook is a page of YAML; check the path")
+		return nil
+	}
+	if !utf8.Valid(data) {
+		line, col := badUTF8(data)
+		d.errAt(line, col, "", "file is not valid UTF-8", "")
+		return nil
+	}
+	if strings.TrimSpace(string(data)) == "" {
+		d.errAt(1, 1, "", "file is empty", "start from examples/airdrop/playbooks/rpc-traffic-split.yaml")
+		return nil
+	}
+	if line, col, ok := tabIndent(data); ok {
+		d.errAt(line, col, "", "tab character in indentation", "indent YAML with spaces")
+		return nil
+	}
+	tks, err := tokenize(data)
+	if err != nil {
+		d.errAt(1, 1, "", err.Error(), "")
+		return nil
+	}
+	if len(tks) > maxTokens {
+		line, col := tokPos(tks[maxTokens])
+		d.errAt(line, col, "", fmt.Sprintf("more than %d YAML tokens", maxTokens), "a playbook is a page of YAML")
+		return nil
+	}
+	depth := 0
+	for _, tk := range tks {
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			depth++
+			if depth > maxFlowDepth {
+				line, col := tokPos(tk)
+				d.errAt(line, col, "", fmt.Sprintf("nesting is deeper than %d levels", maxFlowDepth), "")
+				return nil
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	f, err := parse(tks)
+	if err != nil {
+		var ye yaml.Error
+		if ok := asYAMLError(err, &ye); ok {
+			line, col := tokPos(ye.GetToken())
+			msg := ye.GetMessage()
+			hint := ""
+			if strings.Contains(msg, "flow map") || strings.Contains(msg, "flow mapping") {
+				hint = `quote values that contain templates: url: "{{vars.admin}}/…"`
+			}
+			d.errAt(line, col, "", msg, hint)
+			return nil
+		}
+		d.errAt(1, 1, "", err.Error(), "")
+		return nil
+	}
+	var body ast.Node
+	for _, doc := range f.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		if body != nil {
+			line, col := nodePos(doc.Body)
+			d.errAt(line, col, "", "more than one YAML document", "one playbook per file; remove the extra ---")
+			return nil
+		}
+		body = doc.Body
+	}
+	if body == nil {
+		d.errAt(1, 1, "", "file is empty", "")
+		return nil
+	}
+	return d.convert(body, "", 0)
+}
+
+func asYAMLError(err error, out *yaml.Error) bool {
+	ye, ok := err.(yaml.Error)
+	if ok {
+		*out = ye
+	}
+	return ok
+}
+
+var decimalInt = regexp.MustCompile(`^[-+]?[0-9]+$`)
+
+// yamlFloat is the plain-number syntax goccy sometimes leaves as a string
+// (1e3); number fields accept it when unquoted.
+var yamlFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+
+func (d *fileDecoder) convert(n ast.Node, path string, depth int) *ynode {
+	line, col := nodePos(n)
+	out := &ynode{line: line, col: col}
+	if depth > maxDepth {
+		d.errAt(line, col, path, fmt.Sprintf("nesting is deeper than %d levels", maxDepth), "")
+		return nil
+	}
+	switch x := n.(type) {
+	case nil:
+		out.kind = kNull
+	case *ast.NullNode:
+		out.kind = kNull
+	case *ast.StringNode:
+		out.kind, out.str = kString, x.Value
+		out.quoted = x.Token != nil && x.Token.Type != token.StringType
+	case *ast.LiteralNode:
+		out.kind, out.quoted = kString, true
+		if x.Value != nil {
+			out.str = x.Value.Value
+		}
+	case *ast.IntegerNode:
+		raw := tokenText(x)
+		var v int64
+		ok := false
+		switch n := x.Value.(type) {
+		case int64:
+			v, ok = n, true
+		case uint64:
+			v, ok = int64(n), n <= math.MaxInt64
+		}
+		if !ok || !decimalInt.MatchString(raw) {
+			d.errAt(line, col, path, "integer "+quote(raw)+" is not a plain decimal integer in range", "write it in decimal, e.g. 16")
+			return nil
+		}
+		out.kind, out.i, out.f, out.str = kInt, v, float64(v), raw
+	case *ast.FloatNode:
+		if math.IsInf(x.Value, 0) || math.IsNaN(x.Value) {
+			d.errAt(line, col, path, "number is out of range", "")
+			return nil
+		}
+		out.kind, out.f, out.str = kFloat, x.Value, tokenText(x)
+	case *ast.InfinityNode, *ast.NanNode:
+		d.errAt(line, col, path, "expected a finite number, got "+quote(tokenText(n)), "")
+		return nil
+	case *ast.BoolNode:
+		out.kind, out.b, out.str = kBool, x.Value, tokenText(x)
+	case *ast.MappingNode:
+		out.kind = kMap
+		for _, mv := range x.Values {
+			d.pair(out, mv, path, depth)
+		}
+	case *ast.MappingValueNode:
+		out.kind = kMap
+		d.pair(out, x, path, depth)
+	case *ast.SequenceNode:
+		out.kind = kSeq
+		for i, item := range x.Values {
+			c := d.convert(item, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			if c == nil {
+				c = &ynode{kind: kNull, line: line, col: col, str: "\x00bad"}
+			}
+			out.vals = append(out.vals, c)
+		}
+	case *ast.AnchorNode, *ast.AliasNode:
+		d.errAt(line, col, path, "anchors and aliases are not supported in playbooks", "write each value out; a playbook should read top to bottom")
+		return nil
+	case *ast.TagNode:
+		d.errAt(line, col, path, "YAML tags are not supported in playbooks", "remove the tag; the schema fixes each field's type")
+		return nil
+	case *ast.MergeKeyNode:
+		d.errAt(line, col, path, "merge keys (<<) are not supported in playbooks", "write the fields out")
+		return nil
+	default:
+		d.errAt(line, col, path, "unsupported YAML node ("+strings.ToLower(n.Type().String())+")", "")
+		return nil
+	}
+	return out
+}
+
+func (d *fileDecoder) pair(m *ynode, mv *ast.MappingValueNode, path string, depth int) {
+	if mv.Key != nil && mv.Key.IsMergeKey() {
+		line, col := nodePos(mv.Key)
+		d.errAt(line, col, path, "merge keys (<<) are not supported in playbooks", "write the fields out")
+		return
+	}
+	line, col := nodePos(mv.Key)
+	var key string
+	switch k := mv.Key.(type) {
+	case *ast.StringNode:
+		key = k.Value
+	case *ast.MappingKeyNode:
+		d.errAt(line, col, path, "complex mapping keys (?) are not supported", "")
+		return
+	default:
+		if mv.Key == nil {
+			d.errAt(line, col, path, "mapping key is missing", "")
+			return
+		}
+		d.errAt(line, col, joinPath(path, tokenText(mv.Key)), "mapping keys must be plain strings", "quote it")
+		return
+	}
+	kpath := joinPath(path, key)
+	for _, prev := range m.keys {
+		if prev.str == key {
+			d.errAt(line, col, kpath, "duplicate key "+quote(key), fmt.Sprintf("first written at line %d", prev.line))
+			return
+		}
+	}
+	v := d.convert(mv.Value, kpath, depth+1)
+	if v == nil {
+		// Already reported; keep the key so that "required" checks do
+		// not add a second error for the same field.
+		v = &ynode{kind: kNull, line: line, col: col, str: "\x00bad"}
+	}
+	m.keys = append(m.keys, &ynode{kind: kString, str: key, line: line, col: col})
+	m.vals = append(m.vals, v)
+}
+
+// bad reports whether a node stands in for a value that already failed.
+func (n *ynode) bad() bool { return n != nil && n.kind == kNull && n.str == "\x00bad" }
+
+func tokenText(n ast.Node) string {
+	if n == nil || n.GetToken() == nil {
+		return ""
+	}
+	return n.GetToken().Value
+}
+
+func tokenize(data []byte) (tks token.Tokens, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tks, err = nil, fmt.Errorf("could not read YAML (parser failure: %v)", r)
+		}
+	}()
+	return lexer.Tokenize(string(data)), nil
+}
+
+func parse(tks token.Tokens) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("could not parse YAML (parser failure: %v)", r)
+		}
+	}()
+	return parser.Parse(tks, 0)
+}
+
+func tokPos(tk *token.Token) (int, int) {
+	if tk == nil || tk.Position == nil || tk.Position.Line < 1 {
+		return 1, 1
+	}
+	return tk.Position.Line, max(tk.Position.Column, 1)
+}
+
+// nodePos is where a reader would point: block mappings and pairs are
+// positioned by goccy at the ':', so use the first key instead.
+func nodePos(n ast.Node) (int, int) {
+	switch x := n.(type) {
+	case nil:
+		return 1, 1
+	case *ast.DocumentNode:
+		if x.Body == nil {
+			return 1, 1
+		}
+		return nodePos(x.Body)
+	case *ast.MappingNode:
+		if !x.IsFlowStyle && len(x.Values) > 0 {
+			return nodePos(x.Values[0])
+		}
+		return tokPos(x.Start)
+	case *ast.MappingValueNode:
+		if x.Key != nil {
+			return nodePos(x.Key)
+		}
+		return tokPos(x.Start)
+	}
+	return tokPos(n.GetToken())
+}
+
+func badUTF8(data []byte) (int, int) {
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line, col
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return line, col
+}
+
+// tabIndent finds a tab in a line's leading whitespace.
+func tabIndent(data []byte) (int, int, bool) {
+	for i, l := range strings.Split(string(data), "\n") {
+		for j, c := range l {
+			if c == '\t' {
+				return i + 1, j + 1, true
+			}
+			if c != ' ' {
+				break
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// quote quotes a value for a message, shortened.
+func quote(s string) string {
+	const limit = 40
+	if r := []rune(s); len(r) > limit {
+		s = string(r[:limit]) + "…"
+	}
+	return strconv.Quote(s)
+}
