@@ -21,4 +21,11 @@
 // carries one (DECLARE body field incident.timezone) or the caller sets
 // Options.Location. When the incident spans more than one calendar day (in
 // UTC or in the local zone) every time carries its date.
+//
+// When the DECLARE describes the war room (RoomInfo), the export also
+// uses its roster (people's display names in the roles section), its
+// escalation policy (stated beside the alerts; escalations are measured
+// from the firing or from the upgrade to crit that cleared an ack, as
+// the engine counts them) and each pane's clear level (a line on the
+// charts). Older journals without them export as before.
 package export

@@ -159,7 +159,7 @@ func (r *Report) buildDocument() []block {
 	if len(charts) == 0 {
 		add(para{[]span{em("No charts: no pane has values in this export.")}})
 	} else {
-		add(para{[]span{txt("Each service's main pane over the incident (times in UTC). Bars above the plot are alerts (red crit, orange warn, grey STALE, purple NO DATA); blue bands are mitigation runs; dashed lines are the warn and crit thresholds.")}})
+		add(para{[]span{txt("Each service's main pane over the incident (times in UTC). Bars above the plot are alerts (red crit, orange warn, grey STALE, purple NO DATA); blue bands are mitigation runs; dashed lines are the warn and crit thresholds and, in green, the clear level an alert must recover past where the pane declares one.")}})
 		add(chartsNote{})
 		for i := range charts {
 			add(figure{&charts[i]})
@@ -219,7 +219,7 @@ func (r *Report) rolesSection(c timefmt, add func(...block)) {
 	}
 	add(t)
 	if o := r.Final.Offer; o != nil {
-		add(para{[]span{strong("Pending offer:"), txt(fmt.Sprintf(" %s offered command to %s (#%d) and had no answer by the last event.", o.From, o.To, o.Seq))}})
+		add(para{[]span{strong("Pending offer:"), txt(fmt.Sprintf(" %s offered command to %s (#%d) and had no answer by the last event.", r.Person(o.From), r.Person(o.To), o.Seq))}})
 	}
 	add(heading{3, "Handoffs and role changes", "handoffs"})
 	if len(r.Handoffs) == 0 {
@@ -307,7 +307,10 @@ func (r *Report) timelineSection(c timefmt, add func(...block)) {
 func (r *Report) alertsSection(c timefmt, add func(...block)) {
 	add(heading{2, "Alerts", "alerts"})
 	add(para{[]span{strong("How these are measured."),
-		txt(" Time to ack runs from the firing to the first acknowledgement. An upgrade to crit clears an ack; the wait from the upgrade to the next ack is shown as a re-ack beside the time to ack and is not part of the means. Time to resolve runs from the firing to the resolution. An alert that resolves and fires again counts as two alerts. Means are over the alerts listed here: time to ack over those acked, time to resolve over those resolved.")}})
+		txt(" Time to ack runs from the firing to the first acknowledgement. An upgrade to crit clears an ack; the wait from the upgrade to the next ack is shown as a re-ack beside the time to ack and is not part of the means. Time to resolve runs from the firing to the resolution. An alert that resolves and fires again counts as two alerts. Means are over the alerts listed here: time to ack over those acked, time to resolve over those resolved. Escalations show how long the alert had waited for an ack: since the firing, or since the upgrade to crit that cleared an ack.")}})
+	if p := policySummary(r.Escalation); p != "" {
+		add(para{[]span{strong("Escalation policy."), txt(p)}})
+	}
 	if len(r.Alerts) == 0 {
 		add(para{[]span{em("No alerts.")}})
 		return
@@ -324,7 +327,7 @@ func (r *Report) alertsSection(c timefmt, add func(...block)) {
 		if r.loc != nil {
 			row = append(row, c.Local(a.FiredAt))
 		}
-		row = append(row, alertLevels(a), by, tta, rby, ttr, escalationSummary(a), a.Text)
+		row = append(row, alertLevels(a), by, tta, rby, ttr, escalationSummary(c, a), a.Text)
 		t.rows = append(t.rows, row)
 	}
 	add(t)

@@ -84,9 +84,10 @@ func TestSameJournalSameBytes(t *testing.T) {
 	}
 }
 
-// TestDurations checks the figures of the recorded incident: a re-ack
-// after an upgrade to crit, re-fired alerts, an alert never acked, a
-// command handoff and runs, several crossing midnight UTC.
+// TestDurations checks the figures of the recorded incident: re-acks
+// after an upgrade to crit (one before the backup delay, one after an
+// escalation that counted from the upgrade), re-fired alerts, an alert
+// never acked, a command handoff and runs, several crossing midnight UTC.
 func TestDurations(t *testing.T) {
 	r := loadFixture(t, Options{})
 	type want struct {
@@ -97,12 +98,17 @@ func TestDurations(t *testing.T) {
 		escalatedTo       []string
 	}
 	wants := []want{
-		{"A4", "tokens", "p95", time.Minute, []time.Duration{30 * time.Second}, 8 * time.Minute, []string{"bob"}},
+		// Re-acked 30s after its upgrade cleared the ack: within the backup
+		// delay, which counts from the upgrade, so nobody is paged.
+		{"A4", "tokens", "p95", time.Minute, []time.Duration{30 * time.Second}, 8 * time.Minute, nil},
 		{"A6", "tokens", "db", time.Minute, nil, 5*time.Minute + 30*time.Second, nil},
-		{"A21", "history", "rps", 6 * time.Minute, nil, 10 * time.Minute, []string{"maya"}}, // 23:52 → 00:02
-		{"A32", "rpc", "lag", 2 * time.Minute, nil, 8*time.Minute + 30*time.Second, []string{"dave"}},
-		{"A50", "history", "rps", time.Minute, nil, 5 * time.Minute, nil}, // the re-fire: a second alert
-		{"A54", "tokens", "manual", 0, nil, 2 * time.Minute, []string{"bob"}},
+		{"A20", "history", "rps", 6 * time.Minute, nil, 10 * time.Minute, []string{"maya"}}, // 23:52 → 00:02
+		{"A31", "rpc", "lag", 2 * time.Minute, nil, 8*time.Minute + 30*time.Second, []string{"dave"}},
+		{"A49", "history", "rps", time.Minute, nil, 5 * time.Minute, nil}, // the re-fire: a second alert
+		{"A53", "tokens", "manual", 0, nil, 2 * time.Minute, []string{"bob"}},
+		// Upgraded 2m after the firing, clearing carol's ack: dave is paged
+		// 2m after the upgrade and re-acks 2m30s after it.
+		{"A54", "rpc", "lag", 30 * time.Second, []time.Duration{2*time.Minute + 30*time.Second}, 5 * time.Minute, []string{"dave"}},
 	}
 	if len(r.Alerts) != len(wants) {
 		t.Fatalf("%d alerts, want %d", len(r.Alerts), len(wants))
@@ -138,7 +144,34 @@ func TestDurations(t *testing.T) {
 		t.Errorf("A4 should be upgraded to crit, clearing alice's ack: %+v", a.Levels)
 	}
 	if a := r.Alerts[3]; a.Levels[1].Unacked {
-		t.Error("A32 went from NO DATA to crit before any ack: nothing to clear")
+		t.Error("A31 went from NO DATA to crit before any ack: nothing to clear")
+	}
+	// Escalation counts from the upgrade that cleared an ack, not from the
+	// firing: A54 was already older than the backup delay when it turned
+	// crit (the old rule paged dave at once), and dave was paged the full
+	// delay after the upgrade.
+	if r.Escalation != (EscalationPolicy{Backup: 2 * time.Minute, Commander: 5 * time.Minute}) {
+		t.Fatalf("escalation policy from the DECLARE: %+v", r.Escalation)
+	}
+	if a := r.Alerts[6]; len(a.Levels) != 2 || !a.Levels[1].Unacked || a.Levels[1].Level != incident.LevelCrit {
+		t.Errorf("A54 should be upgraded to crit, clearing carol's ack: %+v", a.Levels)
+	} else {
+		up := a.Levels[1]
+		if up.At.Sub(a.FiredAt) < r.Escalation.Backup {
+			t.Errorf("A54 upgraded %v after the firing: the fixture must upgrade after the backup delay", up.At.Sub(a.FiredAt))
+		}
+		if len(a.Escalations) != 1 || a.Escalations[0].Step != 1 || a.Escalations[0].At.Sub(up.At) != r.Escalation.Backup {
+			t.Errorf("A54 should escalate to the backup %v after the upgrade at %v: %+v", r.Escalation.Backup, up.At, a.Escalations)
+		}
+		if got := escalationSince(a, a.Escalations[0]); !got.Equal(up.At) {
+			t.Errorf("A54 escalation counted from %v, want the upgrade at %v", got, up.At)
+		}
+		if k := a.Reacks(); len(k) != 1 || k[0].By != "dave" || !k[0].Since.Equal(up.At) {
+			t.Errorf("A54 re-acks %+v, want dave's after the upgrade", k)
+		}
+	}
+	if a := r.Alerts[5]; !escalationSince(a, a.Escalations[0]).Equal(a.FiredAt) {
+		t.Error("A53 was never acked: its escalation counts from the firing")
 	}
 	stats := map[string]incident.AlertStats{}
 	for _, s := range r.Stats {
@@ -147,15 +180,22 @@ func TestDurations(t *testing.T) {
 	for svc, w := range map[string][2]time.Duration{
 		"tokens":  {time.Minute, (8*time.Minute + 5*time.Minute + 30*time.Second + 2*time.Minute) / 3},
 		"history": {(6*time.Minute + time.Minute) / 2, (10*time.Minute + 5*time.Minute) / 2},
-		"rpc":     {2 * time.Minute, 8*time.Minute + 30*time.Second},
-		"*":       {(time.Minute + time.Minute + 6*time.Minute + 2*time.Minute + time.Minute) / 5, (8*time.Minute + 5*time.Minute + 30*time.Second + 10*time.Minute + 8*time.Minute + 30*time.Second + 5*time.Minute + 2*time.Minute) / 6},
+		"rpc":     {(2*time.Minute + 30*time.Second) / 2, (8*time.Minute + 30*time.Second + 5*time.Minute) / 2},
+		"*": {(time.Minute + time.Minute + 6*time.Minute + 2*time.Minute + time.Minute + 30*time.Second) / 6,
+			(8*time.Minute + 5*time.Minute + 30*time.Second + 10*time.Minute + 8*time.Minute + 30*time.Second + 5*time.Minute + 2*time.Minute + 5*time.Minute) / 7},
 	} {
 		if s := stats[svc]; s.MeanTTA != w[0] || s.MeanTTR != w[1] {
 			t.Errorf("%s: means %v/%v, want %v/%v", svc, s.MeanTTA, s.MeanTTR, w[0], w[1])
 		}
 	}
-	if s := stats["tokens"]; s.Alerts != 3 || s.Acked != 2 || s.Reacks != 1 || s.Escalated != 2 {
+	if s := stats["tokens"]; s.Alerts != 3 || s.Acked != 2 || s.Reacks != 1 || s.Escalated != 1 {
 		t.Errorf("tokens stats %+v", s)
+	}
+	if s := stats["rpc"]; s.Alerts != 2 || s.Acked != 2 || s.Reacks != 1 || s.Escalated != 2 {
+		t.Errorf("rpc stats %+v", s)
+	}
+	if s := stats["*"]; s.Alerts != 7 || s.Acked != 6 || s.Reacks != 2 || s.Escalated != 4 {
+		t.Errorf("all stats %+v", s)
 	}
 	// Command: maya until olga accepted after midnight.
 	if len(r.Command) != 2 || r.Command[0].Commander != "maya" || r.Command[1].Commander != "olga" ||
@@ -181,12 +221,19 @@ func TestDurations(t *testing.T) {
 	// The Markdown says the same.
 	md := string(render(t, r, Markdown))
 	for _, s := range []string{
-		"| A4 | tokens | p95 | 2026-01-31 23:42:30 | 2026-01-31 18:42:30 | warn → crit | alice; re-ack alice | 1m00s; re-ack 30s after crit at 2026-01-31 23:45:30 | rule | 8m00s | bob after 3m00s |",
-		"| A54 | tokens | manual | 2026-02-01 00:14:00 | 2026-01-31 19:14:00 | warn | — | not acked | alice | 2m00s | bob after 2m00s |",
+		"| A4 | tokens | p95 | 2026-01-31 23:42:30 | 2026-01-31 18:42:30 | warn → crit | alice; re-ack alice | 1m00s; re-ack 30s after crit at 2026-01-31 23:45:30 | rule | 8m00s | — |",
+		"| A53 | tokens | manual | 2026-02-01 00:14:00 | 2026-01-31 19:14:00 | warn | — | not acked | alice | 2m00s | bob after 2m00s |",
+		"| A54 | rpc | lag | 2026-02-01 00:14:30 | 2026-01-31 19:14:30 | warn → crit | carol; re-ack dave | 30s; re-ack 2m30s after crit at 2026-02-01 00:16:30 | rule | 5m00s | dave 2m00s after crit at 2026-02-01 00:16:30 |",
 		"| history | 2 | 2 | 3m30s | 0 | 2 | 7m30s | 1 |",
-		"| maya | 2026-01-31 23:30:00 | 2026-02-01 00:01:00 | 31m00s |",
+		"| rpc | 2 | 2 | 1m15s | 1 | 2 | 6m45s | 2 |",
+		"**Escalation policy.** An alert nobody acknowledges pages the service's backup after 2m00s, then the commander after 5m00s, counted from its firing or from the upgrade to crit that cleared an earlier ack",
+		// Display names from the DECLARE's roster; handles for people without one.
+		"| Maya Okafor (maya) | 2026-01-31 23:30:00 | 2026-02-01 00:01:00 | 31m00s |",
+		"| commander | Maya Okafor (maya) | Olga Petrova (olga) |",
+		"| scribe | sam | sam |",
+		"| owner of history | bob | bob |",
 		"| R2 | rpc-traffic-split | rpc | carol | 2026-02-01 00:05:30 | olga | rolled_back | 3m00s |",
-		"| #27 | 2026-02-01 00:01:00 | 2026-01-31 19:01:00 | ACCEPT | olga | olga accepted command from maya | 2m00s |",
+		"| #26 | 2026-02-01 00:01:00 | 2026-01-31 19:01:00 | ACCEPT | olga | olga accepted command from maya | 2m00s |",
 	} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown lacks %q", s)
@@ -261,8 +308,8 @@ var datedRow = regexp.MustCompile(`^\| [★ ]* \| #\d+ \| \d{4}-\d\d-\d\d \d\d:\
 func TestDatesWhenTheIncidentSpansDays(t *testing.T) {
 	md := string(render(t, loadFixture(t, Options{}), Markdown))
 	rows := timelineRows(md)
-	if len(rows) != 64 {
-		t.Fatalf("%d timeline rows, want 64", len(rows))
+	if len(rows) != 69 {
+		t.Fatalf("%d timeline rows, want 69", len(rows))
 	}
 	for _, row := range rows {
 		if !datedRow.MatchString(row) {
@@ -324,14 +371,14 @@ func TestFilters(t *testing.T) {
 	for _, e := range imp.Events {
 		seqs = append(seqs, e.Seq)
 	}
-	if got := fmtInts(seqs); got != "[11,24,27,44,50]" {
-		t.Errorf("important events %v, want 11 24 27 44 50 (12 was unmarked)", seqs)
+	if got := fmtInts(seqs); got != "[10,23,26,43,49]" {
+		t.Errorf("important events %v, want 10 23 26 43 49 (11 was unmarked)", seqs)
 	}
 	var ids []string
 	for _, a := range imp.Alerts {
 		ids = append(ids, a.ID)
 	}
-	if strings.Join(ids, ",") != "A21,A50" {
+	if strings.Join(ids, ",") != "A20,A49" {
 		t.Errorf("alerts with an important event: %v", ids)
 	}
 	if len(imp.Runs) != 1 || imp.Runs[0].ID != "R2" {
@@ -339,7 +386,7 @@ func TestFilters(t *testing.T) {
 	}
 	// Durations come from the whole journal even when the ACK is filtered out.
 	if d, ok := imp.Alerts[0].TimeToAck(); !ok || d != 6*time.Minute {
-		t.Errorf("A21 time to ack under --important: %v", d)
+		t.Errorf("A20 time to ack under --important: %v", d)
 	}
 	rows, err := csv.NewReader(bytes.NewReader(render(t, imp, CSV))).ReadAll()
 	if err != nil {
@@ -387,7 +434,7 @@ func TestFilters(t *testing.T) {
 	for _, a := range win.Alerts {
 		ids = append(ids, a.ID)
 	}
-	if strings.Join(ids, ",") != "A21,A32,A50" {
+	if strings.Join(ids, ",") != "A20,A31,A49" {
 		t.Errorf("alerts overlapping the window: %v", ids)
 	}
 	for _, p := range win.Panes {
@@ -471,6 +518,16 @@ func TestSVGIsWellFormedXML(t *testing.T) {
 	tok := string(files["postmortem-tokens.svg"])
 	if strings.Count(tok, "<polyline points=") != 2 || strings.Count(tok, `fill="#1f77b4" fill-opacity`) != 1 || !strings.Contains(tok, ">A4<") {
 		t.Errorf("tokens chart lacks its series, the R1 band or the A4 bar:\n%s", tok)
+	}
+	// p95 declares clear 400ms: a green line with its label; the other
+	// panes declare none.
+	if strings.Count(tok, `stroke="#2ca02c"`) != 1 || !strings.Contains(tok, ">clear 400ms<") {
+		t.Errorf("tokens chart lacks the clear line of p95:\n%s", tok)
+	}
+	for _, name := range []string{"postmortem-history.svg", "postmortem-rpc.svg"} {
+		if strings.Contains(string(files[name]), "#2ca02c") {
+			t.Errorf("%s draws a clear line its pane does not declare", name)
+		}
 	}
 
 	hostile := `x<y&"z'` + "\x01]]><!--"
@@ -597,7 +654,7 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rows[0], ",") != "seq,time,kind,service,actor,text,important" || len(rows) != 65 {
+	if strings.Join(rows[0], ",") != "seq,time,kind,service,actor,text,important" || len(rows) != 70 {
 		t.Fatalf("header %v, %d records", rows[0], len(rows))
 	}
 	byseq := map[string][]string{}
@@ -607,14 +664,14 @@ func TestCSV(t *testing.T) {
 		}
 		byseq[row[0]] = row
 	}
-	if got := byseq["11"]; got[5] != "DB connections exhausted on tokens.\nTerminating idle sessions." || got[6] != "true" || got[3] != "tokens" {
-		t.Errorf("note #11: %q", got)
+	if got := byseq["10"]; got[5] != "DB connections exhausted on tokens.\nTerminating idle sessions." || got[6] != "true" || got[3] != "tokens" {
+		t.Errorf("note #10: %q", got)
 	}
-	if got := byseq["30"][5]; got != scriptNote {
-		t.Errorf("note #30 %q, want it verbatim", got)
+	if got := byseq["29"][5]; got != scriptNote {
+		t.Errorf("note #29 %q, want it verbatim", got)
 	}
-	if got := byseq["31"][5]; got != "'"+formulaNote {
-		t.Errorf("formula note #31 %q, want it neutralised with a leading apostrophe", got)
+	if got := byseq["30"][5]; got != "'"+formulaNote {
+		t.Errorf("formula note #30 %q, want it neutralised with a leading apostrophe", got)
 	}
 }
 
@@ -646,6 +703,58 @@ func TestJSON(t *testing.T) {
 	}
 	if len(doc.Samples) != 4*101 || nulls != 2 {
 		t.Errorf("%d samples with %d nulls, want 404 and 2", len(doc.Samples), nulls)
+	}
+	// The room's roster and escalation policy, and escalation waits.
+	var full struct {
+		Incident struct {
+			People []struct {
+				Handle string `json:"handle"`
+				Name   string `json:"name"`
+			} `json:"people"`
+			Escalation *struct {
+				Backup    float64 `json:"backup_seconds"`
+				Commander float64 `json:"commander_seconds"`
+			} `json:"escalation"`
+			Services []struct {
+				ID    string `json:"id"`
+				Panes []struct {
+					ID    string   `json:"id"`
+					Clear *float64 `json:"clear"`
+					For   float64  `json:"for_seconds"`
+				} `json:"panes"`
+			} `json:"services"`
+			Alerts []struct {
+				ID          string `json:"id"`
+				Escalations []struct {
+					To    string    `json:"to"`
+					Since time.Time `json:"since"`
+					Wait  float64   `json:"wait_seconds"`
+				} `json:"escalations"`
+			} `json:"alerts"`
+		} `json:"incident"`
+	}
+	if err := json.Unmarshal(b, &full); err != nil {
+		t.Fatal(err)
+	}
+	inc := full.Incident
+	if len(inc.Alerts) != 7 || len(inc.Services) == 0 || len(inc.Services[0].Panes) == 0 {
+		t.Fatalf("%d alerts, %d services", len(inc.Alerts), len(inc.Services))
+	}
+	if len(inc.People) != 7 || inc.People[0].Handle != "maya" || inc.People[0].Name != "Maya Okafor" || inc.People[2].Handle != "bob" || inc.People[2].Name != "" {
+		t.Errorf("people %+v", inc.People)
+	}
+	if e := inc.Escalation; e == nil || e.Backup != 120 || e.Commander != 300 {
+		t.Errorf("escalation %+v", e)
+	}
+	if p := inc.Services[0].Panes[0]; p.ID != "p95" || p.Clear == nil || *p.Clear != 0.4 || p.For != 10 {
+		t.Errorf("tokens/p95 pane %+v", p)
+	}
+	if a := inc.Alerts[6]; a.ID != "A54" || len(a.Escalations) != 1 || a.Escalations[0].To != "dave" ||
+		!a.Escalations[0].Since.Equal(ptime("2026-02-01T00:16:30Z")) || a.Escalations[0].Wait != 120 {
+		t.Errorf("A54 escalations %+v: want dave, 120s after the upgrade at 00:16:30", a)
+	}
+	if a := inc.Alerts[2]; a.ID != "A20" || len(a.Escalations) != 1 || !a.Escalations[0].Since.Equal(ptime("2026-01-31T23:52:00Z")) || a.Escalations[0].Wait != 300 {
+		t.Errorf("A20 escalations %+v: want maya, 300s after the firing", a)
 	}
 	// Every key in the output is named in SCHEMA.md.
 	schema, err := os.ReadFile("SCHEMA.md")
@@ -694,6 +803,38 @@ func collectKeys(v any, parent string, keys map[string]bool) {
 		for _, x := range v {
 			collectKeys(x, "", keys)
 		}
+	}
+}
+
+// TestJournalWithoutRoster: a DECLARE written before the room carried
+// people and the escalation policy exports handles, no policy, and an
+// escalation counted from the firing.
+func TestJournalWithoutRoster(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)
+	s := newSynth(t, t0, &incident.RoomInfo{Services: []incident.ServiceInfo{{ID: "api", Panes: []incident.PaneInfo{{ID: "p95", Warn: fp(1)}}}}})
+	s.add(incident.Event{Time: t0.Add(time.Minute), Kind: incident.KindAlert, Actor: "rule", Service: "api", Text: "slow",
+		Alert: &incident.AlertInfo{ID: "A2", Pane: "p95", Level: incident.LevelWarn, Origin: "rule"}})
+	s.add(incident.Event{Time: t0.Add(6 * time.Minute), Kind: incident.KindEscalate, Actor: "escalation", Service: "api",
+		Alert: &incident.AlertInfo{ID: "A2", Pane: "p95", To: "maya", Step: 2}})
+	r := s.load(Options{})
+	if r.Escalation.Known() || len(r.People) != 0 || r.Person("maya") != "maya" || r.Person("") != "—" {
+		t.Errorf("policy %+v, people %+v, maya shown as %q", r.Escalation, r.People, r.Person("maya"))
+	}
+	md := string(render(t, r, Markdown))
+	if strings.Contains(md, "Escalation policy") || !strings.Contains(md, "| commander | maya | maya |") || !strings.Contains(md, "| maya after 5m00s |") {
+		t.Errorf("Markdown without a roster or policy:\n%s", md)
+	}
+	var doc struct {
+		Incident struct {
+			People     []any           `json:"people"`
+			Escalation json.RawMessage `json:"escalation"`
+		} `json:"incident"`
+	}
+	if err := json.Unmarshal(render(t, r, JSON), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Incident.People == nil || len(doc.Incident.People) != 0 || string(doc.Incident.Escalation) != "null" {
+		t.Errorf("JSON people %v, escalation %s: want [] and null", doc.Incident.People, doc.Incident.Escalation)
 	}
 }
 

@@ -28,7 +28,9 @@ func fp(v float64) *float64 { return &v }
 
 // fixtureConfig: maya commands, sam is scribe; alice owns tokens with bob
 // as backup, bob owns history (no backup), carol owns rpc with dave as
-// backup; olga starts with no role.
+// backup; olga starts with no role. Some of the roster have display
+// names; bob and sam have none. Unacked alerts page the backup after 2m
+// and the commander after 5m.
 func fixtureConfig() *config.Config {
 	return &config.Config{
 		Incident:   config.Incident{Name: "JUP airdrop launch", Timezone: "America/New_York", Launch: &fixtureLaunch},
@@ -47,8 +49,8 @@ func fixtureConfig() *config.Config {
 				{ID: "lag", Title: "slot lag", Source: "prom", Query: "q4", Unit: "slots", Warn: fp(20), Crit: fp(100)},
 			}},
 		},
-		Roster: []config.Person{{Handle: "maya"}, {Handle: "alice"}, {Handle: "bob"}, {Handle: "carol"},
-			{Handle: "dave"}, {Handle: "olga"}, {Handle: "sam"}},
+		Roster: []config.Person{{Handle: "maya", Name: "Maya Okafor"}, {Handle: "alice", Name: "Alice Chen"}, {Handle: "bob"},
+			{Handle: "carol", Name: "Carol Reyes"}, {Handle: "dave", Name: "Dave Kim"}, {Handle: "olga", Name: "Olga Petrova"}, {Handle: "sam"}},
 		Roles: config.Roles{Commander: "maya", Scribe: "sam"},
 	}
 }
@@ -226,6 +228,8 @@ func recordIncident(t testing.TB, path string) {
 		}
 		return 30000
 	}
+	// Slot lag: NO DATA, then crit until R3; later it breaks again, warn
+	// then crit (the upgrade that clears carol's ack, see 00:16:30).
 	lag := func(now time.Time) incident.Sample {
 		s := incident.Sample{Service: "rpc", Pane: "lag", Value: 2}
 		switch {
@@ -233,6 +237,10 @@ func recordIncident(t testing.TB, path string) {
 			s.NoData, s.Value = true, 0
 		case between(now, "00:05:00", "00:12:30"):
 			s.Value = 140
+		case between(now, "00:14:30", "00:16:30"):
+			s.Value = 60
+		case between(now, "00:16:30", "00:19:30"):
+			s.Value = 150
 		}
 		return s
 	}
@@ -322,6 +330,11 @@ func recordIncident(t testing.TB, path string) {
 		"00:14:00": func() {
 			g.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelWarn, Text: "claims page shows stale balances"})
 		},
+		// The lag is back (warn at 00:14:30) and carol acks it; at 00:16:30 it
+		// turns crit, 2m after the firing: the upgrade clears her ack, and
+		// dave (rpc backup) is paged the full 2m after the upgrade, at
+		// 00:18:30, not at once. He acks, and the lag clears at 00:19:30.
+		"00:15:00": func() { g.do(incident.Ack{By: "carol", AlertID: g.openAlert("rpc", "lag").ID}) },
 		"00:16:00": func() {
 			g.do(incident.Resolve{By: "alice", AlertID: g.openAlert("tokens", "manual").ID, Reason: "cache flushed"})
 		},
@@ -333,6 +346,7 @@ func recordIncident(t testing.TB, path string) {
 			g.do(incident.MarkImportant{By: "sam", Seq: seqNote + 1, Important: true})
 			g.do(incident.MarkImportant{By: "sam", Seq: seqNote + 1, Important: false})
 		},
+		"00:19:00": func() { g.do(incident.Ack{By: "dave", AlertID: g.openAlert("rpc", "lag").ID}) },
 		"00:20:00": func() { g.do(incident.Note{By: "olga", Text: "All clear. Monitoring for 30 more minutes."}) },
 	}
 	end := at("00:20:00")

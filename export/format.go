@@ -130,16 +130,53 @@ func resolveSummary(a *incident.AlertLife, lastAt time.Time) (by, ttr string) {
 	return a.ResolvedBy, dur(d)
 }
 
-// escalationSummary lists who was paged.
-func escalationSummary(a *incident.AlertLife) string {
+// escalationSince is when the wait that an escalation ended began: the
+// firing, or the latest upgrade to crit before it that cleared an ack.
+// The engine counts its escalation delays from there.
+func escalationSince(a *incident.AlertLife, e incident.EscalationRecord) time.Time {
+	since := a.FiredAt
+	for _, l := range a.Levels {
+		if l.Unacked && l.Seq < e.Seq {
+			since = l.At
+		}
+	}
+	return since
+}
+
+// escalationSummary lists who was paged, and how long the alert had been
+// waiting for an ack: since the firing, or since the upgrade to crit that
+// cleared an earlier ack.
+func escalationSummary(c timefmt, a *incident.AlertLife) string {
 	if len(a.Escalations) == 0 {
 		return "—"
 	}
 	var parts []string
 	for _, e := range a.Escalations {
-		parts = append(parts, fmt.Sprintf("%s after %s", e.To, dur(e.At.Sub(a.FiredAt))))
+		since := escalationSince(a, e)
+		if since.Equal(a.FiredAt) {
+			parts = append(parts, fmt.Sprintf("%s after %s", e.To, dur(e.At.Sub(since))))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %s after crit at %s", e.To, dur(e.At.Sub(since)), c.UTC(since)))
+		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// policySummary describes the escalation policy in words ("" when the
+// journal does not record it).
+func policySummary(p EscalationPolicy) string {
+	var steps []string
+	if p.Backup > 0 {
+		steps = append(steps, "the service's backup after "+dur(p.Backup))
+	}
+	if p.Commander > 0 {
+		steps = append(steps, "the commander after "+dur(p.Commander))
+	}
+	if len(steps) == 0 {
+		return ""
+	}
+	return " An alert nobody acknowledges pages " + strings.Join(steps, ", then ") +
+		", counted from its firing or from the upgrade to crit that cleared an earlier ack (as the war room declared it)."
 }
 
 // runApproval describes a run's approvals.

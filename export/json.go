@@ -83,10 +83,22 @@ type jsonAck struct {
 }
 
 type jsonEscalation struct {
-	Seq  int64     `json:"seq"`
-	At   time.Time `json:"at"`
-	To   string    `json:"to"`
-	Step int       `json:"step"`
+	Seq         int64     `json:"seq"`
+	At          time.Time `json:"at"`
+	To          string    `json:"to"`
+	Step        int       `json:"step"`
+	Since       time.Time `json:"since"`
+	WaitSeconds *jfloat   `json:"wait_seconds"`
+}
+
+type jsonPerson struct {
+	Handle string `json:"handle"`
+	Name   string `json:"name"`
+}
+
+type jsonPolicy struct {
+	BackupSeconds    *jfloat `json:"backup_seconds"`
+	CommanderSeconds *jfloat `json:"commander_seconds"`
 }
 
 type jsonAlert struct {
@@ -190,6 +202,8 @@ type jsonIncident struct {
 	Simulated   bool           `json:"simulated"`
 	Filters     jsonFilters    `json:"filters"`
 	Services    []ServiceInfo  `json:"services"`
+	People      []jsonPerson   `json:"people"`
+	Escalation  *jsonPolicy    `json:"escalation"`
 	Roles       jsonRoles      `json:"roles"`
 	Command     []jsonSpell    `json:"command"`
 	Alerts      []jsonAlert    `json:"alerts"`
@@ -242,6 +256,7 @@ var definitions = map[string]any{
 	"time_to_ack":     "from the alert's first ALERT event to its first ACK",
 	"reack":           "an upgrade to crit clears an ack; wait_seconds of a reack runs from that upgrade to the next ACK; reacks are not in the means",
 	"time_to_resolve": "from the alert's first ALERT event to its RESOLVE",
+	"escalation":      "an unacked alert pages the backup, then the commander, after the declared delays; wait_seconds of an escalation runs from the firing, or from the upgrade to crit that cleared an earlier ack, to the ESCALATE",
 	"refire":          "an alert that resolves and fires again is two alerts with different ids",
 	"means":           "over the alerts listed (after filters) that were acked, or resolved",
 	"durations":       "computed from the whole journal, whatever the filters",
@@ -318,6 +333,7 @@ func (r *Report) jsonIncident() jsonIncident {
 		Timezone: r.Zone, Launch: nil, Simulated: r.Simulated,
 		Filters:     jsonFilters{Important: f.Important, Service: f.Service, From: jtime(f.From), To: jtime(f.To)},
 		Services:    make([]ServiceInfo, 0, len(r.Services)),
+		People:      make([]jsonPerson, 0, len(r.People)),
 		Roles:       jsonRoles{AtDeclaration: r.Setup, AtLastEvent: r.Final},
 		Command:     make([]jsonSpell, 0, len(r.Command)),
 		Alerts:      make([]jsonAlert, 0, len(r.Alerts)),
@@ -332,6 +348,18 @@ func (r *Report) jsonIncident() jsonIncident {
 	for _, s := range r.Services {
 		s.Panes = append([]PaneInfo(nil), s.Panes...)
 		inc.Services = append(inc.Services, s)
+	}
+	for _, p := range r.People {
+		inc.People = append(inc.People, jsonPerson{Handle: p.Handle, Name: p.Name})
+	}
+	if p := r.Escalation; p.Known() {
+		inc.Escalation = &jsonPolicy{}
+		if p.Backup > 0 {
+			inc.Escalation.BackupSeconds = seconds(p.Backup)
+		}
+		if p.Commander > 0 {
+			inc.Escalation.CommanderSeconds = seconds(p.Commander)
+		}
 	}
 	for _, s := range r.Command {
 		inc.Command = append(inc.Command, jsonSpell{Commander: s.Commander, FromSeq: s.Seq, From: s.From.UTC(), To: s.To.UTC(),
@@ -349,7 +377,9 @@ func (r *Report) jsonIncident() jsonIncident {
 			ja.Acks = append(ja.Acks, jsonAck{Seq: k.Seq, At: k.At.UTC(), By: k.By, Since: k.Since.UTC(), WaitSeconds: seconds(k.Wait()), Reack: k.Reack})
 		}
 		for _, e := range a.Escalations {
-			ja.Escalations = append(ja.Escalations, jsonEscalation{Seq: e.Seq, At: e.At.UTC(), To: e.To, Step: e.Step})
+			since := escalationSince(a, e)
+			ja.Escalations = append(ja.Escalations, jsonEscalation{Seq: e.Seq, At: e.At.UTC(), To: e.To, Step: e.Step,
+				Since: since.UTC(), WaitSeconds: seconds(e.At.Sub(since))})
 		}
 		if d, ok := a.TimeToAck(); ok {
 			ja.TimeToAckSeconds = seconds(d)

@@ -87,13 +87,15 @@ func inputErr(format string, a ...any) error { return &InputError{Err: fmt.Error
 
 // PaneInfo describes a pane for charts and impact figures.
 type PaneInfo struct {
-	ID        string   `json:"id"`
-	Title     string   `json:"title,omitempty"`
-	Unit      string   `json:"unit,omitempty"`
-	Warn      *float64 `json:"warn,omitempty"`
-	Crit      *float64 `json:"crit,omitempty"`
-	Clear     *float64 `json:"clear,omitempty"`
-	Direction string   `json:"direction,omitempty"` // above (default) or below
+	ID    string   `json:"id"`
+	Title string   `json:"title,omitempty"`
+	Unit  string   `json:"unit,omitempty"`
+	Warn  *float64 `json:"warn,omitempty"`
+	Crit  *float64 `json:"crit,omitempty"`
+	Clear *float64 `json:"clear,omitempty"` // declared hysteresis level (nil: clears past warn, else crit)
+	// ForSeconds is how long a breach must last before the alert fires.
+	ForSeconds float64 `json:"for_seconds,omitempty"`
+	Direction  string  `json:"direction,omitempty"` // above (default) or below
 
 	inferred bool // not declared: learnt from rule alerts
 }
@@ -104,6 +106,19 @@ type ServiceInfo struct {
 	Name  string     `json:"name,omitempty"`
 	Panes []PaneInfo `json:"panes,omitempty"`
 }
+
+// EscalationPolicy is when an unacknowledged alert pages the service's
+// backup, then the commander, counted from the moment the alert started
+// waiting for an ack: its firing, or the upgrade to crit that cleared an
+// earlier ack (incident.Alert.UnackedSince). Zero values: the journal
+// does not record the delay (DECLAREs before the policy was recorded).
+type EscalationPolicy struct {
+	Backup    time.Duration
+	Commander time.Duration
+}
+
+// Known reports whether the journal recorded any of the delays.
+func (p EscalationPolicy) Known() bool { return p.Backup > 0 || p.Commander > 0 }
 
 // CommandSpell is one person's time in command.
 type CommandSpell struct {
@@ -187,6 +202,10 @@ type Report struct {
 	Filter     Filter
 
 	Services []ServiceInfo // declared order, then any others by id
+	// People is the roster as declared (handles and display names), in
+	// the war-room file's order; empty when the DECLARE does not carry it.
+	People     []incident.PersonInfo
+	Escalation EscalationPolicy
 
 	Setup   roles.Assignments // at the declaration
 	Final   roles.Assignments // after the last event
@@ -200,6 +219,7 @@ type Report struct {
 	Panes    []*PaneData // every pane with samples in the window
 
 	important map[int64]bool
+	names     map[string]string   // handle → display name
 	eventAt   map[int64]time.Time // seq → time, for offers
 	loc       *time.Location
 	start     time.Time // chart and date range
@@ -225,11 +245,14 @@ func (r *Report) ServiceName(id string) string {
 	return id
 }
 
-// Person is a roster handle for tables ("—" for nobody). The journal
-// does not carry people's names yet.
+// Person is a roster entry for tables: "Name (handle)" when the DECLARE
+// gives the person a display name, else the handle ("—" for nobody).
 func (r *Report) Person(handle string) string {
 	if handle == "" {
 		return "—"
+	}
+	if n := r.names[handle]; n != "" && n != handle {
+		return n + " (" + handle + ")"
 	}
 	return handle
 }
@@ -355,7 +378,8 @@ func Load(ctx context.Context, j *journal.Journal, opt Options) (*Report, error)
 		for _, s := range room.Services {
 			si := ServiceInfo{ID: s.ID, Name: s.Name}
 			for _, p := range s.Panes {
-				pi := PaneInfo{ID: p.ID, Title: p.Title, Unit: p.Unit, Warn: p.Warn, Crit: p.Crit, Direction: "above"}
+				pi := PaneInfo{ID: p.ID, Title: p.Title, Unit: p.Unit, Warn: p.Warn, Crit: p.Crit, Clear: p.Clear,
+					ForSeconds: p.For, Direction: "above"}
 				if p.Below {
 					pi.Direction = "below"
 				}
@@ -363,6 +387,19 @@ func Load(ctx context.Context, j *journal.Journal, opt Options) (*Report, error)
 			}
 			r.Services = append(r.Services, si)
 		}
+		for _, p := range room.People {
+			if p.Handle == "" {
+				continue
+			}
+			r.People = append(r.People, p)
+			if p.Name != "" {
+				if r.names == nil {
+					r.names = map[string]string{}
+				}
+				r.names[p.Handle] = p.Name
+			}
+		}
+		r.Escalation = EscalationPolicy{Backup: seconds2dur(room.EscalateBackup), Commander: seconds2dur(room.EscalateCommander)}
 	}
 	if opt.Location != nil {
 		r.loc, r.Zone = opt.Location, opt.Location.String()
@@ -554,6 +591,15 @@ func (r *Report) showRun(run *Run) bool {
 		}
 	}
 	return false
+}
+
+// seconds2dur converts the DECLARE's seconds to a duration (0 for
+// anything that is not a positive, finite number of seconds).
+func seconds2dur(s float64) time.Duration {
+	if !(s > 0) || s > math.MaxInt64/float64(time.Second) {
+		return 0
+	}
+	return time.Duration(math.Round(s * float64(time.Second)))
 }
 
 func foldRun(run *Run, ev incident.Event) {

@@ -63,7 +63,7 @@ func (r *Report) Charts() []Chart {
 			title += " (" + p.Info.Unit + ")"
 		}
 		cd := chartData{title: title, unit: p.Info.Unit, from: from, to: to, samples: p.Samples,
-			warn: p.Info.Warn, crit: p.Info.Crit, multiDay: c.multiDay}
+			warn: p.Info.Warn, crit: p.Info.Crit, clear: p.Info.Clear, multiDay: c.multiDay}
 		for _, a := range r.Alerts {
 			if a.Service != svc.ID {
 				continue
@@ -110,6 +110,7 @@ type chartData struct {
 	from, to   time.Time
 	samples    []journal.Sample
 	warn, crit *float64
+	clear      *float64 // declared clear level (hysteresis), nil if none
 	alerts     []chartSpan
 	runs       []chartSpan
 	multiDay   bool
@@ -202,7 +203,7 @@ func renderSVG(b *bytes.Buffer, d chartData) {
 		}
 		lo, hi = math.Min(lo, s.Value), math.Max(hi, s.Value)
 	}
-	for _, t := range []*float64{d.warn, d.crit} {
+	for _, t := range []*float64{d.warn, d.crit, d.clear} {
 		if t != nil {
 			lo, hi = math.Min(lo, *t), math.Max(hi, *t)
 		}
@@ -271,6 +272,13 @@ func renderSVG(b *bytes.Buffer, d chartData) {
 		y := f1(yOf(*th.v))
 		b.WriteString(`<line x1="` + f1(plotL) + `" y1="` + y + `" x2="` + f1(plotR) + `" y2="` + y + `" stroke="` + th.color + `" stroke-width="1" stroke-dasharray="6,4"/>`)
 		b.WriteString(`<text x="` + f1(plotR-2) + `" y="` + f1(yOf(*th.v)-3) + `" text-anchor="end" fill="` + th.color + `">` + th.name + " " + xmlEsc(incident.FormatValue(*th.v, d.unit)) + "</text>\n")
+	}
+	// The clear level: labelled on the left, so that it never covers the
+	// warn label when the two are close.
+	if v := d.clear; v != nil {
+		y := f1(yOf(*v))
+		b.WriteString(`<line x1="` + f1(plotL) + `" y1="` + y + `" x2="` + f1(plotR) + `" y2="` + y + `" stroke="#2ca02c" stroke-width="1" stroke-dasharray="2,3"/>`)
+		b.WriteString(`<text x="` + f1(plotL+4) + `" y="` + f1(yOf(*v)-3) + `" fill="#2ca02c">clear ` + xmlEsc(incident.FormatValue(*v, d.unit)) + "</text>\n")
 	}
 	// Alert bars above the plot, in lanes, with a line at each firing.
 	var laneEnd [lanes]float64
