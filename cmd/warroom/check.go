@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/playbooks"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -29,8 +30,18 @@ each as file:line:col: field.path: message (hint). It exits 1 if there is any.`,
 				// An unreadable file is bad input too, not a crash.
 				return &exitError{code: exitBadInput, err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d services, %d panes, %d sources, %d people)\n",
-				cfg, len(c.Services), countPanes(c), len(c.Sources), len(c.Roster))
+			cat, err := playbooks.LoadForConfig(c)
+			if err != nil {
+				var errs *config.Errors
+				if errors.As(err, &errs) {
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "%d problem(s) in the playbooks of %s\n", len(errs.List), cfg)
+					return badInput(err)
+				}
+				return &exitError{code: exitBadInput, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d services, %d panes, %d sources, %d people, %d playbooks)\n",
+				cfg, len(c.Services), countPanes(c), len(c.Sources), len(c.Roster), len(cat.Playbooks()))
 			return nil
 		},
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +50,25 @@ func TestEveryContractSubcommandHasHelp(t *testing.T) {
 		if len(cmd.Short) < 10 {
 			t.Errorf("%s has no real help text", name)
 		}
+	}
+}
+
+func TestCheckValidatesPlaybooks(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := os.ReadFile("../../examples/airdrop/warroom.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "warroom.yaml"), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "playbooks"), 0o700)
+	bad := "id: broken\ntitle: Broken\nservice: tokens\nrisk: low\nrun_role: owner\nsteps:\n  - id: x\n    http: {method: FETCH, url: \"http://127.0.0.1/\"}\n    bogus: 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "playbooks", "broken.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI("check", "-c", filepath.Join(dir, "warroom.yaml"))
+	if code != 1 || !strings.Contains(errs, "broken.yaml:") || !strings.Contains(errs, "bogus") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 }
