@@ -277,8 +277,8 @@ is refused by the transport itself, and no other process is started.`,
 	return c
 }
 
-// room is an engine and runner on a journal this process owns.
-type room struct {
+// localRoom is an engine and runner on a journal this process owns.
+type localRoom struct {
 	cfg    *config.Config
 	j      *journal.Journal
 	eng    *incident.Engine
@@ -292,7 +292,7 @@ type room struct {
 
 // openRoom opens the journal for writing. ok is false when another
 // process owns it (then use its control socket).
-func openRoom(cmd *cobra.Command, cfg *config.Config, cat *playbooks.Catalog, path string) (*room, bool, error) {
+func openRoom(cmd *cobra.Command, cfg *config.Config, cat *playbooks.Catalog, path string) (*localRoom, bool, error) {
 	if _, err := playbooks.DialControl(path); err == nil {
 		return nil, false, nil
 	}
@@ -304,7 +304,7 @@ func openRoom(cmd *cobra.Command, cfg *config.Config, cat *playbooks.Catalog, pa
 		return nil, false, runtimeErr(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rm := &room{cfg: cfg, j: j, cancel: cancel, out: cmd.OutOrStdout()}
+	rm := &localRoom{cfg: cfg, j: j, cancel: cancel, out: cmd.OutOrStdout()}
 	opts := incident.Options{Config: cfg, Journal: j}
 	if playbookSources == nil {
 		// No sources here: the staleness watchdog would fill the journal
@@ -359,13 +359,13 @@ func openRoom(cmd *cobra.Command, cfg *config.Config, cat *playbooks.Catalog, pa
 	return rm, true, nil
 }
 
-func (rm *room) println(s string) {
+func (rm *localRoom) println(s string) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	fmt.Fprintln(rm.out, s)
 }
 
-func (rm *room) close() {
+func (rm *localRoom) close() {
 	if rm.ctl != nil {
 		rm.ctl.Close()
 	}

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
 	"github.com/spf13/cobra"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/room"
 )
 
 func newRunCmd() *cobra.Command {
@@ -10,13 +18,80 @@ func newRunCmd() *cobra.Command {
 		Use:   "run",
 		Short: "Run the engine and the dashboard in one process",
 		Long: `run polls the sources of the war-room file, evaluates alert rules and shows the
-dashboard in this terminal, acting as the roster person given with --as.`,
+dashboard in this terminal, acting as the roster person given with --as.
+
+Without --as it acts as $USER if that handle is on the roster, and otherwise
+as the incident commander named in the file (this terminal is then the
+commander's console). A handle that is not on the roster is refused.`,
 		Example: `  warroom run -c warroom.yaml --as maya`,
 		Args:    args(cobra.NoArgs),
-		RunE:    func(cmd *cobra.Command, _ []string) error { return notYet("warroom run") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWarRoom(cmd.Context(), cfg, as, cmd.Flags().Changed("as"), journalPath, cmd.ErrOrStderr())
+		},
 	}
 	configFlag(cmd, &cfg)
-	cmd.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster)")
+	cmd.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster, else the commander)")
 	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
 	return cmd
+}
+
+func runWarRoom(ctx context.Context, cfgPath, as string, asSet bool, journalPath string, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := config.Load(cfgPath)
+	if err != nil {
+		return reportConfigErr(stderr, cfgPath, err)
+	}
+	// Refuse an unknown handle before anything is opened.
+	handle, note, err := pickHandle(c, as, asSet, os.Getenv("USER"))
+	if err != nil {
+		return usageErr(err)
+	}
+	r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath})
+	if err != nil {
+		var errs *config.Errors
+		if errors.As(err, &errs) { // the playbooks directory
+			return reportConfigErr(stderr, c.Playbooks, err)
+		}
+		return runtimeErr(err)
+	}
+	err = runDashboard(ctx, r, handle)
+	if cerr := r.Close(); err == nil && cerr != nil {
+		err = runtimeErr(cerr)
+	}
+	if note != "" {
+		fmt.Fprintln(stderr, "warroom: "+note)
+	}
+	return err
+}
+
+func reportConfigErr(stderr io.Writer, what string, err error) error {
+	var errs *config.Errors
+	if errors.As(err, &errs) {
+		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(errs.List), what)
+		return badInput(err)
+	}
+	return runtimeErr(err)
+}
+
+// pickHandle decides who this terminal acts as: --as if given (it must be
+// on the roster), else $USER if on the roster, else the commander, with a
+// note saying so.
+func pickHandle(c *config.Config, as string, asSet bool, user string) (handle, note string, err error) {
+	if asSet || as != "" {
+		if c.Person(as) == nil {
+			return "", "", fmt.Errorf("--as %q: not on the roster of %s", as, c.Path)
+		}
+		return as, "", nil
+	}
+	if user != "" && c.Person(user) != nil {
+		return user, "", nil
+	}
+	if c.Roles.Commander == "" {
+		return "", "", errors.New("no --as given, $USER is not on the roster and the file names no commander")
+	}
+	note = fmt.Sprintf("acted as %s, the commander ($USER %q is not on the roster; --as chooses)", c.Roles.Commander, user)
+	return c.Roles.Commander, note, nil
 }

@@ -1,0 +1,138 @@
+// Package room assembles one running war room from a validated config:
+// the journal, the engine, the source scheduler, the playbook runner and
+// its control socket. `warroom run`, `serve` and `demo` all start a room
+// the same way and differ only in how people reach it.
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/playbooks"
+	"github.com/warroom/warroom/sources"
+
+	// Source types register their builders.
+	_ "github.com/warroom/warroom/sources/datadog"
+	_ "github.com/warroom/warroom/sources/prometheus"
+	_ "github.com/warroom/warroom/sources/rpc"
+)
+
+// Options for Open.
+type Options struct {
+	Config      *config.Config
+	JournalPath string
+	Clock       clock.Clock // default real time
+	Logger      *slog.Logger
+	// NoSources skips polling (a room that only replays or takes commands).
+	NoSources bool
+	// Output receives playbook step output as it streams.
+	Output func(playbooks.OutputLine)
+	// Slack posts playbook slack steps; nil records them as notes.
+	Slack playbooks.SlackPoster
+}
+
+// Room is a running war room.
+type Room struct {
+	Config  *config.Config
+	Journal *journal.Journal
+	Engine  *incident.Engine
+	Sources *sources.Scheduler // nil with NoSources
+	Catalog *playbooks.Catalog
+	Runner  *playbooks.Runner
+
+	cancel  context.CancelFunc
+	control io.Closer
+	engErr  chan error
+}
+
+// Open starts everything. On error, whatever was started is stopped.
+func Open(ctx context.Context, o Options) (_ *Room, err error) {
+	if o.Config == nil {
+		return nil, errors.New("room: no config")
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cat, err := playbooks.LoadForConfig(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	j, err := journal.Open(o.JournalPath)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Room{Config: o.Config, Journal: j, Catalog: cat, cancel: cancel, engErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	r.Engine, err = incident.New(incident.Options{Config: o.Config, Journal: j, Clock: o.Clock})
+	if err != nil {
+		return nil, err
+	}
+	go func() { r.engErr <- r.Engine.Run(ctx) }()
+
+	r.Runner, err = playbooks.NewRunner(playbooks.Options{
+		Engine: r.Engine, Catalog: cat, Journal: j, Slack: o.Slack, Output: o.Output, Context: ctx,
+		Log: func(s string) { o.Logger.Info(s, "component", "playbooks") },
+	})
+	if err != nil {
+		return nil, err
+	}
+	// After a crash, runs that were applying become "interrupted": they are
+	// never re-run by themselves.
+	if err := r.Runner.Reconcile(ctx); err != nil {
+		return nil, fmt.Errorf("reconcile playbook runs: %w", err)
+	}
+	r.control, err = playbooks.ServeControl(ctx, playbooks.ControlPath(o.JournalPath), r.Runner)
+	if err != nil {
+		return nil, err
+	}
+	if !o.NoSources {
+		r.Sources, err = sources.Start(ctx, o.Config, r.Engine, j, o.Clock, sources.Options{Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Done is closed when the engine stops (a journal failure, or Close).
+func (r *Room) Done() <-chan struct{} { return r.Engine.Done() }
+
+// Close stops the sources, the runner and the engine, then closes the
+// journal (checkpointed, so a copied file is complete).
+func (r *Room) Close() error {
+	if r.Sources != nil {
+		r.Sources.Stop()
+	}
+	if r.control != nil {
+		r.control.Close()
+	}
+	r.cancel()
+	var err error
+	if r.Engine != nil {
+		select {
+		case err = <-r.engErr:
+		case <-r.Engine.Done():
+		}
+	}
+	if r.Journal != nil {
+		if cerr := r.Journal.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

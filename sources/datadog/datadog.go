@@ -1,0 +1,602 @@
+// Package datadog polls Datadog with github.com/DataDog/datadog-api-client-go/v2.
+// It is the only package that imports that client (a cold build of it takes
+// minutes).
+//
+// Per `type: datadog` source:
+//
+//   - one timeseries query per service: every pane of the service that
+//     reads the source goes into ONE v2 QueryTimeseriesData request
+//     (POST /api/v2/query/timeseries), one formula per pane over named
+//     metric queries. A pane query may be arithmetic over metric queries
+//     ("100 * sum:errors{service:x}.as_rate() / sum:hits{service:x}.as_rate()"):
+//     the metric queries are sent as queries (deduplicated within the
+//     request) and the rest as the pane's formula;
+//   - one monitor query: v1 SearchMonitorGroups, imported as alerts.
+//
+// Values: each poll asks for the last Options.Window (default max(5 min,
+// 3 intervals)); a pane's value is, for each of its series (a `by {…}`
+// query has several), the latest non-null point, SUMMED over the series;
+// its time is the latest of those points. No series, or only nulls, is NO
+// DATA. The first successful poll asks for Options.Backfill (default 1 h)
+// and also sends the earlier points (per timestamp, the sum of the
+// non-null values) so that sparklines start full.
+//
+// Monitors: each group becomes an alert keyed "<monitor id>/<group>" on
+// the service named by a `service:<id>` tag of the group (or of its group
+// name): Alert → crit, Warn → warn, OK → resolved; any other state (No
+// Data, Skipped, Unknown, Ignored, or a state this client does not know)
+// is imported as level unknown with the state in its text — never dropped.
+// The set is Complete (missing groups resolve) unless it was cut at
+// Options.MonitorPages pages.
+//
+// Server: api_url (e.g. http://127.0.0.1:8126, a proxy) or site
+// (datadoghq.eu → https://api.datadoghq.eu), both through the client's
+// server index 1 ({protocol}://{name}). Keys: the source's api_key and
+// app_key (${ENV} references), else DD_API_KEY and DD_APP_KEY. The
+// client's own retry is off: the scheduler backs off, and on a 429 waits
+// exactly X-RateLimit-Reset seconds; X-RateLimit-Remaining: 0 on a success
+// holds the bucket until the reset too. Timeseries queries of a source
+// share one rate-limit bucket, monitor queries another. 400 and 403 make
+// the source down with Datadog's message (403: the key is wrong or
+// missing); they are retried at most once a minute.
+package datadog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/sources"
+)
+
+// Options tune the Datadog source type.
+type Options struct {
+	// Window each poll asks for; default max(5 min, 3 × interval).
+	Window time.Duration
+	// Backfill is the window of the first poll; default 1 h, negative for
+	// none (the first poll uses Window).
+	Backfill time.Duration
+	// MonitorQuery filters monitor groups (Datadog's search syntax, e.g.
+	// `tag:"team:wallet"`); default all groups.
+	MonitorQuery string
+	// MonitorPages bounds how many pages of MonitorPerPage groups one poll
+	// reads (default 10 × 100).
+	MonitorPages   int
+	MonitorPerPage int64
+	// NoMonitors turns the monitor query off.
+	NoMonitors bool
+}
+
+// Buckets of a Datadog source's queries (QueryInfo.Bucket).
+const (
+	BucketQuery    = "query"
+	BucketMonitors = "monitors"
+)
+
+func init() {
+	sources.Register(config.SourceDatadog, Builder(Options{}))
+}
+
+// Builder returns the Datadog source builder.
+func Builder(o Options) sources.Builder {
+	if o.Backfill == 0 {
+		o.Backfill = time.Hour
+	}
+	if o.MonitorPages <= 0 {
+		o.MonitorPages = 10
+	}
+	if o.MonitorPerPage <= 0 {
+		o.MonitorPerPage = 100
+	}
+	return func(env sources.Env, specs []sources.Spec) ([]sources.Query, error) {
+		clk := env.Clock
+		if clk == nil {
+			clk = clock.Real{}
+		}
+		var qs []sources.Query
+		var errs []error
+		for _, sp := range specs {
+			// Panes grouped by service, in file order.
+			var order []string
+			bySvc := map[string][]sources.Pane{}
+			for _, p := range sp.Panes {
+				if _, ok := bySvc[p.Service]; !ok {
+					order = append(order, p.Service)
+				}
+				bySvc[p.Service] = append(bySvc[p.Service], p)
+			}
+			c, err := newConn(sp, env, clk, len(order)+1, o)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, svc := range order {
+				qs = append(qs, newSeriesQuery(c, svc, bySvc[svc]))
+			}
+			if !o.NoMonitors {
+				qs = append(qs, &monitorQuery{c: c})
+			}
+		}
+		return qs, errors.Join(errs...)
+	}
+}
+
+// conn is one Datadog source: a client and its server and keys.
+type conn struct {
+	spec       sources.Spec
+	clk        clock.Clock
+	opts       Options
+	metrics    *datadogV2.MetricsApi
+	monitors   *datadogV1.MonitorsApi
+	serverVars map[string]string
+	apiKey     config.Secret
+	appKey     config.Secret
+	urlErr     error
+}
+
+func newConn(sp sources.Spec, env sources.Env, clk clock.Clock, conns int, o Options) (*conn, error) {
+	src := sp.Source
+	c := &conn{spec: sp, clk: clk, opts: o, apiKey: src.APIKey, appKey: src.AppKey}
+	if !c.apiKey.IsSet() {
+		c.apiKey = config.Secret{Env: "DD_API_KEY"}
+	}
+	if !c.appKey.IsSet() {
+		c.appKey = config.Secret{Env: "DD_APP_KEY"}
+	}
+	vars, err := serverVariables(src)
+	if err != nil {
+		if errors.Is(err, errEnv) {
+			c.urlErr = err // every poll reports it: the source is down, the room starts
+		} else {
+			return nil, fmt.Errorf("source %s: %w", src.ID, err)
+		}
+	}
+	c.serverVars = vars
+	cfg := datadog.NewConfiguration()
+	cfg.HTTPClient = env.HTTPClient(conns)
+	cfg.RetryConfiguration.EnableRetry = false
+	cl := datadog.NewAPIClient(cfg)
+	c.metrics = datadogV2.NewMetricsApi(cl)
+	c.monitors = datadogV1.NewMonitorsApi(cl)
+	return c, nil
+}
+
+var errEnv = errors.New("environment")
+
+// serverVariables returns the variables of server index 1
+// ({protocol}://{name}) for the source's api_url or site.
+func serverVariables(src config.Source) (map[string]string, error) {
+	if src.APIURL != "" {
+		raw, err := config.ExpandEnv(src.APIURL)
+		if err != nil {
+			return nil, fmt.Errorf("api_url: %w: %w", errEnv, err)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("api_url %q is not an http(s) URL", config.Redact(src.APIURL))
+		}
+		return map[string]string{"protocol": u.Scheme, "name": u.Host + strings.TrimRight(u.EscapedPath(), "/")}, nil
+	}
+	site := strings.TrimSpace(src.Site)
+	if site == "" {
+		site = "datadoghq.com"
+	}
+	site = strings.TrimPrefix(strings.TrimPrefix(site, "https://"), "http://")
+	site = strings.TrimPrefix(strings.TrimRight(site, "/"), "app.")
+	if !strings.HasPrefix(site, "api.") {
+		site = "api." + site
+	}
+	return map[string]string{"protocol": "https", "name": site}, nil
+}
+
+// context returns ctx with the server and keys the client reads. Missing
+// keys are reported without sending a request.
+func (c *conn) context(ctx context.Context) (context.Context, error) {
+	if c.urlErr != nil {
+		return nil, &sources.Error{Class: sources.Permanent, Msg: c.urlErr.Error(), Err: c.urlErr}
+	}
+	api, app := c.apiKey.Value(), c.appKey.Value()
+	var missing []string
+	if api == "" {
+		missing = append(missing, "API key "+c.apiKey.String())
+	}
+	if app == "" {
+		missing = append(missing, "application key "+c.appKey.String())
+	}
+	if len(missing) > 0 {
+		return nil, &sources.Error{Class: sources.Permanent,
+			Msg: "the Datadog " + strings.Join(missing, " and ") + " is not set in the environment"}
+	}
+	ctx = context.WithValue(ctx, datadog.ContextServerIndex, 1)
+	ctx = context.WithValue(ctx, datadog.ContextServerVariables, c.serverVars)
+	ctx = context.WithValue(ctx, datadog.ContextAPIKeys, map[string]datadog.APIKey{
+		"apiKeyAuth": {Key: api}, "appKeyAuth": {Key: app}})
+	return ctx, nil
+}
+
+// fail classifies a client error, reading status and rate-limit headers
+// from the *http.Response the client returns alongside it.
+func (c *conn) fail(what string, resp *http.Response, err error) *sources.Error {
+	now := c.clk.Now()
+	var ge datadog.GenericOpenAPIError
+	if resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+		msg := fmt.Sprintf("%s: %s", what, statusLine(resp))
+		detail := ""
+		if errors.As(err, &ge) {
+			detail = errorDetail(ge.Body())
+		}
+		switch resp.StatusCode {
+		case http.StatusForbidden, http.StatusUnauthorized:
+			msg += fmt.Sprintf(": the Datadog API key %s or application key %s is wrong or missing", c.apiKey, c.appKey)
+		case http.StatusTooManyRequests:
+			if rl, ok := sources.ParseRateLimit(resp.Header); ok {
+				msg += fmt.Sprintf(": rate limit %q used up (%d per %s), resets in %s", rl.Name, rl.Limit, rl.Period, rl.Reset)
+			}
+		}
+		if detail != "" {
+			msg += " (Datadog: " + detail + ")"
+		}
+		e := sources.StatusError(resp.StatusCode, resp.Header, now, config.Redact(msg))
+		e.Err = err
+		return e
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &sources.Error{Class: sources.Transient, Msg: what + ": timed out", Err: err}
+	}
+	msg := err.Error()
+	if errors.As(err, &ge) && ge.ErrorMessage != "" {
+		msg = ge.ErrorMessage
+	}
+	return &sources.Error{Class: sources.Transient, Msg: config.Redact(what + ": " + oneLine(msg, 200)), Err: err}
+}
+
+func statusLine(resp *http.Response) string {
+	if resp.Status != "" {
+		return resp.Status
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// errorDetail reads Datadog's {"errors":["..."]} body.
+func errorDetail(body []byte) string {
+	var e struct {
+		Errors []string `json:"errors"`
+	}
+	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
+		return oneLine(strings.Join(e.Errors, "; "), 300)
+	}
+	return ""
+}
+
+// throttle holds the bucket when a successful answer used the last
+// request of the period.
+func throttle(resp *http.Response) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	if rl, ok := sources.ParseRateLimit(resp.Header); ok && rl.Remaining == 0 && rl.Reset > 0 {
+		return rl.Reset
+	}
+	return 0
+}
+
+// --- timeseries ---
+
+type seriesQuery struct {
+	c       *conn
+	service string
+	panes   []sources.Pane
+	batch   batch
+	info    sources.QueryInfo
+
+	mu       sync.Mutex
+	backfill bool // the next successful poll is the first
+}
+
+func newSeriesQuery(c *conn, svc string, panes []sources.Pane) *seriesQuery {
+	q := &seriesQuery{c: c, service: svc, panes: panes, backfill: c.opts.Backfill > 0}
+	var refs []sources.PaneRef
+	for _, p := range panes {
+		q.batch.add(p.Query)
+		refs = append(refs, p.Ref())
+	}
+	q.info = sources.QueryInfo{Source: c.spec.Source.ID, Name: svc, Panes: refs, Bucket: BucketQuery}
+	return q
+}
+
+func (q *seriesQuery) Info() sources.QueryInfo { return q.info }
+
+func (q *seriesQuery) window() time.Duration {
+	if q.c.opts.Window > 0 {
+		return q.c.opts.Window
+	}
+	return max(5*time.Minute, 3*q.c.spec.Source.Interval.D())
+}
+
+// Request builds the request body for a window ending at to.
+func (q *seriesQuery) request(window time.Duration, to time.Time) datadogV2.TimeseriesFormulaQueryRequest {
+	queries := make([]datadogV2.TimeseriesQuery, len(q.batch.queries))
+	for i, mq := range q.batch.queries {
+		queries[i] = datadogV2.MetricsTimeseriesQueryAsTimeseriesQuery(&datadogV2.MetricsTimeseriesQuery{
+			DataSource: datadogV2.METRICSDATASOURCE_METRICS, Name: datadog.PtrString(queryName(i)), Query: mq})
+	}
+	formulas := make([]datadogV2.QueryFormula, len(q.batch.formulas))
+	for i, f := range q.batch.formulas {
+		formulas[i] = datadogV2.QueryFormula{Formula: f}
+	}
+	step := max(q.c.spec.Source.Interval.D(), window/time.Duration(incident.SeriesLimit), 10*time.Second)
+	return datadogV2.TimeseriesFormulaQueryRequest{Data: datadogV2.TimeseriesFormulaRequest{
+		Type: datadogV2.TIMESERIESFORMULAREQUESTTYPE_TIMESERIES_REQUEST,
+		Attributes: datadogV2.TimeseriesFormulaRequestAttributes{
+			From: to.Add(-window).UnixMilli(), To: to.UnixMilli(), Interval: datadog.PtrInt64(step.Milliseconds()),
+			Queries: queries, Formulas: formulas}}}
+}
+
+func (q *seriesQuery) Poll(ctx context.Context) (sources.Result, error) {
+	dctx, err := q.c.context(ctx)
+	if err != nil {
+		return sources.Result{}, err
+	}
+	q.mu.Lock()
+	first := q.backfill
+	q.mu.Unlock()
+	window := q.window()
+	if first {
+		window = max(window, q.c.opts.Backfill)
+	}
+	now := q.c.clk.Now()
+	resp, httpResp, err := q.c.metrics.QueryTimeseriesData(dctx, q.request(window, now))
+	if err != nil {
+		return sources.Result{}, q.c.fail("timeseries", httpResp, err)
+	}
+	samples, partial := q.samples(resp, first, now)
+	res := sources.Result{Samples: samples, Throttle: throttle(httpResp)}
+	if partial != "" {
+		// Panes without a series get STALE with Datadog's message.
+		return res, &sources.Error{Class: sources.Permanent, Msg: config.Redact("timeseries: Datadog: " + partial)}
+	}
+	q.mu.Lock()
+	q.backfill = false
+	q.mu.Unlock()
+	return res, nil
+}
+
+// samples reduces a response to pane samples (see the package comment).
+// With errors in the response, panes it has no series for are left out
+// (they go STALE with the errors, which are returned).
+func (q *seriesQuery) samples(resp datadogV2.TimeseriesFormulaQueryResponse, history bool, now time.Time) ([]incident.Sample, string) {
+	errText := ""
+	if resp.Errors != nil {
+		errText = oneLine(*resp.Errors, 300)
+	}
+	var attr datadogV2.TimeseriesResponseAttributes
+	if resp.Data != nil && resp.Data.Attributes != nil {
+		attr = *resp.Data.Attributes
+	}
+	byFormula := map[int][]int{}
+	for j, s := range attr.Series {
+		idx := 0
+		if s.QueryIndex != nil {
+			idx = int(*s.QueryIndex)
+		}
+		byFormula[idx] = append(byFormula[idx], j)
+	}
+	var out []incident.Sample
+	skipped := 0
+	for i, p := range q.panes {
+		series := byFormula[i]
+		if len(series) == 0 && errText != "" {
+			skipped++
+			continue // unknown, not "no data"
+		}
+		pts, cur, ok := reduce(attr.Times, attr.Values, series)
+		if history {
+			for _, pt := range pts {
+				out = append(out, incident.Sample{Service: p.Service, Pane: p.ID, Time: pt.T, Value: pt.V})
+			}
+		}
+		if !ok {
+			out = append(out, incident.Sample{Service: p.Service, Pane: p.ID, Time: now, NoData: true})
+			continue
+		}
+		out = append(out, incident.Sample{Service: p.Service, Pane: p.ID, Time: cur.T, Value: cur.V})
+	}
+	if skipped == 0 {
+		errText = "" // every pane has its answer; the message was about something else
+	}
+	return out, errText
+}
+
+// reduce returns, for the series (indices into values), the history
+// before the current point (per timestamp, the sum of the non-null
+// values) and the current point: the sum of each series' latest non-null
+// value, at the latest of their times. ok is false when every value is
+// null (or there is no series).
+func reduce(times []int64, values [][]*float64, series []int) (hist []incident.Point, cur incident.Point, ok bool) {
+	var latest int64
+	for _, j := range series {
+		if j >= len(values) {
+			continue
+		}
+		vs := values[j]
+		for k := min(len(vs), len(times)) - 1; k >= 0; k-- {
+			if vs[k] != nil {
+				cur.V += *vs[k]
+				ok = true
+				latest = max(latest, times[k])
+				break
+			}
+		}
+	}
+	if !ok {
+		return nil, incident.Point{}, false
+	}
+	cur.T = time.UnixMilli(latest)
+	for k, t := range times {
+		if t >= latest {
+			break
+		}
+		sum, seen := 0.0, false
+		for _, j := range series {
+			if j < len(values) && k < len(values[j]) && values[j][k] != nil {
+				sum += *values[j][k]
+				seen = true
+			}
+		}
+		if seen {
+			hist = append(hist, incident.Point{T: time.UnixMilli(t), V: sum})
+		}
+	}
+	return hist, cur, true
+}
+
+// --- monitors ---
+
+type monitorQuery struct{ c *conn }
+
+func (q *monitorQuery) Info() sources.QueryInfo {
+	return sources.QueryInfo{Source: q.c.spec.Source.ID, Name: "monitors", Bucket: BucketMonitors}
+}
+
+func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
+	dctx, err := q.c.context(ctx)
+	if err != nil {
+		return sources.Result{}, err
+	}
+	imp := &incident.ImportAlerts{Origin: q.c.spec.Origin, Complete: true}
+	var thr time.Duration
+	for page := int64(0); ; page++ {
+		if page >= int64(q.c.opts.MonitorPages) {
+			imp.Complete = false // more groups than we read: resolve nothing by absence
+			break
+		}
+		p := datadogV1.NewSearchMonitorGroupsOptionalParameters().WithPage(page).WithPerPage(q.c.opts.MonitorPerPage)
+		if q.c.opts.MonitorQuery != "" {
+			p = p.WithQuery(q.c.opts.MonitorQuery)
+		}
+		resp, httpResp, err := q.c.monitors.SearchMonitorGroups(dctx, *p)
+		if err != nil {
+			return sources.Result{}, q.c.fail("monitor groups", httpResp, err)
+		}
+		thr = max(thr, throttle(httpResp))
+		for _, g := range resp.Groups {
+			imp.Alerts = append(imp.Alerts, groupAlert(imp.Origin, g))
+		}
+		pages := int64(1)
+		if resp.Metadata != nil && resp.Metadata.PageCount != nil {
+			pages = *resp.Metadata.PageCount
+		}
+		if page+1 >= pages || len(resp.Groups) == 0 {
+			break
+		}
+		if thr > 0 {
+			imp.Complete = false // the bucket is used up: read the rest next time
+			break
+		}
+	}
+	sort.SliceStable(imp.Alerts, func(i, j int) bool { return imp.Alerts[i].Key < imp.Alerts[j].Key })
+	return sources.Result{Alerts: imp, Throttle: thr}, nil
+}
+
+// groupAlert maps one monitor group. A group whose state the client does
+// not know still arrives (UnparsedObject holds the raw fields).
+func groupAlert(origin string, g datadogV1.MonitorGroupSearchResult) incident.ExternalAlert {
+	raw := g.UnparsedObject
+	str := func(k string) string {
+		if s, ok := raw[k].(string); ok {
+			return s
+		}
+		return ""
+	}
+	id := ""
+	switch {
+	case g.MonitorId != nil:
+		id = fmt.Sprint(*g.MonitorId)
+	case raw["monitor_id"] != nil:
+		id = fmt.Sprint(raw["monitor_id"])
+	}
+	group := g.GetGroup()
+	if group == "" {
+		group = str("group")
+	}
+	name := g.GetMonitorName()
+	if name == "" {
+		name = str("monitor_name")
+	}
+	if name == "" {
+		name = "monitor " + id
+	}
+	tags := g.GroupTags
+	if tags == nil {
+		if ts, ok := raw["group_tags"].([]any); ok {
+			for _, t := range ts {
+				if s, ok := t.(string); ok {
+					tags = append(tags, s)
+				}
+			}
+		}
+	}
+	status := ""
+	if g.Status != nil {
+		status = string(*g.Status)
+	} else {
+		status = str("status")
+	}
+	a := incident.ExternalAlert{Origin: origin, Key: id + "/" + group, Service: serviceOf(tags, group), Name: name}
+	if group != "" && group != "*" {
+		a.Name = name + " (" + group + ")"
+	}
+	switch datadogV1.MonitorOverallStates(status) {
+	case datadogV1.MONITOROVERALLSTATES_ALERT:
+		a.Level, a.Firing = incident.LevelCrit, true
+	case datadogV1.MONITOROVERALLSTATES_WARN:
+		a.Level, a.Firing = incident.LevelWarn, true
+	case datadogV1.MONITOROVERALLSTATES_OK:
+		a.Level, a.Firing = incident.LevelOK, false
+	default:
+		if status == "" {
+			status = "missing"
+		}
+		a.Level, a.Firing = incident.LevelUnknown, true
+		a.Text = "Datadog state " + status
+	}
+	return a
+}
+
+// serviceOf finds service:<id> in the group's tags, else in the group
+// name ("service:tokens,env:prod").
+func serviceOf(tags []string, group string) string {
+	for _, t := range tags {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(t), "service:"); ok && v != "" {
+			return v
+		}
+	}
+	for _, t := range strings.Split(group, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(t), "service:"); ok && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return s
+}

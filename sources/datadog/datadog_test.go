@@ -1,0 +1,519 @@
+package datadog
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/sources"
+)
+
+var t0 = time.Date(2026, 1, 31, 14, 0, 30, 0, time.UTC)
+
+func fp(v float64) *float64 { return &v }
+
+const (
+	qP95    = `p95:trace.http.request{service:tokens}`
+	qHits   = `sum:trace.http.request.hits{service:tokens}.as_rate()`
+	qErrPct = `100 * sum:trace.http.request.errors{service:tokens}.as_rate() / sum:trace.http.request.hits{service:tokens}.as_rate()`
+	qConns  = `avg:postgresql.connections{db:allium} by {state}`
+	qNone   = `avg:no.such.metric{*}`
+	qNulls  = `avg:all.null{*}`
+	qHist   = `sum:trace.http.request.hits{service:history}.as_rate()`
+)
+
+// series is the fake's data: the last point of every series is null (an
+// incomplete rollup), p95 also has a null in the middle.
+func series(q string, n int) map[string][]*float64 {
+	mk := func(v func(k int) float64) []*float64 {
+		out := make([]*float64, n)
+		for k := range n - 1 {
+			x := v(k)
+			out[k] = &x
+		}
+		return out
+	}
+	switch q {
+	case "p95:trace.http.request{service:tokens}":
+		s := mk(func(k int) float64 { return 0.5 + float64(k)/1000 })
+		if n > 3 {
+			s[n-3] = nil
+		}
+		return map[string][]*float64{"": s}
+	case "sum:trace.http.request.hits{service:tokens}.as_rate()":
+		return map[string][]*float64{"": mk(func(int) float64 { return 2000 })}
+	case "sum:trace.http.request.errors{service:tokens}.as_rate()":
+		return map[string][]*float64{"": mk(func(int) float64 { return 50 })}
+	case "avg:postgresql.connections{db:allium} by {state}":
+		return map[string][]*float64{"state:active": mk(func(int) float64 { return 300 }), "state:idle": mk(func(int) float64 { return 120 })}
+	case "avg:all.null{*}":
+		return map[string][]*float64{"": make([]*float64, n)}
+	case "sum:trace.http.request.hits{service:history}.as_rate()":
+		return map[string][]*float64{"": mk(func(int) float64 { return 700 })}
+	}
+	return nil
+}
+
+type rig struct {
+	t    *testing.T
+	clk  *clock.Fake
+	fake *fakeDD
+	srv  *httptest.Server
+	cfg  *config.Config
+}
+
+func newRig(t *testing.T) *rig {
+	clk := clock.NewFake(t0)
+	f := newFakeDD(clk)
+	f.series = series
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	t.Setenv("WARROOM_TEST_DD_API_KEY", f.apiKey)
+	t.Setenv("WARROOM_TEST_DD_APP_KEY", f.appKey)
+	cfg := &config.Config{Incident: config.Incident{Name: "dd"}, Roster: []config.Person{{Handle: "maya"}}, Roles: config.Roles{Commander: "maya"}}
+	cfg.Sources = []config.Source{{ID: "dd", Type: config.SourceDatadog, APIURL: srv.URL,
+		APIKey: config.Secret{Env: "WARROOM_TEST_DD_API_KEY"}, AppKey: config.Secret{Env: "WARROOM_TEST_DD_APP_KEY"},
+		Interval: config.Duration(30 * time.Second), Timeout: config.Duration(10 * time.Second)}}
+	cfg.Services = []config.Service{
+		{ID: "tokens", Owner: "maya", Panes: []config.Pane{
+			{ID: "p95", Source: "dd", Query: qP95, Unit: "s", Warn: fp(0.5), Crit: fp(1)},
+			{ID: "rps", Source: "dd", Query: qHits, Unit: "req/s"},
+			{ID: "errors", Source: "dd", Query: qErrPct, Unit: "%"},
+			{ID: "conns", Source: "dd", Query: qConns},
+			{ID: "none", Source: "dd", Query: qNone},
+			{ID: "nulls", Source: "dd", Query: qNulls},
+		}},
+		{ID: "history", Owner: "maya", Panes: []config.Pane{{ID: "rps", Source: "dd", Query: qHist}}},
+	}
+	return &rig{t: t, clk: clk, fake: f, srv: srv, cfg: cfg}
+}
+
+func (r *rig) queries(o Options) []sources.Query {
+	r.t.Helper()
+	src := r.cfg.Sources[0]
+	sp := sources.Spec{Source: src, Origin: "datadog"}
+	for _, svc := range r.cfg.Services {
+		for _, p := range svc.Panes {
+			sp.Panes = append(sp.Panes, sources.Pane{Service: svc.ID, Pane: p})
+		}
+	}
+	qs, err := Builder(o)(sources.Env{Clock: r.clk}, []sources.Spec{sp})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return qs
+}
+
+func byPane(ss []incident.Sample) map[string][]incident.Sample {
+	out := map[string][]incident.Sample{}
+	for _, s := range ss {
+		out[s.Service+"/"+s.Pane] = append(out[s.Service+"/"+s.Pane], s)
+	}
+	return out
+}
+
+func TestOneRequestFillsAServicesPanes(t *testing.T) {
+	r := newRig(t)
+	qs := r.queries(Options{})
+	if len(qs) != 3 || qs[0].Info().Name != "tokens" || qs[1].Info().Name != "history" || qs[2].Info().Name != "monitors" {
+		t.Fatalf("queries: %v %v %v", qs[0].Info(), qs[1].Info(), qs[2].Info())
+	}
+	if qs[0].Info().Bucket != BucketQuery || qs[2].Info().Bucket != BucketMonitors || len(qs[0].Info().Panes) != 6 {
+		t.Fatalf("tokens query info %+v", qs[0].Info())
+	}
+
+	// First poll: one request, with a backfill window of an hour.
+	res, err := qs[0].Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.fake.bodies); n != 1 {
+		t.Fatalf("%d requests for one service's panes", n)
+	}
+	b := r.fake.bodies[0].Data.Attributes
+	// 6 panes: 6 formulas over 6 distinct metric queries (hits is shared
+	// by the rps pane and the error-rate formula).
+	if len(b.Formulas) != 6 || len(b.Queries) != 6 {
+		t.Fatalf("request had %d queries and %d formulas: %+v", len(b.Queries), len(b.Formulas), b)
+	}
+	if b.Formulas[1].Formula != "query2" || b.Formulas[2].Formula != "100 * query3 / query2" || b.Queries[2].Query != "sum:trace.http.request.errors{service:tokens}.as_rate()" {
+		t.Fatalf("formulas %+v queries %+v", b.Formulas, b.Queries)
+	}
+	if b.To != t0.UnixMilli() || b.From != t0.Add(-time.Hour).UnixMilli() {
+		t.Fatalf("window %d..%d, want the last hour in ms", b.From, b.To)
+	}
+	got := byPane(res.Samples)
+	last := func(k string) incident.Sample { ss := got[k]; return ss[len(ss)-1] }
+	// Latest non-null point (the last one is null on every series).
+	if s := last("tokens/rps"); s.Value != 2000 || s.NoData {
+		t.Fatalf("rps %+v", s)
+	}
+	if s := last("tokens/errors"); s.Value != 2.5 {
+		t.Fatalf("error rate formula 100*50/2000: %+v", s)
+	}
+	if s := last("tokens/conns"); s.Value != 420 {
+		t.Fatalf("two series (by state) sum to 420: %+v", s)
+	}
+	if s := last("tokens/none"); !s.NoData || len(got["tokens/none"]) != 1 {
+		t.Fatalf("no series → NO DATA: %+v", got["tokens/none"])
+	}
+	if s := last("tokens/nulls"); !s.NoData || len(got["tokens/nulls"]) != 1 {
+		t.Fatalf("only nulls → NO DATA: %+v", got["tokens/nulls"])
+	}
+	// History: the first poll sends earlier points with their own times
+	// (nulls skipped), oldest first, the current value last.
+	p95 := got["tokens/p95"]
+	if len(p95) < 100 {
+		t.Fatalf("p95 history: %d samples", len(p95))
+	}
+	for i := 1; i < len(p95); i++ {
+		if !p95[i].Time.After(p95[i-1].Time) {
+			t.Fatalf("p95 samples out of order at %d", i)
+		}
+	}
+	cur := p95[len(p95)-1]
+	n := (b.To - b.From) / b.Interval
+	wantT := time.UnixMilli(b.From + (n-1)*b.Interval) // point n-1 of 1..n (the last, null one is n)
+	if !cur.Time.Equal(wantT) || cur.Value != 0.5+float64(n-2)/1000 {
+		t.Fatalf("p95 current %+v, want %v at %v", cur, 0.5+float64(n-2)/1000, wantT)
+	}
+
+	// Second poll: the short window, the current values only.
+	r.clk.Advance(30 * time.Second)
+	res, err = qs[0].Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = r.fake.bodies[1].Data.Attributes
+	if time.Duration(b.To-b.From)*time.Millisecond != 5*time.Minute {
+		t.Fatalf("second window %s", time.Duration(b.To-b.From)*time.Millisecond)
+	}
+	got = byPane(res.Samples)
+	for k, ss := range got {
+		if len(ss) != 1 {
+			t.Fatalf("%s: %d samples on a regular poll", k, len(ss))
+		}
+	}
+	if len(got) != 6 {
+		t.Fatalf("panes answered: %v", got)
+	}
+}
+
+func TestMonitorGroupsBecomeAlerts(t *testing.T) {
+	r := newRig(t)
+	g := func(id int, group, status string, tags ...string) map[string]any {
+		return map[string]any{"monitor_id": id, "monitor_name": "Monitor " + group, "group": group, "group_tags": tags,
+			"status": status, "last_triggered_ts": nil, "last_nodata_ts": 1700000000, "muted": false}
+	}
+	r.fake.groups = []map[string]any{
+		g(1, "service:tokens", "Alert", "service:tokens"),
+		g(2, "service:tokens,env:prod", "Warn", "service:tokens", "env:prod"),
+		g(3, "service:history", "OK", "service:history"),
+		g(4, "service:history", "No Data", "service:history"),
+		g(5, "service:tokens", "Skipped", "service:tokens"),
+		g(6, "host:a", "Unknown", "host:a"),
+		g(7, "service:tokens", "Ignored", "service:tokens"),
+		g(8, "service:banners", "Paused", "service:banners"), // a state the client does not know
+		g(9, "service:triton,region:eu", "Alert"),            // service only in the group name
+	}
+	qs := r.queries(Options{MonitorPerPage: 4})
+	res, err := qs[2].Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Alerts == nil || !res.Alerts.Complete || res.Alerts.Origin != "datadog" || len(res.Alerts.Alerts) != 9 {
+		t.Fatalf("import %+v", res.Alerts)
+	}
+	if n := len(r.fake.requests); n != 3 {
+		t.Fatalf("%d requests for 9 groups at 4 per page", n)
+	}
+	type want struct {
+		svc    string
+		level  incident.Level
+		firing bool
+		text   string
+	}
+	wants := map[string]want{
+		"1/service:tokens":           {"tokens", incident.LevelCrit, true, ""},
+		"2/service:tokens,env:prod":  {"tokens", incident.LevelWarn, true, ""},
+		"3/service:history":          {"history", incident.LevelOK, false, ""},
+		"4/service:history":          {"history", incident.LevelUnknown, true, "Datadog state No Data"},
+		"5/service:tokens":           {"tokens", incident.LevelUnknown, true, "Datadog state Skipped"},
+		"6/host:a":                   {"", incident.LevelUnknown, true, "Datadog state Unknown"},
+		"7/service:tokens":           {"tokens", incident.LevelUnknown, true, "Datadog state Ignored"},
+		"8/service:banners":          {"banners", incident.LevelUnknown, true, "Datadog state Paused"},
+		"9/service:triton,region:eu": {"triton", incident.LevelCrit, true, ""},
+	}
+	for _, a := range res.Alerts.Alerts {
+		w, ok := wants[a.Key]
+		if !ok {
+			t.Fatalf("unexpected alert %+v", a)
+		}
+		if a.Service != w.svc || a.Level != w.level || a.Firing != w.firing || a.Text != w.text || !strings.HasPrefix(a.Name, "Monitor ") {
+			t.Errorf("%s: %+v, want %+v", a.Key, a, w)
+		}
+		delete(wants, a.Key)
+	}
+	if len(wants) != 0 {
+		t.Fatalf("dropped: %v", wants)
+	}
+	// Cut at MonitorPages: not complete, so absence resolves nothing.
+	qs = r.queries(Options{MonitorPerPage: 4, MonitorPages: 2})
+	res, err = qs[2].Poll(context.Background())
+	if err != nil || res.Alerts.Complete || len(res.Alerts.Alerts) != 8 {
+		t.Fatalf("cut import: complete=%v n=%d err=%v", res.Alerts.Complete, len(res.Alerts.Alerts), err)
+	}
+}
+
+func TestErrorsMakeTheSourceDownWithTheReason(t *testing.T) {
+	r := newRig(t)
+	qs := r.queries(Options{})
+	var se *sources.Error
+
+	r.fake.mode = "400"
+	_, err := qs[0].Poll(context.Background())
+	if !errors.As(err, &se) || se.Class != sources.Permanent || se.Status != 400 || !strings.Contains(se.Msg, "Error parsing query") {
+		t.Fatalf("400: %#v", err)
+	}
+	r.fake.mode = "500"
+	_, err = qs[0].Poll(context.Background())
+	if !errors.As(err, &se) || se.Class != sources.Transient || se.Status != 500 {
+		t.Fatalf("500: %#v", err)
+	}
+	r.fake.mode = ""
+
+	t.Setenv("WARROOM_TEST_DD_API_KEY", "ffffffffffffffffffffffffffffffff") // wrong key
+	_, err = qs[2].Poll(context.Background())
+	if !errors.As(err, &se) || se.Class != sources.Permanent || se.Status != 403 ||
+		!strings.Contains(se.Msg, "key ${WARROOM_TEST_DD_API_KEY} or application key ${WARROOM_TEST_DD_APP_KEY} is wrong or missing") || !strings.Contains(se.Msg, "Forbidden") {
+		t.Fatalf("403: %#v", err)
+	}
+	if strings.Contains(se.Msg, "ffffffff") {
+		t.Fatalf("the key leaked: %s", se.Msg)
+	}
+
+	// No key at all: no request is sent.
+	t.Setenv("WARROOM_TEST_DD_API_KEY", "")
+	n := len(r.fake.requests)
+	_, err = qs[0].Poll(context.Background())
+	if !errors.As(err, &se) || se.Class != sources.Permanent || !strings.Contains(se.Msg, "API key ${WARROOM_TEST_DD_API_KEY} is not set") || len(r.fake.requests) != n {
+		t.Fatalf("missing key: %#v (%d requests)", err, len(r.fake.requests)-n)
+	}
+}
+
+// Through the scheduler and a real engine: a wrong key makes the source
+// down with the message and the panes STALE; nothing crashes.
+func TestForbiddenThroughTheEngine(t *testing.T) {
+	r := newRig(t)
+	t.Setenv("WARROOM_TEST_DD_APP_KEY", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := incident.New(incident.Options{Config: r.cfg, Journal: j, Clock: r.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go eng.Run(ctx)
+	defer func() { cancel(); <-eng.Done(); j.Close() }()
+	s, err := sources.Start(ctx, r.cfg, eng, j, r.clk, sources.Options{Builders: map[config.SourceType]sources.Builder{config.SourceDatadog: Builder(Options{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	advanceSettled(t, r.clk, s, 5*time.Second, time.Second)
+	h := s.Health()["dd"]
+	if h.Health != sources.HealthDown || !strings.Contains(h.Error, "wrong or missing") {
+		t.Fatalf("health %+v", h)
+	}
+	var st *incident.State
+	waitUntil(t, func() bool {
+		var sub *incident.Subscription
+		st, sub, _ = eng.Subscribe(context.Background(), 1)
+		eng.Unsubscribe(sub)
+		p := st.Panes[incident.PaneKey("tokens", "p95")]
+		return p != nil && p.Stale && strings.Contains(p.Error, "403") && st.Sources["dd"].Health == sources.HealthDown
+	})
+	if !strings.Contains(st.Sources["dd"].Error, "wrong or missing") {
+		t.Fatalf("engine's source info %+v", st.Sources["dd"])
+	}
+}
+
+func advanceSettled(t *testing.T, clk *clock.Fake, s *sources.Scheduler, total, step time.Duration) {
+	t.Helper()
+	for el := time.Duration(0); el < total; el += step {
+		clk.Advance(step)
+		waitUntil(t, s.Settled)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Another tool has spent the org's budget: every request is answered 429
+// for five minutes. The scheduler sends nothing before each announced
+// X-RateLimit-Reset, and retries exactly at it.
+func TestRateLimitedForMinutesHonoursReset(t *testing.T) {
+	r := newRig(t)
+	r.fake.period, r.fake.limit = time.Minute, 100
+	r.fake.exhaustedUntil = t0.Add(5 * time.Minute)
+	sink := &countSink{}
+	s, err := sources.Start(context.Background(), r.cfg, sink, nil, r.clk, sources.Options{Builders: map[config.SourceType]sources.Builder{config.SourceDatadog: Builder(Options{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	limited := false
+	for el := time.Duration(0); el < 8*time.Minute; el += time.Second {
+		r.clk.Advance(time.Second)
+		waitUntil(t, s.Settled)
+		if s.Health()["dd"].Health == sources.HealthRateLimited {
+			limited = true
+		}
+	}
+	r.fake.mu.Lock()
+	defer r.fake.mu.Unlock()
+	for _, e := range r.fake.early {
+		t.Error(e)
+	}
+	for _, d := range r.fake.late {
+		if d != 0 {
+			t.Errorf("a retry came %s after the reset", d)
+		}
+	}
+	// Per minute while exhausted: one 429 per query (3 queries, 2 buckets).
+	byMinute := map[time.Time]int{}
+	for _, q := range r.fake.requests {
+		if q.status == 429 {
+			byMinute[q.at.Truncate(time.Minute)]++
+		}
+	}
+	t.Logf("%d requests, %d answered 429, 429s per minute %v", len(r.fake.requests), r.fake.n429, byMinute)
+	for m, n := range byMinute {
+		if n > 3 {
+			t.Errorf("minute %s: %d requests answered 429", m.Format(time.TimeOnly), n)
+		}
+	}
+	if r.fake.n429 < 10 || !limited {
+		t.Fatalf("n429=%d limited=%v", r.fake.n429, limited)
+	}
+	if h := s.Health()["dd"]; h.Health != sources.HealthUp {
+		t.Fatalf("after the budget came back: %+v", h)
+	}
+	if !strings.Contains(sink.lastStale(), "429") || !strings.Contains(sink.lastStale(), `rate limit "query_timeseries" used up`) {
+		t.Fatalf("STALE reason %q", sink.lastStale())
+	}
+}
+
+// With a budget that runs out, X-RateLimit-Remaining: 0 on a success
+// holds the bucket until the reset: the source never even gets a 429.
+func TestRemainingZeroHoldsTheBucket(t *testing.T) {
+	r := newRig(t)
+	r.fake.period, r.fake.limit = time.Minute, 3
+	sink := &countSink{}
+	s, err := sources.Start(context.Background(), r.cfg, sink, nil, r.clk, sources.Options{Builders: map[config.SourceType]sources.Builder{config.SourceDatadog: Builder(Options{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	advanceSettled(t, r.clk, s, 10*time.Minute, time.Second)
+	r.fake.mu.Lock()
+	defer r.fake.mu.Unlock()
+	perMinute := map[time.Time]int{}
+	for _, q := range r.fake.requests {
+		if q.path == "/api/v2/query/timeseries" {
+			perMinute[q.at.Truncate(time.Minute)]++
+		}
+	}
+	t.Logf("%d requests, %d answered 429; timeseries per minute %v", len(r.fake.requests), r.fake.n429, perMinute)
+	// Both services' queries are in flight together when the third
+	// request of a minute empties the bucket, so one 429 can slip in
+	// before the hold is known; never more than one per minute.
+	for m, n := range perMinute {
+		if n > r.fake.limit+1 {
+			t.Errorf("minute %s: %d timeseries requests, budget %d", m.Format(time.TimeOnly), n, r.fake.limit)
+		}
+	}
+	for _, e := range r.fake.early {
+		t.Error(e)
+	}
+}
+
+type countSink struct {
+	mu    sync.Mutex
+	stale string
+}
+
+func (c *countSink) Submit(ctx context.Context, cmd incident.Command) error {
+	if o, ok := cmd.(incident.Observe); ok {
+		c.mu.Lock()
+		for _, s := range o.Samples {
+			if s.Stale {
+				c.stale = s.Error
+			}
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+func (c *countSink) lastStale() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stale
+}
+
+func TestServerVariables(t *testing.T) {
+	cases := []struct {
+		src        config.Source
+		proto, nam string
+	}{
+		{config.Source{APIURL: "http://127.0.0.1:8126"}, "http", "127.0.0.1:8126"},
+		{config.Source{APIURL: "https://proxy.internal/datadog/"}, "https", "proxy.internal/datadog"},
+		{config.Source{Site: "datadoghq.eu"}, "https", "api.datadoghq.eu"},
+		{config.Source{Site: "app.datadoghq.eu"}, "https", "api.datadoghq.eu"},
+		{config.Source{Site: "us5.datadoghq.com"}, "https", "api.us5.datadoghq.com"},
+		{config.Source{}, "https", "api.datadoghq.com"},
+	}
+	for _, c := range cases {
+		v, err := serverVariables(c.src)
+		if err != nil || v["protocol"] != c.proto || v["name"] != c.nam {
+			t.Errorf("%+v: %v %v", c.src, v, err)
+		}
+	}
+	if _, err := serverVariables(config.Source{APIURL: "ftp://x"}); err == nil {
+		t.Error("ftp accepted")
+	}
+}
+
+func TestFormulaSplitting(t *testing.T) {
+	var b batch
+	b.add(qErrPct)
+	b.add(qHits)
+	b.add("abs(avg:system.load.1{host:a} by {az}.rollup(avg, 60)) - 1")
+	b.add("not a metric query")
+	wantQ := []string{"sum:trace.http.request.errors{service:tokens}.as_rate()", "sum:trace.http.request.hits{service:tokens}.as_rate()",
+		"avg:system.load.1{host:a} by {az}.rollup(avg, 60)", "not a metric query"}
+	wantF := []string{"100 * query1 / query2", "query2", "abs(query3) - 1", "query4"}
+	if strings.Join(b.queries, "|") != strings.Join(wantQ, "|") || strings.Join(b.formulas, "|") != strings.Join(wantF, "|") {
+		t.Fatalf("queries %q formulas %q", b.queries, b.formulas)
+	}
+}

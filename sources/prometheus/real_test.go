@@ -1,0 +1,293 @@
+package prometheus
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/sources"
+)
+
+// realBinary finds a binary of a real component, or skips the test (fails
+// it when WARROOM_REQUIRE_REAL=1, as CI sets).
+func realBinary(t *testing.T, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not installed (Debian packages prometheus and prometheus-alertmanager)", strings.Join(names, " / "))
+	if os.Getenv("WARROOM_REQUIRE_REAL") == "1" {
+		t.Fatal(msg + "; WARROOM_REQUIRE_REAL=1 requires it")
+	}
+	t.Skip(msg + "; skipping the real-component test")
+	return ""
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs a process and kills it (by PID) when the test ends.
+func start(t *testing.T, dir, name string, bin string, args ...string) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		cmd.Process.Kill() // this PID only
+		cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			if len(b) > 3000 {
+				b = b[len(b)-3000:]
+			}
+			t.Logf("%s (pid %d) log tail:\n%s", name, pid, b)
+		}
+	})
+}
+
+func waitHTTP(t *testing.T, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after %s: %v", url, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A real Prometheus 2.42 scrapes an exporter written with client_golang
+// and evaluates a real alert rule; a real Alertmanager 0.25 delivers its
+// webhook to our receiver. The scheduler's instant queries, backfill,
+// alert import and the webhook all land in a real engine.
+func TestRealPrometheusAndAlertmanager(t *testing.T) {
+	promBin := realBinary(t, "prometheus")
+	amBin := realBinary(t, "prometheus-alertmanager", "alertmanager")
+	began := time.Now()
+	dir := t.TempDir()
+
+	// The exporter.
+	reg := prom.NewRegistry()
+	latency := prom.NewGaugeVec(prom.GaugeOpts{Name: "warroom_test_latency_seconds", Help: "p95 latency"}, []string{"service"})
+	requests := prom.NewGaugeVec(prom.GaugeOpts{Name: "warroom_test_requests", Help: "requests/s per instance"}, []string{"service", "instance_id"})
+	reg.MustRegister(latency, requests)
+	latency.WithLabelValues("tokens").Set(0.25)
+	requests.WithLabelValues("tokens", "a").Set(3)
+	requests.WithLabelValues("tokens", "b").Set(4)
+	exporter := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer exporter.Close()
+
+	// The engine and our webhook receiver.
+	cfg := &config.Config{Incident: config.Incident{Name: "real prometheus"}, Roster: []config.Person{{Handle: "maya"}}, Roles: config.Roles{Commander: "maya"}}
+	promAddr, amAddr := freePort(t), freePort(t)
+	cfg.Sources = []config.Source{{ID: "prom", Type: config.SourcePrometheus, URL: "http://" + promAddr,
+		Interval: config.Duration(time.Second), Timeout: config.Duration(2 * time.Second)}}
+	cfg.Services = []config.Service{{ID: "tokens", Owner: "maya", Panes: []config.Pane{
+		{ID: "latency", Source: "prom", Query: `warroom_test_latency_seconds{service="tokens"}`, Unit: "s", Crit: f64(1)},
+		{ID: "requests", Source: "prom", Query: `warroom_test_requests{service="tokens"}`},
+		{ID: "total", Source: "prom", Query: `scalar(sum(warroom_test_requests))`},
+		{ID: "missing", Source: "prom", Query: `warroom_test_nonexistent`},
+	}}}
+	j, err := journal.Open(filepath.Join(dir, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: clock.Real{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go eng.Run(ctx)
+	defer func() { cancel(); <-eng.Done(); j.Close() }()
+	hook := httptest.NewServer(NewWebhook(eng))
+	defer hook.Close()
+
+	// Alertmanager, then Prometheus.
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	amCfg := write("am.yml", fmt.Sprintf(`route: {receiver: warroom, group_by: [alertname], group_wait: 1s, group_interval: 1s, repeat_interval: 1h}
+receivers: [{name: warroom, webhook_configs: [{url: "%s/api/alertmanager", send_resolved: true}]}]
+`, hook.URL))
+	start(t, dir, "alertmanager", amBin, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--web.external-url=http://"+amAddr)
+	rules := write("rules.yml", `groups:
+  - name: warroom
+    rules:
+      - alert: TokensSlow
+        expr: warroom_test_latency_seconds{service="tokens"} > 0.1
+        for: 0s
+        labels: {severity: critical}
+        annotations: {summary: "tokens p95 is {{ $value }}s"}
+`)
+	promCfg := write("prometheus.yml", fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q]
+alerting: {alertmanagers: [{static_configs: [{targets: [%q]}]}]}
+scrape_configs:
+  - job_name: exporter
+    static_configs: [{targets: [%q]}]
+`, rules, amAddr, strings.TrimPrefix(exporter.URL, "http://")))
+	start(t, dir, "prometheus", promBin, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+promAddr, "--web.external-url=http://"+promAddr)
+	waitHTTP(t, "http://"+amAddr+"/-/ready", 15*time.Second)
+	waitHTTP(t, "http://"+promAddr+"/-/ready", 15*time.Second)
+
+	// The first scrape (~5 s after start), then a few more for history.
+	firstScrape := func() bool {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=warroom_test_latency_seconds")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		n, _ := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		return strings.Contains(b.String(), `"service":"tokens"`)
+	}
+	waitUntil(t, 20*time.Second, "the first scrape", firstScrape)
+	time.Sleep(3 * time.Second)
+	t.Logf("Prometheus and Alertmanager up, first scrape in, after %s", time.Since(began).Round(100*time.Millisecond))
+
+	schedStart := time.Now()
+	s, err := sources.Start(ctx, cfg, eng, j, clock.Real{}, sources.Options{Builders: map[config.SourceType]sources.Builder{
+		config.SourcePrometheus: Builder(Options{Backfill: 30 * time.Second})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+
+	st := func() *incident.State {
+		s, sub, err := eng.Subscribe(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.Unsubscribe(sub)
+		return s
+	}
+	open := func(st *incident.State, origin string) *incident.Alert {
+		for _, a := range st.OpenAlerts() {
+			if a.Origin == origin && a.Service == "tokens" {
+				return a
+			}
+		}
+		return nil
+	}
+
+	var snap *incident.State
+	waitUntil(t, 15*time.Second, "instant values in the engine", func() bool {
+		snap = st()
+		for _, k := range []string{"latency", "requests", "total", "missing"} {
+			if p := snap.Panes[incident.PaneKey("tokens", k)]; p == nil || (!p.HasData && !p.NoData) {
+				return false
+			}
+		}
+		return true
+	})
+	pane := func(k string) *incident.Pane { return snap.Panes[incident.PaneKey("tokens", k)] }
+	if p := pane("latency"); p.Value != 0.25 || p.Stale {
+		t.Fatalf("latency %+v", p)
+	}
+	if p := pane("requests"); p.Value != 7 {
+		t.Fatalf("requests: 3 + 4 summed, got %+v", p)
+	}
+	if p := pane("total"); p.Value != 7 {
+		t.Fatalf("scalar: %+v", p)
+	}
+	if p := pane("missing"); !p.NoData || p.Stale {
+		t.Fatalf("missing: %+v", p)
+	}
+	// Backfill: history from query_range, with times before the scheduler
+	// started (the original sample times).
+	if p := pane("requests"); len(p.Series) < 3 || !p.Series[0].T.Before(schedStart.Add(-2*time.Second)) {
+		t.Fatalf("backfill: %d points, first at %v (scheduler started %v)", len(p.Series), p.Series, schedStart)
+	}
+	t.Logf("backfill gave %d points from %s before start", len(pane("requests").Series), schedStart.Sub(pane("requests").Series[0].T).Round(time.Second))
+
+	// The real rule's alert, imported from /api/v1/alerts, and the same
+	// alert delivered by the real Alertmanager to our receiver.
+	waitUntil(t, 20*time.Second, "the rule's alert imported and delivered by Alertmanager", func() bool {
+		snap = st()
+		return open(snap, "prometheus") != nil && open(snap, "alertmanager") != nil
+	})
+	for _, origin := range []string{"prometheus", "alertmanager"} {
+		a := open(snap, origin)
+		if a.Pane != "TokensSlow" || a.Level != incident.LevelCrit {
+			t.Fatalf("%s alert %+v", origin, a)
+		}
+	}
+	if pa, aa := open(snap, "prometheus"), open(snap, "alertmanager"); pa.Key != aa.Key {
+		t.Fatalf("the import and the webhook should share the fingerprint: %s vs %s", pa.Key, aa.Key)
+	}
+	t.Logf("alert imported and webhook delivered after %s", time.Since(began).Round(100*time.Millisecond))
+
+	// The latency recovers: the rule resolves, Alertmanager sends resolved.
+	latency.WithLabelValues("tokens").Set(0.05)
+	waitUntil(t, 20*time.Second, "both alerts to resolve", func() bool {
+		snap = st()
+		return open(snap, "prometheus") == nil && open(snap, "alertmanager") == nil
+	})
+	if p := snap.Panes[incident.PaneKey("tokens", "latency")]; p.Value != 0.05 {
+		t.Fatalf("latency after recovery %+v", p)
+	}
+	if h := s.Health()["prom"]; h.Health != sources.HealthUp {
+		t.Fatalf("health %+v", h)
+	}
+	t.Logf("whole test %s", time.Since(began).Round(100*time.Millisecond))
+}
+
+func f64(v float64) *float64 { return &v }

@@ -1,0 +1,109 @@
+package sources
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+)
+
+// recorder writes samples to the journal in batches from one goroutine, so
+// that a slow disk never delays a poll: when its queue is full, batches are
+// dropped and counted.
+type recorder struct {
+	j     *journal.Journal
+	clk   clock.Clock
+	log   *slog.Logger
+	every time.Duration
+	batch int
+	in    chan []journal.Sample
+
+	recorded atomic.Int64
+	dropped  atomic.Int64
+}
+
+func newRecorder(j *journal.Journal, clk clock.Clock, log *slog.Logger, every time.Duration, batch, queue int) *recorder {
+	if every <= 0 {
+		every = time.Second
+	}
+	if batch <= 0 {
+		batch = 500
+	}
+	if queue <= 0 {
+		queue = 256
+	}
+	return &recorder{j: j, clk: clk, log: log, every: every, batch: batch, in: make(chan []journal.Sample, queue)}
+}
+
+// add queues the samples that carry a value or a NO DATA gap; STALE
+// samples have neither and are not stored.
+func (r *recorder) add(samples []incident.Sample) {
+	out := make([]journal.Sample, 0, len(samples))
+	for _, s := range samples {
+		if s.Stale {
+			continue
+		}
+		out = append(out, journal.Sample{Service: s.Service, Pane: s.Pane, Time: s.Time, Value: s.Value, NoData: s.NoData})
+	}
+	if len(out) == 0 {
+		return
+	}
+	select {
+	case r.in <- out:
+	default:
+		r.dropped.Add(int64(len(out)))
+	}
+}
+
+// run records until ctx ends; then it waits for the workers to finish
+// (workersDone) so that their last samples are written too.
+func (r *recorder) run(ctx context.Context, workersDone <-chan struct{}) {
+	var buf []journal.Sample
+	flush := func(ctx context.Context) {
+		if len(buf) == 0 {
+			return
+		}
+		if err := r.j.AppendSamples(ctx, buf); err != nil {
+			r.dropped.Add(int64(len(buf)))
+			r.log.Warn("sources: journal samples", "n", len(buf), "err", config.Redact(err.Error()))
+		} else {
+			r.recorded.Add(int64(len(buf)))
+		}
+		buf = buf[:0]
+	}
+	tick := r.clk.After(r.every)
+	for {
+		select {
+		case ss := <-r.in:
+			buf = append(buf, ss...)
+			if len(buf) >= r.batch {
+				flush(ctx)
+			}
+		case <-tick:
+			flush(ctx)
+			tick = r.clk.After(r.every)
+		case <-ctx.Done():
+			// Write what is still queued; the journal is local, so a
+			// bounded wait is enough.
+			<-workersDone
+			for {
+				select {
+				case ss := <-r.in:
+					buf = append(buf, ss...)
+					continue
+				default:
+				}
+				break
+			}
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			flush(fctx)
+			cancel()
+			return
+		}
+	}
+}

@@ -1,0 +1,552 @@
+// Package rpc probes blockchain RPC providers (Solana and EVM) with a thin
+// JSON-RPC 2.0 client and derives per-provider metrics for panes.
+//
+// Each `type: rpc` source is one provider and one query: every interval it
+// makes two single calls (single calls, not a batch, so each latency is
+// the provider's own):
+//
+//	solana: getSlot [{"commitment": <commitment>}], then getHealth
+//	evm:    eth_blockNumber, then eth_syncing
+//
+// plus, once, getGenesisHash / eth_chainId so that only providers of the
+// same network are compared. The calls share the source's timeout (15 %,
+// 40 %, 40 %), so a slow provider is reported by its own poll (error rate,
+// health 0) rather than abandoned; the second call is skipped when the
+// first failed. A pane's query is one of config.RPCMetrics:
+//
+//	latency_p50, latency_p95  seconds (unit "s"), over the successful calls
+//	                          of the last minute (at most 512 calls)
+//	error_rate                percent of the last minute's calls that failed:
+//	                          transport error, timeout, HTTP non-2xx (429
+//	                          included), malformed answer, JSON-RPC error
+//	                          (getHealth's -32005 "behind" is an answer, not
+//	                          an error)
+//	rate_429                  HTTP 429 (or JSON-RPC code 429) answers in the
+//	                          last minute, i.e. per minute
+//	slot                      the provider's slot at the commitment (EVM: the
+//	                          block number)
+//	lag                       slots (blocks) behind the best provider of the
+//	                          same network and commitment; see below
+//	health                    1 when both calls succeeded and the node says
+//	                          it is healthy (getHealth "ok"; eth_syncing
+//	                          false), else 0
+//
+// Lag: hosted providers answer getHealth "ok" while the node behind the
+// load balancer lags, so health is not trusted: every provider's head is
+// compared with the best head of the same network. Providers are polled
+// at different moments, so each other provider's head is extrapolated to
+// now with its own observed rate over the last minute (a provider whose
+// head stopped moving is extrapolated less and less, then not at all);
+// observations older than two intervals plus the timeout are ignored. lag = max(0, best - own head),
+// and at least the numSlotsBehind of a -32005 answer, or highestBlock -
+// currentBlock of eth_syncing.
+//
+// A 429 with Retry-After holds the provider back exactly that long (the
+// scheduler's rate-limit handling); health then reads 0, error_rate and
+// rate_429 keep counting, slot and lag go STALE. Latency and call
+// timeouts are real (monotonic) time, like the network they measure; the
+// one-minute window and head extrapolation follow the scheduler's clock.
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/sources"
+)
+
+// Metric names, as written in a pane's query.
+const (
+	LatencyP50 = "latency_p50"
+	LatencyP95 = "latency_p95"
+	ErrorRate  = "error_rate"
+	Rate429    = "rate_429"
+	Lag        = "lag"
+	Slot       = "slot"
+	Health     = "health"
+)
+
+// DefaultCommitment is used for Solana getSlot when the source sets none.
+const DefaultCommitment = "confirmed"
+
+// Options tune the RPC source type.
+type Options struct {
+	// Window is the sliding window for latency, error rate and 429 count
+	// (default 1 minute); at most MaxCalls calls are kept (default 512).
+	Window   time.Duration
+	MaxCalls int
+}
+
+func init() {
+	sources.Register(config.SourceRPC, Builder(Options{}))
+}
+
+// Builder returns the RPC source builder. All RPC sources of a Start share
+// one head tracker, so lag compares them with each other.
+func Builder(o Options) sources.Builder {
+	if o.Window <= 0 {
+		o.Window = time.Minute
+	}
+	if o.MaxCalls <= 0 {
+		o.MaxCalls = 512
+	}
+	return func(env sources.Env, specs []sources.Spec) ([]sources.Query, error) {
+		clk := env.Clock
+		if clk == nil {
+			clk = clock.Real{}
+		}
+		tr := newTracker(o.Window)
+		var qs []sources.Query
+		var errs []error
+		for _, sp := range specs {
+			p, err := newProvider(sp, env, clk, tr, o)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			qs = append(qs, p)
+		}
+		return qs, errors.Join(errs...)
+	}
+}
+
+type provider struct {
+	id         string
+	chain      config.Chain
+	commitment string
+	interval   time.Duration
+	timeout    time.Duration
+	rawURL     string
+	clk        clock.Clock
+	client     *Client
+	tr         *tracker
+	panes      map[string][]sources.PaneRef
+	info       sources.QueryInfo
+
+	mu       sync.Mutex // Poll is never concurrent, but keep the state safe
+	network  string     // genesis hash / chain id once known
+	calls    []call
+	window   time.Duration
+	maxCalls int
+}
+
+type call struct {
+	at      time.Time
+	latency time.Duration
+	ok      bool
+	is429   bool
+}
+
+func newProvider(sp sources.Spec, env sources.Env, clk clock.Clock, tr *tracker, o Options) (*provider, error) {
+	src := sp.Source
+	p := &provider{id: src.ID, chain: src.Chain, commitment: src.Commitment, interval: src.Interval.D(), timeout: src.Timeout.D(),
+		rawURL: src.URL, clk: clk, tr: tr, panes: map[string][]sources.PaneRef{}, window: o.Window, maxCalls: o.MaxCalls}
+	if p.chain == "" {
+		p.chain = config.ChainSolana
+	}
+	switch p.chain {
+	case config.ChainSolana:
+		if p.commitment == "" {
+			p.commitment = DefaultCommitment
+		}
+		switch p.commitment {
+		case "processed", "confirmed", "finalized":
+		default:
+			return nil, fmt.Errorf("source %s: commitment %q is not processed, confirmed or finalized", src.ID, p.commitment)
+		}
+	case config.ChainEVM:
+		p.commitment = "latest"
+	default:
+		return nil, fmt.Errorf("source %s: chain %q is not solana or evm", src.ID, p.chain)
+	}
+	if src.URL == "" {
+		return nil, fmt.Errorf("source %s: an RPC source needs a url", src.ID)
+	}
+	var refs []sources.PaneRef
+	for _, pn := range sp.Panes {
+		q := strings.TrimSpace(pn.Query)
+		if !slices.Contains(config.RPCMetrics, q) {
+			return nil, fmt.Errorf("source %s: pane %s/%s: query %q is not one of %s", src.ID, pn.Service, pn.ID, pn.Query, strings.Join(config.RPCMetrics, ", "))
+		}
+		p.panes[q] = append(p.panes[q], pn.Ref())
+		refs = append(refs, pn.Ref())
+	}
+	p.client = &Client{HTTP: env.HTTPClient(2), Now: clk.Now}
+	p.info = sources.QueryInfo{Source: src.ID, Name: string(p.chain) + " probe", Panes: refs}
+	return p, nil
+}
+
+func (p *provider) Info() sources.QueryInfo { return p.info }
+
+// callTimeout leaves room for the two calls of a poll inside the source's
+// timeout, so that a slow provider is reported by this poll (error rate,
+// health 0) rather than abandoned by the scheduler.
+func (p *provider) callTimeout() time.Duration { return p.timeout * 40 / 100 }
+
+func (p *provider) call(ctx context.Context, method string, params, out any) error {
+	cctx, cancel := context.WithTimeout(ctx, p.callTimeout())
+	defer cancel()
+	t0 := time.Now()
+	err := p.client.Call(cctx, method, params, out)
+	lat := time.Since(t0) // real time: the network's, at any clock speed
+	var rerr *RPCError
+	c := call{at: p.clk.Now(), latency: lat, ok: err == nil}
+	if errors.As(err, &rerr) && rerr.Code == -32005 {
+		c.ok = true // an answer: the node says it is behind
+	}
+	if isRateLimited(err) {
+		c.is429 = true
+	}
+	p.mu.Lock()
+	p.calls = append(p.calls, c)
+	p.mu.Unlock()
+	return err
+}
+
+func isRateLimited(err error) bool {
+	var se *sources.Error
+	if errors.As(err, &se) && se.Class == sources.RateLimited {
+		return true
+	}
+	var rerr *RPCError
+	return errors.As(err, &rerr) && rerr.Code == 429
+}
+
+// classify turns a call error into a *sources.Error for the scheduler.
+func classify(err error) *sources.Error {
+	var rerr *RPCError
+	if errors.As(err, &rerr) {
+		switch rerr.Code {
+		case 429:
+			return &sources.Error{Class: sources.RateLimited, Msg: rerr.Error(), Err: err}
+		case -32600, -32601, -32602:
+			return &sources.Error{Class: sources.Permanent, Msg: rerr.Error(), Err: err}
+		}
+		return &sources.Error{Class: sources.Transient, Msg: rerr.Error(), Err: err}
+	}
+	return sources.Classify(err)
+}
+
+func (p *provider) Poll(ctx context.Context) (sources.Result, error) {
+	if p.client.URL == "" {
+		u, err := config.ExpandEnv(p.rawURL)
+		if err != nil {
+			return sources.Result{}, &sources.Error{Class: sources.Permanent, Msg: "url: " + err.Error(), Err: err}
+		}
+		p.client.URL = u
+	}
+	if err := p.identify(ctx); isRateLimited(err) {
+		// The provider said to wait: no further call before the reset.
+		p.mu.Lock()
+		p.calls = append(p.calls, call{at: p.clk.Now(), is429: true})
+		p.mu.Unlock()
+		st := p.stats(p.clk.Now())
+		var samples []incident.Sample
+		for metric, v := range map[string]float64{ErrorRate: st.errorRate, Rate429: float64(st.n429), Health: 0} {
+			for _, ref := range p.panes[metric] {
+				samples = append(samples, incident.Sample{Service: ref.Service, Pane: ref.Pane, Time: p.clk.Now(), Value: v})
+			}
+		}
+		return sources.Result{Samples: samples}, classify(err)
+	}
+
+	head, headErr := p.head(ctx)
+	healthy, behind := false, int64(0)
+	var healthErr error
+	if headErr == nil {
+		healthy, behind, healthErr = p.health(ctx)
+	}
+	now := p.clk.Now()
+	ok := headErr == nil && healthErr == nil
+
+	var samples []incident.Sample
+	add := func(metric string, v float64) {
+		for _, ref := range p.panes[metric] {
+			samples = append(samples, incident.Sample{Service: ref.Service, Pane: ref.Pane, Time: now, Value: v})
+		}
+	}
+	st := p.stats(now)
+	if st.okCalls > 0 {
+		add(LatencyP50, st.p50.Seconds())
+		add(LatencyP95, st.p95.Seconds())
+	}
+	add(ErrorRate, st.errorRate)
+	add(Rate429, float64(st.n429))
+	if ok && healthy {
+		add(Health, 1)
+	} else {
+		add(Health, 0)
+	}
+	if headErr == nil {
+		p.tr.observe(p.key(), p.id, head, now, 2*p.interval+p.timeout)
+		lag := p.tr.lag(p.key(), p.id, now)
+		if float64(behind) > lag {
+			lag = float64(behind)
+		}
+		add(Slot, float64(head))
+		add(Lag, lag)
+	}
+
+	res := sources.Result{Samples: samples}
+	switch {
+	case headErr != nil:
+		e := classify(headErr)
+		return res, e
+	case healthErr != nil:
+		return res, classify(healthErr)
+	}
+	return res, nil
+}
+
+// identify learns which network the provider serves, once. Failures other
+// than a 429 are ignored (the provider is compared with the unidentified
+// ones of its chain) and retried next poll.
+func (p *provider) identify(ctx context.Context) error {
+	p.mu.Lock()
+	known := p.network != ""
+	p.mu.Unlock()
+	if known {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout*15/100)
+	defer cancel()
+	var id string
+	var err error
+	switch p.chain {
+	case config.ChainSolana:
+		err = p.client.Call(ctx, "getGenesisHash", nil, &id)
+	default:
+		var q string
+		if err = p.client.Call(ctx, "eth_chainId", nil, &q); err == nil {
+			var n uint64
+			if n, err = parseQuantity(q); err == nil {
+				id = fmt.Sprint(n)
+			}
+		}
+	}
+	if err != nil || id == "" {
+		return err
+	}
+	p.mu.Lock()
+	p.network = id
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *provider) key() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return string(p.chain) + "/" + p.network + "/" + p.commitment
+}
+
+func (p *provider) head(ctx context.Context) (uint64, error) {
+	switch p.chain {
+	case config.ChainSolana:
+		var slot uint64
+		err := p.call(ctx, "getSlot", []any{map[string]string{"commitment": p.commitment}}, &slot)
+		return slot, err
+	default:
+		var q string
+		if err := p.call(ctx, "eth_blockNumber", nil, &q); err != nil {
+			return 0, err
+		}
+		n, err := parseQuantity(q)
+		if err != nil {
+			return 0, &sources.Error{Class: sources.Transient, Msg: "eth_blockNumber: " + err.Error(), Err: err}
+		}
+		return n, nil
+	}
+}
+
+// health asks the node about itself: healthy, and how far behind it says
+// it is (0 when it does not say).
+func (p *provider) health(ctx context.Context) (bool, int64, error) {
+	switch p.chain {
+	case config.ChainSolana:
+		var s string
+		err := p.call(ctx, "getHealth", nil, &s)
+		var rerr *RPCError
+		if errors.As(err, &rerr) && rerr.Code == -32005 {
+			var d struct {
+				NumSlotsBehind *int64 `json:"numSlotsBehind"`
+			}
+			_ = json.Unmarshal(rerr.Data, &d)
+			if d.NumSlotsBehind != nil && *d.NumSlotsBehind > 0 {
+				return false, *d.NumSlotsBehind, nil
+			}
+			return false, 0, nil
+		}
+		if err != nil {
+			return false, 0, err
+		}
+		return s == "ok", 0, nil
+	default:
+		var raw json.RawMessage
+		if err := p.call(ctx, "eth_syncing", nil, &raw); err != nil {
+			return false, 0, err
+		}
+		var syncing bool
+		if json.Unmarshal(raw, &syncing) == nil {
+			return !syncing, 0, nil
+		}
+		var prog struct {
+			CurrentBlock string `json:"currentBlock"`
+			HighestBlock string `json:"highestBlock"`
+		}
+		if err := json.Unmarshal(raw, &prog); err != nil {
+			return false, 0, &sources.Error{Class: sources.Transient, Msg: "eth_syncing: unexpected result " + oneLine(string(raw), 60)}
+		}
+		cur, err1 := parseQuantity(prog.CurrentBlock)
+		hi, err2 := parseQuantity(prog.HighestBlock)
+		if err1 != nil || err2 != nil || hi < cur {
+			return false, 0, nil
+		}
+		return false, int64(hi - cur), nil
+	}
+}
+
+type windowStats struct {
+	okCalls   int
+	p50, p95  time.Duration
+	errorRate float64
+	n429      int
+}
+
+// stats trims the call window to the last Window and summarises it.
+func (p *provider) stats(now time.Time) windowStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cut := 0
+	for cut < len(p.calls) && (now.Sub(p.calls[cut].at) > p.window || len(p.calls)-cut > p.maxCalls) {
+		cut++
+	}
+	p.calls = append(p.calls[:0], p.calls[cut:]...)
+	var st windowStats
+	lats := make([]time.Duration, 0, len(p.calls))
+	failed := 0
+	for _, c := range p.calls {
+		if c.ok {
+			lats = append(lats, c.latency)
+		} else {
+			failed++
+		}
+		if c.is429 {
+			st.n429++
+		}
+	}
+	if n := len(p.calls); n > 0 {
+		st.errorRate = 100 * float64(failed) / float64(n)
+	}
+	st.okCalls = len(lats)
+	if len(lats) > 0 {
+		slices.Sort(lats)
+		st.p50, st.p95 = percentile(lats, 0.50), percentile(lats, 0.95)
+	}
+	return st
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// tracker keeps every provider's latest head per network, to compute lag.
+type tracker struct {
+	mu     sync.Mutex
+	window time.Duration
+	heads  map[string]map[string]*headObs // network key → provider → observations
+}
+
+type headObs struct {
+	hist  []headPoint // oldest first, within the window
+	fresh time.Duration
+}
+
+type headPoint struct {
+	at   time.Time
+	head uint64
+}
+
+func newTracker(window time.Duration) *tracker {
+	return &tracker{window: window, heads: map[string]map[string]*headObs{}}
+}
+
+func (t *tracker) observe(key, provider string, head uint64, at time.Time, fresh time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.heads[key]
+	if m == nil {
+		m = map[string]*headObs{}
+		t.heads[key] = m
+	}
+	o := m[provider]
+	if o == nil {
+		o = &headObs{}
+		m[provider] = o
+	}
+	o.fresh = fresh
+	o.hist = append(o.hist, headPoint{at, head})
+	cut := 0
+	for cut < len(o.hist)-2 && at.Sub(o.hist[cut].at) > t.window {
+		cut++
+	}
+	o.hist = append(o.hist[:0], o.hist[cut:]...)
+}
+
+// rate is the provider's head advance per second over its window (0 when
+// unknown or not advancing).
+func (o *headObs) rate() float64 {
+	if len(o.hist) < 2 {
+		return 0
+	}
+	a, b := o.hist[0], o.hist[len(o.hist)-1]
+	dt := b.at.Sub(a.at).Seconds()
+	if dt < 1 || b.head <= a.head {
+		return 0
+	}
+	return float64(b.head-a.head) / dt
+}
+
+// lag is how far provider's latest head is behind the best head of its
+// network, extrapolated to now.
+func (t *tracker) lag(key, provider string, now time.Time) float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.heads[key]
+	me := m[provider]
+	if me == nil || len(me.hist) == 0 {
+		return 0
+	}
+	mine := me.hist[len(me.hist)-1]
+	own := float64(mine.head) + me.rate()*now.Sub(mine.at).Seconds()
+	best := own
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		o := m[n]
+		last := o.hist[len(o.hist)-1]
+		age := now.Sub(last.at)
+		if age > o.fresh || age < 0 {
+			continue
+		}
+		if est := float64(last.head) + o.rate()*age.Seconds(); est > best {
+			best = est
+		}
+	}
+	return math.Floor(best - own)
+}

@@ -1,0 +1,732 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+)
+
+// Defaults for a source that does not set them (the same as the engine's
+// staleness watchdog assumes).
+const (
+	DefaultInterval = 15 * time.Second
+	DefaultTimeout  = 10 * time.Second
+)
+
+// Health values, as reported to the engine.
+const (
+	HealthUp          = "up"
+	HealthDegraded    = "degraded" // some of the source's queries are failing
+	HealthDown        = "down"     // all of them are failing
+	HealthRateLimited = "rate-limited"
+)
+
+// Options tune a Scheduler. The zero value is fine when the source types
+// in use have registered themselves (see Register).
+type Options struct {
+	// Builders per source type; entries here win over registered ones.
+	Builders map[config.SourceType]Builder
+	// Jitter spreads polls: each interval is scaled by a random factor in
+	// [1-Jitter, 1+Jitter], and the first poll comes after a random delay
+	// in [0, Jitter·interval). Default 0.1; negative means none.
+	Jitter float64
+	// Backoff after failures; the zero value is the documented policy.
+	Backoff Backoff
+	// Samples are written to the journal in batches: every RecordEvery
+	// (default 1 s, on the scheduler's clock) or RecordBatch samples
+	// (default 500), whichever comes first. Up to RecordQueue batches
+	// (default 256) wait for a slow journal; beyond that they are dropped
+	// and counted (Stats), never blocking a poll.
+	RecordEvery time.Duration
+	RecordBatch int
+	RecordQueue int
+	// Rand returns a float in [0, 1) for jitter; default math/rand/v2.
+	Rand   func() float64
+	Logger *slog.Logger
+}
+
+// Status is one source's health, for the TUI. It is a copy.
+type Status struct {
+	Source string
+	Type   config.SourceType
+	// Health is up, degraded, down or rate-limited; "" until a query of
+	// the source has finished a poll.
+	Health string
+	// Error is the reason of the most recent failure of a failing query
+	// ("" when up).
+	Error string
+	// Since is when Health last changed.
+	Since       time.Time
+	LastSuccess time.Time
+	LastFailure time.Time
+	// RateLimitedUntil is the latest reset the source asked us to wait for.
+	RateLimitedUntil time.Time
+	Queries, Failing int
+}
+
+// QueryStatus is one query's scheduling state.
+type QueryStatus struct {
+	Source, Name string
+	Panes        []PaneRef
+	Interval     time.Duration
+	Timeout      time.Duration
+	// Polling is true while a request is in flight; otherwise Next is when
+	// the next one is due.
+	Polling   bool
+	Next      time.Time
+	LastPoll  time.Time
+	LastError string
+	Failures  int // consecutive
+	Polls     int64
+	Errors    int64
+}
+
+// Stats are counters for benchmarks and diagnostics.
+type Stats struct {
+	Queries        int
+	Polls          int64 // finished polls
+	Errors         int64
+	Samples        int64 // sent to the engine
+	Recorded       int64 // written to the journal
+	DroppedRecords int64 // not written: journal too slow or failing
+	// Lateness is how much later than due polls started (scheduling
+	// delay, on the scheduler's clock): the mean and the maximum.
+	MeanLateness, MaxLateness time.Duration
+}
+
+// Scheduler polls every query of a config. Create it with Start.
+type Scheduler struct {
+	cfg     *config.Config
+	sink    Sink
+	clk     clock.Clock
+	log     *slog.Logger
+	jitter  float64
+	backoff Backoff
+	rand    func() float64
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // workers and their requests
+	recWG   sync.WaitGroup // the recorder
+	stopped sync.Once
+
+	mu      sync.Mutex // guards the status fields of workers and sources
+	workers []*worker
+	sources []*sourceState
+	byID    map[string]*sourceState
+	gates   map[[2]string]*gate
+
+	rec     *recorder
+	clients *clientSet
+	polls   atomic.Int64
+	errs    atomic.Int64
+	samples atomic.Int64
+	started atomic.Int64 // polls started
+	lateSum atomic.Int64 // ns
+	lateMax atomic.Int64 // ns
+}
+
+type sourceState struct {
+	src     config.Source
+	workers []*worker
+	sendMu  sync.Mutex // orders health reports
+	// guarded by Scheduler.mu
+	health, reported, err   string
+	since, lastOK, lastFail time.Time
+	limitedUntil            time.Time
+}
+
+type gate struct {
+	until  time.Time
+	reason string
+}
+
+type worker struct {
+	s        *Scheduler
+	q        Query
+	info     QueryInfo
+	src      *sourceState
+	gateKey  [2]string
+	interval time.Duration
+	timeout  time.Duration
+	fails    int
+
+	// guarded by Scheduler.mu
+	polling   bool
+	next      time.Time
+	lastPoll  time.Time
+	lastFail  time.Time
+	lastErr   string
+	lastClass Class
+	polled    bool
+	failing   bool
+	nPolls    int64
+	nErrs     int64
+	gateStale time.Time // the gate for which STALE was already sent
+}
+
+// Start builds the queries of every source in cfg and starts polling.
+// Samples, imported alerts and health changes go to sink (the engine);
+// samples are also recorded in j (nil: not recorded). Polling stops when
+// ctx ends or Stop is called.
+func Start(ctx context.Context, cfg *config.Config, sink Sink, j *journal.Journal, clk clock.Clock, opts Options) (*Scheduler, error) {
+	if cfg == nil || sink == nil {
+		return nil, errors.New("sources: config and sink are required")
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	jit := opts.Jitter
+	switch {
+	case jit == 0:
+		jit = 0.1
+	case jit < 0:
+		jit = 0
+	case jit > 0.5:
+		jit = 0.5
+	}
+	rnd := opts.Rand
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	bo := opts.Backoff
+	if bo.Rand == nil {
+		bo.Rand = rnd
+	}
+	s := &Scheduler{cfg: cfg, sink: sink, clk: clk, log: log, jitter: jit, backoff: bo, rand: rnd,
+		byID: map[string]*sourceState{}, gates: map[[2]string]*gate{}}
+
+	specs, order := specsByType(cfg)
+	s.clients = &clientSet{}
+	env := Env{Clock: clk, Config: cfg, Logger: log, clients: s.clients}
+	for _, t := range order {
+		b := opts.Builders[t]
+		if b == nil {
+			b = registered(t)
+		}
+		if b == nil {
+			return nil, fmt.Errorf("sources: no support for source type %q compiled in (import github.com/warroom/warroom/sources/%s)", t, t)
+		}
+		qs, err := b(env, specs[t])
+		if err != nil {
+			return nil, fmt.Errorf("sources: %s: %w", t, err)
+		}
+		for _, q := range qs {
+			if err := s.add(q, specs[t]); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	if j != nil {
+		s.rec = newRecorder(j, clk, log, opts.RecordEvery, opts.RecordBatch, opts.RecordQueue)
+	}
+	for _, w := range s.workers {
+		s.wg.Add(1)
+		go w.run()
+	}
+	if j != nil {
+		workersDone := make(chan struct{})
+		s.recWG.Add(2)
+		go func() {
+			defer s.recWG.Done()
+			<-s.ctx.Done()
+			s.wg.Wait()
+			close(workersDone)
+		}()
+		go func() {
+			defer s.recWG.Done()
+			s.rec.run(s.ctx, workersDone)
+		}()
+	}
+	return s, nil
+}
+
+// specsByType groups the config's sources, with their panes and defaults,
+// by type, in file order.
+func specsByType(cfg *config.Config) (map[config.SourceType][]Spec, []config.SourceType) {
+	count := map[config.SourceType]int{}
+	for _, src := range cfg.Sources {
+		count[src.Type]++
+	}
+	specs := map[config.SourceType][]Spec{}
+	var order []config.SourceType
+	for _, src := range cfg.Sources {
+		if src.Interval <= 0 {
+			src.Interval = config.Duration(DefaultInterval)
+		}
+		if src.Timeout <= 0 {
+			src.Timeout = config.Duration(DefaultTimeout)
+		}
+		sp := Spec{Source: src, Origin: string(src.Type)}
+		if count[src.Type] > 1 {
+			sp.Origin = string(src.Type) + "/" + src.ID
+		}
+		for _, svc := range cfg.Services {
+			for _, p := range svc.Panes {
+				if p.Source == src.ID {
+					sp.Panes = append(sp.Panes, Pane{Service: svc.ID, Pane: p})
+				}
+			}
+		}
+		if _, ok := specs[src.Type]; !ok {
+			order = append(order, src.Type)
+		}
+		specs[src.Type] = append(specs[src.Type], sp)
+	}
+	return specs, order
+}
+
+func (s *Scheduler) add(q Query, specs []Spec) error {
+	info := q.Info()
+	var src *config.Source
+	for i := range specs {
+		if specs[i].Source.ID == info.Source {
+			src = &specs[i].Source
+		}
+	}
+	if src == nil {
+		return fmt.Errorf("sources: query %q names unknown source %q", info.Name, info.Source)
+	}
+	st := s.byID[src.ID]
+	if st == nil {
+		st = &sourceState{src: *src}
+		s.byID[src.ID] = st
+		s.sources = append(s.sources, st)
+	}
+	w := &worker{s: s, q: q, info: info, src: st, gateKey: [2]string{src.ID, info.Bucket},
+		interval: src.Interval.D(), timeout: src.Timeout.D()}
+	if info.Interval > 0 {
+		w.interval = info.Interval
+	}
+	if info.Timeout > 0 {
+		w.timeout = info.Timeout
+	}
+	if s.gates[w.gateKey] == nil {
+		s.gates[w.gateKey] = &gate{}
+	}
+	st.workers = append(st.workers, w)
+	s.workers = append(s.workers, w)
+	return nil
+}
+
+// Stop stops polling, waits for every goroutine of the scheduler
+// (in-flight requests are cancelled) and writes the samples still batched
+// to the journal. It is safe to call more than once.
+func (s *Scheduler) Stop() {
+	s.stopped.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.recWG.Wait()
+		s.clients.closeIdle()
+	})
+}
+
+// Health returns every source's status by source id. Safe for concurrent
+// use; the map is a copy.
+func (s *Scheduler) Health() map[string]Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Status, len(s.sources))
+	for _, st := range s.sources {
+		failing := 0
+		for _, w := range st.workers {
+			if w.failing {
+				failing++
+			}
+		}
+		out[st.src.ID] = Status{Source: st.src.ID, Type: st.src.Type, Health: st.health, Error: st.err,
+			Since: st.since, LastSuccess: st.lastOK, LastFailure: st.lastFail,
+			RateLimitedUntil: st.limitedUntil, Queries: len(st.workers), Failing: failing}
+	}
+	return out
+}
+
+// Queries returns every query's scheduling state, in start order.
+func (s *Scheduler) Queries() []QueryStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]QueryStatus, len(s.workers))
+	for i, w := range s.workers {
+		out[i] = QueryStatus{Source: w.info.Source, Name: w.info.Name, Panes: slices.Clone(w.info.Panes),
+			Interval: w.interval, Timeout: w.timeout, Polling: w.polling, Next: w.next, LastPoll: w.lastPoll,
+			LastError: w.lastErr, Failures: w.fails, Polls: w.nPolls, Errors: w.nErrs}
+	}
+	return out
+}
+
+// Settled reports whether every query is waiting for a time after the
+// clock's now: no request in flight and none due. Tests on a fake clock
+// use it to know the scheduler has caught up after Advance.
+func (s *Scheduler) Settled() bool {
+	now := s.clk.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.workers {
+		if w.polling || w.next.IsZero() || !w.next.After(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// Stats returns the scheduler's counters.
+func (s *Scheduler) Stats() Stats {
+	st := Stats{Queries: len(s.workers), Polls: s.polls.Load(), Errors: s.errs.Load(), Samples: s.samples.Load(),
+		MaxLateness: time.Duration(s.lateMax.Load())}
+	if n := s.started.Load(); n > 0 {
+		st.MeanLateness = time.Duration(s.lateSum.Load() / n)
+	}
+	if s.rec != nil {
+		st.Recorded, st.DroppedRecords = s.rec.recorded.Load(), s.rec.dropped.Load()
+	}
+	return st
+}
+
+// --- worker ---
+
+func (w *worker) run() {
+	s := w.s
+	defer s.wg.Done()
+	ctx := s.ctx
+	if bf, ok := w.q.(Backfiller); ok {
+		w.backfill(ctx, bf)
+	}
+	next := s.clk.Now()
+	if s.jitter > 0 {
+		next = next.Add(time.Duration(s.rand() * s.jitter * float64(w.interval)))
+	}
+	for {
+		var ok bool
+		if next, ok = w.wait(ctx, next); !ok {
+			return
+		}
+		start := s.clk.Now()
+		late := int64(start.Sub(next))
+		s.started.Add(1)
+		s.lateSum.Add(late)
+		for m := s.lateMax.Load(); late > m; m = s.lateMax.Load() {
+			if s.lateMax.CompareAndSwap(m, late) {
+				break
+			}
+		}
+		s.mu.Lock()
+		w.polling = true
+		s.mu.Unlock()
+		if next, ok = w.poll(ctx, start); !ok {
+			return
+		}
+	}
+}
+
+// wait sleeps until next, or later while the query's rate-limit bucket is
+// held. It returns false when the scheduler stops.
+func (w *worker) wait(ctx context.Context, next time.Time) (time.Time, bool) {
+	s := w.s
+	for {
+		now := s.clk.Now()
+		s.mu.Lock()
+		g := *s.gates[w.gateKey]
+		sendStale := false
+		if g.until.After(next) && !now.Before(next) {
+			// Due, but held back by the bucket's rate limit. If that
+			// delays the pane by more than a timeout, say why now (a
+			// short hold is not worth a STALE alert).
+			if g.until.Sub(now) >= w.timeout && !w.gateStale.Equal(g.until) {
+				w.gateStale, sendStale = g.until, true
+			}
+			next = g.until
+		}
+		w.polling, w.next = false, next
+		s.mu.Unlock()
+		if sendStale {
+			w.emit(ctx, nil, w.staleFor(nil, g.reason, now))
+		}
+		d := next.Sub(now)
+		if d <= 0 {
+			return next, true
+		}
+		select {
+		case <-ctx.Done():
+			return next, false
+		case <-s.clk.After(d):
+		}
+	}
+}
+
+type outcome struct {
+	res Result
+	err error
+}
+
+// poll runs one request with the timeout, handles its outcome and returns
+// when the next poll is due. The timeout is real (monotonic) time: it
+// bounds network I/O, which happens in real time whatever the clock (an
+// accelerated demo clock must not shrink it). On a timeout the failure
+// (STALE samples, health) is handled at once; the request is then
+// cancelled and waited for (one request in flight per query) and its late
+// answer, if any, is not used. ok is false when the scheduler stops.
+func (w *worker) poll(ctx context.Context, start time.Time) (next time.Time, ok bool) {
+	s := w.s
+	pctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	done := make(chan outcome, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		r, err := w.q.Poll(pctx)
+		done <- outcome{r, err}
+	}()
+	timedOut := &Error{Class: Transient, Msg: fmt.Sprintf("no answer within %s", w.timeout), Err: context.DeadlineExceeded}
+	select {
+	case o := <-done:
+		switch {
+		case o.err == nil:
+			return w.succeeded(ctx, start, o.res), true
+		case ctx.Err() != nil:
+			return time.Time{}, false
+		case errors.Is(pctx.Err(), context.DeadlineExceeded):
+			// The request gave up at our deadline: say it the same way.
+			return w.failed(ctx, o.res, timedOut), true
+		}
+		return w.failed(ctx, o.res, Classify(o.err)), true
+	case <-pctx.Done():
+		if ctx.Err() != nil {
+			return time.Time{}, false
+		}
+	}
+	next = w.failed(ctx, Result{}, timedOut)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return next, false
+	}
+	return next, true
+}
+
+func (w *worker) reason(e *Error) string {
+	return config.Redact(w.info.Source + ": " + e.Error())
+}
+
+// staleFor returns a STALE sample for each pane of the query that res did
+// not answer.
+func (w *worker) staleFor(res []incident.Sample, why string, now time.Time) []incident.Sample {
+	var out []incident.Sample
+	for _, p := range w.info.Panes {
+		answered := false
+		for i := range res {
+			if res[i].Service == p.Service && res[i].Pane == p.Pane {
+				answered = true
+				break
+			}
+		}
+		if !answered {
+			out = append(out, incident.Sample{Service: p.Service, Pane: p.Pane, Time: now, Stale: true, Error: why})
+		}
+	}
+	return out
+}
+
+// emit sends samples (and alerts) to the engine and the journal.
+func (w *worker) emit(ctx context.Context, alerts *incident.ImportAlerts, samples []incident.Sample) {
+	s := w.s
+	if len(samples) > 0 {
+		if err := s.sink.Submit(ctx, incident.Observe{Samples: samples}); err != nil && ctx.Err() == nil {
+			s.log.Warn("sources: engine refused samples", "source", w.info.Source, "err", err)
+		}
+		s.samples.Add(int64(len(samples)))
+		if s.rec != nil {
+			s.rec.add(samples)
+		}
+	}
+	if alerts != nil {
+		if err := s.sink.Submit(ctx, *alerts); err != nil && ctx.Err() == nil {
+			s.log.Warn("sources: engine refused alerts", "source", w.info.Source, "err", err)
+		}
+	}
+}
+
+// succeeded handles a successful poll and returns when the next is due:
+// one (jittered) interval after this one started.
+func (w *worker) succeeded(ctx context.Context, start time.Time, res Result) time.Time {
+	s := w.s
+	s.polls.Add(1)
+	w.emit(ctx, res.Alerts, res.Samples)
+	now := s.clk.Now()
+	if res.Throttle > 0 {
+		until := now.Add(res.Throttle)
+		s.hold(w, until, fmt.Sprintf("%s: rate limit used up (X-RateLimit-Remaining: 0), waiting for the reset at %s", w.info.Source, until.UTC().Format(time.TimeOnly)))
+	}
+	s.mu.Lock()
+	w.fails = 0
+	w.polled, w.failing, w.lastErr = true, false, ""
+	w.lastPoll, w.nPolls = now, w.nPolls+1
+	w.src.lastOK = now
+	s.mu.Unlock()
+	s.report(ctx, w.src)
+	next := start.Add(w.jittered())
+	if next.Before(now) {
+		next = now
+	}
+	return next
+}
+
+// failed handles a failed poll: STALE samples for the panes it did not
+// answer (its other samples are used), health, backoff. It returns when
+// the next poll is due.
+func (w *worker) failed(ctx context.Context, res Result, e *Error) time.Time {
+	s := w.s
+	s.polls.Add(1)
+	s.errs.Add(1)
+	now := s.clk.Now()
+	s.mu.Lock()
+	w.fails++
+	fails := w.fails
+	s.mu.Unlock()
+	why := w.reason(e)
+	delay := s.backoff.Next(fails, e, w.interval)
+	w.emit(ctx, nil, append(slices.Clip(res.Samples), w.staleFor(res.Samples, why, now)...))
+	if e.Class == RateLimited {
+		s.hold(w, now.Add(delay), why)
+	}
+	s.mu.Lock()
+	w.polled, w.failing, w.lastErr, w.lastClass = true, true, why, e.Class
+	w.lastPoll, w.lastFail, w.nPolls, w.nErrs = now, now, w.nPolls+1, w.nErrs+1
+	w.src.lastFail = now
+	s.mu.Unlock()
+	s.report(ctx, w.src)
+	s.log.Debug("sources: poll failed", "source", w.info.Source, "query", w.info.Name, "class", e.Class, "retry_in", delay, "err", why)
+	return now.Add(delay)
+}
+
+func (w *worker) jittered() time.Duration {
+	if w.s.jitter == 0 {
+		return w.interval
+	}
+	f := 1 + w.s.jitter*(2*w.s.rand()-1)
+	return time.Duration(f * float64(w.interval))
+}
+
+// hold keeps every query of w's rate-limit bucket from sending a request
+// before until.
+func (s *Scheduler) hold(w *worker, until time.Time, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.gates[w.gateKey]
+	if until.After(g.until) {
+		g.until, g.reason = until, reason
+	}
+	if until.After(w.src.limitedUntil) {
+		w.src.limitedUntil = until
+	}
+}
+
+// report recomputes the source's health and tells the engine if it changed.
+func (s *Scheduler) report(ctx context.Context, st *sourceState) {
+	st.sendMu.Lock()
+	defer st.sendMu.Unlock()
+	s.mu.Lock()
+	health, why := st.compute()
+	if health != st.health {
+		st.health, st.since = health, s.clk.Now()
+	}
+	st.err = why
+	send := health != "" && health != st.reported
+	if send {
+		st.reported = health
+	}
+	s.mu.Unlock()
+	if !send {
+		return
+	}
+	s.log.Info("sources: health", "source", st.src.ID, "health", health, "err", why)
+	info := incident.SourceInfo{ID: st.src.ID, Health: health, Error: why}
+	if err := s.sink.Submit(ctx, incident.ReportSource{Info: info}); err != nil && ctx.Err() == nil {
+		s.log.Warn("sources: engine refused health", "source", st.src.ID, "err", err)
+	}
+}
+
+// compute derives health from the queries' last outcomes (Scheduler.mu
+// held): rate-limited if any query's last failure was a 429; down if every
+// query that has finished a poll is failing; degraded if some are; up
+// otherwise.
+func (st *sourceState) compute() (health, why string) {
+	polled, failing, limited := 0, 0, false
+	var latest *worker
+	for _, w := range st.workers {
+		if !w.polled {
+			continue
+		}
+		polled++
+		if !w.failing {
+			continue
+		}
+		failing++
+		if w.lastClass == RateLimited {
+			limited = true
+		}
+		if latest == nil || w.lastFail.After(latest.lastFail) {
+			latest = w
+		}
+	}
+	if latest != nil {
+		why = latest.lastErr
+	}
+	switch {
+	case polled == 0:
+		return "", ""
+	case limited:
+		return HealthRateLimited, why
+	case failing == polled:
+		return HealthDown, why
+	case failing > 0:
+		return HealthDegraded, why
+	}
+	return HealthUp, ""
+}
+
+func (w *worker) backfill(ctx context.Context, bf Backfiller) {
+	s := w.s
+	bctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	type bout struct {
+		samples []incident.Sample
+		err     error
+	}
+	done := make(chan bout, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ss, err := bf.Backfill(bctx)
+		done <- bout{ss, err}
+	}()
+	select {
+	case o := <-done:
+		if o.err != nil {
+			s.log.Info("sources: backfill failed", "source", w.info.Source, "query", w.info.Name, "err", config.Redact(o.err.Error()))
+			return
+		}
+		w.emit(ctx, nil, o.samples)
+	case <-bctx.Done():
+		if ctx.Err() == nil {
+			<-done // one request in flight: it gives up at the deadline
+			s.log.Info("sources: backfill timed out", "source", w.info.Source, "query", w.info.Name)
+		}
+	}
+}

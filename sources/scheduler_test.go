@@ -1,0 +1,312 @@
+package sources_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/sources"
+	"github.com/warroom/warroom/sources/internal/fakes"
+	"github.com/warroom/warroom/sources/prometheus"
+	"github.com/warroom/warroom/sources/rpc"
+)
+
+// End to end: a Prometheus and two Solana providers feed a real engine and
+// journal; the panes, imported alerts, health and stored samples agree.
+func TestEndToEndWithEngineAndJournal(t *testing.T) {
+	clk := clock.NewFake(t0)
+	prom := fakes.NewProm(clk.Now)
+	prom.SetVector(`sum by (pod) (rate(http_requests_total{service="api"}[1m]))`,
+		fakes.PromSample{Labels: map[string]string{"pod": "a"}, Value: "1.5"},
+		fakes.PromSample{Labels: map[string]string{"pod": "b"}, Value: "2"})
+	prom.SetAlerts(fakes.PromAlert{Labels: map[string]string{"alertname": "APIDown", "service": "api", "severity": "critical"},
+		Annotations: map[string]string{"summary": "api is down"}, State: "firing"},
+		fakes.PromAlert{Labels: map[string]string{"alertname": "Soon", "service": "api", "severity": "warning"}, State: "pending"})
+	psrv := httptest.NewServer(prom)
+	defer psrv.Close()
+	triton := fakes.NewSolana(300_000_000)
+	quick := fakes.NewSolana(300_000_000 - 60) // 60 slots behind, yet getHealth says ok
+	tsrv, qsrv := httptest.NewServer(triton), httptest.NewServer(quick)
+	defer tsrv.Close()
+	defer qsrv.Close()
+
+	cfg := baseConfig()
+	cfg.Sources = []config.Source{
+		{ID: "prom", Type: config.SourcePrometheus, URL: psrv.URL, Interval: dur(5 * time.Second), Timeout: dur(2 * time.Second)},
+		{ID: "triton", Type: config.SourceRPC, URL: tsrv.URL, Chain: config.ChainSolana, Interval: dur(5 * time.Second), Timeout: dur(2 * time.Second)},
+		{ID: "quicknode", Type: config.SourceRPC, URL: qsrv.URL, Chain: config.ChainSolana, Interval: dur(5 * time.Second), Timeout: dur(2 * time.Second)},
+	}
+	cfg.Services = []config.Service{
+		{ID: "api", Owner: "maya", Panes: []config.Pane{
+			{ID: "rps", Source: "prom", Query: `sum by (pod) (rate(http_requests_total{service="api"}[1m]))`, Unit: "req/s"},
+			{ID: "none", Source: "prom", Query: `absent_metric`},
+		}},
+		{ID: "rpc", Owner: "maya", Panes: []config.Pane{
+			{ID: "triton_lag", Source: "triton", Query: "lag", Unit: "slots", Warn: fp(20), Crit: fp(50)},
+			{ID: "quick_lag", Source: "quicknode", Query: "lag", Unit: "slots", Warn: fp(20), Crit: fp(50)},
+			{ID: "quick_health", Source: "quicknode", Query: "health"},
+			{ID: "quick_slot", Source: "quicknode", Query: "slot"},
+			{ID: "quick_p95", Source: "quicknode", Query: "latency_p95", Unit: "s"},
+		}},
+	}
+	eng, j := engine(t, cfg, clk)
+	s, err := sources.Start(context.Background(), cfg, eng, j, clk, sources.Options{Builders: map[config.SourceType]sources.Builder{
+		config.SourcePrometheus: prometheus.Builder(prometheus.Options{Backfill: 10 * time.Minute}),
+		config.SourceRPC:        rpc.Builder(rpc.Options{}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	advance(t, clk, s, 12*time.Second, time.Second, nil)
+
+	var st *incident.State
+	waitFor(t, 5*time.Second, "the engine to see every pane", func() bool {
+		st = state(t, eng)
+		for _, k := range []string{"api/rps", "api/none", "rpc/triton_lag", "rpc/quick_lag", "rpc/quick_health", "rpc/quick_slot", "rpc/quick_p95"} {
+			if p := st.Panes[k]; p == nil || (!p.HasData && !p.NoData) {
+				return false
+			}
+		}
+		return true
+	})
+	pane := func(k string) *incident.Pane { return st.Panes[k] }
+	if p := pane("api/rps"); p.Value != 3.5 || p.Stale {
+		t.Fatalf("api/rps: two series must sum to 3.5: %+v", p)
+	}
+	// The backfill (query_range, 10 minutes at the 5 s interval) filled
+	// the sparkline with the original times.
+	if p := pane("api/rps"); len(p.Series) < 100 || !p.Series[0].T.Before(t0.Add(-9*time.Minute)) {
+		t.Fatalf("api/rps history: %d points from %v", len(p.Series), p.Series[0].T)
+	}
+	if p := pane("api/none"); !p.NoData || p.Stale {
+		t.Fatalf("empty vector must be NO DATA: %+v", p)
+	}
+	if p := pane("rpc/quick_lag"); p.Value != 60 {
+		t.Fatalf("quicknode lag %v, want 60 slots behind triton", p.Value)
+	}
+	if p := pane("rpc/triton_lag"); p.Value != 0 {
+		t.Fatalf("triton lag %v, want 0", p.Value)
+	}
+	if p := pane("rpc/quick_health"); p.Value != 1 {
+		t.Fatalf("quicknode says ok: health %v", p.Value)
+	}
+	if p := pane("rpc/quick_slot"); p.Value != 300_000_000-60-2 {
+		t.Fatalf("quicknode slot at confirmed: %v", p.Value)
+	}
+	// Lag 60 > crit 50: the rule fired although the provider said ok.
+	if a := openAlert(st, "rpc", func(a *incident.Alert) bool { return a.Pane == "quick_lag" }); a == nil || a.Level != incident.LevelCrit {
+		t.Fatalf("no crit alert for the lagging provider: %+v", a)
+	}
+	if a := openAlert(st, "api", func(a *incident.Alert) bool { return a.Origin == "prometheus" }); a == nil || a.Level != incident.LevelCrit || a.Pane != "APIDown" {
+		t.Fatalf("imported Prometheus alert: %+v", a)
+	}
+	if a := openAlert(st, "api", func(a *incident.Alert) bool { return a.Pane == "Soon" }); a != nil {
+		t.Fatalf("a pending alert was imported: %+v", a)
+	}
+	for id, h := range s.Health() {
+		if h.Health != sources.HealthUp {
+			t.Fatalf("source %s: %+v", id, h)
+		}
+	}
+
+	// Batched to the journal every second of the scheduler's clock,
+	// before any Stop.
+	waitFor(t, 5*time.Second, "samples in the journal", func() bool {
+		n := 0
+		j.Samples(context.Background(), "api", "rps", time.Time{}, time.Time{}, func(journal.Sample) error { n++; return nil })
+		return n > 100 // the backfill and the polls
+	})
+
+	s.Stop()
+	st2 := s.Stats()
+	n, nodata := 0, 0
+	err = j.Samples(context.Background(), "", "", time.Time{}, time.Time{}, func(sm journal.Sample) error {
+		n++
+		if sm.NoData {
+			nodata++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("journal: %d samples (%d NO DATA); stats %+v", n, nodata, st2)
+	if n == 0 || nodata == 0 || int64(n) > st2.Recorded || st2.DroppedRecords != 0 {
+		t.Fatalf("journal has %d samples (%d no data), stats %+v", n, nodata, st2)
+	}
+}
+
+// A query that ignores its context still turns its panes STALE at the
+// timeout, and no second request starts while it hangs.
+type stubbornQuery struct {
+	release  chan struct{}
+	inFlight atomic.Int32
+	maxIn    atomic.Int32
+	calls    atomic.Int32
+}
+
+func (q *stubbornQuery) Info() sources.QueryInfo {
+	return sources.QueryInfo{Source: "stub", Name: "stubborn", Panes: []sources.PaneRef{{Service: "api", Pane: "p"}}}
+}
+
+func (q *stubbornQuery) Poll(ctx context.Context) (sources.Result, error) {
+	n := q.inFlight.Add(1)
+	defer q.inFlight.Add(-1)
+	for {
+		m := q.maxIn.Load()
+		if n <= m || q.maxIn.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	q.calls.Add(1)
+	<-q.release // ignores ctx
+	return sources.Result{}, errors.New("late")
+}
+
+func TestTimeoutWithoutCooperationAndOneInFlight(t *testing.T) {
+	// Intervals and backoff on a fake clock; the timeout is real time.
+	clk := clock.NewFake(t0)
+	q := &stubbornQuery{release: make(chan struct{})}
+	cfg := baseConfig()
+	cfg.Sources = []config.Source{{ID: "stub", Type: "stub", Interval: dur(time.Second), Timeout: dur(100 * time.Millisecond)}}
+	sink := &recSink{clk: clk}
+	began := time.Now()
+	s, err := sources.Start(context.Background(), cfg, sink, nil, clk, sources.Options{Jitter: -1,
+		Builders: map[config.SourceType]sources.Builder{"stub": func(sources.Env, []sources.Spec) ([]sources.Query, error) {
+			return []sources.Query{q}, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a STALE sample at the timeout", func() bool {
+		ps := sink.paneSamples("api", "p")
+		return len(ps) == 1 && ps[0].s.Stale && strings.Contains(ps[0].s.Error, "stub: no answer within 100ms")
+	})
+	after := sink.paneSamples("api", "p")[0].real.Sub(began)
+	if after < 100*time.Millisecond || after > time.Second {
+		t.Fatalf("STALE %s after start, want at the 100ms timeout", after)
+	}
+	// Health said so at the timeout, not when the request finally ends.
+	if h := s.Health()["stub"]; h.Health != sources.HealthDown || !strings.Contains(h.Error, "no answer within 100ms") || !h.Since.Equal(t0) {
+		t.Fatalf("health %+v", h)
+	}
+	// Hung for a minute of the clock: still one request, one STALE sample.
+	for range 60 {
+		clk.Advance(time.Second)
+		time.Sleep(time.Millisecond)
+	}
+	if c := q.calls.Load(); c != 1 {
+		t.Fatalf("%d requests started while the first hung", c)
+	}
+	if ps := sink.paneSamples("api", "p"); len(ps) != 1 {
+		t.Fatalf("%d samples while hung, want the one STALE", len(ps))
+	}
+	close(q.release)
+	waitFor(t, 5*time.Second, "the next poll after the hung one returned", func() bool {
+		clk.Advance(time.Second)
+		return q.calls.Load() >= 2
+	})
+	if m := q.maxIn.Load(); m != 1 {
+		t.Fatalf("%d requests in flight at once", m)
+	}
+	s.Stop()
+}
+
+// Unknown source types are a start-up error that says what to import.
+func TestStartNeedsABuilder(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Sources = []config.Source{{ID: "x", Type: "nosuch"}}
+	_, err := sources.Start(context.Background(), cfg, &recSink{clk: clock.Real{}}, nil, clock.Real{}, sources.Options{})
+	if err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// scriptQuery fails or succeeds as its mode says.
+type scriptQuery struct {
+	name string
+	mode atomic.Value // "ok", "fail", "429"
+}
+
+func (q *scriptQuery) Info() sources.QueryInfo {
+	return sources.QueryInfo{Source: "src", Name: q.name, Panes: []sources.PaneRef{{Service: "api", Pane: q.name}}}
+}
+
+func (q *scriptQuery) Poll(ctx context.Context) (sources.Result, error) {
+	switch q.mode.Load() {
+	case "fail":
+		return sources.Result{}, &sources.Error{Class: sources.Transient, Status: 502, Msg: "HTTP 502 from " + q.name}
+	case "429":
+		return sources.Result{}, &sources.Error{Class: sources.RateLimited, Status: 429, RetryAfter: 20 * time.Second, Msg: "429 on " + q.name}
+	}
+	return sources.Result{Samples: []incident.Sample{{Service: "api", Pane: q.name, Time: time.Now(), Value: 1}}}, nil
+}
+
+// Health: degraded when some queries fail, down when all do, rate-limited
+// on a 429, up again after; reported to the engine only on a change, and
+// Health() carries the latest reason.
+func TestHealthStatesAndReportsOnChangeOnly(t *testing.T) {
+	clk := clock.NewFake(t0)
+	a, b := &scriptQuery{name: "a"}, &scriptQuery{name: "b"}
+	a.mode.Store("ok")
+	b.mode.Store("ok")
+	cfg := baseConfig()
+	cfg.Sources = []config.Source{{ID: "src", Type: "script", Interval: dur(5 * time.Second), Timeout: dur(2 * time.Second)}}
+	sink := &recSink{clk: clk}
+	s, err := sources.Start(context.Background(), cfg, sink, nil, clk, sources.Options{Jitter: -1,
+		Builders: map[config.SourceType]sources.Builder{"script": func(sources.Env, []sources.Spec) ([]sources.Query, error) {
+			return []sources.Query{a, b}, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	step := func(d time.Duration) { advance(t, clk, s, d, time.Second, nil) }
+	expect := func(health, errPart string) {
+		t.Helper()
+		h := s.Health()["src"]
+		if h.Health != health || !strings.Contains(h.Error, errPart) || (health == sources.HealthUp) != (h.Error == "") {
+			t.Fatalf("health %+v, want %s %q", h, health, errPart)
+		}
+	}
+	waitFor(t, 5*time.Second, "the first polls", s.Settled)
+	expect(sources.HealthUp, "")
+	step(20 * time.Second)
+	b.mode.Store("fail")
+	step(10 * time.Second)
+	expect(sources.HealthDegraded, "src: HTTP 502 from b")
+	if h := s.Health()["src"]; h.Failing != 1 || h.Queries != 2 {
+		t.Fatalf("counts %+v", h)
+	}
+	a.mode.Store("fail")
+	step(10 * time.Second)
+	expect(sources.HealthDown, "HTTP 502 from")
+	a.mode.Store("429")
+	step(10 * time.Second)
+	expect(sources.HealthRateLimited, "429 on a")
+	if h := s.Health()["src"]; !h.RateLimitedUntil.After(clk.Now()) {
+		t.Fatalf("rate limited until %v", h.RateLimitedUntil)
+	}
+	a.mode.Store("ok")
+	b.mode.Store("ok")
+	step(40 * time.Second)
+	expect(sources.HealthUp, "")
+	want := []string{"up", "degraded", "down", "rate-limited", "up"}
+	got := sink.healths("src")
+	// Between rate-limited and up, b may recover first (degraded).
+	if len(got) > 5 && got[4] == sources.HealthDegraded {
+		got = append(got[:4], got[5:]...)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("reports %v, want %v", got, want)
+	}
+}

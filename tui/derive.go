@@ -1,0 +1,225 @@
+package tui
+
+import (
+	"sort"
+	"time"
+
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+)
+
+// paneView is one pane as the TUI shows it, derived from config + state.
+type paneView struct {
+	cfg     *config.Pane
+	title   string
+	pane    *incident.Pane // nil until the first sample
+	sev     sev
+	waiting bool // no answer yet: NO DATA (waiting), never OK
+	stale   bool
+	why     string          // stale: the error
+	alert   *incident.Alert // open rule alert of this pane
+}
+
+// serviceView is one service pane of the overview.
+type serviceView struct {
+	cfg           *config.Service
+	panes         []paneView
+	head          int // index of the pane that explains the badge
+	sev           sev
+	open          []*incident.Alert // open alerts of the service, worst first
+	unacked       int
+	oldestUnacked *incident.Alert
+	ackers        []string
+	escalated     bool // the oldest unacked alert is past the escalation delay
+}
+
+// staleAfter mirrors the engine's watchdog: a pane that has not been
+// updated for interval + timeout + 1s is stale.
+func staleAfter(c *config.Config, p *config.Pane) time.Duration {
+	interval, timeout := 15*time.Second, 10*time.Second
+	if src := c.Source(p.Source); src != nil {
+		if src.Interval > 0 {
+			interval = src.Interval.D()
+		}
+		if src.Timeout > 0 {
+			timeout = src.Timeout.D()
+		}
+	}
+	return interval + timeout + time.Second
+}
+
+func breaches(v float64, t *float64, below bool) bool {
+	if t == nil {
+		return false
+	}
+	if below {
+		return v < *t
+	}
+	return v > *t
+}
+
+// derivePane computes what a pane shows.
+func derivePane(c *config.Config, st *incident.State, svc *config.Service, p *config.Pane, now time.Time, alerts map[string]*incident.Alert) paneView {
+	pv := paneView{cfg: p, title: p.Title}
+	if pv.title == "" {
+		pv.title = p.ID
+	}
+	pv.pane = st.Panes[incident.PaneKey(svc.ID, p.ID)]
+	pv.alert = alerts[p.ID]
+	data := sevOK
+	switch pp := pv.pane; {
+	case pp == nil || (!pp.HasData && !pp.NoData && !pp.Stale):
+		pv.waiting = true
+		data = sevNoData
+	case pp.Stale:
+		pv.stale, pv.why = true, pp.Error
+		data = sevStale
+	case !now.IsZero() && !pp.Updated.IsZero() && now.Sub(pp.Updated) > staleAfter(c, p):
+		pv.stale, pv.why = true, "no answer for "+incident.Age(now.Sub(pp.Updated))
+		data = sevStale
+	case pp.NoData:
+		data = sevNoData
+	default:
+		below := p.Direction == config.Below
+		switch {
+		case breaches(pp.Value, p.Crit, below):
+			data = sevCrit
+		case breaches(pp.Value, p.Warn, below):
+			data = sevWarn
+		}
+	}
+	pv.sev = data
+	if pv.alert != nil {
+		if a := sevOf(pv.alert.Level); a > pv.sev {
+			pv.sev = a
+		}
+	}
+	return pv
+}
+
+// deriveServices computes every service pane, in config order.
+func deriveServices(c *config.Config, st *incident.State, now time.Time) []serviceView {
+	open := st.OpenAlerts()
+	bySvc := map[string][]*incident.Alert{}
+	for _, a := range open {
+		bySvc[a.Service] = append(bySvc[a.Service], a)
+	}
+	escAfter := c.Escalation.Backup.D()
+	if escAfter <= 0 {
+		escAfter = c.Escalation.Commander.D()
+	}
+	out := make([]serviceView, 0, len(c.Services))
+	for i := range c.Services {
+		svc := &c.Services[i]
+		sv := serviceView{cfg: svc, open: bySvc[svc.ID]}
+		rule := map[string]*incident.Alert{}
+		seen := map[string]bool{}
+		for _, a := range sv.open {
+			if a.Origin == "rule" || a.Origin == "" {
+				rule[a.Pane] = a
+			}
+			if a.Acked() {
+				if !seen[a.AckedBy] {
+					seen[a.AckedBy] = true
+					sv.ackers = append(sv.ackers, a.AckedBy)
+				}
+				continue
+			}
+			sv.unacked++
+			if sv.oldestUnacked == nil || a.FiredAt.Before(sv.oldestUnacked.FiredAt) {
+				sv.oldestUnacked = a
+			}
+		}
+		sort.Strings(sv.ackers)
+		for j := range svc.Panes {
+			pv := derivePane(c, st, svc, &svc.Panes[j], now, rule)
+			sv.panes = append(sv.panes, pv)
+			if pv.sev > sv.panes[sv.head].sev {
+				sv.head = j
+			}
+			if pv.sev > sv.sev {
+				sv.sev = pv.sev
+			}
+		}
+		for _, a := range sv.open {
+			if v := sevOf(a.Level); v > sv.sev {
+				sv.sev = v
+			}
+		}
+		if len(svc.Panes) == 0 && len(sv.open) == 0 {
+			sv.sev = sevNoData
+		}
+		if a := sv.oldestUnacked; a != nil {
+			sv.escalated = a.Escalated > 0 || (escAfter > 0 && now.Sub(a.FiredAt) >= escAfter)
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+// threshold returns the threshold to show next to a pane's value: the one
+// breached, else the warn line, else crit.
+func threshold(p *config.Pane, v sev) (label string, t *float64) {
+	switch {
+	case v == sevCrit && p.Crit != nil:
+		return "crit", p.Crit
+	case p.Warn != nil:
+		return "warn", p.Warn
+	case p.Crit != nil:
+		return "crit", p.Crit
+	}
+	return "", nil
+}
+
+// valueText is "2.3s (crit >1s)" for a pane, or why there is no value.
+func valueText(pv *paneView) string {
+	p := pv.cfg
+	switch {
+	case pv.waiting:
+		return "waiting for data"
+	case pv.pane != nil && pv.pane.NoData && !pv.pane.HasData:
+		return "no series"
+	}
+	var s string
+	switch {
+	case pv.pane != nil && pv.pane.HasData && pv.stale:
+		s = "last " + incident.FormatValue(pv.pane.Value, p.Unit)
+	case pv.pane != nil && pv.pane.HasData:
+		s = incident.FormatValue(pv.pane.Value, p.Unit)
+	default:
+		s = "–"
+	}
+	if lbl, t := threshold(p, pv.sev); t != nil {
+		cmp := ">"
+		if p.Direction == config.Below {
+			cmp = "<"
+		}
+		s += " (" + lbl + " " + cmp + incident.FormatValue(*t, p.Unit) + ")"
+	}
+	return s
+}
+
+// paneLabel is the badge label of a pane: NO DATA panes that never had
+// an answer say "waiting".
+func paneLabel(pv *paneView) string {
+	if pv.waiting && pv.sev == sevNoData {
+		return "NO DATA"
+	}
+	return pv.sev.String()
+}
+
+// seriesValues returns the last n values of a pane's series.
+func seriesValues(p *incident.Pane, n int) []float64 {
+	if p == nil || len(p.Series) == 0 || n <= 0 {
+		return nil
+	}
+	s := p.Series
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	out := make([]float64, len(s))
+	for i, pt := range s {
+		out[i] = pt.V
+	}
+	return out
+}

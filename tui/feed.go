@@ -1,0 +1,142 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/warroom/warroom/incident"
+)
+
+// snapshotMsg carries a fresh subscription: the state as of the
+// subscription and the feed of everything after it.
+type snapshotMsg struct {
+	st  *incident.State
+	sub *incident.Subscription
+	err error
+}
+
+// feedMsg carries updates read from a subscription (coalesced: whatever
+// was already queued when the first arrived). closed reports that the
+// feed ended after these.
+type feedMsg struct {
+	sub    *incident.Subscription
+	ups    []incident.Update
+	closed bool
+}
+
+type resubscribeMsg struct{}
+
+// maxCoalesce bounds how many queued updates one feedMsg carries.
+const maxCoalesce = 256
+
+func subscribeCmd(ctx context.Context, eng Engine, buffer int) tea.Cmd {
+	return func() tea.Msg {
+		st, sub, err := eng.Subscribe(ctx, buffer)
+		if err != nil {
+			return snapshotMsg{err: err}
+		}
+		return snapshotMsg{st: st, sub: sub}
+	}
+}
+
+// waitCmd blocks outside Update until the feed has something, and
+// returns it as a message. When ctx ends it unsubscribes.
+func waitCmd(ctx context.Context, eng Engine, sub *incident.Subscription) tea.Cmd {
+	return func() tea.Msg {
+		var first incident.Update
+		select {
+		case u, ok := <-sub.C:
+			if !ok {
+				return feedMsg{sub: sub, closed: true}
+			}
+			first = u
+		case <-ctx.Done():
+			eng.Unsubscribe(sub)
+			return nil
+		}
+		msg := feedMsg{sub: sub, ups: []incident.Update{first}}
+		for len(msg.ups) < maxCoalesce {
+			select {
+			case u, ok := <-sub.C:
+				if !ok {
+					msg.closed = true
+					return msg
+				}
+				msg.ups = append(msg.ups, u)
+			default:
+				return msg
+			}
+		}
+		return msg
+	}
+}
+
+func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
+	if msg.err != nil {
+		if m.ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(msg.err, incident.ErrStopped) {
+			m.feedErr = "the engine has stopped: " + msg.err.Error()
+			m.invalidate()
+			return nil
+		}
+		m.feedErr = "cannot subscribe: " + msg.err.Error() + " (retrying)"
+		m.invalidate()
+		return tea.Tick(2*time.Second, func(time.Time) tea.Msg { return resubscribeMsg{} })
+	}
+	if m.ctx.Err() != nil {
+		eng, sub := m.eng, msg.sub
+		return func() tea.Msg { eng.Unsubscribe(sub); return nil }
+	}
+	m.st, m.sub, m.feedErr = msg.st, msg.sub, ""
+	if m.st.LastSeq > 0 && len(m.st.Recent) > 0 {
+		if t := m.st.Recent[len(m.st.Recent)-1].Time; t.After(m.now) {
+			m.now = t
+		}
+	}
+	m.clampSelections()
+	m.invalidate()
+	return waitCmd(m.ctx, m.eng, m.sub)
+}
+
+func (m *Model) onFeed(msg feedMsg) tea.Cmd {
+	if msg.sub != m.sub || m.st == nil {
+		return nil // a feed we have left
+	}
+	for _, u := range msg.ups {
+		m.apply(u)
+	}
+	m.invalidate()
+	if !msg.closed {
+		return waitCmd(m.ctx, m.eng, m.sub)
+	}
+	if m.ctx.Err() != nil {
+		return nil
+	}
+	if msg.sub.Lagged() {
+		m.setToast(toastInfo, "fell behind the engine: resyncing")
+		return subscribeCmd(m.ctx, m.eng, m.buffer())
+	}
+	m.feedErr = "the engine has stopped"
+	return nil
+}
+
+// apply folds one update into the model's state.
+func (m *Model) apply(u incident.Update) {
+	if len(u.Samples) > 0 {
+		m.st.ApplySamples(u.Samples, u.Now)
+	}
+	for _, ev := range u.Events {
+		if ev.Seq <= m.st.LastSeq {
+			continue // already in the snapshot
+		}
+		m.st.Apply(ev)
+	}
+	if u.Now.After(m.now) {
+		m.now = u.Now
+	}
+	m.clampSelections()
+}

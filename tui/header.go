@@ -1,0 +1,365 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"charm.land/bubbles/v2/key"
+	"github.com/warroom/warroom/incident"
+)
+
+// seg is a piece of a one-line bar; lower prio is dropped first.
+type seg struct {
+	text string
+	prio int
+}
+
+// bar joins segments with sep, dropping the lowest-priority ones until
+// it fits w.
+func bar(segs []seg, sep string, w int) string {
+	for {
+		total := 0
+		for i, sg := range segs {
+			if i > 0 {
+				total += width(sep)
+			}
+			total += width(sg.text)
+		}
+		if total <= w || len(segs) <= 1 {
+			break
+		}
+		low := 0
+		for i, sg := range segs {
+			if sg.prio < segs[low].prio {
+				low = i
+			}
+		}
+		segs = append(segs[:low:low], segs[low+1:]...)
+	}
+	parts := make([]string, len(segs))
+	for i, sg := range segs {
+		parts[i] = sg.text
+	}
+	return fit(strings.Join(parts, sep), w)
+}
+
+// elapsed is T-minus before the launch, T+ after it, or time since the
+// declaration when there is no launch time.
+func (m *Model) elapsed() string {
+	launch := m.cfg.Incident.Launch
+	if launch == nil && m.st != nil && m.st.Room != nil {
+		launch = m.st.Room.Launch
+	}
+	if launch != nil {
+		if d := launch.Sub(m.now); d > 0 {
+			return "T-" + clockDur(d)
+		}
+		return "T+" + clockDur(m.now.Sub(*launch))
+	}
+	if m.st != nil && !m.st.Declared.IsZero() {
+		return "elapsed " + clockDur(m.now.Sub(m.st.Declared))
+	}
+	return ""
+}
+
+func (m *Model) simulated() bool {
+	if m.cfg.Incident.Simulated {
+		return true
+	}
+	return m.st != nil && m.st.Room != nil && m.st.Room.Simulated
+}
+
+func (m *Model) renderHeader(w int) string {
+	s := m.sty
+	name := m.cfg.Incident.Name
+	if m.st != nil && m.st.Name != "" {
+		name = m.st.Name
+	}
+	segs := []seg{{s.Title.S("▌" + name), 100}}
+	if m.simulated() {
+		segs = append(segs, seg{s.Sim.S(" SIMULATED "), 95})
+	}
+	if e := m.elapsed(); e != "" {
+		segs = append(segs, seg{s.Bold.S(e), 90})
+	}
+	if m.st != nil {
+		cmdr := m.st.Roles.Commander
+		if cmdr == "" {
+			cmdr = "none"
+		}
+		segs = append(segs, seg{s.Muted.S("cmdr ") + s.Bold.S(cmdr), 80})
+		you := s.Muted.S("you ") + s.Bold.S(m.me)
+		rs := m.st.Roles.RolesOf(m.me)
+		role := "observer"
+		if len(rs) > 0 {
+			role = strings.Join(rs, ", ")
+		}
+		segs = append(segs, seg{you, 85}, seg{s.Muted.S("(" + role + ")"), 60})
+	} else {
+		segs = append(segs, seg{s.Muted.S("you ") + s.Bold.S(m.me), 85})
+	}
+	segs = append(segs, seg{s.Clock.S(m.now.In(m.loc).Format("15:04:05 MST")), 50})
+	return bar(segs, "  ", w)
+}
+
+type tabRange struct {
+	view   viewID
+	x0, x1 int
+	text   string
+}
+
+// tabRanges lays out the tab line; rendering and clicks share it.
+func (m *Model) tabRanges(w int) []tabRange {
+	var out []tabRange
+	x := 0
+	add := func(v viewID, text string) {
+		out = append(out, tabRange{view: v, x0: x, x1: x + width(text), text: text})
+		x += width(text) + 1
+	}
+	for i, v := range tabOrder {
+		label := " " + itoa(i+1) + " " + viewNames[v]
+		if v == viewAlerts && m.st != nil {
+			if n := len(m.st.OpenAlerts()); n > 0 {
+				label += " (" + itoa(n) + ")"
+			}
+		}
+		add(v, label+" ")
+	}
+	if m.view == viewDetail {
+		add(viewDetail, " ▸ "+m.serviceName(m.detail)+" ")
+	}
+	return out
+}
+
+func (m *Model) renderTabs(w int) string {
+	s := m.sty
+	var sb strings.Builder
+	for i, t := range m.tabRanges(w) {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		switch {
+		case t.view == m.view && s.Plain:
+			sb.WriteString(s.TabActive.S("[" + strings.TrimSpace(t.text) + "]"))
+		case t.view == m.view:
+			sb.WriteString(s.TabActive.S(t.text))
+		default:
+			sb.WriteString(s.Tab.S(t.text))
+		}
+	}
+	right := s.Muted.S("? help · ctrl+p actions")
+	return spread(sb.String(), right, w)
+}
+
+// renderBanner shows a pending command offer on every view; the person it
+// is for sees it loudest.
+func (m *Model) renderBanner(w int) string {
+	s := m.sty
+	o := m.st.Roles.Offer
+	switch {
+	case o.To == m.me:
+		return s.BannerMine.S(fit(" ⚑ "+o.From+" offers you command of the incident — A accept · D decline", w))
+	case o.From == m.me || m.st.Roles.Commander == m.me:
+		return s.Banner.S(fit(" ⚑ you offered command to "+o.To+" — waiting for them to accept (D withdraws)", w))
+	}
+	return s.Banner.S(fit(" ⚑ "+o.From+" has offered command to "+o.To+" (pending)", w))
+}
+
+// renderMessage is the input line, a toast (wrapped onto n lines), or
+// key hints.
+func (m *Model) renderMessage(w, n int) []string {
+	s := m.sty
+	one := func(line string) []string {
+		out := []string{fit(line, w)}
+		for len(out) < n {
+			out = append(out, strings.Repeat(" ", w))
+		}
+		return out
+	}
+	switch m.overlay {
+	case overlayInput:
+		m.input.SetWidth(max(w-width(m.input.Prompt)-28, 10))
+		return one(m.input.View() + s.Muted.S("  enter send · esc cancel"))
+	case overlayQuit:
+		return one(s.ToastError.S("Quit warroom? The incident goes on without this screen. y to quit, any other key to stay."))
+	case overlayConfirm:
+		return one(s.ToastError.S(m.confirmText + " y to confirm, any other key to cancel."))
+	}
+	if m.toastActive() {
+		p := s.ToastInfo
+		switch m.toast.kind {
+		case toastOK:
+			p = s.ToastOK
+		case toastError:
+			p = s.ToastError
+		}
+		text := m.toast.text
+		out := make([]string, 0, n)
+		for i := 0; i < n; i++ {
+			if i == n-1 {
+				out = append(out, fit(p.S(text), w))
+				break
+			}
+			head := ansi.Cut(text, 0, w)
+			out = append(out, fit(p.S(head), w))
+			text = ansi.Cut(text, w, width(text))
+		}
+		return out
+	}
+	if m.pending > 0 {
+		return one(s.Muted.S("waiting for the engine…"))
+	}
+	m.help.SetWidth(w)
+	return one(m.help.ShortHelpView(m.shortKeys()))
+}
+
+func (m *Model) shortKeys() []key.Binding {
+	k := m.keys
+	out := append([]key.Binding(nil), k.viewKeys(m.view)...)
+	for _, b := range []key.Binding{k.Note, k.Help, k.Quit} {
+		dup := false
+		for _, o := range out {
+			if o.Help().Key == b.Help().Key {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// renderStatus shows source health, staleness and the Slack mirror.
+func (m *Model) renderStatus(w int) string {
+	s := m.sty
+	if m.feedErr != "" {
+		return fit(s.ToastError.S("✗ "+m.feedErr), w)
+	}
+	var segs []seg
+	if m.st != nil {
+		stalePanes := map[string]int{}
+		nStale, nNoData, nPanes := 0, 0, 0
+		for i := range m.cfg.Services {
+			svc := &m.cfg.Services[i]
+			for j := range svc.Panes {
+				pv := derivePane(m.cfg, m.st, svc, &svc.Panes[j], m.now, nil)
+				nPanes++
+				switch {
+				case pv.stale:
+					nStale++
+					stalePanes[svc.Panes[j].Source]++
+				case pv.sev == sevNoData:
+					nNoData++
+				}
+			}
+		}
+		var src []string
+		ids := make([]string, 0, len(m.cfg.Sources))
+		for _, so := range m.cfg.Sources {
+			ids = append(ids, so.ID)
+		}
+		for _, id := range ids {
+			src = append(src, m.sourceBadge(id, stalePanes[id]))
+		}
+		segs = append(segs, seg{s.Muted.S("sources ") + strings.Join(src, " "), 90})
+		pl := s.Muted.S(plural(nPanes, "pane"))
+		if nStale > 0 {
+			pl += " " + s.Level[sevStale].S(itoa(nStale)+" stale")
+		}
+		if nNoData > 0 {
+			pl += " " + s.Level[sevNoData].S(itoa(nNoData)+" no data")
+		}
+		segs = append(segs, seg{pl, 70})
+	}
+	segs = append(segs, seg{m.mirrorText(), 80})
+	if m.st != nil {
+		segs = append(segs, seg{s.Muted.S("#" + itoa(int(m.st.LastSeq))), 40})
+	}
+	return bar(segs, s.Subtle.S(" │ "), w)
+}
+
+// sourceBadge is "prom✓", "dd:429(1 stale)": words as well as symbols so
+// it reads without colour. A source that never reported health is judged
+// by its panes: fresh data means up, none means unknown.
+func (m *Model) sourceBadge(id string, stale int) string {
+	s := m.sty
+	health := ""
+	if info, ok := m.st.Sources[id]; ok {
+		health = info.Health
+	} else if m.sourceHasData(id) {
+		health = "up"
+	}
+	var v sev
+	var sym string
+	switch health {
+	case "up":
+		v, sym = sevOK, "✓"
+	case "degraded":
+		v, sym = sevWarn, ":degraded"
+	case "rate-limited":
+		v, sym = sevWarn, ":429"
+	case "down":
+		v, sym = sevCrit, ":down"
+	case "":
+		v, sym = sevNoData, "?"
+	default:
+		v, sym = sevUnknown, ":"+health
+	}
+	if stale > 0 && v == sevOK {
+		v, sym = sevStale, ":stale"
+	}
+	out := s.Text.S(id) + s.Level[v].S(sym)
+	if stale > 0 {
+		out += s.Level[sevStale].S("(" + itoa(stale) + " stale)")
+	}
+	return out
+}
+
+// sourceHasData reports whether any pane of the source has fresh data.
+func (m *Model) sourceHasData(id string) bool {
+	for i := range m.cfg.Services {
+		svc := &m.cfg.Services[i]
+		for j := range svc.Panes {
+			p := &svc.Panes[j]
+			if p.Source != id {
+				continue
+			}
+			if pp := m.st.Panes[incident.PaneKey(svc.ID, p.ID)]; pp != nil && pp.HasData && !pp.Stale && m.now.Sub(pp.Updated) <= staleAfter(m.cfg, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *Model) mirrorText() string {
+	s := m.sty
+	state := ""
+	if m.st != nil {
+		state = m.st.Mirror
+	}
+	if m.mirror != "" {
+		if state != "" {
+			state += ", "
+		}
+		state += m.mirror
+	}
+	switch {
+	case state != "":
+		p := s.Text
+		if strings.Contains(strings.ToLower(state), "down") || strings.Contains(strings.ToLower(state), "fail") {
+			p = s.Level[sevCrit]
+		}
+		return s.Muted.S("slack ") + p.S(oneLine(state))
+	case m.cfg.Slack == nil:
+		return s.Muted.S("slack off")
+	}
+	return s.Muted.S("slack ") + s.Level[sevNoData].S("?")
+}
+
+// eventKinds are the event kinds the timeline filter cycles through.
+var eventKinds = []incident.Kind{incident.KindAlert, incident.KindAck, incident.KindResolve, incident.KindEscalate,
+	incident.KindNote, incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline,
+	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindDeclare}

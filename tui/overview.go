@@ -1,0 +1,402 @@
+package tui
+
+import (
+	"math"
+	"strings"
+
+	"github.com/warroom/warroom/incident"
+)
+
+// grid is the overview's arrangement of service panes.
+type grid struct {
+	n, cols, rows int
+	w, h          int
+	cellH         int
+	visRows       int // rows on screen; < rows means it scrolls
+}
+
+const (
+	minCellW = 30
+	minCellH = 4
+)
+
+// gridLayout picks the number of columns that gives panes a pleasant
+// shape (about 3:1 in cells), avoiding scrolling and empty slots.
+func gridLayout(n, w, h int) grid {
+	g := grid{n: n, cols: 1, rows: max(n, 1), w: w, h: h}
+	if n == 0 {
+		g.cellH, g.visRows = h, 1
+		return g
+	}
+	best := math.Inf(1)
+	for c := 1; c <= n; c++ {
+		if c > 1 && w/c < minCellW {
+			break
+		}
+		r := (n + c - 1) / c
+		fits := r*minCellH <= h
+		ch, vis := minCellH, max(1, h/minCellH)
+		if fits {
+			ch, vis = h/r, r
+		}
+		aspect := float64(w/c) / float64(max(ch, 1))
+		score := math.Abs(math.Log(aspect/3.0)) + 0.1*float64(c*r-n)
+		if !fits {
+			score += 3 + float64(r-vis)
+		}
+		if score < best {
+			best = score
+			g.cols, g.rows, g.cellH, g.visRows = c, r, ch, vis
+		}
+	}
+	if g.visRows < g.rows {
+		g.cellH = h / g.visRows
+	}
+	return g
+}
+
+// colX is where column c starts.
+func (g grid) colX(c int) int { return c * g.w / g.cols }
+
+// rowY is where visible row r starts: the height is shared out evenly.
+func (g grid) rowY(r int) int {
+	if g.visRows < g.rows {
+		return r * g.cellH
+	}
+	return r * g.h / g.visRows
+}
+
+// scrollFor returns the first visible row that keeps sel on screen.
+func (g grid) scrollFor(sel, top int) int {
+	row := sel / g.cols
+	if row < top {
+		top = row
+	}
+	if row >= top+g.visRows {
+		top = row - g.visRows + 1
+	}
+	return clamp(top, 0, max(g.rows-g.visRows, 0))
+}
+
+// hit returns the pane index at body position (x, y), or -1.
+func (g grid) hit(x, y, top int) int {
+	if g.cellH <= 0 {
+		return -1
+	}
+	row := -1
+	for r := 0; r < g.visRows; r++ {
+		if y >= g.rowY(r) && y < g.rowY(r+1) {
+			row = r
+		}
+	}
+	if row < 0 {
+		return -1
+	}
+	col := -1
+	for c := 0; c < g.cols; c++ {
+		if x >= g.colX(c) && x < g.colX(c+1) {
+			col = c
+		}
+	}
+	if col < 0 {
+		return -1
+	}
+	i := (top+row)*g.cols + col
+	if i >= g.n {
+		return -1
+	}
+	return i
+}
+
+func (m *Model) renderOverview(w, h int) []string {
+	svcs := deriveServices(m.cfg, m.st, m.now)
+	if len(svcs) == 0 {
+		b := newBlock(w)
+		b.add("  " + m.sty.Muted.S("no services in the war-room file"))
+		return b.render(h)
+	}
+	g := gridLayout(len(svcs), w, h)
+	top := g.scrollFor(m.sel, m.ovTop)
+	out := make([]string, 0, h)
+	for r := top; r < top+g.visRows && r < g.rows; r++ {
+		cols := make([][]string, g.cols)
+		ch := g.rowY(r-top+1) - g.rowY(r-top)
+		for c := 0; c < g.cols; c++ {
+			cw := g.colX(c+1) - g.colX(c)
+			i := r*g.cols + c
+			if i < len(svcs) {
+				cols[c] = m.renderCell(&svcs[i], cw, ch, i == m.sel)
+			} else {
+				cols[c] = newBlock(cw).render(ch)
+			}
+		}
+		out = append(out, hjoin("", cols...)...)
+	}
+	if g.visRows < g.rows && len(out) > 0 {
+		// Say that there is more, on the last line.
+		more := m.sty.Muted.S(" ↕ rows " + itoa(top+1) + "–" + itoa(min(top+g.visRows, g.rows)) + " of " + itoa(g.rows) + " ")
+		last := len(out) - 1
+		lw := width(out[last])
+		if lw > width(more)+2 {
+			out[last] = overlay([]string{out[last]}, []string{more}, lw-width(more)-2, 0)[0]
+		}
+	}
+	return out
+}
+
+// frame draws a box of w×h around content lines (each w-4 wide), with a
+// title on the left of the top border and a tag on its right.
+func (m *Model) frame(content []string, w, h int, title, tag string, focus bool) []string {
+	s := m.sty
+	bp := s.Border
+	tl, tr, bl, br, hz, vt := "╭", "╮", "╰", "╯", "─", "│"
+	if focus {
+		bp = s.BorderFocus
+		tl, tr, bl, br, hz, vt = "┏", "┓", "┗", "┛", "━", "┃"
+	}
+	inner := w - 2
+	title = trunc(title, max(inner-2-width(tag)-2, 0))
+	fill := inner - 1 - width(title)
+	if tag != "" {
+		fill -= width(tag) + 1
+	}
+	var top strings.Builder
+	top.WriteString(bp.S(tl + hz))
+	top.WriteString(title)
+	if fill > 0 {
+		top.WriteString(bp.S(strings.Repeat(hz, fill)))
+	}
+	if tag != "" {
+		top.WriteString(tag)
+		top.WriteString(bp.S(hz))
+	}
+	top.WriteString(bp.S(tr))
+	out := make([]string, 0, h)
+	out = append(out, fit(top.String(), w))
+	side := bp.S(vt)
+	blank := strings.Repeat(" ", w-4)
+	for i := 0; i < h-2; i++ {
+		line := blank
+		if i < len(content) {
+			line = content[i]
+		}
+		out = append(out, side+" "+line+" "+side)
+	}
+	if h >= 2 {
+		out = append(out, bp.S(bl+strings.Repeat(hz, max(inner, 0))+br))
+	}
+	return out
+}
+
+// renderCell draws one service pane of the overview.
+func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
+	s := m.sty
+	cw, ch := w-4, h-2
+	if cw < 4 || ch < 1 {
+		return newBlock(w).render(h)
+	}
+	name := sv.cfg.Name
+	if name == "" {
+		name = sv.cfg.ID
+	}
+	title := " " + s.Bold.S(name)
+	if sv.cfg.Owner != "" {
+		title += s.Muted.S(" · " + sv.cfg.Owner)
+	}
+	title += " "
+	label := sv.sev.String()
+	if sv.sev == sevNoData && len(sv.panes) > 0 && allWaiting(sv) {
+		label = "NO DATA"
+	}
+	tag := s.badgeText(sv.sev, label)
+	b := newBlock(cw)
+	np := len(sv.panes)
+	k := 0
+	if np > 0 {
+		k = (ch-1)/np - 1 // chart rows per pane in the roomy layout
+	}
+	if k >= 2 {
+		b.add(m.ackLine(sv))
+		for i := range sv.panes {
+			pv := &sv.panes[i]
+			b.add(m.paneLine(pv, cw, false))
+			rows := min(k, 8)
+			for _, l := range m.paneChart(pv, cw, rows, cw >= 44) {
+				b.add(l)
+			}
+		}
+		m.alertLines(b, sv, ch)
+		return m.frame(b.render(ch), w, h, title, tag, selected)
+	}
+	if np > 0 {
+		head := &sv.panes[sv.head]
+		b.add(m.paneLine(head, cw, false))
+		if ch >= 3 {
+			b.add(m.paneSpark(head, cw))
+		}
+	}
+	b.add(m.ackLine(sv))
+	for i := range sv.panes {
+		if i == sv.head || b.full(ch) {
+			continue
+		}
+		b.add(m.paneLine(&sv.panes[i], cw, true))
+	}
+	m.alertLines(b, sv, ch)
+	return m.frame(b.render(ch), w, h, title, tag, selected)
+}
+
+func allWaiting(sv *serviceView) bool {
+	for i := range sv.panes {
+		if !sv.panes[i].waiting {
+			return false
+		}
+	}
+	return true
+}
+
+// paneLine is "STALE p95 latency 2.3s (crit >1s)" with a sparkline
+// filling the rest when spark is set.
+func (m *Model) paneLine(pv *paneView, w int, spark bool) string {
+	s := m.sty
+	var sb strings.Builder
+	if pv.sev != sevOK {
+		sb.WriteString(s.badgeText(pv.sev, paneLabel(pv)))
+		sb.WriteByte(' ')
+	}
+	sb.WriteString(s.Text.S(pv.title))
+	sb.WriteByte(' ')
+	val := valueText(pv)
+	vp := s.Level[pv.sev]
+	if pv.sev == sevOK {
+		vp = s.Text
+	}
+	sb.WriteString(vp.S(val))
+	line := sb.String()
+	if spark {
+		rest := w - width(line) - 1
+		if rest >= 6 && pv.pane != nil && len(pv.pane.Series) > 0 {
+			line += " " + m.paneSpark(pv, rest)
+		}
+	}
+	return line
+}
+
+func (m *Model) sparkPaint(pv *paneView) paint {
+	switch pv.sev {
+	case sevOK:
+		return m.sty.Spark
+	case sevStale, sevNoData:
+		return m.sty.Subtle
+	}
+	return m.sty.Level[pv.sev]
+}
+
+// paneSpark is a one-row sparkline, or why there is none.
+func (m *Model) paneSpark(pv *paneView, w int) string {
+	if pv.pane == nil || len(pv.pane.Series) == 0 {
+		if pv.waiting {
+			return m.sty.Muted.S("· waiting for the first answer")
+		}
+		return m.sty.Muted.S("· no history")
+	}
+	return m.charts.get(m.chartKeyFor(pv, 1, w, 1, false), func() []string {
+		return []string{m.sparkPaint(pv).S(sparkline(seriesValues(pv.pane, w), w))}
+	})[0]
+}
+
+// paneChart is a braille chart of rows lines with the pane's thresholds.
+func (m *Model) paneChart(pv *paneView, w, rows int, labels bool) []string {
+	if rows == 1 || pv.pane == nil || len(pv.pane.Series) == 0 {
+		out := []string{m.paneSpark(pv, w)}
+		for len(out) < rows {
+			out = append(out, "")
+		}
+		return out
+	}
+	return m.charts.get(m.chartKeyFor(pv, 2, w, rows, labels), func() []string { return m.drawPaneChart(pv, w, rows, labels) })
+}
+
+func (m *Model) drawPaneChart(pv *paneView, w, rows int, labels bool) []string {
+	var lines []hline
+	p := pv.cfg
+	vals := seriesValues(pv.pane, 2*w)
+	lo, hi := minMax(vals)
+	near := func(t float64) bool {
+		// A threshold far outside the data would flatten it in a small
+		// chart; show it only when it is close.
+		span := math.Max(hi-lo, math.Abs(hi)*0.05)
+		return t >= lo-span && t <= hi+span
+	}
+	if p.Warn != nil && near(*p.Warn) {
+		lines = append(lines, hline{v: *p.Warn, label: lbl(labels, "warn "+incident.FormatValue(*p.Warn, p.Unit)), p: m.sty.ThresholdWarn})
+	}
+	if p.Crit != nil && near(*p.Crit) {
+		lines = append(lines, hline{v: *p.Crit, label: lbl(labels, "crit "+incident.FormatValue(*p.Crit, p.Unit)), p: m.sty.ThresholdCr})
+	}
+	out, _, _ := brailleChart(vals, w, rows, lines, m.sparkPaint(pv))
+	return out
+}
+
+func lbl(on bool, s string) string {
+	if on {
+		return s
+	}
+	return ""
+}
+
+// ackLine says who acked and how old the oldest unacked alert is.
+func (m *Model) ackLine(sv *serviceView) string {
+	s := m.sty
+	if len(sv.open) == 0 {
+		return s.Muted.S("✓ no open alerts")
+	}
+	if sv.unacked == 0 {
+		return s.Text.S("✓ acked by "+strings.Join(sv.ackers, ", ")) + s.Muted.S(" · "+plural(len(sv.open), "open alert"))
+	}
+	age := incident.Age(m.now.Sub(sv.oldestUnacked.FiredAt))
+	var sb strings.Builder
+	sb.WriteString(s.Level[sevCrit].S("⚠ " + itoa(sv.unacked) + " unacked"))
+	sb.WriteString(s.Text.S(" · oldest "))
+	if sv.escalated {
+		if s.Plain {
+			sb.WriteString(s.Escalated.S(age + "! ESCALATED"))
+		} else {
+			sb.WriteString(s.Escalated.S(age) + s.Level[sevCrit].S(" ESCALATED"))
+		}
+	} else {
+		sb.WriteString(s.Text.S(age))
+	}
+	if len(sv.ackers) > 0 {
+		sb.WriteString(s.Muted.S(" · acked: " + strings.Join(sv.ackers, ", ")))
+	}
+	return sb.String()
+}
+
+// alertLines fills leftover lines with the service's open alerts.
+func (m *Model) alertLines(b *block, sv *serviceView, h int) {
+	s := m.sty
+	for _, a := range sv.open {
+		if b.full(h) {
+			return
+		}
+		state := "unacked"
+		if a.Acked() {
+			state = "acked by " + a.AckedBy
+		}
+		b.add(s.Level[sevOf(a.Level)].S("• "+a.ID) + " " + s.Text.S(oneLine(a.Text)) + s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · "+state))
+	}
+}
+
+func minMax(vals []float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	if math.IsInf(lo, 0) {
+		return 0, 0
+	}
+	return lo, hi
+}

@@ -1,0 +1,507 @@
+// Package tui is the war room's terminal UI: one bubbletea v2 program per
+// person (the local `warroom run` terminal, or one per SSH session).
+//
+// The model keeps its own copy of the incident state, built from a
+// snapshot and the engine's update feed, which a Cmd reads outside Update.
+// Update does no I/O: commands go to the engine in tea.Cmds, and nothing
+// is shown as done until its event arrives through the feed.
+package tui
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/roles"
+)
+
+// Engine is what the TUI needs of the incident engine; *incident.Engine
+// implements it.
+type Engine interface {
+	Do(ctx context.Context, cmd incident.Command) incident.Reply
+	Subscribe(ctx context.Context, buffer int) (*incident.State, *incident.Subscription, error)
+	Unsubscribe(s *incident.Subscription)
+	Roster() *roles.Roster
+	Config() *config.Config
+	Clock() clock.Clock
+}
+
+// Playbook describes one playbook for the palette and the detail view.
+type Playbook struct {
+	Name    string
+	Title   string
+	Service string // "" for incident-wide playbooks
+	Summary string
+}
+
+// Playbooks is an optional catalog of playbooks. List must be cheap and
+// safe to call from the UI goroutine (return a cached slice).
+type Playbooks interface {
+	List() []Playbook
+}
+
+// PlaybookStarter is optionally implemented by a Playbooks provider to
+// open a run from the palette. It is called in a tea.Cmd, never in Update;
+// a *roles.Refusal error is shown as a refusal.
+type PlaybookStarter interface {
+	StartPlaybook(ctx context.Context, by, name string) error
+}
+
+// Options configure one person's TUI.
+type Options struct {
+	Engine Engine // required
+	Handle string // the person's roster handle
+
+	// Width and Height are the initial size (the caller knows it for an
+	// SSH session); a WindowSizeMsg replaces them.
+	Width, Height int
+	// Profile is the colour profile of the terminal, if the caller knows
+	// it; bubbletea's ColorProfileMsg replaces it. ASCII and NoTTY render
+	// badges as bracketed text.
+	Profile colorprofile.Profile
+	Theme   Theme
+
+	Playbooks Playbooks // optional
+	// MirrorStatus optionally reports the Slack mirror's live state (e.g.
+	// "ok, lag 2s"). It is called once a second in a Cmd, so it must be
+	// safe for concurrent use.
+	MirrorStatus func() string
+
+	// Context ends the TUI's feed (e.g. an SSH session's context).
+	Context context.Context
+	// Clock overrides Engine.Clock() for ages and the header clock.
+	Clock clock.Clock
+	// FPS caps the renderer (default 10): bubbletea wakes at this rate
+	// even when idle.
+	FPS int
+	// Buffer is the update feed's buffer (default 1024).
+	Buffer int
+	// NoTick disables the 1 s clock tick (tests).
+	NoTick bool
+}
+
+// DefaultFPS is the renderer's frame cap: low, since the war room only
+// changes when an event or sample arrives.
+const DefaultFPS = 10
+
+// ProgramOptions are the bubbletea options that go with a model built
+// from o: frame cap, colour profile, size and context.
+func ProgramOptions(o Options) []tea.ProgramOption {
+	fps := o.FPS
+	if fps <= 0 {
+		fps = DefaultFPS
+	}
+	opts := []tea.ProgramOption{tea.WithFPS(fps)}
+	if o.Profile != colorprofile.Unknown {
+		opts = append(opts, tea.WithColorProfile(o.Profile))
+	}
+	if o.Width > 0 && o.Height > 0 {
+		opts = append(opts, tea.WithWindowSize(o.Width, o.Height))
+	}
+	if o.Context != nil {
+		opts = append(opts, tea.WithContext(o.Context))
+	}
+	return opts
+}
+
+type viewID int
+
+const (
+	viewOverview viewID = iota
+	viewAlerts
+	viewTimeline
+	viewRoles
+	viewDetail
+)
+
+var viewNames = map[viewID]string{viewOverview: "Overview", viewAlerts: "Alerts", viewTimeline: "Timeline", viewRoles: "Roles", viewDetail: "Detail"}
+
+type overlayKind int
+
+const (
+	overlayNone overlayKind = iota
+	overlayHelp
+	overlayChooser
+	overlayInput
+	overlayQuit
+	overlayConfirm
+)
+
+type toastKind int
+
+const (
+	toastInfo toastKind = iota
+	toastOK
+	toastError
+)
+
+type toast struct {
+	text  string
+	kind  toastKind
+	until time.Time
+}
+
+// Model is one person's war-room UI.
+type Model struct {
+	o      Options
+	eng    Engine
+	me     string
+	cfg    *config.Config
+	roster *roles.Roster
+	clk    clock.Clock
+	loc    *time.Location
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	st      *incident.State
+	sub     *incident.Subscription
+	feedErr string
+	now     time.Time
+	mirror  string // from MirrorStatus
+
+	width, height int
+	profile       colorprofile.Profile
+	dark          bool
+	sty           *Styles
+	keys          KeyMap
+	help          help.Model
+
+	view, back viewID
+
+	// overview
+	sel, ovTop int
+	// detail
+	detail string // service id
+	// alerts
+	alertSel, alertTop int
+	// timeline
+	tl timeline
+	// roles
+	roleSel, roleTop int
+
+	overlay overlayKind
+	chooser *chooser
+	input   lineInput
+	inputFn func(m *Model, text string) tea.Cmd
+	inputAt string // prompt label
+	// confirm is the question and action of overlayConfirm.
+	confirmText string
+	confirmFn   func(m *Model) tea.Cmd
+
+	toast   toast
+	pending int
+
+	cache      string
+	cacheValid bool
+	charts     chartCache
+}
+
+// New builds the model for one person. It does no I/O: Init subscribes.
+func New(o Options) *Model {
+	m := &Model{o: o, eng: o.Engine, me: o.Handle, keys: DefaultKeyMap()}
+	m.cfg = o.Engine.Config()
+	m.roster = o.Engine.Roster()
+	m.clk = o.Clock
+	if m.clk == nil {
+		m.clk = o.Engine.Clock()
+	}
+	if m.clk == nil {
+		m.clk = clock.Real{}
+	}
+	m.loc = time.UTC
+	if tz := m.cfg.Incident.Timezone; tz != "" {
+		if l, err := time.LoadLocation(tz); err == nil {
+			m.loc = l
+		}
+	}
+	parent := o.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	m.ctx, m.cancel = context.WithCancel(parent)
+	m.now = m.clk.Now()
+	m.width, m.height = o.Width, o.Height
+	m.profile = o.Profile
+	m.dark = o.Theme != ThemeLight
+	m.help = help.New()
+	m.tl.follow = true
+	if len(m.cfg.Services) > 0 {
+		m.detail = m.cfg.Services[0].ID
+	}
+	m.restyle()
+	return m
+}
+
+func (m *Model) restyle() {
+	m.sty = NewStyles(m.dark, profilePlain(m.profile))
+	m.help.Styles = m.sty.Help
+	m.input.sty = m.sty
+	if m.chooser != nil {
+		m.chooser.input.sty = m.sty
+	}
+	m.invalidate()
+}
+
+func (m *Model) invalidate() { m.cacheValid = false }
+
+// Init subscribes to the engine and starts the clock tick.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{subscribeCmd(m.ctx, m.eng, m.buffer())}
+	if !m.o.NoTick {
+		cmds = append(cmds, m.tickCmd())
+	}
+	if m.o.Theme == ThemeAuto {
+		cmds = append(cmds, tea.RequestBackgroundColor)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) buffer() int {
+	if m.o.Buffer > 0 {
+		return m.o.Buffer
+	}
+	return 1024
+}
+
+// Close ends the feed; the program's exit does it too.
+func (m *Model) Close() { m.cancel() }
+
+// Handle is the person this model acts as.
+func (m *Model) Handle() string { return m.me }
+
+// State is the model's copy of the incident (nil until the snapshot).
+// Only for tests and callers on the program goroutine.
+func (m *Model) State() *incident.State { return m.st }
+
+type tickMsg struct {
+	now    time.Time
+	mirror string
+}
+
+// tickCmd fires on the next whole second of the clock, for ages and the
+// header clock. The clock and the mirror hook are read in the Cmd.
+func (m *Model) tickCmd() tea.Cmd {
+	clk, hook := m.clk, m.o.MirrorStatus
+	d := time.Second - time.Duration(m.now.Nanosecond())
+	if d <= 0 || d > time.Second {
+		d = time.Second
+	}
+	return tea.Tick(d, func(time.Time) tea.Msg {
+		t := tickMsg{now: clk.Now()}
+		if hook != nil {
+			t.mirror = hook()
+		}
+		return t
+	})
+}
+
+// Update handles one message. It never blocks and does no I/O.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.invalidate()
+		return m, nil
+	case tea.ColorProfileMsg:
+		if m.profile != msg.Profile {
+			m.profile = msg.Profile
+			m.restyle()
+		}
+		return m, nil
+	case tea.BackgroundColorMsg:
+		if m.o.Theme == ThemeAuto && m.dark != msg.IsDark() {
+			m.dark = msg.IsDark()
+			m.restyle()
+		}
+		return m, nil
+	case snapshotMsg:
+		return m, m.onSnapshot(msg)
+	case feedMsg:
+		return m, m.onFeed(msg)
+	case resubscribeMsg:
+		return m, subscribeCmd(m.ctx, m.eng, m.buffer())
+	case tickMsg:
+		m.now = msg.now
+		if m.o.MirrorStatus != nil {
+			m.mirror = msg.mirror
+		}
+		m.invalidate()
+		return m, m.tickCmd()
+	case replyMsg:
+		return m, m.onReply(msg)
+	case tea.KeyPressMsg:
+		m.invalidate()
+		return m, m.onKey(msg)
+	case tea.PasteMsg:
+		if m.overlay == overlayInput || m.overlay == overlayChooser {
+			m.invalidate()
+			return m, m.onOverlayMsg(msg)
+		}
+		return m, nil
+	case tea.MouseClickMsg:
+		m.invalidate()
+		return m, m.onClick(msg.Mouse())
+	case tea.MouseWheelMsg:
+		m.invalidate()
+		return m, m.onWheel(msg.Mouse())
+	}
+	return m, nil
+}
+
+// View renders the whole screen; the result is cached until something
+// changes, so stray messages cost nothing.
+func (m *Model) View() tea.View {
+	if !m.cacheValid {
+		m.cache = m.render()
+		m.cacheValid = true
+	}
+	v := tea.NewView(m.cache)
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	name := m.cfg.Incident.Name
+	if m.st != nil && m.st.Name != "" {
+		name = m.st.Name
+	}
+	v.WindowTitle = "warroom — " + name
+	if m.overlay == overlayInput || m.overlay == overlayChooser {
+		v.Cursor = nil
+	}
+	return v
+}
+
+func (m *Model) size() (int, int) {
+	w, h := m.width, m.height
+	if w <= 0 {
+		w = 80
+	}
+	if h <= 0 {
+		h = 24
+	}
+	return w, h
+}
+
+// layout is where things are on screen; the renderer and the mouse
+// handler both use it.
+type layout struct {
+	w, h        int
+	bodyTop     int
+	bodyH       int
+	bannerShown bool
+	msgLines    int
+}
+
+func (m *Model) layout() layout {
+	w, h := m.size()
+	l := layout{w: w, h: h, bodyTop: 2}
+	if m.st != nil && m.st.Roles.Offer != nil {
+		l.bannerShown = true
+		l.bodyTop++
+	}
+	l.msgLines = 1
+	if m.toastActive() && m.overlay == overlayNone && width(m.toast.text) > w {
+		l.msgLines = 2 // a long reason wraps rather than being cut
+	}
+	l.bodyH = h - l.bodyTop - 1 - l.msgLines
+	if l.bodyH < 1 {
+		l.bodyH = 1
+	}
+	return l
+}
+
+func (m *Model) render() string {
+	m.charts.rotate()
+	l := m.layout()
+	lines := make([]string, 0, l.h)
+	lines = append(lines, m.renderHeader(l.w), m.renderTabs(l.w))
+	if l.bannerShown {
+		lines = append(lines, m.renderBanner(l.w))
+	}
+	var body []string
+	switch {
+	case m.st == nil:
+		body = m.renderWaiting(l.w, l.bodyH)
+	default:
+		switch m.view {
+		case viewOverview:
+			body = m.renderOverview(l.w, l.bodyH)
+		case viewDetail:
+			body = m.renderDetail(l.w, l.bodyH)
+		case viewAlerts:
+			body = m.renderAlerts(l.w, l.bodyH)
+		case viewTimeline:
+			body = m.renderTimeline(l.w, l.bodyH)
+		case viewRoles:
+			body = m.renderRoles(l.w, l.bodyH)
+		}
+	}
+	body = normalize(body, l.w, l.bodyH)
+	switch m.overlay {
+	case overlayHelp:
+		body = m.overlayBox(body, m.renderHelp(l.w, l.bodyH), l.w, l.bodyH)
+	case overlayChooser:
+		body = m.overlayBox(body, m.renderChooser(l.w, l.bodyH), l.w, l.bodyH)
+	}
+	lines = append(lines, body...)
+	lines = append(lines, m.renderMessage(l.w, l.msgLines)...)
+	lines = append(lines, m.renderStatus(l.w))
+	return strings.Join(lines, "\n")
+}
+
+// normalize makes body exactly h lines of w cells.
+func normalize(body []string, w, h int) []string {
+	if len(body) > h {
+		body = body[:h]
+	}
+	for i, s := range body {
+		if width(s) != w {
+			body[i] = fit(s, w)
+		}
+	}
+	blank := strings.Repeat(" ", w)
+	for len(body) < h {
+		body = append(body, blank)
+	}
+	return body
+}
+
+func (m *Model) overlayBox(body, box []string, w, h int) []string {
+	if len(box) == 0 {
+		return body
+	}
+	bw := width(box[0])
+	x := (w - bw) / 2
+	y := (h - len(box)) / 2
+	if y < 0 {
+		y = 0
+	}
+	return overlay(body, box, max(x, 0), y)
+}
+
+func (m *Model) renderWaiting(w, h int) []string {
+	b := newBlock(w)
+	b.add("")
+	if m.feedErr != "" {
+		b.add("  " + m.sty.ToastError.S(m.feedErr))
+	} else {
+		b.add("  " + m.sty.Muted.S("connecting to the engine…"))
+	}
+	return b.render(h)
+}
+
+func (m *Model) toastActive() bool { return m.toast.text != "" && m.now.Before(m.toast.until) }
+
+// setToast shows a message on the message line for a few seconds.
+func (m *Model) setToast(kind toastKind, text string) {
+	d := 6 * time.Second
+	if kind == toastError {
+		d = 10 * time.Second
+	}
+	m.toast = toast{text: oneLine(text), kind: kind, until: m.now.Add(d)}
+	m.invalidate()
+}

@@ -1,0 +1,383 @@
+package tui
+
+import (
+	"errors"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// onKey routes a key press: overlays first, then global keys, then the
+// current view's keys.
+func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch m.overlay {
+	case overlayChooser:
+		return m.onChooserKey(msg)
+	case overlayInput:
+		return m.onInputKey(msg)
+	case overlayHelp:
+		if key.Matches(msg, m.keys.Help, m.keys.Back, m.keys.Quit) || msg.String() == "enter" {
+			m.closeOverlay()
+		}
+		return nil
+	case overlayQuit:
+		if msg.String() == "y" || msg.String() == "Y" || msg.String() == "ctrl+c" {
+			return m.quit()
+		}
+		m.closeOverlay()
+		return nil
+	case overlayConfirm:
+		fn := m.confirmFn
+		m.closeOverlay()
+		if msg.String() == "y" || msg.String() == "Y" {
+			return fn(m)
+		}
+		m.setToast(toastInfo, "cancelled")
+		return nil
+	}
+	k := m.keys
+	switch {
+	case msg.String() == "ctrl+c":
+		return m.quit()
+	case key.Matches(msg, k.Quit):
+		m.overlay = overlayQuit
+		return nil
+	case key.Matches(msg, k.Help):
+		m.overlay = overlayHelp
+		return nil
+	case key.Matches(msg, k.Palette):
+		m.openPalette()
+		return nil
+	case key.Matches(msg, k.Overview):
+		m.setView(viewOverview)
+		return nil
+	case key.Matches(msg, k.Alerts):
+		m.setView(viewAlerts)
+		return nil
+	case key.Matches(msg, k.Timeline):
+		m.setView(viewTimeline)
+		return nil
+	case key.Matches(msg, k.Roles):
+		m.setView(viewRoles)
+		return nil
+	case key.Matches(msg, k.NextView):
+		m.cycleView(1)
+		return nil
+	case key.Matches(msg, k.PrevView):
+		m.cycleView(-1)
+		return nil
+	case key.Matches(msg, k.Theme):
+		m.toggleTheme()
+		return nil
+	case key.Matches(msg, k.Accept):
+		return m.acceptOffer()
+	case key.Matches(msg, k.Decline):
+		return m.declineOffer()
+	case key.Matches(msg, k.Note):
+		return m.startNote(m.contextService())
+	}
+	if m.st == nil {
+		return nil
+	}
+	switch m.view {
+	case viewOverview:
+		return m.overviewKey(msg)
+	case viewDetail:
+		return m.detailKey(msg)
+	case viewAlerts:
+		return m.alertsKey(msg)
+	case viewTimeline:
+		return m.timelineKey(msg)
+	case viewRoles:
+		return m.rolesKey(msg)
+	}
+	return nil
+}
+
+func (m *Model) quit() tea.Cmd {
+	m.cancel()
+	return tea.Quit
+}
+
+var tabOrder = []viewID{viewOverview, viewAlerts, viewTimeline, viewRoles}
+
+func (m *Model) setView(v viewID) {
+	if v == viewDetail && m.view != viewDetail {
+		m.back = m.view
+	}
+	m.view = v
+	m.invalidate()
+}
+
+func (m *Model) cycleView(d int) {
+	cur := 0
+	for i, v := range tabOrder {
+		if v == m.view {
+			cur = i
+		}
+	}
+	if m.view == viewDetail {
+		cur = 0
+	}
+	m.setView(tabOrder[(cur+d+len(tabOrder))%len(tabOrder)])
+}
+
+func (m *Model) openDetail(service string) {
+	m.detail = service
+	for i := range m.cfg.Services {
+		if m.cfg.Services[i].ID == service {
+			m.sel = i
+		}
+	}
+	m.setView(viewDetail)
+}
+
+// contextService is the service the current view is about, if any.
+func (m *Model) contextService() string {
+	switch m.view {
+	case viewDetail:
+		return m.detail
+	case viewTimeline:
+		return m.tl.service
+	}
+	return ""
+}
+
+// clampSelections keeps cursors inside their lists after state changes.
+func (m *Model) clampSelections() {
+	m.sel = clamp(m.sel, 0, len(m.cfg.Services)-1)
+	if m.st != nil {
+		m.alertSel = clamp(m.alertSel, 0, len(m.st.OpenAlerts())-1)
+	}
+}
+
+func (m *Model) overviewKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	n := len(m.cfg.Services)
+	if n == 0 {
+		return nil
+	}
+	l := m.layout()
+	g := gridLayout(n, l.w, l.bodyH)
+	switch {
+	case key.Matches(msg, k.Left):
+		m.sel = clamp(m.sel-1, 0, n-1)
+	case key.Matches(msg, k.Right):
+		m.sel = clamp(m.sel+1, 0, n-1)
+	case key.Matches(msg, k.Up):
+		if m.sel-g.cols >= 0 {
+			m.sel -= g.cols
+		}
+	case key.Matches(msg, k.Down):
+		if m.sel+g.cols < n {
+			m.sel += g.cols
+		} else if m.sel/g.cols < (n-1)/g.cols {
+			m.sel = n - 1
+		}
+	case key.Matches(msg, k.Top):
+		m.sel = 0
+	case key.Matches(msg, k.Bottom):
+		m.sel = n - 1
+	case key.Matches(msg, k.PageDown):
+		m.sel = clamp(m.sel+g.cols*max(g.visRows, 1), 0, n-1)
+	case key.Matches(msg, k.PageUp):
+		m.sel = clamp(m.sel-g.cols*max(g.visRows, 1), 0, n-1)
+	case key.Matches(msg, k.Open):
+		m.openDetail(m.cfg.Services[m.sel].ID)
+	case key.Matches(msg, k.Ack):
+		return m.ackOldest(m.cfg.Services[m.sel].ID)
+	case key.Matches(msg, k.AckService):
+		return m.ackService(m.cfg.Services[m.sel].ID)
+	}
+	m.ovTop = g.scrollFor(m.sel, m.ovTop)
+	return nil
+}
+
+func (m *Model) detailKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		m.setView(m.back)
+	case key.Matches(msg, k.PrevService, k.Left):
+		m.stepService(-1)
+	case key.Matches(msg, k.NextService, k.Right):
+		m.stepService(1)
+	case key.Matches(msg, k.Ack):
+		return m.ackOldest(m.detail)
+	case key.Matches(msg, k.AckService):
+		return m.ackService(m.detail)
+	}
+	return nil
+}
+
+func (m *Model) stepService(d int) {
+	n := len(m.cfg.Services)
+	if n == 0 {
+		return
+	}
+	i := 0
+	for j := range m.cfg.Services {
+		if m.cfg.Services[j].ID == m.detail {
+			i = j
+		}
+	}
+	i = (i + d + n) % n
+	m.detail = m.cfg.Services[i].ID
+	m.sel = i
+}
+
+// listMove applies navigation keys to a cursor over n rows with page
+// size page; ok reports that the key was a navigation key.
+func (m *Model) listMove(msg tea.KeyPressMsg, cur, n, page int) (int, bool) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		return clamp(cur-1, 0, n-1), true
+	case key.Matches(msg, k.Down):
+		return clamp(cur+1, 0, n-1), true
+	case key.Matches(msg, k.PageUp):
+		return clamp(cur-page, 0, n-1), true
+	case key.Matches(msg, k.PageDown):
+		return clamp(cur+page, 0, n-1), true
+	case key.Matches(msg, k.Top):
+		return 0, true
+	case key.Matches(msg, k.Bottom):
+		return max(n-1, 0), true
+	}
+	return cur, false
+}
+
+func (m *Model) alertsKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	open := m.st.OpenAlerts()
+	l := m.layout()
+	if sel, ok := m.listMove(msg, m.alertSel, len(open), max(l.bodyH-2, 1)); ok {
+		m.alertSel = sel
+		return nil
+	}
+	if m.alertSel >= len(open) {
+		if key.Matches(msg, k.Ack, k.AckService, k.Resolve, k.Open) {
+			return m.refuse(errors.New("there are no open alerts"))
+		}
+		return nil
+	}
+	a := open[m.alertSel]
+	switch {
+	case key.Matches(msg, k.Ack):
+		return m.ackAlert(a)
+	case key.Matches(msg, k.AckService):
+		return m.ackService(a.Service)
+	case key.Matches(msg, k.Resolve):
+		return m.resolveAlert(a)
+	case key.Matches(msg, k.Open):
+		if a.Service != "" {
+			m.openDetail(a.Service)
+		}
+	}
+	return nil
+}
+
+func (m *Model) rolesKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	slots := m.slots()
+	l := m.layout()
+	if sel, ok := m.listMove(msg, m.roleSel, len(slots), max(l.bodyH-2, 1)); ok {
+		m.roleSel = sel
+		return nil
+	}
+	if m.roleSel >= len(slots) {
+		return nil
+	}
+	s := slots[m.roleSel]
+	switch {
+	case key.Matches(msg, k.Assign):
+		return m.startAssign(s)
+	case key.Matches(msg, k.Clear):
+		return m.clearSlot(s)
+	case key.Matches(msg, k.Offer):
+		return m.startOffer()
+	}
+	return nil
+}
+
+// onClick: a click on a tab switches views, on a pane opens it, on a row
+// selects it.
+func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
+	if ms.Button != tea.MouseLeft {
+		return nil
+	}
+	if m.overlay != overlayNone {
+		if m.overlay != overlayInput {
+			m.closeOverlay()
+		}
+		return nil
+	}
+	l := m.layout()
+	if ms.Y == 1 {
+		for _, t := range m.tabRanges(l.w) {
+			if ms.X >= t.x0 && ms.X < t.x1 {
+				if t.view == viewDetail {
+					m.setView(viewDetail)
+				} else {
+					m.setView(t.view)
+				}
+			}
+		}
+		return nil
+	}
+	y := ms.Y - l.bodyTop
+	if y < 0 || y >= l.bodyH || m.st == nil {
+		return nil
+	}
+	switch m.view {
+	case viewOverview:
+		g := gridLayout(len(m.cfg.Services), l.w, l.bodyH)
+		if i := g.hit(ms.X, y, m.ovTop); i >= 0 && i < len(m.cfg.Services) {
+			m.sel = i
+			m.openDetail(m.cfg.Services[i].ID)
+		}
+	case viewAlerts:
+		if i := m.alertTop + y - 1; y >= 1 && i < len(m.st.OpenAlerts()) {
+			m.alertSel = i
+		}
+	case viewTimeline:
+		rows := m.timelineRows()
+		if i := m.tl.top + y - 1; y >= 1 && i < len(rows) {
+			m.tl.sel = i
+			m.tl.follow = i == len(rows)-1
+		}
+	case viewRoles:
+		if i := m.roleTop + y - 1; y >= 1 && i < len(m.slots()) {
+			m.roleSel = i
+		}
+	}
+	return nil
+}
+
+func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
+	d := 0
+	switch ms.Button {
+	case tea.MouseWheelUp:
+		d = -1
+	case tea.MouseWheelDown:
+		d = 1
+	default:
+		return nil
+	}
+	if m.st == nil || m.overlay != overlayNone {
+		return nil
+	}
+	switch m.view {
+	case viewTimeline:
+		rows := m.timelineRows()
+		m.tl.sel = clamp(m.tl.sel+d*3, 0, len(rows)-1)
+		m.tl.follow = m.tl.sel == len(rows)-1
+	case viewAlerts:
+		m.alertSel = clamp(m.alertSel+d, 0, len(m.st.OpenAlerts())-1)
+	case viewRoles:
+		m.roleSel = clamp(m.roleSel+d, 0, len(m.slots())-1)
+	case viewOverview:
+		m.sel = clamp(m.sel+d, 0, len(m.cfg.Services)-1)
+	}
+	return nil
+}
