@@ -182,7 +182,6 @@ var mitigations = map[string]mitigation{
 	"tokens/db_conns":  {"db-terminate-idle-sessions", map[string]string{}},
 	"tokens/throttles": {"lambda-reserved-concurrency", map[string]string{"function": "tokens", "reserved_concurrency": "3000"}},
 	"triton/lag":       {"rpc-traffic-split", map[string]string{"triton_percent": "20"}},
-	"triton/latency":   {"rpc-traffic-split", map[string]string{"triton_percent": "20"}},
 	"blowfish/landing": {"priority-fee", map[string]string{"micro_lamports": "300000"}},
 }
 

@@ -10,6 +10,12 @@ import (
 	"time"
 )
 
+// demoSpeed compresses the 11-minute story into about 20 s. RPC latency is
+// measured on the scaled clock, so any real overhead is multiplied by the
+// speed: faster runs would make a slow (race-instrumented) build look
+// like a slow provider.
+const demoSpeed = 30
+
 type line struct{ kind, service, text string }
 
 // runHeadless runs the whole scenario headless and returns its lines.
@@ -40,18 +46,34 @@ func runHeadless(t *testing.T, seed uint64, speed float64) []line {
 	return out
 }
 
-// firstRuleAlerts lists the services in the order their first threshold
-// alert fired (imported monitor alerts aside).
-func firstRuleAlerts(lines []line) []string {
+// story is the pane of each problem in the launch story, by the alert
+// text it starts with. Latency panes are left out on purpose: RPC latency
+// is measured on the scaled clock, so a slow (race-instrumented) build
+// multiplies its own overhead by the speed.
+var story = []struct{ service, prefix string }{
+	{"cloudflare", "bots reaching origin"},
+	{"tokens", "Lambda throttles"},
+	{"tokens", "DB connections used"},
+	{"aws", "NAT port allocation errors"},
+	{"triton", "slots behind best"},
+	{"blowfish", "tx landing rate"},
+}
+
+// storyAlerts lists the story's problems in the order their threshold
+// alerts first fired.
+func storyAlerts(lines []line) []string {
 	seen := map[string]bool{}
 	var order []string
 	for _, l := range lines {
-		if l.kind != "ALERT" || strings.HasPrefix(l.text, "datadog:") || strings.HasPrefix(l.text, "prometheus:") {
+		if l.kind != "ALERT" || !(strings.HasSuffix(l.text, "(warn)") || strings.HasSuffix(l.text, "(crit)")) {
 			continue
 		}
-		if !seen[l.service] {
-			seen[l.service] = true
-			order = append(order, l.service)
+		for _, st := range story {
+			k := st.service + "/" + st.prefix
+			if l.service == st.service && strings.HasPrefix(l.text, st.prefix) && !seen[k] {
+				seen[k] = true
+				order = append(order, k)
+			}
 		}
 	}
 	return order
@@ -61,28 +83,22 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole simulated launch")
 	}
-	lines := runHeadless(t, 1, 60)
+	lines := runHeadless(t, 1, demoSpeed)
 	if lines[0].kind != "DECLARE" || !strings.Contains(lines[0].text, "(simulated)") {
 		t.Fatalf("first line %+v", lines[0])
 	}
-	order := firstRuleAlerts(lines)
+	order := storyAlerts(lines)
 	// The story: bots hit the WAF first, then the tokens Lambda and the
 	// shared database, NAT ports, the degrading RPC provider, and fees.
-	want := []string{"cloudflare", "tokens", "history", "aws", "triton", "blowfish"}
-	pos := map[string]int{}
-	for i, s := range order {
-		pos[s] = i
+	want := []string{"cloudflare/bots reaching origin", "tokens/Lambda throttles", "tokens/DB connections used",
+		"aws/NAT port allocation errors", "triton/slots behind best", "blowfish/tx landing rate"}
+	if strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Fatalf("story alerts fired as\n%v\nwant\n%v", order, want)
 	}
-	for _, s := range want {
-		if _, ok := pos[s]; !ok {
-			t.Fatalf("alerts fired on %v, want all of %v", order, want)
+	for _, l := range lines {
+		if l.kind == "ALERT" && l.service == "quicknode" && strings.HasPrefix(l.text, "slots behind best") && !strings.Contains(l.text, "STALE") {
+			t.Fatalf("the healthy provider lagged: %s", l.text)
 		}
-	}
-	if order[0] != "cloudflare" || pos["tokens"] > pos["aws"] || pos["aws"] > pos["triton"] || pos["triton"] > pos["blowfish"] {
-		t.Fatalf("alert order %v, want cloudflare first, then tokens before aws before triton before blowfish", order)
-	}
-	if _, ok := pos["quicknode"]; ok {
-		t.Fatalf("the healthy provider alerted: %v", order)
 	}
 	// Owners acknowledge their own services' alerts.
 	acked := false
@@ -122,8 +138,8 @@ func TestSameSeedSameAlerts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the simulated launch twice")
 	}
-	a := firstRuleAlerts(runHeadless(t, 7, 60))
-	b := firstRuleAlerts(runHeadless(t, 7, 60))
+	a := storyAlerts(runHeadless(t, 7, demoSpeed))
+	b := storyAlerts(runHeadless(t, 7, demoSpeed))
 	if strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Fatalf("same seed, different alerts:\n%v\n%v", a, b)
 	}
