@@ -1,24 +1,116 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/room"
+	"github.com/warroom/warroom/server"
 )
 
 func newServeCmd() *cobra.Command {
-	var cfg, sshAddr, httpAddr, journalPath string
+	var cfg, sshAddr, httpAddr, journalPath, hostKey string
+	var maxSessions int
+	var idle time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a shared war room over SSH and HTTP",
 		Long: `serve runs one engine, its sources and the Slack mirror, and gives each SSH
 session its own dashboard, bound to the roster person whose key authenticated.
-HTTP serves /healthz, /metrics, the Alertmanager webhook and a read-only timeline.`,
+HTTP serves /healthz, /metrics, the Alertmanager webhook and a read-only timeline
+(/api/timeline, /api/timeline/stream) behind the bearer token in
+$WARROOM_HTTP_TOKEN (disabled when it is unset).
+
+Only public keys listed in the roster (ssh_keys) may connect. Without a
+command an SSH session needs a terminal (ssh -t); "ssh HOST tail" streams the
+timeline as lines. Connects, refusals and disconnects are written to the audit
+log beside the journal (warroom-audit.log).`,
 		Example: `  warroom serve -c warroom.yaml --ssh 127.0.0.1:2222 --http 127.0.0.1:8080`,
 		Args:    args(cobra.NoArgs),
-		RunE:    func(cmd *cobra.Command, _ []string) error { return notYet("warroom serve") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if hostKey == "" {
+				hostKey = filepath.Join(filepath.Dir(journalPath), "warroom_host_ed25519")
+			}
+			if maxSessions < 1 {
+				return usageErr(errors.New("--max-sessions must be at least 1"))
+			}
+			return runServe(cmd.Context(), cfg, journalPath, server.Options{
+				SSHAddr: sshAddr, HTTPAddr: httpAddr, HostKeyPath: hostKey,
+				MaxSessions: maxSessions, IdleTimeout: idle, Token: os.Getenv("WARROOM_HTTP_TOKEN"),
+			}, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
 	configFlag(cmd, &cfg)
-	cmd.Flags().StringVar(&sshAddr, "ssh", "127.0.0.1:2222", "SSH listen address")
-	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "HTTP listen address")
+	cmd.Flags().StringVar(&sshAddr, "ssh", server.DefaultSSHAddr, "SSH listen address")
+	cmd.Flags().StringVar(&httpAddr, "http", server.DefaultHTTPAddr, "HTTP listen address")
 	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
+	cmd.Flags().StringVar(&hostKey, "host-key", "", "SSH host key, created (0600) if missing (default: warroom_host_ed25519 beside the journal)")
+	cmd.Flags().IntVar(&maxSessions, "max-sessions", server.DefaultMaxSessions, "most concurrent SSH sessions")
+	cmd.Flags().DurationVar(&idle, "idle-timeout", server.DefaultIdleTimeout, "close a dashboard after this long without input (0: never)")
 	return cmd
+}
+
+func runServe(ctx context.Context, cfgPath, journalPath string, o server.Options, stdout, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = -1 // never
+	}
+	c, err := config.Load(cfgPath)
+	if err != nil {
+		return reportConfigErr(stderr, cfgPath, err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	auditPath := filepath.Join(filepath.Dir(journalPath), "warroom-audit.log")
+	af, err := os.OpenFile(auditPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return runtimeErr(fmt.Errorf("audit log: %w", err))
+	}
+	defer af.Close()
+	o.Audit = slog.New(slog.NewJSONHandler(af, nil))
+	o.Logger = logger
+
+	r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath, Logger: logger})
+	if err != nil {
+		var errs *config.Errors
+		if errors.As(err, &errs) {
+			return reportConfigErr(stderr, c.Playbooks, err)
+		}
+		return runtimeErr(err)
+	}
+	srv, err := server.New(r, o)
+	if err == nil {
+		err = srv.Start(ctx)
+	}
+	if err != nil {
+		_ = r.Close()
+		return runtimeErr(err)
+	}
+	fmt.Fprintf(stdout, "warroom: serving %q: ssh %s, http %s (audit log %s)\n", c.Incident.Name, srv.SSHAddr(), srv.HTTPAddr(), auditPath)
+	select {
+	case <-ctx.Done():
+	case <-r.Done():
+	}
+	err = srv.Close()
+	if cerr := r.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if eerr := r.Engine.Err(); eerr != nil {
+		return runtimeErr(eerr)
+	}
+	if err != nil {
+		return runtimeErr(err)
+	}
+	fmt.Fprintln(stdout, "warroom: stopped")
+	return nil
 }

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	prom "github.com/warroom/warroom/sources/prometheus"
+)
+
+// maxPage bounds one /api/timeline answer; ask again with after=<last seq>.
+const maxPage = 1000
+
+// Handler is the HTTP API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{}))
+	wh := prom.NewWebhook(s.r.Engine)
+	wh.Logger = s.o.Logger
+	mux.Handle("/api/alertmanager", wh)
+	mux.HandleFunc("GET /api/timeline", s.auth(s.timeline))
+	mux.HandleFunc("GET /api/timeline/stream", s.auth(s.stream))
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	select {
+	case <-s.r.Done():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		msg := "engine stopped"
+		if err := s.r.Engine.Err(); err != nil {
+			msg += ": " + err.Error()
+		}
+		fmt.Fprintln(w, msg)
+	default:
+		fmt.Fprintf(w, "ok seq=%d\n", s.r.Journal.LastSeq())
+	}
+}
+
+func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.o.Token == "" {
+			http.NotFound(w, r)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.o.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="warroom"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func parseSeq(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad sequence number %q", v)
+	}
+	return n, nil
+}
+
+func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
+	after, err := parseSeq(r.URL.Query().Get("after"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	evs := []incident.Event{}
+	upto := min(s.r.Journal.LastSeq(), after+maxPage)
+	if upto > after {
+		err = s.r.Journal.ReplayRange(r.Context(), after, upto, func(je journal.Event) error {
+			ev, err := incident.FromJournal(je)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+			return nil
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(evs)
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("after")
+	}
+	after, err := parseSeq(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	_ = s.follow(r.Context(), after, func(ev incident.Event) error {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.Seq, b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+}

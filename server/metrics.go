@@ -1,0 +1,78 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	reg *prometheus.Registry
+}
+
+// newMetrics registers the server's own metrics (no process or Go
+// collectors: this registry describes the room).
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_events_committed", Help: "Sequence number of the last event committed to the journal."},
+			func() float64 { return float64(s.r.Journal.LastSeq()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_engine_up", Help: "1 while the incident engine runs."},
+			func() float64 {
+				select {
+				case <-s.r.Done():
+					return 0
+				default:
+					return 1
+				}
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_ssh_sessions", Help: "Open SSH sessions."},
+			func() float64 { return float64(s.sessions.Load()) }),
+		sourceCollector{s},
+	)
+	if s.o.MirrorLag != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_mirror_lag_seconds", Help: "How far the Slack mirror is behind the journal."},
+			func() float64 { return s.o.MirrorLag().Seconds() }))
+	}
+	return &metrics{reg: reg}
+}
+
+var (
+	descSourceUp = prometheus.NewDesc("warroom_source_up", "1 when the source's health is up, 0 otherwise (degraded, down, rate-limited or not polled yet).",
+		[]string{"source", "health"}, nil)
+	descQueryPolls  = prometheus.NewDesc("warroom_source_query_polls_total", "Finished polls of a source query.", []string{"source", "query"}, nil)
+	descQueryErrors = prometheus.NewDesc("warroom_source_query_errors_total", "Failed polls of a source query.", []string{"source", "query"}, nil)
+	descQueryFails  = prometheus.NewDesc("warroom_source_query_consecutive_failures", "Consecutive failures of a source query.", []string{"source", "query"}, nil)
+)
+
+// sourceCollector reads the scheduler's health at scrape time. The
+// scheduler does not expose poll latency, so none is exported.
+type sourceCollector struct{ s *Server }
+
+func (sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSourceUp
+	ch <- descQueryPolls
+	ch <- descQueryErrors
+	ch <- descQueryFails
+}
+
+func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	sch := c.s.r.Sources
+	if sch == nil {
+		return
+	}
+	for id, st := range sch.Health() {
+		v := 0.0
+		if st.Health == "up" {
+			v = 1
+		}
+		h := st.Health
+		if h == "" {
+			h = "unknown"
+		}
+		ch <- prometheus.MustNewConstMetric(descSourceUp, prometheus.GaugeValue, v, id, h)
+	}
+	for _, q := range sch.Queries() {
+		ch <- prometheus.MustNewConstMetric(descQueryPolls, prometheus.CounterValue, float64(q.Polls), q.Source, q.Name)
+		ch <- prometheus.MustNewConstMetric(descQueryErrors, prometheus.CounterValue, float64(q.Errors), q.Source, q.Name)
+		ch <- prometheus.MustNewConstMetric(descQueryFails, prometheus.GaugeValue, float64(q.Failures), q.Source, q.Name)
+	}
+}

@@ -1,0 +1,322 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	bm "charm.land/wish/v2/bubbletea"
+	"github.com/charmbracelet/colorprofile"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/tui"
+)
+
+// Permission extensions set only after a signature check (see verified).
+const (
+	extHandle = "warroom-handle"
+	extFP     = "warroom-fingerprint"
+)
+
+func (s *Server) newSSH(signer gossh.Signer) *ssh.Server {
+	srv := &ssh.Server{
+		HostSigners:      []ssh.Signer{signer},
+		Version:          "warroom",
+		HandshakeTimeout: handshakeTimeout,
+		// Public keys only: no password or keyboard-interactive handler is
+		// set, so the server offers "publickey" and nothing else.
+		PublicKeyHandler: s.offered,
+		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
+			return &gossh.ServerConfig{VerifiedPublicKeyCallback: s.verified}
+		},
+		ConnectionFailedCallback: func(c net.Conn, err error) {
+			s.o.Audit.Info("ssh connection failed", "remote", c.RemoteAddr().String(), "err", err.Error())
+		},
+	}
+	tuiHandler := bm.MiddlewareWithProgramHandler(s.program)(func(ssh.Session) {})
+	srv.Handler = func(sess ssh.Session) { s.session(sess, tuiHandler) }
+	return srv
+}
+
+// offered is called for every key a client offers or tries, before (or
+// without) any proof that the client holds the private key. It only
+// decides whether the key is worth a signature; it records no identity.
+func (s *Server) offered(ctx ssh.Context, key ssh.PublicKey) bool {
+	if s.onOffer != nil {
+		s.onOffer(gossh.FingerprintSHA256(key))
+	}
+	if _, ok := s.r.Engine.Roster().ByKey(key); ok {
+		return true
+	}
+	s.o.Audit.Info("ssh key refused", "reason", "not on the roster", "user", ctx.User(),
+		"remote", ctx.RemoteAddr().String(), "fingerprint", gossh.FingerprintSHA256(key))
+	return false
+}
+
+// verified is called by x/crypto only after the client's signature over
+// the session was checked with key. The identity is taken here and
+// nowhere else, so a key merely offered (CVE-2024-45337) never names the
+// person.
+func (s *Server) verified(conn gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+	p, ok := s.r.Engine.Roster().ByKey(key)
+	if !ok {
+		return nil, errors.New("key not on the roster")
+	}
+	if perms == nil {
+		perms = &gossh.Permissions{}
+	}
+	if perms.Extensions == nil {
+		perms.Extensions = map[string]string{}
+	}
+	perms.Extensions[extHandle] = p.Handle
+	perms.Extensions[extFP] = gossh.FingerprintSHA256(key)
+	return perms, nil
+}
+
+// identify resolves the session's person from the connection's final
+// permissions (those of the verified key) and cross-checks them with the
+// session's public key against the roster.
+func (s *Server) identify(sess ssh.Session) (roles.Person, string, error) {
+	sc, ok := sess.Context().Value(ssh.ContextKeyConn).(*gossh.ServerConn)
+	if !ok || sc.Permissions == nil {
+		return roles.Person{}, "", errors.New("no authenticated connection")
+	}
+	handle, fp := sc.Permissions.Extensions[extHandle], sc.Permissions.Extensions[extFP]
+	key := sess.PublicKey()
+	if handle == "" || fp == "" || key == nil {
+		return roles.Person{}, fp, errors.New("not authenticated with a verified public key")
+	}
+	if got := gossh.FingerprintSHA256(key); got != fp {
+		return roles.Person{}, fp, fmt.Errorf("session key %s is not the verified key %s", got, fp)
+	}
+	p, ok := s.r.Engine.Roster().ByKey(key)
+	if !ok || p.Handle != handle {
+		return roles.Person{}, fp, errors.New("verified key does not match the roster")
+	}
+	return p, fp, nil
+}
+
+type ctxKey struct{}
+
+type sessInfo struct {
+	person    roles.Person
+	lastInput atomic.Int64 // unix nanos
+	idled     atomic.Bool
+	prog      atomic.Pointer[tea.Program]
+}
+
+func (s *Server) session(sess ssh.Session, tuiHandler ssh.Handler) {
+	remote := sess.RemoteAddr().String()
+	p, fp, err := s.identify(sess)
+	if err != nil {
+		s.o.Audit.Warn("ssh session refused", "remote", remote, "fingerprint", fp, "err", err.Error())
+		fmt.Fprintln(sess.Stderr(), "warroom: not authorized")
+		_ = sess.Exit(1)
+		return
+	}
+	n := s.sessions.Add(1)
+	defer s.sessions.Add(-1)
+	log := s.o.Audit.With("handle", p.Handle, "fingerprint", fp, "remote", remote, "session", shortID(sess.Context().SessionID()))
+	if n > int64(s.o.MaxSessions) {
+		log.Warn("ssh session refused", "reason", "max sessions", "max", s.o.MaxSessions)
+		fmt.Fprintf(sess.Stderr(), "warroom: the room is full (%d sessions); try again later\n", s.o.MaxSessions)
+		_ = sess.Exit(1)
+		return
+	}
+	cmd := sess.Command()
+	_, _, hasPTY := sess.Pty()
+	mode := "dashboard"
+	switch {
+	case len(cmd) == 1 && cmd[0] == "tail":
+		mode = "tail"
+	case len(cmd) == 1 && cmd[0] == "whoami":
+		mode = "whoami"
+	case len(cmd) > 0:
+		mode = "unknown command"
+	case !hasPTY:
+		mode = "no pty"
+	}
+	start := time.Now()
+	log.Info("ssh connect", "mode", mode, "user", sess.User())
+	defer func() {
+		log.Info("ssh disconnect", "mode", mode, "duration", time.Since(start).Round(time.Millisecond).String())
+	}()
+
+	switch mode {
+	case "tail":
+		err := s.follow(sess.Context(), 0, func(ev incident.Event) error {
+			_, err := fmt.Fprintln(sess, ev.Line())
+			return err
+		})
+		if err != nil {
+			_ = sess.Exit(1)
+			return
+		}
+		_ = sess.Exit(0)
+	case "whoami":
+		fmt.Fprintln(sess, p.Handle)
+		_ = sess.Exit(0)
+	case "unknown command":
+		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami. Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
+		_ = sess.Exit(2)
+	case "no pty":
+		fmt.Fprintln(sess.Stderr(), "warroom: the dashboard needs a terminal; connect with `ssh -t …`, or run `ssh … tail` to stream the timeline.")
+		_ = sess.Exit(1)
+	default:
+		info := &sessInfo{person: p}
+		info.lastInput.Store(time.Now().UnixNano())
+		sess.Context().SetValue(ctxKey{}, info)
+		if s.o.IdleTimeout > 0 {
+			go s.watchIdle(sess, info)
+		}
+		tuiHandler(sess)
+		if info.idled.Load() {
+			log.Info("ssh idle timeout", "after", s.o.IdleTimeout.String())
+			fmt.Fprintf(sess.Stderr(), "\r\nwarroom: closed after %s without input\r\n", s.o.IdleTimeout)
+		}
+		_ = sess.Exit(0)
+	}
+}
+
+// watchIdle closes a dashboard session with no input for IdleTimeout.
+func (s *Server) watchIdle(sess ssh.Session, info *sessInfo) {
+	every := min(s.o.IdleTimeout/4, 5*time.Second)
+	every = max(every, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-sess.Context().Done():
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, info.lastInput.Load())) >= s.o.IdleTimeout {
+				if p := info.prog.Load(); p != nil {
+					info.idled.Store(true)
+					p.Quit()
+					return
+				}
+			}
+		}
+	}
+}
+
+// program builds the person's dashboard for a PTY session.
+func (s *Server) program(sess ssh.Session) *tea.Program {
+	info, _ := sess.Context().Value(ctxKey{}).(*sessInfo)
+	pty, _, ok := sess.Pty()
+	if info == nil || !ok {
+		return nil
+	}
+	envs := append(sess.Environ(), "TERM="+pty.Term)
+	o := tui.Options{
+		Engine: s.r.Engine, Handle: info.person.Handle,
+		Width: pty.Window.Width, Height: pty.Window.Height,
+		Profile: colorprofile.Env(envs), Context: sess.Context(),
+		Playbooks: s.r.Playbooks(), FPS: s.o.FPS,
+	}
+	if s.o.MirrorLag != nil {
+		lag := s.o.MirrorLag
+		o.MirrorStatus = func() string { return "lag " + lag().Round(time.Second).String() }
+	}
+	// The program ends by Quit (the middleware quits it when the session
+	// ends), not by a cancelled context, so a normal disconnect is not
+	// logged as a crash; the feed still follows the session's context.
+	po := o
+	po.Context = nil
+	opts := append(tui.ProgramOptions(po), bm.MakeOptions(sess)...)
+	opts = append(opts, tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+		switch msg.(type) {
+		case tea.SuspendMsg:
+			return tea.ResumeMsg{}
+		case tea.KeyPressMsg, tea.MouseMsg, tea.PasteMsg:
+			info.lastInput.Store(time.Now().UnixNano())
+		}
+		return msg
+	}))
+	p := tea.NewProgram(tui.New(o), opts...)
+	info.prog.Store(p)
+	return p
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// follow calls fn for every committed event after seq `after`, in order,
+// then for each new one, until ctx ends or the engine stops. A lagging
+// subscription is refilled from the journal, so no event is skipped.
+func (s *Server) follow(ctx context.Context, after int64, fn func(incident.Event) error) error {
+	sent := after
+	upTo := func(seq int64) error {
+		if seq <= sent {
+			return nil
+		}
+		return s.r.Journal.ReplayRange(ctx, sent, seq, func(je journal.Event) error {
+			ev, err := incident.FromJournal(je)
+			if err != nil {
+				return err
+			}
+			sent = ev.Seq
+			return fn(ev)
+		})
+	}
+	for range 1 << 20 { // bounded: one round per lag
+		snap, sub, err := s.r.Engine.Subscribe(ctx, 1024)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := upTo(snap.LastSeq); err != nil {
+			s.r.Engine.Unsubscribe(sub)
+			return err
+		}
+	recv:
+		for {
+			var u incident.Update
+			var ok bool
+			select {
+			case <-ctx.Done():
+				s.r.Engine.Unsubscribe(sub)
+				return nil
+			case u, ok = <-sub.C:
+			}
+			if !ok {
+				break recv
+			}
+			for _, ev := range u.Events {
+				if ev.Seq <= sent {
+					continue
+				}
+				if ev.Seq != sent+1 {
+					if err := upTo(ev.Seq - 1); err != nil {
+						s.r.Engine.Unsubscribe(sub)
+						return err
+					}
+				}
+				if err := fn(ev); err != nil {
+					s.r.Engine.Unsubscribe(sub)
+					return err
+				}
+				sent = ev.Seq
+			}
+		}
+		if !sub.Lagged() {
+			return nil
+		}
+	}
+	return errors.New("follow: too many resyncs")
+}
