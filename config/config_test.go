@@ -324,7 +324,7 @@ func TestExample(t *testing.T) {
 	}
 	for id, name := range want {
 		s := c.Service(id)
-		if s == nil || s.Name != name || s.Owner == "" || len(s.Panes) < 1 || len(s.Panes) > 3 {
+		if s == nil || s.Name != name || s.Owner == "" || len(s.Panes) < 1 || len(s.Panes) > 4 {
 			t.Errorf("service %s: %+v", id, s)
 			continue
 		}
@@ -515,7 +515,7 @@ func TestCRLFAndBOM(t *testing.T) {
 	if _, err := Parse("crlf.yaml", append([]byte("\ufeff"), crlf...)); err != nil {
 		t.Fatal(err)
 	}
-	bad := strings.Replace(string(data), "warn: 60000", "warn: lots", 1)
+	bad := strings.Replace(string(data), "warn: 2000", "warn: lots", 1)
 	_, lfErr := Parse("w.yaml", []byte(bad))
 	_, crlfErr := Parse("w.yaml", []byte(strings.ReplaceAll(bad, "\n", "\r\n")))
 	if lfErr == nil || crlfErr == nil || lfErr.Error() != crlfErr.Error() {

@@ -237,6 +237,11 @@ func (e *Engine) process(batch []request) error {
 			return e.err
 		}
 	}
+	if len(d.out) > 0 || len(samples) > 0 {
+		e.publish(Update{Events: d.out, Samples: samples, Now: now})
+	}
+	// Replies go after publishing: a reader that sent a command finds its
+	// events already in its feed when the reply arrives.
 	for i, r := range batch {
 		if r.reply == nil {
 			continue
@@ -248,9 +253,6 @@ func (e *Engine) process(batch []request) error {
 			rep.Seq = rep.Events[len(rep.Events)-1].Seq
 		}
 		r.reply <- rep
-	}
-	if len(d.out) > 0 || len(samples) > 0 {
-		e.publish(Update{Events: d.out, Samples: samples, Now: now})
 	}
 	// Snapshots are taken after the batch so they include it.
 	for _, i := range subsAsked {

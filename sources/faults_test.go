@@ -384,6 +384,8 @@ func TestRecoversWithinOneInterval(t *testing.T) {
 		p := st.Panes[incident.PaneKey("api", "rps")]
 		return p != nil && !p.Stale && p.Value == 42 && openAlert(st, "api", func(a *incident.Alert) bool { return a.Pane == "rps" }) == nil
 	})
+	// Health is up again after two good polls in a row of each query.
+	advance(t, clk, s, 3*interval, time.Second, nil)
 	hs := sink.healths("prom")
 	if len(hs) < 2 || hs[0] != sources.HealthDown || hs[len(hs)-1] != sources.HealthUp {
 		t.Fatalf("health reports %v, want down … up", hs)

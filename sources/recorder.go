@@ -64,11 +64,15 @@ func (r *recorder) add(samples []incident.Sample) {
 // (workersDone) so that their last samples are written too.
 func (r *recorder) run(ctx context.Context, workersDone <-chan struct{}) {
 	var buf []journal.Sample
-	flush := func(ctx context.Context) {
+	flush := func() {
 		if len(buf) == 0 {
 			return
 		}
-		if err := r.j.AppendSamples(ctx, buf); err != nil {
+		// Not cancelled with the scheduler: a batch being written when
+		// Stop comes is still written. The journal is local: bounded.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := r.j.AppendSamples(fctx, buf); err != nil {
 			r.dropped.Add(int64(len(buf)))
 			r.log.Warn("sources: journal samples", "n", len(buf), "err", config.Redact(err.Error()))
 		} else {
@@ -82,14 +86,13 @@ func (r *recorder) run(ctx context.Context, workersDone <-chan struct{}) {
 		case ss := <-r.in:
 			buf = append(buf, ss...)
 			if len(buf) >= r.batch {
-				flush(ctx)
+				flush()
 			}
 		case <-tick:
-			flush(ctx)
+			flush()
 			tick = r.clk.After(r.every)
 		case <-ctx.Done():
-			// Write what is still queued; the journal is local, so a
-			// bounded wait is enough.
+			// Write what is still queued, the workers' last samples too.
 			<-workersDone
 			for {
 				select {
@@ -100,9 +103,7 @@ func (r *recorder) run(ctx context.Context, workersDone <-chan struct{}) {
 				}
 				break
 			}
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			flush(fctx)
-			cancel()
+			flush()
 			return
 		}
 	}

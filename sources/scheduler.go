@@ -24,6 +24,10 @@ const (
 	DefaultTimeout  = 10 * time.Second
 )
 
+// recoverAfter is how many successful polls in a row clear a query's
+// failure for health (its panes are fresh again at the first).
+const recoverAfter = 2
+
 // Health values, as reported to the engine.
 const (
 	HealthUp          = "up"
@@ -161,6 +165,7 @@ type worker struct {
 	interval time.Duration
 	timeout  time.Duration
 	fails    int
+	okStreak int // successful polls in a row
 
 	// guarded by Scheduler.mu
 	polling   bool
@@ -453,7 +458,6 @@ func (w *worker) wait(ctx context.Context, next time.Time) (time.Time, bool) {
 			}
 			next = g.until
 		}
-		w.polling, w.next = false, next
 		s.mu.Unlock()
 		if sendStale {
 			w.emit(ctx, nil, w.staleFor(nil, g.reason, now))
@@ -462,10 +466,21 @@ func (w *worker) wait(ctx context.Context, next time.Time) (time.Time, bool) {
 		if d <= 0 {
 			return next, true
 		}
+		timer := s.clk.After(d)
+		if moved := s.clk.Since(now); moved > time.Millisecond {
+			// The clock jumped (a fake or fast clock) between reading it
+			// and setting the timer, which may now fire late: set it again.
+			continue
+		}
+		// Published only once the timer is set, so that Settled never
+		// says "waiting" for a timer that does not exist yet.
+		s.mu.Lock()
+		w.polling, w.next = false, next
+		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return next, false
-		case <-s.clk.After(d):
+		case <-timer:
 		}
 	}
 }
@@ -475,16 +490,14 @@ type outcome struct {
 	err error
 }
 
-// poll runs one request with the timeout, handles its outcome and returns
-// when the next poll is due. The timeout is real (monotonic) time: it
-// bounds network I/O, which happens in real time whatever the clock (an
-// accelerated demo clock must not shrink it). On a timeout the failure
-// (STALE samples, health) is handled at once; the request is then
+// poll runs one request with the timeout on the scheduler's clock, handles
+// its outcome and returns when the next poll is due. On a timeout the
+// failure (STALE samples, health) is handled at once; the request is then
 // cancelled and waited for (one request in flight per query) and its late
 // answer, if any, is not used. ok is false when the scheduler stops.
 func (w *worker) poll(ctx context.Context, start time.Time) (next time.Time, ok bool) {
 	s := w.s
-	pctx, cancel := context.WithTimeout(ctx, w.timeout)
+	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan outcome, 1)
 	s.wg.Add(1)
@@ -493,25 +506,18 @@ func (w *worker) poll(ctx context.Context, start time.Time) (next time.Time, ok 
 		r, err := w.q.Poll(pctx)
 		done <- outcome{r, err}
 	}()
-	timedOut := &Error{Class: Transient, Msg: fmt.Sprintf("no answer within %s", w.timeout), Err: context.DeadlineExceeded}
 	select {
 	case o := <-done:
-		switch {
-		case o.err == nil:
+		if o.err == nil {
 			return w.succeeded(ctx, start, o.res), true
-		case ctx.Err() != nil:
-			return time.Time{}, false
-		case errors.Is(pctx.Err(), context.DeadlineExceeded):
-			// The request gave up at our deadline: say it the same way.
-			return w.failed(ctx, o.res, timedOut), true
 		}
 		return w.failed(ctx, o.res, Classify(o.err)), true
-	case <-pctx.Done():
-		if ctx.Err() != nil {
-			return time.Time{}, false
-		}
+	case <-ctx.Done():
+		return time.Time{}, false
+	case <-s.clk.After(w.timeout):
 	}
-	next = w.failed(ctx, Result{}, timedOut)
+	cancel()
+	next = w.failed(ctx, Result{}, &Error{Class: Transient, Msg: fmt.Sprintf("no answer within %s", w.timeout), Err: context.DeadlineExceeded})
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -575,7 +581,14 @@ func (w *worker) succeeded(ctx context.Context, start time.Time, res Result) tim
 	}
 	s.mu.Lock()
 	w.fails = 0
-	w.polled, w.failing, w.lastErr = true, false, ""
+	w.okStreak++
+	// A failing query counts as failing for health until it has succeeded
+	// recoverAfter times in a row: a flapping source (429, answer, 429)
+	// stays rate-limited rather than filling the timeline with up/down.
+	if !w.failing || w.okStreak >= recoverAfter {
+		w.failing, w.lastErr = false, ""
+	}
+	w.polled = true
 	w.lastPoll, w.nPolls = now, w.nPolls+1
 	w.src.lastOK = now
 	s.mu.Unlock()
@@ -597,6 +610,7 @@ func (w *worker) failed(ctx context.Context, res Result, e *Error) time.Time {
 	now := s.clk.Now()
 	s.mu.Lock()
 	w.fails++
+	w.okStreak = 0
 	fails := w.fails
 	s.mu.Unlock()
 	why := w.reason(e)
@@ -703,7 +717,7 @@ func (st *sourceState) compute() (health, why string) {
 
 func (w *worker) backfill(ctx context.Context, bf Backfiller) {
 	s := w.s
-	bctx, cancel := context.WithTimeout(ctx, w.timeout)
+	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type bout struct {
 		samples []incident.Sample
@@ -723,10 +737,10 @@ func (w *worker) backfill(ctx context.Context, bf Backfiller) {
 			return
 		}
 		w.emit(ctx, nil, o.samples)
-	case <-bctx.Done():
-		if ctx.Err() == nil {
-			<-done // one request in flight: it gives up at the deadline
-			s.log.Info("sources: backfill timed out", "source", w.info.Source, "query", w.info.Name)
-		}
+	case <-ctx.Done():
+	case <-s.clk.After(w.timeout):
+		cancel()
+		<-done // one request in flight: it gives up now
+		s.log.Info("sources: backfill timed out", "source", w.info.Source, "query", w.info.Name)
 	}
 }

@@ -7,19 +7,23 @@
 // fixed sequence of requests, that yields samples for one or more panes.
 // The Scheduler runs every Query on its own goroutine:
 //
-//   - per-query interval with jitter (default ±10 %) on the injected clock,
-//     at most one request in flight per query, and a per-request timeout
-//     (the source's `timeout`, default 10 s) in real time: it bounds network
-//     I/O, which an accelerated demo clock does not speed up;
+//   - everything on the injected clock: per-query interval with jitter
+//     (default ±10 %), at most one request in flight per query, a
+//     per-request timeout (the source's `timeout`, default 10 s; the
+//     context is cancelled then), backoff and rate-limit waits. On the
+//     accelerated demo clock a timeout is a scenario duration, like the
+//     simulator's latencies (it sleeps latency/speed);
 //   - a failed or timed-out poll sends a STALE sample (Stale, Error) for each
 //     of its panes at once, so a pane turns STALE at the timeout, well before
 //     the engine's own watchdog (interval + timeout + 1 s);
-//   - failures back off on the injected clock (see Backoff): transient errors retry
+//   - failures back off (see Backoff): transient errors retry
 //     with full jitter, capped at 60 s and never later than one interval;
 //     HTTP 429 waits exactly Retry-After / X-RateLimit-Reset, and no query of
 //     the same rate-limit bucket sends a request before that;
 //   - health per source (up, degraded, down, rate-limited) is reported to the
-//     engine only when it changes, and is readable with Scheduler.Health;
+//     engine only when it changes, and is readable with Scheduler.Health; a
+//     failed query needs two good polls in a row to count as healthy again,
+//     so a flapping source does not fill the timeline;
 //   - samples go to the engine at once and, batched (1 s or 500 samples), to
 //     the journal from one recorder goroutine.
 //

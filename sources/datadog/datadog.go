@@ -26,6 +26,7 @@
 // name): Alert → crit, Warn → warn, OK → resolved; any other state (No
 // Data, Skipped, Unknown, Ignored, or a state this client does not know)
 // is imported as level unknown with the state in its text — never dropped.
+// {{<tag>.name}} variables in monitor names are filled from the group's tags.
 // The set is Complete (missing groups resolve) unless it was cut at
 // Options.MonitorPages pages.
 //
@@ -48,6 +49,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -556,6 +559,7 @@ func groupAlert(origin string, g datadogV1.MonitorGroupSearchResult) incident.Ex
 	} else {
 		status = str("status")
 	}
+	name = renderName(name, tags, group)
 	a := incident.ExternalAlert{Origin: origin, Key: id + "/" + group, Service: serviceOf(tags, group), Name: name}
 	if group != "" && group != "*" {
 		a.Name = name + " (" + group + ")"
@@ -575,6 +579,27 @@ func groupAlert(origin string, g datadogV1.MonitorGroupSearchResult) incident.Ex
 		a.Text = "Datadog state " + status
 	}
 	return a
+}
+
+// templateVar is a monitor-name template variable, {{service.name}}.
+var templateVar = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_./-]+)\.name\s*\}\}`)
+
+// renderName fills {{<tag>.name}} in a monitor name from the group's tags
+// (as Datadog does in notifications); unknown variables stay as written.
+func renderName(name string, tags []string, group string) string {
+	if !strings.Contains(name, "{{") {
+		return name
+	}
+	all := append(slices.Clone(tags), strings.Split(group, ",")...)
+	return templateVar.ReplaceAllStringFunc(name, func(v string) string {
+		key := templateVar.FindStringSubmatch(v)[1]
+		for _, t := range all {
+			if val, ok := strings.CutPrefix(strings.TrimSpace(t), key+":"); ok && val != "" {
+				return val
+			}
+		}
+		return v
+	})
 }
 
 // serviceOf finds service:<id> in the group's tags, else in the group

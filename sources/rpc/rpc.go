@@ -43,9 +43,10 @@
 //
 // A 429 with Retry-After holds the provider back exactly that long (the
 // scheduler's rate-limit handling); health then reads 0, error_rate and
-// rate_429 keep counting, slot and lag go STALE. Latency and call
-// timeouts are real (monotonic) time, like the network they measure; the
-// one-minute window and head extrapolation follow the scheduler's clock.
+// rate_429 keep counting, slot and lag go STALE. Latency, call timeouts,
+// the one-minute window and head extrapolation are all on the scheduler's
+// clock: on the real clock that is wall time; under the accelerated demo
+// clock the simulator sleeps latency/speed, so latency reads true.
 package rpc
 
 import (
@@ -195,11 +196,11 @@ func (p *provider) Info() sources.QueryInfo { return p.info }
 func (p *provider) callTimeout() time.Duration { return p.timeout * 40 / 100 }
 
 func (p *provider) call(ctx context.Context, method string, params, out any) error {
-	cctx, cancel := context.WithTimeout(ctx, p.callTimeout())
+	cctx, cancel := sources.WithTimeout(ctx, p.clk, p.callTimeout())
 	defer cancel()
-	t0 := time.Now()
+	t0 := p.clk.Now()
 	err := p.client.Call(cctx, method, params, out)
-	lat := time.Since(t0) // real time: the network's, at any clock speed
+	lat := p.clk.Since(t0)
 	var rerr *RPCError
 	c := call{at: p.clk.Now(), latency: lat, ok: err == nil}
 	if errors.As(err, &rerr) && rerr.Code == -32005 {
@@ -319,7 +320,7 @@ func (p *provider) identify(ctx context.Context) error {
 	if known {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout*15/100)
+	ctx, cancel := sources.WithTimeout(ctx, p.clk, p.timeout*15/100)
 	defer cancel()
 	var id string
 	var err error
