@@ -1,0 +1,381 @@
+package mirror
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/roles"
+)
+
+// Escape makes text inert in Slack mrkdwn: &, < and > become &amp;, &lt;
+// and &gt;, so nothing in it can form <!channel>, <!here>, <@U…>, <#C…>
+// or a <url|label> link. Every piece of text that came from a person, a
+// metric label or a config file goes through it; only the mirror's own
+// mentions (built from roster Slack IDs) are written unescaped.
+func Escape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
+	return escaper.Replace(s)
+}
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// slackID accepts only real user IDs, so that a mention can never carry
+// anything else even if a roster was built without validation.
+var slackID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// Limits the mirror keeps well under Slack's (40,000 chars of text,
+// 3,000 per section block, 50 blocks).
+const (
+	maxSingleText  = 3500  // user text in a message of its own
+	maxDigestText  = 400   // user text per event in a digest
+	maxAlertText   = 300   // user text per line of an alert message
+	maxAlertLines  = 14    // lines kept in an alert message
+	maxSectionText = 2900  // one section block
+	maxMessageText = 20000 // any message we post (Slack's limit is 40,000)
+)
+
+const ackAction = "warroom_ack"
+
+type formatter struct {
+	roster *roles.Roster
+}
+
+// oneLine keeps an event on one line, as headless output does.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ").Replace(s)
+}
+
+// clip shortens s to at most n runes (before escaping, so that no entity
+// is cut in half).
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// user renders user-supplied text: one line, clipped, escaped.
+func user(s string, n int) string { return Escape(clip(oneLine(s), n)) }
+
+// mention is the mirror's own mention of a roster person: <@U…> when the
+// roster knows their Slack ID, followed by the escaped handle.
+func (f *formatter) mention(handle string) string {
+	if handle == "" {
+		return ""
+	}
+	if p, ok := f.roster.Get(handle); ok && slackID.MatchString(p.SlackID) {
+		return "<@" + p.SlackID + "> (" + Escape(handle) + ")"
+	}
+	return Escape(handle)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("15:04:05Z") }
+
+func kindEmoji(ev incident.Event) string {
+	switch ev.Kind {
+	case incident.KindDeclare:
+		return ":rotating_light:"
+	case incident.KindNote:
+		return ":memo:"
+	case incident.KindAlert:
+		if ev.Alert != nil {
+			return levelEmoji(ev.Alert.Level)
+		}
+		return ":warning:"
+	case incident.KindAck:
+		return ":eyes:"
+	case incident.KindResolve:
+		return ":white_check_mark:"
+	case incident.KindEscalate:
+		return ":rotating_light:"
+	case incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline:
+		return ":busts_in_silhouette:"
+	case incident.KindImportant:
+		return ":star:"
+	case incident.KindSource:
+		return ":satellite_antenna:"
+	case incident.KindRun:
+		return ":hammer_and_wrench:"
+	case incident.KindMirror:
+		return ":electric_plug:"
+	}
+	return ":grey_question:"
+}
+
+func levelEmoji(l incident.Level) string {
+	switch l {
+	case incident.LevelCrit:
+		return ":red_circle:"
+	case incident.LevelWarn:
+		return ":large_orange_circle:"
+	case incident.LevelStale:
+		return ":hourglass:"
+	case incident.LevelNoData:
+		return ":white_circle:"
+	}
+	return ":grey_question:"
+}
+
+func levelName(l incident.Level) string {
+	switch l {
+	case incident.LevelNoData:
+		return "NO DATA"
+	case "":
+		return "ALERT"
+	}
+	return strings.ToUpper(string(l))
+}
+
+// line renders one event as a timeline line:
+//
+//	`#42` 14:03:05Z :memo: *NOTE* tokens — *alice*: text
+//
+// Every line starts with the event's seq in backticks, so humans and
+// tools can match Slack against the journal.
+func (f *formatter) line(ev incident.Event, important bool, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "`#%d` %s ", ev.Seq, stamp(ev.Time))
+	if important {
+		b.WriteString(":star: ")
+	}
+	kind := string(ev.Kind)
+	if ev.Kind == incident.KindEscalate {
+		kind = "PAGE"
+	}
+	fmt.Fprintf(&b, "%s *%s*", kindEmoji(ev), kind)
+	if ev.Service != "" {
+		b.WriteString(" " + user(ev.Service, 60))
+	}
+	b.WriteString(" — ")
+	b.WriteString(f.body(ev, n))
+	return b.String()
+}
+
+// body is the kind-specific text of an event.
+func (f *formatter) body(ev incident.Event, n int) string {
+	text := user(ev.Text, n)
+	switch ev.Kind {
+	case incident.KindDeclare:
+		s := "*Incident declared:* " + text
+		if ev.Setup != nil && ev.Setup.Commander != "" {
+			s += " — commander " + f.mention(ev.Setup.Commander)
+		}
+		return s
+	case incident.KindNote:
+		return "*" + user(ev.Actor, 60) + "*: " + text
+	case incident.KindAlert, incident.KindAck, incident.KindResolve:
+		if ev.Alert != nil && !strings.Contains(ev.Text, ev.Alert.ID) {
+			return "`" + user(ev.Alert.ID, 20) + "` " + text
+		}
+		return text
+	case incident.KindEscalate:
+		if ev.Alert != nil && ev.Alert.To != "" {
+			return f.mention(ev.Alert.To) + " you are paged: " + text
+		}
+		return text
+	case incident.KindRole, incident.KindOffer:
+		if ev.Role != nil && ev.Role.Handle != "" && f.hasSlack(ev.Role.Handle) {
+			return text + " " + f.mention(ev.Role.Handle)
+		}
+		return text
+	case incident.KindAccept:
+		if ev.Role != nil && ev.Role.Handle != "" {
+			return text + " — " + f.mention(ev.Role.Handle) + " is now the commander"
+		}
+		return text
+	case incident.KindImportant:
+		return "*" + text + "*"
+	}
+	return text
+}
+
+func (f *formatter) hasSlack(handle string) bool {
+	p, ok := f.roster.Get(handle)
+	return ok && slackID.MatchString(p.SlackID)
+}
+
+// digest packs many lines into one message.
+func digestText(lines []string, first, last int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, ":package: *Catching up* — %d events, #%d to #%d", len(lines), first, last)
+	for _, l := range lines {
+		b.WriteByte('\n')
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// ---- alert messages ---------------------------------------------------------
+
+// alertModel is what an alert's one message shows. It is stored (as JSON)
+// in the outbox row of the message, so a restarted mirror can keep
+// updating it, and its Seqs say which events the message already shows.
+type alertModel struct {
+	ID        string         `json:"id"`
+	Service   string         `json:"service,omitempty"`
+	Level     incident.Level `json:"level,omitempty"`
+	Text      string         `json:"text,omitempty"` // raw alert text (escaped when rendered)
+	AckedBy   string         `json:"acked_by,omitempty"`
+	Resolved  bool           `json:"resolved,omitempty"`
+	Escalated string         `json:"escalated,omitempty"` // who was paged last
+	Lines     []alertLine    `json:"lines,omitempty"`
+	Dropped   int            `json:"dropped,omitempty"` // older lines left out for size
+	Seqs      []int64        `json:"seqs,omitempty"`    // every event the message shows
+}
+
+type alertLine struct {
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"`
+	Text string    `json:"text"` // rendered mrkdwn (already escaped)
+}
+
+func (m *alertModel) clone() alertModel {
+	c := *m
+	c.Lines = append([]alertLine(nil), m.Lines...)
+	c.Seqs = append([]int64(nil), m.Seqs...)
+	return c
+}
+
+func (m *alertModel) has(seq int64) bool {
+	for _, s := range m.Seqs {
+		if s == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// apply folds one ALERT/ACK/RESOLVE/ESCALATE event into the model.
+func (f *formatter) apply(m *alertModel, ev incident.Event) {
+	if m.has(ev.Seq) {
+		return
+	}
+	m.Seqs = append(m.Seqs, ev.Seq)
+	a := ev.Alert
+	if m.ID == "" && a != nil {
+		m.ID = a.ID
+	}
+	if ev.Service != "" {
+		m.Service = ev.Service
+	}
+	var text string
+	switch ev.Kind {
+	case incident.KindAlert:
+		first := m.Level == ""
+		if a.Level == incident.LevelCrit && m.Level != incident.LevelCrit {
+			m.AckedBy = "" // worse than when acked: the engine un-acks it
+		}
+		m.Level, m.Text = a.Level, ev.Text
+		if first {
+			text = fmt.Sprintf("%s fired: %s", levelEmoji(a.Level), user(ev.Text, maxAlertText))
+		} else {
+			text = fmt.Sprintf("%s now %s: %s", levelEmoji(a.Level), levelName(a.Level), user(ev.Text, maxAlertText))
+		}
+	case incident.KindAck:
+		m.AckedBy = ev.Actor
+		text = ":eyes: " + user(ev.Text, maxAlertText)
+	case incident.KindResolve:
+		m.Resolved = true
+		text = ":white_check_mark: " + user(ev.Text, maxAlertText)
+	case incident.KindEscalate:
+		m.Escalated = a.To
+		text = ":rotating_light: escalated, paging " + f.mention(a.To) + ": " + user(ev.Text, maxAlertText)
+	default:
+		text = user(ev.Text, maxAlertText)
+	}
+	m.Lines = append(m.Lines, alertLine{Seq: ev.Seq, Time: ev.Time, Text: text})
+	if len(m.Lines) > maxAlertLines {
+		// Keep the firing line and the newest ones.
+		drop := len(m.Lines) - maxAlertLines
+		m.Lines = append(m.Lines[:1], m.Lines[1+drop:]...)
+		m.Dropped += drop
+	}
+}
+
+func (m *alertModel) open() bool { return !m.Resolved }
+
+// header is the first line of an alert message: its current state.
+func (f *formatter) header(m *alertModel) string {
+	var state string
+	emoji := levelEmoji(m.Level)
+	switch {
+	case m.Resolved:
+		emoji, state = ":white_check_mark:", "*RESOLVED* (was "+strings.ToLower(levelName(m.Level))+")"
+	case m.AckedBy != "":
+		state = "*" + levelName(m.Level) + "* · acked by " + user(m.AckedBy, 60)
+	default:
+		state = "*" + levelName(m.Level) + "* · unacked"
+		if m.Escalated != "" {
+			state += ", paged " + f.mention(m.Escalated)
+		}
+	}
+	svc := m.Service
+	if svc == "" {
+		svc = "unassigned"
+	}
+	return fmt.Sprintf("%s %s · %s · `%s` · %s", emoji, state, user(svc, 60), user(m.ID, 20), user(m.Text, maxAlertText))
+}
+
+// alertText renders the whole message text (also the notification
+// fallback of its blocks).
+func (f *formatter) alertText(m *alertModel) string {
+	var b strings.Builder
+	b.WriteString(f.header(m))
+	for i, l := range m.Lines {
+		if i == 1 && m.Dropped > 0 {
+			fmt.Fprintf(&b, "\n_… %d earlier updates_", m.Dropped)
+		}
+		fmt.Fprintf(&b, "\n`#%d` %s %s", l.Seq, stamp(l.Time), l.Text)
+	}
+	s := b.String()
+	if utf8.RuneCountInString(s) > maxSectionText {
+		s = clipLines(s, maxSectionText)
+	}
+	return s
+}
+
+// clipLines cuts whole lines from the end until s fits in n runes.
+func clipLines(s string, n int) string {
+	for utf8.RuneCountInString(s) > n {
+		i := strings.LastIndexByte(s, '\n')
+		if i <= 0 {
+			return clip(s, n)
+		}
+		s = s[:i]
+	}
+	return s
+}
+
+// alertBlocks renders the message as blocks: the text, and an Ack button
+// while the alert is open and unacknowledged.
+func (f *formatter) alertBlocks(m *alertModel, text string) []slack.Block {
+	blocks := []slack.Block{
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil),
+	}
+	if m.open() && m.AckedBy == "" {
+		btn := slack.NewButtonBlockElement(ackAction, m.ID, slack.NewTextBlockObject(slack.PlainTextType, "Ack "+clip(m.ID, 20), false, false))
+		btn.Style = slack.StylePrimary
+		blocks = append(blocks, slack.NewActionBlock("warroom_alert_"+m.ID, btn))
+	}
+	return blocks
+}
+
+// firstLine is what reconciliation compares: Slack keeps text as sent,
+// and every message's first line names its seq (or alert id and state).
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,639 @@
+// Package mirror mirrors the incident timeline to a Slack channel and takes
+// commands back from Slack over Socket Mode.
+//
+// The journal is the queue: the mirror keeps a durable cursor ("slack")
+// over it, so Slack being down means "queued", never "lost", and a restart
+// resumes where the last run stopped. Each Slack message is a row of the
+// journal's outbox (pending → delivered with its ts, or uncertain when the
+// reply was lost); an uncertain post is never re-posted blindly.
+//
+// Sending is paced per channel (about one message a second with a small
+// burst); a 429 stops everything to that channel until its Retry-After
+// has passed; a backlog is coalesced into digest messages; critical alerts
+// and pages jump the queue. Each alert gets one message, updated in place
+// (chat.update) as it is acked, escalated and resolved, with an Ack button
+// while it is open.
+//
+// The mirror never blocks the engine: it reads through its own
+// subscription (a lagging one is dropped by the engine and resynced from
+// the journal) and does all I/O in its own goroutines.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/roles"
+)
+
+// Engine is what the mirror needs of the incident engine
+// (*incident.Engine implements it).
+type Engine interface {
+	Subscribe(ctx context.Context, buffer int) (*incident.State, *incident.Subscription, error)
+	Unsubscribe(*incident.Subscription)
+	Do(ctx context.Context, cmd incident.Command) incident.Reply
+	Roster() *roles.Roster
+}
+
+// Options configure a mirror. Engine, Journal, Channel and BotToken are
+// required; everything else has a default.
+type Options struct {
+	Engine  Engine
+	Journal *journal.Journal
+
+	APIURL   string // Slack Web API base, ending in "/" (default https://slack.com/api/)
+	Channel  string // channel ID
+	BotToken string // xoxb-…; never logged or shown
+	AppToken string // xapp-…; enables Socket Mode commands when set
+
+	// Clock paces sending and times Retry-After and backoff (default
+	// real time).
+	Clock clock.Clock
+	// HTTPClient is used for Web API calls (default: a client with a 10 s
+	// timeout). A call that times out after its request was sent is an
+	// uncertain delivery.
+	HTTPClient *http.Client
+
+	Rate  float64 // messages per second per channel (default 1)
+	Burst int     // burst above Rate (default 3)
+	// DigestAfter: with more queued messages than this, timeline events
+	// are coalesced into digest messages (default 5).
+	DigestAfter int
+	// MaxDigestChars bounds a digest's text (default 20,000; Slack's
+	// limit is 40,000).
+	MaxDigestChars int
+	// DefaultRetryAfter is waited after a 429 without Retry-After
+	// (default 30 s).
+	DefaultRetryAfter time.Duration
+	// MaxBackoff caps the wait between attempts while Slack fails
+	// (default 30 s); waits use equal jitter.
+	MaxBackoff time.Duration
+	// DownAfter consecutive failures mark the mirror down and record a
+	// MIRROR event (default 3).
+	DownAfter int
+	// ReconcileAfter is how long after a lost reply the channel history
+	// is checked for the message (default 10 s; negative: never check,
+	// the message just stays uncertain).
+	ReconcileAfter time.Duration
+	// MaxBacklog bounds the events held in memory; beyond it the mirror
+	// reads from the journal as it catches up (default 20,000).
+	MaxBacklog int
+	// SubscriptionBuffer is the engine feed's buffer (default 1024); a
+	// mirror that falls further behind is dropped by the engine and
+	// resyncs from the journal.
+	SubscriptionBuffer int
+	// SlashCommand is the command Socket Mode answers (default /warroom).
+	SlashCommand string
+	// CursorName is the journal cursor (default "slack").
+	CursorName string
+	// Logf receives diagnostics (tokens redacted). Default: discarded.
+	Logf func(format string, args ...any)
+	// Seed makes backoff jitter reproducible (0: random).
+	Seed uint64
+}
+
+// FromConfig fills the Slack part of Options from the war-room file,
+// reading the tokens from the environment.
+func FromConfig(s *config.Slack) (Options, error) {
+	if s == nil {
+		return Options{}, errors.New("mirror: no slack section in the war-room file")
+	}
+	o := Options{APIURL: s.APIURL, Channel: s.Channel, BotToken: s.BotToken.Value(), AppToken: s.AppToken.Value()}
+	if o.BotToken == "" {
+		return o, fmt.Errorf("mirror: slack.bot_token: environment variable %s is not set", s.BotToken.Env)
+	}
+	if s.AppToken.IsSet() && o.AppToken == "" {
+		return o, fmt.Errorf("mirror: slack.app_token: environment variable %s is not set", s.AppToken.Env)
+	}
+	return o, nil
+}
+
+// Mirror states, as Status reports them.
+const (
+	StateStarting    = "starting"
+	StateOK          = "ok"           // nothing queued
+	StateCatchingUp  = "catching-up"  // sending a backlog
+	StateRateLimited = "rate-limited" // waiting out a Retry-After
+	StateDown        = "down"         // Slack fails; retrying with backoff
+	StateStopped     = "stopped"      // an auth or channel error; see Err
+)
+
+// Status is the mirror's health for the TUI status bar.
+type Status struct {
+	State     string
+	Lag       int64  // events committed but not yet reflected in Slack
+	Err       string // the last error (tokens redacted); why it stopped
+	Pending   int    // messages queued
+	Uncertain int    // messages whose reply was lost and are not yet found again
+	Socket    string // Socket Mode: off, connecting, connected, or why it stopped
+	RetryAt   time.Time
+	Sent      int64 // successful Slack calls since start
+}
+
+// Mirror is a running mirror.
+type Mirror struct {
+	o      Options
+	api    *slack.Client
+	eng    Engine
+	j      *journal.Journal
+	clk    clock.Clock
+	f      *formatter
+	rng    *rand.Rand
+	tokens []string
+
+	mu          sync.Mutex
+	next        int64 // next seq to ingest
+	ingested    int64 // highest seq planned
+	cursor      int64 // handled prefix (durable once saved)
+	savedCursor int64
+	outstanding map[int64]int // seq → ops still to do
+	covered     map[int64]bool
+	alerts      map[string]*alertMsg
+	important   map[int64]bool
+	prio, main  []*op
+	recon       []*reconItem
+	stalled     bool
+	lastTS      string // ts of the newest delivered post
+
+	state     string
+	errText   string
+	stopped   bool
+	down      bool
+	downSince time.Time
+	failures  int
+	uncertain int
+	sent      int64
+	pacer     pacer
+	socket    string
+
+	live   *incident.State
+	liveMu sync.Mutex
+
+	wake   chan struct{}
+	space  chan struct{}
+	report chan string
+	done   chan struct{}
+
+	// for tests: the clock time the sender is parked until (0: not
+	// waiting on the clock), and whether it is idle.
+	parkedUntil atomic.Int64
+	idle        atomic.Bool
+	busy        atomic.Bool // a call is in flight
+	resyncs     atomic.Int64
+}
+
+// New checks the options and builds a mirror; Start runs it.
+func New(o Options) (*Mirror, error) {
+	if o.Engine == nil || o.Journal == nil {
+		return nil, errors.New("mirror: engine and journal are required")
+	}
+	if o.Channel == "" {
+		return nil, errors.New("mirror: no Slack channel")
+	}
+	if o.BotToken == "" {
+		return nil, errors.New("mirror: no Slack bot token")
+	}
+	if o.APIURL == "" {
+		o.APIURL = slack.APIURL
+	}
+	if !strings.HasSuffix(o.APIURL, "/") {
+		o.APIURL += "/"
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if o.Rate <= 0 {
+		o.Rate = 1
+	}
+	if o.Burst <= 0 {
+		o.Burst = 3
+	}
+	if o.DigestAfter <= 0 {
+		o.DigestAfter = 5
+	}
+	if o.MaxDigestChars <= 0 {
+		o.MaxDigestChars = maxMessageText
+	}
+	o.MaxDigestChars = min(o.MaxDigestChars, 39000)
+	if o.DefaultRetryAfter <= 0 {
+		o.DefaultRetryAfter = 30 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.DownAfter <= 0 {
+		o.DownAfter = 3
+	}
+	if o.ReconcileAfter == 0 {
+		o.ReconcileAfter = 10 * time.Second
+	}
+	if o.MaxBacklog <= 0 {
+		o.MaxBacklog = 20000
+	}
+	if o.SubscriptionBuffer <= 0 {
+		o.SubscriptionBuffer = 1024
+	}
+	if o.SlashCommand == "" {
+		o.SlashCommand = "/warroom"
+	}
+	if o.CursorName == "" {
+		o.CursorName = "slack"
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	m := &Mirror{
+		o: o, eng: o.Engine, j: o.Journal, clk: o.Clock,
+		f:           &formatter{roster: o.Engine.Roster()},
+		rng:         rand.New(rand.NewPCG(seed, 0x51ac)),
+		outstanding: map[int64]int{},
+		covered:     map[int64]bool{},
+		alerts:      map[string]*alertMsg{},
+		important:   map[int64]bool{},
+		state:       StateStarting,
+		socket:      "off",
+		pacer:       pacer{rate: o.Rate, burst: float64(o.Burst), tokens: float64(o.Burst)},
+		wake:        make(chan struct{}, 1),
+		space:       make(chan struct{}, 1),
+		report:      make(chan string, 1),
+		done:        make(chan struct{}),
+	}
+	for _, t := range []string{o.BotToken, o.AppToken} {
+		if len(t) >= 8 {
+			m.tokens = append(m.tokens, t)
+		}
+	}
+	opts := []slack.Option{slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(&doer{c: o.HTTPClient})}
+	if o.AppToken != "" {
+		opts = append(opts, slack.OptionAppLevelToken(o.AppToken))
+	}
+	m.api = slack.New(o.BotToken, opts...)
+	return m, nil
+}
+
+// redact takes every token out of s.
+func (m *Mirror) redact(s string) string {
+	s = config.Redact(s)
+	for _, t := range m.tokens {
+		s = strings.ReplaceAll(s, t, "[redacted]")
+	}
+	return s
+}
+
+func (m *Mirror) logf(format string, args ...any) {
+	m.o.Logf("%s", m.redact(fmt.Sprintf(format, args...)))
+}
+
+// Start loads the outbox, subscribes to the engine and starts the
+// mirror's goroutines. It returns once they run; they stop when ctx ends
+// (Done is closed then). Cancel ctx and wait for Done before closing the
+// journal.
+func (m *Mirror) Start(ctx context.Context) error {
+	if err := m.j.InitSlackOutbox(ctx); err != nil {
+		return err
+	}
+	if err := m.resume(ctx); err != nil {
+		return err
+	}
+	snap, sub, err := m.eng.Subscribe(ctx, m.o.SubscriptionBuffer)
+	if err != nil {
+		return fmt.Errorf("mirror: subscribe: %w", err)
+	}
+	m.setLive(snap)
+	if strings.HasPrefix(snap.Mirror, textDown) || strings.HasPrefix(snap.Mirror, textStopped) {
+		m.down = true // a recovery will be recorded
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); m.ingestLoop(ctx, sub) }()
+	go func() { defer wg.Done(); m.sendLoop(ctx) }()
+	go func() { defer wg.Done(); m.reportLoop(ctx) }()
+	if m.o.AppToken != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); m.socketLoop(ctx) }()
+	}
+	go func() { wg.Wait(); close(m.done) }()
+	return nil
+}
+
+// Done is closed when every goroutine of the mirror has returned.
+func (m *Mirror) Done() <-chan struct{} { return m.done }
+
+// Status reports the mirror's health; safe from any goroutine.
+func (m *Mirror) Status() Status {
+	last := m.j.LastSeq()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lag := max(0, last-m.ingested) + int64(len(m.outstanding))
+	st := m.state
+	if st == StateOK || st == StateCatchingUp {
+		st = StateOK
+		if lag > 0 {
+			st = StateCatchingUp
+		}
+	}
+	s := Status{State: st, Lag: lag, Err: m.errText, Pending: len(m.prio) + len(m.main), Uncertain: m.uncertain, Socket: m.socket, Sent: m.sent}
+	if st == StateRateLimited || st == StateDown {
+		s.RetryAt = maxTime(m.pacer.blockedUntil, m.pacer.backoffUntil)
+	}
+	return s
+}
+
+// Resume restarts sending after a stop (say, once the bot was invited to
+// the channel). Queued events are sent; nothing was lost.
+func (m *Mirror) Resume() {
+	m.mu.Lock()
+	m.stopped = false
+	m.state = StateStarting
+	m.prio = append([]*op{{kind: opAuth, prio: true}}, m.prio...)
+	m.mu.Unlock()
+	m.kick()
+}
+
+func (m *Mirror) kick() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Mirror) setLive(s *incident.State) {
+	m.liveMu.Lock()
+	m.live = s
+	m.liveMu.Unlock()
+}
+
+// ---- resume ----------------------------------------------------------------
+
+// resume restores what the outbox knows: the cursor, which events after it
+// are already in Slack, the alert messages to keep updating, and the
+// messages whose outcome is open.
+func (m *Mirror) resume(ctx context.Context) error {
+	cur, err := m.j.Cursor(ctx, m.o.CursorName)
+	if err != nil {
+		return fmt.Errorf("mirror: read cursor: %w", err)
+	}
+	rows, err := m.j.SlackMessagesToResume(ctx, cur)
+	if err != nil {
+		return fmt.Errorf("mirror: read outbox: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cursor, m.savedCursor, m.next, m.ingested = cur, cur, cur+1, cur
+	now := m.clk.Now()
+	prevTS := "" // the newest delivered ts before each row, as a history bound
+	for i := range rows {
+		r := rows[i]
+		prev := prevTS
+		if r.AfterTS != "" {
+			prev = r.AfterTS
+		}
+		if r.State == journal.SlackDelivered && r.TS > prevTS {
+			prevTS = r.TS
+		}
+		if r.State == journal.SlackPending {
+			// Killed mid-request: Slack may or may not have the message.
+			r.State, r.WasUncertain, r.Updated = journal.SlackUncertain, true, now
+			if err := m.j.UpdateSlackMessage(ctx, &r, "", 0); err != nil {
+				return fmt.Errorf("mirror: mark uncertain: %w", err)
+			}
+		}
+		if r.LastSeq > cur {
+			for _, s := range r.Seqs {
+				if s > cur {
+					m.covered[s] = true
+				}
+			}
+		}
+		if r.State == journal.SlackDelivered && r.TS != "" && r.TS > m.lastTS {
+			m.lastTS = r.TS
+		}
+		var a *alertMsg
+		if r.Kind == kindAlert && r.AlertID != "" {
+			a = &alertMsg{row: r}
+			if err := decodeModel(r.Body, &a.model); err != nil {
+				return fmt.Errorf("mirror: outbox row %d: %w", r.ID, err)
+			}
+			switch r.State {
+			case journal.SlackDelivered:
+				a.state, a.ts = alertPosted, r.TS
+			case journal.SlackUncertain:
+				a.state = alertUncertain
+			default:
+				a.state = alertDead
+			}
+			m.alerts[r.AlertID] = a
+		}
+		if r.State == journal.SlackUncertain {
+			m.uncertain++
+			if m.o.ReconcileAfter > 0 && r.Checks < maxChecks {
+				m.recon = append(m.recon, &reconItem{row: r, alert: a, due: now.Add(m.o.ReconcileAfter), prev: prev})
+				if a != nil {
+					a.checking = true
+				}
+			}
+		}
+	}
+	m.prio = append(m.prio, &op{kind: opAuth, prio: true})
+	return nil
+}
+
+// ---- ingest ----------------------------------------------------------------
+
+// ingestLoop plans events as they are committed: from the subscription
+// when it keeps up, from the journal when it does not (at start, after a
+// lag, when the backlog window was full).
+func (m *Mirror) ingestLoop(ctx context.Context, sub *incident.Subscription) {
+	defer func() {
+		if sub != nil {
+			m.eng.Unsubscribe(sub)
+		}
+	}()
+	m.catchUp(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.space:
+			m.catchUp(ctx)
+		case u, ok := <-sub.C:
+			if !ok {
+				if !sub.Lagged() {
+					sub = nil // the engine stopped; sending goes on until ctx ends
+					m.logf("mirror: the engine stopped")
+					<-ctx.Done()
+					return
+				}
+				// Dropped for falling behind: a fresh snapshot, and the
+				// journal fills the gap.
+				m.resyncs.Add(1)
+				for {
+					snap, s2, err := m.eng.Subscribe(ctx, m.o.SubscriptionBuffer)
+					if err == nil {
+						m.setLive(snap)
+						sub = s2
+						break
+					}
+					if ctx.Err() != nil || errors.Is(err, incident.ErrStopped) {
+						sub = nil
+						<-ctx.Done()
+						return
+					}
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+				m.catchUp(ctx)
+				continue
+			}
+			m.liveMu.Lock()
+			for _, ev := range u.Events {
+				if m.live != nil && ev.Seq == m.live.LastSeq+1 {
+					m.live.Apply(ev)
+				}
+			}
+			m.liveMu.Unlock()
+			gap := false
+			m.mu.Lock()
+			for _, ev := range u.Events {
+				switch {
+				case ev.Seq < m.next:
+				case ev.Seq == m.next && !m.stalled && m.room():
+					m.plan(ev)
+				default:
+					gap = true
+				}
+			}
+			m.mu.Unlock()
+			m.kick()
+			if gap {
+				m.catchUp(ctx)
+			}
+		}
+	}
+}
+
+func (m *Mirror) room() bool { return m.ingested-m.cursor < int64(m.o.MaxBacklog) }
+
+// catchUp reads committed events the subscription did not deliver in
+// order, in pages, until it reaches the journal's end or the window fills.
+func (m *Mirror) catchUp(ctx context.Context) {
+	const page = 500
+	for ctx.Err() == nil {
+		last := m.j.LastSeq()
+		m.mu.Lock()
+		from := m.next - 1
+		if !m.room() {
+			m.stalled = true
+			m.mu.Unlock()
+			return
+		}
+		m.stalled = false
+		upto := min(last, from+page, m.cursor+int64(m.o.MaxBacklog))
+		m.mu.Unlock()
+		if upto <= from {
+			return
+		}
+		var evs []incident.Event
+		err := m.j.ReplayRange(ctx, from, upto, func(je journal.Event) error {
+			ev, err := incident.FromJournal(je)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				m.setErr("read journal: " + err.Error())
+			}
+			return
+		}
+		m.mu.Lock()
+		for _, ev := range evs {
+			if ev.Seq == m.next {
+				m.plan(ev)
+			}
+		}
+		m.mu.Unlock()
+		m.kick()
+	}
+}
+
+func (m *Mirror) setErr(s string) {
+	m.mu.Lock()
+	m.errText = m.redact(s)
+	m.mu.Unlock()
+	m.logf("mirror: %s", s)
+}
+
+// ---- reporting -------------------------------------------------------------
+
+const (
+	textDown      = "Slack mirror down"
+	textStopped   = "Slack mirror stopped"
+	textRecovered = "Slack mirror recovered"
+)
+
+// record asks for a MIRROR event; the newest request wins.
+func (m *Mirror) record(text string) {
+	text = m.redact(text)
+	for {
+		select {
+		case m.report <- text:
+			return
+		default:
+			select {
+			case <-m.report:
+			default:
+			}
+		}
+	}
+}
+
+// reportLoop commits MIRROR events through the engine, off the sending
+// path (the engine may be busy; the mirror never waits for it).
+func (m *Mirror) reportLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case text := <-m.report:
+			rep := m.eng.Do(ctx, incident.RecordMirror{Text: text})
+			if rep.Err != nil && ctx.Err() == nil {
+				m.logf("mirror: record %q: %v", text, rep.Err)
+				if errors.Is(rep.Err, incident.ErrStopped) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

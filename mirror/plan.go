@@ -1,0 +1,440 @@
+package mirror
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+)
+
+// Outbox kinds.
+const (
+	kindRoot   = "root"
+	kindLine   = "line"
+	kindDigest = "digest"
+	kindAlert  = "alert"
+	kindPage   = "page"
+)
+
+type opKind int
+
+const (
+	opLine   opKind = iota // one timeline event (alone, or in a digest)
+	opAlert                // post an alert's message
+	opUpdate               // chat.update an alert's message
+	opPage                 // an escalation page (mentions the paged person)
+	opAuth                 // auth.test before the first post
+)
+
+// op is queued work. Line and page ops carry their event; alert ops work
+// on the alert's pending events when they are taken.
+type op struct {
+	kind  opKind
+	seq   int64 // position in the queue: the event that created it
+	ev    incident.Event
+	alert *alertMsg
+	prio  bool
+}
+
+type alertState int
+
+const (
+	alertUnposted  alertState = iota // its post op is queued
+	alertSending                     // a post or update is in flight
+	alertPosted                      // it has a ts: updates go to it
+	alertUncertain                   // the post's reply was lost: no ts (yet)
+	alertDead                        // Slack refused it or will not update it
+)
+
+// alertMsg is one alert's Slack message.
+type alertMsg struct {
+	model   alertModel       // what the message shows (as last sent)
+	ts      string           // Slack's ts once known
+	state   alertState       //
+	pending []incident.Event // events not yet in the message
+	queued  *op              // its queued post or update
+	row     journal.SlackMessage
+	refresh bool // the model changed without a send (re-render when possible)
+	// checking: the message is uncertain and its reconciliation is under
+	// way; its events wait (found: they update it; not found: the re-post
+	// shows them) rather than going to the timeline and showing twice.
+	checking bool
+}
+
+const maxChecks = 3
+
+// reconItem is an uncertain post to look for in the channel history.
+type reconItem struct {
+	row    journal.SlackMessage
+	alert  *alertMsg
+	due    time.Time
+	prev   string // ts of the newest message delivered before it
+	cursor string // history page to read next
+	pages  int    // history pages read in this search
+	repost bool   // not in the history: post it again
+}
+
+// maxBlindPages bounds a history search that has no lower bound (a
+// message left pending by a crash, with no delivered message before it
+// on record): past it, the message just stays uncertain.
+const maxBlindPages = 5
+
+func decodeModel(b []byte, m *alertModel) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, m)
+}
+
+func encodeModel(m *alertModel) []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("encode alert model: %v", err))
+	}
+	return b
+}
+
+// plan turns one committed event into queued work. m.mu is held.
+func (m *Mirror) plan(ev incident.Event) {
+	m.next, m.ingested = ev.Seq+1, ev.Seq
+	if ev.Kind == incident.KindImportant && ev.Flag != nil {
+		if *ev.Flag {
+			m.important[ev.Ref] = true
+		} else {
+			delete(m.important, ev.Ref)
+		}
+	}
+	if ev.Alert != nil && (ev.Kind == incident.KindAlert || ev.Kind == incident.KindAck ||
+		ev.Kind == incident.KindResolve || ev.Kind == incident.KindEscalate) {
+		m.planAlert(ev)
+	} else {
+		m.addLine(ev)
+	}
+	delete(m.covered, ev.Seq)
+	m.advance()
+}
+
+// addLine queues an event as a timeline line, unless a message already
+// carries it (a post made before a restart).
+func (m *Mirror) addLine(ev incident.Event) {
+	if m.covered[ev.Seq] {
+		return
+	}
+	kind := opLine
+	prio := false
+	if ev.Kind == incident.KindEscalate {
+		kind, prio = opPage, true
+	}
+	m.outstanding[ev.Seq]++
+	m.enqueue(&op{kind: kind, seq: ev.Seq, ev: ev, prio: prio})
+}
+
+func (m *Mirror) planAlert(ev incident.Event) {
+	id := ev.Alert.ID
+	a := m.alerts[id]
+	if ev.Kind == incident.KindEscalate {
+		m.addLine(ev) // the page: a message of its own that notifies (skipped if posted before a restart)
+	}
+	if a != nil && a.model.has(ev.Seq) {
+		return // the message shows it already
+	}
+	firing := ev.Kind == incident.KindAlert && id == fmt.Sprintf("A%d", ev.Seq)
+	if a == nil {
+		switch {
+		case firing && !m.covered[ev.Seq] && m.ownMessage(ev):
+			a = &alertMsg{state: alertUnposted, pending: []incident.Event{ev}}
+			a.queued = &op{kind: opAlert, seq: ev.Seq, alert: a, prio: ev.Alert.Level == incident.LevelCrit}
+			m.alerts[id] = a
+			m.outstanding[ev.Seq]++
+			m.enqueue(a.queued)
+		case ev.Kind != incident.KindEscalate:
+			// In a digest, or an alert from before the mirror's time:
+			// a line in the timeline.
+			m.addLine(ev)
+		}
+		return
+	}
+	switch {
+	case a.state == alertUnposted, a.state == alertSending, a.state == alertPosted, a.state == alertUncertain && a.checking:
+		a.pending = append(a.pending, ev)
+		m.outstanding[ev.Seq]++
+		m.settle(a)
+	default:
+		// No message to update: the model keeps track (for a later
+		// refresh if the message turns up) and the timeline gets a line.
+		m.f.apply(&a.model, ev)
+		a.refresh = true
+		if ev.Kind != incident.KindEscalate {
+			m.addLine(ev)
+		}
+	}
+}
+
+// ownMessage decides whether a new alert gets a message of its own (with
+// an Ack button, updated in place) or, in a large backlog, a digest line.
+// Critical alerts always get their own.
+func (m *Mirror) ownMessage(ev incident.Event) bool {
+	return ev.Alert.Level == incident.LevelCrit || len(m.main) <= m.o.DigestAfter
+}
+
+// settle queues what an alert needs next, when nothing of it is queued or
+// in flight. m.mu is held.
+func (m *Mirror) settle(a *alertMsg) {
+	if a.state == alertSending {
+		return
+	}
+	if a.queued != nil {
+		if !a.queued.prio && risesToCrit(a.pending) {
+			m.promote(a.queued)
+		}
+		return
+	}
+	if len(a.pending) == 0 && !a.refresh {
+		return
+	}
+	switch a.state {
+	case alertPosted:
+		var seq int64
+		switch {
+		case len(a.pending) > 0:
+			seq = a.pending[0].Seq
+		case len(a.model.Seqs) > 0:
+			seq = a.model.Seqs[0]
+		}
+		a.queued = &op{kind: opUpdate, seq: seq, alert: a, prio: risesToCrit(a.pending)}
+		m.enqueue(a.queued)
+	case alertUncertain, alertDead:
+		if a.state == alertUncertain && a.checking {
+			return // wait for the history check
+		}
+		// Turn what was waiting into timeline lines.
+		for _, ev := range a.pending {
+			m.f.apply(&a.model, ev)
+			a.refresh = true
+			if ev.Kind == incident.KindEscalate {
+				m.doneSeq(ev.Seq) // its page carries it
+			} else {
+				m.enqueue(&op{kind: opLine, seq: ev.Seq, ev: ev}) // keeps its outstanding count
+			}
+		}
+		a.pending = nil
+	}
+}
+
+func risesToCrit(evs []incident.Event) bool {
+	for _, ev := range evs {
+		if ev.Kind == incident.KindAlert && ev.Alert.Level == incident.LevelCrit {
+			return true
+		}
+	}
+	return false
+}
+
+// enqueue adds an op in seq order (to the priority queue if prio).
+func (m *Mirror) enqueue(o *op) {
+	q := &m.main
+	if o.prio {
+		q = &m.prio
+	}
+	i := sort.Search(len(*q), func(i int) bool { return (*q)[i].seq > o.seq })
+	*q = append(*q, nil)
+	copy((*q)[i+1:], (*q)[i:])
+	(*q)[i] = o
+}
+
+func (m *Mirror) promote(o *op) {
+	for i, x := range m.main {
+		if x == o {
+			m.main = append(m.main[:i], m.main[i+1:]...)
+			break
+		}
+	}
+	o.prio = true
+	m.enqueue(o)
+}
+
+// doneSeq records that one op of an event is done and moves the cursor
+// over the handled prefix.
+func (m *Mirror) doneSeq(seqs ...int64) {
+	for _, s := range seqs {
+		if n := m.outstanding[s]; n > 1 {
+			m.outstanding[s] = n - 1
+		} else {
+			delete(m.outstanding, s)
+		}
+	}
+	m.advance()
+}
+
+func (m *Mirror) advance() {
+	for m.cursor < m.ingested && m.outstanding[m.cursor+1] == 0 {
+		m.cursor++
+	}
+	if m.stalled && m.room() {
+		select {
+		case m.space <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// ---- taking work -------------------------------------------------------------
+
+// outgoing is one Slack call, rendered.
+type outgoing struct {
+	kind    opKind
+	rowKind string
+	text    string
+	blocks  bool // send the alert's blocks
+	alert   *alertMsg
+	model   alertModel       // the alert's model as rendered
+	events  []incident.Event // the events it carries (alert ops)
+	lines   []*op            // the ops it carries (lines, digests, pages)
+	covered []int64
+	recon   *reconItem // a history check, or the re-post of an uncertain message
+	repost  bool
+	plain   bool // Slack refused the blocks once: text only
+	prevTS  string
+}
+
+// take removes the next piece of work from the queues and renders it.
+// m.mu is held; the pacer has already allowed a send.
+func (m *Mirror) take() *outgoing {
+	for {
+		var o *op
+		switch {
+		case len(m.prio) > 0:
+			o, m.prio = m.prio[0], m.prio[1:]
+		case len(m.main) > 0:
+			o = m.main[0]
+			if o.kind == opLine && len(m.main) > m.o.DigestAfter {
+				if g := m.digest(); g != nil {
+					return g
+				}
+			}
+			m.main = m.main[1:]
+		default:
+			return nil
+		}
+		if g := m.render(o); g != nil {
+			return g
+		}
+	}
+}
+
+// render turns one op into a call; nil when the op dissolved (an update
+// for an alert that has no message any more became timeline lines).
+func (m *Mirror) render(o *op) *outgoing {
+	switch o.kind {
+	case opAuth:
+		return &outgoing{kind: opAuth}
+	case opLine, opPage:
+		kind := kindLine
+		switch {
+		case o.kind == opPage:
+			kind = kindPage
+		case o.ev.Kind == incident.KindDeclare:
+			kind = kindRoot
+		}
+		return &outgoing{kind: o.kind, rowKind: kind, text: m.f.line(o.ev, m.important[o.ev.Seq], maxSingleText),
+			lines: []*op{o}, covered: []int64{o.ev.Seq}, prevTS: m.lastTS}
+	case opAlert, opUpdate:
+		a := o.alert
+		a.queued = nil
+		if o.kind == opUpdate && a.state != alertPosted {
+			m.settle(a)
+			return nil
+		}
+		model := a.model.clone()
+		for _, ev := range a.pending {
+			m.f.apply(&model, ev)
+		}
+		g := &outgoing{kind: o.kind, rowKind: kindAlert, alert: a, model: model, events: a.pending, blocks: true, prevTS: m.lastTS}
+		for _, ev := range a.pending {
+			g.covered = append(g.covered, ev.Seq)
+		}
+		g.text = m.f.alertText(&model)
+		a.pending = nil
+		a.refresh = false
+		a.state = alertSending
+		return g
+	}
+	return nil
+}
+
+// digest packs queued lines (in seq order, skipping alert work) into one
+// message within the size limits.
+func (m *Mirror) digest() *outgoing {
+	var lines []string
+	var took []*op
+	size := 200
+	kept := m.main[:0]
+	full := false
+	for _, o := range m.main {
+		if full || o.kind != opLine {
+			kept = append(kept, o)
+			continue
+		}
+		l := m.f.line(o.ev, m.important[o.ev.Seq], maxDigestText)
+		if size+len(l)+1 > m.o.MaxDigestChars && len(lines) > 0 {
+			full = true
+			kept = append(kept, o)
+			continue
+		}
+		size += len(l) + 1
+		lines = append(lines, l)
+		took = append(took, o)
+	}
+	for i := len(kept); i < len(m.main); i++ {
+		m.main[i] = nil
+	}
+	m.main = kept
+	if len(took) == 0 {
+		return nil
+	}
+	if len(took) == 1 {
+		m.enqueue(took[0])
+		return nil
+	}
+	g := &outgoing{kind: opLine, rowKind: kindDigest, lines: took, prevTS: m.lastTS,
+		text: digestText(lines, took[0].ev.Seq, took[len(took)-1].ev.Seq)}
+	for _, o := range took {
+		g.covered = append(g.covered, o.ev.Seq)
+	}
+	return g
+}
+
+// requeue puts work that Slack did not take back where it was.
+func (m *Mirror) requeue(g *outgoing) {
+	switch {
+	case g.repost:
+		g.recon.repost = true
+		if a := g.alert; a != nil {
+			a.pending = append(append([]incident.Event(nil), g.events...), a.pending...)
+			a.state = alertUncertain
+		}
+		m.recon = append(m.recon, g.recon)
+	case g.recon != nil:
+		m.recon = append(m.recon, g.recon)
+	case g.alert != nil:
+		a := g.alert
+		a.pending = append(append([]incident.Event(nil), g.events...), a.pending...)
+		if g.kind == opAlert {
+			a.state = alertUnposted
+			a.queued = &op{kind: opAlert, seq: g.covered[0], alert: a, prio: a.model.Level == incident.LevelCrit || risesToCrit(a.pending)}
+			m.enqueue(a.queued)
+		} else {
+			a.state = alertPosted
+			m.settle(a)
+		}
+	case g.kind == opAuth:
+		m.prio = append([]*op{{kind: opAuth, prio: true}}, m.prio...)
+	default:
+		for _, o := range g.lines {
+			m.enqueue(o)
+		}
+	}
+}

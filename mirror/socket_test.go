@@ -1,0 +1,182 @@
+package mirror
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warroom/warroom/incident"
+	slacksim "github.com/warroom/warroom/sim/slack"
+)
+
+func (h *harness) lastEvent(kind incident.Kind) (incident.Event, bool) {
+	evs := h.events()
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == kind {
+			return evs[i], true
+		}
+	}
+	return incident.Event{}, false
+}
+
+func (h *harness) ephemeralsTo(user string) []slacksim.Ephemeral { return h.srv.Ephemerals(user) }
+
+func TestSocketModeCommands(t *testing.T) {
+	h := newHarness(t, hopts{socket: true})
+	h.autoDrive()
+	h.waitReal("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
+	id := h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "p95 latency 2.3s > 1s"}).Events[0].Alert.ID
+	h.waitReal("alert message", func() bool { return len(h.find("`"+id+"`")) == 1 })
+
+	// Someone who is not on the roster: refused, only they see why.
+	a, err := h.srv.InjectSlash("U0EVE", "ack tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(a.Text, "Refused") || !strings.Contains(a.Text, "not on this war room's roster") {
+		t.Fatalf("unmapped user's answer: %q", a.Text)
+	}
+	if e := h.ephemeralsTo("U0EVE"); len(e) != 1 {
+		t.Fatalf("the refusal was not ephemeral: %+v", e)
+	}
+	// On the roster but without the right: refused with the engine's reason.
+	a, err = h.srv.InjectSlash("U0OLGA", "ack tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(a.Text, "Refused: olga cannot ack tokens alerts: alice or bob owns tokens") {
+		t.Fatalf("unpermitted user's answer: %q", a.Text)
+	}
+	if _, ok := h.lastEvent(incident.KindAck); ok {
+		t.Fatal("a refused ack was committed")
+	}
+	// The owner: acked (the ACK event is committed before the answer).
+	a, err = h.srv.InjectSlash("U0ALICE", "ack tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, ok := h.lastEvent(incident.KindAck)
+	if !ok || ack.Actor != "alice" || ack.Alert.ID != id || !strings.Contains(a.Text, "Acked `"+id+"`") {
+		t.Fatalf("ack: %q %+v", a.Text, ack)
+	}
+	h.waitReal("alert message updated", func() bool {
+		m := h.find("`" + id + "`")
+		return len(m) == 1 && strings.Contains(m[0].Text, "acked by alice") && !hasButton(m[0])
+	})
+	if a.Latency > 3*time.Second {
+		t.Fatalf("ack took %s", a.Latency)
+	}
+
+	// The Ack button on a second alert.
+	id2 := h.do(incident.Raise{By: "maya", Service: "history", Level: incident.LevelCrit, Text: "indexer lag 40 blocks"}).Events[0].Alert.ID
+	h.waitReal("second alert message", func() bool {
+		m := h.find("`" + id2 + "`")
+		return len(m) == 1 && hasButton(m[0])
+	})
+	if _, err := h.srv.ClickButton("U0EVE", ackAction, id2); err != nil {
+		t.Fatal(err)
+	}
+	h.waitReal("ephemeral refusal for a click", func() bool { return len(h.ephemeralsTo("U0EVE")) == 2 })
+	if e := h.ephemeralsTo("U0EVE"); !strings.Contains(e[1].Text, "not on this war room's roster") {
+		t.Fatalf("click refusal: %+v", e[1])
+	}
+	if _, err := h.srv.ClickButton("U0BOB", ackAction, id2); err != nil {
+		t.Fatal(err)
+	}
+	h.waitReal("ack by click", func() bool {
+		ev, ok := h.lastEvent(incident.KindAck)
+		return ok && ev.Actor == "bob" && ev.Alert.ID == id2
+	})
+	h.waitReal("ephemeral confirmation", func() bool {
+		e := h.ephemeralsTo("U0BOB")
+		return len(e) == 1 && strings.Contains(e[0].Text, "Acked `"+id2+"`")
+	})
+	h.waitReal("second alert updated", func() bool {
+		m := h.find("`" + id2 + "`")
+		return len(m) == 1 && strings.Contains(m[0].Text, "acked by bob") && !hasButton(m[0])
+	})
+
+	// A note (escaped on its way back to Slack) and the status summary.
+	a, err = h.srv.InjectSlash("U0ALICE", "note <!here> pool raised to 400 & holding")
+	if err != nil || !strings.Contains(a.Text, "Noted as #") {
+		t.Fatalf("note: %q %v", a.Text, err)
+	}
+	h.waitReal("note in Slack", func() bool { return len(h.find("*alice*: &lt;!here&gt; pool raised to 400 &amp; holding")) == 1 })
+	id3 := h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelWarn, Text: "error rate 2%"}).Events[0].Alert.ID
+	a, err = h.srv.InjectSlash("U0MAYA", "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"*airdrop launch* · commander *maya*", "• *tokens*:", "`" + id + "` CRIT", "acked by alice", "`" + id3 + "` WARN", "unacked", "• *history*:", "Slack mirror:"} {
+		if !strings.Contains(a.Text, want) {
+			t.Fatalf("status lacks %q:\n%s", want, a.Text)
+		}
+	}
+	if a, _ := h.srv.InjectSlash("U0MAYA", "dance"); !strings.Contains(a.Text, "Usage") {
+		t.Fatalf("unknown command: %q", a.Text)
+	}
+	h.noViolations() // every envelope acked within 3 s
+}
+
+// TestSecretsNeverShown runs the mirror through errors of every kind and
+// looks for the tokens everywhere the mirror writes.
+func TestSecretsNeverShown(t *testing.T) {
+	h := newHarness(t, hopts{socket: true})
+	h.autoDrive()
+	h.waitReal("socket", func() bool { return h.srv.Connections() > 0 })
+	h.note("alice", "first")
+	h.waitReal("first", func() bool { return len(h.find("first")) == 1 })
+	var seen []string
+	watch := func() { seen = append(seen, h.m.Status().Err, h.m.Status().Socket) }
+	h.srv.Fail(h.clk.Now().Add(time.Minute), 502)
+	h.note("alice", "during a 502")
+	h.waitReal("down", func() bool { watch(); return h.m.Status().State == StateDown })
+	h.srv.Fail(time.Time{}, 0)
+	h.srv.DropRequests(1)
+	h.note("alice", "lost")
+	h.waitReal("uncertain", func() bool { watch(); return h.drained() })
+	if err := h.srv.SetRefusing(true); err != nil {
+		t.Fatal(err)
+	}
+	h.note("alice", "refused")
+	h.waitReal("refused", func() bool { watch(); return strings.Contains(h.m.Status().Err, "refused") })
+	if err := h.srv.SetRefusing(false); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.RevokeToken(botToken, "token_revoked")
+	h.note("alice", "revoked")
+	h.waitReal("stopped", func() bool { watch(); return h.m.Status().State == StateStopped })
+	h.stopMirror()
+
+	var all []string
+	all = append(all, seen...)
+	h.logMu.Lock()
+	all = append(all, h.logs...)
+	h.logMu.Unlock()
+	for _, m := range h.srv.Messages(h.srv.ChannelID()) {
+		all = append(all, m.Text, string(m.Blocks))
+	}
+	for _, e := range h.srv.Ephemerals("") {
+		all = append(all, e.Text)
+	}
+	for _, ev := range h.events() {
+		all = append(all, ev.Line())
+	}
+	rows, err := h.j.SlackMessages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		all = append(all, r.Text, string(r.Body), r.Error)
+	}
+	joined := strings.Join(all, "\n")
+	for _, secret := range []string{botToken, appToken, "canaryBOTtoken", "canaryAPPtoken"} {
+		if strings.Contains(joined, secret) {
+			t.Fatalf("a token leaked:\n%s", joined)
+		}
+	}
+	if !strings.Contains(joined, "token_revoked") || !strings.Contains(joined, "Slack mirror down") {
+		t.Fatalf("the test did not see the errors it meant to provoke:\n%s", joined)
+	}
+}
