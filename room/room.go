@@ -15,6 +15,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/mirror"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/sources"
 
@@ -34,8 +35,10 @@ type Options struct {
 	NoSources bool
 	// Output receives playbook step output as it streams.
 	Output func(playbooks.OutputLine)
-	// Slack posts playbook slack steps; nil records them as notes.
-	Slack playbooks.SlackPoster
+	// MirrorOptions adjusts the Slack mirror before it starts (the demo
+	// points it at its own Slack); it runs only when the file has a
+	// slack section.
+	MirrorOptions func(*mirror.Options)
 }
 
 // Room is a running war room.
@@ -46,10 +49,12 @@ type Room struct {
 	Sources *sources.Scheduler // nil with NoSources
 	Catalog *playbooks.Catalog
 	Runner  *playbooks.Runner
+	Mirror  *mirror.Mirror // nil without a slack section
 
-	cancel  context.CancelFunc
-	control io.Closer
-	engErr  chan error
+	cancel       context.CancelFunc
+	mirrorCancel context.CancelFunc
+	control      io.Closer
+	engErr       chan error
 }
 
 // Open starts everything. On error, whatever was started is stopped.
@@ -84,8 +89,31 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 	}
 	go func() { r.engErr <- r.Engine.Run(ctx) }()
 
+	var slack playbooks.SlackPoster
+	if o.Config.Slack != nil {
+		mo, err := mirror.FromConfig(o.Config.Slack)
+		if err != nil {
+			return nil, err
+		}
+		mo.Engine, mo.Journal, mo.Clock = r.Engine, j, o.Clock
+		mo.Logf = func(format string, args ...any) { o.Logger.Info(fmt.Sprintf(format, args...), "component", "mirror") }
+		if o.MirrorOptions != nil {
+			o.MirrorOptions(&mo)
+		}
+		if r.Mirror, err = mirror.New(mo); err != nil {
+			return nil, err
+		}
+		// The mirror has its own context: at shutdown it stops (and saves
+		// its cursor) before the engine and the journal close.
+		mctx, mcancel := context.WithCancel(context.Background())
+		r.mirrorCancel = mcancel
+		if err := r.Mirror.Start(mctx); err != nil {
+			return nil, fmt.Errorf("start the Slack mirror: %w", err)
+		}
+		slack = timelineSlack{r}
+	}
 	r.Runner, err = playbooks.NewRunner(playbooks.Options{
-		Engine: r.Engine, Catalog: cat, Journal: j, Slack: o.Slack, Output: o.Output, Context: ctx,
+		Engine: r.Engine, Catalog: cat, Journal: j, Slack: slack, Output: o.Output, Context: ctx,
 		Log: func(s string) { o.Logger.Info(s, "component", "playbooks") },
 	})
 	if err != nil {
@@ -121,6 +149,10 @@ func (r *Room) Close() error {
 	if r.control != nil {
 		r.control.Close()
 	}
+	if r.mirrorCancel != nil {
+		r.mirrorCancel()
+		<-r.Mirror.Done()
+	}
 	r.cancel()
 	var err error
 	if r.Engine != nil {
@@ -135,4 +167,42 @@ func (r *Room) Close() error {
 		}
 	}
 	return err
+}
+
+// MirrorStatus is the Slack mirror's state for status bars: "" without a
+// mirror, else e.g. "ok", "catching-up, 12 behind" or "down: invalid_auth".
+func (r *Room) MirrorStatus() string {
+	if r.Mirror == nil {
+		return ""
+	}
+	st := r.Mirror.Status()
+	s := st.State
+	if st.Lag > 0 {
+		s += fmt.Sprintf(", %d behind", st.Lag)
+	}
+	if st.Uncertain > 0 {
+		s += fmt.Sprintf(", %d uncertain", st.Uncertain)
+	}
+	if st.Err != "" {
+		s += ": " + st.Err
+	}
+	return s
+}
+
+// timelineSlack posts a playbook's slack step through the mirror: the
+// message becomes a durable NOTE by the run's requester, which the mirror
+// delivers like every other event (queued while Slack is down, never lost).
+type timelineSlack struct{ r *Room }
+
+func (t timelineSlack) PostPlaybookMessage(ctx context.Context, m playbooks.SlackMessage) error {
+	snap, sub, err := t.r.Engine.Subscribe(ctx, 1)
+	if err != nil {
+		return err
+	}
+	t.r.Engine.Unsubscribe(sub)
+	by := snap.Roles.Commander
+	if run := snap.Runs[m.RunID]; run != nil && run.Actor != "" {
+		by = run.Actor
+	}
+	return t.r.Engine.Do(ctx, incident.Note{By: by, Service: m.Service, Text: fmt.Sprintf("[%s %s] %s", m.RunID, m.Playbook, m.Text)}).Err
 }

@@ -21,6 +21,9 @@ func runDashboard(ctx context.Context, r *room.Room, handle string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := tui.Options{Engine: r.Engine, Handle: handle, Context: ctx, Playbooks: r.Playbooks()}
+	if r.Mirror != nil {
+		opts.MirrorStatus = r.MirrorStatus
+	}
 	p := tea.NewProgram(tui.New(opts), tui.ProgramOptions(opts)...)
 	go func() {
 		select {

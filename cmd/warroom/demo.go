@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +14,7 @@ func newDemoCmd() *cobra.Command {
 	var o demo.Options
 	var headless bool
 	var dur time.Duration
-	var as string
+	var as, transcript string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a simulated airdrop launch on loopback, everything live",
@@ -35,6 +36,14 @@ acknowledge their alerts.`,
 				return usageErr(fmt.Errorf("--speed must be in (0, 200], got %g", o.Speed))
 			}
 			ctx := cmd.Context()
+			if transcript != "" {
+				f, err := os.Create(transcript)
+				if err != nil {
+					return runtimeErr(err)
+				}
+				defer f.Close()
+				o.SlackTranscript = f
+			}
 			d, err := demo.Start(ctx, o)
 			if err != nil {
 				return runtimeErr(err)
@@ -66,6 +75,7 @@ acknowledge their alerts.`,
 	f.Uint64Var(&o.Seed, "seed", 1, "random seed: the same seed gives the same launch")
 	f.BoolVar(&o.AutoAck, "auto-ack", false, "simulated owners acknowledge their alerts after a short delay")
 	f.BoolVar(&o.Autopilot, "autopilot", true, "simulated owners request the fitting mitigation and the commander approves it")
+	f.StringVar(&transcript, "slack-transcript", "", "write every message the local Slack receives to this file")
 	f.StringVar(&as, "as", "", "who you are in the dashboard (default: the commander)")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/room"
 	"github.com/warroom/warroom/sim"
+	slacksim "github.com/warroom/warroom/sim/slack"
 )
 
 // Options for Start.
@@ -37,13 +39,17 @@ type Options struct {
 	Autopilot bool
 	// LeadIn is how much scenario time runs before T-0 (default 30s).
 	LeadIn time.Duration
-	Logger *slog.Logger
+	// SlackTranscript, if set, receives every message the local Slack
+	// receives, as it is posted or updated.
+	SlackTranscript io.Writer
+	Logger          *slog.Logger
 }
 
 // Demo is a running simulated launch.
 type Demo struct {
 	Room   *room.Room
 	Sim    *sim.Sim
+	Slack  *slacksim.Server
 	Clock  clock.Clock
 	T0     time.Time
 	End    time.Time // scenario end (engine time)
@@ -104,11 +110,20 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		return nil, fmt.Errorf("start the simulator: %w", err)
 	}
 	pointAtSimulator(cfg, d.Sim, d.T0)
+	// A local Slack, so the mirror and /warroom commands are live too.
+	bot, app := slacksim.NewTokens()
+	d.Slack = slacksim.New(slacksim.Options{Clock: d.Clock, BotToken: bot, AppToken: app, Transcript: o.SlackTranscript, MaxMessages: 5000, Seed: o.Seed})
+	if err := d.Slack.Start(); err != nil {
+		return nil, fmt.Errorf("start the local Slack: %w", err)
+	}
+	cfg.Slack = &config.Slack{APIURL: d.Slack.APIURL(), Channel: d.Slack.ChannelID(),
+		BotToken: config.Secret{Env: "SLACK_BOT_TOKEN"}, AppToken: config.Secret{Env: "SLACK_APP_TOKEN"}}
 	// The demo's credentials: the simulator accepts any key, the admin API
 	// only this run's token. They live in this process's environment only.
 	for k, v := range map[string]string{
 		"DD_API_KEY": "demo" + token[:24], "DD_APP_KEY": "demo" + token[:32],
 		"SIM_ADMIN_URL": d.Sim.AdminURL, "SIM_ADMIN_TOKEN": token,
+		"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": app,
 	} {
 		os.Setenv(k, v)
 	}
@@ -145,7 +160,6 @@ func pointAtSimulator(cfg *config.Config, s *sim.Sim, t0 time.Time) {
 	cfg.Incident.Launch = &t0
 	cfg.Incident.Simulated = true
 	cfg.Incident.Name += " (simulated)"
-	cfg.Slack = nil
 }
 
 func randomToken() string {
@@ -160,6 +174,9 @@ func (d *Demo) Close() error {
 	var err error
 	if d.Room != nil {
 		err = d.Room.Close()
+	}
+	if d.Slack != nil {
+		d.Slack.Close()
 	}
 	if d.Sim != nil {
 		d.Sim.Close()
