@@ -14,7 +14,12 @@ import (
 // after the commit, and the backlog is read from the journal itself). It
 // returns when ctx ends or the engine stops.
 func (r *Room) Follow(ctx context.Context, w io.Writer) error {
-	var printed int64
+	return r.FollowAfter(ctx, w, 0)
+}
+
+// FollowAfter is Follow starting after event seq after.
+func (r *Room) FollowAfter(ctx context.Context, w io.Writer, after int64) error {
+	printed := after
 	printUpTo := func(seq int64) error {
 		if seq <= printed {
 			return nil

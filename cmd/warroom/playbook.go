@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -15,16 +16,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
-	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/room"
 )
-
-// playbookSources, when set by the wiring that owns the sources package,
-// starts polling in a headless playbook process so that wait_metric
-// verification sees live panes. Without it the panes have no data and a
-// verification waits until its timeout (and fails safe).
-var playbookSources func(ctx context.Context, cfg *config.Config, eng *incident.Engine, j *journal.Journal) (stop func(), err error)
 
 func newPlaybookCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -277,86 +272,51 @@ is refused by the transport itself, and no other process is started.`,
 	return c
 }
 
-// localRoom is an engine and runner on a journal this process owns.
+// localRoom is a whole war room (sources, mirror, runner) on a journal
+// this process owns, printing each new event as headless modes do.
 type localRoom struct {
-	cfg    *config.Config
-	j      *journal.Journal
-	eng    *incident.Engine
-	r      *playbooks.Runner
-	ctl    io.Closer
-	cancel context.CancelFunc
-	stops  []func()
-	out    io.Writer
-	mu     sync.Mutex
+	room *room.Room
+	r    *playbooks.Runner
+	out  io.Writer
+	mu   sync.Mutex
+	stop func()
 }
 
 // openRoom opens the journal for writing. ok is false when another
 // process owns it (then use its control socket).
-func openRoom(cmd *cobra.Command, cfg *config.Config, cat *playbooks.Catalog, path string) (*localRoom, bool, error) {
+func openRoom(cmd *cobra.Command, cfg *config.Config, _ *playbooks.Catalog, path string) (*localRoom, bool, error) {
 	if _, err := playbooks.DialControl(path); err == nil {
 		return nil, false, nil
 	}
-	j, err := journal.Open(path)
+	rm := &localRoom{out: cmd.OutOrStdout()}
+	rr, err := room.Open(context.Background(), room.Options{
+		Config: cfg, JournalPath: path,
+		Output: func(l playbooks.OutputLine) { rm.println(fmt.Sprintf("    %s %s | %s", l.RunID, l.Step, l.Line)) },
+		Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
 	if err != nil {
 		if strings.Contains(err.Error(), "in use by another warroom process") {
 			return nil, false, nil
 		}
 		return nil, false, runtimeErr(err)
 	}
+	rm.room, rm.r = rr, rr.Runner
 	ctx, cancel := context.WithCancel(context.Background())
-	rm := &localRoom{cfg: cfg, j: j, cancel: cancel, out: cmd.OutOrStdout()}
-	opts := incident.Options{Config: cfg, Journal: j}
-	if playbookSources == nil {
-		// No sources here: the staleness watchdog would fill the journal
-		// with STALE alerts for panes this process never polls. The war
-		// room's own process (run, serve, demo) watches the panes.
-		opts.Tick = 24 * time.Hour
-	}
-	rm.eng, err = incident.New(opts)
-	if err != nil {
-		cancel()
-		j.Close()
-		return nil, false, runtimeErr(err)
-	}
-	go rm.eng.Run(ctx)
-	// Print every committed event, as headless modes do.
-	_, sub, err := rm.eng.Subscribe(ctx, 4096)
-	if err != nil {
-		rm.close()
-		return nil, false, runtimeErr(err)
-	}
-	printed := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(printed)
-		for u := range sub.C {
-			for _, ev := range u.Events {
-				rm.println(ev.Line())
-			}
-		}
+		defer close(done)
+		rr.FollowAfter(ctx, lineWriter{rm}, rr.Journal.LastSeq())
 	}()
-	rm.stops = append(rm.stops, func() { rm.eng.Unsubscribe(sub); <-printed })
-	rm.r, err = playbooks.NewRunner(playbooks.Options{Engine: rm.eng, Catalog: cat, Journal: j,
-		Output: func(l playbooks.OutputLine) { rm.println(fmt.Sprintf("    %s %s | %s", l.RunID, l.Step, l.Line)) },
-		Log:    func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "warroom: "+s) }})
-	if err != nil {
-		rm.close()
-		return nil, false, runtimeErr(err)
-	}
-	if err := rm.r.Reconcile(ctx); err != nil {
-		rm.close()
-		return nil, false, runtimeErr(err)
-	}
-	if rm.ctl, err = playbooks.ServeControl(ctx, playbooks.ControlPath(path), rm.r); err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "warroom: other terminals cannot reach this run: %v\n", err)
-	}
-	if playbookSources != nil {
-		if stop, err := playbookSources(ctx, cfg, rm.eng, j); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "warroom: sources not started: %v\n", err)
-		} else {
-			rm.stops = append(rm.stops, stop)
-		}
-	}
+	rm.stop = func() { cancel(); <-done }
 	return rm, true, nil
+}
+
+// lineWriter sends Follow's lines through println's lock.
+type lineWriter struct{ rm *localRoom }
+
+func (w lineWriter) Write(b []byte) (int, error) {
+	w.rm.println(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }
 
 func (rm *localRoom) println(s string) {
@@ -366,18 +326,8 @@ func (rm *localRoom) println(s string) {
 }
 
 func (rm *localRoom) close() {
-	if rm.ctl != nil {
-		rm.ctl.Close()
-	}
-	if rm.r != nil {
-		rm.r.Close()
-	}
-	for i := len(rm.stops) - 1; i >= 0; i-- {
-		rm.stops[i]()
-	}
-	rm.cancel()
-	<-rm.eng.Done()
-	rm.j.Close()
+	rm.stop()
+	rm.room.Close()
 }
 
 // finish maps a run's final state to an exit code.
@@ -440,9 +390,6 @@ goes through that process. Exit codes: 0 succeeded, 1 bad parameters or files,
 				return runRemote(cmd, cfgPath, journalPath, playbooks.ControlRequest{Op: "run", By: by, Playbook: pb.ID, Params: raw}, by)
 			}
 			defer rm.close()
-			if playbookSources == nil && len(pb.Verify) > 0 {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warroom: this process polls no sources: wait_metric verification sees no data and will time out unless another process feeds the panes")
-			}
 			h, err := rm.r.Request(context.Background(), by, pb.ID, raw)
 			if err != nil {
 				return playbookErr(cmd, err)
