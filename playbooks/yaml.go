@@ -121,7 +121,7 @@ func (d *fileDecoder) parseYAML(data []byte) *ynode {
 		return nil
 	}
 	if !utf8.Valid(data) {
-		line, col := badUTF8(data)
+		line, col := config.BadUTF8(data)
 		d.errAt(line, col, "", "file is not valid UTF-8", "")
 		return nil
 	}
@@ -139,7 +139,7 @@ func (d *fileDecoder) parseYAML(data []byte) *ynode {
 		return nil
 	}
 	if len(tks) > maxTokens {
-		line, col := tokPos(tks[maxTokens])
+		line, col := config.TokenPos(tks[maxTokens])
 		d.errAt(line, col, "", fmt.Sprintf("more than %d YAML tokens", maxTokens), "a playbook is a page of YAML")
 		return nil
 	}
@@ -149,7 +149,7 @@ func (d *fileDecoder) parseYAML(data []byte) *ynode {
 		case token.SequenceStartType, token.MappingStartType:
 			depth++
 			if depth > maxFlowDepth {
-				line, col := tokPos(tk)
+				line, col := config.TokenPos(tk)
 				d.errAt(line, col, "", fmt.Sprintf("nesting is deeper than %d levels", maxFlowDepth), "")
 				return nil
 			}
@@ -163,7 +163,7 @@ func (d *fileDecoder) parseYAML(data []byte) *ynode {
 	if err != nil {
 		var ye yaml.Error
 		if ok := asYAMLError(err, &ye); ok {
-			line, col := tokPos(ye.GetToken())
+			line, col := config.TokenPos(ye.GetToken())
 			msg := ye.GetMessage()
 			hint := ""
 			if strings.Contains(msg, "flow map") || strings.Contains(msg, "flow mapping") {
@@ -181,7 +181,7 @@ func (d *fileDecoder) parseYAML(data []byte) *ynode {
 			continue
 		}
 		if body != nil {
-			line, col := nodePos(doc.Body)
+			line, col := config.NodePos(doc.Body)
 			d.errAt(line, col, "", "more than one YAML document", "one playbook per file; remove the extra ---")
 			return nil
 		}
@@ -209,7 +209,7 @@ var decimalInt = regexp.MustCompile(`^[-+]?[0-9]+$`)
 var yamlFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
 
 func (d *fileDecoder) convert(n ast.Node, path string, depth int) *ynode {
-	line, col := nodePos(n)
+	line, col := config.NodePos(n)
 	out := &ynode{line: line, col: col}
 	if depth > maxDepth {
 		d.errAt(line, col, path, fmt.Sprintf("nesting is deeper than %d levels", maxDepth), "")
@@ -289,11 +289,11 @@ func (d *fileDecoder) convert(n ast.Node, path string, depth int) *ynode {
 
 func (d *fileDecoder) pair(m *ynode, mv *ast.MappingValueNode, path string, depth int) {
 	if mv.Key != nil && mv.Key.IsMergeKey() {
-		line, col := nodePos(mv.Key)
+		line, col := config.NodePos(mv.Key)
 		d.errAt(line, col, path, "merge keys (<<) are not supported in playbooks", "write the fields out")
 		return
 	}
-	line, col := nodePos(mv.Key)
+	line, col := config.NodePos(mv.Key)
 	var key string
 	switch k := mv.Key.(type) {
 	case *ast.StringNode:
@@ -352,55 +352,6 @@ func parse(tks token.Tokens) (f *ast.File, err error) {
 		}
 	}()
 	return parser.Parse(tks, 0)
-}
-
-func tokPos(tk *token.Token) (int, int) {
-	if tk == nil || tk.Position == nil || tk.Position.Line < 1 {
-		return 1, 1
-	}
-	return tk.Position.Line, max(tk.Position.Column, 1)
-}
-
-// nodePos is where a reader would point: block mappings and pairs are
-// positioned by goccy at the ':', so use the first key instead.
-func nodePos(n ast.Node) (int, int) {
-	switch x := n.(type) {
-	case nil:
-		return 1, 1
-	case *ast.DocumentNode:
-		if x.Body == nil {
-			return 1, 1
-		}
-		return nodePos(x.Body)
-	case *ast.MappingNode:
-		if !x.IsFlowStyle && len(x.Values) > 0 {
-			return nodePos(x.Values[0])
-		}
-		return tokPos(x.Start)
-	case *ast.MappingValueNode:
-		if x.Key != nil {
-			return nodePos(x.Key)
-		}
-		return tokPos(x.Start)
-	}
-	return tokPos(n.GetToken())
-}
-
-func badUTF8(data []byte) (int, int) {
-	line, col := 1, 1
-	for i := 0; i < len(data); {
-		r, size := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return line, col
-		}
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-		i += size
-	}
-	return line, col
 }
 
 // tabIndent finds a tab in a line's leading whitespace.
