@@ -296,52 +296,73 @@ func (j *Journal) Replay(ctx context.Context, after int64, fn func(Event) error)
 	return j.ReplayRange(ctx, after, 0, fn)
 }
 
-// ReplayRange is Replay limited to seq <= upto (0 means no limit).
+// ReplayRange is Replay limited to seq <= upto (0 means no limit). Pages
+// are read ahead in a second goroutine while fn folds the previous one, so
+// a restart uses both cores; fn still sees events strictly in order.
 func (j *Journal) ReplayRange(ctx context.Context, after, upto int64, fn func(Event) error) error {
-	const page = 20000
-	for {
-		if upto > 0 && after >= upto {
-			return nil
-		}
-		limit := upto
-		if limit == 0 {
-			limit = 1<<63 - 1
-		}
-		rows, err := j.db.QueryContext(ctx,
-			`SELECT seq, time, kind, actor, service, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
-			after, limit, page)
-		if err != nil {
-			return fmt.Errorf("journal replay: %w", err)
-		}
-		n := 0
-		var batch []Event
-		for rows.Next() {
-			var e Event
-			var t int64
-			if err := rows.Scan(&e.Seq, &t, &e.Kind, &e.Actor, &e.Service, &e.Body); err != nil {
-				rows.Close()
-				return fmt.Errorf("journal replay: %w", err)
+	const pageSize = 20000
+	if upto <= 0 {
+		upto = 1<<63 - 1
+	}
+	type page struct {
+		events []Event
+		err    error
+	}
+	pages := make(chan page, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(pages)
+		for from := after; from < upto; {
+			evs, err := j.readPage(ctx, from, upto, pageSize)
+			select {
+			case pages <- page{evs, err}:
+			case <-stop:
+				return
 			}
-			e.Time = time.Unix(0, t).UTC()
-			batch = append(batch, e)
-			n++
+			if err != nil || len(evs) < pageSize {
+				return
+			}
+			from = evs[len(evs)-1].Seq
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("journal replay: %w", err)
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
 		}
-		// fn runs outside the read transaction.
-		for _, e := range batch {
+		for _, e := range p.events {
 			if err := fn(e); err != nil {
 				return err
 			}
-			after = e.Seq
-		}
-		if n < page {
-			return nil
 		}
 	}
+	return ctx.Err()
+}
+
+// readPage reads up to n events after seq from, no further than upto, in
+// one short read transaction.
+func (j *Journal) readPage(ctx context.Context, from, upto int64, n int) ([]Event, error) {
+	rows, err := j.db.QueryContext(ctx,
+		`SELECT seq, time, kind, actor, service, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+		from, upto, n)
+	if err != nil {
+		return nil, fmt.Errorf("journal replay: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Event, 0, min(n, 1024))
+	for rows.Next() {
+		var e Event
+		var t int64
+		if err := rows.Scan(&e.Seq, &t, &e.Kind, &e.Actor, &e.Service, &e.Body); err != nil {
+			return nil, fmt.Errorf("journal replay: %w", err)
+		}
+		e.Time = time.Unix(0, t).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal replay: %w", err)
+	}
+	return out, nil
 }
 
 // AppendSamples stores a batch of samples in one transaction.
