@@ -20,6 +20,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/examples/airdrop"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/room"
 	"github.com/warroom/warroom/sim"
@@ -93,11 +94,20 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Wall time now is T-LeadIn in the scenario; a journal being continued
-	// keeps its own times, so the scenario restarts from its lead-in.
-	d.T0 = time.Now().UTC().Truncate(time.Second).Add(o.LeadIn)
+	jpath := o.JournalPath
+	if jpath == "" {
+		jpath = filepath.Join(d.Dir, "warroom.db")
+	}
+	// Now is T-LeadIn in the scenario. An accelerated run leaves its
+	// journal ahead of the wall clock: a run that continues it starts after
+	// its last event, so the timeline never goes back in time.
+	start := time.Now().UTC()
+	if last, ok := lastEventTime(jpath); ok && last.After(start) {
+		start = last.Add(time.Second)
+	}
+	d.T0 = start.Truncate(time.Second).Add(o.LeadIn)
 	d.End = d.T0.Add(ScenarioLength)
-	d.Clock = clock.NewScaled(d.T0.Add(-o.LeadIn), o.Speed)
+	d.Clock = clock.NewScaled(start, o.Speed)
 
 	token := randomToken()
 	d.Sim, err = sim.Start(ctx, sim.Options{
@@ -126,10 +136,6 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": app,
 	} {
 		os.Setenv(k, v)
-	}
-	jpath := o.JournalPath
-	if jpath == "" {
-		jpath = filepath.Join(d.Dir, "warroom.db")
 	}
 	d.Room, err = room.Open(ctx, room.Options{Config: cfg, JournalPath: jpath, Clock: d.Clock, Logger: o.Logger})
 	if err != nil {
@@ -160,6 +166,25 @@ func pointAtSimulator(cfg *config.Config, s *sim.Sim, t0 time.Time) {
 	cfg.Incident.Launch = &t0
 	cfg.Incident.Simulated = true
 	cfg.Incident.Name += " (simulated)"
+}
+
+// lastEventTime reads the time of the newest event of an existing journal.
+func lastEventTime(path string) (time.Time, bool) {
+	if _, err := os.Stat(path); err != nil {
+		return time.Time{}, false
+	}
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer j.Close()
+	var last time.Time
+	n := j.LastSeq()
+	_ = j.ReplayRange(context.Background(), n-1, n, func(e journal.Event) error {
+		last = e.Time
+		return nil
+	})
+	return last, !last.IsZero()
 }
 
 func randomToken() string {

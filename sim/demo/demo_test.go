@@ -144,3 +144,41 @@ func TestSameSeedSameAlerts(t *testing.T) {
 		t.Fatalf("same seed, different alerts:\n%v\n%v", a, b)
 	}
 }
+
+// A journal given with --journal is replayed, then continued, and its
+// timeline never goes back in time even though the first run was
+// accelerated ahead of the wall clock.
+func TestContinueJournal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "j.db")
+	run := func(wall time.Duration) []string {
+		d, err := Start(context.Background(), Options{Speed: 20, Seed: 1, Dir: t.TempDir(), JournalPath: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), wall)
+		defer cancel()
+		var buf bytes.Buffer
+		if err := d.Room.Follow(ctx, &buf); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(buf.String()), "\n")
+	}
+	first := run(4 * time.Second)
+	second := run(2 * time.Second)
+	if len(second) <= len(first) || strings.Join(second[:len(first)], "\n") != strings.Join(first, "\n") {
+		t.Fatalf("the second run must replay the first run's %d lines, then continue; got %d lines", len(first), len(second))
+	}
+	var prev time.Time
+	for _, l := range second {
+		ts, err := time.Parse(time.RFC3339, strings.Fields(l)[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts.Before(prev) {
+			t.Fatalf("time went back at %q (after %v)", l, prev)
+		}
+		prev = ts
+	}
+}
