@@ -80,10 +80,18 @@ type Source struct {
 	// (RPC URLs often embed a token); they are expanded at run time only.
 	URL string `yaml:"url"`
 
+	// ImportAlerts (Datadog, Prometheus) brings the source's own alerts
+	// (monitors, firing rules) into the room; default true. Turn it off
+	// where those rules duplicate the room's own pane thresholds.
+	ImportAlerts *bool `yaml:"import_alerts"`
+
 	// RPC only.
 	Chain      Chain  `yaml:"chain"`
 	Commitment string `yaml:"commitment"` // solana: processed|confirmed|finalized
 }
+
+// Imports reports whether the source's own alerts are imported.
+func (s Source) Imports() bool { return s.ImportAlerts == nil || *s.ImportAlerts }
 
 // Service is one pane group on the dashboard, with its owners.
 type Service struct {

@@ -308,7 +308,7 @@ func (v *validator) sources() []string {
 			notFor("site", "api_url", "api_key", "app_key", "chain", "commitment")
 			v.requiredURL(p+".url", s.URL)
 		case SourceRPC:
-			notFor("site", "api_url", "api_key", "app_key")
+			notFor("site", "api_url", "api_key", "app_key", "import_alerts")
 			v.requiredURL(p+".url", s.URL)
 			chains := []string{string(ChainSolana), string(ChainEVM)}
 			switch s.Chain {

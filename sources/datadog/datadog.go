@@ -130,7 +130,7 @@ func Builder(o Options) sources.Builder {
 			for _, svc := range order {
 				qs = append(qs, newSeriesQuery(c, svc, bySvc[svc]))
 			}
-			if !o.NoMonitors {
+			if !o.NoMonitors && sp.Source.Imports() {
 				qs = append(qs, &monitorQuery{c: c})
 			}
 		}

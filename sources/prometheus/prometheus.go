@@ -90,7 +90,9 @@ func Builder(o Options) sources.Builder {
 			for _, p := range sp.Panes {
 				qs = append(qs, &paneQuery{c: c, pane: p, opts: o})
 			}
-			qs = append(qs, &alertsQuery{c: c})
+			if sp.Source.Imports() {
+				qs = append(qs, &alertsQuery{c: c})
+			}
 		}
 		return qs, errors.Join(errs...)
 	}

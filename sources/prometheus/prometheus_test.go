@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,29 @@ func TestAlertsImport(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no alert keyed %s", want)
+	}
+}
+
+func TestImportAlertsOff(t *testing.T) {
+	names := func(importAlerts *bool) []string {
+		sp := sources.Spec{Source: config.Source{ID: "prom", Type: config.SourcePrometheus, URL: "http://127.0.0.1:1",
+			Interval: config.Duration(5 * time.Second), Timeout: config.Duration(2 * time.Second), ImportAlerts: importAlerts}, Origin: "prometheus"}
+		sp.Panes = []sources.Pane{{Service: "api", Pane: config.Pane{ID: "p", Source: "prom", Query: "up"}}}
+		qs, err := Builder(Options{})(sources.Env{Clock: clock.Real{}}, []sources.Spec{sp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, q := range qs {
+			out = append(out, q.Info().Name)
+		}
+		return out
+	}
+	off := false
+	if got := names(nil); !slices.Contains(got, "alerts") {
+		t.Fatalf("alerts are imported by default: %v", got)
+	}
+	if got := names(&off); slices.Contains(got, "alerts") {
+		t.Fatalf("import_alerts: false still polls alerts: %v", got)
 	}
 }
