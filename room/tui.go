@@ -2,19 +2,28 @@ package room
 
 import (
 	"context"
+	"errors"
+	"strings"
 
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/tui"
 )
 
 // Playbooks adapts the room's catalog and runner to the dashboard: the
-// palette lists every playbook and starts a run request with its default
-// parameters (the engine checks the requester's role, the lock and the
-// approval rules; the commander approves from the CLI or the control
-// socket until the dashboard has a parameter form).
+// palette lists every playbook and opens a parameter form, a dry run and a
+// confirmation before it requests the run (the engine checks the
+// requester's role, the lock and the approval rules); approvers see the
+// waiting run and approve or reject it from the dashboard.
 type Playbooks struct {
 	r     *Room
 	items []tui.Playbook
 }
+
+var (
+	_ tui.PlaybookStarter = Playbooks{}
+	_ tui.PlaybookRunner  = Playbooks{}
+)
 
 // Playbooks returns the dashboard's view of the catalog.
 func (r *Room) Playbooks() Playbooks {
@@ -28,8 +37,103 @@ func (r *Room) Playbooks() Playbooks {
 // List implements tui.Playbooks; the catalog is fixed for a run.
 func (p Playbooks) List() []tui.Playbook { return p.items }
 
-// StartPlaybook implements tui.PlaybookStarter.
+// StartPlaybook implements tui.PlaybookStarter: a run with the default
+// parameters.
 func (p Playbooks) StartPlaybook(ctx context.Context, by, name string) error {
 	_, err := p.r.Runner.Request(ctx, by, name, map[string]string{})
 	return err
+}
+
+// RunPolicy implements incident.RunPolicies (part of tui.PlaybookRunner).
+func (p Playbooks) RunPolicy(name string) (incident.RunPolicy, bool) {
+	return p.r.Catalog.RunPolicy(name)
+}
+
+// PlaybookForm is the playbook's parameters for the dashboard's form.
+func (p Playbooks) PlaybookForm(name string) ([]tui.ParamField, bool) {
+	pb, ok := p.r.Catalog.Get(name)
+	if !ok {
+		return nil, false
+	}
+	out := make([]tui.ParamField, 0, len(pb.Params))
+	for _, prm := range pb.Params {
+		f := tui.ParamField{Name: prm.Name, Type: string(prm.Type), Description: prm.Description,
+			Values: append([]string(nil), prm.Values...), Constraint: prm.Describe()}
+		if prm.Default != nil {
+			f.Default, f.HasDefault = *prm.Default, true
+		}
+		out = append(out, f)
+	}
+	return out, true
+}
+
+// ValidatePlaybookParams checks the values as ValidateParams does and
+// returns the problems by parameter name. It does no I/O.
+func (p Playbooks) ValidatePlaybookParams(name string, raw map[string]string) map[string]string {
+	pb, ok := p.r.Catalog.Get(name)
+	if !ok {
+		return map[string]string{"": "no such playbook " + name}
+	}
+	_, err := pb.ValidateParams(raw)
+	return paramProblems(pb, err)
+}
+
+func paramProblems(pb *playbooks.Playbook, err error) map[string]string {
+	if err == nil {
+		return nil
+	}
+	out := map[string]string{}
+	add := func(k, v string) {
+		if out[k] != "" {
+			v = out[k] + "; " + v
+		}
+		out[k] = v
+	}
+	var pe *playbooks.ParamError
+	if !errors.As(err, &pe) {
+		add("", err.Error())
+		return out
+	}
+	for _, prob := range pe.Problems {
+		k, v, found := strings.Cut(prob, ": ")
+		known := false
+		for _, prm := range pb.Params {
+			known = known || prm.Name == k
+		}
+		if found && known {
+			add(k, v)
+		} else {
+			add("", prob)
+		}
+	}
+	return out
+}
+
+// DryRunPlaybook runs the dry run (read-only requests) with the runner's
+// transport and the engine's panes.
+func (p Playbooks) DryRunPlaybook(ctx context.Context, name string, raw map[string]string) (*tui.DryRunPlan, error) {
+	plan, err := p.r.Runner.DryRun(ctx, name, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &tui.DryRunPlan{Text: plan.Text(), Hash: plan.Hash, Summary: plan.Playbook.Summary(plan.Params)}, nil
+}
+
+// RequestPlaybookRun requests a run with the confirmed parameters.
+func (p Playbooks) RequestPlaybookRun(ctx context.Context, by, name string, raw map[string]string) (string, error) {
+	h, err := p.r.Runner.Request(ctx, by, name, raw)
+	if err != nil {
+		return "", err
+	}
+	return h.ID, nil
+}
+
+// ApproveRun approves a run; hash is the one the approver was shown.
+func (p Playbooks) ApproveRun(ctx context.Context, by, runID, hash string) error {
+	return p.r.Runner.Approve(ctx, by, runID, hash)
+}
+
+// RejectRun turns a run request down.
+func (p Playbooks) RejectRun(ctx context.Context, by, runID, reason string) error {
+	return p.r.Runner.Reject(ctx, by, runID, reason)
 }

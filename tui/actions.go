@@ -15,6 +15,9 @@ type replyMsg struct {
 	label string
 	rep   incident.Reply
 	err   error // for non-engine actions (playbook start)
+	// then, if set, shows the result instead of the default toast (a
+	// dialog's next step). It runs in Update and does no I/O.
+	then func(m *Model) tea.Cmd
 }
 
 // send hands a command to the engine in a Cmd. The result comes back as
@@ -29,6 +32,10 @@ func (m *Model) send(label string, c incident.Command) tea.Cmd {
 func (m *Model) onReply(msg replyMsg) tea.Cmd {
 	if m.pending > 0 {
 		m.pending--
+	}
+	if msg.then != nil {
+		m.invalidate()
+		return msg.then(m)
 	}
 	err := msg.err
 	if err == nil {
@@ -289,6 +296,9 @@ func (m *Model) personChoices(disabled func(roles.Person) string) []choice {
 }
 
 func (m *Model) runPlaybook(pb Playbook) tea.Cmd {
+	if m.runner() != nil {
+		return m.openPlaybookForm(pb)
+	}
 	if err := m.check(roles.ActRunPlaybook, pb.Service); err != nil {
 		return m.refuse(err)
 	}
@@ -377,7 +387,11 @@ func (m *Model) actions() []action {
 			if pb.Service != "" {
 				where = m.serviceName(pb.Service)
 			}
-			add("Run playbook: "+title+" ("+where+")", "", m.check(roles.ActRunPlaybook, pb.Service), func(m *Model) tea.Cmd { return m.runPlaybook(pb) })
+			add("Run playbook: "+title+" ("+where+")", "", m.playbookErr(pb), func(m *Model) tea.Cmd { return m.runPlaybook(pb) })
+		}
+		for _, run := range m.approvals() {
+			id := run.ID
+			add("Approve or reject "+run.ID+" "+run.Playbook+" (requested by "+run.Actor+")", k.Accept.Help().Key, nil, func(m *Model) tea.Cmd { return m.openApproval(id) })
 		}
 	}
 	add("Toggle dark/light theme", k.Theme.Help().Key, nil, func(m *Model) tea.Cmd { m.toggleTheme(); return nil })

@@ -34,8 +34,8 @@ func bench40() *fakeEngine {
 	return &fakeEngine{cfg: cfg, roster: roles.NewRoster(cfg.Roster), clk: newFakeEngine().clk, st: b.st, feed: make(chan incident.Update, 1)}
 }
 
-// benchView measures a full render: the view cache and the chart cache
-// are dropped each time, as when every pane got a new sample.
+// benchView measures a full render: the view, cell and chart caches are
+// dropped each time, as when every pane got a new sample.
 func benchView(b *testing.B, f *fakeEngine, w, h int, setup ...string) {
 	m := newTestModel(b, f, "tomas", w, h)
 	press(m, setup...)
@@ -44,6 +44,7 @@ func benchView(b *testing.B, f *fakeEngine, w, h int, setup ...string) {
 	for i := 0; i < b.N; i++ {
 		m.invalidate()
 		m.charts = chartCache{}
+		m.cells = nil
 		_ = m.View()
 	}
 }
@@ -75,6 +76,7 @@ func BenchmarkView40PanesTrueColor(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m.invalidate()
 		m.charts = chartCache{}
+		m.cells = nil
 		_ = m.View()
 	}
 }

@@ -27,6 +27,8 @@ type chooser struct {
 	shown []int
 	sel   int
 	pick  func(m *Model, c choice) tea.Cmd
+	// dialog, when set, is a form in this overlay slot instead of a list.
+	dialog dialog
 }
 
 func (m *Model) newTextInput(prompt string) lineInput {
@@ -112,6 +114,9 @@ func fuzzy(q, s string) (int, bool) {
 
 func (m *Model) onChooserKey(msg tea.KeyPressMsg) tea.Cmd {
 	c := m.chooser
+	if c.dialog != nil {
+		return c.dialog.key(m, msg)
+	}
 	k := m.keys
 	switch {
 	case msg.String() == "esc":
@@ -159,6 +164,9 @@ func (m *Model) closeOverlay() {
 // renderChooser draws the dialog box.
 func (m *Model) renderChooser(w, h int) []string {
 	c := m.chooser
+	if c.dialog != nil {
+		return c.dialog.render(m, w, h)
+	}
 	s := m.sty
 	bw := clamp(w-4, 20, 96)
 	inner := bw - 4
@@ -243,6 +251,12 @@ func (m *Model) onOverlayMsg(msg tea.Msg) tea.Cmd {
 	case overlayInput:
 		m.input.Update(msg)
 	case overlayChooser:
+		if d := m.chooser.dialog; d != nil {
+			if p, ok := msg.(tea.PasteMsg); ok {
+				d.paste(m, p)
+			}
+			return nil
+		}
 		m.chooser.input.Update(msg)
 		m.chooser.refilter()
 	}

@@ -92,6 +92,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		return func() tea.Msg { eng.Unsubscribe(sub); return nil }
 	}
 	m.st, m.sub, m.feedErr = msg.st, msg.sub, ""
+	m.version++
 	if m.st.LastSeq > 0 && len(m.st.Recent) > 0 {
 		if t := m.st.Recent[len(m.st.Recent)-1].Time; t.After(m.now) {
 			m.now = t
@@ -106,13 +107,26 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 	if msg.sub != m.sub || m.st == nil {
 		return nil // a feed we have left
 	}
+	events := false
 	for _, u := range msg.ups {
 		m.apply(u)
+		events = events || len(u.Events) > 0
+	}
+	var cmds []tea.Cmd
+	switch {
+	case events:
+		// Events (an ack, a role change, an alert) show at once.
+		m.invalidate()
+	case !m.redrawQueued:
+		// Samples alone move charts; coalesce them into at most one
+		// redraw per sampleRedraw instead of one per sample.
+		m.redrawQueued = true
+		cmds = append(cmds, tea.Tick(sampleRedraw, func(time.Time) tea.Msg { return redrawMsg{} }))
+	}
+	if !msg.closed {
+		return tea.Batch(append(cmds, waitCmd(m.ctx, m.eng, m.sub))...)
 	}
 	m.invalidate()
-	if !msg.closed {
-		return waitCmd(m.ctx, m.eng, m.sub)
-	}
 	if m.ctx.Err() != nil {
 		return nil
 	}
@@ -124,8 +138,15 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 	return nil
 }
 
+// redrawMsg redraws after samples (see onFeed).
+type redrawMsg struct{}
+
+// sampleRedraw bounds how often samples alone redraw the screen.
+const sampleRedraw = 500 * time.Millisecond
+
 // apply folds one update into the model's state.
 func (m *Model) apply(u incident.Update) {
+	m.version++
 	if len(u.Samples) > 0 {
 		m.st.ApplySamples(u.Samples, u.Now)
 	}

@@ -210,8 +210,7 @@ func (m *Model) renderMessage(w, n int) []string {
 	if m.pending > 0 {
 		return one(s.Muted.S("waiting for the engine…"))
 	}
-	m.help.SetWidth(w)
-	return one(m.help.ShortHelpView(m.shortKeys()))
+	return one(m.shortHelp(w))
 }
 
 func (m *Model) shortKeys() []key.Binding {
@@ -363,3 +362,25 @@ func (m *Model) mirrorText() string {
 var eventKinds = []incident.Kind{incident.KindAlert, incident.KindAck, incident.KindResolve, incident.KindEscalate,
 	incident.KindNote, incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline,
 	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindDeclare}
+
+// shortHelp is the key hint line (bubbles help), cached per view, width
+// and theme: lipgloss rendering is the slow part of a frame.
+func (m *Model) shortHelp(w int) string {
+	k := hintKey{view: m.view, w: w, sty: m.sty}
+	if m.hint.key != k {
+		m.help.SetWidth(w)
+		m.hint = hintCache{key: k, text: m.help.ShortHelpView(m.shortKeys())}
+	}
+	return m.hint.text
+}
+
+type hintKey struct {
+	view viewID
+	w    int
+	sty  *Styles
+}
+
+type hintCache struct {
+	key  hintKey
+	text string
+}

@@ -117,6 +117,8 @@ func (m *Model) renderOverview(w, h int) []string {
 	}
 	g := gridLayout(len(svcs), w, h)
 	top := g.scrollFor(m.sel, m.ovTop)
+	prev := m.cells
+	m.cells = make(map[cellKey][]string, len(svcs))
 	out := make([]string, 0, h)
 	for r := top; r < top+g.visRows && r < g.rows; r++ {
 		cols := make([][]string, g.cols)
@@ -125,7 +127,13 @@ func (m *Model) renderOverview(w, h int) []string {
 			cw := g.colX(c+1) - g.colX(c)
 			i := r*g.cols + c
 			if i < len(svcs) {
-				cols[c] = m.renderCell(&svcs[i], cw, ch, i == m.sel)
+				k := m.cellKeyFor(&svcs[i], cw, ch, i == m.sel)
+				cell, ok := prev[k]
+				if !ok {
+					cell = m.renderCell(&svcs[i], cw, ch, i == m.sel)
+				}
+				m.cells[k] = cell
+				cols[c] = cell
 			} else {
 				cols[c] = newBlock(cw).render(ch)
 			}
@@ -399,4 +407,31 @@ func minMax(vals []float64) (float64, float64) {
 		return 0, 0
 	}
 	return lo, hi
+}
+
+// cellKey identifies a rendered overview cell. A cell changes with the
+// state, its size, selection and theme, the derived levels of its panes
+// (staleness moves with time) and, while it shows alert ages, the second.
+type cellKey struct {
+	svc      string
+	w, h     int
+	selected bool
+	sty      *Styles
+	version  uint64
+	sevs     uint64
+	second   int64
+}
+
+func (m *Model) cellKeyFor(sv *serviceView, w, h int, selected bool) cellKey {
+	k := cellKey{svc: sv.cfg.ID, w: w, h: h, selected: selected, sty: m.sty, version: m.version}
+	for i := range sv.panes {
+		k.sevs = k.sevs*7 + uint64(sv.panes[i].sev)
+		if sv.panes[i].stale {
+			k.sevs += 3
+		}
+	}
+	if len(sv.open) > 0 {
+		k.second = m.now.Unix()
+	}
+	return k
 }

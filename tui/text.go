@@ -80,7 +80,7 @@ func fit(s string, w int) string {
 	}
 	n := width(s)
 	if n > w {
-		s = ansi.Truncate(s, w, "…")
+		s = truncate(s, w)
 		n = width(s)
 	}
 	if n < w {
@@ -97,7 +97,55 @@ func trunc(s string, w int) string {
 	if width(s) <= w {
 		return s
 	}
-	return ansi.Truncate(s, w, "…")
+	return truncate(s, w)
+}
+
+// truncate cuts s to w cells ending in "…", keeping every escape
+// sequence (so styles stay balanced). Strings with runes it does not know
+// the width of go to ansi.Truncate.
+func truncate(s string, w int) string {
+	var sb strings.Builder
+	sb.Grow(len(s))
+	n, keep := 0, w-1
+	cut := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == 0x1b:
+			j := skipEscape(s, i)
+			if j < 0 {
+				return ansi.Truncate(s, w, "…")
+			}
+			sb.WriteString(s[i:j])
+			i = j
+			continue
+		case c >= 0x20 && c < 0x7f:
+			if n < keep {
+				sb.WriteByte(c)
+			} else if !cut {
+				sb.WriteString("…")
+				cut = true
+			}
+			n++
+			i++
+			continue
+		case c < 0x80:
+			return ansi.Truncate(s, w, "…")
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !narrow(r) {
+			return ansi.Truncate(s, w, "…")
+		}
+		if n < keep {
+			sb.WriteString(s[i : i+size])
+		} else if !cut {
+			sb.WriteString("…")
+			cut = true
+		}
+		n++
+		i += size
+	}
+	return sb.String()
 }
 
 // padLeft right-aligns s in w cells.

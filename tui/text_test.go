@@ -94,3 +94,23 @@ func TestGridLayout(t *testing.T) {
 		t.Fatalf("scroll to last: %d", top)
 	}
 }
+
+func TestTruncateAgreesWithAnsi(t *testing.T) {
+	for _, s := range []string{
+		"hello world", "\x1b[1mbold text here\x1b[m and more", "┏━ Tokens · tomas ━━━━ CRIT ━┓",
+		"\x1b[38;2;1;2;3m⢀⣀⡤⠤⠤\x1b[m tail \x1b[1mX\x1b[m", "日本語のテキスト", "short",
+	} {
+		for w := 1; w < 20; w++ {
+			got, want := truncate(s, w), ansi.Truncate(s, w, "…")
+			if width(s) <= w {
+				continue
+			}
+			if got != want && ansi.Strip(got) != ansi.Strip(want) {
+				t.Errorf("truncate(%q, %d) = %q, ansi %q", s, w, got, want)
+			}
+			if width(got) > w || (width(got) < w && ansi.StringWidth(s) == len([]rune(ansi.Strip(s)))) {
+				t.Errorf("truncate(%q, %d) is %d wide", s, w, width(got))
+			}
+		}
+	}
+}

@@ -69,6 +69,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Theme):
 		m.toggleTheme()
 		return nil
+	case key.Matches(msg, k.Accept) && m.approvalFirst():
+		return m.openApproval("")
 	case key.Matches(msg, k.Accept):
 		return m.acceptOffer()
 	case key.Matches(msg, k.Decline):

@@ -711,3 +711,32 @@ func TestPlaybookStartAsksFirst(t *testing.T) {
 	}
 	wantToast(t, m, "✓ request playbook scale-db")
 }
+
+func TestSamplesAloneRedrawCoalesced(t *testing.T) {
+	f := newFakeEngine()
+	m := newTestModel(t, f, "tomas", 120, 40)
+	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "quicknode", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
+	_ = plainView(m) // the program renders after every message
+	_, cmd := m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	if cmd == nil || !m.redrawQueued {
+		t.Fatal("samples should queue one redraw")
+	}
+	if strings.Contains(plainView(m), "321ms") {
+		t.Fatal("samples alone should not redraw at once")
+	}
+	// A second batch of samples does not queue another.
+	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	m.Update(redrawMsg{})
+	wantScreen(t, m, "RPC p95 latency 321ms")
+}
+
+func TestTickChainNotDuplicated(t *testing.T) {
+	f := newFakeEngine()
+	m := New(Options{Engine: f, Handle: "tomas", Width: 80, Height: 24})
+	if _, cmd := m.Update(tickMsg{now: tNow}); cmd != nil {
+		t.Fatal("a tick from outside must not start a second tick chain")
+	}
+	if _, cmd := m.Update(tickMsg{now: tNow, chain: true}); cmd == nil {
+		t.Fatal("the model's own tick re-arms")
+	}
+}
