@@ -157,6 +157,10 @@ func (m *Model) renderTabs(w int) string {
 func (m *Model) renderBanner(w int) string {
 	s := m.sty
 	o := m.st.Roles.Offer
+	if o == nil {
+		// No offer: a run awaiting this person's approval takes the line.
+		return m.approvalBanner(w)
+	}
 	switch {
 	case o.To == m.me:
 		return s.BannerMine.S(fit(" ⚑ "+o.From+" offers you command of the incident — A accept · D decline", w))

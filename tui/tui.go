@@ -412,7 +412,7 @@ type layout struct {
 func (m *Model) layout() layout {
 	w, h := m.size()
 	l := layout{w: w, h: h, bodyTop: 2}
-	if m.st != nil && m.st.Roles.Offer != nil {
+	if m.st != nil && (m.st.Roles.Offer != nil || m.approvalBanner(w) != "") {
 		l.bannerShown = true
 		l.bodyTop++
 	}
