@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -116,9 +115,4 @@ func args(v cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// notYet is the honest answer of a subcommand that is not built yet.
-func notYet(what string) error {
-	return runtimeErr(fmt.Errorf("%s is not available yet in this build of warroom", what))
 }
