@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -442,22 +441,4 @@ func loadFixture(t testing.TB, opt Options) *Report {
 		t.Fatal(err)
 	}
 	return r
-}
-
-// declareWith returns a DECLARE row whose body also carries the proposed
-// "incident" description (timezone, services, people).
-func declareWith(t testing.TB, ev incident.Event, info map[string]any) journal.Event {
-	t.Helper()
-	row := ev.ToJournal()
-	var body map[string]any
-	if err := json.Unmarshal(row.Body, &body); err != nil {
-		t.Fatal(err)
-	}
-	body["incident"] = info
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row.Body = b
-	return row
 }

@@ -229,9 +229,6 @@ type Report struct {
 	doc       []block
 }
 
-// Important reports whether the journal's final word marks seq important.
-func (r *Report) Important(seq int64) bool { return r.important[seq] }
-
 // ServiceName is the display name of a service ("" → "-").
 func (r *Report) ServiceName(id string) string {
 	if id == "" {

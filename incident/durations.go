@@ -180,9 +180,6 @@ func (l *AlertLives) Apply(e Event) {
 	}
 }
 
-// Get returns the life of one alert id.
-func (l *AlertLives) Get(id string) *AlertLife { return l.byID[id] }
-
 // List returns every alert in firing order.
 func (l *AlertLives) List() []*AlertLife { return l.list }
 

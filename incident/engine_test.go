@@ -149,14 +149,6 @@ func (h *harness) openAlert(service string) *Alert {
 	return nil
 }
 
-func (h *harness) kinds() []string {
-	var out []string
-	for _, e := range h.state().Recent {
-		out = append(out, string(e.Kind)+" "+e.Service)
-	}
-	return out
-}
-
 func TestDeclaredOnFirstStartWithConfiguredRoles(t *testing.T) {
 	h := newHarness(t)
 	s := h.state()

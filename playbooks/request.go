@@ -143,13 +143,6 @@ func pathSegment(v string) (string, error) {
 	return url.PathEscape(v), nil
 }
 
-// build renders the URL. Holes in the path are escaped as one segment
-// each, holes in the query as a query value.
-func (u *urlTemplate) build(e *env) (*url.URL, error) {
-	out, _, err := u.buildShown(e)
-	return out, err
-}
-
 // buildShown also returns the URL as text, with «placeholders» for
 // values a dry run does not know.
 func (u *urlTemplate) buildShown(e *env) (*url.URL, string, error) {

@@ -163,15 +163,6 @@ func (t *tmpl) refs() []*ref {
 	return out
 }
 
-func (t *tmpl) hasHoles() bool {
-	for _, p := range t.parts {
-		if p.expr != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // single returns the template's one hole when it is nothing else, so
 // that "{{params.n}}" in a JSON body keeps the parameter's type.
 func (t *tmpl) single() *expr {

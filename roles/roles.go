@@ -8,7 +8,6 @@ package roles
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/warroom/warroom/config"
 	"golang.org/x/crypto/ssh"
@@ -29,16 +28,6 @@ const (
 
 // IncidentRoles are the roles that are not tied to a service.
 var IncidentRoles = []Role{Commander, Deputy, Scribe, Comms}
-
-// ParseRole accepts a role name as typed by a person.
-func ParseRole(s string) (Role, error) {
-	r := Role(strings.ToLower(strings.TrimSpace(s)))
-	switch r {
-	case Commander, Deputy, Scribe, Comms, Owner, Backup:
-		return r, nil
-	}
-	return "", fmt.Errorf("unknown role %q (one of commander, deputy, scribe, comms, owner, backup)", s)
-}
 
 // Person is someone on the roster.
 type Person struct {

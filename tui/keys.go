@@ -75,10 +75,6 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
-func (k KeyMap) globalKeys() []key.Binding {
-	return []key.Binding{k.Overview, k.Alerts, k.Timeline, k.Roles, k.NextView, k.Palette, k.Help, k.Note, k.Accept, k.Decline, k.Theme, k.Back, k.Quit}
-}
-
 func (k KeyMap) navKeys() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Left, k.Right, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open}
 }

@@ -208,9 +208,6 @@ func (s *Styles) badgeText(v sev, label string) string {
 	return s.Badge[v].S(" " + label + " ")
 }
 
-// badgeWidth is the printed width of a badge with this label.
-func badgeWidth(label string) int { return len([]rune(label)) + 2 }
-
 // profilePlain reports whether a colour profile shows no colour.
 func profilePlain(p colorprofile.Profile) bool {
 	return p == colorprofile.ASCII || p == colorprofile.NoTTY
