@@ -168,7 +168,7 @@ func (m *Mirror) slash(ctx context.Context, cmd slack.SlashCommand) string {
 	}
 	switch verb {
 	case "status":
-		return m.statusText()
+		return m.statusText(ctx)
 	case "ack":
 		if rest == "" || strings.ContainsAny(rest, " \t") {
 			return "Say what to acknowledge: `/warroom ack <service>` or `/warroom ack <alert id>`."
@@ -286,10 +286,19 @@ func (m *Mirror) ephemeral(ctx context.Context, channel, userID, text string) {
 }
 
 // statusText is the /warroom status summary: the incident, its
-// commander, open alerts by service, and the mirror's own state.
-func (m *Mirror) statusText() string {
+// commander, open alerts by service, and the mirror's own state. It asks
+// the engine for a fresh snapshot (the mirror's own copy may trail by the
+// events it has not folded yet), falling back to that copy.
+func (m *Mirror) statusText(ctx context.Context) string {
+	var s *incident.State
+	if snap, sub, err := m.eng.Subscribe(ctx, 1); err == nil {
+		m.eng.Unsubscribe(sub)
+		s = snap
+	}
 	m.liveMu.Lock()
-	s := m.live
+	if s == nil {
+		s = m.live
+	}
 	var b strings.Builder
 	if s == nil {
 		m.liveMu.Unlock()
