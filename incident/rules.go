@@ -28,7 +28,14 @@ func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
 	if r.title == "" {
 		r.title = p.ID
 	}
-	interval, timeout := 15*time.Second, 10*time.Second
+	r.staleAfter = StaleAfter(src)
+	return r
+}
+
+// StaleAfter is how long a pane of src may go without any answer before
+// the engine's watchdog calls it STALE: interval + timeout + 1s.
+func StaleAfter(src *config.Source) time.Duration {
+	interval, timeout := config.DefaultInterval, config.DefaultTimeout
 	if src != nil {
 		if src.Interval > 0 {
 			interval = src.Interval.D()
@@ -37,8 +44,7 @@ func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
 			timeout = src.Timeout.D()
 		}
 	}
-	r.staleAfter = interval + timeout + time.Second
-	return r
+	return interval + timeout + time.Second
 }
 
 func (r *rule) breaches(v float64, t *float64) bool {

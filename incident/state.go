@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/roles"
 )
 
@@ -72,6 +73,19 @@ func (a *Alert) UnackedSince() time.Time {
 		return a.Reopened
 	}
 	return a.FiredAt
+}
+
+// Overdue reports whether an unacked alert has waited past the first
+// escalation delay (or was already escalated): dashboards highlight it.
+func (a *Alert) Overdue(esc config.Escalation, now time.Time) bool {
+	if a.Acked() || !a.Open() {
+		return false
+	}
+	first := esc.Backup.D()
+	if first <= 0 {
+		first = esc.Commander.D()
+	}
+	return a.Escalated > 0 || (first > 0 && now.Sub(a.UnackedSince()) >= first)
 }
 
 // Acked reports whether the alert is acknowledged.

@@ -39,15 +39,11 @@ func (m *Model) renderAlerts(w, h int) []string {
 	vis := h - 3
 	sel := clamp(m.alertSel, 0, len(open)-1)
 	top := scrollTo(sel, m.alertTop, vis, len(open))
-	escAfter := m.cfg.Escalation.Backup.D()
-	if escAfter <= 0 {
-		escAfter = m.cfg.Escalation.Commander.D()
-	}
 	for i := top; i < len(open) && i < top+vis; i++ {
 		a := open[i]
 		age := m.now.Sub(a.FiredAt)
 		ageS := s.Text.S(incident.Age(age))
-		if !a.Acked() && (a.Escalated > 0 || (escAfter > 0 && age >= escAfter)) {
+		if a.Overdue(m.cfg.Escalation, m.now) {
 			ageS = s.Escalated.S(incident.Age(age) + "!")
 		}
 		ack := s.Level[sevCrit].S("unacked")

@@ -33,19 +33,9 @@ type serviceView struct {
 	escalated     bool // the oldest unacked alert is past the escalation delay
 }
 
-// staleAfter mirrors the engine's watchdog: a pane that has not been
-// updated for interval + timeout + 1s is stale.
+// staleAfter is the engine's watchdog for the pane's source.
 func staleAfter(c *config.Config, p *config.Pane) time.Duration {
-	interval, timeout := 15*time.Second, 10*time.Second
-	if src := c.Source(p.Source); src != nil {
-		if src.Interval > 0 {
-			interval = src.Interval.D()
-		}
-		if src.Timeout > 0 {
-			timeout = src.Timeout.D()
-		}
-	}
-	return interval + timeout + time.Second
+	return incident.StaleAfter(c.Source(p.Source))
 }
 
 func breaches(v float64, t *float64, below bool) bool {
@@ -104,10 +94,6 @@ func deriveServices(c *config.Config, st *incident.State, now time.Time) []servi
 	for _, a := range open {
 		bySvc[a.Service] = append(bySvc[a.Service], a)
 	}
-	escAfter := c.Escalation.Backup.D()
-	if escAfter <= 0 {
-		escAfter = c.Escalation.Commander.D()
-	}
 	out := make([]serviceView, 0, len(c.Services))
 	for i := range c.Services {
 		svc := &c.Services[i]
@@ -126,7 +112,7 @@ func deriveServices(c *config.Config, st *incident.State, now time.Time) []servi
 				continue
 			}
 			sv.unacked++
-			if sv.oldestUnacked == nil || a.FiredAt.Before(sv.oldestUnacked.FiredAt) {
+			if sv.oldestUnacked == nil || a.UnackedSince().Before(sv.oldestUnacked.UnackedSince()) {
 				sv.oldestUnacked = a
 			}
 		}
@@ -150,7 +136,7 @@ func deriveServices(c *config.Config, st *incident.State, now time.Time) []servi
 			sv.sev = sevNoData
 		}
 		if a := sv.oldestUnacked; a != nil {
-			sv.escalated = a.Escalated > 0 || (escAfter > 0 && now.Sub(a.FiredAt) >= escAfter)
+			sv.escalated = a.Overdue(c.Escalation, now)
 		}
 		out = append(out, sv)
 	}

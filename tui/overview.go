@@ -362,7 +362,7 @@ func (m *Model) ackLine(sv *serviceView) string {
 	if sv.unacked == 0 {
 		return s.Text.S("✓ acked by "+strings.Join(sv.ackers, ", ")) + s.Muted.S(" · "+plural(len(sv.open), "open alert"))
 	}
-	age := incident.Age(m.now.Sub(sv.oldestUnacked.FiredAt))
+	age := incident.Age(m.now.Sub(sv.oldestUnacked.UnackedSince()))
 	var sb strings.Builder
 	sb.WriteString(s.Level[sevCrit].S("⚠ " + itoa(sv.unacked) + " unacked"))
 	sb.WriteString(s.Text.S(" · oldest "))
