@@ -89,10 +89,13 @@ type Engine struct {
 	started    time.Time
 
 	state *State
-	reqs  chan request
-	subs  []*Subscription
-	done  chan struct{}
-	err   error // why Run stopped
+	// health is the last health each source reported, so that only
+	// changes become events. It starts from the replayed state.
+	health map[string]string
+	reqs   chan request
+	subs   []*Subscription
+	done   chan struct{}
+	err    error // why Run stopped
 }
 
 // New replays the journal into a fresh engine. Call Run to start it.
@@ -144,6 +147,10 @@ func New(o Options) (*Engine, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", o.Journal.Path(), err)
+	}
+	e.health = map[string]string{}
+	for id, si := range e.state.Sources {
+		e.health[id] = si.Health
 	}
 	return e, nil
 }

@@ -439,3 +439,43 @@ func TestEscalationCountsFromTheUpgradeThatClearedTheAck(t *testing.T) {
 		t.Fatalf("history has no backup: the commander is paged 5m after the upgrade, got step %d", a.Escalated)
 	}
 }
+
+// The live state is exactly the fold of the journal: replaying gives the
+// same alerts, roles, sources and marks.
+func TestStateIsAFoldOfTheJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fold.db")
+	h := openHarness(t, path, testConfig())
+	h.e.Submit(context.Background(), ReportSource{Info: SourceInfo{ID: "prom", Health: "up"}})
+	h.observe(Sample{Service: "history", Pane: "rps", Value: 60000})
+	h.ok(Raise{By: "alice", Service: "tokens", Level: LevelWarn, Text: "slow claims"})
+	h.e.Submit(context.Background(), ReportSource{Info: SourceInfo{ID: "prom", Health: "down", Error: "boom"}})
+	h.ok(Ack{By: "bob", AlertID: h.openAlert("history").ID})
+	h.ok(OfferCommand{By: "maya", To: "alice"})
+	h.ok(AcceptCommand{By: "alice"})
+	h.ok(MarkImportant{By: "sam", Seq: 2, Important: true})
+	h.e.Submit(context.Background(), ReportSource{Info: SourceInfo{ID: "dd", Health: "up"}}) // not news: no event
+	h.advance(3 * time.Minute)
+	live := h.state()
+	h.close()
+
+	j, err := journal.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	e, err := New(Options{Config: testConfig(), Journal: j, Clock: clock.NewFake(t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := e.state
+	if re.LastSeq != live.LastSeq || re.Roles.Commander != live.Roles.Commander || len(re.Alerts) != len(live.Alerts) ||
+		len(re.Important) != len(live.Important) || len(re.Sources) != len(live.Sources) || re.Sources["prom"].Health != "down" {
+		t.Fatalf("replayed state differs from the live one:\nlive %+v\nreplayed %+v", live, re)
+	}
+	for id, a := range live.Alerts {
+		b := re.Alerts[id]
+		if b == nil || *a != *b {
+			t.Fatalf("alert %s: live %+v replayed %+v", id, a, b)
+		}
+	}
+}

@@ -235,13 +235,14 @@ func deref(f *float64) float64 {
 }
 
 func (c ReportSource) decide(d *decider) error {
-	old, seen := d.s.Sources[c.Info.ID]
-	if seen && old.Health == c.Info.Health {
+	old, seen := d.e.health[c.Info.ID]
+	if seen && old == c.Info.Health {
 		return nil
 	}
+	d.e.health[c.Info.ID] = c.Info.Health
 	if !seen && c.Info.Health == "up" {
-		// A source that starts healthy is not news.
-		d.s.Sources[c.Info.ID] = c.Info
+		// A source that starts healthy is not news (and not an event:
+		// the state stays a pure fold of the journal).
 		return nil
 	}
 	text := fmt.Sprintf("source %s is %s", c.Info.ID, c.Info.Health)
