@@ -533,8 +533,13 @@ func shorten(s string) string {
 	return s
 }
 
-// suggest proposes the closest candidate ("did you mean …?") or, when
-// nothing is close, lists the candidates.
+// Suggest proposes the closest candidate ("did you mean …?") or, when
+// nothing is close, lists the candidates after what ("fields here").
+// Playbook errors use it too, so both files hint the same way.
+func Suggest(got string, candidates []string, what string) string {
+	return suggest(got, candidates, what)
+}
+
 func suggest(got string, candidates []string, what string) string {
 	best, bestDist := "", math.MaxInt
 	for _, c := range candidates {

@@ -4,12 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/warroom/warroom/config"
 )
 
 var httpMethods = []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodPatch, http.MethodDelete}
@@ -523,45 +524,5 @@ func checkEnvRefs(s string) error {
 
 // suggest proposes the closest candidate or lists them.
 func suggest(got string, candidates []string) string {
-	best, bestDist := "", math.MaxInt
-	for _, c := range candidates {
-		if dist := levenshtein(strings.ToLower(got), strings.ToLower(c)); dist < bestDist {
-			best, bestDist = c, dist
-		}
-	}
-	if best != "" && bestDist <= max(1, len(best)/3) {
-		return fmt.Sprintf("did you mean %q?", best)
-	}
-	if len(candidates) == 0 {
-		return ""
-	}
-	list := candidates
-	if len(list) > 12 {
-		list = append(slices.Clone(list[:12]), "…")
-	}
-	return "one of: " + strings.Join(list, ", ")
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return math.MaxInt / 2
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			c := 1
-			if ra[i-1] == rb[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
+	return config.Suggest(got, candidates, "one of")
 }
