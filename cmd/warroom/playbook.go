@@ -93,6 +93,26 @@ func who(as string, cfg *config.Config) (string, error) {
 	return as, nil
 }
 
+// dialAs reads the war-room file, resolves who the person is, and dials
+// the control socket of the process that owns the journal; why explains a
+// missing socket.
+func dialAs(cmd *cobra.Command, cfgPath, as, journalPath, why string) (string, *playbooks.ControlClient, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		_, _, err = loadCatalog(cmd, cfgPath)
+		return "", nil, err
+	}
+	by, err := who(as, cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	cl, err := playbooks.DialControl(journalPath)
+	if err != nil {
+		return "", nil, runtimeErr(fmt.Errorf("%v: %s", err, why))
+	}
+	return by, cl, nil
+}
+
 // playbookErr maps a runner error to the exit codes.
 func playbookErr(cmd *cobra.Command, err error) error {
 	var pe *playbooks.ParamError
@@ -488,18 +508,9 @@ approve their own run, whatever --as says; the approver needs an approver role
 (commander or deputy, as the playbook says).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			cfg, err := config.Load(cfgPath)
-			if err != nil {
-				_, _, err = loadCatalog(cmd, cfgPath)
-				return err
-			}
-			by, err := who(as, cfg)
+			by, cl, err := dialAs(cmd, cfgPath, as, journalPath, "nothing is waiting for approval there (is the run's process still running, with the same --journal?)")
 			if err != nil {
 				return err
-			}
-			cl, err := playbooks.DialControl(journalPath)
-			if err != nil {
-				return runtimeErr(fmt.Errorf("%v: nothing is waiting for approval there (is the run's process still running, with the same --journal?)", err))
 			}
 			show, err := cl.Do(cmd.Context(), playbooks.ControlRequest{Op: "show", Run: a[0]}, nil)
 			if err != nil {
@@ -549,18 +560,9 @@ func pbDecisionCmd(op, short string) *cobra.Command {
 		Short: short,
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			cfg, err := config.Load(cfgPath)
-			if err != nil {
-				_, _, err = loadCatalog(cmd, cfgPath)
-				return err
-			}
-			by, err := who(as, cfg)
+			by, cl, err := dialAs(cmd, cfgPath, as, journalPath, "no process is executing runs on this journal (an interrupted run is settled with 'warroom playbook resolve')")
 			if err != nil {
 				return err
-			}
-			cl, err := playbooks.DialControl(journalPath)
-			if err != nil {
-				return runtimeErr(fmt.Errorf("%v: no process is executing runs on this journal (an interrupted run is settled with 'warroom playbook resolve')", err))
 			}
 			rep, err := cl.Do(cmd.Context(), playbooks.ControlRequest{Op: op, By: by, Run: a[0], Reason: reason}, nil)
 			if err != nil {
