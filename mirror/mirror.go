@@ -112,10 +112,10 @@ func FromConfig(s *config.Slack) (Options, error) {
 	}
 	o := Options{APIURL: s.APIURL, Channel: s.Channel, BotToken: s.BotToken.Value(), AppToken: s.AppToken.Value()}
 	if o.BotToken == "" {
-		return o, fmt.Errorf("mirror: slack.bot_token: environment variable %s is not set", s.BotToken.Env)
+		return o, fmt.Errorf("slack.bot_token: environment variable %s is not set (export it, or remove the slack section to run without the Slack mirror)", s.BotToken.Env)
 	}
 	if s.AppToken.IsSet() && o.AppToken == "" {
-		return o, fmt.Errorf("mirror: slack.app_token: environment variable %s is not set", s.AppToken.Env)
+		return o, fmt.Errorf("slack.app_token: environment variable %s is not set (export it, or remove app_token to mirror without Slack commands)", s.AppToken.Env)
 	}
 	return o, nil
 }
