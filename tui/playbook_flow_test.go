@@ -30,9 +30,9 @@ import (
 )
 
 const (
-	flowWait     = 10 * time.Second
-	flowToken    = "flow-admin-token-0123456789"
-	flowWarroom  = `incident:
+	flowWait    = 10 * time.Second
+	flowToken   = "flow-admin-token-0123456789"
+	flowWarroom = `incident:
   name: playbook flow test
 escalation:
   backup: 5m
