@@ -113,6 +113,15 @@ func dialAs(cmd *cobra.Command, cfgPath, as, journalPath, why string) (string, *
 	return by, cl, nil
 }
 
+// findPlaybook looks a playbook up by id; an unknown one is bad input.
+func findPlaybook(cmd *cobra.Command, cat *playbooks.Catalog, id string) (*playbooks.Playbook, error) {
+	pb, ok := cat.Get(id)
+	if !ok {
+		return nil, playbookErr(cmd, &playbooks.ParamError{Playbook: id, Problems: []string{"no such playbook"}})
+	}
+	return pb, nil
+}
+
 // playbookErr maps a runner error to the exit codes.
 func playbookErr(cmd *cobra.Command, err error) error {
 	var pe *playbooks.ParamError
@@ -170,9 +179,9 @@ func pbShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pb, ok := cat.Get(a[0])
-			if !ok {
-				return playbookErr(cmd, &playbooks.ParamError{Playbook: a[0], Problems: []string{"no such playbook"}})
+			pb, err := findPlaybook(cmd, cat, a[0])
+			if err != nil {
+				return err
 			}
 			showPlaybook(cmd.OutOrStdout(), pb)
 			return nil
@@ -270,9 +279,9 @@ is refused by the transport itself, and no other process is started.`,
 			if err != nil {
 				return err
 			}
-			pb, ok := cat.Get(a[0])
-			if !ok {
-				return playbookErr(cmd, &playbooks.ParamError{Playbook: a[0], Problems: []string{"no such playbook"}})
+			pb, err := findPlaybook(cmd, cat, a[0])
+			if err != nil {
+				return err
 			}
 			plan, err := playbooks.DryRun(cmd.Context(), pb, raw, playbooks.DryRunOptions{})
 			if err != nil {
@@ -395,9 +404,9 @@ goes through that process. Exit codes: 0 succeeded, 1 bad parameters or files,
 			if err != nil {
 				return err
 			}
-			pb, ok := cat.Get(a[0])
-			if !ok {
-				return playbookErr(cmd, &playbooks.ParamError{Playbook: a[0], Problems: []string{"no such playbook"}})
+			pb, err := findPlaybook(cmd, cat, a[0])
+			if err != nil {
+				return err
 			}
 			if _, err := pb.ValidateParams(raw); err != nil {
 				return playbookErr(cmd, err)
