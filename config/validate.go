@@ -14,6 +14,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/warroom/warroom/textsafe"
 )
 
 // Defaults, applied after validation to fields left unset.
@@ -225,11 +227,25 @@ func (v *validator) ref(path, handle string, handles []string) {
 	}
 }
 
+// name checks text people read in terminals, exports and Slack (names,
+// titles, units): it may not carry controls, escape sequences or bidi
+// characters, which could restyle or reorder what is around it.
+func (v *validator) name(path, s string) {
+	for _, r := range s {
+		if textsafe.Unsafe(r) {
+			v.at(path, fmt.Sprintf("%s contains %U, a control, escape or bidi character", quoteShort(s), r),
+				"names are shown in terminals and Slack; write them on one line without such characters")
+			return
+		}
+	}
+}
+
 func (v *validator) incident() {
 	in := v.c.Incident
 	if strings.TrimSpace(in.Name) == "" {
 		v.at("incident.name", missing, "name the war room, e.g. name: JUP airdrop war room")
 	}
+	v.name("incident.name", in.Name)
 	switch tz := in.Timezone; tz {
 	case "":
 	case "Local":
@@ -348,6 +364,7 @@ func (v *validator) roster() []string {
 		if v.id(p+".handle", person.Handle, "handle", seen) {
 			handles = append(handles, person.Handle)
 		}
+		v.name(p+".name", person.Name)
 		if s := person.Slack; s != "" {
 			switch first, dup := slackIDs[s]; {
 			case !slackUser.MatchString(s):
@@ -391,6 +408,7 @@ func (v *validator) services(sourceIDs, handles []string) {
 	for i, s := range v.c.Services {
 		p := fmt.Sprintf("services[%d]", i)
 		v.id(p+".id", s.ID, "service id", seen)
+		v.name(p+".name", s.Name)
 		v.ref(p+".owner", s.Owner, handles)
 		v.ref(p+".backup", s.Backup, handles)
 		if s.Backup != "" && s.Backup == s.Owner {
@@ -405,6 +423,8 @@ func (v *validator) services(sourceIDs, handles []string) {
 
 func (v *validator) pane(p string, pane Pane, sourceIDs []string, seen map[string]string) {
 	v.id(p+".id", pane.ID, "pane id", seen)
+	v.name(p+".title", pane.Title)
+	v.name(p+".unit", pane.Unit)
 	var src *Source
 	switch {
 	case pane.Source == "":

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/warroom/warroom/textsafe"
 )
 
 // CSVHeader is the first record of the CSV export.
@@ -18,8 +20,8 @@ var CSVHeader = []string{"seq", "time", "kind", "service", "actor", "text", "imp
 //
 // Text and actor cells that a spreadsheet would run as a formula (they
 // start with = + - @, a tab or a carriage return) get a leading
-// apostrophe; this is the only change to journal text in any export, and
-// the JSON export has the text verbatim.
+// apostrophe, and controls are made visible (textsafe.Text); the JSON
+// export has the text verbatim (with those runes as \u escapes).
 func (r *Report) WriteCSV(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := csv.NewWriter(bw)
@@ -32,7 +34,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		rec[0] = strconv.FormatInt(e.Seq, 10)
 		rec[1] = e.Time.UTC().Format(time.RFC3339)
 		rec[2] = string(e.Kind)
-		rec[3] = e.Service
+		rec[3] = cellSafe(e.Service)
 		rec[4] = cellSafe(e.Actor)
 		rec[5] = cellSafe(e.Text)
 		rec[6] = strconv.FormatBool(r.important[e.Seq])
@@ -47,9 +49,12 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	return bw.Flush()
 }
 
-// cellSafe neutralises spreadsheet formula injection (OWASP "CSV
-// injection") with a leading apostrophe.
+// cellSafe makes controls, escape sequences and bidi characters visible
+// (textsafe; line breaks stay inside the quoted field) and neutralises
+// spreadsheet formula injection (OWASP "CSV injection") with a leading
+// apostrophe.
 func cellSafe(s string) string {
+	s = textsafe.Text(s)
 	if s == "" {
 		return s
 	}

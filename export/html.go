@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/warroom/warroom/textsafe"
 )
 
 // htmlStyle is the whole stylesheet: no fonts, images or scripts are
@@ -120,15 +122,17 @@ func writeHTMLSpans(w *bufio.Writer, spans []span) {
 }
 
 var htmlSpecial = func() (t [256]bool) {
-	for _, c := range []byte("<>&\"'\n\r\x00") {
+	for _, c := range []byte("<>&\"'\n") {
 		t[c] = true
 	}
 	return
 }()
 
 // htmlEsc escapes journal text for HTML content and attributes; a line
-// break becomes <br> and NUL is dropped.
+// break becomes <br>, and controls, escape sequences and bidi characters
+// are made visible first (textsafe).
 func htmlEsc(s string) string {
+	s = textsafe.Text(s)
 	i := 0
 	for i < len(s) && !htmlSpecial[s[i]] {
 		i++
@@ -153,12 +157,6 @@ func htmlEsc(s string) string {
 			b.WriteString("&#39;")
 		case '\n':
 			b.WriteString("<br>")
-		case '\r':
-			if i+1 < len(s) && s[i+1] == '\n' {
-				continue
-			}
-			b.WriteString("<br>")
-		case 0:
 		default:
 			b.WriteByte(c)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // SchemaVersion is the version of the JSON export's schema (SCHEMA.md).
@@ -272,6 +273,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	head = textsafe.EscapeJSON(head)
 	bw.WriteString("{\n\"schema_version\": " + strconv.Itoa(SchemaVersion) + ",\n\"incident\": ")
 	bw.Write(head)
 	bw.WriteString(",\n\"events\": [")
@@ -290,7 +292,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		}
 		n++
 		bw.WriteByte('\n')
-		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		bw.Write(textsafe.EscapeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
 		return nil
 	}
 	for _, e := range r.Events {

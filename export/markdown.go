@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/warroom/warroom/textsafe"
 )
 
 // WriteMarkdown writes the postmortem as Markdown. chartBase names the SVG
@@ -117,8 +119,10 @@ var mdSpecial = func() (t [256]bool) {
 // mdEsc makes journal text inert in Markdown: punctuation that would
 // format is backslash-escaped, HTML is entity-escaped (a note holding
 // <script> stays text), and a line break becomes <br> so that it stays
-// inside its table cell.
+// inside its table cell. Controls, escape sequences and bidi characters
+// are made visible first (textsafe).
 func mdEsc(s string) string {
+	s = textsafe.Text(s)
 	i := 0
 	for i < len(s) && !mdSpecial[s[i]] {
 		i++

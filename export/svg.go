@@ -9,6 +9,7 @@ import (
 
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // Chart is one service's main series as a standalone SVG document.
@@ -154,28 +155,15 @@ func f1(v float64) string {
 
 var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
 
-// xmlEsc escapes text for XML content and attributes, dropping characters
-// XML 1.0 does not allow.
+// xmlEsc escapes text for XML content and attributes: one inert line
+// (textsafe), without the few characters XML 1.0 does not allow.
 func xmlEsc(s string) string {
-	clean := true
-	for _, r := range s {
-		if !xmlChar(r) {
-			clean = false
-			break
+	s = strings.Map(func(r rune) rune {
+		if xmlChar(r) {
+			return r
 		}
-	}
-	if !clean {
-		s = strings.Map(func(r rune) rune {
-			if xmlChar(r) {
-				return r
-			}
-			if r == '\n' || r == '\r' {
-				return ' '
-			}
-			return -1
-		}, s)
-	}
-	s = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
+		return -1
+	}, textsafe.Line(s))
 	return xmlEscaper.Replace(s)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe/hostile"
 )
 
 var t0 = time.Date(2026, 1, 31, 14, 0, 0, 0, time.UTC)
@@ -390,6 +391,14 @@ func TestEventLineFormat(t *testing.T) {
 	e.Service, e.Text = "", "two\nlines"
 	if got := e.Line(); strings.Contains(got, "\n") || !strings.Contains(got, " - ") {
 		t.Fatalf("line %q", got)
+	}
+	// Headless output, ssh tail and the playbook CLI all print Line: no
+	// hostile byte from a webhook or a note reaches the terminal raw.
+	for _, h := range hostile.Corpus {
+		e := Event{Seq: 7, Time: t0, Kind: KindAlert, Service: h, Text: h}
+		if bad := hostile.Find([]byte(e.Line())); bad != "" {
+			t.Errorf("Line of %q: %s", h, bad)
+		}
 	}
 }
 

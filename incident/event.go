@@ -6,11 +6,11 @@ package incident
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // Kind names what an event records. The names are part of the headless
@@ -173,19 +173,13 @@ type RunInfo struct {
 
 // Line formats the event the way headless modes print it:
 // #<seq> <RFC3339 UTC> <KIND> <service or -> <text>
+// The text may come from anyone (a webhook, a note): it is made inert.
 func (e Event) Line() string {
 	svc := e.Service
 	if svc == "" {
 		svc = "-"
 	}
-	return fmt.Sprintf("#%d %s %s %s %s", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Kind, svc, oneLine(e.Text))
-}
-
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ").Replace(s)
+	return fmt.Sprintf("#%d %s %s %s %s", e.Seq, e.Time.UTC().Format(time.RFC3339), textsafe.Line(string(e.Kind)), textsafe.Line(svc), textsafe.Line(e.Text))
 }
 
 // body is the part of Event stored as JSON.

@@ -10,14 +10,18 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // Escape makes text inert in Slack mrkdwn: &, < and > become &amp;, &lt;
 // and &gt;, so nothing in it can form <!channel>, <!here>, <@U…>, <#C…>
-// or a <url|label> link. Every piece of text that came from a person, a
-// metric label or a config file goes through it; only the mirror's own
-// mentions (built from roster Slack IDs) are written unescaped.
+// or a <url|label> link, and controls, escape sequences and bidi
+// characters are made visible (textsafe.Text). Every piece of text that
+// came from a person, a metric label or a config file goes through it;
+// only the mirror's own mentions (built from roster Slack IDs) are
+// written unescaped.
 func Escape(s string) string {
+	s = textsafe.Text(s)
 	if !strings.ContainsAny(s, "&<>") {
 		return s
 	}
@@ -47,14 +51,6 @@ type formatter struct {
 	roster *roles.Roster
 }
 
-// oneLine keeps an event on one line, as headless output does.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ").Replace(s)
-}
-
 // clip shortens s to at most n runes (before escaping, so that no entity
 // is cut in half).
 func clip(s string, n int) string {
@@ -65,8 +61,8 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// user renders user-supplied text: one line, clipped, escaped.
-func user(s string, n int) string { return Escape(clip(oneLine(s), n)) }
+// user renders user-supplied text: one inert line, clipped, escaped.
+func user(s string, n int) string { return Escape(clip(textsafe.Line(s), n)) }
 
 // mention is the mirror's own mention of a roster person: <@U…> when the
 // roster knows their Slack ID, followed by the escaped handle.

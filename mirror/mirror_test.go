@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
 	slacksim "github.com/warroom/warroom/sim/slack"
+	"github.com/warroom/warroom/textsafe/hostile"
 )
 
 // find returns the channel's messages whose text contains s.
@@ -150,6 +152,36 @@ func TestEscaping(t *testing.T) {
 	f := &formatter{roster: roles.NewRoster(nil)}
 	if got := f.mention("nobody"); got != "nobody" {
 		t.Fatalf("mention of an unknown handle: %q", got)
+	}
+}
+
+// TestHostileBytesNeverReachSlack: escape sequences, controls and bidi
+// characters in notes and alert text are made visible before posting.
+func TestHostileBytesNeverReachSlack(t *testing.T) {
+	h := newHarness(t, hopts{})
+	for _, s := range hostile.Corpus {
+		s = strings.ToValidUTF8(s, "?") // the engine refuses invalid UTF-8 in notes
+		h.note("alice", s)
+		h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: s})
+	}
+	h.drive(time.Minute, h.drained)
+	msgs := h.srv.Messages(h.srv.ChannelID())
+	if len(msgs) < 2 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	for _, m := range msgs {
+		if bad := hostile.Find([]byte(m.Text)); bad != "" {
+			t.Errorf("Slack text: %s", bad)
+		}
+		var blocks any // decoded: \u001b in the JSON would be ESC on screen
+		if len(m.Blocks) > 0 {
+			if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if bad := hostile.Find([]byte(fmt.Sprint(blocks))); bad != "" {
+			t.Errorf("Slack blocks: %s", bad)
+		}
 	}
 }
 

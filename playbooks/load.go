@@ -19,6 +19,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // Defaults and bounds of the format.
@@ -413,6 +414,8 @@ func (d *pbDecoder) decode(root *ynode) *ynode {
 	pb.Title, _ = d.reqStr(root, "title", "")
 	if len(pb.Title) > 120 {
 		d.errNode(field(root, "title"), "title", "title is longer than 120 characters", "put detail in description")
+	} else if !textsafe.Safe(pb.Title) {
+		d.errNode(field(root, "title"), "title", "title "+quote(pb.Title)+" contains a control, escape or bidi character", "titles are shown in terminals and Slack; write them on one line without such characters")
 	}
 	var svcNode *ynode
 	pb.Service, svcNode = d.reqStr(root, "service", "")

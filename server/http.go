@@ -14,6 +14,7 @@ import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
 	prom "github.com/warroom/warroom/sources/prometheus"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // maxPage bounds one /api/timeline answer; ask again with after=<last seq>.
@@ -95,8 +96,13 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	b, err := json.Marshal(evs)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(evs)
+	_, _ = w.Write(append(textsafe.EscapeJSON(b), '\n'))
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +126,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.Seq, b); err != nil {
+		if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.Seq, textsafe.EscapeJSON(b)); err != nil {
 			return err
 		}
 		return rc.Flush()

@@ -3,6 +3,7 @@ package tui
 import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // scrollTo returns the first visible row keeping sel in a window of vis.
@@ -52,7 +53,7 @@ func (m *Model) renderAlerts(w, h int) []string {
 		} else if a.Escalated > 0 {
 			ack = s.Level[sevCrit].S("unacked · escalated")
 		}
-		line := col(s.badge(sevOf(a.Level)), s.Muted.S(a.ID), s.Text.S(m.serviceName(a.Service)), s.Text.S(oneLine(a.Text)), ageS, ack)
+		line := col(s.badge(sevOf(a.Level)), s.Muted.S(a.ID), s.Text.S(m.serviceName(a.Service)), s.Text.S(textsafe.Line(a.Text)), ageS, ack)
 		if i == sel {
 			line = s.selectLine(line, w)
 		}

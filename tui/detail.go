@@ -3,6 +3,7 @@ package tui
 import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 func (m *Model) renderDetail(w, h int) []string {
@@ -134,7 +135,7 @@ func (m *Model) chartBox(pv *paneView, w, h int) []string {
 		}
 		content = append(content, s.Muted.S(msg))
 		if pv.stale && pv.why != "" {
-			content = append(content, s.Level[sevStale].S("last error: "+oneLine(pv.why)))
+			content = append(content, s.Level[sevStale].S("last error: "+textsafe.Line(pv.why)))
 		}
 	default:
 		yl := 7
@@ -149,7 +150,7 @@ func (m *Model) chartBox(pv *paneView, w, h int) []string {
 		}
 		content = append(content, m.charts.get(m.chartKeyFor(pv, 3, plotW, rows, true), func() []string { return m.drawDetailChart(pv, plotW, rows, yl) })...)
 		if pv.stale {
-			content = append(content, s.Level[sevStale].S("STALE: "+oneLine(nameOr(pv.why, "no recent answer"))))
+			content = append(content, s.Level[sevStale].S("STALE: "+textsafe.Line(nameOr(pv.why, "no recent answer"))))
 		}
 	}
 	for i := range content {
@@ -201,7 +202,7 @@ func (m *Model) detailAlerts(sv *serviceView) []string {
 		if a.Escalated > 0 {
 			esc = s.Escalated.S(" escalated")
 		}
-		out = append(out, s.badge(sevOf(a.Level))+" "+s.Muted.S(a.ID)+" "+s.Text.S(oneLine(a.Text))+s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · ")+state+esc)
+		out = append(out, s.badge(sevOf(a.Level))+" "+s.Muted.S(a.ID)+" "+s.Text.S(textsafe.Line(a.Text))+s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · ")+state+esc)
 	}
 	return out
 }
@@ -251,14 +252,14 @@ func (m *Model) detailSources(sv *serviceView) []string {
 		seen[id] = true
 		line := m.sourceBadge(id, stale[id])
 		if info, ok := m.st.Sources[id]; ok && info.Error != "" {
-			line += s.Muted.S(" last error: " + oneLine(info.Error))
+			line += s.Muted.S(" last error: " + textsafe.Line(info.Error))
 		}
 		out = append(out, line)
 	}
 	for i := range sv.panes {
 		pv := &sv.panes[i]
 		if pv.stale && pv.why != "" {
-			out = append(out, s.Level[sevStale].S("  "+pv.cfg.ID+": "+oneLine(pv.why)))
+			out = append(out, s.Level[sevStale].S("  "+pv.cfg.ID+": "+textsafe.Line(pv.why)))
 		}
 	}
 	return out

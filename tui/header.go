@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // seg is a piece of a one-line bar; lower prio is dropped first.
@@ -76,7 +77,7 @@ func (m *Model) renderHeader(w int) string {
 	if m.st != nil && m.st.Name != "" {
 		name = m.st.Name
 	}
-	segs := []seg{{s.Title.S("▌" + name), 100}}
+	segs := []seg{{s.Title.S("▌" + textsafe.Line(name)), 100}}
 	if m.simulated() {
 		segs = append(segs, seg{s.Sim.S(" SIMULATED "), 95})
 	}
@@ -355,7 +356,7 @@ func (m *Model) mirrorText() string {
 		if strings.Contains(strings.ToLower(state), "down") || strings.Contains(strings.ToLower(state), "fail") {
 			p = s.Level[sevCrit]
 		}
-		return s.Muted.S("slack ") + p.S(oneLine(state))
+		return s.Muted.S("slack ") + p.S(textsafe.Line(state))
 	case m.cfg.Slack == nil:
 		return s.Muted.S("slack off")
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // grid is the overview's arrangement of service panes.
@@ -392,7 +393,7 @@ func (m *Model) alertLines(b *block, sv *serviceView, h int) {
 		if a.Acked() {
 			state = "acked by " + a.AckedBy
 		}
-		b.add(s.Level[sevOf(a.Level)].S("• "+a.ID) + " " + s.Text.S(oneLine(a.Text)) + s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · "+state))
+		b.add(s.Level[sevOf(a.Level)].S("• "+a.ID) + " " + s.Text.S(textsafe.Line(a.Text)) + s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · "+state))
 	}
 }
 

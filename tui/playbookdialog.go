@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // ParamField is one parameter of a playbook's form.
@@ -369,7 +370,7 @@ func (f *playbookForm) render(m *Model, w, h int) []string {
 		rows := max(h-2-4, 1)
 		top := clamp(f.top, 0, max(len(plan)-rows, 0))
 		for i := top; i < len(plan) && i < top+rows; i++ {
-			line := plan[i]
+			line := textsafe.Line(plan[i]) // old values come from the service
 			switch {
 			case strings.Contains(line, "→") && strings.Contains(line, "change:"):
 				c = append(c, s.Accent.S(line))

@@ -4,6 +4,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // timeline is the timeline view's cursor and filters.
@@ -201,7 +202,7 @@ func (m *Model) renderTimeline(w, h int) []string {
 			s.Muted.S(fit(e.Time.In(m.loc).Format(tfmt), tw)) + " " +
 			m.kindPaint(e).S(fit(string(e.Kind), kindW)) + " " +
 			s.Text.S(fit(svcName, svcW)) + " " +
-			s.Text.S(trunc(oneLine(e.Text), textW))
+			s.Text.S(trunc(textsafe.Line(e.Text), textW))
 		if i == sel {
 			line = s.selectLine(line, w)
 		}

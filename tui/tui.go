@@ -19,6 +19,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // Engine is what the TUI needs of the incident engine; *incident.Engine
@@ -384,7 +385,7 @@ func (m *Model) View() tea.View {
 	if m.st != nil && m.st.Name != "" {
 		name = m.st.Name
 	}
-	v.WindowTitle = "warroom — " + name
+	v.WindowTitle = "warroom — " + textsafe.Line(name)
 	return v
 }
 
@@ -515,6 +516,6 @@ func (m *Model) setToast(kind toastKind, text string) {
 	if kind == toastError {
 		d = 10 * time.Second
 	}
-	m.toast = toast{text: oneLine(text), kind: kind, until: m.now.Add(d)}
+	m.toast = toast{text: textsafe.Line(text), kind: kind, until: m.now.Add(d)}
 	m.invalidate()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/room"
+	"github.com/warroom/warroom/textsafe"
 )
 
 func newPlaybookCmd() *cobra.Command {
@@ -287,7 +288,7 @@ is refused by the transport itself, and no other process is started.`,
 			if err != nil {
 				return playbookErr(cmd, err)
 			}
-			fmt.Fprint(cmd.OutOrStdout(), plan.Text())
+			fmt.Fprint(cmd.OutOrStdout(), textsafe.Text(plan.Text()))
 			for _, s := range plan.Steps {
 				if s.Error != "" {
 					return &exitError{code: exitRuntime, err: errors.New("a step of the dry run failed"), quiet: true}
@@ -320,7 +321,7 @@ func openRoom(cmd *cobra.Command, cfg *config.Config, _ *playbooks.Catalog, path
 	rm := &localRoom{out: cmd.OutOrStdout()}
 	rr, err := room.Open(context.Background(), room.Options{
 		Config: cfg, JournalPath: path,
-		Output: func(l playbooks.OutputLine) { rm.println(fmt.Sprintf("    %s %s | %s", l.RunID, l.Step, l.Line)) },
+		Output: func(l playbooks.OutputLine) { rm.println(outputLine(l)) },
 		Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -471,9 +472,9 @@ func runRemote(cmd *cobra.Command, cfgPath, journalPath string, req playbooks.Co
 	last, err := cl.Do(cmd.Context(), req, func(rep playbooks.ControlReply) {
 		switch {
 		case rep.Event != "":
-			fmt.Fprintln(out, rep.Event)
+			fmt.Fprintln(out, textsafe.Line(rep.Event))
 		case rep.Output != nil:
-			fmt.Fprintf(out, "    %s %s | %s\n", rep.Output.RunID, rep.Output.Step, rep.Output.Line)
+			fmt.Fprintln(out, outputLine(*rep.Output))
 		case rep.Waiting != nil:
 			fmt.Fprintf(out, "%s waits for approval by the %s (parameters %s, expires %s). From another terminal:\n  warroom playbook approve %s --as <%s> -c %s --journal %s\n",
 				rep.Waiting.Run, strings.Join(rep.Waiting.Approvers, " or "), rep.Waiting.Hash[:12], rep.Waiting.Expires.Format(time.RFC3339),
@@ -648,4 +649,10 @@ its lock and does nothing more. Only the commander decides.`,
 	c.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
 	c.Flags().StringVar(&reason, "reason", "", "why, for the timeline")
 	return c
+}
+
+// outputLine prints a line of a step's output; the process that wrote it
+// is not trusted with the terminal.
+func outputLine(l playbooks.OutputLine) string {
+	return fmt.Sprintf("    %s %s | %s", l.RunID, l.Step, textsafe.Line(l.Line))
 }
