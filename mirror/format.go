@@ -3,6 +3,8 @@ package mirror
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +45,7 @@ const (
 	maxAlertLines  = 14    // lines kept in an alert message
 	maxSectionText = 2900  // one section block
 	maxMessageText = 20000 // any message we post (Slack's limit is 40,000)
+	maxDigestChars = 4000  // a digest: Slack's advice for readable messages
 )
 
 const ackAction = "warroom_ack"
@@ -367,11 +370,72 @@ func (f *formatter) alertBlocks(m *alertModel, text string) []slack.Block {
 	return blocks
 }
 
-// firstLine is what reconciliation compares: Slack keeps text as sent,
-// and every message's first line names its seq (or alert id and state).
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
 	}
 	return s
+}
+
+// stub is the last resort for a message Slack refuses in every plainer
+// form: its #seq markers (and the alert's id and level), so the events
+// are still named in the channel, and where to read them.
+func (f *formatter) stub(g *outgoing, code string) string {
+	var b strings.Builder
+	if g.alert != nil {
+		fmt.Fprintf(&b, "%s *%s* · `%s` · ", levelEmoji(g.model.Level), levelName(g.model.Level), user(g.model.ID, 20))
+	}
+	for _, s := range markers(g.text) {
+		fmt.Fprintf(&b, "`#%d` ", s)
+	}
+	fmt.Fprintf(&b, "_(Slack refused this message: %s; it is in the war room's timeline)_", user(code, 60))
+	return b.String()
+}
+
+var markerRE = regexp.MustCompile("`#(\\d+)`")
+
+// markers are the event seqs a message names, in order: "`#42`" starts
+// every timeline line, digest line and alert line the mirror writes.
+func markers(text string) []int64 {
+	var out []int64
+	for _, m := range markerRE.FindAllStringSubmatch(text, -1) {
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sameMessage says whether a message read back from the channel's history
+// is the one the mirror sent: it names the same events (#seq markers, in
+// order). A message with no marker is compared by its first line. Both
+// sides are normalised first, since Slack rewrites what it stores: bare
+// URLs become <http://x>, some become <http://x|label>, and & < > are
+// entities.
+func sameMessage(sent, stored string) bool {
+	sent, stored = normalise(sent), normalise(stored)
+	a, b := markers(sent), markers(stored)
+	if len(a) > 0 || len(b) > 0 {
+		return slices.Equal(a, b)
+	}
+	return firstLine(sent) == firstLine(stored)
+}
+
+var (
+	slackLink     = regexp.MustCompile(`<([^<>|]*)\|([^<>]*)>`) // <url|label> → label
+	slackBareLink = regexp.MustCompile(`<([^<>|]*)>`)           // <url> → url
+	entities      = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+)
+
+// normalise undoes Slack's formatting of stored text (links, entities,
+// runs of spaces), so that what was sent and what was stored compare.
+func normalise(s string) string {
+	s = slackLink.ReplaceAllString(s, "$2")
+	s = slackBareLink.ReplaceAllString(s, "$1")
+	s = entities.Replace(s)
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
 }

@@ -7,12 +7,18 @@
 // journal's outbox (pending → delivered with its ts, or uncertain when the
 // reply was lost); an uncertain post is never re-posted blindly.
 //
-// Sending is paced per channel (about one message a second with a small
-// burst); a 429 stops everything to that channel until its Retry-After
-// has passed; a backlog is coalesced into digest messages; critical alerts
-// and pages jump the queue. Each alert gets one message, updated in place
-// (chat.update) as it is acked, escalated and resolved, with an Ack button
-// while it is open.
+// Sending is paced per Slack method, as Slack limits it: posts about one
+// message a second per channel with a small burst, chat.update and
+// conversations.history at Tier 3 (50 a minute). A rate limit (HTTP 429
+// ratelimited, or HTTP 200 rate_limited / message_limit_exceeded) holds
+// back that method until its Retry-After has passed. Every answer Slack
+// documents for these methods is classified (see Class): rate limits wait,
+// failures back off, a refused message is sent plainer through the pacer,
+// and an auth or channel error stops the mirror with the reason, keeping
+// everything queued. A backlog is coalesced into digest messages of at most
+// 4,000 characters; critical alerts and pages jump the queue. Each alert
+// gets one message, updated in place (chat.update) as it is acked,
+// escalated and resolved, with an Ack button while it is open.
 //
 // The mirror never blocks the engine: it reads through its own
 // subscription (a lagging one is dropped by the engine and resynced from
@@ -68,11 +74,16 @@ type Options struct {
 
 	Rate  float64 // messages per second per channel (default 1)
 	Burst int     // burst above Rate (default 3)
+	// UpdateRate is chat.update calls (and, separately,
+	// conversations.history calls) per second (default 50 a minute,
+	// Slack's Tier 3), with a burst of 5.
+	UpdateRate float64
 	// DigestAfter: with more queued messages than this, timeline events
 	// are coalesced into digest messages (default 5).
 	DigestAfter int
-	// MaxDigestChars bounds a digest's text (default 20,000; Slack's
-	// limit is 40,000).
+	// MaxDigestChars bounds a digest's text (default 4,000: Slack
+	// truncates at 40,000 but advises keeping messages under 4,000, and
+	// collapses long ones).
 	MaxDigestChars int
 	// DefaultRetryAfter is waited after a 429 without Retry-After
 	// (default 30 s).
@@ -140,6 +151,9 @@ type Status struct {
 	Socket    string // Socket Mode: off, connecting, connected, or why it stopped
 	RetryAt   time.Time
 	Sent      int64 // successful Slack calls since start
+	// Cause is the last failure as an *Error (errors.Is(st.Cause,
+	// ErrFatal) when stopped); nil when the last call succeeded.
+	Cause error
 }
 
 // Mirror is a running mirror.
@@ -163,20 +177,27 @@ type Mirror struct {
 	alerts      map[string]*alertMsg
 	important   map[int64]bool
 	prio, main  []*op
+	upd         []*op     // chat.update work: its own lane
+	retry       *outgoing // a refused post, sent plainer next
 	recon       []*reconItem
 	stalled     bool
 	lastTS      string // ts of the newest delivered post
+	botID       string // from auth.test: which history messages are ours
+	botUser     string
 
 	state     string
 	errText   string
+	cause     *Error
 	stopped   bool
 	down      bool
 	downSince time.Time
 	failures  int
 	uncertain int
 	sent      int64
-	pacer     pacer
-	socket    string
+	lanes     [nLanes]pacer
+	// backoffUntil holds back every lane while Slack fails.
+	backoffUntil time.Time
+	socket       string
 
 	live   *incident.State
 	liveMu sync.Mutex
@@ -226,8 +247,11 @@ func New(o Options) (*Mirror, error) {
 	if o.DigestAfter <= 0 {
 		o.DigestAfter = 5
 	}
+	if o.UpdateRate <= 0 {
+		o.UpdateRate = 50.0 / 60
+	}
 	if o.MaxDigestChars <= 0 {
-		o.MaxDigestChars = maxMessageText
+		o.MaxDigestChars = maxDigestChars
 	}
 	o.MaxDigestChars = min(o.MaxDigestChars, 39000)
 	if o.DefaultRetryAfter <= 0 {
@@ -271,7 +295,7 @@ func New(o Options) (*Mirror, error) {
 		important:   map[int64]bool{},
 		state:       StateStarting,
 		socket:      "off",
-		pacer:       pacer{rate: o.Rate, burst: float64(o.Burst), tokens: float64(o.Burst)},
+		lanes:       [nLanes]pacer{newPacer(o.Rate, o.Burst), newPacer(o.UpdateRate, 5), newPacer(o.UpdateRate, 5)},
 		wake:        make(chan struct{}, 1),
 		space:       make(chan struct{}, 1),
 		report:      make(chan string, 1),
@@ -341,19 +365,38 @@ func (m *Mirror) Done() <-chan struct{} { return m.done }
 // Status reports the mirror's health; safe from any goroutine.
 func (m *Mirror) Status() Status {
 	last := m.j.LastSeq()
+	now := m.clk.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	lag := max(0, last-m.ingested) + int64(len(m.outstanding))
-	st := m.state
-	if st == StateOK || st == StateCatchingUp {
+	st, errText, cause := m.state, m.errText, m.cause
+	var blocked time.Time
+	for _, p := range m.lanes {
+		if p.blockedUntil.After(now) && p.blockedUntil.After(blocked) {
+			blocked, errText, cause = p.blockedUntil, p.why, p.cause
+		}
+	}
+	if st == StateOK || st == StateCatchingUp || st == StateRateLimited {
 		st = StateOK
-		if lag > 0 {
+		switch {
+		case lag > 0 && !blocked.IsZero():
+			st = StateRateLimited
+		case lag > 0:
 			st = StateCatchingUp
 		}
 	}
-	s := Status{State: st, Lag: lag, Err: m.errText, Pending: len(m.prio) + len(m.main), Uncertain: m.uncertain, Socket: m.socket, Sent: m.sent}
-	if st == StateRateLimited || st == StateDown {
-		s.RetryAt = maxTime(m.pacer.blockedUntil, m.pacer.backoffUntil)
+	if st != StateRateLimited {
+		errText, cause = m.errText, m.cause
+	}
+	s := Status{State: st, Lag: lag, Err: errText, Pending: len(m.prio) + len(m.main) + len(m.upd), Uncertain: m.uncertain, Socket: m.socket, Sent: m.sent}
+	if cause != nil {
+		s.Cause = cause
+	}
+	switch st {
+	case StateRateLimited:
+		s.RetryAt = blocked
+	case StateDown:
+		s.RetryAt = m.backoffUntil
 	}
 	return s
 }
@@ -629,11 +672,4 @@ func (m *Mirror) reportLoop(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

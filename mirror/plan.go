@@ -233,22 +233,39 @@ func risesToCrit(evs []incident.Event) bool {
 	return false
 }
 
-// enqueue adds an op in seq order (to the priority queue if prio).
+// enqueue adds an op in seq order: updates to their own queue (their
+// own lane; priority ones first), other priority work to the priority
+// queue, the rest to the main queue.
 func (m *Mirror) enqueue(o *op) {
 	q := &m.main
-	if o.prio {
+	switch {
+	case o.kind == opUpdate:
+		q = &m.upd
+	case o.prio:
 		q = &m.prio
 	}
-	i := sort.Search(len(*q), func(i int) bool { return (*q)[i].seq > o.seq })
+	i := sort.Search(len(*q), func(i int) bool { return before(o, (*q)[i]) })
 	*q = append(*q, nil)
 	copy((*q)[i+1:], (*q)[i:])
 	(*q)[i] = o
 }
 
+// before orders a queue: priority first, then by seq.
+func before(a, b *op) bool {
+	if a.prio != b.prio {
+		return a.prio
+	}
+	return a.seq < b.seq
+}
+
 func (m *Mirror) promote(o *op) {
-	for i, x := range m.main {
+	q := &m.main
+	if o.kind == opUpdate {
+		q = &m.upd
+	}
+	for i, x := range *q {
 		if x == o {
-			m.main = append(m.main[:i], m.main[i+1:]...)
+			*q = append((*q)[:i], (*q)[i+1:]...)
 			break
 		}
 	}
@@ -285,6 +302,7 @@ func (m *Mirror) advance() {
 
 // outgoing is one Slack call, rendered.
 type outgoing struct {
+	lane    lane
 	kind    opKind
 	rowKind string
 	text    string
@@ -297,11 +315,13 @@ type outgoing struct {
 	recon   *reconItem // a history check, or the re-post of an uncertain message
 	repost  bool
 	plain   bool // Slack refused the blocks once: text only
+	stub    bool // Slack refused every plainer form: only the markers
+	refused string
 	prevTS  string
 }
 
-// take removes the next piece of work from the queues and renders it.
-// m.mu is held; the pacer has already allowed a send.
+// take removes the next post from the queues and renders it. m.mu is
+// held; the post lane's pacer has already allowed a send.
 func (m *Mirror) take() *outgoing {
 	for {
 		var o *op
@@ -325,12 +345,25 @@ func (m *Mirror) take() *outgoing {
 	}
 }
 
+// takeUpdate removes the next update and renders it; nil when every
+// queued update dissolved. m.mu is held; the update lane allows a send.
+func (m *Mirror) takeUpdate() *outgoing {
+	for len(m.upd) > 0 {
+		o := m.upd[0]
+		m.upd = m.upd[1:]
+		if g := m.render(o); g != nil {
+			return g
+		}
+	}
+	return nil
+}
+
 // render turns one op into a call; nil when the op dissolved (an update
 // for an alert that has no message any more became timeline lines).
 func (m *Mirror) render(o *op) *outgoing {
 	switch o.kind {
 	case opAuth:
-		return &outgoing{kind: opAuth}
+		return &outgoing{kind: opAuth, lane: laneRead}
 	case opLine, opPage:
 		kind := kindLine
 		switch {
@@ -353,6 +386,9 @@ func (m *Mirror) render(o *op) *outgoing {
 			m.f.apply(&model, ev)
 		}
 		g := &outgoing{kind: o.kind, rowKind: kindAlert, alert: a, model: model, events: a.pending, blocks: true, prevTS: m.lastTS}
+		if o.kind == opUpdate {
+			g.lane = laneUpdate
+		}
 		for _, ev := range a.pending {
 			g.covered = append(g.covered, ev.Seq)
 		}

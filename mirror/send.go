@@ -2,16 +2,13 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 	"github.com/warroom/warroom/incident"
@@ -20,14 +17,35 @@ import (
 
 // ---- pacing -----------------------------------------------------------------
 
-// pacer is one channel's budget: a token bucket (Rate, Burst), a block
-// until a 429's Retry-After has passed, and a backoff while Slack fails.
+// lane is a Slack rate limit the mirror paces itself under. Slack limits
+// each method separately: chat.postMessage about one message a second per
+// channel (its special tier), chat.update and conversations.history 50+
+// a minute per workspace (Tier 3), auth.test 100+ (Tier 4). A 429 on one
+// method holds back that lane only.
+type lane int
+
+const (
+	lanePost   lane = iota // chat.postMessage
+	laneUpdate             // chat.update
+	laneRead               // conversations.history, auth.test
+	nLanes
+)
+
+var laneMethod = [nLanes]string{"chat.postMessage", "chat.update", "conversations.history"}
+
+// pacer is one lane's budget: a token bucket (rate, burst) and a block
+// until a 429's Retry-After has passed.
 type pacer struct {
 	rate, burst  float64
 	tokens       float64
 	last         time.Time
 	blockedUntil time.Time
-	backoffUntil time.Time
+	why          string // why it is blocked
+	cause        *Error
+}
+
+func newPacer(rate float64, burst int) pacer {
+	return pacer{rate: rate, burst: float64(burst), tokens: float64(burst)}
 }
 
 func (p *pacer) refill(now time.Time) {
@@ -42,7 +60,7 @@ func (p *pacer) refill(now time.Time) {
 // wait is how long until the next call may go out.
 func (p *pacer) wait(now time.Time) time.Duration {
 	p.refill(now)
-	w := max(p.blockedUntil.Sub(now), p.backoffUntil.Sub(now), 0)
+	w := max(p.blockedUntil.Sub(now), 0)
 	if p.tokens < 1 {
 		w = max(w, time.Duration((1-p.tokens)/p.rate*float64(time.Second))+time.Millisecond)
 	}
@@ -54,11 +72,11 @@ func (p *pacer) take(now time.Time) {
 	p.tokens--
 }
 
-// limited blocks the channel until now+ra. now is read after the 429
+// limited blocks the lane until now+ra. now is read after the 429
 // arrived, so it is never earlier than Slack's own clock's idea of it.
-func (p *pacer) limited(now time.Time, ra time.Duration) {
-	if until := now.Add(ra); until.After(p.blockedUntil) {
-		p.blockedUntil = until
+func (p *pacer) limited(now time.Time, e *Error, why string) {
+	if until := now.Add(e.RetryAfter); until.After(p.blockedUntil) {
+		p.blockedUntil, p.why, p.cause = until, why, e
 	}
 	p.tokens = 0
 }
@@ -71,7 +89,7 @@ func (m *Mirror) sendLoop(ctx context.Context) {
 		now := m.clk.Now()
 		g, wait := m.pick(now)
 		if g != nil {
-			m.pacer.take(now)
+			m.lanes[g.lane].take(now)
 			m.busy.Store(true)
 		}
 		m.mu.Unlock()
@@ -105,9 +123,11 @@ func (m *Mirror) park(ctx context.Context, now time.Time, wait time.Duration) {
 	m.idle.Store(false)
 }
 
-// pick chooses the next call: priority work (auth, critical alerts,
-// pages), then due reconciliations, then the timeline in seq order.
-// It returns the wait instead when the pacer says no. m.mu is held.
+// pick chooses the next call: auth.test before anything; then, each on
+// its own lane when that lane's pacer allows, a refused message sent
+// plainer, priority posts (critical alerts, pages), alert updates, due
+// reconciliations, and the timeline in seq order. It returns the wait
+// instead when no lane with work may send. m.mu is held.
 func (m *Mirror) pick(now time.Time) (*outgoing, time.Duration) {
 	if m.stopped {
 		return nil, -1
@@ -122,77 +142,67 @@ func (m *Mirror) pick(now time.Time) (*outgoing, time.Duration) {
 			reconWait = d
 		}
 	}
-	if len(m.prio)+len(m.main) == 0 && due < 0 {
-		if m.state == StateCatchingUp || m.state == StateRateLimited {
-			m.state = StateOK
-		}
+	if m.retry == nil && len(m.prio)+len(m.main)+len(m.upd) == 0 && due < 0 {
 		return nil, reconWait
 	}
-	if w := m.pacer.wait(now); w > 0 {
-		return nil, w
+	if w := m.backoffUntil.Sub(now); w > 0 {
+		return nil, w // Slack is failing: every lane waits
 	}
-	if len(m.prio) == 0 && due >= 0 {
+	wait := time.Duration(-1)
+	free := func(l lane) bool {
+		w := m.lanes[l].wait(now)
+		if w > 0 && (wait < 0 || w < wait) {
+			wait = w
+		}
+		return w == 0
+	}
+	if len(m.prio) > 0 && m.prio[0].kind == opAuth {
+		if !free(laneRead) {
+			return nil, wait
+		}
+		m.prio = m.prio[1:]
+		return &outgoing{kind: opAuth, lane: laneRead}, 0
+	}
+	postFirst := m.retry != nil || len(m.prio) > 0
+	if postFirst && free(lanePost) {
+		if g := m.retry; g != nil {
+			m.retry = nil
+			return g, 0
+		}
+		if g := m.take(); g != nil {
+			return g, 0
+		}
+	}
+	if len(m.upd) > 0 && free(laneUpdate) {
+		if g := m.takeUpdate(); g != nil {
+			return g, 0
+		}
+	}
+	if due >= 0 && !postFirst {
 		r := m.recon[due]
-		m.recon = append(m.recon[:due], m.recon[due+1:]...)
-		if r.repost {
+		if r.repost && free(lanePost) {
+			m.recon = append(m.recon[:due], m.recon[due+1:]...)
 			return m.repostOutgoing(r), 0
 		}
-		return &outgoing{kind: opLine, recon: r}, 0
+		if !r.repost && free(laneRead) {
+			m.recon = append(m.recon[:due], m.recon[due+1:]...)
+			return &outgoing{kind: opLine, recon: r, lane: laneRead}, 0
+		}
 	}
-	if g := m.take(); g != nil {
-		return g, 0
+	if !postFirst && len(m.main) > 0 && free(lanePost) {
+		if g := m.take(); g != nil {
+			return g, 0
+		}
 	}
-	return nil, 0
+	if wait < 0 {
+		// Work dissolved while it was taken (an update that became lines):
+		// look again at once.
+		return nil, 0
+	}
+	return nil, wait
 }
 
 // ---- outcomes -------------------------------------------------------------------
-
-type verdict int
-
-const (
-	vOK        verdict = iota
-	vLimited           // 429: not applied; wait Retry-After
-	vRetry             // not applied (refused, 5xx, service_unavailable); back off
-	vUncertain         // the request went out and the answer was lost
-	vFatal             // auth or channel: stop
-	vRejected          // Slack refused this message itself
-)
-
-type result struct {
-	v          verdict
-	retryAfter time.Duration
-	code       string // Slack error code or a short class
-	reason     string // for people: status bar, MIRROR events
-}
-
-// fatalCodes stop the mirror: retrying cannot help until a person acts.
-var fatalCodes = map[string]string{
-	"invalid_auth":                          "the bot token is not valid",
-	"not_authed":                            "no bot token was sent",
-	"account_inactive":                      "the bot's account or workspace is deactivated",
-	"token_revoked":                         "the bot token was revoked",
-	"token_expired":                         "the bot token expired",
-	"no_permission":                         "the bot token lacks a permission",
-	"missing_scope":                         "the bot token lacks a scope (chat:write)",
-	"not_allowed_token_type":                "the bot token is the wrong type (use the xoxb- bot token)",
-	"team_access_not_granted":               "the bot is not allowed in this workspace",
-	"ekm_access_denied":                     "the workspace's keys deny access",
-	"channel_not_found":                     "the channel does not exist or the bot cannot see it (slack.channel must be a channel ID)",
-	"not_in_channel":                        "the bot is not in the channel: invite it",
-	"is_archived":                           "the channel is archived",
-	"restricted_action":                     "the workspace does not allow the bot to post there",
-	"restricted_action_read_only_channel":   "the channel is read-only",
-	"restricted_action_thread_only_channel": "the channel allows thread replies only",
-}
-
-// uncertainCodes: Slack says some of the operation may have happened.
-var uncertainCodes = map[string]bool{"internal_error": true, "fatal_error": true}
-
-// retryCodes: not applied; try again later.
-var retryCodes = map[string]bool{"service_unavailable": true, "request_timeout": true}
-
-// deadCodes: the message cannot be updated any more.
-var deadCodes = map[string]bool{"message_not_found": true, "cant_update_message": true, "edit_window_closed": true}
 
 // transportError is a call that got no HTTP answer. sent says whether the
 // request had been written when it failed: if so Slack may have applied
@@ -205,89 +215,25 @@ type transportError struct {
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
-func (m *Mirror) classify(err error) result {
-	if err == nil {
-		return result{v: vOK}
-	}
-	var rl *slack.RateLimitedError
-	if errors.As(err, &rl) {
-		ra := rl.RetryAfter
-		if ra <= 0 {
-			ra = m.o.DefaultRetryAfter
-		}
-		return result{v: vLimited, retryAfter: ra, code: "ratelimited", reason: "rate-limited by Slack"}
-	}
-	var se slack.SlackErrorResponse
-	if errors.As(err, &se) {
-		c := se.Err
-		switch {
-		case fatalCodes[c] != "":
-			return result{v: vFatal, code: c, reason: c + ": " + fatalCodes[c]}
-		case c == "ratelimited":
-			return result{v: vLimited, retryAfter: m.o.DefaultRetryAfter, code: c, reason: "rate-limited by Slack"}
-		case uncertainCodes[c]:
-			return result{v: vUncertain, code: c, reason: "Slack answered " + c}
-		case retryCodes[c]:
-			return result{v: vRetry, code: c, reason: "Slack answered " + c}
-		}
-		return result{v: vRejected, code: c, reason: "Slack refused the message: " + c}
-	}
-	var sc slack.StatusCodeError
-	if errors.As(err, &sc) {
-		code := "HTTP " + strconv.Itoa(sc.Code)
-		switch {
-		case sc.Code == http.StatusTooManyRequests:
-			return result{v: vLimited, retryAfter: m.o.DefaultRetryAfter, code: code, reason: "rate-limited by Slack (no Retry-After)"}
-		case sc.Code == http.StatusGatewayTimeout:
-			return result{v: vUncertain, code: code, reason: "Slack answered HTTP 504"}
-		case sc.Code >= 500, sc.Code == http.StatusRequestTimeout:
-			return result{v: vRetry, code: code, reason: "Slack answered HTTP " + strconv.Itoa(sc.Code)}
-		}
-		return result{v: vFatal, code: code, reason: fmt.Sprintf("Slack answered HTTP %d (check slack.api_url)", sc.Code)}
-	}
-	var te *transportError
-	if errors.As(err, &te) {
-		class := netClass(te.err)
-		if te.sent {
-			return result{v: vUncertain, code: class, reason: "reply lost (" + class + ")"}
-		}
-		return result{v: vRetry, code: class, reason: "Slack unreachable (" + class + ")"}
-	}
-	// The answer came but could not be read (cut short): the request
-	// was applied or not; we cannot tell.
-	return result{v: vUncertain, code: "unreadable reply", reason: "unreadable reply: " + m.redact(err.Error())}
-}
+// call carries what the HTTP layer saw of one call's answer.
+type call struct{ retryAfter time.Duration }
 
-func netClass(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case strings.Contains(err.Error(), "EOF"):
-		return "connection closed"
-	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return "DNS lookup failed"
-	}
-	return "network error"
+type callKey struct{}
+
+func withCall(ctx context.Context) (context.Context, *call) {
+	c := &call{}
+	return context.WithValue(ctx, callKey{}, c), c
 }
 
 // succeeded notes a good call. m.mu is held.
 func (m *Mirror) succeeded(now time.Time) {
 	m.sent++
 	m.failures = 0
-	m.pacer.backoffUntil = time.Time{}
+	m.backoffUntil = time.Time{}
 	if m.state != StateStopped {
 		m.state = StateOK
 	}
-	m.errText = ""
+	m.errText, m.cause = "", nil
 	if m.down {
 		m.down = false
 		text := textRecovered + "; catching up"
@@ -299,35 +245,36 @@ func (m *Mirror) succeeded(now time.Time) {
 }
 
 // failed backs off after a call that did not go through. m.mu is held.
-func (m *Mirror) failed(now time.Time, r result) {
+func (m *Mirror) failed(now time.Time, e *Error) {
 	m.failures++
-	m.errText = m.redact(r.reason)
+	m.errText, m.cause = m.redact(e.Reason), e
 	d := time.Second << min(m.failures-1, 10)
 	d = min(d, m.o.MaxBackoff)
 	d = d/2 + time.Duration(m.rng.Int64N(int64(d/2)+1)) // equal jitter
-	m.pacer.backoffUntil = now.Add(d)
+	m.backoffUntil = now.Add(d)
 	if m.failures >= m.o.DownAfter && !m.down {
 		m.down, m.downSince = true, now
 		m.state = StateDown
-		m.record(fmt.Sprintf("%s: %s; events are queued", textDown, r.code))
+		m.record(fmt.Sprintf("%s: %s; events are queued", textDown, e.Code))
 	}
 	if m.down {
 		m.state = StateDown
 	}
 }
 
-func (m *Mirror) limited(now time.Time, r result) {
-	m.pacer.limited(now, r.retryAfter)
-	m.state = StateRateLimited
-	m.errText = m.redact(fmt.Sprintf("%s, retry after %s", r.reason, r.retryAfter))
+// limited holds back one lane after a rate limit. m.mu is held.
+func (m *Mirror) limited(now time.Time, l lane, e *Error) {
+	why := m.redact(fmt.Sprintf("%s on %s, retry after %s", e.Reason, laneMethod[l], e.RetryAfter))
+	m.lanes[l].limited(now, e, why)
+	m.errText, m.cause = why, e
 }
 
-func (m *Mirror) stop(r result) {
+func (m *Mirror) stop(e *Error) {
 	m.stopped = true
 	m.state = StateStopped
-	m.errText = m.redact(r.reason)
-	m.logf("mirror: stopped: %s", r.reason)
-	m.record(textStopped + ": " + r.reason)
+	m.errText, m.cause = m.redact(e.Reason), e
+	m.logf("mirror: stopped: %s", e.Reason)
+	m.record(textStopped + ": " + e.Reason)
 }
 
 // ---- calls ------------------------------------------------------------------------
@@ -335,13 +282,17 @@ func (m *Mirror) stop(r result) {
 func (m *Mirror) execute(ctx context.Context, g *outgoing) {
 	switch {
 	case g.kind == opAuth:
-		_, err := m.api.AuthTestContext(ctx)
+		cctx, c := withCall(ctx)
+		resp, err := m.api.AuthTestContext(cctx)
 		if ctx.Err() != nil {
 			return
 		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		m.after(g, m.classify(err), m.clk.Now())
+		if err == nil {
+			m.botID, m.botUser = resp.BotID, resp.UserID
+		}
+		m.after(g, m.classify(err, c.retryAfter), m.clk.Now())
 	case g.recon != nil && !g.repost:
 		m.reconcile(ctx, g.recon)
 	case g.kind == opUpdate:
@@ -353,17 +304,17 @@ func (m *Mirror) execute(ctx context.Context, g *outgoing) {
 
 // after handles the generic outcomes (not OK, not message-specific) of a
 // call whose work was not done: it goes back in the queue. m.mu is held.
-func (m *Mirror) after(g *outgoing, r result, now time.Time) {
-	switch r.v {
-	case vOK:
+func (m *Mirror) after(g *outgoing, e *Error, now time.Time) {
+	switch {
+	case e == nil:
 		m.succeeded(now)
 		return
-	case vLimited:
-		m.limited(now, r)
-	case vFatal:
-		m.stop(r)
+	case e.Class == RateLimited:
+		m.limited(now, g.lane, e)
+	case e.Class == Fatal:
+		m.stop(e)
 	default:
-		m.failed(now, r)
+		m.failed(now, e)
 	}
 	m.requeue(g)
 }
@@ -395,44 +346,42 @@ func (m *Mirror) post(ctx context.Context, g *outgoing) {
 			return
 		}
 	}
-	var ts string
-	var err error
-degrade:
-	for attempt := 0; attempt < 3; attempt++ {
-		// No previews of links people typed into notes.
-		opts := []slack.MsgOption{slack.MsgOptionText(g.text, false), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()}
-		if g.blocks && !g.plain {
-			opts = append(opts, slack.MsgOptionBlocks(m.f.alertBlocks(&g.model, g.text)...))
-		}
-		_, ts, err = m.api.PostMessageContext(ctx, m.o.Channel, opts...)
-		if ctx.Err() != nil {
-			return // shutting down: the row stays pending (uncertain at restart)
-		}
-		r := m.classify(err)
-		if r.v != vRejected {
-			break
-		}
-		// Slack refused the content (the refused call was not applied):
-		// degrade, no blocks and then a short text, and try again.
-		switch {
-		case g.blocks && !g.plain:
-			g.plain = true
-		case len(g.text) > 2900:
-			g.text = clipLines(g.text, 2900) + "\n_(shortened: Slack refused the full text)_"
-		default:
-			break degrade
-		}
-		m.logf("mirror: Slack refused a message (%s); sending it plainer", r.code)
+	// No previews of links people typed into notes.
+	opts := []slack.MsgOption{slack.MsgOptionText(g.text, false), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()}
+	if g.blocks && !g.plain {
+		opts = append(opts, slack.MsgOptionBlocks(m.f.alertBlocks(&g.model, g.text)...))
+	}
+	cctx, c := withCall(ctx)
+	_, ts, err := m.api.PostMessageContext(cctx, m.o.Channel, opts...)
+	if ctx.Err() != nil {
+		return // shutting down: the row stays pending (uncertain at restart)
 	}
 	now = m.clk.Now()
-	r := m.classify(err)
+	e := m.classify(err, c.retryAfter)
 
 	m.mu.Lock()
-	cursor := int64(0)
-	switch r.v {
-	case vOK, vUncertain, vRejected:
-		if r.v == vOK {
+	if e != nil && e.Class == Content {
+		// Refused, not applied. Send it plainer, next on this lane and
+		// through its pacer; when even a one-line stub is refused, Slack
+		// refuses everything we send: stop, with everything queued.
+		from := e.Code
+		if m.plainer(g, from) {
+			m.logf("mirror: Slack refused a message (%s); sending it plainer", from)
+			m.errText, m.cause = m.redact(e.Reason), e
+			m.retry = g
+			m.mu.Unlock()
+			m.forget(ctx, g, row)
+			return
+		}
+		e = &Error{Class: Fatal, Code: from, Reason: fmt.Sprintf("%s: Slack refuses even a one-line message from the bot", from)}
+	}
+	if e == nil || e.Class == Uncertain {
+		cursor := int64(0)
+		if e == nil {
 			row.State, row.TS = journal.SlackDelivered, ts
+			if g.stub {
+				row.Error = g.refused // delivered as a stub
+			}
 			if ts > m.lastTS {
 				m.lastTS = ts
 			}
@@ -440,12 +389,12 @@ degrade:
 			if g.repost {
 				m.uncertain--
 			}
-		} else if r.v == vUncertain {
+		} else {
 			row.State, row.WasUncertain = journal.SlackUncertain, true
 			if !g.repost {
 				m.uncertain++
 			}
-			m.errText = m.redact(r.reason)
+			m.errText, m.cause = m.redact(e.Reason), e
 			checking := m.o.ReconcileAfter > 0 && row.Checks < maxChecks
 			if checking {
 				m.recon = append(m.recon, &reconItem{row: row, alert: g.alert, due: now.Add(m.o.ReconcileAfter), prev: g.prevTS})
@@ -453,26 +402,15 @@ degrade:
 			if g.alert != nil {
 				g.alert.checking = checking
 			}
-		} else {
-			row.State, row.Error = journal.SlackFailed, r.code
-			if g.repost {
-				m.uncertain--
-			}
-			m.sent++
-			m.errText = m.redact(r.reason)
-			m.logf("mirror: %s; events %s are not in Slack", r.reason, journal.FormatSeqs(g.covered))
 		}
 		row.Updated = now
 		if a := g.alert; a != nil {
 			a.row = row
 			a.model = g.model
-			switch row.State {
-			case journal.SlackDelivered:
+			if row.State == journal.SlackDelivered {
 				a.state, a.ts, a.checking = alertPosted, ts, false
-			case journal.SlackUncertain:
+			} else {
 				a.state = alertUncertain
-			default:
-				a.state, a.checking = alertDead, false
 			}
 			m.settle(a)
 		}
@@ -486,13 +424,19 @@ degrade:
 		}
 		return
 	}
-	// Not applied: the row goes (or back to uncertain, for a re-post) and
-	// the work is queued again.
+	// Not applied: the work is queued again.
 	if g.repost {
 		g.recon.row.Updated = now
 	}
-	m.after(g, r, now)
+	m.after(g, e, now)
 	m.mu.Unlock()
+	m.forget(ctx, g, row)
+}
+
+// forget undoes the pending row of a post Slack did not apply: a new
+// post's row goes, a re-post's row is uncertain again.
+func (m *Mirror) forget(ctx context.Context, g *outgoing, row journal.SlackMessage) {
+	var err error
 	if g.repost {
 		row = g.recon.row
 		err = m.j.UpdateSlackMessage(ctx, &row, "", 0)
@@ -504,10 +448,28 @@ degrade:
 	}
 }
 
+// plainer makes a refused message plainer: no blocks, then a text cut to
+// one section, then a one-line stub that names its events (their #seq
+// markers) and says Slack refused the rest. false: it is a stub already.
+func (m *Mirror) plainer(g *outgoing, code string) bool {
+	switch {
+	case g.blocks && !g.plain:
+		g.plain = true
+	case utf8.RuneCountInString(g.text) > maxSectionText:
+		g.text = clipLines(g.text, maxSectionText) + "\n_(shortened: Slack refused the full text)_"
+	case !g.stub:
+		g.stub, g.refused = true, code
+		g.text = m.f.stub(g, code)
+	default:
+		return false
+	}
+	return true
+}
+
 func (m *Mirror) dbFailed(g *outgoing, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.failed(m.clk.Now(), result{v: vRetry, code: "journal", reason: "outbox: " + err.Error()})
+	m.failed(m.clk.Now(), &Error{Class: Retryable, Code: "journal", Reason: "outbox: " + err.Error()})
 	m.requeue(g)
 }
 
@@ -536,7 +498,8 @@ func (m *Mirror) savedCursorAt(c int64) {
 func (m *Mirror) update(ctx context.Context, g *outgoing) {
 	a := g.alert
 	blocks := m.f.alertBlocks(&g.model, g.text)
-	_, _, _, err := m.api.UpdateMessageContext(ctx, m.o.Channel, a.ts, slack.MsgOptionText(g.text, false), slack.MsgOptionBlocks(blocks...))
+	cctx, c := withCall(ctx)
+	_, _, _, err := m.api.UpdateMessageContext(cctx, m.o.Channel, a.ts, slack.MsgOptionText(g.text, false), slack.MsgOptionBlocks(blocks...))
 	if ctx.Err() != nil {
 		m.mu.Lock()
 		m.requeue(g)
@@ -544,10 +507,10 @@ func (m *Mirror) update(ctx context.Context, g *outgoing) {
 		return
 	}
 	now := m.clk.Now()
-	r := m.classify(err)
+	e := m.classify(err, c.retryAfter)
 	m.mu.Lock()
 	switch {
-	case r.v == vOK:
+	case e == nil:
 		m.succeeded(now)
 		a.model = g.model
 		a.state = alertPosted
@@ -564,14 +527,14 @@ func (m *Mirror) update(ctx context.Context, g *outgoing) {
 			m.savedCursorAt(cursor)
 		}
 		return
-	case r.v == vRejected:
+	case e.Class == Gone, e.Class == Content:
 		// The message cannot be updated (deleted, too old, refused):
 		// from now on its events go to the timeline as lines.
-		m.errText = m.redact(r.reason)
-		m.logf("mirror: cannot update the message of %s: %s", a.model.ID, r.code)
+		m.errText, m.cause = m.redact(e.Reason), e
+		m.logf("mirror: cannot update the message of %s: %s", a.model.ID, e.Code)
 		a.state = alertDead
 		a.pending = append(append([]incident.Event(nil), g.events...), a.pending...)
-		a.row.Error = r.code
+		a.row.Error = e.Code
 		row := a.row
 		m.settle(a)
 		m.mu.Unlock()
@@ -579,10 +542,10 @@ func (m *Mirror) update(ctx context.Context, g *outgoing) {
 			m.setErr("outbox: " + err.Error())
 		}
 		return
-	case r.v == vUncertain:
-		r.v = vRetry // idempotent: send it again
+	case e.Class == Uncertain:
+		e = &Error{Class: Retryable, Code: e.Code, Reason: e.Reason} // idempotent: send it again
 	}
-	m.after(g, r, now)
+	m.after(g, e, now)
 	m.mu.Unlock()
 }
 
@@ -590,17 +553,17 @@ func (m *Mirror) update(ctx context.Context, g *outgoing) {
 // it is delivered after all (with its ts); not found, it is posted again,
 // marked as a possible duplicate.
 func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
-	want := firstLine(it.row.Text)
 	params := &slack.GetConversationHistoryParameters{ChannelID: m.o.Channel, Oldest: it.prev, Limit: 200, Cursor: it.cursor}
-	h, err := m.api.GetConversationHistoryContext(ctx, params)
+	cctx, c := withCall(ctx)
+	h, err := m.api.GetConversationHistoryContext(cctx, params)
 	if ctx.Err() != nil {
 		return
 	}
 	now := m.clk.Now()
-	r := m.classify(err)
+	e := m.classify(err, c.retryAfter)
 	m.mu.Lock()
-	if r.v == vLimited {
-		m.limited(now, r)
+	if e != nil && e.Class == RateLimited {
+		m.limited(now, laneRead, e)
 		it.due = now
 		m.recon = append(m.recon, it)
 		m.mu.Unlock()
@@ -608,11 +571,11 @@ func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
 	}
 	it.row.Checks++
 	it.row.Updated = now
-	switch r.v {
-	case vOK:
+	switch {
+	case e == nil:
 		m.succeeded(now)
-	case vRetry, vUncertain:
-		m.failed(now, r)
+	case e.Class == Retryable, e.Class == Uncertain:
+		m.failed(now, e)
 		if it.row.Checks < maxChecks {
 			it.due = now.Add(m.o.ReconcileAfter)
 			m.recon = append(m.recon, it)
@@ -626,8 +589,8 @@ func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
 	default:
 		// Reading history is not allowed (missing scope, say): the message
 		// stays uncertain. Posting goes on.
-		m.logf("mirror: cannot check history for an uncertain message (%s); it stays uncertain", r.code)
-		it.row.Error = r.code
+		m.logf("mirror: cannot check history for an uncertain message (%s); it stays uncertain", e.Code)
+		it.row.Error = e.Code
 		m.giveUp(it)
 		row := it.row
 		m.mu.Unlock()
@@ -636,7 +599,7 @@ func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
 	}
 	found := ""
 	for _, msg := range h.Messages {
-		if firstLine(msg.Text) == want {
+		if m.ours(msg) && sameMessage(it.row.Text, msg.Text) {
 			found = msg.Timestamp
 			break
 		}
@@ -672,6 +635,18 @@ func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
 	}
 }
 
+// ours says whether a history message was posted by this bot (auth.test
+// named it); a person's message that quotes our markers is not ours.
+func (m *Mirror) ours(msg slack.Message) bool {
+	switch {
+	case m.botID != "":
+		return msg.BotID == m.botID
+	case m.botUser != "":
+		return msg.User == m.botUser
+	}
+	return msg.BotID != ""
+}
+
 // giveUp ends the search for an uncertain message: it stays uncertain,
 // and its alert's waiting events go to the timeline. m.mu is held.
 func (m *Mirror) giveUp(it *reconItem) {
@@ -686,7 +661,7 @@ func (m *Mirror) giveUp(it *reconItem) {
 func (m *Mirror) repostOutgoing(it *reconItem) *outgoing {
 	// covered stays empty for a line: its events were done when it
 	// became uncertain.
-	g := &outgoing{kind: opLine, rowKind: it.row.Kind, recon: it, repost: true, prevTS: m.lastTS}
+	g := &outgoing{kind: opLine, rowKind: it.row.Kind, recon: it, repost: true, prevTS: m.lastTS, lane: lanePost}
 	note := "\n_(posted again: Slack's reply to the first attempt was lost; this may be a duplicate)_"
 	if a := it.alert; a != nil {
 		g.kind, g.alert = opAlert, a
@@ -713,8 +688,10 @@ func (m *Mirror) repostOutgoing(it *reconItem) *outgoing {
 // ---- HTTP ---------------------------------------------------------------------------
 
 // doer is slack-go's HTTP client: it tells "the request never left" from
-// "the reply was lost" (httptrace's WroteRequest), and turns an HTTP-date
-// Retry-After into seconds (slack-go parses only integers).
+// "the reply was lost" (httptrace's WroteRequest), turns an HTTP-date
+// Retry-After into seconds (slack-go parses only integers), and keeps a
+// Retry-After sent with any status for the call (a rate_limited body
+// comes with HTTP 200, where slack-go does not look).
 type doer struct{ c *http.Client }
 
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
@@ -739,6 +716,11 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 					resp.Header.Del("Retry-After") // slack-go then reports StatusCodeError 429
 				}
 			}
+		}
+	}
+	if c, ok := req.Context().Value(callKey{}).(*call); ok {
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			c.retryAfter = time.Duration(n) * time.Second
 		}
 	}
 	return resp, nil

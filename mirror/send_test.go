@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,46 +17,61 @@ import (
 )
 
 // TestClassify is the "retry or not" table (cf. Alertmanager's
-// notify RetryTests) for every answer the mirror can get.
+// notify RetryTests) for every kind of answer the mirror can get.
 func TestClassify(t *testing.T) {
 	m := &Mirror{o: Options{DefaultRetryAfter: 30 * time.Second}}
 	cases := []struct {
 		err  error
-		want verdict
+		want Class
 		ra   time.Duration
 	}{
-		{nil, vOK, 0},
-		{&slack.RateLimitedError{RetryAfter: 3 * time.Second}, vLimited, 3 * time.Second},
-		{slack.StatusCodeError{Code: 429, Status: "429 Too Many Requests"}, vLimited, 30 * time.Second},
-		{slack.SlackErrorResponse{Err: "ratelimited"}, vLimited, 30 * time.Second},
-		{slack.StatusCodeError{Code: 500}, vRetry, 0},
-		{slack.StatusCodeError{Code: 502}, vRetry, 0},
-		{slack.StatusCodeError{Code: 503}, vRetry, 0},
-		{slack.StatusCodeError{Code: 504}, vUncertain, 0},
-		{slack.StatusCodeError{Code: 404}, vFatal, 0},
-		{slack.StatusCodeError{Code: 403}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "invalid_auth"}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "not_authed"}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "account_inactive"}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "token_revoked"}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "channel_not_found"}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "not_in_channel"}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "is_archived"}, vFatal, 0},
-		{slack.SlackErrorResponse{Err: "internal_error"}, vUncertain, 0},
-		{slack.SlackErrorResponse{Err: "fatal_error"}, vUncertain, 0},
-		{slack.SlackErrorResponse{Err: "service_unavailable"}, vRetry, 0},
-		{slack.SlackErrorResponse{Err: "msg_too_long"}, vRejected, 0},
-		{slack.SlackErrorResponse{Err: "invalid_blocks"}, vRejected, 0},
-		{slack.SlackErrorResponse{Err: "message_not_found"}, vRejected, 0},
-		{&transportError{sent: false, err: errors.New("dial tcp: connect: connection refused")}, vRetry, 0},
-		{&transportError{sent: true, err: errors.New("EOF")}, vUncertain, 0},
-		{fmt.Errorf("unexpected end of JSON input"), vUncertain, 0},
+		{&slack.RateLimitedError{RetryAfter: 3 * time.Second}, RateLimited, 3 * time.Second},
+		{slack.StatusCodeError{Code: 429, Status: "429 Too Many Requests"}, RateLimited, 30 * time.Second},
+		{slack.SlackErrorResponse{Err: "ratelimited"}, RateLimited, 30 * time.Second},
+		{slack.SlackErrorResponse{Err: "rate_limited"}, RateLimited, 30 * time.Second},
+		{slack.SlackErrorResponse{Err: "message_limit_exceeded"}, RateLimited, 30 * time.Second},
+		{slack.StatusCodeError{Code: 500}, Retryable, 0},
+		{slack.StatusCodeError{Code: 502}, Retryable, 0},
+		{slack.StatusCodeError{Code: 503}, Retryable, 0},
+		{slack.StatusCodeError{Code: 504}, Uncertain, 0},
+		{slack.StatusCodeError{Code: 404}, Fatal, 0},
+		{slack.StatusCodeError{Code: 403}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "invalid_auth"}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "not_authed"}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "account_inactive"}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "token_revoked"}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "channel_not_found"}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "not_in_channel"}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "is_archived"}, Fatal, 0},
+		{slack.SlackErrorResponse{Err: "internal_error"}, Uncertain, 0},
+		{slack.SlackErrorResponse{Err: "fatal_error"}, Uncertain, 0},
+		{slack.SlackErrorResponse{Err: "service_unavailable"}, Retryable, 0},
+		{slack.SlackErrorResponse{Err: "request_timeout"}, Retryable, 0},
+		{slack.SlackErrorResponse{Err: "msg_too_long"}, Content, 0},
+		{slack.SlackErrorResponse{Err: "msg_blocks_too_long"}, Content, 0},
+		{slack.SlackErrorResponse{Err: "invalid_blocks"}, Content, 0},
+		{slack.SlackErrorResponse{Err: "no_text"}, Content, 0},
+		{slack.SlackErrorResponse{Err: "a_code_slack_added_later"}, Content, 0},
+		{slack.SlackErrorResponse{Err: "message_not_found"}, Gone, 0},
+		{&transportError{sent: false, err: errors.New("dial tcp: connect: connection refused")}, Retryable, 0},
+		{&transportError{sent: true, err: io.EOF}, Uncertain, 0},
+		{fmt.Errorf("unexpected end of JSON input"), Uncertain, 0},
+	}
+	if m.classify(nil, 0) != nil {
+		t.Fatal("a nil error is not delivered")
 	}
 	for _, c := range cases {
-		r := m.classify(c.err)
-		if r.v != c.want || r.retryAfter != c.ra {
-			t.Errorf("%v: got verdict %d retry-after %s, want %d %s", c.err, r.v, r.retryAfter, c.want, c.ra)
+		e := m.classify(c.err, 0)
+		if e.Class != c.want || e.RetryAfter != c.ra {
+			t.Errorf("%v: got %s retry-after %s, want %s %s", c.err, e.Class, e.RetryAfter, c.want, c.ra)
 		}
+		if !errors.Is(e, c.want.sentinel()) {
+			t.Errorf("%v: errors.Is does not match %v", c.err, c.want.sentinel())
+		}
+	}
+	// A Retry-After sent with an HTTP 200 rate_limited answer is honoured.
+	if e := m.classify(slack.SlackErrorResponse{Err: "rate_limited"}, 7*time.Second); e.RetryAfter != 7*time.Second {
+		t.Fatalf("rate_limited with Retry-After 7: waits %s", e.RetryAfter)
 	}
 }
 
@@ -77,7 +93,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 }
 
 func TestPacer(t *testing.T) {
-	p := pacer{rate: 1, burst: 3, tokens: 3}
+	p := newPacer(1, 3)
 	now := t0
 	for i := 0; i < 3; i++ {
 		if w := p.wait(now); w != 0 {
@@ -88,7 +104,7 @@ func TestPacer(t *testing.T) {
 	if w := p.wait(now); w < 900*time.Millisecond || w > 1100*time.Millisecond {
 		t.Fatalf("after the burst: wait %s, want ~1s", w)
 	}
-	p.limited(now, 30*time.Second)
+	p.limited(now, &Error{Class: RateLimited, RetryAfter: 30 * time.Second}, "429")
 	if w := p.wait(now.Add(10 * time.Second)); w != 20*time.Second {
 		t.Fatalf("during Retry-After: wait %s", w)
 	}

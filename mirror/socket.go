@@ -263,18 +263,19 @@ func replyText(cmd incident.Command, rep incident.Reply) string {
 // timeline either way).
 func (m *Mirror) ephemeral(ctx context.Context, channel, userID, text string) {
 	for attempt := 0; attempt < 3; attempt++ {
-		_, err := m.api.PostEphemeralContext(ctx, channel, userID, slack.MsgOptionText(clipLines(text, maxReply), false))
+		cctx, c := withCall(ctx)
+		_, err := m.api.PostEphemeralContext(cctx, channel, userID, slack.MsgOptionText(clipLines(text, maxReply), false))
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		r := m.classify(err)
+		e := m.classify(err, c.retryAfter)
 		wait := time.Second
-		switch r.v {
-		case vLimited:
-			wait = r.retryAfter
-		case vRetry:
+		switch e.Class {
+		case RateLimited:
+			wait = e.RetryAfter
+		case Retryable:
 		default:
-			m.logf("mirror: ephemeral answer not shown: %s", r.reason)
+			m.logf("mirror: ephemeral answer not shown: %s", e.Reason)
 			return
 		}
 		select {

@@ -1,16 +1,39 @@
 // Package slack is a faithful fake of the Slack Web API and Socket Mode,
 // used by the mirror's tests and by `warroom demo`. It listens on loopback
-// only and speaks the wire formats slack-go sends and expects:
+// only and speaks the wire formats slack-go sends and expects. What it
+// models, and where each behaviour is documented:
 //
 //   - Web API methods under {URL}/api/: auth.test, chat.postMessage,
 //     chat.update, chat.postEphemeral, conversations.history and
 //     apps.connections.open, with form-encoded or JSON bodies and the token
-//     in the form or an Authorization: Bearer header.
-//   - Logical errors as HTTP 200 {"ok":false,"error":"…"}; rate limits as
-//     HTTP 429 with an integer Retry-After and {"ok":false,"error":"ratelimited"}.
+//     in the form or an Authorization: Bearer header (docs.slack.dev method
+//     pages; slack-go v0.35.0 sends chat.* as form posts).
+//   - Errors as Slack documents them per method (MethodErrors,
+//     CommonErrors: Slack's OpenAPI spec slackapi/slack-api-specs
+//     web-api/slack_web_openapi_v2.json and docs.slack.dev): HTTP 200
+//     {"ok":false,"error":"…"} for every code, including the body rate
+//     limits rate_limited and message_limit_exceeded, except ratelimited,
+//     which is HTTP 429 with an integer Retry-After (docs.slack.dev "Rate
+//     limits"). Scripted failures (FailNext) accept documented codes only.
+//   - Rate limits per method, not per call (docs.slack.dev "Rate limits"):
+//     chat.postMessage about 1 per second per channel with a short burst;
+//     Tier 3 (50+ a minute) for chat.update and conversations.history,
+//     Tier 4 for auth.test and chat.postEphemeral, Tier 1 for
+//     apps.connections.open (DefaultMethodLimits). A 429's scope is the
+//     channel for posts, the workspace for every other method.
+//   - Stored text as Slack stores it: bare URLs linkified to <http://x>
+//     (Slack's formatting reference: "will linkify any non-linked URLs …
+//     IN: Foo bar http://test.com OUT: Foo bar <http://test.com>"), as
+//     conversations.history then returns it.
+//   - Content limits: 40,000 characters of text (msg_too_long), 50 blocks
+//     and 3,000 characters per section (invalid_blocks), from Slack's
+//     chat.postMessage and block kit references.
 //   - Message ts strings "1700000000.000100", unique and increasing.
+//   - conversations.history newest first with has_more and a
+//     response_metadata.next_cursor, limit default 100, at most 999.
 //   - A Socket Mode websocket (any Origin) that says hello, delivers
-//     slash_commands and interactive envelopes and reads the acks.
+//     slash_commands and interactive envelopes and reads the acks within
+//     3 s (docs.slack.dev "Socket Mode").
 //
 // Tests script failures (429 storms, random 429s, 5xx outages, refused
 // connections, replies lost after the message was applied) and read back
@@ -484,9 +507,17 @@ func (s *Server) DropRequests(n int) {
 	s.dropBefore = n
 }
 
-// FailNext makes the next calls of method answer {"ok":false,"error":code},
-// once per code given.
+// FailNext makes the next calls of method answer code, once per code
+// given, the way Slack answers it: ratelimited as HTTP 429 with
+// Retry-After (DefaultRetryAfter), every other code as HTTP 200
+// {"ok":false,"error":code}. It panics on a code Slack does not document
+// for the method: the fake only says what Slack can say.
 func (s *Server) FailNext(method string, codes ...string) {
+	for _, c := range codes {
+		if !Documented(method, c) {
+			panic(fmt.Sprintf("slack sim: Slack does not document %q as an answer of %s", c, method))
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.methodErrors[method] = append(s.methodErrors[method], codes...)
@@ -773,6 +804,10 @@ func (s *Server) serve(now time.Time, method string, p params, req *Request) rep
 	}
 	if codes := s.methodErrors[method]; len(codes) > 0 {
 		s.methodErrors[method] = codes[1:]
+		if codes[0] == "ratelimited" {
+			return s.limited(now, sc, method, p.get("channel"), s.o.DefaultRetryAfter)
+		}
+		s.note("SCRIPT %s answered %s", method, codes[0])
 		return reply{status: 200, body: errBody(codes[0])}
 	}
 	rep := methods[method](s, now, p, req)
@@ -991,7 +1026,7 @@ func (s *Server) postMessage(now time.Time, p params, req *Request) reply {
 		return reply{status: 200, body: errBody("thread_not_found")}
 	}
 	m := &Message{Channel: ch.ID, TS: s.nextTS(), ThreadTS: thread, User: s.o.BotUserID, BotID: s.o.BotID,
-		Text: text, Blocks: compactJSON(p.blocks), Posted: now,
+		Text: linkify(text), Blocks: compactJSON(p.blocks), Posted: now,
 		Broadcast: thread != "" && (p.get("reply_broadcast") == "true" || p.get("reply_broadcast") == "1")}
 	s.store(ch, m)
 	req.Applied = true
@@ -1016,7 +1051,7 @@ func (s *Server) update(now time.Time, p params, req *Request) reply {
 	if code := checkContent(text, blocks); code != "" && !(code == "no_text" && len(m.Blocks) > 0) {
 		return reply{status: 200, body: errBody(code)}
 	}
-	m.Text = text
+	m.Text = linkify(text)
 	// Slack keeps the previous blocks when none are given.
 	if len(blocks) > 0 {
 		m.Blocks = compactJSON(blocks)

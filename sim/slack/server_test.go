@@ -374,3 +374,60 @@ func TestBoundedLogs(t *testing.T) {
 		t.Fatalf("kept %d requests", n)
 	}
 }
+
+// TestDocumentedCodes: every code Slack documents for a method can be
+// scripted and reaches slack-go as real Slack sends it: ratelimited as an
+// HTTP 429 with Retry-After (a *RateLimitedError), every other code in an
+// HTTP 200 body (a SlackErrorResponse). An undocumented code is refused.
+func TestDocumentedCodes(t *testing.T) {
+	clk := clock.NewFake(t0)
+	s, api := start(t, slacksim.Options{Clock: clk, DefaultRetryAfter: 7 * time.Second})
+	ch := s.ChannelID()
+	codes := append(append([]string(nil), slacksim.MethodErrors["chat.postMessage"]...), slacksim.CommonErrors...)
+	for _, code := range codes {
+		s.FailNext("chat.postMessage", code)
+		_, _, err := api.PostMessage(ch, slack.MsgOptionText("x", false))
+		var rl *slack.RateLimitedError
+		var se slack.SlackErrorResponse
+		switch {
+		case code == "ratelimited":
+			if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
+				t.Fatalf("%s: %v", code, err)
+			}
+			clk.Advance(7 * time.Second)
+		case !errors.As(err, &se) || se.Err != code:
+			t.Fatalf("%s: %v", code, err)
+		}
+		clk.Advance(2 * time.Second) // stay under the post limit
+	}
+	if v := s.Violations(); len(v) > 0 {
+		t.Fatalf("violations: %v", v)
+	}
+	s.FailNext("chat.update", "rate_limited")
+	if _, _, _, err := api.UpdateMessage(ch, "1.1", slack.MsgOptionText("x", false)); err == nil || err.Error() != "rate_limited" {
+		t.Fatalf("update: %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("an undocumented code was accepted")
+		}
+	}()
+	s.FailNext("chat.update", "msg_not_a_real_code")
+}
+
+// TestStoredTextIsLinkified: Slack stores bare URLs as <url> links; the
+// history returns them so, and links already written stay as they are.
+func TestStoredTextIsLinkified(t *testing.T) {
+	s, api := start(t, slacksim.Options{Clock: clock.NewFake(t0)})
+	ch := s.ChannelID()
+	in := "runbook http://wiki.example/rpc?a=1&amp;b=2, dashboard <https://dash.example|dash> and https://x.example."
+	_, ts, err := api.PostMessage(ch, slack.MsgOptionText(in, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "runbook <http://wiki.example/rpc?a=1&amp;b=2>, dashboard <https://dash.example|dash> and <https://x.example>."
+	h, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: ch})
+	if err != nil || len(h.Messages) != 1 || h.Messages[0].Text != want || h.Messages[0].Timestamp != ts {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+}
