@@ -619,7 +619,7 @@ func foldRun(run *Run, ev incident.Event) {
 	switch in.State {
 	case "approved":
 		run.Approvals = append(run.Approvals, mark)
-	case "rejected", "expired":
+	case "rejected", "expired", "superseded":
 		run.Refusals = append(run.Refusals, mark)
 	}
 	if in.Output != "" {

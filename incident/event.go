@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
@@ -169,6 +170,83 @@ type RunInfo struct {
 	Hash     string            `json:"hash,omitempty"`
 	Output   string            `json:"output,omitempty"`
 	Error    string            `json:"error,omitempty"`
+	// Index and Of place Step in its section: step Index of Of (1-based).
+	Index int `json:"index,omitempty"`
+	Of    int `json:"of,omitempty"`
+	// Lock is the named lock the run takes when approved (the request).
+	Lock string `json:"lock,omitempty"`
+	// Plan is the dry run the requester saw and confirmed (the request),
+	// so an approver sees the same changes without any I/O.
+	Plan *RunPlan `json:"plan,omitempty"`
+}
+
+// RunPlan is a requester's dry run as the request records it: the risk,
+// the steps, and every change old → new as read when the dry run ran.
+type RunPlan struct {
+	Title   string       `json:"title,omitempty"`
+	Risk    string       `json:"risk,omitempty"`
+	At      time.Time    `json:"at"` // when the current values were read
+	Steps   []PlanStep   `json:"steps,omitempty"`
+	Changes []PlanChange `json:"changes,omitempty"`
+	// Error is why a step of the dry run failed ("" if none did).
+	Error string `json:"error,omitempty"`
+}
+
+// PlanStep is one step of a RunPlan.
+type PlanStep struct {
+	Section string `json:"section"` // steps, verify or rollback
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	What    string `json:"what"` // the exact request, argv or condition
+}
+
+// PlanChange is one value a run changes: Old as read, New as planned.
+type PlanChange struct {
+	Step  string `json:"step"`
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// NoOp reports a change to the value it already has.
+func (c PlanChange) NoOp() bool { return c.Old == c.New }
+
+// Plan bounds: a request is one event and must stay small.
+const (
+	maxPlanItems = 40
+	maxPlanText  = 400
+)
+
+// bounded returns a copy of the plan within the size bounds.
+func (p *RunPlan) bounded() *RunPlan {
+	if p == nil {
+		return nil
+	}
+	c := &RunPlan{Title: clip(p.Title, maxPlanText), Risk: clip(p.Risk, 40), At: p.At, Error: clip(p.Error, maxPlanText)}
+	for i, s := range p.Steps {
+		if i == maxPlanItems {
+			break
+		}
+		c.Steps = append(c.Steps, PlanStep{Section: clip(s.Section, 20), ID: clip(s.ID, 80), Kind: clip(s.Kind, 20), What: clip(s.What, maxPlanText)})
+	}
+	for i, ch := range p.Changes {
+		if i == maxPlanItems {
+			break
+		}
+		c.Changes = append(c.Changes, PlanChange{Step: clip(ch.Step, 80), Field: clip(ch.Field, 120), Old: clip(ch.Old, maxPlanText), New: clip(ch.New, maxPlanText)})
+	}
+	return c
+}
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Line formats the event the way headless modes print it:

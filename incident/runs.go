@@ -18,9 +18,15 @@ import (
 //	                                   running/verifying → failed → rolling_back → rolled_back | rollback_failed
 //	                                   failed → awaiting_decision (on_verify_failure: ask)
 //	awaiting_approval/approved → cancelled | expired | rejected
+//	awaiting_approval → superseded (another request for its lock was approved)
 //	running/verifying/rolling_back → cancelling → cancelled | failed (→ rolling_back)
 //	running/verifying/rolling_back/cancelling (after a crash) → interrupted
 //	interrupted/awaiting_decision → verifying | rolling_back | abandoned (the commander decides)
+//
+// A run takes its lock when it is approved (at once for a playbook that
+// needs no approval) and holds it until it is over. A request waiting for
+// approval holds nothing: an approver may have several requests for one
+// lock before them, picks one, and the others are superseded.
 const (
 	RunRequested        = "requested"
 	RunAwaitingApproval = "awaiting_approval"
@@ -39,16 +45,27 @@ const (
 	RunInterrupted      = "interrupted"
 	RunAwaitingDecision = "awaiting_decision"
 	RunAbandoned        = "abandoned"
+	RunSuperseded       = "superseded"
 )
 
 // RunTerminal reports whether a run in this state is over: it holds no
 // lock and nothing more happens to it.
 func RunTerminal(state string) bool {
 	switch state {
-	case RunSucceeded, RunFailed, RunRolledBack, RunRollbackFailed, RunCancelled, RunExpired, RunRejected, RunAbandoned:
+	case RunSucceeded, RunFailed, RunRolledBack, RunRollbackFailed, RunCancelled, RunExpired, RunRejected, RunAbandoned, RunSuperseded:
 		return true
 	}
 	return false
+}
+
+// RunHoldsLock reports whether a run in this state holds its lock: from
+// its approval until it is over.
+func RunHoldsLock(state string) bool {
+	switch state {
+	case RunRequested, RunAwaitingApproval:
+		return false
+	}
+	return !RunTerminal(state)
 }
 
 // RunPolicy is what the engine must know about a playbook to decide run
@@ -66,11 +83,12 @@ type RunPolicy struct {
 	// ApprovalTimeout is how long a request waits for approval, and how
 	// long an approval stays valid before the run starts.
 	ApprovalTimeout time.Duration
-	// Lock is the named lock the run holds from request to its end.
+	// Lock is the named lock the run holds from its approval to its end.
 	Lock string
-	// LockTimeout is the lease: a run that has not started within it
-	// loses the lock. A run that is applying keeps it (its outcome would
-	// be unknown); the runner's whole-run deadline is the lease.
+	// LockTimeout is the lease, counted from the approval: a run that has
+	// not started within it loses the lock. A run that is applying keeps
+	// it (its outcome would be unknown); the runner's whole-run deadline
+	// is the lease.
 	LockTimeout time.Duration
 }
 
@@ -88,6 +106,9 @@ type RequestRun struct {
 	Params   map[string]string // canonical values, already validated
 	Hash     string            // hash of playbook and exact parameters
 	Summary  string            // e.g. "triton_percent=80", for the timeline
+	// Plan is the dry run the requester confirmed, recorded so approvers
+	// see the same changes (optional; bounded by the engine).
+	Plan     *RunPlan
 	Policies RunPolicies
 }
 
@@ -119,11 +140,12 @@ type StartRun struct {
 
 // RunTransition is one state change reported by the runner.
 type RunTransition struct {
-	State  string
-	Step   string
-	Output string
-	Error  string
-	Text   string
+	State     string
+	Step      string
+	Index, Of int // step Index of Of in its section (steps, verify, rollback)
+	Output    string
+	Error     string
+	Text      string
 }
 
 // AdvanceRun records what the runner did: each transition is checked
@@ -190,7 +212,7 @@ func (d *decider) policy(ps RunPolicies, r *Run) RunPolicy {
 
 func (d *decider) emitRun(by string, r *Run, t RunTransition, params map[string]string, hash string) {
 	d.emit(Event{Kind: KindRun, Actor: by, Service: r.Service, Text: t.Text,
-		Run: &RunInfo{ID: r.ID, Playbook: r.Playbook, State: t.State, Step: t.Step, Params: params, Hash: hash, Output: t.Output, Error: t.Error}})
+		Run: &RunInfo{ID: r.ID, Playbook: r.Playbook, State: t.State, Step: t.Step, Index: t.Index, Of: t.Of, Params: params, Hash: hash, Output: t.Output, Error: t.Error}})
 }
 
 func shortHash(h string) string {
@@ -200,9 +222,6 @@ func shortHash(h string) string {
 	return h
 }
 
-// approvedAt is when an approved run was approved (its last event).
-func approvedAt(r *Run) time.Time { return r.Updated }
-
 // expiry says why a run that has not started must expire now ("" if not).
 func expiry(r *Run, p RunPolicy, now time.Time) string {
 	switch r.State {
@@ -211,14 +230,12 @@ func expiry(r *Run, p RunPolicy, now time.Time) string {
 			return fmt.Sprintf("approval request %s expired: not approved within %s", r.ID, p.ApprovalTimeout)
 		}
 	case RunApproved:
-		if len(p.Approvers) > 0 && p.ApprovalTimeout > 0 && now.Sub(approvedAt(r)) > p.ApprovalTimeout {
+		if len(p.Approvers) > 0 && p.ApprovalTimeout > 0 && now.Sub(r.Locked) > p.ApprovalTimeout {
 			return fmt.Sprintf("the approval of %s expired: not started within %s of approval", r.ID, p.ApprovalTimeout)
 		}
-	default:
-		return ""
-	}
-	if p.LockTimeout > 0 && now.Sub(r.Started) > p.LockTimeout {
-		return fmt.Sprintf("%s lost lock %s: not started within its %s lease", r.ID, p.Lock, p.LockTimeout)
+		if p.LockTimeout > 0 && now.Sub(r.Locked) > p.LockTimeout {
+			return fmt.Sprintf("%s lost lock %s: not started within its %s lease", r.ID, p.Lock, p.LockTimeout)
+		}
 	}
 	return ""
 }
@@ -227,21 +244,25 @@ func (d *decider) expire(r *Run, why string) {
 	d.emitRun("warroom", r, RunTransition{State: RunExpired, Text: why}, nil, "")
 }
 
-// LockHolder returns the run holding the named lock, or nil. Runs are
-// matched to locks through the policies (the catalog).
+// RunLock is the lock a run takes: the one its request recorded, or, in
+// journals from before requests recorded it, the playbook's.
+func RunLock(r *Run, ps RunPolicies) string {
+	if r.Lock != "" {
+		return r.Lock
+	}
+	if ps != nil {
+		if p, ok := ps.RunPolicy(r.Playbook); ok {
+			return p.Lock
+		}
+	}
+	return r.Playbook
+}
+
+// LockHolder returns the run holding the named lock, or nil.
 func (s *State) LockHolder(lock string, ps RunPolicies) *Run {
 	for _, id := range s.runIDs() {
 		r := s.Runs[id]
-		if RunTerminal(r.State) {
-			continue
-		}
-		p := RunPolicy{Lock: r.Playbook}
-		if ps != nil {
-			if q, ok := ps.RunPolicy(r.Playbook); ok {
-				p = q
-			}
-		}
-		if p.Lock == lock {
+		if RunHoldsLock(r.State) && RunLock(r, ps) == lock {
 			return r
 		}
 	}
@@ -253,20 +274,38 @@ func (s *State) Locks(ps RunPolicies) map[string]*Run {
 	out := map[string]*Run{}
 	for _, id := range s.runIDs() {
 		r := s.Runs[id]
-		if RunTerminal(r.State) {
+		if !RunHoldsLock(r.State) {
 			continue
 		}
-		p := RunPolicy{Lock: r.Playbook}
-		if ps != nil {
-			if q, ok := ps.RunPolicy(r.Playbook); ok {
-				p = q
-			}
-		}
-		if _, taken := out[p.Lock]; !taken {
-			out[p.Lock] = r
+		if l := RunLock(r, ps); out[l] == nil {
+			out[l] = r
 		}
 	}
 	return out
+}
+
+// Contenders lists the other requests waiting for approval that want the
+// same lock as r, oldest first: approving one supersedes the others.
+func (s *State) Contenders(r *Run, ps RunPolicies) []*Run {
+	lock := RunLock(r, ps)
+	var out []*Run
+	for _, id := range s.runIDs() {
+		o := s.Runs[id]
+		if o.ID != r.ID && o.State == RunAwaitingApproval && RunLock(o, ps) == lock {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// SortRunIDs orders run ids by their seq (R9 before R10).
+func SortRunIDs(ids []string) {
+	slices.SortFunc(ids, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
 }
 
 // runIDs lists run ids oldest first (R<seq> ordered by seq).
@@ -275,12 +314,7 @@ func (s *State) runIDs() []string {
 	for id := range s.Runs {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b string) int {
-		if len(a) != len(b) {
-			return len(a) - len(b)
-		}
-		return strings.Compare(a, b)
-	})
+	SortRunIDs(ids)
 	return ids
 }
 
@@ -340,7 +374,26 @@ func (s *State) MayApprove(roster *roles.Roster, by, id string, ps RunPolicies, 
 	if by == r.Actor {
 		return roles.Refuse("%s requested %s and cannot approve it: no self-approval, another approver must", by, r.ID)
 	}
-	return s.mayApprove(roster, by, r, p)
+	if err := s.mayApprove(roster, by, r, p); err != nil {
+		return err
+	}
+	if h := s.LockHolder(RunLock(r, ps), ps); h != nil {
+		return roles.Refuse("%s; approve %s once it is over", s.heldBy(h, ps, now), r.ID)
+	}
+	return nil
+}
+
+// heldBy says which run holds a lock and what it is doing.
+func (s *State) heldBy(h *Run, ps RunPolicies, now time.Time) string {
+	lock := RunLock(h, ps)
+	held := fmt.Sprintf("lock %s is held by run %s (%s, requested by %s, %s since %s",
+		lock, h.ID, h.Playbook, h.Actor, strings.ReplaceAll(h.State, "_", " "), Age(now.Sub(h.Started)))
+	if ps != nil {
+		if hp, ok := ps.RunPolicy(h.Playbook); ok && hp.LockTimeout > 0 && !h.Locked.IsZero() && now.Sub(h.Locked) > hp.LockTimeout {
+			held += fmt.Sprintf(", past its %s lease", hp.LockTimeout)
+		}
+	}
+	return held + ")"
 }
 
 func (s *State) mayApprove(roster *roles.Roster, by string, r *Run, p RunPolicy) error {
@@ -379,7 +432,7 @@ func (c RequestRun) decide(d *decider) error {
 		return roles.Refuse("playbook %s names no lock", c.Playbook)
 	}
 	// Expire what has outlived its approval window or lease, so a
-	// forgotten request cannot hold a lock for ever.
+	// forgotten request or approval cannot linger.
 	for _, id := range d.s.runIDs() {
 		r := d.s.Runs[id]
 		if RunTerminal(r.State) {
@@ -390,13 +443,7 @@ func (c RequestRun) decide(d *decider) error {
 		}
 	}
 	if h := d.s.LockHolder(p.Lock, c.Policies); h != nil {
-		hp := d.policy(c.Policies, h)
-		held := fmt.Sprintf("lock %s is held by run %s (%s, requested by %s, %s since %s",
-			p.Lock, h.ID, h.Playbook, h.Actor, strings.ReplaceAll(h.State, "_", " "), Age(d.now.Sub(h.Started)))
-		if hp.LockTimeout > 0 && d.now.Sub(h.Started) > hp.LockTimeout {
-			held += fmt.Sprintf(", past its %s lease", hp.LockTimeout)
-		}
-		held += ")"
+		held := d.s.heldBy(h, c.Policies, d.now)
 		switch h.State {
 		case RunInterrupted, RunAwaitingDecision:
 			held += "; the commander must resolve it first"
@@ -404,6 +451,21 @@ func (c RequestRun) decide(d *decider) error {
 			held += "; wait for it to finish or ask " + h.Actor + " to cancel it"
 		}
 		return roles.Refuse("%s", held)
+	}
+	// The same request twice is one request; asking again with other
+	// values replaces one's own earlier request.
+	var replaced []*Run
+	for _, id := range d.s.runIDs() {
+		o := d.s.Runs[id]
+		if o.State != RunAwaitingApproval || o.Playbook != c.Playbook {
+			continue
+		}
+		if o.Hash == c.Hash {
+			return roles.Refuse("%s already requested exactly this as %s (%s ago); it awaits approval", o.Actor, o.ID, Age(d.now.Sub(o.Started)))
+		}
+		if o.Actor == c.By {
+			replaced = append(replaced, o)
+		}
 	}
 	id := fmt.Sprintf("R%d", d.s.LastSeq+1)
 	text := fmt.Sprintf("%s requested %s %s", c.By, id, c.Playbook)
@@ -414,9 +476,14 @@ func (c RequestRun) decide(d *decider) error {
 	for k, v := range c.Params {
 		params[k] = v
 	}
-	d.emit(Event{Kind: KindRun, Actor: c.By, Service: p.Service, Text: text,
-		Run: &RunInfo{ID: id, Playbook: c.Playbook, State: RunRequested, Params: params, Hash: c.Hash}})
+	req := d.emit(Event{Kind: KindRun, Actor: c.By, Service: p.Service, Text: text,
+		Run: &RunInfo{ID: id, Playbook: c.Playbook, State: RunRequested, Params: params, Hash: c.Hash, Lock: p.Lock, Plan: c.Plan.bounded()}})
 	r := d.s.Runs[id]
+	for _, o := range replaced {
+		d.emit(Event{Kind: KindRun, Actor: c.By, Service: o.Service, Ref: req.Seq,
+			Text: fmt.Sprintf("%s %s superseded: %s asked again as %s with other parameters", o.ID, o.Playbook, c.By, id),
+			Run:  &RunInfo{ID: o.ID, Playbook: o.Playbook, State: RunSuperseded}})
+	}
 	if len(p.Approvers) == 0 {
 		d.emitRun(c.By, r, RunTransition{State: RunApproved, Text: fmt.Sprintf("%s needs no approval; holds lock %s", id, p.Lock)}, nil, "")
 		return nil
@@ -425,9 +492,16 @@ func (c RequestRun) decide(d *decider) error {
 	for i, role := range p.Approvers {
 		names[i] = string(role)
 	}
-	d.emitRun(c.By, r, RunTransition{State: RunAwaitingApproval,
-		Text: fmt.Sprintf("%s awaits approval by the %s within %s (parameters %s); holds lock %s",
-			id, strings.Join(names, " or "), p.ApprovalTimeout, shortHash(c.Hash), p.Lock)}, nil, "")
+	text = fmt.Sprintf("%s awaits approval by the %s within %s (parameters %s); takes lock %s when approved",
+		id, strings.Join(names, " or "), p.ApprovalTimeout, shortHash(c.Hash), p.Lock)
+	if others := d.s.Contenders(r, c.Policies); len(others) > 0 {
+		ids := make([]string, len(others))
+		for i, o := range others {
+			ids[i] = o.ID + " by " + o.Actor
+		}
+		text += "; also waiting for it: " + strings.Join(ids, ", ") + " (the approver picks one)"
+	}
+	d.emitRun(c.By, r, RunTransition{State: RunAwaitingApproval, Text: text}, nil, "")
 	return nil
 }
 
@@ -454,8 +528,20 @@ func (c ApproveRun) decide(d *decider) error {
 		return roles.Refuse("the parameters do not match: %s is for parameters %s, this approval is for %s; review the run again",
 			r.ID, shortHash(r.Hash), nameOr(shortHash(c.Hash), "none"))
 	}
+	lock := RunLock(r, c.Policies)
+	if h := d.s.LockHolder(lock, c.Policies); h != nil {
+		return roles.Refuse("%s; approve %s once it is over", d.s.heldBy(h, c.Policies, d.now), r.ID)
+	}
+	others := d.s.Contenders(r, c.Policies)
 	d.emitRun(c.By, r, RunTransition{State: RunApproved,
-		Text: fmt.Sprintf("%s approved %s %s (parameters %s); valid for %s", c.By, r.ID, r.Playbook, shortHash(r.Hash), p.ApprovalTimeout)}, nil, r.Hash)
+		Text: fmt.Sprintf("%s approved %s %s (parameters %s); valid for %s; holds lock %s", c.By, r.ID, r.Playbook, shortHash(r.Hash), p.ApprovalTimeout, lock)}, nil, r.Hash)
+	approval := d.s.LastSeq
+	for _, o := range others {
+		d.emit(Event{Kind: KindRun, Actor: c.By, Service: o.Service, Ref: approval,
+			Text: fmt.Sprintf("%s %s requested by %s superseded: %s approved %s %s by %s for lock %s instead; request it again once %s is over if it is still needed",
+				o.ID, o.Playbook, o.Actor, c.By, r.ID, r.Playbook, r.Actor, lock, r.ID),
+			Run: &RunInfo{ID: o.ID, Playbook: o.Playbook, State: RunSuperseded}})
+	}
 	return nil
 }
 
@@ -560,7 +646,7 @@ func (c CancelRun) decide(d *decider) error {
 	case RunRequested, RunAwaitingApproval, RunApproved:
 		d.emitRun(c.By, r, RunTransition{State: RunCancelled, Text: text}, nil, "")
 	case RunRunning, RunVerifying, RunRollingBack:
-		d.emitRun(c.By, r, RunTransition{State: RunCancelling, Step: r.Step,
+		d.emitRun(c.By, r, RunTransition{State: RunCancelling, Step: r.Step, Index: r.Index, Of: r.Of,
 			Text: fmt.Sprintf("%s asked to cancel %s during %s %s", c.By, r.ID, strings.ReplaceAll(r.State, "_", " "), r.Step)}, nil, "")
 	case RunCancelling:
 		return roles.Refuse("%s is already being cancelled", r.ID)
@@ -616,7 +702,7 @@ func (c ReconcileRuns) decide(d *decider) error {
 			if r.Step != "" {
 				what += " step " + r.Step
 			}
-			d.emitRun(by, r, RunTransition{State: RunInterrupted, Step: r.Step,
+			d.emitRun(by, r, RunTransition{State: RunInterrupted, Step: r.Step, Index: r.Index, Of: r.Of,
 				Error: "outcome unknown",
 				Text:  fmt.Sprintf("%s %s interrupted (outcome unknown) while %s; it will not be re-run: the commander chooses verify, rollback or abandon", r.ID, r.Playbook, what)}, nil, "")
 		case RunRequested, RunAwaitingApproval, RunApproved:

@@ -123,11 +123,26 @@ type Run struct {
 	Step     string
 	Params   map[string]string
 	Hash     string
-	Actor    string
+	Actor    string // the requester
 	Started  time.Time
 	Updated  time.Time
 	Output   string
 	Error    string
+
+	// StateSince is when the run entered State.
+	StateSince time.Time
+	// Index and Of place Step in its section (step Index of Of).
+	Index, Of int
+	// Lock is the lock the run takes when approved ("" in journals from
+	// before runs recorded it: see RunPolicies).
+	Lock string
+	// Locked is when the run took its lock (its approval); zero while it
+	// waits for approval.
+	Locked time.Time
+	// Approver is who approved it.
+	Approver string
+	// Plan is the requester's dry run (nil if none was recorded).
+	Plan *RunPlan
 }
 
 // PaneKey names a pane across services.
@@ -234,7 +249,23 @@ func (s *State) applyRun(e Event) {
 		r = &Run{ID: info.ID, Playbook: info.Playbook, Service: e.Service, Actor: e.Actor, Started: e.Time}
 		s.Runs[info.ID] = r
 	}
+	if r.State != info.State {
+		r.StateSince = e.Time
+	}
 	r.State, r.Step, r.Updated = info.State, info.Step, e.Time
+	r.Index, r.Of = info.Index, info.Of
+	if info.Lock != "" {
+		r.Lock = info.Lock
+	}
+	if info.Plan != nil {
+		r.Plan = info.Plan
+	}
+	if info.State == RunApproved {
+		r.Locked = e.Time
+		if e.Actor != r.Actor { // a run without an approval gate approves itself
+			r.Approver = e.Actor
+		}
+	}
 	if info.Params != nil {
 		r.Params = info.Params
 	}

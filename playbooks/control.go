@@ -32,7 +32,7 @@ const maxSocketPath = 104
 
 // ControlRequest is one request on the control socket.
 type ControlRequest struct {
-	Op       string            `json:"op"` // show, approve, reject, cancel, resolve, run
+	Op       string            `json:"op"` // room, show, approve, reject, cancel, resolve, run
 	By       string            `json:"by,omitempty"`
 	Run      string            `json:"run,omitempty"`
 	Hash     string            `json:"hash,omitempty"`
@@ -54,6 +54,16 @@ type ControlReply struct {
 	Output  *OutputLine   `json:"output,omitempty"`
 	Done    bool          `json:"done,omitempty"`
 	Waiting *WaitApproval `json:"waiting,omitempty"`
+	Room    *RoomSummary  `json:"room,omitempty"`
+}
+
+// RoomSummary tells a terminal which war room serves a journal, so that
+// commands given only --journal (or run in the room's directory) need no
+// -c: the war-room file and who is on its roster.
+type RoomSummary struct {
+	Config string   `json:"config"` // the war-room file's path
+	Name   string   `json:"name"`
+	People []string `json:"people"` // roster handles
 }
 
 // RunSummary describes a run for approvers and scripts.
@@ -197,6 +207,17 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 	}
 	r := s.r
 	switch req.Op {
+	case "room":
+		cfg := r.eng.Config()
+		path := cfg.Path
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		sum := &RoomSummary{Config: path, Name: cfg.Incident.Name}
+		for _, p := range r.eng.Roster().People() {
+			sum.People = append(sum.People, p.Handle)
+		}
+		send(ControlReply{OK: true, Room: sum})
 	case "show":
 		st, err := r.state(ctx)
 		if err != nil {

@@ -136,12 +136,23 @@ func TestMayRunAndMayApproveForTheTUI(t *testing.T) {
 	}
 	rg.waitState(h.ID, incident.RunAwaitingApproval, 2*time.Second)
 	st = rg.state()
-	refusal(t, rg.r.MayRun(st, commander, "cheap"), "held by run "+h.ID)
+	// Waiting for approval holds no lock.
+	if err := rg.r.MayRun(st, commander, "cheap"); err != nil {
+		t.Fatal(err)
+	}
 	refusal(t, rg.r.MayApprove(st, tritonOwn, h.ID), "no self-approval")
 	refusal(t, rg.r.MayApprove(st, tokensOwn, h.ID), "approval needs")
 	if err := rg.r.MayApprove(st, commander, h.ID); err != nil {
 		t.Fatal(err)
 	}
+	if got := st.Locks(rg.cat); len(got) != 0 {
+		t.Fatalf("locks %v", got)
+	}
+	if err := rg.r.Approve(context.Background(), commander, h.ID, h.Hash); err != nil {
+		t.Fatal(err)
+	}
+	st = rg.state()
+	refusal(t, rg.r.MayRun(st, commander, "cheap"), "held by run "+h.ID)
 	if got := st.Locks(rg.cat)["rpc-provider-split"]; got == nil || got.ID != h.ID {
 		t.Fatalf("locks %v", st.Locks(rg.cat))
 	}

@@ -19,6 +19,7 @@ type Plan struct {
 	Playbook *Playbook
 	Params   Values
 	Hash     string
+	At       time.Time // when the read-only steps read the current values
 	Steps    []PlannedStep
 	// Processes counts processes started (read-only exec steps only).
 	Processes int
@@ -76,7 +77,7 @@ func DryRun(ctx context.Context, pb *Playbook, raw map[string]string, o DryRunOp
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Playbook: pb, Params: vals, Hash: pb.Hash(vals)}
+	plan := &Plan{Playbook: pb, Params: vals, Hash: pb.Hash(vals), At: clk.Now()}
 	for _, sec := range []struct {
 		name  string
 		steps []*Step
@@ -249,6 +250,10 @@ func (p *Plan) Text() string {
 				fmt.Fprintf(&b, "     restores: %s = %s (captured before the change)\n", c.Field, c.New)
 				continue
 			}
+			if c.Old == c.New {
+				fmt.Fprintf(&b, "     no change: %s is already %s (this step changes nothing)\n", c.Field, c.New)
+				continue
+			}
 			fmt.Fprintf(&b, "     change: %s %s → %s\n", c.Field, c.Old, c.New)
 		}
 		if s.Result != "" {
@@ -259,6 +264,27 @@ func (p *Plan) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// RunPlan is the plan as a run request records it for the approvers
+// (nil for a nil plan).
+func (p *Plan) RunPlan() *incident.RunPlan {
+	if p == nil {
+		return nil
+	}
+	out := &incident.RunPlan{Title: p.Playbook.Title, Risk: string(p.Playbook.Risk), At: p.At}
+	for _, s := range p.Steps {
+		out.Steps = append(out.Steps, incident.PlanStep{Section: s.Section, ID: s.ID, Kind: string(s.Kind), What: s.What})
+		if s.Section == "steps" {
+			for _, c := range s.Changes {
+				out.Changes = append(out.Changes, incident.PlanChange{Step: s.ID, Field: c.Field, Old: c.Old, New: c.New})
+			}
+		}
+		if s.Error != "" && out.Error == "" {
+			out.Error = s.ID + ": " + s.Error
+		}
+	}
+	return out
 }
 
 func indent(s, pre string) string {

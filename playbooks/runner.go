@@ -176,7 +176,17 @@ func (h *Handle) Done() <-chan struct{} { return h.done }
 // engine checks the requester's role and takes the lock; the returned
 // handle's goroutine then waits for approval (if the playbook needs one),
 // starts the run and executes it.
+//
+// The request records a dry run for the approvers: plan, the one the
+// requester confirmed, if it is for these exact parameters; otherwise,
+// for a playbook that needs an approval, the runner dry-runs it now
+// (read-only requests only).
 func (r *Runner) Request(ctx context.Context, by, playbook string, raw map[string]string) (*Handle, error) {
+	return r.RequestPlanned(ctx, by, playbook, raw, nil)
+}
+
+// RequestPlanned is Request with the dry run the requester saw.
+func (r *Runner) RequestPlanned(ctx context.Context, by, playbook string, raw map[string]string, plan *Plan) (*Handle, error) {
 	pb, ok := r.cat.Get(playbook)
 	if !ok {
 		return nil, &ParamError{Playbook: playbook, Problems: []string{"no such playbook" + hintList(playbook, r.cat)}}
@@ -189,8 +199,16 @@ func (r *Runner) Request(ctx context.Context, by, playbook string, raw map[strin
 		return nil, err
 	}
 	hash := pb.Hash(vals)
+	if plan != nil && (plan.Hash != hash || plan.Playbook != pb) {
+		plan = nil // not the plan of this request
+	}
+	if plan == nil && pb.Approval != nil {
+		if plan, err = r.DryRun(ctx, pb.ID, raw); err != nil {
+			r.logf("%s: dry run for the approvers failed: %v", pb.ID, err)
+		}
+	}
 	rep := r.eng.Do(ctx, incident.RequestRun{By: by, Playbook: pb.ID, Params: vals.Text, Hash: hash,
-		Summary: shortText2(pb.Summary(vals)), Policies: r.cat})
+		Summary: shortText2(pb.Summary(vals)), Plan: plan.RunPlan(), Policies: r.cat})
 	if rep.Err != nil {
 		return nil, rep.Err
 	}
@@ -525,7 +543,12 @@ func (r *Runner) drive(a *active, h *Handle, by string) {
 		return
 	}
 	run := st.Runs[h.ID]
-	x.started = run.Started
+	// The whole-run deadline (the lock lease) counts from the approval,
+	// when the run took its lock.
+	x.started = run.Locked
+	if x.started.IsZero() {
+		x.started = run.Started
+	}
 	r.runSteps(x)
 }
 
@@ -638,7 +661,7 @@ func (r *Runner) runSteps(x *execution) {
 			r.interrupted(x, s, cause)
 			return
 		}
-		if err := r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRunning, Step: s.ID,
+		if err := r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRunning, Step: s.ID, Index: i + 1, Of: len(x.pb.Steps),
 			Text: x.mask.Mask(fmt.Sprintf("%s step %d/%d %s: %s", x.runID, i+1, len(x.pb.Steps), s.ID, x.describe(s)))}); err != nil {
 			stopLease()
 			r.refused(x, s, err)
@@ -661,7 +684,7 @@ func (r *Runner) runSteps(x *execution) {
 			r.fail(x, s, incident.RunRunning, res, x.pb.OnFailure)
 			return
 		}
-		r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRunning, Step: s.ID, Output: res.output,
+		r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRunning, Step: s.ID, Index: i + 1, Of: len(x.pb.Steps), Output: res.output,
 			Text: x.mask.Mask(fmt.Sprintf("%s step %s done: %s", x.runID, s.ID, res.summary))})
 	}
 	stopLease()
@@ -680,7 +703,7 @@ func (r *Runner) verifyAndFinish(x *execution) {
 			r.interrupted(x, s, cause)
 			return
 		}
-		if err := r.record(x.runID, x.by, incident.RunTransition{State: incident.RunVerifying, Step: s.ID,
+		if err := r.record(x.runID, x.by, incident.RunTransition{State: incident.RunVerifying, Step: s.ID, Index: i + 1, Of: len(x.pb.Verify),
 			Text: x.mask.Mask(fmt.Sprintf("%s verifying %d/%d %s: %s", x.runID, i+1, len(x.pb.Verify), s.ID, x.describe(s)))}); err != nil {
 			stopLease()
 			r.refused(x, s, err)
@@ -696,7 +719,7 @@ func (r *Runner) verifyAndFinish(x *execution) {
 			r.fail(x, s, incident.RunVerifying, res, x.pb.OnVerifyFailure)
 			return
 		}
-		r.record(x.runID, x.by, incident.RunTransition{State: incident.RunVerifying, Step: s.ID, Output: res.output,
+		r.record(x.runID, x.by, incident.RunTransition{State: incident.RunVerifying, Step: s.ID, Index: i + 1, Of: len(x.pb.Verify), Output: res.output,
 			Text: x.mask.Mask(fmt.Sprintf("%s verify %s passed: %s", x.runID, s.ID, res.summary))})
 	}
 	r.record(x.runID, x.by, incident.RunTransition{State: incident.RunSucceeded,
@@ -795,7 +818,7 @@ func (r *Runner) rollback(x *execution, why string) {
 func (r *Runner) rollbackSteps(x *execution) {
 	x.phase()
 	for i, s := range x.pb.Rollback {
-		if err := r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRollingBack, Step: s.ID,
+		if err := r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRollingBack, Step: s.ID, Index: i + 1, Of: len(x.pb.Rollback),
 			Text: x.mask.Mask(fmt.Sprintf("%s rollback %d/%d %s: %s", x.runID, i+1, len(x.pb.Rollback), s.ID, x.describe(s)))}); err != nil {
 			if st, _ := r.state(context.Background()); st != nil && st.Runs[x.runID] != nil && st.Runs[x.runID].State == incident.RunCancelling {
 				r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRollbackFailed, Step: s.ID, Error: "cancelled",
@@ -814,13 +837,13 @@ func (r *Runner) rollbackSteps(x *execution) {
 			}
 			errText := x.mask.MaskError(res.err)
 			r.record(x.runID, x.by,
-				incident.RunTransition{State: incident.RunRollingBack, Step: s.ID, Output: res.output, Error: errText,
+				incident.RunTransition{State: incident.RunRollingBack, Step: s.ID, Index: i + 1, Of: len(x.pb.Rollback), Output: res.output, Error: errText,
 					Text: x.mask.Mask(fmt.Sprintf("%s rollback step %s failed: %s", x.runID, s.ID, truncate(errText, 300)))},
 				incident.RunTransition{State: incident.RunRollbackFailed, Step: s.ID, Error: errText,
 					Text: fmt.Sprintf("%s %s ROLLBACK FAILED at %s: check the system by hand", x.runID, x.pb.ID, s.ID)})
 			return
 		}
-		r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRollingBack, Step: s.ID, Output: res.output,
+		r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRollingBack, Step: s.ID, Index: i + 1, Of: len(x.pb.Rollback), Output: res.output,
 			Text: x.mask.Mask(fmt.Sprintf("%s rollback step %s done: %s", x.runID, s.ID, res.summary))})
 	}
 	r.record(x.runID, x.by, incident.RunTransition{State: incident.RunRolledBack, Text: fmt.Sprintf("%s %s rolled back", x.runID, x.pb.ID)})

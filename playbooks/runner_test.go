@@ -34,8 +34,14 @@ func TestRunApprovedSucceeds(t *testing.T) {
 	}
 	rg.waitState(h.ID, incident.RunAwaitingApproval, 2*time.Second)
 	time.Sleep(50 * time.Millisecond)
-	if n := admin.count(""); n != 0 {
-		t.Fatalf("%d requests before approval; nothing may run before it", n)
+	// Before approval only the dry run for the approvers has read the
+	// split (one GET); nothing else may run.
+	if reqs := admin.requests(); len(reqs) != 1 || reqs[0].Method != "GET" {
+		t.Fatalf("requests before approval: %+v", reqs)
+	}
+	plan := rg.run(h.ID).Plan
+	if plan == nil || plan.Risk != "high" || len(plan.Changes) != 2 || plan.Changes[0].Field != "triton" || plan.Changes[0].Old != "50" || plan.Changes[0].New != "80" {
+		t.Fatalf("the request's plan for the approvers: %+v", plan)
 	}
 	if err := rg.r.Approve(ctx, commander, h.ID, h.Hash); err != nil {
 		t.Fatal(err)
@@ -43,7 +49,7 @@ func TestRunApprovedSucceeds(t *testing.T) {
 	rg.waitState(h.ID, incident.RunSucceeded, 5*time.Second)
 	<-h.Done()
 
-	reqs := admin.requests()
+	reqs := admin.requests()[1:]
 	if len(reqs) != 2 || reqs[0].Method != "GET" || reqs[1].Method != "PUT" {
 		t.Fatalf("requests: %+v", reqs)
 	}
@@ -167,49 +173,72 @@ func TestApprovalExpiresAndHashBindsStart(t *testing.T) {
 	}
 }
 
-func TestLockRefusesSecondRunNamingHolder(t *testing.T) {
+func TestLockTakenAtApprovalSupersedesRivals(t *testing.T) {
 	newFakeAdmin(t)
 	rg := newRig(t, rigOptions{playbooks: map[string]string{"split.yaml": splitPlaybook, "cheap.yaml": cheapPlaybook}})
 	ctx := context.Background()
-	type result struct {
-		h   *Handle
-		err error
-	}
-	// Two operators at the same moment, on two playbooks that share a
-	// lock: exactly one gets it.
-	for round := 0; round < 20; round++ {
+	// Two operators at the same moment ask for the same lock with other
+	// values: neither blocks the other while they wait for approval.
+	for round := 0; round < 10; round++ {
+		type result struct {
+			h   *Handle
+			err error
+		}
 		res := make(chan result, 2)
 		start := make(chan struct{})
-		go func() {
-			<-start
-			h, err := rg.r.Request(ctx, tritonOwn, "split", map[string]string{"triton_percent": "70"})
-			res <- result{h, err}
-		}()
-		go func() {
-			<-start
-			h, err := rg.r.Request(ctx, deputy, "split", map[string]string{"triton_percent": "60"})
-			res <- result{h, err}
-		}()
+		for _, who := range []struct{ by, pct string }{{tritonOwn, "70"}, {deputy, "60"}} {
+			go func() {
+				<-start
+				h, err := rg.r.Request(ctx, who.by, "split", map[string]string{"triton_percent": who.pct})
+				res <- result{h, err}
+			}()
+		}
 		close(start)
 		a, b := <-res, <-res
-		if (a.err == nil) == (b.err == nil) {
-			t.Fatalf("round %d: want exactly one run, got %v and %v", round, a.err, b.err)
+		if a.err != nil || b.err != nil {
+			t.Fatalf("round %d: both requests wait for approval, got %v and %v", round, a.err, b.err)
 		}
-		won, lost := a, b
-		if a.err != nil {
-			won, lost = b, a
+		if h := rg.state().LockHolder("rpc-provider-split", rg.cat); h != nil {
+			t.Fatalf("round %d: a request awaiting approval holds the lock: %s", round, h.ID)
 		}
-		who := rg.run(won.h.ID).Actor
-		refusal(t, lost.err, "lock rpc-provider-split is held by run "+won.h.ID+" (split, requested by "+who)
-		// A third, different playbook with the same lock: refused too.
-		_, err := rg.r.Request(ctx, commander, "cheap", nil)
-		refusal(t, err, "held by run "+won.h.ID)
-		// Cancelling releases the lock.
-		if err := rg.r.Cancel(ctx, who, won.h.ID, "test"); err != nil {
+		// The same request again is one request.
+		_, err := rg.r.Request(ctx, tritonOwn, "split", map[string]string{"triton_percent": "70"})
+		refusal(t, err, "already requested exactly this")
+		// The approver sees both and picks the owner's.
+		owner, other := a.h, b.h
+		if rg.run(owner.ID).Actor != tritonOwn {
+			owner, other = other, owner
+		}
+		if got := rg.state().Contenders(rg.run(owner.ID), rg.cat); len(got) != 1 || got[0].ID != other.ID {
+			t.Fatalf("round %d: contenders %v", round, got)
+		}
+		if err := rg.r.Approve(ctx, commander, owner.ID, owner.Hash); err != nil {
 			t.Fatal(err)
 		}
-		rg.waitState(won.h.ID, incident.RunCancelled, 2*time.Second)
-		<-won.h.Done()
+		rg.waitState(other.ID, incident.RunSuperseded, 2*time.Second)
+		if h := rg.state().LockHolder("rpc-provider-split", rg.cat); h == nil || h.ID != owner.ID {
+			t.Fatalf("round %d: the approved run holds no lock", round)
+		}
+		var why string
+		for _, ev := range rg.state().Recent {
+			if ev.Run != nil && ev.Run.ID == other.ID && ev.Run.State == incident.RunSuperseded {
+				why = ev.Actor + ": " + ev.Text
+			}
+		}
+		if !strings.Contains(why, commander+": "+other.ID) || !strings.Contains(why, "approved "+owner.ID) {
+			t.Fatalf("round %d: the superseded request does not say why: %q", round, why)
+		}
+		// Now the lock is held: a third request, another playbook, is refused.
+		_, err = rg.r.Request(ctx, commander, "cheap", nil)
+		refusal(t, err, "lock rpc-provider-split is held by run "+owner.ID+" (split, requested by "+tritonOwn)
+		if err := rg.r.Cancel(ctx, tritonOwn, owner.ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		<-owner.Done()
+		<-other.Done()
+		if h := rg.state().LockHolder("rpc-provider-split", rg.cat); h != nil {
+			t.Fatalf("round %d: lock still held by %s (%s)", round, h.ID, h.State)
+		}
 	}
 	// After success the lock is free again too.
 	h, err := rg.r.Request(ctx, commander, "cheap", nil)
@@ -219,6 +248,25 @@ func TestLockRefusesSecondRunNamingHolder(t *testing.T) {
 	rg.waitState(h.ID, incident.RunSucceeded, 3*time.Second)
 	if _, err := rg.r.Request(ctx, commander, "cheap", nil); err != nil {
 		t.Fatalf("lock not released after success: %v", err)
+	}
+}
+
+func TestAskingAgainReplacesOwnRequest(t *testing.T) {
+	newFakeAdmin(t)
+	rg := newRig(t, rigOptions{playbooks: map[string]string{"split.yaml": splitPlaybook}})
+	ctx := context.Background()
+	first, err := rg.r.Request(ctx, tritonOwn, "split", map[string]string{"triton_percent": "70"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := rg.r.Request(ctx, tritonOwn, "split", map[string]string{"triton_percent": "80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.waitState(first.ID, incident.RunSuperseded, 2*time.Second)
+	<-first.Done()
+	if st := rg.run(second.ID).State; st != incident.RunAwaitingApproval {
+		t.Fatalf("the new request is %s", st)
 	}
 }
 

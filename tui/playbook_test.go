@@ -356,9 +356,17 @@ func TestPlaybookPaletteDisabledWithReason(t *testing.T) {
 		t.Fatal("a disabled playbook must not open the form")
 	}
 	wantToast(t, m, "not allowed:")
-	// The lock: another run of the same lock disables it for the owner.
+	// The lock: a request waiting for approval holds nothing; an approved
+	// run of the same lock disables it for the owner.
 	m2 := newRunnerModel(t, f, r, "cleo", 120, 40)
 	requestedByCleo(m2)
+	if err := m2.playbookErr(Playbook{Name: "waf-mode", Service: "cloudflare"}); err != nil {
+		t.Fatalf("a request awaiting approval blocks the lock: %v", err)
+	}
+	id := "R" + strconv.Itoa(int(m2.st.LastSeq-1))
+	m2.Update(feedMsg{sub: m2.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
+		{Seq: m2.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindRun, Actor: "rosa", Service: "cloudflare", Text: "rosa approved " + id,
+			Run: &incident.RunInfo{ID: id, Playbook: "waf-mode", State: incident.RunApproved}}}}}})
 	err := m2.playbookErr(Playbook{Name: "waf-mode", Service: "cloudflare"})
 	if err == nil || !strings.Contains(err.Error(), "lock waf is held by run") {
 		t.Fatalf("lock not reported: %v", err)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -82,36 +84,72 @@ func parseParams(kv []string) (map[string]string, error) {
 
 // who is the --as handle, defaulting to $USER when it is on the roster.
 func who(as string, cfg *config.Config) (string, error) {
+	return whoIn(as, cfg.Path, func(h string) bool { return cfg.Person(h) != nil })
+}
+
+// whoIn is who for a roster known only by its handles.
+func whoIn(as, where string, onRoster func(string) bool) (string, error) {
 	if as == "" {
-		if u := os.Getenv("USER"); u != "" && cfg.Person(u) != nil {
+		if u := os.Getenv("USER"); u != "" && onRoster(u) {
 			return u, nil
 		}
 		return "", usageErr(errors.New("say who you are with --as HANDLE (a roster handle)"))
 	}
-	if cfg.Person(as) == nil {
-		return "", usageErr(fmt.Errorf("%q is not on the roster of %s", as, cfg.Path))
+	if !onRoster(as) {
+		return "", usageErr(fmt.Errorf("%q is not on the roster of %s", as, where))
 	}
 	return as, nil
 }
 
-// dialAs reads the war-room file, resolves who the person is, and dials
-// the control socket of the process that owns the journal; why explains a
-// missing socket.
+// dialAs resolves who the person is and dials the control socket of the
+// process that owns the journal; why explains a missing socket. Without
+// -c the serving process says which war room it runs.
 func dialAs(cmd *cobra.Command, cfgPath, as, journalPath, why string) (string, *playbooks.ControlClient, error) {
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		_, _, err = loadCatalog(cmd, cfgPath)
-		return "", nil, err
-	}
-	by, err := who(as, cfg)
-	if err != nil {
-		return "", nil, err
+	if cfgPath != "" {
+		cfg, err := config.Load(cfgPath)
+		if err != nil {
+			_, _, err = loadCatalog(cmd, cfgPath)
+			return "", nil, err
+		}
+		if _, err := who(as, cfg); err != nil {
+			return "", nil, err
+		}
 	}
 	cl, err := playbooks.DialControl(journalPath)
 	if err != nil {
 		return "", nil, runtimeErr(fmt.Errorf("%v: %s", err, why))
 	}
+	rep, err := cl.Do(cmd.Context(), playbooks.ControlRequest{Op: "room"}, nil)
+	if err != nil {
+		return "", nil, runtimeErr(err)
+	}
+	if rep.Room == nil {
+		return "", nil, runtimeErr(fmt.Errorf("the process serving %s did not say which war room it runs: %s", journalPath, rep.Error))
+	}
+	by, err := whoIn(as, rep.Room.Config, func(h string) bool { return slices.Contains(rep.Room.People, h) })
+	if err != nil {
+		return "", nil, err
+	}
 	return by, cl, nil
+}
+
+// roomConfig finds the war-room file for a command given only --journal
+// (or run in the room's directory): -c if given, else the file of the
+// process serving the journal, else warroom.yaml beside the journal.
+func roomConfig(cmd *cobra.Command, cfgPath, journalPath string) (string, error) {
+	if cfgPath != "" {
+		return cfgPath, nil
+	}
+	if cl, err := playbooks.DialControl(journalPath); err == nil {
+		if rep, err := cl.Do(cmd.Context(), playbooks.ControlRequest{Op: "room"}, nil); err == nil && rep.Room != nil {
+			return rep.Room.Config, nil
+		}
+	}
+	beside := filepath.Join(filepath.Dir(journalPath), "warroom.yaml")
+	if _, err := os.Stat(beside); err == nil {
+		return beside, nil
+	}
+	return "", usageErr(fmt.Errorf("no warroom process serves %s and there is no warroom.yaml beside it: give the war-room file with -c", journalPath))
 }
 
 // findPlaybook looks a playbook up by id; an unknown one is bad input.
@@ -491,6 +529,9 @@ func runRemote(cmd *cobra.Command, cfgPath, journalPath string, req playbooks.Co
 	if last.Error != "" {
 		return remoteErr(cmd, last)
 	}
+	if req.Op == "resolve" {
+		return finishResolve(cmd, incident.ResolveChoice(req.Choice), last.Run)
+	}
 	return finish(cmd, last.Run)
 }
 
@@ -556,9 +597,7 @@ approve their own run, whatever --as says; the approver needs an approver role
 			return nil
 		},
 	}
-	configFlag(c, &cfgPath)
-	c.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster)")
-	c.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file of the war room the run is in")
+	roomFlags(c, &cfgPath, &as, &journalPath)
 	c.Flags().StringVar(&hash, "hash", "", "expected parameters hash (prefix), as the requester's terminal shows it")
 	return c
 }
@@ -585,11 +624,17 @@ func pbDecisionCmd(op, short string) *cobra.Command {
 			return nil
 		},
 	}
-	configFlag(c, &cfgPath)
-	c.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster)")
-	c.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file of the war room the run is in")
+	roomFlags(c, &cfgPath, &as, &journalPath)
 	c.Flags().StringVar(&reason, "reason", "", "why, for the timeline")
 	return c
+}
+
+// roomFlags are the flags of the commands that act on a running room's
+// runs: -c is optional, the room is found from its journal.
+func roomFlags(c *cobra.Command, cfgPath, as, journalPath *string) {
+	c.Flags().StringVarP(cfgPath, "config", "c", "", "war-room file (default: the one the process serving --journal runs, or warroom.yaml beside it)")
+	c.Flags().StringVar(as, "as", "", "your roster handle (default: $USER if on the roster)")
+	c.Flags().StringVar(journalPath, "journal", "warroom.db", "journal file of the war room the run is in")
 }
 
 func pbResolveCmd() *cobra.Command {
@@ -609,6 +654,10 @@ its lock and does nothing more. Only the commander decides.`,
 			case incident.ResolveVerify, incident.ResolveRollback, incident.ResolveAbandon:
 			default:
 				return usageErr(fmt.Errorf("choose verify, rollback or abandon, not %q", a[1]))
+			}
+			cfgPath, err := roomConfig(cmd, cfgPath, journalPath)
+			if err != nil {
+				return err
 			}
 			cfg, cat, err := loadCatalog(cmd, cfgPath)
 			if err != nil {
@@ -636,17 +685,10 @@ its lock and does nothing more. Only the commander decides.`,
 			if err != nil {
 				return runtimeErr(err)
 			}
-			if (choice == incident.ResolveAbandon && sum.State == incident.RunAbandoned) ||
-				(choice == incident.ResolveRollback && sum.State == incident.RunRolledBack) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", a[0], strings.ReplaceAll(sum.State, "_", " "))
-				return nil
-			}
-			return finish(cmd, sum)
+			return finishResolve(cmd, choice, sum)
 		},
 	}
-	configFlag(c, &cfgPath)
-	c.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster)")
-	c.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
+	roomFlags(c, &cfgPath, &as, &journalPath)
 	c.Flags().StringVar(&reason, "reason", "", "why, for the timeline")
 	return c
 }
@@ -655,4 +697,21 @@ its lock and does nothing more. Only the commander decides.`,
 // is not trusted with the terminal.
 func outputLine(l playbooks.OutputLine) string {
 	return fmt.Sprintf("    %s %s | %s", l.RunID, l.Step, textsafe.Line(l.Line))
+}
+
+// resolvedAs is the state a resolve choice ends in when it works.
+var resolvedAs = map[incident.ResolveChoice]string{
+	incident.ResolveVerify:   incident.RunSucceeded,
+	incident.ResolveRollback: incident.RunRolledBack,
+	incident.ResolveAbandon:  incident.RunAbandoned,
+}
+
+// finishResolve exits 0 when the run ended as the choice asked (a
+// rollback that rolled back succeeded), else as finish does.
+func finishResolve(cmd *cobra.Command, choice incident.ResolveChoice, run *playbooks.RunSummary) error {
+	if run != nil && run.State == resolvedAs[choice] {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", run.ID, run.Playbook, strings.ReplaceAll(run.State, "_", " "))
+		return nil
+	}
+	return finish(cmd, run)
 }
