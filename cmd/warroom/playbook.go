@@ -35,12 +35,14 @@ A run is requested with 'run'. If the playbook needs an approval, the run waits
 (up to the approval window) for another person with an approver role to
 approve it from another terminal with 'approve', or from the dashboard. The
 process that owns the journal serves the other terminals over a socket beside
-it (<journal>.sock); nobody can approve their own request.`,
+it (<journal>.sock); nobody can approve their own request. approve, reject,
+cancel and resolve find the war room from --journal alone, or in the room's
+directory with neither flag.`,
 		Example: `  warroom playbook list -c warroom.yaml
   warroom playbook dry-run rpc-traffic-split --param triton_percent=80 -c warroom.yaml
   warroom playbook run rpc-traffic-split --param triton_percent=80 --as tara -c warroom.yaml
-  warroom playbook approve R12 --as rosa -c warroom.yaml
-  warroom playbook resolve R12 rollback --as rosa -c warroom.yaml`,
+  warroom playbook approve R12 --as rosa --journal /path/to/warroom.db
+  warroom playbook resolve R12 rollback --as rosa`,
 	}
 	cmd.AddCommand(pbListCmd(), pbShowCmd(), pbDryRunCmd(), pbRunCmd(),
 		pbApproveCmd(), pbDecisionCmd("reject", "Reject a run waiting for approval"),
