@@ -71,10 +71,14 @@ type Assign struct {
 }
 
 // OfferCommand offers command to another person. Until they accept, the
-// current commander stays in command.
+// current commander stays in command. Stay is what the commander becomes
+// once the offer is accepted: roles.Deputy (the dashboard's default, so
+// someone besides the new commander can still approve), or "" to step
+// down to observer.
 type OfferCommand struct {
-	By string
-	To string
+	By   string
+	To   string
+	Stay roles.Role
 }
 
 // AcceptCommand accepts a pending offer: the sender becomes commander.
@@ -102,6 +106,8 @@ type decider struct {
 	s   *State
 	now time.Time
 	out []Event
+	// presence is set when the batch changed who is connected.
+	presence bool
 }
 
 // emit assigns the next seq, applies the event to the engine's state and
@@ -316,8 +322,18 @@ func (c OfferCommand) decide(d *decider) error {
 	if o := d.s.Roles.Offer; o != nil {
 		return roles.Refuse("command is already offered to %s; withdraw that offer first", o.To)
 	}
-	d.emit(Event{Kind: KindOffer, Actor: c.By, Text: fmt.Sprintf("%s offered command to %s", c.By, c.To),
-		Role: &RoleInfo{Role: roles.Commander, Handle: c.To, Previous: c.By}})
+	text := fmt.Sprintf("%s offered command to %s", c.By, c.To)
+	switch c.Stay {
+	case roles.Deputy:
+		text += fmt.Sprintf("; %s stays on as deputy", c.By)
+	case "", roles.Observer:
+		c.Stay = ""
+		text += fmt.Sprintf("; %s steps down", c.By)
+	default:
+		return roles.Refuse("after a handoff the commander stays on as deputy or steps down, not %s", c.Stay)
+	}
+	d.emit(Event{Kind: KindOffer, Actor: c.By, Text: text,
+		Role: &RoleInfo{Role: roles.Commander, Handle: c.To, Previous: c.By, Stay: c.Stay}})
 	return nil
 }
 
@@ -327,8 +343,24 @@ func (c AcceptCommand) decide(d *decider) error {
 	}
 	o := d.s.Roles.Offer
 	prev := d.s.Roles.Commander
+	stay := o.Stay
 	d.emit(Event{Kind: KindAccept, Actor: c.By, Ref: o.Seq, Text: fmt.Sprintf("%s accepted command from %s", c.By, prev),
 		Role: &RoleInfo{Role: roles.Commander, Handle: c.By, Previous: prev}})
+	// The deputy slot: the new commander leaves it, the old one takes it
+	// if the offer said so (their choice, recorded as theirs).
+	deputy := d.s.Roles.Deputy
+	switch {
+	case stay == roles.Deputy && prev != "" && deputy != prev:
+		text := fmt.Sprintf("%s is now deputy after handing command to %s", prev, c.By)
+		if deputy != "" && deputy != c.By {
+			text += " (was " + deputy + ")"
+		}
+		d.emit(Event{Kind: KindRole, Actor: prev, Text: text, Ref: o.Seq,
+			Role: &RoleInfo{Role: roles.Deputy, Handle: prev, Previous: deputy}})
+	case deputy == c.By:
+		d.emit(Event{Kind: KindRole, Actor: prev, Text: fmt.Sprintf("%s is no longer deputy: now the commander", c.By), Ref: o.Seq,
+			Role: &RoleInfo{Role: roles.Deputy, Previous: deputy}})
+	}
 	return nil
 }
 

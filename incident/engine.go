@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -28,6 +29,8 @@ type Update struct {
 	Events  []Event
 	Samples []Sample
 	Now     time.Time // engine time of the update, for staleness
+	// Presence, when not nil, is everyone connected now (it changed).
+	Presence map[string]Presence
 }
 
 // Subscription is one reader's feed. C is closed when the reader is
@@ -244,8 +247,15 @@ func (e *Engine) process(batch []request) error {
 			return e.err
 		}
 	}
-	if len(d.out) > 0 || len(samples) > 0 {
-		e.publish(Update{Events: d.out, Samples: samples, Now: now})
+	if len(d.out) > 0 || len(samples) > 0 || d.presence {
+		u := Update{Events: d.out, Samples: samples, Now: now}
+		if d.presence {
+			u.Presence = maps.Clone(e.state.Presence)
+			if u.Presence == nil {
+				u.Presence = map[string]Presence{}
+			}
+		}
+		e.publish(u)
 	}
 	// Replies go after publishing: a reader that sent a command finds its
 	// events already in its feed when the reply arrives.

@@ -226,6 +226,30 @@ func TestCommandHandoffTakesEffectOnlyOnAcceptance(t *testing.T) {
 	}
 }
 
+func TestHandoffKeepsTheOldCommanderAsDeputy(t *testing.T) {
+	h := newHarness(t)
+	h.ok(Assign{By: "maya", Role: roles.Deputy, Handle: "alice"})
+	h.refused(OfferCommand{By: "maya", To: "alice", Stay: roles.Scribe}, "stays on as deputy or steps down")
+	// The deputy takes command; maya stays on as deputy.
+	h.ok(OfferCommand{By: "maya", To: "alice", Stay: roles.Deputy})
+	h.ok(AcceptCommand{By: "alice"})
+	s := h.state()
+	if s.Roles.Commander != "alice" || s.Roles.Deputy != "maya" {
+		t.Fatalf("after the handoff: %+v", s.Roles)
+	}
+	last := s.Recent[len(s.Recent)-1]
+	if last.Kind != KindRole || last.Actor != "maya" || last.Text != "maya is now deputy after handing command to alice" {
+		t.Fatalf("the deputy change is maya's choice: %s (by %s)", last.Line(), last.Actor)
+	}
+	// Stepping down: the new commander leaves the deputy slot empty.
+	h.ok(Assign{By: "alice", Role: roles.Deputy, Handle: "bob"})
+	h.ok(OfferCommand{By: "alice", To: "bob"})
+	h.ok(AcceptCommand{By: "bob"})
+	if s := h.state(); s.Roles.Commander != "bob" || s.Roles.Deputy != "" || s.Roles.Commander == "alice" {
+		t.Fatalf("alice steps down, bob leaves the deputy slot: %+v", s.Roles)
+	}
+}
+
 func TestThresholdRuleWithForClearAndEscalation(t *testing.T) {
 	h := newHarness(t)
 	h.observe(Sample{Service: "tokens", Pane: "p95", Value: 0.2})
@@ -274,6 +298,20 @@ func TestThresholdRuleWithForClearAndEscalation(t *testing.T) {
 	}
 }
 
+func TestNoDataClearSaysDataIsBack(t *testing.T) {
+	h := newHarness(t)
+	h.observe(Sample{Service: "history", Pane: "rps", Value: 100})
+	h.observe(Sample{Service: "history", Pane: "rps", NoData: true})
+	h.observe(Sample{Service: "history", Pane: "rps", Value: 87})
+	if a := h.openAlert("history"); a != nil {
+		t.Fatalf("data back under warn resolves NO DATA: %+v", a)
+	}
+	e := h.state().Recent[len(h.state().Recent)-1]
+	if e.Kind != KindResolve || !strings.Contains(e.Text, "data is back (87") || strings.Contains(e.Text, "clear") {
+		t.Fatalf("a NO DATA clear says the data is back, not a threshold: %s", e.Line())
+	}
+}
+
 func TestStaleAndNoDataAreTheirOwnStates(t *testing.T) {
 	h := newHarness(t)
 	h.observe(Sample{Service: "history", Pane: "rps", Value: 100})
@@ -300,6 +338,9 @@ func TestStaleAndNoDataAreTheirOwnStates(t *testing.T) {
 	h.observe(Sample{Service: "tokens", Pane: "p95", Value: 0.1})
 	if a := h.openAlert("tokens"); a != nil {
 		t.Fatalf("fresh OK data resolves STALE: %+v", a)
+	}
+	if e := h.state().Recent[len(h.state().Recent)-1]; e.Kind != KindResolve || !strings.Contains(e.Text, "answers again (100ms)") {
+		t.Fatalf("a STALE clear says the source answers again: %s", e.Line())
 	}
 	h.observe(Sample{Service: "tokens", Pane: "p95", Stale: true, Error: "context deadline exceeded"})
 	if a := h.openAlert("tokens"); a == nil || !strings.Contains(a.Text, "deadline exceeded") {

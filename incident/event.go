@@ -150,6 +150,9 @@ type RoleInfo struct {
 	Service  string     `json:"service,omitempty"`
 	Handle   string     `json:"handle"`             // the new holder (or offeree)
 	Previous string     `json:"previous,omitempty"` // the one it was taken from
+	// Stay (OFFER) is the role the commander keeps after the handoff:
+	// deputy, or "" to step down.
+	Stay roles.Role `json:"stay,omitempty"`
 }
 
 // SourceInfo describes a SOURCE health change.

@@ -184,7 +184,19 @@ func (d *decider) threshold(r *rule, p *Pane, open *Alert) {
 		}
 	}
 	if target == LevelOK {
-		if open != nil && (open.Level == LevelStale || open.Level == LevelNoData || r.cleared(v)) {
+		if open == nil {
+			return
+		}
+		// Say what came back: data (NO DATA, STALE) or a level below the
+		// clear line (a breach).
+		switch {
+		case open.Level == LevelNoData:
+			d.resolve("rule", open, fmt.Sprintf("%s data is back (%s) after %s without data",
+				r.title, FormatValue(v, r.unit), Age(now.Sub(open.FiredAt))))
+		case open.Level == LevelStale:
+			d.resolve("rule", open, fmt.Sprintf("%s answers again (%s) after %s stale",
+				r.title, FormatValue(v, r.unit), Age(now.Sub(open.FiredAt))))
+		case r.cleared(v):
 			d.resolve("rule", open, fmt.Sprintf("%s back to %s (clear %s %s) after %s",
 				r.title, FormatValue(v, r.unit), r.cmp(true), FormatValue(deref(r.clearLine()), r.unit), Age(now.Sub(open.FiredAt))))
 		}
@@ -320,6 +332,7 @@ func (c RecordMirror) decide(d *decider) error {
 type heartbeat struct{}
 
 func (heartbeat) decide(d *decider) error {
+	d.expirePresence()
 	for _, r := range d.e.ruleList {
 		d.evaluate(r)
 	}

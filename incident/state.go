@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"maps"
 	"sort"
 	"time"
 
@@ -31,6 +32,9 @@ type State struct {
 	Runs      map[string]*Run
 	Important map[int64]bool
 	Mirror    string // the Slack mirror's last reported state
+	// Presence is who is connected now, by session (not journaled: see
+	// Presence).
+	Presence map[string]Presence
 
 	// Recent is the tail of the timeline, oldest first.
 	Recent []Event
@@ -197,7 +201,7 @@ func (s *State) Apply(e Event) {
 	case KindRole:
 		s.Roles.Set(e.Role.Role, e.Role.Service, e.Role.Handle)
 	case KindOffer:
-		s.Roles.Offer = &roles.Offer{From: e.Actor, To: e.Role.Handle, Seq: e.Seq}
+		s.Roles.Offer = &roles.Offer{From: e.Actor, To: e.Role.Handle, Seq: e.Seq, Stay: e.Role.Stay}
 	case KindAccept:
 		s.Roles.Commander = e.Role.Handle
 		s.Roles.Offer = nil
@@ -364,6 +368,7 @@ func (s *State) Clone() *State {
 		r := *v
 		c.Runs[k] = &r
 	}
+	c.Presence = maps.Clone(s.Presence)
 	c.Important = make(map[int64]bool, len(s.Important))
 	for k, v := range s.Important {
 		c.Important[k] = v

@@ -166,6 +166,7 @@ func (m *Mirror) slash(ctx context.Context, cmd slack.SlashCommand) string {
 	if refusal != "" {
 		return refusal
 	}
+	m.eng.Do(ctx, incident.Seen{Handle: handle, Via: incident.ViaSlack})
 	switch verb {
 	case "status":
 		return m.statusText(ctx)
@@ -203,6 +204,7 @@ func (m *Mirror) interaction(ctx context.Context, cb slack.InteractionCallback) 
 		handle, refusal := m.person(cb.User.ID)
 		text := refusal
 		if refusal == "" {
+			m.eng.Do(ctx, incident.Seen{Handle: handle, Via: incident.ViaSlack})
 			text = m.runWait(ctx, incident.Ack{By: handle, AlertID: a.Value}, 30*time.Second)
 		}
 		m.ephemeral(ctx, ch, cb.User.ID, text)

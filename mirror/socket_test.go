@@ -103,6 +103,15 @@ func TestSocketModeCommands(t *testing.T) {
 		t.Fatalf("note: %q %v", a.Text, err)
 	}
 	h.waitReal("note in Slack", func() bool { return len(h.find("*alice*: &lt;!here&gt; pool raised to 400 &amp; holding")) == 1 })
+	// A Slack command counts as presence (not an event) for the dashboards.
+	st, sub, err := h.eng.Subscribe(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng.Unsubscribe(sub)
+	if got := st.Connected("alice"); len(got) != 1 || got[0] != incident.ViaSlack {
+		t.Fatalf("alice's presence after a Slack command: %v", got)
+	}
 	id3 := h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelWarn, Text: "error rate 2%"}).Events[0].Alert.ID
 	a, err = h.srv.InjectSlash("U0MAYA", "status")
 	if err != nil {

@@ -112,6 +112,9 @@ type Offer struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	Seq  int64  `json:"seq"` // the OFFER event
+	// Stay is the role the commander keeps once the offer is accepted:
+	// Deputy, or "" to step down to observer.
+	Stay Role `json:"stay,omitempty"`
 }
 
 // Assignments is who holds what right now.
