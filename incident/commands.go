@@ -328,7 +328,6 @@ func (c OfferCommand) decide(d *decider) error {
 		text += fmt.Sprintf("; %s stays on as deputy", c.By)
 	case "", roles.Observer:
 		c.Stay = ""
-		text += fmt.Sprintf("; %s steps down", c.By)
 	default:
 		return roles.Refuse("after a handoff the commander stays on as deputy or steps down, not %s", c.Stay)
 	}
