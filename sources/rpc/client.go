@@ -56,11 +56,13 @@ type response struct {
 }
 
 // Call invokes method and decodes the result into out. Errors:
-//   - *RPCError for a JSON-RPC error answer (HTTP 200); a code of 429 or
-//     -32005 is returned as is, the caller decides what it means;
+//   - *RPCError for a JSON-RPC error answer (HTTP 200); what its code
+//     means depends on the chain (see codes), the caller decides;
 //   - *sources.Error for HTTP failures (429 RateLimited with Retry-After,
 //     5xx Transient, other 4xx Permanent), transport errors, timeouts and
-//     malformed bodies.
+//     malformed bodies. When the body of a non-2xx answer is a JSON-RPC
+//     error (Infura's 429 with -32005 and a back-off hint), it is the
+//     *sources.Error's Err.
 func (c *Client) Call(ctx context.Context, method string, params any, out any) error {
 	id := c.id.Add(1)
 	body, err := json.Marshal(request{JSONRPC: "2.0", ID: id, Method: method, Params: params})
@@ -95,7 +97,12 @@ func (c *Client) Call(ctx context.Context, method string, params any, out any) e
 		if snippet := bodySnippet(raw); snippet != "" {
 			msg += ": " + snippet
 		}
-		return sources.StatusError(resp.StatusCode, resp.Header, now, config.Redact(msg))
+		e := sources.StatusError(resp.StatusCode, resp.Header, now, config.Redact(msg))
+		var r response
+		if json.Unmarshal(raw, &r) == nil && r.Error != nil {
+			e.Err = r.Error
+		}
+		return e
 	}
 	if len(raw) > MaxBody {
 		return &sources.Error{Class: sources.Transient, Msg: fmt.Sprintf("%s: response larger than %d bytes", method, MaxBody)}

@@ -19,17 +19,20 @@
 //	error_rate                percent of the last minute's calls that failed:
 //	                          transport error, timeout, HTTP non-2xx (429
 //	                          included), malformed answer, JSON-RPC error
-//	                          (getHealth's -32005 "behind" is an answer, not
-//	                          an error)
-//	rate_429                  HTTP 429 (or JSON-RPC code 429) answers in the
-//	                          last minute, i.e. per minute
+//	                          (Solana getHealth's -32005 "behind" is an
+//	                          answer, not an error)
+//	rate_429                  rate-limited answers in the last minute, i.e.
+//	                          per minute: HTTP 429, and the chain's rate-limit
+//	                          codes in a JSON-RPC error with any status (429;
+//	                          EVM -32005, -32007, -32029; see codes)
 //	slot                      the provider's slot at the commitment (EVM: the
 //	                          block number)
 //	lag                       slots (blocks) behind the best provider of the
 //	                          same network and commitment; see below
 //	health                    1 when both calls succeeded and the node says
 //	                          it is healthy (getHealth "ok"; eth_syncing
-//	                          false), else 0
+//	                          false, or an object whose currentBlock has
+//	                          reached highestBlock), else 0
 //
 // Lag: hosted providers answer getHealth "ok" while the node behind the
 // load balancer lags, so health is not trusted: every provider's head is
@@ -41,9 +44,12 @@
 // and at least the numSlotsBehind of a -32005 answer, or highestBlock -
 // currentBlock of eth_syncing.
 //
-// A 429 with Retry-After holds the provider back exactly that long (the
+// A rate limit holds the provider back for the longer of Retry-After and
+// the back-off the provider suggests in the error's data (Infura's
+// backoff_seconds), or one interval plus jitter when it says neither (the
 // scheduler's rate-limit handling); health then reads 0, error_rate and
-// rate_429 keep counting, slot and lag go STALE. Latency, call timeouts,
+// rate_429 keep counting, slot and lag go STALE, and the source's health
+// is rate-limited. Latency, call timeouts,
 // the one-minute window and head extrapolation are all on the scheduler's
 // clock: on the real clock that is wall time; under the accelerated demo
 // clock the simulator sleeps latency/speed, so latency reads true.
@@ -201,42 +207,18 @@ func (p *provider) call(ctx context.Context, method string, params, out any) err
 	t0 := p.clk.Now()
 	err := p.client.Call(cctx, method, params, out)
 	lat := p.clk.Since(t0)
-	var rerr *RPCError
-	c := call{at: p.clk.Now(), latency: lat, ok: err == nil}
-	if errors.As(err, &rerr) && rerr.Code == -32005 {
-		c.ok = true // an answer: the node says it is behind
-	}
-	if isRateLimited(err) {
-		c.is429 = true
-	}
+	m := meaningOf(p.chain, err)
+	// Solana's "behind" is an answer (the node speaks for itself); a rate
+	// limit is a failed call that also counts as a 429.
+	c := call{at: p.clk.Now(), latency: lat, ok: err == nil || m == behind, is429: err != nil && m == limited}
 	p.mu.Lock()
 	p.calls = append(p.calls, c)
 	p.mu.Unlock()
 	return err
 }
 
-func isRateLimited(err error) bool {
-	var se *sources.Error
-	if errors.As(err, &se) && se.Class == sources.RateLimited {
-		return true
-	}
-	var rerr *RPCError
-	return errors.As(err, &rerr) && rerr.Code == 429
-}
-
-// classify turns a call error into a *sources.Error for the scheduler.
-func classify(err error) *sources.Error {
-	var rerr *RPCError
-	if errors.As(err, &rerr) {
-		switch rerr.Code {
-		case 429:
-			return &sources.Error{Class: sources.RateLimited, Msg: rerr.Error(), Err: err}
-		case -32600, -32601, -32602:
-			return &sources.Error{Class: sources.Permanent, Msg: rerr.Error(), Err: err}
-		}
-		return &sources.Error{Class: sources.Transient, Msg: rerr.Error(), Err: err}
-	}
-	return sources.Classify(err)
+func (p *provider) isRateLimited(err error) bool {
+	return err != nil && meaningOf(p.chain, err) == limited
 }
 
 func (p *provider) Poll(ctx context.Context) (sources.Result, error) {
@@ -247,7 +229,7 @@ func (p *provider) Poll(ctx context.Context) (sources.Result, error) {
 		}
 		p.client.URL = u
 	}
-	if err := p.identify(ctx); isRateLimited(err) {
+	if err := p.identify(ctx); p.isRateLimited(err) {
 		// The provider said to wait: no further call before the reset.
 		p.mu.Lock()
 		p.calls = append(p.calls, call{at: p.clk.Now(), is429: true})
@@ -259,7 +241,7 @@ func (p *provider) Poll(ctx context.Context) (sources.Result, error) {
 				samples = append(samples, incident.Sample{Service: ref.Service, Pane: ref.Pane, Time: p.clk.Now(), Value: v})
 			}
 		}
-		return sources.Result{Samples: samples}, classify(err)
+		return sources.Result{Samples: samples}, classify(p.chain, err)
 	}
 
 	head, headErr := p.head(ctx)
@@ -302,10 +284,9 @@ func (p *provider) Poll(ctx context.Context) (sources.Result, error) {
 	res := sources.Result{Samples: samples}
 	switch {
 	case headErr != nil:
-		e := classify(headErr)
-		return res, e
+		return res, classify(p.chain, headErr)
 	case healthErr != nil:
-		return res, classify(healthErr)
+		return res, classify(p.chain, healthErr)
 	}
 	return res, nil
 }
@@ -377,8 +358,7 @@ func (p *provider) health(ctx context.Context) (bool, int64, error) {
 	case config.ChainSolana:
 		var s string
 		err := p.call(ctx, "getHealth", nil, &s)
-		var rerr *RPCError
-		if errors.As(err, &rerr) && rerr.Code == -32005 {
+		if rerr := rpcError(err); rerr != nil && meaningOf(p.chain, err) == behind {
 			var d struct {
 				NumSlotsBehind *int64 `json:"numSlotsBehind"`
 			}
@@ -410,8 +390,14 @@ func (p *provider) health(ctx context.Context) (bool, int64, error) {
 		}
 		cur, err1 := parseQuantity(prog.CurrentBlock)
 		hi, err2 := parseQuantity(prog.HighestBlock)
-		if err1 != nil || err2 != nil || hi < cur {
+		switch {
+		case err1 != nil || err2 != nil:
 			return false, 0, nil
+		case cur >= hi:
+			// Synced, said as an object: Nethermind answers
+			// {"currentBlock":"0x723a","highestBlock":"0x723a"} when it
+			// has caught up (nethermind#6153).
+			return true, 0, nil
 		}
 		return false, int64(hi - cur), nil
 	}

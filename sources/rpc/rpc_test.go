@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -356,5 +357,91 @@ func TestClientRejectsBadAnswers(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v", want, err)
 		}
+	}
+}
+
+// TestEVMRateLimitCodes: EVM providers throttle with JSON-RPC codes, with
+// HTTP 200 or 429. Each is a rate limit (rate_429 counts it, the call
+// failed, health 0) and the provider's back-off hint is honoured. On
+// Solana the same -32005 means "behind", and -32007 a skipped slot.
+func TestEVMRateLimitCodes(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		body   string // %s is the request id
+		wait   time.Duration
+	}{
+		// Infura, as ethers.js#640 recorded it.
+		{"infura 429 -32005 backoff_seconds", 429, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32005,"message":"project ID request rate exceeded","data":{"see":"https://infura.io/docs/ethereum/jsonrpc/ratelimits","current_rps":13.333,"allowed_rps":10.0,"backoff_seconds":30.0}}}`, 30 * time.Second},
+		// Infura, as INFURA/infura#201 recorded it: the hint nested, and 0.
+		{"infura 429 -32005 rate.backoff_seconds 0", 429, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32005,"message":"project ID request rate exceeded","data":{"rate":{"allowed_rps":50,"backoff_seconds":0,"current_rps":52.3},"see":"https://infura.io/docs/ethereum/json-rpc/ratelimits"}}}`, 0},
+		// Gateways that normalise rate limits to EIP-1474's code, HTTP 200.
+		{"200 -32005", 200, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32005,"message":"Rate limit exceeded"}}`, 0},
+		{"quicknode -32007", 200, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32007,"message":"request limit reached"}}`, 0},
+		{"therpc -32029", 200, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32029,"message":"Too many requests"}}`, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			f := fakes.NewEVM(0x1406f40)
+			on := false
+			f.SetHook(func(w http.ResponseWriter, r *http.Request, method string) bool {
+				if !on || method != "eth_blockNumber" {
+					return false
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(c.status)
+				fmt.Fprintf(w, c.body, idOf(r))
+				return true
+			})
+			r := newRig(t, clk, config.Source{ID: "p", Type: config.SourceRPC, Chain: config.ChainEVM, URL: serve(t, f)})
+			if m, err := r.poll("p"); err != nil || m[Health] != 1 {
+				t.Fatalf("healthy first: %v %v", m, err)
+			}
+			on = true
+			for i := 1; i <= 2; i++ {
+				clk.Advance(5 * time.Second)
+				m, err := r.poll("p")
+				var se *sources.Error
+				if !errors.As(err, &se) || se.Class != sources.RateLimited || se.RetryAfter != c.wait {
+					t.Fatalf("poll %d: %#v, want rate-limited waiting %s", i, err, c.wait)
+				}
+				if m[Rate429] != float64(i) || m[Health] != 0 || m[ErrorRate] == 0 {
+					t.Fatalf("poll %d: %v", i, m)
+				}
+				if _, ok := m[Slot]; ok {
+					t.Fatalf("a throttled call gave a block: %v", m)
+				}
+			}
+		})
+	}
+	t.Run("solana -32005 and -32007 are not rate limits", func(t *testing.T) {
+		f := fakes.NewSolana(5000)
+		f.SetHook(func(w http.ResponseWriter, r *http.Request, method string) bool {
+			if method != "getSlot" {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32007,"message":"Slot 1 was skipped, or missing due to ledger jump to recent snapshot"}}`, idOf(r))
+			return true
+		})
+		r := newRig(t, clock.NewFake(t0), solana("p", serve(t, f)))
+		m, err := r.poll("p")
+		var se *sources.Error
+		if !errors.As(err, &se) || se.Class != sources.Transient || m[Rate429] != 0 {
+			t.Fatalf("%#v %v", err, m)
+		}
+	})
+}
+
+// TestEVMSyncedObject: a synced Nethermind answers eth_syncing with an
+// object whose currentBlock equals highestBlock (nethermind#6153): healthy.
+func TestEVMSyncedObject(t *testing.T) {
+	f := fakes.NewEVM(0x723a)
+	f.SetHealth("synced-object", 0)
+	r := newRig(t, clock.NewFake(t0), config.Source{ID: "p", Type: config.SourceRPC, Chain: config.ChainEVM, URL: serve(t, f)})
+	m, err := r.poll("p")
+	if err != nil || m[Health] != 1 || m[Lag] != 0 || m[Slot] != 0x723a {
+		t.Fatalf("%v %v", m, err)
 	}
 }

@@ -46,7 +46,9 @@ func (f *RPC) SetHead(h uint64) {
 }
 
 // SetHealth sets getHealth's answer: "ok"; "behind" with n slots (n < 0:
-// numSlotsBehind null); for EVM "syncing" with n blocks to go.
+// numSlotsBehind null); for EVM "syncing" with n blocks to go, and
+// "synced-object": synced, said as Nethermind says it, an object whose
+// currentBlock equals highestBlock (nethermind#6153).
 func (f *RPC) SetHealth(h string, n int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -204,9 +206,12 @@ func (f *RPC) answer(q rpcReq) rpcResp {
 	case f.evm && q.Method == "eth_blockNumber":
 		resp.Result = hex(f.head)
 	case f.evm && q.Method == "eth_syncing":
-		if f.health == "syncing" {
+		switch f.health {
+		case "syncing":
 			resp.Result = map[string]string{"startingBlock": "0x0", "currentBlock": hex(f.head), "highestBlock": hex(f.head + uint64(max(0, f.behind)))}
-		} else {
+		case "synced-object":
+			resp.Result = map[string]string{"startingBlock": "0x0", "currentBlock": hex(f.head), "highestBlock": hex(f.head)}
+		default:
 			resp.Result = false
 		}
 	case f.evm && q.Method == "eth_chainId":
