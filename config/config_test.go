@@ -318,6 +318,7 @@ func TestExample(t *testing.T) {
 	want := map[string]string{
 		"tokens": "Tokens", "history": "History", "banners": "Banners", "aws": "AWS DevOps",
 		"cloudflare": "Cloudflare Security", "triton": "Triton", "quicknode": "QuickNode", "blowfish": "Blowfish",
+		"ethereum": "Ethereum RPC",
 	}
 	if len(c.Services) != len(want) {
 		t.Errorf("%d services", len(c.Services))
@@ -332,7 +333,8 @@ func TestExample(t *testing.T) {
 			t.Errorf("owner of %s not on roster", id)
 		}
 	}
-	for id, typ := range map[string]SourceType{"prom": SourcePrometheus, "dd": SourceDatadog, "triton": SourceRPC, "quicknode": SourceRPC} {
+	for id, typ := range map[string]SourceType{"prom": SourcePrometheus, "dd": SourceDatadog, "triton": SourceRPC, "quicknode": SourceRPC,
+		"infura": SourceRPC, "nethermind": SourceRPC} {
 		if s := c.Source(id); s == nil || s.Type != typ {
 			t.Errorf("source %s: %+v", id, s)
 		}

@@ -14,13 +14,14 @@ import (
 	"time"
 )
 
-// Solana JSON-RPC error codes.
+// JSON-RPC error codes: JSON-RPC 2.0's, Agave's (Solana) and EIP-1474's.
 const (
 	rpcParseError     = -32700
 	rpcInvalidRequest = -32600
 	rpcMethodNotFound = -32601
 	rpcInvalidParams  = -32602
-	rpcNodeUnhealthy  = -32005
+	rpcNodeUnhealthy  = -32005 // Solana: the node is behind
+	rpcLimitExceeded  = -32005 // EVM (EIP-1474): limit exceeded
 	rpcMinContextSlot = -32016
 )
 
@@ -30,14 +31,10 @@ const (
 	feeSlots       = 150
 )
 
-var tooManyRequests = [nProv]string{
-	"Too many requests for a specific RPC call, contact your app developer or support@rpcpool.com.",
-	"Request limit reached - Reduce calls per second or upgrade your account at quicknode.com",
-}
-
 type rpcServer struct {
 	w     *World
-	idx   int
+	idx   int  // index into Snapshot.RPC, or Snapshot.EVM when evm
+	evm   bool // an Ethereum provider
 	scale float64
 	cap   time.Duration
 	done  <-chan struct{}
@@ -46,6 +43,41 @@ type rpcServer struct {
 
 func newRPCHandler(w *World, idx int, scale float64, maxLat time.Duration, done <-chan struct{}) http.Handler {
 	return &rpcServer{w: w, idx: idx, scale: scale, cap: maxLat, done: done}
+}
+
+func newEVMHandler(w *World, idx int, scale float64, maxLat time.Duration, done <-chan struct{}) http.Handler {
+	return &rpcServer{w: w, idx: idx, evm: true, scale: scale, cap: maxLat, done: done}
+}
+
+// throttle answers a call the provider rate-limits, in that provider's
+// documented shape:
+//
+//	triton     HTTP 429, Retry-After, JSON-RPC code 429 (the public RPC,
+//	           solana-program-library#2784, solana#22797)
+//	quicknode  HTTP 429, no Retry-After (QuickNode's error reference)
+//	infura     HTTP 429, no Retry-After, EIP-1474 -32005 "project ID request
+//	           rate exceeded" with current_rps, allowed_rps and
+//	           backoff_seconds in data (Infura's rate-limit docs, as
+//	           recorded in ethers.js#640)
+func (h *rpcServer) throttle(rw http.ResponseWriter, id json.RawMessage, s *Snapshot) {
+	e := &rpcErrorObj{Code: 429}
+	switch {
+	case h.evm:
+		p := s.EVM[h.idx]
+		e = &rpcErrorObj{Code: rpcLimitExceeded, Message: "project ID request rate exceeded", Data: map[string]any{
+			"see":             "https://infura.io/docs/ethereum/jsonrpc/ratelimits",
+			"current_rps":     math.Round(p.LoadRPS*1000) / 1000,
+			"allowed_rps":     p.AllowedRPS,
+			"backoff_seconds": h.w.scn.InfuraBackoff.Seconds(),
+		}}
+	case h.idx == provTriton:
+		rw.Header().Set("Retry-After", "1")
+		e.Message = "Too many requests for a specific RPC call, contact your app developer or support@rpcpool.com."
+	default:
+		e.Message = "The requests per second (RPS) of your requests are higher than your plan allows."
+	}
+	rw.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(rw).Encode(rpcResponse{JSONRPC: "2.0", ID: id, Error: e})
 }
 
 type rpcErrorObj struct {
@@ -90,22 +122,24 @@ func (h *rpcServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	now := h.w.Now()
 	s := h.w.Sample(now)
-	p := s.RPC[h.idx]
+	rate429, p50, p95 := s.RPC[h.idx].Rate429, s.RPC[h.idx].P50, s.RPC[h.idx].P95
+	key := uint64(h.idx + 1)
+	if h.evm {
+		rate429, p50, p95 = s.EVM[h.idx].Rate429, s.EVM[h.idx].P50, s.EVM[h.idx].P95
+		key += nProv
+	}
 	seq := h.seq.Add(1)
 	var pcg rand.PCG
-	pcg.Seed(h.w.Seed(), uint64(h.idx+1)<<56^seq)
+	pcg.Seed(h.w.Seed(), key<<56^seq)
 	rng := rand.New(&pcg)
 
 	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if rng.Float64() < p.Rate429 {
-		rw.Header().Set("Retry-After", "1")
-		rw.WriteHeader(http.StatusTooManyRequests)
-		_ = json.NewEncoder(rw).Encode(rpcResponse{JSONRPC: "2.0", ID: firstID(body), Error: &rpcErrorObj{
-			Code: 429, Message: tooManyRequests[h.idx]}})
+	if rng.Float64() < rate429 {
+		h.throttle(rw, firstID(body), &s)
 		return
 	}
 	// Latency: log-normal around the provider's p50/p95, really slept.
-	mu, sigma := logNormalParams(p.P50, p.P95)
+	mu, sigma := logNormalParams(p50, p95)
 	lat := time.Duration(math.Exp(mu+sigma*rng.NormFloat64()) * h.scale * float64(time.Second))
 	if lat > h.cap {
 		lat = h.cap
@@ -272,6 +306,9 @@ func (h *rpcServer) blockHeight(slot uint64) uint64 {
 }
 
 func (h *rpcServer) method(name string, params json.RawMessage, s *Snapshot) (any, *rpcErrorObj) {
+	if h.evm {
+		return h.evmMethod(name, params, s)
+	}
 	p := s.RPC[h.idx]
 	switch name {
 	case "getHealth":
@@ -340,4 +377,38 @@ func (h *rpcServer) fees(slot uint64) []prioFee {
 		out = append(out, prioFee{Slot: sl, PrioritizationFee: uint64(fee)})
 	}
 	return out
+}
+
+// evmMethod answers the Ethereum methods warroom and wallets probe with.
+// Quantities are hex without leading zeros. eth_syncing: Infura says
+// false; the Nethermind node, synced, answers an object whose
+// currentBlock equals highestBlock, as recorded in nethermind#6153.
+func (h *rpcServer) evmMethod(name string, params json.RawMessage, s *Snapshot) (any, *rpcErrorObj) {
+	p := s.EVM[h.idx]
+	hex := func(n uint64) string { return fmt.Sprintf("0x%x", n) }
+	if len(params) > 0 && string(params) != "null" && string(params) != "[]" {
+		switch name {
+		case "eth_blockNumber", "eth_syncing", "eth_chainId", "net_version", "web3_clientVersion":
+			return nil, invalidParams("too many arguments, want at most 0")
+		}
+	}
+	switch name {
+	case "eth_blockNumber":
+		return hex(p.Block), nil
+	case "eth_syncing":
+		if h.idx == evmNode {
+			return map[string]string{"startingBlock": "0x0", "currentBlock": hex(p.Block), "highestBlock": hex(p.Block)}, nil
+		}
+		return false, nil
+	case "eth_chainId":
+		return "0x1", nil
+	case "net_version":
+		return "1", nil
+	case "web3_clientVersion":
+		if h.idx == evmNode {
+			return "Nethermind/v1.21.0+bb9b72c0/linux-x64/dotnet7.0.11", nil
+		}
+		return "Geth/v1.13.14-stable/linux-amd64/go1.21.7", nil
+	}
+	return nil, &rpcErrorObj{Code: rpcMethodNotFound, Message: fmt.Sprintf("the method %s does not exist/is not available", name)}
 }

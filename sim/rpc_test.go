@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +77,8 @@ func u64(t *testing.T, r rpcReply) uint64 {
 func TestSolanaRPCMethodsAndErrors(t *testing.T) {
 	s, fk := startTest(t, 31, 1, Options{})
 	// Healthy before Triton degrades: both answer ok and agree on the slot.
-	for name, url := range s.RPC {
-		if r := rpcCall(t, url, "getHealth", ""); r.Error != nil || string(r.Result) != `"ok"` {
+	for _, name := range ProviderNames {
+		if r := rpcCall(t, s.RPC[name], "getHealth", ""); r.Error != nil || string(r.Result) != `"ok"` {
 			t.Errorf("%s getHealth: %+v %s", name, r.Error, r.Result)
 		}
 	}
@@ -276,6 +277,81 @@ func TestRPCLatencyIsSleptAndCancellable(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusTooManyRequests {
 			t.Error("request should have timed out")
+		}
+	}
+}
+
+// TestEVMProviders: Infura throttles the project beyond its allowed rate
+// in its documented shape (HTTP 429, EIP-1474 -32005, the rate and a
+// backoff hint in data, no Retry-After); the own Nethermind node answers
+// eth_syncing, synced, with an object whose currentBlock equals
+// highestBlock; blocks come every 12 s.
+func TestEVMProviders(t *testing.T) {
+	s, fk := startTest(t, 31, 4.5, Options{})
+	var n429 int
+	for range 80 {
+		resp, b := rpcPost(t, s.InfuraURL, `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`)
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests:
+			n429++
+			var r rpcReply
+			var data struct {
+				Allowed float64  `json:"allowed_rps"`
+				Current float64  `json:"current_rps"`
+				Backoff *float64 `json:"backoff_seconds"`
+			}
+			if resp.Header.Get("Retry-After") != "" || json.Unmarshal(b, &r) != nil || r.Error == nil || r.Error.Code != -32005 ||
+				r.Error.Message != "project ID request rate exceeded" || json.Unmarshal(r.Error.Data, &data) != nil ||
+				data.Backoff == nil || *data.Backoff != 10 || data.Current <= data.Allowed {
+				t.Fatalf("throttle shape: %v %s", resp.Header, b)
+			}
+		case http.StatusOK:
+		default:
+			t.Fatalf("HTTP %d %s", resp.StatusCode, b)
+		}
+	}
+	if n429 < 20 || n429 > 60 {
+		t.Errorf("Infura throttled %d of 80 calls at the peak", n429)
+	}
+	block := func(url string) uint64 {
+		r := rpcCall(t, url, "eth_blockNumber", "")
+		var q string
+		if r.Error != nil || json.Unmarshal(r.Result, &q) != nil || !strings.HasPrefix(q, "0x") {
+			t.Fatalf("eth_blockNumber: %+v %s", r.Error, r.Result)
+		}
+		n, err := strconv.ParseUint(q[2:], 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	b0 := block(s.InfuraURL)
+	if nb := block(s.NodeURL); b0-nb > 1 {
+		t.Errorf("node at %d, Infura at %d", nb, b0)
+	}
+	fk.Advance(2 * time.Minute)
+	if d := block(s.InfuraURL) - b0; d != 10 {
+		t.Errorf("%d blocks in 2 minutes", d)
+	}
+	r := rpcCall(t, s.NodeURL, "eth_syncing", "")
+	var prog map[string]string
+	if r.Error != nil || json.Unmarshal(r.Result, &prog) != nil || prog["currentBlock"] == "" || prog["currentBlock"] != prog["highestBlock"] {
+		t.Fatalf("node eth_syncing: %+v %s", r.Error, r.Result)
+	}
+	if r := rpcCall(t, s.InfuraURL, "eth_syncing", ""); string(r.Result) != "false" {
+		t.Fatalf("Infura eth_syncing: %s", r.Result)
+	}
+	if r := rpcCall(t, s.NodeURL, "eth_chainId", ""); string(r.Result) != `"0x1"` {
+		t.Fatalf("eth_chainId: %s", r.Result)
+	}
+	if r := rpcCall(t, s.NodeURL, "getSlot", ""); r.Error == nil || r.Error.Code != -32601 {
+		t.Fatalf("a Solana method on an EVM node: %+v", r)
+	}
+	// Before the launch traffic, Infura has room.
+	s2, _ := startTest(t, 31, -5, Options{})
+	for range 20 {
+		if resp, b := rpcPost(t, s2.InfuraURL, `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`); resp.StatusCode != 200 {
+			t.Fatalf("throttled before the launch: %s", b)
 		}
 	}
 }

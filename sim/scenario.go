@@ -55,6 +55,14 @@ type Scenario struct {
 	BaseSlot         uint64  // processed slot at PreRoll start
 	SlotsPerSecond   float64 // chain tip speed in simulated time
 
+	// Ethereum (EVM) RPC: Infura with a per-project rate limit, and the
+	// wallet's own Nethermind node.
+	EVMPerOriginRPS  float64       // EVM calls per origin request (balances, token lists)
+	InfuraAllowedRPS float64       // the project's allowed requests/s
+	InfuraBackoff    time.Duration // backoff_seconds Infura suggests while throttling
+	BaseBlock        uint64        // block at PreRoll start
+	BlockTime        time.Duration // time per block
+
 	// Priority fees (micro-lamports per compute unit).
 	FeeBaseline   float64
 	FeePeak       float64
@@ -104,6 +112,12 @@ func DefaultScenario() Scenario {
 		HealthMaxLag:     128,
 		BaseSlot:         245_000_000,
 		SlotsPerSecond:   2.5,
+
+		EVMPerOriginRPS:  0.02,
+		InfuraAllowedRPS: 1000,
+		InfuraBackoff:    10 * time.Second,
+		BaseBlock:        19_130_000,
+		BlockTime:        12 * time.Second,
 
 		FeeBaseline:   5000,
 		FeePeak:       220000,
@@ -217,6 +231,8 @@ const (
 	nzDD // Datadog dropouts
 	nzReq
 	nzSlotFee
+	nzEVMInfura
+	nzEVMNode
 )
 
 // unitNoise is a deterministic value in [-1, 1) for (seed, key, i).

@@ -11,6 +11,9 @@
 //   - Datadog: POST /api/v2/query/timeseries and
 //     GET /api/v1/monitor/groups/search, with keys and rate-limit headers;
 //   - Solana JSON-RPC 2.0: two providers, Triton and QuickNode;
+//   - Ethereum JSON-RPC 2.0: Infura, which throttles the project with
+//     EIP-1474's -32005 and a backoff hint beyond its allowed rate, and the
+//     wallet's own Nethermind node;
 //   - an admin API (JSON) that playbooks call to mitigate.
 //
 // The model is a function of simulated time (from the supplied clock), the
@@ -65,7 +68,10 @@ type Sim struct {
 	AdminURL     string // admin API: /admin/...
 	TritonURL    string // Solana JSON-RPC (POST /)
 	QuickNodeURL string
-	// RPC maps provider name ("triton", "quicknode") to its URL.
+	InfuraURL    string // Ethereum JSON-RPC (POST /)
+	NodeURL      string
+	// RPC maps provider name ("triton", "quicknode", "infura",
+	// "nethermind") to its URL.
 	RPC map[string]string
 
 	servers     []*http.Server
@@ -117,6 +123,8 @@ func Start(ctx context.Context, o Options) (*Sim, error) {
 		newAdminHandler(w, o.AdminToken),
 		newRPCHandler(w, provTriton, scale, maxLat, s.done),
 		newRPCHandler(w, provQuickNode, scale, maxLat, s.done),
+		newEVMHandler(w, evmInfura, scale, maxLat, s.done),
+		newEVMHandler(w, evmNode, scale, maxLat, s.done),
 	}
 	var urls []string
 	for _, h := range handlers {
@@ -138,7 +146,9 @@ func Start(ctx context.Context, o Options) (*Sim, error) {
 		}()
 	}
 	s.PromURL, s.DatadogURL, s.AdminURL, s.TritonURL, s.QuickNodeURL = urls[0], urls[1], urls[2], urls[3], urls[4]
+	s.InfuraURL, s.NodeURL = urls[5], urls[6]
 	s.RPC["triton"], s.RPC["quicknode"] = s.TritonURL, s.QuickNodeURL
+	s.RPC["infura"], s.RPC["nethermind"] = s.InfuraURL, s.NodeURL
 	go func() {
 		defer close(s.watcherDone)
 		select {

@@ -22,12 +22,21 @@ const (
 	nProv
 )
 
+const (
+	evmInfura = iota
+	evmNode
+	nEVM
+)
+
 var (
 	// ServiceNames are the web services the simulator reports on (also the
 	// Lambda function names).
 	ServiceNames = [nSvc]string{"tokens", "history", "banners"}
 	// ProviderNames are the simulated Solana RPC providers.
 	ProviderNames = [nProv]string{"triton", "quicknode"}
+	// EVMProviderNames are the simulated Ethereum RPC providers: hosted
+	// Infura and the wallet's own Nethermind node.
+	EVMProviderNames = [nEVM]string{"infura", "nethermind"}
 
 	svcShare        = [nSvc]float64{0.45, 0.30, 0.25}
 	lambdaReserved  = [nSvc]float64{1000, 1000, 200}
@@ -471,6 +480,16 @@ type ProviderStats struct {
 	Healthy   bool    // getHealth answers "ok"
 }
 
+// EVMStats is one Ethereum RPC provider.
+type EVMStats struct {
+	Name       string
+	LoadRPS    float64 // our calls/s to it
+	AllowedRPS float64 // its rate limit (0: none)
+	Rate429    float64 // fraction of calls it throttles
+	P50, P95   float64 // seconds
+	Block      uint64  // the head block it reports
+}
+
 // FeeStats is the priority-fee market and our setting.
 type FeeStats struct {
 	MarketP50  float64 // micro-lamports per CU
@@ -500,6 +519,8 @@ type Snapshot struct {
 	WAF       WAFStats
 	RPC       [nProv]ProviderStats
 	Tip       uint64 // cluster processed slot
+	EVM       [nEVM]EVMStats
+	Block     uint64 // Ethereum's head block
 	Fees      FeeStats
 	Blowfish  BlowfishStats
 	c         counters
@@ -659,6 +680,21 @@ func (w *World) instant(t time.Time, stuck float64, lag [nProv]float64) Snapshot
 	for i := range nProv {
 		o.RPC[i].Lag = best - o.RPC[i].Slot
 	}
+
+	// Ethereum: all the wallet's EVM calls go to Infura, which throttles
+	// the project beyond its allowed rate; the own node serves only probes
+	// and trails the head by a block now and then.
+	o.Block = sc.BaseBlock + uint64(math.Max(0, t.Sub(w.epoch).Seconds())/sc.BlockTime.Seconds())
+	evmLoad := origin * sc.EVMPerOriginRPS
+	ip50 := 0.06 * (1 + 0.1*noise(seed, nzEVMInfura, x))
+	o.EVM[evmInfura] = EVMStats{Name: EVMProviderNames[evmInfura], LoadRPS: evmLoad, AllowedRPS: sc.InfuraAllowedRPS,
+		Rate429: math.Max(0, 1-sc.InfuraAllowedRPS/math.Max(evmLoad, 1)), P50: ip50, P95: ip50 * 2.5, Block: o.Block}
+	np50 := 0.02 * (1 + 0.1*noise(seed, nzEVMNode, x))
+	trail := uint64(0)
+	if unitNoise(seed, nzEVMNode, int64(x/sc.BlockTime.Seconds())) > 0.7 {
+		trail = 1
+	}
+	o.EVM[evmNode] = EVMStats{Name: EVMProviderNames[evmNode], P50: np50, P95: np50 * 2, Block: o.Block - min(o.Block, trail)}
 
 	// Priority fees and landing.
 	market := sc.marketFee(m) * (1 + 0.15*noise(seed, nzFee, x))

@@ -22,7 +22,7 @@ func TestExitCodes(t *testing.T) {
 		want string // in stdout or stderr
 	}{
 		{[]string{"version"}, 0, "warroom "},
-		{[]string{"check", "-c", "../../examples/airdrop/warroom.yaml"}, 0, "ok (8 services"},
+		{[]string{"check", "-c", "../../examples/airdrop/warroom.yaml"}, 0, "ok (9 services"},
 		{[]string{"check", "-c", "../../config/testdata/bad/everything.yaml"}, 1, "everything.yaml:3:3: incident.nmae: unknown field"},
 		{[]string{"check", "-c", "/nonexistent/warroom.yaml"}, 1, "no such file"},
 		{[]string{"check"}, 2, "config"},
