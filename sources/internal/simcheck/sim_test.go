@@ -108,7 +108,7 @@ func TestEVMAgainstTheSimulator(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	scn := sim.DefaultScenario()
-	scn.InfuraAllowedRPS = 200         // most calls throttled at the peak
+	scn.InfuraAllowedRPS = 200          // most calls throttled at the peak
 	scn.InfuraBackoff = 2 * time.Second // Infura's hint, honoured by the scheduler
 	sm, err := sim.Start(ctx, sim.Options{Seed: 1, Start: time.Now().Add(-5 * time.Minute), Scenario: &scn, LatencyScale: -1})
 	if err != nil {
