@@ -81,9 +81,28 @@ type Source struct {
 	URL string `yaml:"url"`
 
 	// ImportAlerts (Datadog, Prometheus) brings the source's own alerts
-	// (monitors, firing rules) into the room; default true. Turn it off
-	// where those rules duplicate the room's own pane thresholds.
+	// (monitors, firing rules) into the room; default true. An imported
+	// alert about a pane's metric joins that pane's alert group, so rules
+	// that repeat the room's thresholds do not page twice.
 	ImportAlerts *bool `yaml:"import_alerts"`
+
+	// Monitors (Datadog) is a monitor search query in Datadog's syntax,
+	// e.g. tag:"team:launch", that selects the monitor groups imported.
+	// Without it, only groups whose monitor tags (all_tags) or group tags
+	// name a room service are imported.
+	Monitors string `yaml:"monitors"`
+
+	// AlertmanagerURL (Prometheus) is the Alertmanager this Prometheus
+	// sends its alerts to. It is then the authority for the source's
+	// alerts: they are read from its API (silences and inhibitions hold)
+	// and match the alerts its webhook posts to /api/alertmanager.
+	AlertmanagerURL string `yaml:"alertmanager_url"`
+
+	// SeverityMap (Datadog, Prometheus) overrides DefaultSeverities.
+	SeverityMap *SeverityMap `yaml:"severity"`
+	// Drop (Datadog, Prometheus) lists matcher sets of imported alerts to
+	// leave out, e.g. "alertname=Watchdog".
+	Drop []string `yaml:"drop"`
 
 	// RPC only.
 	Chain      Chain  `yaml:"chain"`
@@ -100,6 +119,9 @@ type Service struct {
 	Owner  string `yaml:"owner"`  // roster handle of the point of contact
 	Backup string `yaml:"backup"` // roster handle of the backup
 	Panes  []Pane `yaml:"panes"`
+	// DatadogTags are monitor or group tags that name this service besides
+	// service:<id>, e.g. functionname:tokens.
+	DatadogTags []string `yaml:"datadog_tags"`
 }
 
 // Direction says which side of a threshold is bad.
@@ -125,6 +147,16 @@ type Pane struct {
 	Clear     *float64  `yaml:"clear"` // hysteresis: the alert clears only past this
 	For       Duration  `yaml:"for"`   // how long a breach must last before firing
 	Direction Direction `yaml:"direction"`
+
+	// NoData is what an answer with no series means (default show).
+	NoData NoData `yaml:"no_data"`
+	// Delay (Datadog) evaluates the pane this far in the past, as
+	// Datadog's own monitors do for late metrics (AWS: 10-20 minutes).
+	Delay Duration `yaml:"delay"`
+	// Alerts lists matcher sets of imported alerts that are about this
+	// pane (e.g. "monitor_id=10004"); they join the pane's alert group.
+	// Alerts about one of the pane's metrics join it without this.
+	Alerts []string `yaml:"alerts"`
 }
 
 // RPCMetrics are the derived per-provider metrics an RPC pane can show.

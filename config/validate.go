@@ -305,7 +305,7 @@ func (v *validator) sources() []string {
 		}
 		switch s.Type {
 		case SourceDatadog:
-			notFor("url", "chain", "commitment")
+			notFor("url", "chain", "commitment", "alertmanager_url")
 			switch {
 			case s.Site != "" && s.APIURL != "":
 				v.at(p+".api_url", "set either site or api_url, not both", "api_url is for proxies and test servers")
@@ -321,10 +321,13 @@ func (v *validator) sources() []string {
 				v.at(p+".app_key", missing, "write app_key: ${DD_APP_KEY}")
 			}
 		case SourcePrometheus:
-			notFor("site", "api_url", "api_key", "app_key", "chain", "commitment")
+			notFor("site", "api_url", "api_key", "app_key", "chain", "commitment", "monitors")
 			v.requiredURL(p+".url", s.URL)
+			if v.has(p + ".alertmanager_url") {
+				v.requiredURL(p+".alertmanager_url", s.AlertmanagerURL)
+			}
 		case SourceRPC:
-			notFor("site", "api_url", "api_key", "app_key", "import_alerts")
+			notFor("site", "api_url", "api_key", "app_key", "import_alerts", "monitors", "alertmanager_url", "severity", "drop")
 			v.requiredURL(p+".url", s.URL)
 			chains := []string{string(ChainSolana), string(ChainEVM)}
 			switch s.Chain {
@@ -342,8 +345,50 @@ func (v *validator) sources() []string {
 				v.at(p+".chain", "unknown chain "+quoteShort(string(s.Chain)), suggest(string(s.Chain), chains, "one of"))
 			}
 		}
+		if s.Type == SourceDatadog || s.Type == SourcePrometheus {
+			v.severityMap(p+".severity", s.SeverityMap)
+			v.matcherList(p+".drop", s.Drop)
+		}
 	}
 	return ids
+}
+
+// severityMap checks a severity: override: each value under one level.
+func (v *validator) severityMap(p string, m *SeverityMap) {
+	if m == nil {
+		return
+	}
+	seen := map[string]string{}
+	for _, lv := range []struct {
+		name  string
+		names []string
+	}{{"crit", m.Crit}, {"warn", m.Warn}, {"info", m.Info}} {
+		for i, n := range lv.names {
+			ip := fmt.Sprintf("%s.%s[%d]", p, lv.name, i)
+			key := strings.ToLower(strings.TrimSpace(n))
+			if key == "" {
+				v.at(ip, "empty severity", "write the label value or Datadog state, e.g. critical")
+				continue
+			}
+			if first, dup := seen[key]; dup {
+				v.at(ip, quoteShort(n)+" is listed twice", fmt.Sprintf("first at %s, line %d; a severity maps to one level", first, v.line(first)))
+				continue
+			}
+			seen[key] = ip
+		}
+	}
+	if m.Default != "" && !slices.Contains(Severities, string(m.Default)) {
+		v.at(p+".default", "unknown severity "+quoteShort(string(m.Default)), suggest(string(m.Default), Severities, "one of"))
+	}
+}
+
+// matcherList checks a list of matcher sets (drop:, alerts:).
+func (v *validator) matcherList(p string, items []string) {
+	for i, it := range items {
+		if _, err := ParseMatchers(it); err != nil {
+			v.at(fmt.Sprintf("%s[%d]", p, i), "bad matcher: "+err.Error(), `write label=value, label!=value, label=~regex or label!~regex, comma-separated, e.g. alertname=Watchdog`)
+		}
+	}
 }
 
 func siteHint(site string) string {
@@ -414,6 +459,11 @@ func (v *validator) services(sourceIDs, handles []string) {
 		if s.Backup != "" && s.Backup == s.Owner {
 			v.at(p+".backup", "backup is the same person as the owner", "name a second person, or leave backup out")
 		}
+		for j, tag := range s.DatadogTags {
+			if strings.TrimSpace(tag) == "" || strings.ContainsAny(tag, " \t,") {
+				v.at(fmt.Sprintf("%s.datadog_tags[%d]", p, j), "invalid Datadog tag "+quoteShort(tag), "a tag is key:value or a bare word, without spaces or commas, e.g. functionname:tokens")
+			}
+		}
 		panes := map[string]string{}
 		for j, pane := range s.Panes {
 			v.pane(fmt.Sprintf("%s.panes[%d]", p, j), pane, sourceIDs, panes)
@@ -480,6 +530,20 @@ func (v *validator) pane(p string, pane Pane, sourceIDs []string, seen map[strin
 				"clear is on the good side of "+name+", so the alert does not flap")
 		}
 	}
+	switch pane.NoData {
+	case "", NoDataShow, NoDataAlert, NoDataZero:
+	default:
+		v.at(p+".no_data", "unknown no_data policy "+quoteShort(string(pane.NoData)), "show (grey NO DATA, no alert), alert or zero")
+	}
+	if v.has(p + ".delay") {
+		switch {
+		case pane.Delay < 0:
+			v.at(p+".delay", "must not be negative", "how far back a late metric is read, e.g. 15m for AWS metrics")
+		case src != nil && src.Type != SourceDatadog:
+			v.atKey(p+".delay", "delay applies to datadog panes", "Datadog's AWS metrics arrive late; "+string(src.Type)+" answers are current")
+		}
+	}
+	v.matcherList(p+".alerts", pane.Alerts)
 	if v.has(p + ".for") {
 		switch {
 		case pane.For < 0:
@@ -564,6 +628,9 @@ func applyDefaults(c *Config) {
 			}
 			if p.Direction == "" {
 				p.Direction = Above
+			}
+			if p.NoData == "" {
+				p.NoData = NoDataShow
 			}
 		}
 	}
