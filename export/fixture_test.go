@@ -45,7 +45,7 @@ func fixtureConfig() *config.Config {
 				{ID: "rps", Title: "requests/s", Source: "prom", Query: "q3", Unit: "req/s", Crit: fp(50000)},
 			}},
 			{ID: "rpc", Name: "RPC providers", Owner: "carol", Backup: "dave", Panes: []config.Pane{
-				{ID: "lag", Title: "slot lag", Source: "prom", Query: "q4", Unit: "slots", Warn: fp(20), Crit: fp(100)},
+				{ID: "lag", Title: "slot lag", Source: "prom", Query: "q4", Unit: "slots", Warn: fp(20), Crit: fp(100), NoData: config.NoDataAlert},
 			}},
 		},
 		Roster: []config.Person{{Handle: "maya", Name: "Maya Okafor"}, {Handle: "alice", Name: "Alice Chen"}, {Handle: "bob"},

@@ -167,7 +167,7 @@ func escalationSummary(c timefmt, a *incident.AlertLife) string {
 func policySummary(p EscalationPolicy) string {
 	var steps []string
 	if p.Backup > 0 {
-		steps = append(steps, "the service's backup after "+dur(p.Backup))
+		steps = append(steps, "the service's backup (the commander, for a service without one) after "+dur(p.Backup))
 	}
 	if p.Commander > 0 {
 		steps = append(steps, "the commander after "+dur(p.Commander))
@@ -176,7 +176,8 @@ func policySummary(p EscalationPolicy) string {
 		return ""
 	}
 	return " An alert nobody acknowledges pages " + strings.Join(steps, ", then ") +
-		", counted from its firing or from the upgrade to crit that cleared an earlier ack (as the war room declared it)."
+		", counted from its firing or from the upgrade to crit that cleared an earlier ack (as the war room declared it)." +
+		" Alerts about one condition escalate as one group, and each person gets at most one page a minute naming everything escalated to them."
 }
 
 // runApproval describes a run's approvals.

@@ -225,6 +225,10 @@ type jsonAlertInfo struct {
 	Key       string         `json:"key,omitempty"`
 	To        string         `json:"to,omitempty"`
 	Step      int            `json:"step,omitempty"`
+	Group     string         `json:"group,omitempty"`
+	Silenced  string         `json:"silenced,omitempty"`
+	StartsAt  *time.Time     `json:"starts_at,omitempty"`
+	EndsAt    *time.Time     `json:"ends_at,omitempty"`
 }
 
 type jsonEvent struct {
@@ -237,6 +241,7 @@ type jsonEvent struct {
 	Important bool                 `json:"important"`
 	Ref       int64                `json:"ref,omitempty"`
 	Alert     *jsonAlertInfo       `json:"alert,omitempty"`
+	Page      *incident.PageInfo   `json:"page,omitempty"`
 	Role      *incident.RoleInfo   `json:"role,omitempty"`
 	Source    *incident.SourceInfo `json:"source,omitempty"`
 	Run       *incident.RunInfo    `json:"run,omitempty"`
@@ -257,7 +262,7 @@ var definitions = map[string]any{
 	"time_to_ack":     "from the alert's first ALERT event to its first ACK",
 	"reack":           "an upgrade to crit clears an ack; wait_seconds of a reack runs from that upgrade to the next ACK; reacks are not in the means",
 	"time_to_resolve": "from the alert's first ALERT event to its RESOLVE",
-	"escalation":      "an unacked alert pages the backup, then the commander, after the declared delays; wait_seconds of an escalation runs from the firing, or from the upgrade to crit that cleared an earlier ack, to the ESCALATE",
+	"escalation":      "an unacked alert group escalates to the backup (the commander when the service has none), then the commander, after the declared delays; wait_seconds of an escalation runs from the firing, or from the upgrade to crit that cleared an earlier ack, to the ESCALATE; a PAGE names everything escalated to one person since their last page, at most one a minute",
 	"refire":          "an alert that resolves and fires again is two alerts with different ids",
 	"means":           "over the alerts listed (after filters) that were acked, or resolved",
 	"durations":       "computed from the whole journal, whatever the filters",
@@ -319,10 +324,18 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 func (r *Report) jsonEvent(e incident.Event) jsonEvent {
 	je := jsonEvent{Seq: e.Seq, Time: e.Time.UTC(), Kind: e.Kind, Actor: e.Actor, Service: e.Service, Text: e.Text,
-		Important: r.important[e.Seq], Ref: e.Ref, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room}
+		Important: r.important[e.Seq], Ref: e.Ref, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room}
 	if a := e.Alert; a != nil {
 		je.Alert = &jsonAlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Value: jfloat(a.Value), Threshold: jfloat(a.Threshold),
-			Unit: a.Unit, Origin: a.Origin, Key: a.Key, To: a.To, Step: a.Step}
+			Unit: a.Unit, Origin: a.Origin, Key: a.Key, To: a.To, Step: a.Step, Group: a.Group, Silenced: a.Silenced}
+		if !a.StartsAt.IsZero() {
+			t := a.StartsAt.UTC()
+			je.Alert.StartsAt = &t
+		}
+		if !a.EndsAt.IsZero() {
+			t := a.EndsAt.UTC()
+			je.Alert.EndsAt = &t
+		}
 	}
 	return je
 }

@@ -34,7 +34,8 @@ type Note struct {
 	Text    string
 }
 
-// Ack acknowledges one alert.
+// Ack acknowledges an alert and the rest of its group: one condition,
+// seen by a pane and by imported monitors or rules, is acked as one.
 type Ack struct {
 	By      string
 	AlertID string
@@ -108,6 +109,9 @@ type decider struct {
 	out []Event
 	// presence is set when the batch changed who is connected.
 	presence bool
+	// dirty are sources whose panes' staleness was looked at in this
+	// batch: their source alert is brought up to date at its end.
+	dirty map[string]bool
 }
 
 // emit assigns the next seq, applies the event to the engine's state and
@@ -187,10 +191,21 @@ func (c Ack) decide(d *decider) error {
 	if err := d.check(c.By, roles.ActAck, a.Service); err != nil {
 		return err
 	}
-	if a.Acked() {
+	n := 0
+	if g := d.s.GroupOf(a); g != nil {
+		for _, m := range d.s.Members(g) {
+			if !m.Acked() {
+				d.ack(c.By, m)
+				n++
+			}
+		}
+	} else if !a.Acked() {
+		d.ack(c.By, a)
+		n++
+	}
+	if n == 0 {
 		return roles.Refuse("alert %s is already acked by %s", a.ID, a.AckedBy)
 	}
-	d.ack(c.By, a)
 	return nil
 }
 
@@ -232,13 +247,14 @@ func (c Resolve) decide(d *decider) error {
 	if r := strings.TrimSpace(c.Reason); r != "" {
 		text += ": " + r
 	}
-	d.resolve(c.By, a, text)
+	d.resolve(c.By, a, text, time.Time{})
 	return nil
 }
 
-func (d *decider) resolve(by string, a *Alert, text string) {
+// resolve closes an alert; ends is the origin's end time, when it gave one.
+func (d *decider) resolve(by string, a *Alert, text string, ends time.Time) {
 	d.emit(Event{Kind: KindResolve, Actor: by, Service: a.Service, Ref: a.Seq, Text: text,
-		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key}})
+		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, Group: a.Group, EndsAt: ends}})
 }
 
 func (c Raise) decide(d *decider) error {
@@ -259,8 +275,10 @@ func (c Raise) decide(d *decider) error {
 		return roles.Refuse("a manual alert needs a text of at most %d bytes", MaxNoteLen)
 	}
 	seq := d.s.LastSeq + 1
+	id := fmt.Sprintf("A%d", seq)
 	d.emit(Event{Kind: KindAlert, Actor: c.By, Service: c.Service, Text: text + " (" + string(c.Level) + ")",
-		Alert: &AlertInfo{ID: fmt.Sprintf("A%d", seq), Pane: "manual", Level: c.Level, Origin: "manual", Key: fmt.Sprint(seq)}})
+		Alert: &AlertInfo{ID: id, Pane: "manual", Level: c.Level, Origin: "manual", Key: fmt.Sprint(seq),
+			Group: c.Service + "/manual:" + id, Owner: d.owner(c.Service, c.Level, "")}})
 	return nil
 }
 

@@ -24,6 +24,11 @@ import (
 //     new id), each with its own TTA and TTR.
 //   - All durations are differences of the events' absolute (UTC) times, so
 //     they are correct across midnight, handoffs and restarts.
+//   - An imported alert that carries its origin's times (Alertmanager's
+//     startsAt and endsAt, Prometheus' activeAt) fired and resolved at
+//     those times, not when they reached the room (Alertmanager delivers
+//     after its group_wait and group_interval); ReceivedAt and
+//     ResolvedSeq's event time say when the room learned of them.
 
 // LevelChange is one ALERT event of an alert: its firing or a change of level.
 type LevelChange struct {
@@ -69,11 +74,13 @@ type AlertLife struct {
 	Origin  string
 	Key     string
 
-	Seq     int64 // the ALERT event that fired it
-	FiredAt time.Time
-	Text    string // the firing event's text
-	Level   Level  // the latest level
-	Worst   Level  // the worst level it reached
+	Seq     int64     // the ALERT event that fired it
+	FiredAt time.Time // the origin's start when it gave one, else ReceivedAt
+	// ReceivedAt is when the room received the firing.
+	ReceivedAt time.Time
+	Text       string // the firing event's text
+	Level      Level  // the latest level
+	Worst      Level  // the worst level it reached
 
 	Levels      []LevelChange // every ALERT event, oldest first
 	Acks        []AckRecord
@@ -141,7 +148,10 @@ func (l *AlertLives) Apply(e Event) {
 			Threshold: e.Alert.Threshold, Unit: e.Alert.Unit, Text: e.Text}
 		if a == nil {
 			a = &AlertLife{ID: e.Alert.ID, Service: e.Service, Pane: e.Alert.Pane, Origin: e.Alert.Origin,
-				Key: e.Alert.Key, Seq: e.Seq, FiredAt: e.Time, Text: e.Text, Worst: e.Alert.Level}
+				Key: e.Alert.Key, Seq: e.Seq, FiredAt: e.Time, ReceivedAt: e.Time, Text: e.Text, Worst: e.Alert.Level}
+			if st := e.Alert.StartsAt; !st.IsZero() && st.Before(e.Time) {
+				a.FiredAt = st
+			}
 			l.byID[a.ID] = a
 			l.list = append(l.list, a)
 		} else if e.Alert.Level == LevelCrit && a.Level != LevelCrit && a.acked {
@@ -173,6 +183,9 @@ func (l *AlertLives) Apply(e Event) {
 			return
 		}
 		a.ResolvedSeq, a.ResolvedAt, a.ResolvedBy, a.ResolveText = e.Seq, e.Time, e.Actor, e.Text
+		if end := e.Alert.EndsAt; !end.IsZero() && end.Before(e.Time) && !end.Before(a.FiredAt) {
+			a.ResolvedAt = end
+		}
 	case KindEscalate:
 		if a := l.byID[e.Alert.ID]; a != nil {
 			a.Escalations = append(a.Escalations, EscalationRecord{Seq: e.Seq, At: e.Time, To: e.Alert.To, Step: e.Alert.Step})

@@ -78,18 +78,23 @@ type subReply struct {
 
 // Engine owns the incident. Only its goroutine (Run) touches state.
 type Engine struct {
-	cfg        *config.Config
-	j          *journal.Journal
-	clock      clock.Clock
-	roster     *roles.Roster
-	setup      roles.Assignments
-	services   map[string]*config.Service
-	rules      map[string]*rule
-	ruleList   []*rule
-	escalation config.Escalation
-	maxBatch   int
-	tickEvery  time.Duration
-	started    time.Time
+	cfg       *config.Config
+	j         *journal.Journal
+	clock     clock.Clock
+	roster    *roles.Roster
+	setup     roles.Assignments
+	services  map[string]*config.Service
+	rules     map[string]*rule
+	ruleList  []*rule
+	byService map[string][]*rule // panes of each service, in file order
+	bySource  map[string][]*rule // panes of each source
+	// sourceService is the service a source's alert belongs to: the one
+	// service all its panes belong to, else none (the commander's).
+	sourceService map[string]string
+	escalation    config.Escalation
+	maxBatch      int
+	tickEvery     time.Duration
+	started       time.Time
 
 	state *State
 	// health is the last health each source reported, so that only
@@ -121,6 +126,8 @@ func New(o Options) (*Engine, error) {
 		setup:      roles.FromConfig(o.Config),
 		services:   map[string]*config.Service{},
 		rules:      map[string]*rule{},
+		byService:  map[string][]*rule{},
+		bySource:   map[string][]*rule{},
 		escalation: o.Config.Escalation,
 		maxBatch:   o.MaxBatch,
 		tickEvery:  o.Tick,
@@ -135,7 +142,19 @@ func New(o Options) (*Engine, error) {
 			r := newRule(*svc, p, o.Config.Source(p.Source))
 			e.rules[PaneKey(svc.ID, p.ID)] = r
 			e.ruleList = append(e.ruleList, r)
+			e.byService[svc.ID] = append(e.byService[svc.ID], r)
+			e.bySource[p.Source] = append(e.bySource[p.Source], r)
 		}
+	}
+	e.sourceService = map[string]string{}
+	for src, rs := range e.bySource {
+		svc := rs[0].service
+		for _, r := range rs {
+			if r.service != svc {
+				svc = ""
+			}
+		}
+		e.sourceService[src] = svc
 	}
 	err := o.Journal.Replay(context.Background(), 0, func(je journal.Event) error {
 		ev, err := FromJournal(je)
@@ -212,7 +231,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // ahead of the journal, and a restart replays the truth.
 func (e *Engine) process(batch []request) error {
 	now := e.clock.Now()
-	d := &decider{e: e, s: e.state, now: now}
+	d := &decider{e: e, s: e.state, now: now, dirty: map[string]bool{}}
 	type outcome struct {
 		from, to int
 		err      error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func testConfig() *config.Config {
 				{ID: "p95", Title: "p95 latency", Source: "prom", Query: "q1", Unit: "s", Warn: f(0.5), Crit: f(1), Clear: f(0.4), For: config.Duration(10 * time.Second)},
 			}},
 			{ID: "history", Name: "History", Owner: "bob", Panes: []config.Pane{
-				{ID: "rps", Title: "requests/s", Source: "prom", Query: "q2", Unit: "req/s", Crit: f(50000)},
+				{ID: "rps", Title: "requests/s", Source: "prom", Query: "q2", Unit: "req/s", Crit: f(50000), NoData: config.NoDataAlert},
 			}},
 		},
 		Roster: []config.Person{{Handle: "maya"}, {Handle: "alice"}, {Handle: "bob"}, {Handle: "olga"}, {Handle: "sam"}},
@@ -281,7 +282,7 @@ func TestThresholdRuleWithForClearAndEscalation(t *testing.T) {
 	h.observe(Sample{Service: "tokens", Pane: "p95", Value: 0.6})
 	var esc []string
 	for _, e := range h.state().Recent {
-		if e.Kind == KindEscalate {
+		if e.Kind == KindEscalate && e.Service == "tokens" {
 			esc = append(esc, e.Alert.To)
 		}
 	}
@@ -329,22 +330,36 @@ func TestStaleAndNoDataAreTheirOwnStates(t *testing.T) {
 	if a := h.openAlert("history"); a == nil || a.Level != LevelCrit {
 		t.Fatalf("crit must not be downgraded by staleness, got %+v", a)
 	}
-	// The tokens pane never answered at all: it is STALE, never OK.
-	a := h.openAlert("tokens")
-	if a == nil || a.Level != LevelStale || !strings.Contains(a.Text, "STALE") {
-		t.Fatalf("want tokens STALE, got %+v", a)
+	// The tokens pane never answered at all: it is STALE, never OK. A
+	// dead source opens one alert that lists the panes it blanks, not
+	// one per pane.
+	src := h.openAlert("")
+	if src == nil || src.Level != LevelStale || src.Origin != "source" || !strings.Contains(src.Text, "STALE") ||
+		strings.Join(src.Panes, ",") != "tokens/p95,history/rps" {
+		t.Fatalf("want one source alert for both panes, got %+v", src)
 	}
-	// An explicit stale report from the scheduler carries the error.
-	h.observe(Sample{Service: "tokens", Pane: "p95", Value: 0.1})
 	if a := h.openAlert("tokens"); a != nil {
-		t.Fatalf("fresh OK data resolves STALE: %+v", a)
+		t.Fatalf("a STALE pane has no alert of its own: %+v", a)
 	}
-	if e := h.state().Recent[len(h.state().Recent)-1]; e.Kind != KindResolve || !strings.Contains(e.Text, "answers again (100ms)") {
-		t.Fatalf("a STALE clear says the source answers again: %s", e.Line())
+	if p := h.state().Panes["tokens/p95"]; p != nil && p.HasData {
+		t.Fatalf("tokens never answered: %+v", p)
 	}
+	h.observe(Sample{Service: "tokens", Pane: "p95", Value: 0.1}, Sample{Service: "history", Pane: "rps", Value: 100})
+	if a := h.openAlert(""); a != nil {
+		t.Fatalf("fresh data resolves the source alert: %+v", a)
+	}
+	if e := h.state().Recent[len(h.state().Recent)-1]; e.Kind != KindResolve || !strings.Contains(e.Text, "source prom answers again") {
+		t.Fatalf("a source alert's clear says the source answers again: %s", e.Line())
+	}
+	// An explicit stale report from the scheduler greys the pane at once;
+	// the source alert waits one watchdog period, and carries the error.
 	h.observe(Sample{Service: "tokens", Pane: "p95", Stale: true, Error: "context deadline exceeded"})
-	if a := h.openAlert("tokens"); a == nil || !strings.Contains(a.Text, "deadline exceeded") {
-		t.Fatalf("want STALE with the error, got %+v", a)
+	if a := h.openAlert(""); a != nil {
+		t.Fatalf("one failed poll is not yet an alert: %+v", a)
+	}
+	h.advance(16 * time.Second)
+	if a := h.openAlert(""); a == nil || !strings.Contains(a.Text, "deadline exceeded") {
+		t.Fatalf("want the source alert with the error, got %+v", a)
 	}
 }
 
@@ -355,7 +370,7 @@ func TestImportedAlertsJoinTheList(t *testing.T) {
 		{Key: "2:*", Service: "mystery", Name: "odd monitor", Level: "Skipped", Firing: true},
 	}})
 	open := h.state().OpenAlerts()
-	if len(open) != 2 || open[0].Level != LevelCrit || open[1].Level != LevelUnknown || open[1].Service != "" {
+	if len(open) != 2 || open[0].Level != LevelCrit || open[1].Level != LevelUnknown || open[1].Service != "" || open[1].Pages() {
 		t.Fatalf("imported alerts: %+v %+v", open[0], open[1])
 	}
 	h.ok(ImportAlerts{Origin: "datadog", Complete: true, Alerts: []ExternalAlert{
@@ -463,8 +478,8 @@ func TestNonFiniteValuesNeverBreakTheEngine(t *testing.T) {
 		t.Fatalf("+Inf is a breach: %+v", a)
 	}
 	h.observe(Sample{Service: "tokens", Pane: "p95", Value: math.NaN()})
-	if a := h.openAlert("tokens"); a == nil || a.Level != LevelNoData {
-		t.Fatalf("NaN is no data: %+v", a)
+	if p := h.state().Panes["tokens/p95"]; p == nil || !p.NoData || h.openAlert("tokens") != nil {
+		t.Fatalf("NaN is no data (shown, no alert with no_data: show): %+v", p)
 	}
 	h.ok(Note{By: "maya", Text: "still alive"})
 }
@@ -480,13 +495,13 @@ func TestEscalationCountsFromTheUpgradeThatClearedTheAck(t *testing.T) {
 	if a.Level != LevelCrit || a.Acked() || a.Escalated != 0 {
 		t.Fatalf("upgrade to crit must clear the ack without paging at once: %+v", a)
 	}
-	h.advance(4 * time.Minute)
+	h.advance(time.Minute + 58*time.Second)
 	if a := h.openAlert("history"); a.Escalated != 0 {
-		t.Fatalf("paged %d min after the upgrade, delay is 5m", 4)
+		t.Fatalf("escalated before the backup delay (2m) after the upgrade: %+v", a)
 	}
-	h.advance(2 * time.Minute)
+	h.advance(3 * time.Second)
 	if a := h.openAlert("history"); a.Escalated != 2 {
-		t.Fatalf("history has no backup: the commander is paged 5m after the upgrade, got step %d", a.Escalated)
+		t.Fatalf("history has no backup: the commander is paged at the backup delay after the upgrade, got step %d", a.Escalated)
 	}
 }
 
@@ -524,8 +539,11 @@ func TestStateIsAFoldOfTheJournal(t *testing.T) {
 	}
 	for id, a := range live.Alerts {
 		b := re.Alerts[id]
-		if b == nil || *a != *b {
+		if b == nil || !reflect.DeepEqual(a, b) {
 			t.Fatalf("alert %s: live %+v replayed %+v", id, a, b)
 		}
+	}
+	if !reflect.DeepEqual(live.Groups, re.Groups) || !reflect.DeepEqual(live.Pages, re.Pages) {
+		t.Fatalf("groups or pages differ:\nlive %+v %+v\nreplayed %+v %+v", live.Groups, live.Pages, re.Groups, re.Pages)
 	}
 }

@@ -24,7 +24,8 @@ const (
 	KindAlert     Kind = "ALERT"     // an alert fired or changed level
 	KindAck       Kind = "ACK"       // an alert was acknowledged
 	KindResolve   Kind = "RESOLVE"   // an alert was resolved
-	KindEscalate  Kind = "ESCALATE"  // an unacked alert was escalated
+	KindEscalate  Kind = "ESCALATE"  // an unacked alert group was escalated to the next person
+	KindPage      Kind = "PAGE"      // a person was paged: everything newly escalated to them
 	KindRole      Kind = "ROLE"      // a role was assigned or cleared
 	KindOffer     Kind = "OFFER"     // command was offered to someone
 	KindAccept    Kind = "ACCEPT"    // the offer was accepted: command changed hands
@@ -45,23 +46,36 @@ const (
 	LevelNoData  Level = "nodata"  // the query answers, with no series
 	LevelStale   Level = "stale"   // the source stopped answering
 	LevelUnknown Level = "unknown" // an imported alert in a state we don't know
+	LevelInfo    Level = "info"    // an imported alert that informs (severity info, none; Datadog No Data)
 )
 
 // Rank orders levels for sorting: higher is worse.
 func (l Level) Rank() int {
 	switch l {
 	case LevelCrit:
-		return 5
+		return 6
 	case LevelStale:
-		return 4
+		return 5
 	case LevelWarn:
-		return 3
+		return 4
 	case LevelNoData:
-		return 2
+		return 3
 	case LevelUnknown:
+		return 2
+	case LevelInfo:
 		return 1
 	}
 	return 0
+}
+
+// Pages reports whether an alert at this level asks a person to act:
+// informational and unknown alerts are shown but never escalate.
+func (l Level) Pages() bool {
+	switch l {
+	case LevelCrit, LevelWarn, LevelStale, LevelNoData:
+		return true
+	}
+	return false
 }
 
 // Event is one committed fact. Everything but the first five fields is the
@@ -82,6 +96,7 @@ type Event struct {
 	Ref int64 `json:"ref,omitempty"`
 
 	Alert  *AlertInfo  `json:"alert,omitempty"`
+	Page   *PageInfo   `json:"page,omitempty"`
 	Role   *RoleInfo   `json:"role,omitempty"`
 	Source *SourceInfo `json:"source,omitempty"`
 	Run    *RunInfo    `json:"run,omitempty"`
@@ -140,8 +155,48 @@ type AlertInfo struct {
 	Unit      string  `json:"unit,omitempty"`
 	Origin    string  `json:"origin,omitempty"` // rule, datadog, prometheus, alertmanager, manual
 	Key       string  `json:"key,omitempty"`    // external identity for imported alerts
-	To        string  `json:"to,omitempty"`     // ESCALATE: who was paged
+	To        string  `json:"to,omitempty"`     // ESCALATE: who is paged
 	Step      int     `json:"step,omitempty"`   // ESCALATE: 1 backup, 2 commander
+
+	// Group is the alert group it belongs to (see Group): the pane's, or
+	// one per imported rule or monitor, or one per dead source.
+	Group string `json:"group,omitempty"`
+	// Silenced says why an alert that is firing at its origin asks no one
+	// to act (muted, a Datadog downtime, an Alertmanager silence).
+	Silenced string `json:"silenced,omitempty"`
+	// Owner (ALERT, firing) is the service owner told when it fires.
+	Owner string `json:"owner,omitempty"`
+	// StartsAt and EndsAt are the origin's own times (Alertmanager's
+	// startsAt/endsAt, Prometheus' activeAt, Datadog's last triggered);
+	// the event's time is when the room received it.
+	StartsAt time.Time `json:"starts_at,omitzero"`
+	EndsAt   time.Time `json:"ends_at,omitzero"`
+	// Via is how an imported alert first arrived: poll or webhook.
+	Via string `json:"via,omitempty"`
+	// Panes (a source alert) are the panes the dead source leaves blank.
+	Panes []string `json:"panes,omitempty"`
+	// Count (ESCALATE) is how many unacked alerts the group holds.
+	Count int `json:"count,omitempty"`
+}
+
+// PageInfo is a PAGE: one person, everything newly escalated to them
+// since their last page (at most one page per person per PageEvery).
+type PageInfo struct {
+	To    string     `json:"to"`
+	Items []PageItem `json:"items"`
+	More  int        `json:"more,omitempty"` // items left out of Items for size
+}
+
+// PageItem is one escalated group in a page.
+type PageItem struct {
+	Seq     int64  `json:"seq"` // the ESCALATE event
+	Group   string `json:"group"`
+	Alert   string `json:"alert"` // the group's oldest unacked alert
+	Service string `json:"service,omitempty"`
+	Title   string `json:"title"`
+	Level   Level  `json:"level"`
+	Step    int    `json:"step"`
+	Count   int    `json:"count,omitempty"` // unacked alerts in the group
 }
 
 // RoleInfo describes a ROLE/OFFER/ACCEPT/DECLINE event.
@@ -268,6 +323,7 @@ type body struct {
 	Text   string             `json:"text"`
 	Ref    int64              `json:"ref,omitempty"`
 	Alert  *AlertInfo         `json:"alert,omitempty"`
+	Page   *PageInfo          `json:"page,omitempty"`
 	Role   *RoleInfo          `json:"role,omitempty"`
 	Source *SourceInfo        `json:"source,omitempty"`
 	Run    *RunInfo           `json:"run,omitempty"`
@@ -278,7 +334,7 @@ type body struct {
 
 // ToJournal encodes the event as a journal row.
 func (e Event) ToJournal() journal.Event {
-	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room})
+	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room})
 	if err != nil {
 		// All fields are plain data; a failure here is a programming error.
 		panic(fmt.Sprintf("encode event: %v", err))
@@ -294,7 +350,7 @@ func FromJournal(j journal.Event) (Event, error) {
 	}
 	return Event{
 		Seq: j.Seq, Time: j.Time, Kind: Kind(j.Kind), Actor: j.Actor, Service: j.Service,
-		Text: b.Text, Ref: b.Ref, Alert: b.Alert, Role: b.Role, Source: b.Source, Run: b.Run, Flag: b.Flag, Setup: b.Setup, Room: b.Room,
+		Text: b.Text, Ref: b.Ref, Alert: b.Alert, Page: b.Page, Role: b.Role, Source: b.Source, Run: b.Run, Flag: b.Flag, Setup: b.Setup, Room: b.Room,
 	}, nil
 }
 
@@ -314,11 +370,28 @@ type Sample struct {
 // or Alertmanager. Sources report the current set; the engine turns changes
 // into events.
 type ExternalAlert struct {
-	Origin  string // datadog, prometheus, alertmanager
-	Key     string // stable identity within the origin (monitor id + group, fingerprint)
+	Origin string // the source's origin (see sources.Origin)
+	// Key is the identity within the origin: monitor id + group, or the
+	// label-set fingerprint, which Alertmanager's webhook and Prometheus'
+	// API give alike, so both paths name one alert.
+	Key     string
 	Service string
 	Name    string
-	Level   Level // warn, crit or unknown
+	Level   Level // crit, warn, info (never pages) or unknown (never pages)
 	Firing  bool  // false: resolved at the origin
 	Text    string
+
+	// Silenced says why it asks no one to act (shown, never pages).
+	Silenced string
+	// StartsAt and EndsAt are the origin's times, when it gives them.
+	StartsAt, EndsAt time.Time
+	// Labels (Prometheus labels; Datadog monitor fields and tags) are
+	// what a pane's alerts: matchers see.
+	Labels map[string]string
+	// Metrics the alert's query reads, when the origin says: an alert
+	// about a pane's metric joins the pane's group.
+	Metrics []string
+	// Rule names what the alert is an instance of (alertname:X,
+	// monitor:N): alerts of one rule on one service form one group.
+	Rule string
 }

@@ -14,21 +14,36 @@ import (
 // rule is a pane's alert rule, resolved from the config once.
 type rule struct {
 	service, pane        string
+	source               string
 	title, unit          string
 	warn, crit, clr      *float64
 	below                bool
 	hold                 time.Duration // `for`
 	staleAfter           time.Duration // interval + timeout + 1s: a watchdog behind the scheduler's own reports
+	noData               config.NoData
+	metrics              []string          // metric names the query reads (grouping)
+	alerts               []config.Matchers // imported alerts that are about this pane
 	warnSince, critSince time.Time
+	staleSince           time.Time // when the pane last went STALE (zero: it answers)
 }
 
 func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
-	r := &rule{service: svc.ID, pane: p.ID, title: p.Title, unit: p.Unit,
-		warn: p.Warn, crit: p.Crit, clr: p.Clear, below: p.Direction == config.Below, hold: p.For.D()}
+	r := &rule{service: svc.ID, pane: p.ID, source: p.Source, title: p.Title, unit: p.Unit,
+		warn: p.Warn, crit: p.Crit, clr: p.Clear, below: p.Direction == config.Below, hold: p.For.D(), noData: p.NoData}
 	if r.title == "" {
 		r.title = p.ID
 	}
 	r.staleAfter = StaleAfter(src)
+	if src != nil {
+		r.metrics = config.QueryMetrics(src.Type, p.Query)
+	}
+	// Validation parsed these already; a config built in code gets none
+	// for a bad item rather than a failure.
+	for _, it := range p.Alerts {
+		if ms, err := config.ParseMatchers(it); err == nil {
+			r.alerts = append(r.alerts, ms)
+		}
+	}
 	return r
 }
 
@@ -79,6 +94,9 @@ func (r *rule) cleared(v float64) bool {
 	return v <= *c
 }
 
+// groupKey is the alert group of the pane.
+func (r *rule) groupKey() string { return r.service + "/" + r.pane }
+
 // Observe delivers samples from sources. It has no reply.
 type Observe struct{ Samples []Sample }
 
@@ -86,12 +104,20 @@ type Observe struct{ Samples []Sample }
 type ReportSource struct{ Info SourceInfo }
 
 // ImportAlerts merges alerts from an external origin. With Complete, the
-// set is the origin's whole current state, and open alerts of that origin
-// missing from it are resolved.
+// set is the origin's whole current state for alerts that arrived Via the
+// same path (or for every path when Authoritative), and open alerts of
+// that origin missing from it are resolved.
 type ImportAlerts struct {
 	Origin   string
 	Alerts   []ExternalAlert
 	Complete bool
+	// Via is the path: "poll" (a source's query) or "webhook". A poll of
+	// Prometheus does not resolve what Alertmanager's webhook brought
+	// (it may come from another Prometheus).
+	Via string
+	// Authoritative: this set is the whole truth for the origin, whatever
+	// path its alerts came by (Alertmanager's own API).
+	Authoritative bool
 }
 
 // RecordRun records a playbook run transition decided by the runner.
@@ -107,9 +133,16 @@ type RecordMirror struct{ Text string }
 
 func (c Observe) decide(d *decider) error {
 	for i := range c.Samples {
+		sm := &c.Samples[i]
 		// NaN is no answer at all; ±Inf is kept: it is a real breach.
-		if math.IsNaN(c.Samples[i].Value) && !c.Samples[i].Stale {
-			c.Samples[i].NoData = true
+		if math.IsNaN(sm.Value) && !sm.Stale {
+			sm.NoData = true
+		}
+		if sm.NoData && !sm.Stale {
+			if r := d.e.rules[PaneKey(sm.Service, sm.Pane)]; r != nil && r.noData == config.NoDataZero {
+				// A lazily created series: nothing counted yet is 0.
+				sm.NoData, sm.Value = false, 0
+			}
 		}
 	}
 	d.s.ApplySamples(c.Samples, d.now)
@@ -118,10 +151,13 @@ func (c Observe) decide(d *decider) error {
 			d.evaluate(r)
 		}
 	}
+	d.sourceAlerts()
 	return nil
 }
 
-// evaluate turns a pane's latest value into alert events.
+// evaluate turns a pane's latest value into alert events. A STALE pane
+// opens no alert of its own: its source's alert says which panes are
+// blank (see sourceAlerts).
 func (d *decider) evaluate(r *rule) {
 	p := d.s.pane(r.service, r.pane)
 	open := d.s.OpenAlert(r.service, &AlertInfo{Pane: r.pane})
@@ -129,17 +165,33 @@ func (d *decider) evaluate(r *rule) {
 	if last.IsZero() {
 		last = d.e.started
 	}
-	switch {
-	case p.Stale || d.now.Sub(last) > r.staleAfter:
-		why := p.Error
-		if why == "" {
-			why = "no answer for " + Age(d.now.Sub(last))
+	stale := p.Stale || d.now.Sub(last) > r.staleAfter
+	if stale != !r.staleSince.IsZero() {
+		if stale {
+			r.staleSince = d.now
+			if !p.Stale {
+				r.staleSince = last // silent since its last answer
+			}
+		} else {
+			r.staleSince = time.Time{}
 		}
+		d.dirty[r.source] = true
+	} else if stale {
+		d.dirty[r.source] = true // its hold may have passed
+	}
+	switch {
+	case stale:
 		r.warnSince, r.critSince = time.Time{}, time.Time{}
-		d.condition(r, open, LevelStale, fmt.Sprintf("%s STALE: %s", r.title, why))
 	case p.NoData:
 		r.warnSince, r.critSince = time.Time{}, time.Time{}
-		d.condition(r, open, LevelNoData, fmt.Sprintf("%s NO DATA: the query returned no series", r.title))
+		if r.noData == config.NoDataAlert {
+			d.condition(r, open, LevelNoData, fmt.Sprintf("%s NO DATA: the query returned no series", r.title))
+		} else if open != nil && (open.Level == LevelNoData || open.Level == LevelStale) {
+			// An empty answer is not an alert here (no_data: show); an
+			// alert from before says so much. Warn and crit stay: losing
+			// the data does not make them better.
+			d.resolve("rule", open, fmt.Sprintf("%s: no series, which is not an alert for this pane (no_data: show)", r.title), time.Time{})
+		}
 	case !p.HasData:
 		// Waiting for the first answer; the watchdog above covers silence.
 	default:
@@ -147,8 +199,8 @@ func (d *decider) evaluate(r *rule) {
 	}
 }
 
-// condition fires or updates a STALE or NO DATA alert. An open warn or
-// crit alert keeps its level: losing the data does not make it better.
+// condition fires or updates a NO DATA alert. An open warn or crit alert
+// keeps its level: losing the data does not make it better.
 func (d *decider) condition(r *rule, open *Alert, lvl Level, text string) {
 	if open != nil && (open.Level == LevelWarn || open.Level == LevelCrit || open.Level == lvl) {
 		return
@@ -192,13 +244,13 @@ func (d *decider) threshold(r *rule, p *Pane, open *Alert) {
 		switch {
 		case open.Level == LevelNoData:
 			d.resolve("rule", open, fmt.Sprintf("%s data is back (%s) after %s without data",
-				r.title, FormatValue(v, r.unit), Age(now.Sub(open.FiredAt))))
+				r.title, FormatValue(v, r.unit), Age(now.Sub(open.FiredAt))), time.Time{})
 		case open.Level == LevelStale:
 			d.resolve("rule", open, fmt.Sprintf("%s answers again (%s) after %s stale",
-				r.title, FormatValue(v, r.unit), Age(now.Sub(open.FiredAt))))
+				r.title, FormatValue(v, r.unit), Age(now.Sub(open.FiredAt))), time.Time{})
 		case r.cleared(v):
 			d.resolve("rule", open, fmt.Sprintf("%s back to %s (clear %s %s) after %s",
-				r.title, FormatValue(v, r.unit), r.cmp(true), FormatValue(deref(r.clearLine()), r.unit), Age(now.Sub(open.FiredAt))))
+				r.title, FormatValue(v, r.unit), r.cmp(true), FormatValue(deref(r.clearLine()), r.unit), Age(now.Sub(open.FiredAt))), time.Time{})
 		}
 		return
 	}
@@ -217,12 +269,23 @@ func (r *rule) cmp(clearing bool) string {
 }
 
 func (d *decider) fire(r *rule, open *Alert, lvl Level, text string, v float64, thr *float64) {
-	id := fmt.Sprintf("A%d", d.s.LastSeq+1)
+	info := &AlertInfo{Pane: r.pane, Level: lvl, Value: finite(v), Threshold: deref(thr), Unit: r.unit, Origin: "rule"}
 	if open != nil {
-		id = open.ID
+		info.ID, info.Group = open.ID, open.Group
+	} else {
+		info.ID, info.Group = fmt.Sprintf("A%d", d.s.LastSeq+1), r.groupKey()
+		info.Owner = d.owner(r.service, lvl, "")
 	}
-	d.emit(Event{Kind: KindAlert, Actor: "rule", Service: r.service, Text: text,
-		Alert: &AlertInfo{ID: id, Pane: r.pane, Level: lvl, Value: finite(v), Threshold: deref(thr), Unit: r.unit, Origin: "rule"}})
+	d.emit(Event{Kind: KindAlert, Actor: "rule", Service: r.service, Text: text, Alert: info})
+}
+
+// owner is who to tell when an alert on service fires: its owner, for an
+// alert that asks someone to act.
+func (d *decider) owner(service string, lvl Level, silenced string) string {
+	if !lvl.Pages() || silenced != "" {
+		return ""
+	}
+	return d.s.Roles.Services[service].Primary
 }
 
 // finite clamps ±Inf (histogram_quantile answers +Inf when every
@@ -266,50 +329,6 @@ func (c ReportSource) decide(d *decider) error {
 	return nil
 }
 
-func (c ImportAlerts) decide(d *decider) error {
-	seen := map[string]bool{}
-	for _, x := range c.Alerts {
-		svc := x.Service
-		if _, ok := d.e.services[svc]; !ok {
-			svc = "" // unmapped: shown to the commander rather than dropped
-		}
-		key := AlertInfo{Origin: c.Origin, Key: x.Key}
-		seen[alertKey(svc, &key)] = true
-		open := d.s.OpenAlert(svc, &key)
-		lvl := x.Level
-		if lvl != LevelWarn && lvl != LevelCrit {
-			lvl = LevelUnknown
-		}
-		name := x.Name
-		if name == "" {
-			name = x.Key
-		}
-		switch {
-		case x.Firing && (open == nil || open.Level != lvl):
-			id := fmt.Sprintf("A%d", d.s.LastSeq+1)
-			if open != nil {
-				id = open.ID
-			}
-			text := fmt.Sprintf("%s: %s (%s)", c.Origin, name, lvl)
-			if x.Text != "" {
-				text = fmt.Sprintf("%s: %s: %s (%s)", c.Origin, name, x.Text, lvl)
-			}
-			d.emit(Event{Kind: KindAlert, Actor: c.Origin, Service: svc, Text: text,
-				Alert: &AlertInfo{ID: id, Pane: name, Level: lvl, Origin: c.Origin, Key: x.Key}})
-		case !x.Firing && open != nil:
-			d.resolve(c.Origin, open, fmt.Sprintf("%s: %s resolved after %s", c.Origin, name, Age(d.now.Sub(open.FiredAt))))
-		}
-	}
-	if c.Complete {
-		for _, a := range d.s.OpenAlerts() {
-			if a.Origin == c.Origin && !seen[alertKey(a.Service, &AlertInfo{Origin: a.Origin, Key: a.Key})] {
-				d.resolve(c.Origin, a, fmt.Sprintf("%s: %s no longer firing after %s", c.Origin, a.Pane, Age(d.now.Sub(a.FiredAt))))
-			}
-		}
-	}
-	return nil
-}
-
 func (c RecordRun) decide(d *decider) error {
 	info := c.Info
 	if info.ID == "" || info.State == "" {
@@ -327,8 +346,8 @@ func (c RecordMirror) decide(d *decider) error {
 	return nil
 }
 
-// tick runs once a second on the engine: staleness watchdog, `for`
-// windows, and escalation of unacknowledged alerts.
+// heartbeat runs once a second on the engine: staleness watchdog, `for`
+// windows, escalation of unacknowledged alert groups, and pages.
 type heartbeat struct{}
 
 func (heartbeat) decide(d *decider) error {
@@ -336,28 +355,10 @@ func (heartbeat) decide(d *decider) error {
 	for _, r := range d.e.ruleList {
 		d.evaluate(r)
 	}
-	esc := d.e.escalation
-	for _, a := range d.s.OpenAlerts() {
-		if a.Acked() {
-			continue
-		}
-		age := d.now.Sub(a.UnackedSince())
-		owners := d.s.Roles.Services[a.Service]
-		cmdr := d.s.Roles.Commander
-		switch {
-		case a.Escalated == 0 && age >= esc.Backup.D() && owners.Backup != "" && owners.Backup != owners.Primary:
-			d.escalate(a, 1, owners.Backup, "backup", age)
-		case a.Escalated < 2 && age >= esc.Commander.D() && cmdr != "":
-			d.escalate(a, 2, cmdr, "commander", age)
-		}
-	}
+	d.sourceAlerts()
+	d.escalateGroups()
+	d.sendPages()
 	return nil
-}
-
-func (d *decider) escalate(a *Alert, step int, to, role string, age time.Duration) {
-	d.emit(Event{Kind: KindEscalate, Actor: "escalation", Service: a.Service, Ref: a.Seq,
-		Text:  fmt.Sprintf("%s %s unacked for %s: paging %s %s", a.ID, d.e.paneTitle(a), Age(age), role, to),
-		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, To: to, Step: step}})
 }
 
 func (e *Engine) paneTitle(a *Alert) string {

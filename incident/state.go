@@ -25,9 +25,13 @@ type State struct {
 	LastSeq  int64
 	Room     *RoomInfo // as declared
 
-	Roles     roles.Assignments
-	Alerts    map[string]*Alert // by id, open and resolved
-	Panes     map[string]*Pane  // by PaneKey(service, pane)
+	Roles  roles.Assignments
+	Alerts map[string]*Alert // by id, open and resolved
+	Groups map[string]*Group // open alert groups, by key
+	// Pages is, per person, when they were last paged and what has been
+	// escalated to them since (the next page's content).
+	Pages     map[string]*PageQueue
+	Panes     map[string]*Pane // by PaneKey(service, pane)
 	Sources   map[string]SourceInfo
 	Runs      map[string]*Run
 	Important map[int64]bool
@@ -56,7 +60,16 @@ type Alert struct {
 	Threshold float64
 	Unit      string
 
-	FiredAt    time.Time
+	// Group is the key of the alert group it belongs to.
+	Group    string
+	Silenced string    // why it asks no one to act, when it is silenced
+	Owner    string    // the owner told when it fired
+	StartsAt time.Time // the origin's start, when it gave one
+	EndsAt   time.Time // the origin's end, when it gave one
+	Via      string    // poll or webhook, for imported alerts
+	Panes    []string  // a source alert: the panes it blanks
+
+	FiredAt    time.Time // when the room received it
 	Reopened   time.Time // when an upgrade to crit cleared an ack
 	AckedBy    string
 	AckedAt    time.Time
@@ -69,6 +82,18 @@ type Alert struct {
 // Open reports whether the alert is not yet resolved.
 func (a *Alert) Open() bool { return a.ResolvedAt.IsZero() }
 
+// Pages reports whether the alert asks a person to act: open, at a level
+// that pages, not silenced. Only such alerts escalate.
+func (a *Alert) Pages() bool { return a.Open() && a.Level.Pages() && a.Silenced == "" }
+
+// Quiet reports whether the alert is shown for information only
+// (informational, unknown or silenced): dashboards draw it grey.
+func (a *Alert) Quiet() bool { return !a.Level.Pages() || a.Silenced != "" }
+
+// waiting reports whether the alert counts toward its group's unacked
+// alerts: it pages and nobody has acked it.
+func (a *Alert) waiting() bool { return a.Pages() && !a.Acked() }
+
 // UnackedSince is when the alert last started waiting for an ack: its
 // firing, or the upgrade to crit that cleared an earlier ack. Escalation
 // and the "oldest unacked" age count from here.
@@ -80,9 +105,10 @@ func (a *Alert) UnackedSince() time.Time {
 }
 
 // Overdue reports whether an unacked alert has waited past the first
-// escalation delay (or was already escalated): dashboards highlight it.
+// escalation delay (or was already escalated): dashboards highlight its
+// age. Whether anyone was paged is Group.Escalated.
 func (a *Alert) Overdue(esc config.Escalation, now time.Time) bool {
-	if a.Acked() || !a.Open() {
+	if a.Acked() || !a.Pages() {
 		return false
 	}
 	first := esc.Backup.D()
@@ -149,8 +175,65 @@ type Run struct {
 	Plan *RunPlan
 }
 
+// Group is alerts about one condition: a pane's threshold alert with the
+// imported alerts on the same service about its metric (or named by its
+// alerts: matchers), the alerts of one imported rule or monitor on one
+// service, or one dead source. It is acknowledged, escalated and paged as
+// one. A group exists while it has open members.
+type Group struct {
+	Key     string
+	Service string
+	Opened  time.Time
+	// Unacked counts open members that page and nobody acked; escalation
+	// counts from UnackedSince, when it last rose from zero.
+	Unacked      int
+	UnackedSince time.Time
+	// Escalated is the step reached since UnackedSince (1 backup, 2
+	// commander): set only by an ESCALATE event, so a badge that reads
+	// it is never ahead of the page.
+	Escalated   int
+	EscalatedTo string
+
+	members map[string]bool // open member ids
+}
+
+// Size is the number of open alerts in the group.
+func (g *Group) Size() int { return len(g.members) }
+
+// Members lists the group's open alerts, worst first, then oldest.
+func (s *State) Members(g *Group) []*Alert {
+	out := make([]*Alert, 0, len(g.members))
+	for id := range g.members {
+		out = append(out, s.Alerts[id])
+	}
+	sortAlerts(out)
+	return out
+}
+
+// GroupOf returns the open group an alert belongs to, or nil.
+func (s *State) GroupOf(a *Alert) *Group {
+	if g := s.Groups[a.Group]; g != nil && g.members[a.ID] {
+		return g
+	}
+	return nil
+}
+
+// PageQueue is one person's paging state.
+type PageQueue struct {
+	Last    time.Time  // their last page
+	Pending []PageItem // escalated to them since
+}
+
+// maxPending bounds a page queue: older items are dropped first (a page
+// names at most maxPageItems anyway).
+const maxPending = 1000
+
 // PaneKey names a pane across services.
 func PaneKey(service, pane string) string { return service + "/" + pane }
+
+// legacyGroup is the group of an alert recorded before groups existed:
+// each alert its own.
+func legacyGroup(id string) string { return "alert:" + id }
 
 func alertKey(service string, a *AlertInfo) string {
 	if a.Origin == "" || a.Origin == "rule" {
@@ -163,6 +246,8 @@ func alertKey(service string, a *AlertInfo) string {
 func NewState() *State {
 	return &State{
 		Alerts:    map[string]*Alert{},
+		Groups:    map[string]*Group{},
+		Pages:     map[string]*PageQueue{},
 		Panes:     map[string]*Pane{},
 		Sources:   map[string]SourceInfo{},
 		Runs:      map[string]*Run{},
@@ -187,16 +272,32 @@ func (s *State) Apply(e Event) {
 		s.applyAlert(e)
 	case KindAck:
 		if a := s.Alerts[e.Alert.ID]; a != nil {
+			was := a.waiting()
 			a.AckedBy, a.AckedAt = e.Actor, e.Time
+			s.recount(a, was, e.Time)
 		}
 	case KindResolve:
-		if a := s.Alerts[e.Alert.ID]; a != nil {
+		if a := s.Alerts[e.Alert.ID]; a != nil && a.Open() {
+			was := a.waiting()
 			a.ResolvedBy, a.ResolvedAt = e.Actor, e.Time
+			if !e.Alert.EndsAt.IsZero() {
+				a.EndsAt = e.Alert.EndsAt
+			}
 			delete(s.open, alertKey(a.Service, &AlertInfo{Origin: a.Origin, Pane: a.Pane, Key: a.Key}))
+			s.recount(a, was, e.Time)
+			if g := s.Groups[a.Group]; g != nil {
+				delete(g.members, a.ID)
+				if len(g.members) == 0 {
+					delete(s.Groups, a.Group)
+				}
+			}
 		}
 	case KindEscalate:
-		if a := s.Alerts[e.Alert.ID]; a != nil {
-			a.Escalated = e.Alert.Step
+		s.applyEscalate(e)
+	case KindPage:
+		if e.Page != nil {
+			q := s.pageQueue(e.Page.To)
+			q.Last, q.Pending = e.Time, nil
 		}
 	case KindRole:
 		s.Roles.Set(e.Role.Role, e.Role.Service, e.Role.Handle)
@@ -231,19 +332,96 @@ func (s *State) Apply(e Event) {
 func (s *State) applyAlert(e Event) {
 	info := e.Alert
 	a := s.Alerts[info.ID]
+	was := false
 	if a == nil {
-		a = &Alert{ID: info.ID, Seq: e.Seq, Service: e.Service, Pane: info.Pane, Origin: info.Origin, Key: info.Key, FiredAt: e.Time}
+		a = &Alert{ID: info.ID, Seq: e.Seq, Service: e.Service, Pane: info.Pane, Origin: info.Origin, Key: info.Key, FiredAt: e.Time,
+			Group: info.Group, Owner: info.Owner, Via: info.Via, StartsAt: info.StartsAt}
+		if a.Group == "" {
+			a.Group = legacyGroup(a.ID)
+		}
 		s.Alerts[info.ID] = a
 		s.open[alertKey(e.Service, info)] = info.ID
-	} else if info.Level == LevelCrit && a.Level != LevelCrit {
-		// Worse than when it was acked: someone must look again.
-		if a.AckedBy != "" {
+		g := s.Groups[a.Group]
+		if g == nil {
+			g = &Group{Key: a.Group, Service: a.Service, Opened: e.Time, members: map[string]bool{}}
+			s.Groups[a.Group] = g
+		}
+		g.members[a.ID] = true
+	} else {
+		was = a.waiting()
+		if info.Level == LevelCrit && a.Level != LevelCrit && a.AckedBy != "" {
+			// Worse than when it was acked: someone must look again.
 			a.AckedBy, a.AckedAt = "", time.Time{}
 			a.Escalated = 0
 			a.Reopened = e.Time
 		}
 	}
 	a.Level, a.Text, a.Value, a.Threshold, a.Unit = info.Level, e.Text, info.Value, info.Threshold, info.Unit
+	a.Silenced = info.Silenced
+	if info.Panes != nil {
+		a.Panes = info.Panes
+	}
+	s.recount(a, was, e.Time)
+}
+
+// recount keeps the alert's group's Unacked in step with one alert's
+// change (was: whether it counted before). When the count rises from
+// zero, escalation starts over: a new problem, or an old one that got
+// worse after its ack, goes to the owner first.
+func (s *State) recount(a *Alert, was bool, t time.Time) {
+	now := a.waiting()
+	g := s.Groups[a.Group]
+	if g == nil || was == now {
+		return
+	}
+	if now {
+		if g.Unacked == 0 {
+			g.UnackedSince, g.Escalated, g.EscalatedTo = t, 0, ""
+		}
+		g.Unacked++
+		return
+	}
+	g.Unacked--
+	if g.Unacked == 0 {
+		g.UnackedSince = time.Time{}
+	}
+}
+
+func (s *State) applyEscalate(e Event) {
+	info := e.Alert
+	a := s.Alerts[info.ID]
+	if a != nil {
+		a.Escalated = info.Step
+	}
+	key := info.Group
+	if key == "" && a != nil {
+		key = a.Group
+	}
+	if g := s.Groups[key]; g != nil {
+		g.Escalated, g.EscalatedTo = info.Step, info.To
+	}
+	if info.To == "" {
+		return
+	}
+	q := s.pageQueue(info.To)
+	title := info.Pane
+	if a != nil && a.Text != "" {
+		title = a.Text
+	}
+	q.Pending = append(q.Pending, PageItem{Seq: e.Seq, Group: key, Alert: info.ID, Service: e.Service, Title: title,
+		Level: info.Level, Step: info.Step, Count: info.Count})
+	if len(q.Pending) > maxPending {
+		q.Pending = append(q.Pending[:0], q.Pending[len(q.Pending)-maxPending:]...)
+	}
+}
+
+func (s *State) pageQueue(handle string) *PageQueue {
+	q := s.Pages[handle]
+	if q == nil {
+		q = &PageQueue{}
+		s.Pages[handle] = q
+	}
+	return q
 }
 
 func (s *State) applyRun(e Event) {
@@ -332,7 +510,17 @@ func (s *State) OpenAlerts() []*Alert {
 	for _, id := range s.open {
 		out = append(out, s.Alerts[id])
 	}
+	sortAlerts(out)
+	return out
+}
+
+// sortAlerts orders alerts worst first (quiet ones after those that page),
+// then oldest first.
+func sortAlerts(out []*Alert) {
 	sort.Slice(out, func(i, j int) bool {
+		if q1, q2 := out[i].Quiet(), out[j].Quiet(); q1 != q2 {
+			return q2
+		}
 		if r1, r2 := out[i].Level.Rank(), out[j].Level.Rank(); r1 != r2 {
 			return r1 > r2
 		}
@@ -341,7 +529,6 @@ func (s *State) OpenAlerts() []*Alert {
 		}
 		return out[i].Seq < out[j].Seq
 	})
-	return out
 }
 
 // Clone returns a deep copy for a new reader.
@@ -352,6 +539,21 @@ func (s *State) Clone() *State {
 	for k, v := range s.Alerts {
 		a := *v
 		c.Alerts[k] = &a
+	}
+	c.Groups = make(map[string]*Group, len(s.Groups))
+	for k, v := range s.Groups {
+		g := *v
+		g.members = make(map[string]bool, len(v.members))
+		for id := range v.members {
+			g.members[id] = true
+		}
+		c.Groups[k] = &g
+	}
+	c.Pages = make(map[string]*PageQueue, len(s.Pages))
+	for k, v := range s.Pages {
+		q := *v
+		q.Pending = append([]PageItem(nil), v.Pending...)
+		c.Pages[k] = &q
 	}
 	c.Panes = make(map[string]*Pane, len(s.Panes))
 	for k, v := range s.Panes {

@@ -1,0 +1,343 @@
+package incident
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/textsafe"
+)
+
+// The alert pipeline, from an imported alert or a dead source to a page.
+// Every step runs in the engine's decide and is recorded in events, so a
+// replay of the journal gives the same groups, escalations and pages:
+//
+//   - identity: an imported alert is (origin, service, key); Prometheus
+//     sources and the Alertmanager webhook share the origin and key by the
+//     label-set fingerprint, so one rule seen both ways is one alert;
+//   - policy: informational, unknown and silenced alerts are shown and
+//     never escalate (Alert.Pages); a pane's empty answer follows its
+//     no_data policy (rules.go);
+//   - group: an alert joins a group when it fires (AlertInfo.Group): the
+//     pane's (same service, and the pane's alerts: matchers or one of its
+//     metrics), else one per rule or monitor on the service; a dead source
+//     opens one alert listing the panes it blanks;
+//   - escalation is per group: owner → backup → commander; a service
+//     without a backup goes to the commander at the backup delay;
+//   - pages are per person: one PAGE names everything newly escalated to
+//     them, at most one per PageEvery.
+
+// PageEvery is the shortest time between two pages to one person.
+const PageEvery = time.Minute
+
+// maxPageItems bounds the groups one PAGE names; the rest are counted.
+const maxPageItems = 50
+
+// sourceOrigin is the origin of source alerts (a source not answering).
+const sourceOrigin = "source"
+
+// importLevel keeps the levels an imported alert may have.
+func importLevel(l Level) Level {
+	switch l {
+	case LevelCrit, LevelWarn, LevelInfo:
+		return l
+	}
+	return LevelUnknown
+}
+
+func (c ImportAlerts) decide(d *decider) error {
+	seen := map[string]bool{}
+	for _, x := range c.Alerts {
+		svc := x.Service
+		if _, ok := d.e.services[svc]; !ok {
+			svc = "" // unmapped: shown to the commander rather than dropped
+		}
+		key := AlertInfo{Origin: c.Origin, Key: x.Key}
+		seen[alertKey(svc, &key)] = true
+		open := d.s.OpenAlert(svc, &key)
+		lvl := importLevel(x.Level)
+		name := x.Name
+		if name == "" {
+			name = x.Key
+		}
+		switch {
+		case x.Firing && open == nil:
+			info := &AlertInfo{ID: fmt.Sprintf("A%d", d.s.LastSeq+1), Pane: name, Level: lvl, Origin: c.Origin, Key: x.Key,
+				Group: d.e.groupFor(svc, &x), Silenced: x.Silenced, StartsAt: x.StartsAt, Via: c.Via, Owner: d.owner(svc, lvl, x.Silenced)}
+			d.emit(Event{Kind: KindAlert, Actor: c.Origin, Service: svc, Text: importText(c.Origin, name, &x, lvl, d.now), Alert: info})
+		case x.Firing && (open.Level != lvl || open.Silenced != x.Silenced):
+			info := &AlertInfo{ID: open.ID, Pane: open.Pane, Level: lvl, Origin: c.Origin, Key: x.Key, Group: open.Group, Silenced: x.Silenced}
+			text := importText(c.Origin, name, &x, lvl, time.Time{})
+			if open.Silenced != "" && x.Silenced == "" {
+				text += " — no longer silenced"
+			}
+			d.emit(Event{Kind: KindAlert, Actor: c.Origin, Service: svc, Text: text, Alert: info})
+		case !x.Firing && open != nil:
+			d.resolve(c.Origin, open, resolveText(c.Origin, name, open, x.EndsAt, d.now), x.EndsAt)
+		}
+	}
+	if !c.Complete {
+		return nil
+	}
+	var gone []*Alert
+	for _, id := range d.s.open {
+		a := d.s.Alerts[id]
+		if a.Origin == c.Origin && (c.Authoritative || a.Via == c.Via) && !seen[alertKey(a.Service, &AlertInfo{Origin: a.Origin, Key: a.Key})] {
+			gone = append(gone, a)
+		}
+	}
+	sort.Slice(gone, func(i, j int) bool { return gone[i].Seq < gone[j].Seq })
+	for _, a := range gone {
+		d.resolve(c.Origin, a, fmt.Sprintf("%s: %s no longer firing after %s", c.Origin, a.Pane, Age(d.now.Sub(a.FiredAt))), time.Time{})
+	}
+	return nil
+}
+
+// importText describes an imported alert firing (received at now; zero
+// for a change of an alert already open).
+func importText(origin, name string, x *ExternalAlert, lvl Level, now time.Time) string {
+	text := fmt.Sprintf("%s: %s (%s)", origin, name, lvl)
+	if x.Text != "" {
+		text = fmt.Sprintf("%s: %s: %s (%s)", origin, name, x.Text, lvl)
+	}
+	if x.Silenced != "" {
+		text += " — silenced: " + x.Silenced
+	}
+	if !now.IsZero() && !x.StartsAt.IsZero() && now.Sub(x.StartsAt) >= time.Second {
+		text += fmt.Sprintf(" · started %s, %s before it arrived", hms(x.StartsAt), Age(now.Sub(x.StartsAt)))
+	}
+	return text
+}
+
+func resolveText(origin, name string, a *Alert, ends, now time.Time) string {
+	from := a.FiredAt
+	if !a.StartsAt.IsZero() {
+		from = a.StartsAt
+	}
+	if ends.IsZero() {
+		return fmt.Sprintf("%s: %s resolved after %s", origin, name, Age(now.Sub(from)))
+	}
+	text := fmt.Sprintf("%s: %s resolved after %s", origin, name, Age(ends.Sub(from)))
+	if now.Sub(ends) >= time.Second {
+		text += fmt.Sprintf(" · ended %s, %s before it arrived", hms(ends), Age(now.Sub(ends)))
+	}
+	return text
+}
+
+func hms(t time.Time) string { return t.UTC().Format("15:04:05Z") }
+
+// groupFor decides the group an imported alert joins on service svc: a
+// pane whose alerts: matchers match its labels, else a pane that reads one
+// of its metrics, else its rule's (monitor's) own group.
+func (e *Engine) groupFor(svc string, x *ExternalAlert) string {
+	rs := e.byService[svc]
+	if len(x.Labels) > 0 {
+		for _, r := range rs {
+			if config.AnyMatch(r.alerts, x.Labels) {
+				return r.groupKey()
+			}
+		}
+	}
+	for _, r := range rs {
+		for _, m := range r.metrics {
+			for _, xm := range x.Metrics {
+				if m == xm {
+					return r.groupKey()
+				}
+			}
+		}
+	}
+	rule := x.Rule
+	if rule == "" {
+		rule = "alert:" + x.Key
+	}
+	return svc + "/" + rule
+}
+
+// sourceAlerts opens, extends or resolves the one alert of each source
+// whose panes changed staleness in this batch (d.dirty). A source alert
+// opens once a pane has been STALE for its watchdog time (interval +
+// timeout + 1 s), so a single throttled poll only greys its panes.
+func (d *decider) sourceAlerts() {
+	if len(d.dirty) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(d.dirty))
+	for id := range d.dirty {
+		ids = append(ids, id)
+	}
+	clear(d.dirty)
+	sort.Strings(ids)
+	for _, src := range ids {
+		rs := d.e.bySource[src]
+		var stale []*rule
+		due := false
+		for _, r := range rs {
+			if !r.staleSince.IsZero() {
+				stale = append(stale, r)
+				due = due || d.now.Sub(r.staleSince) >= r.staleAfter
+			}
+		}
+		svc := d.e.sourceService[src]
+		open := d.s.OpenAlert(svc, &AlertInfo{Origin: sourceOrigin, Key: src})
+		switch {
+		case len(stale) == 0 && open != nil:
+			d.resolve(sourceOrigin, open, fmt.Sprintf("source %s answers again: its panes are back after %s", src, Age(d.now.Sub(open.FiredAt))), time.Time{})
+		case len(stale) > 0 && (open == nil && due || open != nil && len(stale) > len(open.Panes)):
+			panes := make([]string, len(stale))
+			for i, r := range stale {
+				panes[i] = PaneKey(r.service, r.pane)
+			}
+			info := &AlertInfo{Pane: "source " + src, Level: LevelStale, Origin: sourceOrigin, Key: src, Panes: panes}
+			if open != nil {
+				info.ID, info.Group = open.ID, open.Group
+			} else {
+				info.ID, info.Group = fmt.Sprintf("A%d", d.s.LastSeq+1), "source:"+src
+				info.Owner = d.owner(svc, LevelStale, "")
+			}
+			d.emit(Event{Kind: KindAlert, Actor: "rule", Service: svc, Text: d.sourceText(src, stale, len(rs)), Alert: info})
+		}
+	}
+}
+
+func (d *decider) sourceText(src string, stale []*rule, total int) string {
+	var names []string
+	for i, r := range stale {
+		if i == 5 {
+			names = append(names, fmt.Sprintf("+%d more", len(stale)-5))
+			break
+		}
+		names = append(names, r.service+" "+r.title)
+	}
+	why := ""
+	for _, r := range stale {
+		if p := d.s.Panes[PaneKey(r.service, r.pane)]; p != nil && p.Stale && p.Error != "" {
+			why = p.Error
+			break
+		}
+	}
+	if why == "" {
+		why = "no answer for " + Age(d.now.Sub(stale[0].staleSince))
+	}
+	return fmt.Sprintf("source %s STALE: %d of %d panes blank (%s): %s", src, len(stale), total, strings.Join(names, ", "), why)
+}
+
+// escalateGroups moves every group whose unacked alerts have waited past a
+// delay one step: the backup at escalation.backup (the commander when the
+// service has no backup), the commander at escalation.commander.
+func (d *decider) escalateGroups() {
+	esc := d.e.escalation
+	var due []*Group
+	for _, g := range d.s.Groups {
+		if g.Unacked == 0 {
+			continue
+		}
+		age := d.now.Sub(g.UnackedSince)
+		if g.Escalated == 0 && age >= esc.Backup.D() || g.Escalated == 1 && age >= esc.Commander.D() {
+			due = append(due, g)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool {
+		if !due[i].UnackedSince.Equal(due[j].UnackedSince) {
+			return due[i].UnackedSince.Before(due[j].UnackedSince)
+		}
+		return due[i].Key < due[j].Key
+	})
+	cmdr := d.s.Roles.Commander
+	for _, g := range due {
+		owners := d.s.Roles.Services[g.Service]
+		switch {
+		case g.Escalated == 0 && owners.Backup != "" && owners.Backup != owners.Primary:
+			d.escalate(g, 1, owners.Backup, "backup")
+		case cmdr != "":
+			d.escalate(g, 2, cmdr, "commander")
+		}
+	}
+}
+
+func (d *decider) escalate(g *Group, step int, to, role string) {
+	var rep *Alert
+	for _, a := range d.s.Members(g) {
+		if a.waiting() {
+			rep = a
+			break
+		}
+	}
+	if rep == nil {
+		return // cannot happen: Unacked > 0
+	}
+	age := Age(d.now.Sub(g.UnackedSince))
+	what := rep.ID + " " + d.e.paneTitle(rep)
+	if g.Unacked > 1 {
+		what += fmt.Sprintf(" and %d more alerts", g.Unacked-1)
+	}
+	d.emit(Event{Kind: KindEscalate, Actor: "escalation", Service: g.Service, Ref: rep.Seq,
+		Text:  fmt.Sprintf("%s unacked for %s: escalated to %s %s", what, age, role, to),
+		Alert: &AlertInfo{ID: rep.ID, Pane: rep.Pane, Level: rep.Level, Origin: rep.Origin, Key: rep.Key, Group: g.Key, To: to, Step: step, Count: g.Unacked}})
+}
+
+// sendPages pages each person with escalations pending, at most once per
+// PageEvery: one PAGE names every group newly escalated to them that
+// still waits (acked or resolved ones are left out).
+func (d *decider) sendPages() {
+	var who []string
+	for h, q := range d.s.Pages {
+		if len(q.Pending) > 0 && (q.Last.IsZero() || d.now.Sub(q.Last) >= PageEvery) {
+			who = append(who, h)
+		}
+	}
+	sort.Strings(who)
+	for _, h := range who {
+		q := d.s.Pages[h]
+		byGroup := map[string]int{}
+		var items []PageItem
+		for _, it := range q.Pending {
+			g := d.s.Groups[it.Group]
+			if g == nil || g.Unacked == 0 || g.Escalated < it.Step {
+				continue // acked, resolved, or started over since
+			}
+			if i, ok := byGroup[it.Group]; ok {
+				items[i] = it // the later step of the same group
+				continue
+			}
+			byGroup[it.Group] = len(items)
+			items = append(items, it)
+		}
+		if len(items) == 0 {
+			continue
+		}
+		info := &PageInfo{To: h, Items: items}
+		if len(items) > maxPageItems {
+			info.Items, info.More = items[:maxPageItems], len(items)-maxPageItems
+		}
+		d.emit(Event{Kind: KindPage, Actor: "escalation", Ref: items[0].Seq, Text: pageText(h, items), Page: info})
+	}
+}
+
+func pageText(to string, items []PageItem) string {
+	var b strings.Builder
+	if len(items) == 1 {
+		fmt.Fprintf(&b, "paging %s: ", to)
+	} else {
+		fmt.Fprintf(&b, "paging %s: %d alert groups escalated: ", to, len(items))
+	}
+	for i, it := range items {
+		if i == 10 {
+			fmt.Fprintf(&b, "; and %d more", len(items)-10)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if it.Service != "" {
+			b.WriteString(it.Service + " ")
+		}
+		b.WriteString(it.Alert + " " + textsafe.Line(it.Title))
+		if it.Count > 1 {
+			fmt.Fprintf(&b, " (+%d more)", it.Count-1)
+		}
+	}
+	return b.String()
+}
