@@ -96,7 +96,7 @@ func kindEmoji(ev incident.Event) string {
 		return ":eyes:"
 	case incident.KindResolve:
 		return ":white_check_mark:"
-	case incident.KindEscalate:
+	case incident.KindEscalate, incident.KindPage:
 		return ":rotating_light:"
 	case incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline:
 		return ":busts_in_silhouette:"
@@ -148,11 +148,7 @@ func (f *formatter) line(ev incident.Event, important bool, n int) string {
 	if important {
 		b.WriteString(":star: ")
 	}
-	kind := string(ev.Kind)
-	if ev.Kind == incident.KindEscalate {
-		kind = "PAGE"
-	}
-	fmt.Fprintf(&b, "%s *%s*", kindEmoji(ev), kind)
+	fmt.Fprintf(&b, "%s *%s*", kindEmoji(ev), ev.Kind)
 	if ev.Service != "" {
 		b.WriteString(" " + user(ev.Service, 60))
 	}
@@ -178,9 +174,9 @@ func (f *formatter) body(ev incident.Event, n int) string {
 			return "`" + user(ev.Alert.ID, 20) + "` " + text
 		}
 		return text
-	case incident.KindEscalate:
-		if ev.Alert != nil && ev.Alert.To != "" {
-			return f.mention(ev.Alert.To) + " you are paged: " + text
+	case incident.KindPage:
+		if ev.Page != nil && ev.Page.To != "" {
+			return f.mention(ev.Page.To) + " you are paged: " + f.pageItems(ev.Page, n)
 		}
 		return text
 	case incident.KindRole, incident.KindOffer:
@@ -197,6 +193,38 @@ func (f *formatter) body(ev incident.Event, n int) string {
 		return "*" + text + "*"
 	}
 	return text
+}
+
+// pageItems lists what a page is about, each with the seq of its
+// ESCALATE so that the page carries those events.
+func (f *formatter) pageItems(p *incident.PageInfo, n int) string {
+	var b strings.Builder
+	if len(p.Items) > 1 || p.More > 0 {
+		fmt.Fprintf(&b, "%d alert groups escalated to you", len(p.Items)+p.More)
+	}
+	per := max(n/max(len(p.Items), 1), 80)
+	for i, it := range p.Items {
+		if len(p.Items) > 1 || p.More > 0 {
+			b.WriteString("\n• ")
+		} else if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "`#%d` ", it.Seq)
+		if it.Service != "" {
+			b.WriteString(user(it.Service, 60) + " ")
+		}
+		b.WriteString("`" + user(it.Alert, 20) + "` " + user(it.Title, per))
+		if it.Count > 1 {
+			fmt.Fprintf(&b, " (+%d more alerts)", it.Count-1)
+		}
+		if it.Step >= 2 {
+			b.WriteString(" — as commander")
+		}
+	}
+	if p.More > 0 {
+		fmt.Fprintf(&b, "\n• and %d more", p.More)
+	}
+	return b.String()
 }
 
 func (f *formatter) hasSlack(handle string) bool {
@@ -228,9 +256,15 @@ type alertModel struct {
 	AckedBy   string         `json:"acked_by,omitempty"`
 	Resolved  bool           `json:"resolved,omitempty"`
 	Escalated string         `json:"escalated,omitempty"` // who was paged last
-	Lines     []alertLine    `json:"lines,omitempty"`
-	Dropped   int            `json:"dropped,omitempty"` // older lines left out for size
-	Seqs      []int64        `json:"seqs,omitempty"`    // every event the message shows
+	// Group is the alert group the message stands for: later alerts of
+	// the group update it. Members counts its alerts, Open those not
+	// resolved (0 and 0 for a message written before groups).
+	Group   string      `json:"group,omitempty"`
+	Members int         `json:"members,omitempty"`
+	Open    int         `json:"open,omitempty"`
+	Lines   []alertLine `json:"lines,omitempty"`
+	Dropped int         `json:"dropped,omitempty"` // older lines left out for size
+	Seqs    []int64     `json:"seqs,omitempty"`    // every event the message shows
 }
 
 type alertLine struct {
@@ -268,24 +302,48 @@ func (f *formatter) apply(m *alertModel, ev incident.Event) {
 	if ev.Service != "" {
 		m.Service = ev.Service
 	}
+	if m.Group == "" && a != nil {
+		m.Group = a.Group
+	}
+	member := a != nil && a.ID != m.ID // another alert of the message's group
 	var text string
 	switch ev.Kind {
 	case incident.KindAlert:
-		first := m.Level == ""
+		fired := a.ID == fmt.Sprintf("A%d", ev.Seq)
+		if fired {
+			m.Members++
+			m.Open++
+		}
 		if a.Level == incident.LevelCrit && m.Level != incident.LevelCrit {
 			m.AckedBy = "" // worse than when acked: the engine un-acks it
 		}
-		m.Level, m.Text = a.Level, ev.Text
-		if first {
+		switch {
+		case member && fired:
+			text = fmt.Sprintf("%s `%s` joined: %s", levelEmoji(a.Level), user(a.ID, 20), user(ev.Text, maxAlertText))
+		case member:
+			text = fmt.Sprintf("%s `%s` now %s: %s", levelEmoji(a.Level), user(a.ID, 20), levelName(a.Level), user(ev.Text, maxAlertText))
+		case fired:
 			text = fmt.Sprintf("%s fired: %s", levelEmoji(a.Level), user(ev.Text, maxAlertText))
-		} else {
+			if a.Owner != "" {
+				text += " — " + f.mention(a.Owner)
+			}
+		default:
 			text = fmt.Sprintf("%s now %s: %s", levelEmoji(a.Level), levelName(a.Level), user(ev.Text, maxAlertText))
+		}
+		if !member || a.Level.Rank() > m.Level.Rank() {
+			m.Level = a.Level
+		}
+		if !member {
+			m.Text = ev.Text
 		}
 	case incident.KindAck:
 		m.AckedBy = ev.Actor
 		text = ":eyes: " + user(ev.Text, maxAlertText)
 	case incident.KindResolve:
-		m.Resolved = true
+		if m.Open > 0 {
+			m.Open--
+		}
+		m.Resolved = m.Open == 0
 		text = ":white_check_mark: " + user(ev.Text, maxAlertText)
 	case incident.KindEscalate:
 		m.Escalated = a.To
@@ -323,7 +381,11 @@ func (f *formatter) header(m *alertModel) string {
 	if svc == "" {
 		svc = "unassigned"
 	}
-	return fmt.Sprintf("%s %s · %s · `%s` · %s", emoji, state, user(svc, 60), user(m.ID, 20), user(m.Text, maxAlertText))
+	id := "`" + user(m.ID, 20) + "`"
+	if m.Members > 1 {
+		id += fmt.Sprintf(" +%d alerts (%d open)", m.Members-1, m.Open)
+	}
+	return fmt.Sprintf("%s %s · %s · %s · %s", emoji, state, user(svc, 60), id, user(m.Text, maxAlertText))
 }
 
 // alertText renders the whole message text (also the notification

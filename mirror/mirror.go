@@ -185,6 +185,12 @@ type Mirror struct {
 	botID       string // from auth.test: which history messages are ours
 	botUser     string
 
+	// groups is the message of each open alert group: later alerts of the
+	// group update it instead of posting their own (see planAlert).
+	groups    map[string]*alertMsg
+	groupOpen map[string]int // open alerts of each group, as planned
+	prioRun   int            // priority sends in a row (see take)
+
 	state     string
 	errText   string
 	cause     *Error
@@ -292,6 +298,8 @@ func New(o Options) (*Mirror, error) {
 		outstanding: map[int64]int{},
 		covered:     map[int64]bool{},
 		alerts:      map[string]*alertMsg{},
+		groups:      map[string]*alertMsg{},
+		groupOpen:   map[string]int{},
 		important:   map[int64]bool{},
 		state:       StateStarting,
 		socket:      "off",
@@ -485,6 +493,9 @@ func (m *Mirror) resume(ctx context.Context) error {
 				a.state = alertDead
 			}
 			m.alerts[r.AlertID] = a
+			if g := a.model.Group; g != "" && a.model.Open > 0 {
+				m.groups[g], m.groupOpen[g] = a, a.model.Open
+			}
 		}
 		if r.State == journal.SlackUncertain {
 			m.uncertain++

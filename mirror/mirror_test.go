@@ -26,6 +26,17 @@ func (h *harness) find(s string) []slacksim.Message {
 	return out
 }
 
+// alertMsgs are the alert messages (with blocks) whose text has s.
+func (h *harness) alertMsgs(s string) []slacksim.Message {
+	var out []slacksim.Message
+	for _, m := range h.find(s) {
+		if isAlertMsg(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func hasButton(m slacksim.Message) bool { return strings.Contains(string(m.Blocks), ackAction) }
 
 func TestTimelineAndAlertLifecycle(t *testing.T) {
@@ -44,7 +55,7 @@ func TestTimelineAndAlertLifecycle(t *testing.T) {
 	id := rep.Events[0].Alert.ID
 	h.do(incident.MarkImportant{By: "maya", Seq: n, Important: true})
 	h.drive(time.Minute, h.drained)
-	alert := h.find("`" + id + "`")
+	alert := h.alertMsgs("`" + id + "`")
 	if len(alert) != 1 || !hasButton(alert[0]) || !strings.Contains(alert[0].Text, "*CRIT* · unacked") {
 		t.Fatalf("alert message: %+v", alert)
 	}
@@ -66,8 +77,11 @@ func TestTimelineAndAlertLifecycle(t *testing.T) {
 	if !strings.Contains(page.Text, "<@U0BOB> (bob) you are paged") {
 		t.Fatalf("page does not mention bob: %q", page.Text)
 	}
+	if !strings.Contains(page.Text, "`"+id+"` p95 latency") || len(seqsIn(page.Text)) != 2 {
+		t.Fatalf("page does not name the alert and its escalation: %q", page.Text)
+	}
 	h.drive(time.Minute, h.drained)
-	alert = h.find("`" + id + "`")
+	alert = h.alertMsgs("`" + id + "`")
 	if len(alert) != 1 || alert[0].Edits != 1 || !strings.Contains(alert[0].Text, "escalated, paging <@U0BOB> (bob)") {
 		t.Fatalf("alert not updated with the escalation: %+v", alert)
 	}
@@ -75,13 +89,13 @@ func TestTimelineAndAlertLifecycle(t *testing.T) {
 	// Acked, then resolved: the same message, updated; the button goes.
 	h.do(incident.Ack{By: "alice", AlertID: id})
 	h.drive(time.Minute, h.drained)
-	alert = h.find("`" + id + "`")
+	alert = h.alertMsgs("`" + id + "`")
 	if len(alert) != 1 || alert[0].Edits != 2 || hasButton(alert[0]) || !strings.Contains(alert[0].Text, "acked by alice") {
 		t.Fatalf("alert not updated with the ack: %+v", alert)
 	}
 	h.do(incident.Resolve{By: "alice", AlertID: id, Reason: "pool raised"})
 	h.drive(time.Minute, h.drained)
-	alert = h.find("`" + id + "`")
+	alert = h.alertMsgs("`" + id + "`")
 	if len(alert) != 1 || alert[0].Edits != 3 || !strings.Contains(firstLine(alert[0].Text), "*RESOLVED*") {
 		t.Fatalf("alert not updated with the resolve: %+v", alert)
 	}

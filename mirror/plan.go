@@ -25,7 +25,7 @@ const (
 	opLine   opKind = iota // one timeline event (alone, or in a digest)
 	opAlert                // post an alert's message
 	opUpdate               // chat.update an alert's message
-	opPage                 // an escalation page (mentions the paged person)
+	opPage                 // a PAGE: mentions the paged person, names what was escalated
 	opAuth                 // auth.test before the first post
 )
 
@@ -125,29 +125,50 @@ func (m *Mirror) addLine(ev incident.Event) {
 	}
 	kind := opLine
 	prio := false
-	if ev.Kind == incident.KindEscalate {
+	if ev.Kind == incident.KindPage {
 		kind, prio = opPage, true
 	}
 	m.outstanding[ev.Seq]++
 	m.enqueue(&op{kind: kind, seq: ev.Seq, ev: ev, prio: prio})
 }
 
+// planAlert routes an alert's event to its message. An ESCALATE has no
+// message of its own: the PAGE that follows names it (with its seq) and
+// mentions the person; the alert's message shows it too. The first alert
+// of a group gets the message (mentioning the owner); later alerts of the
+// same group update it, so a storm of one rule is one message.
 func (m *Mirror) planAlert(ev incident.Event) {
 	id := ev.Alert.ID
 	a := m.alerts[id]
-	if ev.Kind == incident.KindEscalate {
-		m.addLine(ev) // the page: a message of its own that notifies (skipped if posted before a restart)
+	firing := ev.Kind == incident.KindAlert && id == fmt.Sprintf("A%d", ev.Seq)
+	grp := ev.Alert.Group
+	if a == nil && firing && grp != "" {
+		if g := m.groups[grp]; g != nil && g.state != alertDead {
+			a = g
+			m.alerts[id] = g
+		}
+	}
+	if firing && grp != "" {
+		m.groupOpen[grp]++
+	}
+	if ev.Kind == incident.KindResolve && grp != "" {
+		if m.groupOpen[grp]--; m.groupOpen[grp] <= 0 {
+			delete(m.groupOpen, grp)
+			delete(m.groups, grp)
+		}
 	}
 	if a != nil && a.model.has(ev.Seq) {
 		return // the message shows it already
 	}
-	firing := ev.Kind == incident.KindAlert && id == fmt.Sprintf("A%d", ev.Seq)
 	if a == nil {
 		switch {
 		case firing && !m.covered[ev.Seq] && m.ownMessage(ev):
 			a = &alertMsg{state: alertUnposted, pending: []incident.Event{ev}}
 			a.queued = &op{kind: opAlert, seq: ev.Seq, alert: a, prio: ev.Alert.Level == incident.LevelCrit}
 			m.alerts[id] = a
+			if grp != "" && m.groupOpen[grp] > 0 {
+				m.groups[grp] = a
+			}
 			m.outstanding[ev.Seq]++
 			m.enqueue(a.queued)
 		case ev.Kind != incident.KindEscalate:
@@ -175,8 +196,12 @@ func (m *Mirror) planAlert(ev incident.Event) {
 
 // ownMessage decides whether a new alert gets a message of its own (with
 // an Ack button, updated in place) or, in a large backlog, a digest line.
-// Critical alerts always get their own.
+// Critical alerts always get their own; alerts that ask no one to act
+// (informational, silenced) are timeline lines.
 func (m *Mirror) ownMessage(ev incident.Event) bool {
+	if !ev.Alert.Level.Pages() || ev.Alert.Silenced != "" {
+		return false
+	}
 	return ev.Alert.Level == incident.LevelCrit || len(m.main) <= m.o.DigestAfter
 }
 
@@ -320,15 +345,22 @@ type outgoing struct {
 	prevTS  string
 }
 
+// prioBurst is how many priority sends may go in a row while ordinary
+// work waits: pages and critical alerts go first, but a note written in
+// a storm of distinct critical alerts still goes out within six sends.
+const prioBurst = 5
+
 // take removes the next post from the queues and renders it. m.mu is
 // held; the post lane's pacer has already allowed a send.
 func (m *Mirror) take() *outgoing {
 	for {
 		var o *op
 		switch {
-		case len(m.prio) > 0:
+		case len(m.prio) > 0 && (m.prioRun < prioBurst || len(m.main) == 0 || m.prio[0].kind == opAuth):
 			o, m.prio = m.prio[0], m.prio[1:]
+			m.prioRun++
 		case len(m.main) > 0:
+			m.prioRun = 0
 			o = m.main[0]
 			if o.kind == opLine && len(m.main) > m.o.DigestAfter {
 				if g := m.digest(); g != nil {

@@ -1,0 +1,88 @@
+package mirror
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warroom/warroom/incident"
+)
+
+// A storm: one Alertmanager notification of 300 critical alerts for one
+// service (the shape Alertmanager sends for a fleet-wide rule). It is one
+// alert group, so Slack gets one alert message, updated, at most 3 pages
+// in the first 3 minutes (backup, then commander), and a note written
+// during the storm goes out within 10 s.
+func TestStormOfOneGroupLeavesRoomForNotes(t *testing.T) {
+	h := newHarness(t, hopts{escalate: time.Minute})
+	h.drive(time.Minute, h.drained)
+	start := h.clk.Now()
+	var noteAt time.Time
+	var noteSeq int64
+	storm := func() {
+		var xs []incident.ExternalAlert
+		for i := range 300 {
+			xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("%016x", i), Service: "tokens", Name: "DiskFull", Level: incident.LevelCrit,
+				Firing: true, Text: fmt.Sprintf("disk 97%% on host-%03d", i), Rule: "alertname:DiskFull",
+				Labels: map[string]string{"alertname": "DiskFull", "instance": fmt.Sprintf("host-%03d:9100", i)}})
+		}
+		h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
+		noteAt = h.clk.Now()
+		noteSeq = h.note("alice", "disk alerts are the log volume filling; rotating now")
+		h.waitIngested()
+	}
+	h.drive(time.Minute, h.drained, hook{at: 0, fn: storm})
+	// Escalation: the backup after a minute, the commander after two.
+	// Time moves in the engine's one-second ticks from here (a tick the
+	// engine misses under load only delays a page to a later second).
+	h.autoDrive()
+	for h.clk.Now().Sub(start) < 3*time.Minute {
+		h.clk.Advance(time.Second)
+		time.Sleep(time.Millisecond)
+	}
+	h.stopDriving()
+	h.drive(time.Minute, h.drained)
+	var pages, alerts []string
+	notePosted := time.Time{}
+	for _, m := range h.srv.Messages(h.srv.ChannelID()) {
+		switch {
+		case isPage(m):
+			if m.Posted.Sub(start) <= 3*time.Minute {
+				pages = append(pages, firstLine(m.Text))
+			}
+		case isAlertMsg(m):
+			alerts = append(alerts, firstLine(m.Text))
+		}
+		for _, s := range seqsIn(m.Text) {
+			if s == noteSeq && notePosted.IsZero() {
+				notePosted = m.Posted
+			}
+		}
+	}
+	if notePosted.IsZero() || notePosted.Sub(noteAt) > 10*time.Second {
+		t.Fatalf("the note written during the storm reached Slack %v after it was written", notePosted.Sub(noteAt))
+	}
+	if len(pages) > 3 || len(pages) < 2 {
+		t.Fatalf("%d pages in the first 3 minutes: %q", len(pages), pages)
+	}
+	if len(alerts) != 1 || !strings.Contains(alerts[0], "+299 alerts (300 open)") || !strings.Contains(alerts[0], "*CRIT* · unacked") {
+		t.Fatalf("one alert message for the group: %q", alerts)
+	}
+	if !strings.Contains(h.srv.Messages(h.srv.ChannelID())[1].Text, "— <@U0ALICE> (alice)") {
+		t.Fatalf("the owner is mentioned when the alert fires: %q", h.srv.Messages(h.srv.ChannelID())[1].Text)
+	}
+	t.Logf("note in Slack %v after it was written; %d pages in 3 minutes: %q", notePosted.Sub(noteAt), len(pages), pages)
+	h.noViolations()
+}
+
+// waitIngested waits (in real time) until the mirror has planned every
+// committed event, so that the driven clock does not run ahead of it.
+func (h *harness) waitIngested() {
+	h.t.Helper()
+	h.waitReal("the mirror to plan every event", func() bool {
+		h.m.mu.Lock()
+		defer h.m.mu.Unlock()
+		return h.m.ingested >= h.j.LastSeq()
+	})
+}
