@@ -117,11 +117,12 @@ func TestHungSourceDoesNotDelayOthers(t *testing.T) {
 	if !strings.Contains(firstStale.s.Error, "hung: no answer within 30ms") {
 		t.Fatalf("STALE reason %q", firstStale.s.Error)
 	}
-	waitFor(t, 3*time.Second, "the engine to show the pane STALE with an alert", func() bool {
+	// One alert for the dead source, naming the pane it blanks.
+	waitFor(t, 3*time.Second, "the engine to show the pane STALE and its source's alert", func() bool {
 		st := state(t, eng)
 		p := st.Panes[incident.PaneKey("api", "stuck")]
-		a := openAlert(st, "api", func(a *incident.Alert) bool { return a.Pane == "stuck" })
-		return p != nil && p.Stale && a != nil && a.Level == incident.LevelStale
+		a := openAlert(st, "api", func(a *incident.Alert) bool { return a.Origin == "source" && a.Key == "hung" })
+		return p != nil && p.Stale && a != nil && a.Level == incident.LevelStale && strings.Join(a.Panes, ",") == "api/stuck"
 	})
 
 	polls := func() int64 {
@@ -349,8 +350,8 @@ func TestRecoversWithinOneInterval(t *testing.T) {
 	if p == nil || !p.Stale || !strings.Contains(p.Error, "503") {
 		t.Fatalf("pane while failing: %+v", p)
 	}
-	if a := openAlert(st, "api", func(a *incident.Alert) bool { return a.Pane == "rps" }); a == nil || a.Level != incident.LevelStale {
-		t.Fatalf("no STALE alert while failing: %+v", a)
+	if a := openAlert(st, "api", func(a *incident.Alert) bool { return a.Origin == "source" }); a == nil || a.Level != incident.LevelStale || !strings.Contains(a.Text, "503") {
+		t.Fatalf("no source alert while failing: %+v", a)
 	}
 	if h := s.Health()["prom"]; h.Health != sources.HealthDown || !strings.Contains(h.Error, "503") {
 		t.Fatalf("health while failing: %+v", h)
@@ -382,7 +383,7 @@ func TestRecoversWithinOneInterval(t *testing.T) {
 	waitFor(t, 5*time.Second, "the engine to show the pane fresh and resolve the STALE alert", func() bool {
 		st := state(t, eng)
 		p := st.Panes[incident.PaneKey("api", "rps")]
-		return p != nil && !p.Stale && p.Value == 42 && openAlert(st, "api", func(a *incident.Alert) bool { return a.Pane == "rps" }) == nil
+		return p != nil && !p.Stale && p.Value == 42 && openAlert(st, "api", func(a *incident.Alert) bool { return a.Origin == "source" }) == nil
 	})
 	// Health is up again after two good polls in a row of each query.
 	advance(t, clk, s, 3*interval, time.Second, nil)

@@ -101,7 +101,7 @@ func (m *Model) serviceName(id string) string {
 func (m *Model) oldestUnacked(service string) *incident.Alert {
 	var best *incident.Alert
 	for _, a := range m.st.OpenAlerts() {
-		if a.Service == service && !a.Acked() && (best == nil || a.FiredAt.Before(best.FiredAt)) {
+		if a.Service == service && !a.Acked() && !a.Quiet() && (best == nil || a.FiredAt.Before(best.FiredAt)) {
 			best = a
 		}
 	}
@@ -115,10 +115,25 @@ func (m *Model) ackAlert(a *incident.Alert) tea.Cmd {
 	if err := m.check(roles.ActAck, a.Service); err != nil {
 		return m.refuse(err)
 	}
-	if a.Acked() {
+	if a.Acked() && !m.groupWaits(a) {
 		return m.refuse(fmt.Errorf("%s is already acked by %s", a.ID, a.AckedBy))
 	}
 	return m.send("ack "+a.ID+" "+m.serviceName(a.Service), incident.Ack{By: m.me, AlertID: a.ID})
+}
+
+// groupWaits reports whether another alert of a's group is unacked: an
+// ack acks the whole group.
+func (m *Model) groupWaits(a *incident.Alert) bool {
+	g := m.st.GroupOf(a)
+	if g == nil {
+		return false
+	}
+	for _, x := range m.st.Members(g) {
+		if !x.Acked() {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Model) ackOldest(service string) tea.Cmd {

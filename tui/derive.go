@@ -30,7 +30,11 @@ type serviceView struct {
 	unacked       int
 	oldestUnacked *incident.Alert
 	ackers        []string
-	escalated     bool // the oldest unacked alert is past the escalation delay
+	// escalated: the oldest unacked alert's group was escalated (an
+	// ESCALATE event exists), not merely past a delay.
+	escalated bool
+	overdue   bool // the oldest unacked alert waited past the first delay
+	quiet     int  // open alerts shown for information only
 }
 
 // staleAfter is the engine's watchdog for the pane's source.
@@ -104,6 +108,10 @@ func deriveServices(c *config.Config, st *incident.State, now time.Time) []servi
 			if a.Origin == "rule" || a.Origin == "" {
 				rule[a.Pane] = a
 			}
+			if a.Quiet() {
+				sv.quiet++
+				continue
+			}
 			if a.Acked() {
 				if !seen[a.AckedBy] {
 					seen[a.AckedBy] = true
@@ -128,7 +136,7 @@ func deriveServices(c *config.Config, st *incident.State, now time.Time) []servi
 			}
 		}
 		for _, a := range sv.open {
-			if v := sevOf(a.Level); v > sv.sev {
+			if v := sevOf(a.Level); v > sv.sev && !a.Quiet() {
 				sv.sev = v
 			}
 		}
@@ -136,7 +144,12 @@ func deriveServices(c *config.Config, st *incident.State, now time.Time) []servi
 			sv.sev = sevNoData
 		}
 		if a := sv.oldestUnacked; a != nil {
-			sv.escalated = a.Overdue(c.Escalation, now)
+			sv.overdue = a.Overdue(c.Escalation, now)
+			if g := st.GroupOf(a); g != nil {
+				sv.escalated = g.Escalated > 0
+			} else {
+				sv.escalated = a.Escalated > 0
+			}
 		}
 		out = append(out, sv)
 	}

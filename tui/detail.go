@@ -194,13 +194,17 @@ func (m *Model) detailAlerts(sv *serviceView) []string {
 		out = append(out, s.Muted.S("none open"))
 	}
 	for _, a := range sv.open {
+		if a.Quiet() {
+			out = append(out, s.alertBadge(a)+" "+s.Muted.S(a.ID+" "+textsafe.Line(a.Text)+" · "+incident.Age(m.now.Sub(a.FiredAt))+" · "+quietText(a)))
+			continue
+		}
 		state := s.Level[sevCrit].S("unacked")
 		if a.Acked() {
 			state = s.Text.S("acked by " + a.AckedBy)
 		}
 		esc := ""
-		if a.Escalated > 0 {
-			esc = s.Escalated.S(" escalated")
+		if g := m.st.GroupOf(a); g != nil && g.Escalated > 0 && !a.Acked() {
+			esc = s.Escalated.S(" escalated to " + g.EscalatedTo)
 		}
 		out = append(out, s.badge(sevOf(a.Level))+" "+s.Muted.S(a.ID)+" "+s.Text.S(textsafe.Line(a.Text))+s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · ")+state+esc)
 	}

@@ -87,7 +87,9 @@ func (k KeyMap) viewKeys(v viewID) []key.Binding {
 	case viewDetail:
 		return []key.Binding{k.Ack, k.AckService, k.PrevService, k.NextService, k.Back}
 	case viewAlerts:
-		return []key.Binding{k.Ack, k.AckService, k.Resolve, k.Open}
+		expand := k.Right
+		expand.SetHelp("→/←", "expand/fold group")
+		return []key.Binding{k.Ack, k.AckService, k.Resolve, k.Open, expand}
 	case viewTimeline:
 		return []key.Binding{k.FilterService, k.FilterKind, k.FilterImportant, k.MarkImportant, k.Note, k.Bottom}
 	case viewRoles:

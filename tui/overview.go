@@ -357,23 +357,31 @@ func lbl(on bool, s string) string {
 // ackLine says who acked and how old the oldest unacked alert is.
 func (m *Model) ackLine(sv *serviceView) string {
 	s := m.sty
-	if len(sv.open) == 0 {
+	if len(sv.open) == sv.quiet {
+		if sv.quiet > 0 {
+			return s.Muted.S("✓ no alerts to act on · " + itoa(sv.quiet) + " for information")
+		}
 		return s.Muted.S("✓ no open alerts")
 	}
 	if sv.unacked == 0 {
-		return s.Text.S("✓ acked by "+strings.Join(sv.ackers, ", ")) + s.Muted.S(" · "+plural(len(sv.open), "open alert"))
+		return s.Text.S("✓ acked by "+strings.Join(sv.ackers, ", ")) + s.Muted.S(" · "+plural(len(sv.open)-sv.quiet, "open alert"))
 	}
 	age := incident.Age(m.now.Sub(sv.oldestUnacked.UnackedSince()))
 	var sb strings.Builder
 	sb.WriteString(s.Level[sevCrit].S("⚠ " + itoa(sv.unacked) + " unacked"))
 	sb.WriteString(s.Text.S(" · oldest "))
-	if sv.escalated {
-		if s.Plain {
-			sb.WriteString(s.Escalated.S(age + "! ESCALATED"))
-		} else {
-			sb.WriteString(s.Escalated.S(age) + s.Level[sevCrit].S(" ESCALATED"))
-		}
-	} else {
+	// The age is highlighted once the first delay has passed; ESCALATED
+	// only once an ESCALATE says someone was paged.
+	switch {
+	case sv.escalated && s.Plain:
+		sb.WriteString(s.Escalated.S(age + "! ESCALATED"))
+	case sv.escalated:
+		sb.WriteString(s.Escalated.S(age) + s.Level[sevCrit].S(" ESCALATED"))
+	case sv.overdue && s.Plain:
+		sb.WriteString(s.Escalated.S(age + "!"))
+	case sv.overdue:
+		sb.WriteString(s.Escalated.S(age))
+	default:
 		sb.WriteString(s.Text.S(age))
 	}
 	if len(sv.ackers) > 0 {
@@ -388,6 +396,10 @@ func (m *Model) alertLines(b *block, sv *serviceView, h int) {
 	for _, a := range sv.open {
 		if b.full(h) {
 			return
+		}
+		if a.Quiet() {
+			b.add(s.Muted.S("• " + a.ID + " " + textsafe.Line(a.Text) + " · " + strings.ToLower(quietLabel(a))))
+			continue
 		}
 		state := "unacked"
 		if a.Acked() {

@@ -182,8 +182,9 @@ type Model struct {
 	sel, ovTop int
 	// detail
 	detail string // service id
-	// alerts
+	// alerts: rows are groups; alertOpen holds the expanded ones by key
 	alertSel, alertTop int
+	alertOpen          map[string]bool
 	// timeline
 	tl timeline
 	// roles

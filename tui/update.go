@@ -149,7 +149,7 @@ func (m *Model) contextService() string {
 func (m *Model) clampSelections() {
 	m.sel = clamp(m.sel, 0, len(m.cfg.Services)-1)
 	if m.st != nil {
-		m.alertSel = clamp(m.alertSel, 0, len(m.st.OpenAlerts())-1)
+		m.alertSel = clamp(m.alertSel, 0, len(alertRows(m.st, m.alertOpen))-1)
 	}
 }
 
@@ -251,20 +251,34 @@ func (m *Model) listMove(msg tea.KeyPressMsg, cur, n, page int) (int, bool) {
 
 func (m *Model) alertsKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
-	open := m.st.OpenAlerts()
+	rows := alertRows(m.st, m.alertOpen)
 	l := m.layout()
-	if sel, ok := m.listMove(msg, m.alertSel, len(open), max(l.bodyH-2, 1)); ok {
+	if sel, ok := m.listMove(msg, m.alertSel, len(rows), max(l.bodyH-2, 1)); ok {
 		m.alertSel = sel
 		return nil
 	}
-	if m.alertSel >= len(open) {
+	if m.alertSel >= len(rows) {
 		if key.Matches(msg, k.Ack, k.AckService, k.Resolve, k.Open) {
 			return m.refuse(errors.New("there are no open alerts"))
 		}
 		return nil
 	}
-	a := open[m.alertSel]
+	r := rows[m.alertSel]
+	a := r.a
 	switch {
+	case key.Matches(msg, k.Right) && r.size > 1 && !r.member:
+		if m.alertOpen == nil {
+			m.alertOpen = map[string]bool{}
+		}
+		m.alertOpen[r.key] = true
+	case key.Matches(msg, k.Left) && r.group != nil && (r.member || m.alertOpen[r.group.Key]):
+		delete(m.alertOpen, r.group.Key)
+		// Back on the group's own row.
+		for i, x := range alertRows(m.st, m.alertOpen) {
+			if x.key == r.group.Key {
+				m.alertSel = i
+			}
+		}
 	case key.Matches(msg, k.Ack):
 		return m.ackAlert(a)
 	case key.Matches(msg, k.AckService):
@@ -339,7 +353,7 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 			m.openDetail(m.cfg.Services[i].ID)
 		}
 	case viewAlerts:
-		if i := m.alertTop + y - 1; y >= 1 && i < len(m.st.OpenAlerts()) {
+		if i := m.alertTop + y - 1; y >= 1 && i < len(alertRows(m.st, m.alertOpen)) {
 			m.alertSel = i
 		}
 	case viewTimeline:
@@ -375,7 +389,7 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 		m.tl.sel = clamp(m.tl.sel+d*3, 0, len(rows)-1)
 		m.tl.follow = m.tl.sel == len(rows)-1
 	case viewAlerts:
-		m.alertSel = clamp(m.alertSel+d, 0, len(m.st.OpenAlerts())-1)
+		m.alertSel = clamp(m.alertSel+d, 0, len(alertRows(m.st, m.alertOpen))-1)
 	case viewRoles:
 		m.roleSel = clamp(m.roleSel+d, 0, len(m.slots())-1)
 	case viewOverview:

@@ -167,7 +167,7 @@ func TestAlertsViewKeys(t *testing.T) {
 		t.Fatalf("first alert %+v", open[0])
 	}
 	press(m, "down")
-	wantScreen(t, m, "▶ [CRIT]    "+open[1].ID)
+	wantScreen(t, m, "▶ [CRIT]     "+open[1].ID)
 	press(m, "a") // already acked by hana
 	wantSent(t, f)
 	wantToast(t, m, open[1].ID+" is already acked by hana")
