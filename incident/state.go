@@ -138,10 +138,6 @@ type Pane struct {
 	Error   string    // why it is stale
 	Updated time.Time // engine time the latest sample arrived
 	Series  []Point
-
-	// Rule evaluation: the level currently breached and since when.
-	breach      Level
-	breachSince time.Time
 }
 
 // Run is a playbook run as seen through its events.
