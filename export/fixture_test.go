@@ -60,7 +60,7 @@ func fixtureConfig() *config.Config {
 type rig struct {
 	t      testing.TB
 	e      *incident.Engine
-	j      *journal.Journal
+	j      *journal.SQLite
 	clk    *clock.Fake
 	cancel context.CancelFunc
 	closed bool

@@ -58,7 +58,7 @@ func golden(t *testing.T, name string, got []byte) {
 // cannot be steered into cheaply.
 type synth struct {
 	t    testing.TB
-	j    *journal.Journal
+	j    *journal.SQLite
 	path string
 	seq  int64
 }

@@ -271,7 +271,7 @@ func (r *Report) paneInfo(service, pane string) PaneInfo {
 // Load reads a journal into a report. The journal may be live: the export
 // covers the events committed when Load starts, and never blocks the
 // writer (reads are paged, with no transaction held across pages).
-func Load(ctx context.Context, j *journal.Journal, opt Options) (*Report, error) {
+func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 	if err := j.Refresh(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", j.Path(), err)
 	}

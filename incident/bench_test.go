@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/roles"
 )
 
 func benchEngine(b *testing.B) (*Engine, func()) {
@@ -101,10 +103,12 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 var replayOnce sync.Once
 var replayPath string
 
-// BenchmarkReplay1M measures opening an engine over a journal of one
-// million events: the restart path.
-func BenchmarkReplay1M(b *testing.B) {
-	const total = 1_000_000
+const replayTotal = 1_000_000
+
+// replayJournal writes (once per process) a journal of one million events
+// and returns its path.
+func replayJournal(b *testing.B) string {
+	const total = replayTotal
 	replayOnce.Do(func() {
 		dir, err := osMkdirTemp()
 		if err != nil {
@@ -121,7 +125,8 @@ func BenchmarkReplay1M(b *testing.B) {
 		for seq := 1; seq <= total; seq++ {
 			ev := Event{Time: t, Kind: KindNote, Actor: "maya", Service: "tokens", Text: fmt.Sprintf("note %d about the launch", seq)}
 			if seq == 1 {
-				ev.Kind, ev.Text = KindDeclare, "replay bench"
+				setup := roles.FromConfig(testConfig())
+				ev.Kind, ev.Text, ev.Setup = KindDeclare, "replay bench", &setup
 			} else if seq%10 == 0 {
 				ev.Kind = KindAlert
 				ev.Alert = &AlertInfo{ID: fmt.Sprintf("A%d", seq), Pane: "p95", Level: LevelCrit, Value: 2.3, Threshold: 1, Unit: "s", Origin: "rule"}
@@ -143,6 +148,14 @@ func BenchmarkReplay1M(b *testing.B) {
 		}
 		j.Close()
 	})
+	return replayPath
+}
+
+// BenchmarkReplay1M measures opening an engine over a journal of one
+// million events: the restart path.
+func BenchmarkReplay1M(b *testing.B) {
+	const total = replayTotal
+	replayPath := replayJournal(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		j, err := journal.Open(replayPath)
@@ -233,4 +246,167 @@ func BenchmarkRulesAndGroups10kOpen(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs/batch")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs/batch")
+}
+
+// bigRoom is an engine over a journal of a long incident: 200K events
+// with 20K alerts fired and resolved, a full recent-events tail, and 40
+// panes with full sparkline histories.
+func bigRoom(b *testing.B) (*Engine, func()) {
+	b.Helper()
+	j, err := journal.Open(filepath.Join(b.TempDir(), "big.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	batch := make([]journal.Event, 0, 10000)
+	t := t0
+	const total = 200_000
+	for seq := 1; seq <= total; seq++ {
+		ev := Event{Time: t, Kind: KindNote, Actor: "maya", Service: "tokens", Text: fmt.Sprintf("note %d about the launch", seq)}
+		switch {
+		case seq == 1:
+			setup := roles.FromConfig(testConfig())
+			ev.Kind, ev.Text, ev.Setup = KindDeclare, "subscribe bench", &setup
+		case seq%10 == 0:
+			ev.Kind = KindAlert
+			ev.Alert = &AlertInfo{ID: fmt.Sprintf("A%d", seq), Pane: "p95", Level: LevelCrit, Value: 2.3, Threshold: 1, Unit: "s", Origin: "import", Key: fmt.Sprint(seq)}
+		case seq%10 == 1:
+			ev.Kind = KindResolve
+			ev.Alert = &AlertInfo{ID: fmt.Sprintf("A%d", seq-1), Pane: "p95", Level: LevelCrit, Origin: "import", Key: fmt.Sprint(seq - 1)}
+		}
+		t = t.Add(10 * time.Millisecond)
+		batch = append(batch, ev.ToJournal())
+		if len(batch) == cap(batch) || seq == total {
+			if err := j.Append(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	e, err := New(Options{Config: testConfig(), Journal: j, Clock: clock.Real{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	go e.Run(rctx)
+	go func() {
+		<-e.Done()
+		if e.Err() != nil {
+			b.Error(e.Err())
+		}
+	}()
+	for p := range 40 {
+		var smp []Sample
+		for i := range SeriesLimit {
+			smp = append(smp, Sample{Service: "svc", Pane: fmt.Sprintf("p%d", p), Time: t.Add(time.Duration(i) * time.Second), Value: float64(i)})
+		}
+		if err := e.Submit(ctx, Observe{Samples: smp}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e, func() { cancel(); <-e.Done(); j.Close() }
+}
+
+// BenchmarkSubscribeStorm: 200 readers subscribe at once (a room's
+// dashboards reconnecting) while a person acks. Reports how long the
+// slowest ack took during the storm (max-ms) next to its p50, and the
+// storm's wall time. Each subscriber's copy of the state is made on its
+// own goroutine, so the engine spends at most one copy per batch.
+func BenchmarkSubscribeStorm(b *testing.B) {
+	e, stop := bigRoom(b)
+	defer stop()
+	ctx := context.Background()
+	var lat []time.Duration
+	var storm time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				st, sub, err := e.Subscribe(ctx, 16)
+				if err != nil || st.LastSeq == 0 {
+					b.Error(err)
+					return
+				}
+				e.Unsubscribe(sub)
+			}()
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		t0 := time.Now()
+		close(start)
+	acks:
+		for {
+			t := time.Now()
+			if r := e.Do(ctx, Note{By: "alice", Service: "tokens", Text: "ack during the storm"}); r.Err != nil {
+				b.Fatal(r.Err)
+			}
+			lat = append(lat, time.Since(t))
+			select {
+			case <-done:
+				break acks
+			default:
+			}
+		}
+		storm += time.Since(t0)
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(storm.Microseconds())/1000/float64(b.N), "storm-ms")
+}
+
+// BenchmarkAckDuringFullReplay: a person's durable ack while another
+// reader (an export, a new tail, the mirror catching up) replays the whole
+// 1M-event journal. Readers have connections of their own, so the ack
+// waits for no read. Reports the acks' p50/p99 and how many full replays
+// ran alongside.
+func BenchmarkAckDuringFullReplay(b *testing.B) {
+	path := replayJournal(b)
+	j, err := journal.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	e, err := New(Options{Config: testConfig(), Journal: j, Clock: clock.Real{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-e.Done() }()
+	go e.Run(ctx)
+	var replays atomic.Int64
+	replaying := make(chan struct{})
+	go func() {
+		defer close(replaying)
+		for ctx.Err() == nil {
+			n := 0
+			if err := j.Replay(ctx, 0, func(journal.Event) error { n++; return nil }); err != nil && ctx.Err() == nil {
+				b.Error(err)
+				return
+			}
+			if n >= replayTotal {
+				replays.Add(1)
+			}
+		}
+	}()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t := time.Now()
+		if r := e.Do(ctx, Note{By: "maya", Service: "tokens", Text: "ack-sized note"}); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	b.StopTimer()
+	cancel()
+	<-replaying
+	reportLatency(b, lat)
+	b.ReportMetric(float64(replays.Load()), "full-replays")
 }

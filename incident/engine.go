@@ -31,7 +31,14 @@ type Update struct {
 	Now     time.Time // engine time of the update, for staleness
 	// Presence, when not nil, is everyone connected now (it changed).
 	Presence map[string]Presence
+	// Storage is the journal's storage health when it changed.
+	Storage *journal.Health
 }
+
+// ErrNotRecorded is the reply to a command whose events the journal could
+// not commit (its disk is full, or it failed): nothing changed, and the
+// room goes on. It wraps the journal's error (journal.ErrDiskFull…).
+var ErrNotRecorded = errors.New("not recorded")
 
 // Subscription is one reader's feed. C is closed when the reader is
 // dropped (it fell behind: Lagged is true) or the engine stops.
@@ -56,7 +63,7 @@ var ErrStopped = errors.New("engine stopped")
 // Options configure an engine.
 type Options struct {
 	Config  *config.Config
-	Journal *journal.Journal
+	Journal journal.Journal
 	Clock   clock.Clock // default real time
 	// MaxBatch bounds how many queued commands share one commit.
 	MaxBatch int
@@ -79,7 +86,7 @@ type subReply struct {
 // Engine owns the incident. Only its goroutine (Run) touches state.
 type Engine struct {
 	cfg       *config.Config
-	j         *journal.Journal
+	j         journal.Journal
 	clock     clock.Clock
 	roster    *roles.Roster
 	setup     roles.Assignments
@@ -97,13 +104,23 @@ type Engine struct {
 	started       time.Time
 
 	state *State
+	// frozen is a copy of state that no one mutates, shared by the
+	// subscribers of one batch: each copies it for itself on its own
+	// goroutine, so subscribing costs the engine at most one copy per
+	// batch. nil once the state has moved on.
+	frozen *State
+	// base is an older copy of the committed state: when a commit fails,
+	// the state is rebuilt from it and the journal (see rollback).
+	base *State
 	// health is the last health each source reported, so that only
 	// changes become events. It starts from the replayed state.
 	health map[string]string
-	reqs   chan request
-	subs   []*Subscription
-	done   chan struct{}
-	err    error // why Run stopped
+	// clk keeps event times monotonic (see eventTime).
+	clk  monoClock
+	reqs chan request
+	subs []*Subscription
+	done chan struct{}
+	err  error // why Run stopped
 }
 
 // New replays the journal into a fresh engine. Call Run to start it.
@@ -156,25 +173,38 @@ func New(o Options) (*Engine, error) {
 		}
 		e.sourceService[src] = svc
 	}
-	err := o.Journal.Replay(context.Background(), 0, func(je journal.Event) error {
+	if err := replay(o.Journal, e.state); err != nil {
+		return nil, err
+	}
+	e.base = e.state.Clone()
+	e.resetHealth()
+	return e, nil
+}
+
+// replay folds the journal's events after st.LastSeq into st.
+func replay(j journal.Reader, st *State) error {
+	err := j.Replay(context.Background(), st.LastSeq, func(je journal.Event) error {
 		ev, err := FromJournal(je)
 		if err != nil {
 			return err
 		}
-		if ev.Seq != e.state.LastSeq+1 {
-			return fmt.Errorf("journal has a gap: #%d follows #%d", ev.Seq, e.state.LastSeq)
+		if ev.Seq != st.LastSeq+1 {
+			return fmt.Errorf("journal has a gap: #%d follows #%d", ev.Seq, st.LastSeq)
 		}
-		e.state.Apply(ev)
+		st.Apply(ev)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("replay %s: %w", o.Journal.Path(), err)
+		return fmt.Errorf("replay %s: %w", j.Path(), err)
 	}
+	return nil
+}
+
+func (e *Engine) resetHealth() {
 	e.health = map[string]string{}
 	for id, si := range e.state.Sources {
 		e.health[id] = si.Health
 	}
-	return e, nil
 }
 
 // Roster is the fixed roster of this war room.
@@ -191,6 +221,7 @@ func (e *Engine) Clock() clock.Clock { return e.clock }
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.stop()
 	e.started = e.clock.Now()
+	e.clk.start(e.started, e.state)
 	if e.state.Declared.IsZero() {
 		if err := e.process([]request{{cmd: Declare{By: "warroom", Name: e.cfg.Incident.Name}}}); err != nil {
 			return err
@@ -203,7 +234,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-tick:
 			tick = e.clock.After(e.tickEvery)
-			if err := e.process([]request{{cmd: heartbeat{}}}); err != nil {
+			if err := e.process([]request{{cmd: heartbeat{}}, {cmd: checkSystem{}}}); err != nil {
 				return err
 			}
 		case r := <-e.reqs:
@@ -227,11 +258,19 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // process decides every command of the batch against the state, commits
 // all resulting events in one transaction, and only then replies and
-// publishes. A failed commit stops the engine: its in-memory state is
-// ahead of the journal, and a restart replays the truth.
+// publishes. When the commit fails, the state is rolled back to the
+// journal's, every command that needed the commit is refused with
+// ErrNotRecorded, and the engine goes on; it stops only when it cannot
+// rebuild its state.
 func (e *Engine) process(batch []request) error {
-	now := e.clock.Now()
+	now := e.clk.now(e.clock.Now())
 	d := &decider{e: e, s: e.state, now: now, dirty: map[string]bool{}}
+	for _, r := range batch {
+		if r.sub == nil {
+			e.frozen = nil // the state may change
+			break
+		}
+	}
 	type outcome struct {
 		from, to int
 		err      error
@@ -251,23 +290,34 @@ func (e *Engine) process(batch []request) error {
 			samples = append(samples, obs.Samples...)
 		}
 	}
+	var failed error
 	if len(d.out) > 0 {
 		rows := make([]journal.Event, len(d.out))
 		for i, ev := range d.out {
 			rows[i] = ev.ToJournal()
 		}
 		if err := e.j.Append(context.Background(), rows); err != nil {
-			e.err = fmt.Errorf("journal write failed, engine stopped: %w", err)
-			for _, r := range batch {
-				if r.reply != nil {
-					r.reply <- Reply{Err: e.err}
+			failed = fmt.Errorf("%w: %w", ErrNotRecorded, err)
+			if rerr := e.rollback(); rerr != nil {
+				e.err = fmt.Errorf("journal write failed (%w), and the state cannot be rebuilt, engine stopped: %w", err, rerr)
+				for _, r := range batch {
+					if r.reply != nil {
+						r.reply <- Reply{Err: e.err}
+					}
 				}
+				return e.err
 			}
-			return e.err
+			d.out = nil
+		} else {
+			e.clk.committed(now)
+			if e.state.LastSeq-e.base.LastSeq >= baseEvery {
+				e.base = e.state.Clone()
+			}
 		}
 	}
-	if len(d.out) > 0 || len(samples) > 0 || d.presence {
-		u := Update{Events: d.out, Samples: samples, Now: now}
+	storage := e.storageChanged()
+	if len(d.out) > 0 || len(samples) > 0 || d.presence || storage != nil {
+		u := Update{Events: d.out, Samples: samples, Now: now, Storage: storage}
 		if d.presence {
 			u.Presence = maps.Clone(e.state.Presence)
 			if u.Presence == nil {
@@ -284,7 +334,10 @@ func (e *Engine) process(batch []request) error {
 		}
 		o := outs[i]
 		rep := Reply{Err: o.err}
-		if o.err == nil && o.to > o.from {
+		switch {
+		case failed != nil && o.to > o.from:
+			rep.Err = failed
+		case o.err == nil && o.to > o.from:
 			rep.Events = d.out[o.from:o.to]
 			rep.Seq = rep.Events[len(rep.Events)-1].Seq
 		}
@@ -295,6 +348,38 @@ func (e *Engine) process(batch []request) error {
 		batch[i].sub <- e.subscribe(batch[i].buf)
 	}
 	return nil
+}
+
+// baseEvery is how many events the rollback base may lag behind: a
+// rebuild replays at most this many.
+const baseEvery = 4096
+
+// rollback rebuilds the committed state after a failed commit: the base
+// copy plus the journal's events since. Panes, presence and storage
+// health are observations, not events, and are kept as they are.
+func (e *Engine) rollback() error {
+	st := e.base.Clone()
+	if err := replay(e.j, st); err != nil {
+		return err
+	}
+	st.Panes, st.Presence, st.Storage = e.state.Panes, e.state.Presence, e.state.Storage
+	e.state = st
+	e.frozen = nil
+	e.resetHealth()
+	return nil
+}
+
+// storageChanged refreshes the journal's storage health in the state and
+// returns it when it changed, for subscribers (a failed write shows in the
+// same batch).
+func (e *Engine) storageChanged() *journal.Health {
+	h := e.j.Health()
+	if cur := e.state.Storage; h.State == cur.State && h.Reason == cur.Reason {
+		return nil
+	}
+	e.state.Storage = h
+	e.frozen = nil
+	return &h
 }
 
 // publish hands the update to every subscriber without ever waiting: one
@@ -378,6 +463,9 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) error {
 	}
 }
 
+// copying serialises the readers' copies of the state (Subscribe).
+var copying = make(chan struct{}, 1)
+
 // Subscribe returns a snapshot of the state and a feed of every update
 // after it. buffer bounds how far the reader may fall behind.
 func (e *Engine) Subscribe(ctx context.Context, buffer int) (*State, *Subscription, error) {
@@ -394,7 +482,19 @@ func (e *Engine) Subscribe(ctx context.Context, buffer int) (*State, *Subscripti
 	}
 	select {
 	case sr := <-r.sub:
-		return sr.state, sr.sub, nil
+		// The engine shares one frozen copy with every subscriber of its
+		// batch; each reader's own copy is made here, off the engine, one
+		// at a time, so that a storm of subscribers leaves the engine a
+		// core.
+		select {
+		case copying <- struct{}{}:
+		case <-ctx.Done():
+			e.Unsubscribe(sr.sub)
+			return nil, nil, ctx.Err()
+		}
+		st := sr.state.Clone()
+		<-copying
+		return st, sr.sub, nil
 	case <-e.done:
 		return nil, nil, ErrStopped
 	case <-ctx.Done():
@@ -406,7 +506,10 @@ func (e *Engine) subscribe(buffer int) subReply {
 	s := &Subscription{c: make(chan Update, buffer)}
 	s.C = s.c
 	e.subs = append(e.subs, s)
-	return subReply{state: e.state.Clone(), sub: s}
+	if e.frozen == nil {
+		e.frozen = e.state.Clone()
+	}
+	return subReply{state: e.frozen, sub: s}
 }
 
 // Unsubscribe stops a feed. It is safe to call after the feed was closed.

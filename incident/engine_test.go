@@ -44,7 +44,7 @@ func testConfig() *config.Config {
 type harness struct {
 	t      *testing.T
 	e      *Engine
-	j      *journal.Journal
+	j      *journal.SQLite
 	clk    *clock.Fake
 	cancel context.CancelFunc
 	path   string

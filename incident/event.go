@@ -34,6 +34,8 @@ const (
 	KindSource    Kind = "SOURCE"    // a source's health changed
 	KindRun       Kind = "RUN"       // a playbook run changed state
 	KindMirror    Kind = "MIRROR"    // the Slack mirror went down or recovered
+	KindStorage   Kind = "STORAGE"   // the journal's storage changed state (disk full, recovered)
+	KindClock     Kind = "CLOCK"     // the system clock reads behind the journal, or caught up
 )
 
 // Level is an alert's severity or condition.
@@ -106,6 +108,8 @@ type Event struct {
 	// Room describes the war room at declaration (DECLARE only), so that
 	// a journal alone is enough to export a postmortem.
 	Room *RoomInfo `json:"room,omitempty"`
+	// Storage is the journal's new storage state (STORAGE only).
+	Storage journal.StorageState `json:"storage,omitempty"`
 }
 
 // RoomInfo is the war-room file's shape as declared: names, zone, panes.
@@ -320,21 +324,22 @@ func (e Event) Line() string {
 
 // body is the part of Event stored as JSON.
 type body struct {
-	Text   string             `json:"text"`
-	Ref    int64              `json:"ref,omitempty"`
-	Alert  *AlertInfo         `json:"alert,omitempty"`
-	Page   *PageInfo          `json:"page,omitempty"`
-	Role   *RoleInfo          `json:"role,omitempty"`
-	Source *SourceInfo        `json:"source,omitempty"`
-	Run    *RunInfo           `json:"run,omitempty"`
-	Flag   *bool              `json:"flag,omitempty"`
-	Setup  *roles.Assignments `json:"setup,omitempty"`
-	Room   *RoomInfo          `json:"room,omitempty"`
+	Text    string               `json:"text"`
+	Ref     int64                `json:"ref,omitempty"`
+	Alert   *AlertInfo           `json:"alert,omitempty"`
+	Page    *PageInfo            `json:"page,omitempty"`
+	Role    *RoleInfo            `json:"role,omitempty"`
+	Source  *SourceInfo          `json:"source,omitempty"`
+	Run     *RunInfo             `json:"run,omitempty"`
+	Flag    *bool                `json:"flag,omitempty"`
+	Setup   *roles.Assignments   `json:"setup,omitempty"`
+	Room    *RoomInfo            `json:"room,omitempty"`
+	Storage journal.StorageState `json:"storage,omitempty"`
 }
 
 // ToJournal encodes the event as a journal row.
 func (e Event) ToJournal() journal.Event {
-	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room})
+	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room, Storage: e.Storage})
 	if err != nil {
 		// All fields are plain data; a failure here is a programming error.
 		panic(fmt.Sprintf("encode event: %v", err))
@@ -350,7 +355,7 @@ func FromJournal(j journal.Event) (Event, error) {
 	}
 	return Event{
 		Seq: j.Seq, Time: j.Time, Kind: Kind(j.Kind), Actor: j.Actor, Service: j.Service,
-		Text: b.Text, Ref: b.Ref, Alert: b.Alert, Page: b.Page, Role: b.Role, Source: b.Source, Run: b.Run, Flag: b.Flag, Setup: b.Setup, Room: b.Room,
+		Text: b.Text, Ref: b.Ref, Alert: b.Alert, Page: b.Page, Role: b.Role, Source: b.Source, Run: b.Run, Flag: b.Flag, Setup: b.Setup, Room: b.Room, Storage: b.Storage,
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
 )
 
@@ -39,11 +40,16 @@ type State struct {
 	// Presence is who is connected now, by session (not journaled: see
 	// Presence).
 	Presence map[string]Presence
+	// Storage is the journal's storage health as the engine last saw it:
+	// an observation like the panes, not an event.
+	Storage journal.Health
 
 	// Recent is the tail of the timeline, oldest first.
 	Recent []Event
 
 	open map[string]string // alert key → id of the open alert
+	// storageLogged is the storage state the last STORAGE event recorded.
+	storageLogged journal.StorageState
 }
 
 // Alert is one alert's life: fired, perhaps acked and escalated, resolved.
@@ -169,6 +175,9 @@ type Run struct {
 	Approver string
 	// Plan is the requester's dry run (nil if none was recorded).
 	Plan *RunPlan
+	// Outputs is the last output each step recorded, by step: a rollback
+	// or verification after a restart finds the values steps saved here.
+	Outputs map[string]string
 }
 
 // Group is alerts about one condition: a pane's threshold alert with the
@@ -267,7 +276,7 @@ func (s *State) Apply(e Event) {
 	case KindAlert:
 		s.applyAlert(e)
 	case KindAck:
-		if a := s.Alerts[e.Alert.ID]; a != nil {
+		if a := s.alert(e.Alert.ID); a != nil {
 			was := a.waiting()
 			a.AckedBy, a.AckedAt = e.Actor, e.Time
 			s.recount(a, was, e.Time)
@@ -316,18 +325,31 @@ func (s *State) Apply(e Event) {
 		s.applyRun(e)
 	case KindMirror:
 		s.Mirror = e.Text
+	case KindStorage:
+		s.storageLogged = e.Storage
 	}
 	s.Recent = append(s.Recent, e)
 	if len(s.Recent) > RecentLimit {
-		// Copy down rather than reslice so the backing array stays bounded.
-		n := copy(s.Recent, s.Recent[len(s.Recent)-RecentLimit/2:])
-		s.Recent = s.Recent[:n]
+		// Into a new array: copies of the state share the old one (Clone).
+		s.Recent = append(make([]Event, 0, RecentLimit+RecentLimit/4), s.Recent[len(s.Recent)-RecentLimit/2:]...)
 	}
+}
+
+// alert returns the alert to change. Resolved alerts are shared between
+// copies of the state (Clone), so one is copied before it changes.
+func (s *State) alert(id string) *Alert {
+	a := s.Alerts[id]
+	if a != nil && !a.Open() {
+		c := *a
+		a = &c
+		s.Alerts[id] = a
+	}
+	return a
 }
 
 func (s *State) applyAlert(e Event) {
 	info := e.Alert
-	a := s.Alerts[info.ID]
+	a := s.alert(info.ID)
 	was := false
 	if a == nil {
 		a = &Alert{ID: info.ID, Seq: e.Seq, Service: e.Service, Pane: info.Pane, Origin: info.Origin, Key: info.Key, FiredAt: e.Time,
@@ -385,7 +407,7 @@ func (s *State) recount(a *Alert, was bool, t time.Time) {
 
 func (s *State) applyEscalate(e Event) {
 	info := e.Alert
-	a := s.Alerts[info.ID]
+	a := s.alert(info.ID)
 	if a != nil {
 		a.Escalated = info.Step
 	}
@@ -452,8 +474,34 @@ func (s *State) applyRun(e Event) {
 	}
 	if info.Output != "" {
 		r.Output = info.Output
+		if info.Step != "" {
+			// A new map: snapshots share the old one.
+			outs := make(map[string]string, len(r.Outputs)+1)
+			maps.Copy(outs, r.Outputs)
+			outs[info.Step] = info.Output
+			r.Outputs = outs
+		}
 	}
 	r.Error = info.Error
+}
+
+// ApplyUpdate folds what a subscription delivers into a reader's copy:
+// samples, the events it has not seen yet, presence and storage health.
+func (s *State) ApplyUpdate(u Update) {
+	if len(u.Samples) > 0 {
+		s.ApplySamples(u.Samples, u.Now)
+	}
+	for _, ev := range u.Events {
+		if ev.Seq > s.LastSeq { // not already in the snapshot
+			s.Apply(ev)
+		}
+	}
+	if u.Presence != nil {
+		s.Presence = u.Presence // a fresh map per update, never changed after
+	}
+	if u.Storage != nil {
+		s.Storage = *u.Storage
+	}
 }
 
 // ApplySamples records samples in the panes' live values and histories.
@@ -476,8 +524,8 @@ func (s *State) ApplySamples(samples []Sample, now time.Time) {
 		}
 		p.Series = append(p.Series, Point{T: sm.Time, V: sm.Value})
 		if len(p.Series) > SeriesLimit {
-			n := copy(p.Series, p.Series[len(p.Series)-SeriesLimit*3/4:])
-			p.Series = p.Series[:n]
+			// Into a new array: copies of the state share the old one.
+			p.Series = append(make([]Point, 0, SeriesLimit+SeriesLimit/4), p.Series[len(p.Series)-SeriesLimit*3/4:]...)
 		}
 	}
 }
@@ -527,14 +575,18 @@ func sortAlerts(out []*Alert) {
 	})
 }
 
-// Clone returns a deep copy for a new reader.
+// Clone returns a copy for a new reader, as if deep: what either copy
+// changes later, the other does not see. Resolved alerts (most of a long
+// incident's) are shared, since Apply copies one before changing it.
 func (s *State) Clone() *State {
 	c := *s
 	c.Roles = s.Roles.Clone()
-	c.Alerts = make(map[string]*Alert, len(s.Alerts))
-	for k, v := range s.Alerts {
-		a := *v
-		c.Alerts[k] = &a
+	c.Alerts = maps.Clone(s.Alerts)
+	for k, v := range c.Alerts {
+		if v.Open() {
+			a := *v
+			c.Alerts[k] = &a
+		}
 	}
 	c.Groups = make(map[string]*Group, len(s.Groups))
 	for k, v := range s.Groups {
@@ -554,27 +606,22 @@ func (s *State) Clone() *State {
 	c.Panes = make(map[string]*Pane, len(s.Panes))
 	for k, v := range s.Panes {
 		p := *v
-		p.Series = append([]Point(nil), v.Series...)
+		p.Series = v.Series[:len(v.Series):len(v.Series)]
 		c.Panes[k] = &p
 	}
-	c.Sources = make(map[string]SourceInfo, len(s.Sources))
-	for k, v := range s.Sources {
-		c.Sources[k] = v
-	}
+	c.Sources = maps.Clone(s.Sources)
 	c.Runs = make(map[string]*Run, len(s.Runs))
 	for k, v := range s.Runs {
 		r := *v
 		c.Runs[k] = &r
 	}
 	c.Presence = maps.Clone(s.Presence)
-	c.Important = make(map[int64]bool, len(s.Important))
-	for k, v := range s.Important {
-		c.Important[k] = v
-	}
-	c.open = make(map[string]string, len(s.open))
-	for k, v := range s.open {
-		c.open[k] = v
-	}
-	c.Recent = append([]Event(nil), s.Recent...)
+	c.Important = maps.Clone(s.Important)
+	c.open = maps.Clone(s.open)
+	// Recent and each pane's Series share their arrays: the state only
+	// appends past the copy's length, and the copy's capacity ends at its
+	// length, so its own first append moves it to an array of its own.
+	// Trimming moves to a new array too (Apply, ApplySamples).
+	c.Recent = s.Recent[:len(s.Recent):len(s.Recent)]
 	return &c
 }

@@ -78,29 +78,29 @@ type SlackMessage struct {
 
 // InitSlackOutbox creates the outbox table if needed. The mirror calls it
 // once before using the other outbox methods.
-func (j *Journal) InitSlackOutbox(ctx context.Context) error {
-	if j.readOnly {
+func (j *SQLite) InitSlackOutbox(ctx context.Context) error {
+	if j.w == nil {
 		return ErrReadOnly
 	}
-	if _, err := j.db.ExecContext(ctx, outboxSchema); err != nil {
-		return fmt.Errorf("journal %s: create slack outbox: %w", j.path, err)
+	if _, err := j.w.ExecContext(ctx, outboxSchema); err != nil {
+		return fmt.Errorf("journal %s: create slack outbox: %w", j.path, j.wrote(err))
 	}
 	return nil
 }
 
 // InsertSlackMessage adds a row and sets m.ID.
-func (j *Journal) InsertSlackMessage(ctx context.Context, m *SlackMessage) error {
-	if j.readOnly {
+func (j *SQLite) InsertSlackMessage(ctx context.Context, m *SlackMessage) error {
+	if j.w == nil {
 		return ErrReadOnly
 	}
 	first, last := seqBounds(m.Seqs)
 	m.Seq, m.LastSeq = first, last
-	res, err := j.db.ExecContext(ctx, `INSERT INTO slack_messages
+	res, err := j.w.ExecContext(ctx, `INSERT INTO slack_messages
 		(seq, last_seq, seqs, channel, kind, alert_id, state, ts, after_ts, text, body, was_uncertain, checks, error, updated)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		first, last, FormatSeqs(m.Seqs), m.Channel, m.Kind, m.AlertID, m.State, m.TS, m.AfterTS, m.Text, m.Body,
 		boolInt(m.WasUncertain), m.Checks, m.Error, m.Updated.UnixNano())
-	if err != nil {
+	if err := j.wrote(err); err != nil {
 		return fmt.Errorf("slack outbox insert: %w", err)
 	}
 	m.ID, err = res.LastInsertId()
@@ -110,13 +110,13 @@ func (j *Journal) InsertSlackMessage(ctx context.Context, m *SlackMessage) error
 // UpdateSlackMessage writes a row's mutable fields (state, ts, text, body,
 // was_uncertain, checks, error, updated) and, when cursorSeq > 0, moves the
 // named reader cursor to cursorSeq in the same transaction.
-func (j *Journal) UpdateSlackMessage(ctx context.Context, m *SlackMessage, cursor string, cursorSeq int64) error {
-	if j.readOnly {
+func (j *SQLite) UpdateSlackMessage(ctx context.Context, m *SlackMessage, cursor string, cursorSeq int64) error {
+	if j.w == nil {
 		return ErrReadOnly
 	}
-	tx, err := j.db.BeginTx(ctx, nil)
+	tx, err := j.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("slack outbox update: %w", err)
+		return fmt.Errorf("slack outbox update: %w", j.wrote(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	if m != nil {
@@ -124,7 +124,7 @@ func (j *Journal) UpdateSlackMessage(ctx context.Context, m *SlackMessage, curso
 			was_uncertain = ?, checks = ?, error = ?, updated = ? WHERE id = ?`,
 			m.State, m.TS, m.Text, m.Body, boolInt(m.WasUncertain), m.Checks, m.Error, m.Updated.UnixNano(), m.ID)
 		if err != nil {
-			return fmt.Errorf("slack outbox update #%d: %w", m.ID, err)
+			return fmt.Errorf("slack outbox update #%d: %w", m.ID, j.wrote(err))
 		}
 	}
 	if cursorSeq > 0 {
@@ -132,43 +132,43 @@ func (j *Journal) UpdateSlackMessage(ctx context.Context, m *SlackMessage, curso
 			ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, updated = excluded.updated`,
 			cursor, cursorSeq, time.Now().UnixNano())
 		if err != nil {
-			return fmt.Errorf("slack outbox cursor: %w", err)
+			return fmt.Errorf("slack outbox cursor: %w", j.wrote(err))
 		}
 	}
-	return tx.Commit()
+	return j.wrote(tx.Commit())
 }
 
 // DeleteSlackMessage removes a row whose request Slack definitely did not
 // apply (rate-limited, refused connection): it will be posted again later.
-func (j *Journal) DeleteSlackMessage(ctx context.Context, id int64) error {
-	if j.readOnly {
+func (j *SQLite) DeleteSlackMessage(ctx context.Context, id int64) error {
+	if j.w == nil {
 		return ErrReadOnly
 	}
-	_, err := j.db.ExecContext(ctx, `DELETE FROM slack_messages WHERE id = ?`, id)
-	return err
+	_, err := j.w.ExecContext(ctx, `DELETE FROM slack_messages WHERE id = ?`, id)
+	return j.wrote(err)
 }
 
 // SlackMessagesToResume returns what a restarting mirror must know: rows
 // carrying events after the cursor (so they are not posted twice), rows
 // whose outcome is still open (pending or uncertain), and every alert
 // message (alert messages are updated for as long as the alert lives).
-func (j *Journal) SlackMessagesToResume(ctx context.Context, cursorSeq int64) ([]SlackMessage, error) {
+func (j *SQLite) SlackMessagesToResume(ctx context.Context, cursorSeq int64) ([]SlackMessage, error) {
 	return j.slackQuery(ctx, `WHERE last_seq > ? OR state IN ('pending', 'uncertain') OR kind = 'alert' ORDER BY id`, cursorSeq)
 }
 
 // SlackMessages returns every row, oldest first (tests, exports, audits).
-func (j *Journal) SlackMessages(ctx context.Context) ([]SlackMessage, error) {
+func (j *SQLite) SlackMessages(ctx context.Context) ([]SlackMessage, error) {
 	return j.slackQuery(ctx, `ORDER BY id`)
 }
 
-func (j *Journal) slackQuery(ctx context.Context, where string, args ...any) ([]SlackMessage, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT id, seq, last_seq, seqs, channel, kind, alert_id, state, ts, after_ts, text, body,
+func (j *SQLite) slackQuery(ctx context.Context, where string, args ...any) ([]SlackMessage, error) {
+	if !j.hasTable("slack_messages") {
+		return nil, nil // no mirror ever ran on this journal
+	}
+	rows, err := j.r.QueryContext(ctx, `SELECT id, seq, last_seq, seqs, channel, kind, alert_id, state, ts, after_ts, text, body,
 		was_uncertain, checks, error, updated FROM slack_messages `+where, args...)
 	if err != nil {
-		if strings.Contains(err.Error(), "no such table") {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("slack outbox: %w", err)
+		return nil, fmt.Errorf("slack outbox: %w", j.classify(err))
 	}
 	defer rows.Close()
 	var out []SlackMessage

@@ -49,7 +49,7 @@ type harness struct {
 	t    *testing.T
 	clk  *clock.Fake
 	path string
-	j    *journal.Journal
+	j    *journal.SQLite
 	eng  *incident.Engine
 	srv  *slacksim.Server
 	m    *Mirror

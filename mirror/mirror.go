@@ -57,7 +57,7 @@ type Engine interface {
 // required; everything else has a default.
 type Options struct {
 	Engine  Engine
-	Journal *journal.Journal
+	Journal journal.Journal
 
 	APIURL   string // Slack Web API base, ending in "/" (default https://slack.com/api/)
 	Channel  string // channel ID
@@ -161,7 +161,7 @@ type Mirror struct {
 	o      Options
 	api    *slack.Client
 	eng    Engine
-	j      *journal.Journal
+	j      journal.Journal
 	clk    clock.Clock
 	f      *formatter
 	rng    *rand.Rand

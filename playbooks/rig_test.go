@@ -43,7 +43,7 @@ func init() {
 type rig struct {
 	t       *testing.T
 	cfg     *config.Config
-	j       *journal.Journal
+	j       *journal.SQLite
 	path    string
 	eng     *incident.Engine
 	clk     clock.Clock
@@ -146,7 +146,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	go eng.Run(ctx)
 	rg := &rig{t: t, cfg: cfg, j: j, path: path, eng: eng, clk: clk, cat: cat, stop: cancel, logs: &lines{}, outputs: &lines{}, slack: &recordingSlack{}}
-	opts := Options{Engine: eng, Catalog: cat, Journal: j, Transport: o.transport,
+	opts := Options{Engine: eng, Catalog: cat, Transport: o.transport,
 		Log:    rg.logs.add,
 		Output: func(l OutputLine) { rg.outputs.add(l.RunID + " " + l.Step + " " + l.Line) }}
 	if !o.noSlack {

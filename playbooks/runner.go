@@ -15,7 +15,6 @@ import (
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
-	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
 )
 
@@ -51,10 +50,6 @@ type OutputLine struct {
 type Options struct {
 	Engine  *incident.Engine
 	Catalog *Catalog
-	// Journal, when set, is read (never written) to find the values a
-	// run captured before a restart, for a rollback the commander chose.
-	// Without it, the engine's recent events are searched.
-	Journal *journal.Journal
 	// Slack posts slack steps; nil records them as notes saying Slack
 	// is not configured.
 	Slack SlackPoster
@@ -862,47 +857,33 @@ func encodeSaves(v map[string]any) string {
 	return savedPrefix + string(b)
 }
 
-// loadSaves finds the values a run's steps saved, from its RUN events.
+// loadSaves finds the values a run's steps saved, in the engine's fold
+// of its RUN events (each step's last output).
 func (r *Runner) loadSaves(runID string) (map[string]map[string]any, error) {
 	out := map[string]map[string]any{}
-	use := func(ev incident.Event) {
-		if ev.Kind != incident.KindRun || ev.Run == nil || ev.Run.ID != runID || ev.Run.Step == "" {
-			return
-		}
-		line, _, _ := strings.Cut(ev.Run.Output, "\n")
+	st, err := r.state(context.Background())
+	if err != nil {
+		return out, err
+	}
+	run := st.Runs[runID]
+	if run == nil {
+		return out, nil
+	}
+	for step, output := range run.Outputs {
+		line, _, _ := strings.Cut(output, "\n")
 		if !strings.HasPrefix(line, savedPrefix) {
-			return
+			continue
 		}
 		dec := json.NewDecoder(strings.NewReader(strings.TrimPrefix(line, savedPrefix)))
 		dec.UseNumber()
 		var m map[string]any
 		if dec.Decode(&m) != nil {
-			return
+			continue
 		}
 		for k, v := range m {
 			m[k] = normalize(v)
 		}
-		out[ev.Run.Step] = m
-	}
-	if r.o.Journal != nil {
-		err := r.o.Journal.Replay(context.Background(), 0, func(je journal.Event) error {
-			if je.Kind != string(incident.KindRun) {
-				return nil
-			}
-			ev, err := incident.FromJournal(je)
-			if err == nil {
-				use(ev)
-			}
-			return nil
-		})
-		return out, err
-	}
-	st, err := r.state(context.Background())
-	if err != nil {
-		return out, err
-	}
-	for _, ev := range st.Recent {
-		use(ev)
+		out[step] = m
 	}
 	return out, nil
 }

@@ -504,10 +504,7 @@ func (x *execution) waitStep(ctx context.Context, s *Step, out *output) stepResu
 					resub = true
 					break
 				}
-				for _, ev := range u.Events {
-					st.Apply(ev)
-				}
-				st.ApplySamples(u.Samples, u.Now)
+				st.ApplyUpdate(u)
 			}
 			if resub {
 				break

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -19,30 +20,42 @@ func (r *Room) Follow(ctx context.Context, w io.Writer) error {
 
 // FollowAfter is Follow starting after event seq after.
 func (r *Room) FollowAfter(ctx context.Context, w io.Writer, after int64) error {
-	printed := after
-	printUpTo := func(seq int64) error {
-		if seq <= printed {
+	return r.FollowEvents(ctx, after, func(ev incident.Event) error {
+		_, err := fmt.Fprintln(w, ev.Line())
+		return err
+	})
+}
+
+// FollowEvents calls fn for every committed event after seq after, in
+// order, then for each new one, until ctx ends (nil), the engine stops
+// (nil) or fn fails. The backlog, and any gap left by a subscription that
+// fell behind, is read from the journal through its readers, so no event
+// is ever skipped and the writer is never waited for.
+func (r *Room) FollowEvents(ctx context.Context, after int64, fn func(incident.Event) error) error {
+	sent := after
+	upTo := func(seq int64) error {
+		if seq <= sent {
 			return nil
 		}
-		return r.Journal.ReplayRange(ctx, printed, seq, func(je journal.Event) error {
+		return r.Journal.ReplayRange(ctx, sent, seq, func(je journal.Event) error {
 			ev, err := incident.FromJournal(je)
 			if err != nil {
 				return err
 			}
-			printed = ev.Seq
-			_, err = fmt.Fprintln(w, ev.Line())
-			return err
+			sent = ev.Seq
+			return fn(ev)
 		})
 	}
-	for {
+	for range 1 << 20 { // bounded: one round per resync
 		snap, sub, err := r.Engine.Subscribe(ctx, 1024)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, incident.ErrStopped) {
 				return nil
 			}
 			return err
 		}
-		if err := printUpTo(snap.LastSeq); err != nil {
+		if err := upTo(snap.LastSeq); err != nil {
+			r.Engine.Unsubscribe(sub)
 			return err
 		}
 	recv:
@@ -59,22 +72,25 @@ func (r *Room) FollowAfter(ctx context.Context, w io.Writer, after int64) error 
 				break recv
 			}
 			for _, ev := range u.Events {
-				if ev.Seq <= printed {
+				if ev.Seq <= sent {
 					continue
 				}
-				if ev.Seq != printed+1 { // never skip: fill any gap from the journal
-					if err := printUpTo(ev.Seq - 1); err != nil {
+				if ev.Seq != sent+1 { // never skip: fill any gap from the journal
+					if err := upTo(ev.Seq - 1); err != nil {
+						r.Engine.Unsubscribe(sub)
 						return err
 					}
 				}
-				if _, err := fmt.Fprintln(w, ev.Line()); err != nil {
+				if err := fn(ev); err != nil {
+					r.Engine.Unsubscribe(sub)
 					return err
 				}
-				printed = ev.Seq
+				sent = ev.Seq
 			}
 		}
 		if !sub.Lagged() {
 			return nil // the engine stopped
 		}
 	}
+	return errors.New("follow: too many resyncs")
 }

@@ -44,7 +44,7 @@ type Options struct {
 // Room is a running war room.
 type Room struct {
 	Config  *config.Config
-	Journal *journal.Journal
+	Journal journal.Journal
 	Engine  *incident.Engine
 	Sources *sources.Scheduler // nil with NoSources
 	Catalog *playbooks.Catalog
@@ -113,7 +113,7 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 		slack = timelineSlack{r}
 	}
 	r.Runner, err = playbooks.NewRunner(playbooks.Options{
-		Engine: r.Engine, Catalog: cat, Journal: j, Slack: slack, Output: o.Output, Context: ctx,
+		Engine: r.Engine, Catalog: cat, Slack: slack, Output: o.Output, Context: ctx,
 		Log: func(s string) { o.Logger.Info(s, "component", "playbooks") },
 	})
 	if err != nil {

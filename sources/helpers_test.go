@@ -102,7 +102,7 @@ func (r *recSink) lastImport() (incident.ImportAlerts, bool) {
 }
 
 // engine starts a real engine on a journal in a temp dir.
-func engine(t testing.TB, cfg *config.Config, clk clock.Clock) (*incident.Engine, *journal.Journal) {
+func engine(t testing.TB, cfg *config.Config, clk clock.Clock) (*incident.Engine, *journal.SQLite) {
 	t.Helper()
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"))
 	if err != nil {

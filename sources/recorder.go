@@ -16,7 +16,7 @@ import (
 // that a slow disk never delays a poll: when its queue is full, batches are
 // dropped and counted.
 type recorder struct {
-	j     *journal.Journal
+	j     journal.Journal
 	clk   clock.Clock
 	log   *slog.Logger
 	every time.Duration
@@ -27,7 +27,7 @@ type recorder struct {
 	dropped  atomic.Int64
 }
 
-func newRecorder(j *journal.Journal, clk clock.Clock, log *slog.Logger, every time.Duration, batch, queue int) *recorder {
+func newRecorder(j journal.Journal, clk clock.Clock, log *slog.Logger, every time.Duration, batch, queue int) *recorder {
 	if every <= 0 {
 		every = time.Second
 	}
@@ -64,6 +64,7 @@ func (r *recorder) add(samples []incident.Sample) {
 // (workersDone) so that their last samples are written too.
 func (r *recorder) run(ctx context.Context, workersDone <-chan struct{}) {
 	var buf []journal.Sample
+	failing := false // log when writes start and stop failing, not every batch
 	flush := func() {
 		if len(buf) == 0 {
 			return
@@ -72,11 +73,19 @@ func (r *recorder) run(ctx context.Context, workersDone <-chan struct{}) {
 		// Stop comes is still written. The journal is local: bounded.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := r.j.AppendSamples(fctx, buf); err != nil {
+		switch err := r.j.AppendSamples(fctx, buf); {
+		case err != nil:
 			r.dropped.Add(int64(len(buf)))
-			r.log.Warn("sources: journal samples", "n", len(buf), "err", config.Redact(err.Error()))
-		} else {
+			if !failing {
+				r.log.Warn("sources: samples are not recorded", "n", len(buf), "err", config.Redact(err.Error()))
+			}
+			failing = true
+		default:
 			r.recorded.Add(int64(len(buf)))
+			if failing {
+				r.log.Info("sources: samples are recorded again")
+			}
+			failing = false
 		}
 		buf = buf[:0]
 	}

@@ -185,7 +185,7 @@ type worker struct {
 // Samples, imported alerts and health changes go to sink (the engine);
 // samples are also recorded in j (nil: not recorded). Polling stops when
 // ctx ends or Stop is called.
-func Start(ctx context.Context, cfg *config.Config, sink Sink, j *journal.Journal, clk clock.Clock, opts Options) (*Scheduler, error) {
+func Start(ctx context.Context, cfg *config.Config, sink Sink, j journal.Journal, clk clock.Clock, opts Options) (*Scheduler, error) {
 	if cfg == nil || sink == nil {
 		return nil, errors.New("sources: config and sink are required")
 	}
