@@ -28,27 +28,24 @@ type Result struct {
 // linked relatively. The export never writes over the journal. Every file is written to a temporary name and renamed into
 // place, so a failed export leaves no half-written file.
 //
-// Errors: a missing or unreadable journal file is returned as is (a
-// runtime failure); a file that is not a warroom journal, an undecodable
-// event, an empty journal or an unknown service is an *InputError.
+// The journal may be on read-only media or in a directory the user cannot
+// write.
+//
+// Errors: a missing or unreadable journal file is a runtime failure
+// (journal.ErrUnreadable); a file that is not a warroom journal
+// (journal.ErrNotJournal), a journal of a newer schema
+// (journal.ErrNewerSchema), an undecodable event, an empty journal or an
+// unknown service is an *InputError.
 func Export(ctx context.Context, journalPath string, format Format, out string, stdout io.Writer, opt Options) (Result, error) {
 	var res Result
-	if _, err := os.Stat(journalPath); err != nil {
-		return res, fmt.Errorf("cannot read the journal: %w", err)
-	}
-	// SQLite creates an empty -wal when it opens the file: look first.
-	wal, walErr := os.Stat(journalPath + "-wal")
-	hasWAL := walErr == nil && wal.Size() > 0
 	j, err := journal.OpenReadOnly(journalPath)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return res, err
-		}
-		if !hasWAL && strings.Contains(err.Error(), "no such table") {
-			err = fmt.Errorf("%w (a copy of a live journal needs its %s-wal file beside it)", err, filepath.Base(journalPath))
-		}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return res, fmt.Errorf("%w: %w", journal.ErrUnreadable, err)
+	case errors.Is(err, journal.ErrNotJournal), errors.Is(err, journal.ErrNewerSchema), errors.Is(err, journal.ErrCorrupt):
 		return res, &InputError{Err: err}
+	case err != nil:
+		return res, err
 	}
 	defer j.Close()
 	r, err := Load(ctx, j, opt)

@@ -248,6 +248,7 @@ type jsonEvent struct {
 	Flag      *bool                `json:"flag,omitempty"`
 	Setup     *roles.Assignments   `json:"setup,omitempty"`
 	Room      *incident.RoomInfo   `json:"room,omitempty"`
+	Storage   string               `json:"storage,omitempty"`
 }
 
 type jsonSample struct {
@@ -324,7 +325,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 func (r *Report) jsonEvent(e incident.Event) jsonEvent {
 	je := jsonEvent{Seq: e.Seq, Time: e.Time.UTC(), Kind: e.Kind, Actor: e.Actor, Service: e.Service, Text: e.Text,
-		Important: r.important[e.Seq], Ref: e.Ref, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room}
+		Important: r.important[e.Seq], Ref: e.Ref, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room, Storage: string(e.Storage)}
 	if a := e.Alert; a != nil {
 		je.Alert = &jsonAlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Value: jfloat(a.Value), Threshold: jfloat(a.Threshold),
 			Unit: a.Unit, Origin: a.Origin, Key: a.Key, To: a.To, Step: a.Step, Group: a.Group, Silenced: a.Silenced}
