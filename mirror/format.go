@@ -108,6 +108,10 @@ func kindEmoji(ev incident.Event) string {
 		return ":hammer_and_wrench:"
 	case incident.KindMirror:
 		return ":electric_plug:"
+	case incident.KindStorage:
+		return ":floppy_disk:"
+	case incident.KindClock:
+		return ":clock3:"
 	}
 	return ":grey_question:"
 }

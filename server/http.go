@@ -43,6 +43,13 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		}
 		fmt.Fprintln(w, msg)
 	default:
+		if h := s.r.Journal.Health(); !h.OK() {
+			// Degraded: the room answers, but its journal is short of
+			// space or failing; whoever watches /healthz must act.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "degraded seq=%d storage=%s: %s\n", s.r.Journal.LastSeq(), h.State, textsafe.Line(h.Reason))
+			return
+		}
 		fmt.Fprintf(w, "ok seq=%d\n", s.r.Journal.LastSeq())
 	}
 }
@@ -120,7 +127,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
-	_ = s.follow(r.Context(), after, func(ev incident.Event) error {
+	_ = s.r.FollowEvents(r.Context(), after, func(ev incident.Event) error {
 		b, err := json.Marshal(ev)
 		if err != nil {
 			return err

@@ -26,6 +26,19 @@ func newMetrics(s *Server) *metrics {
 			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_ssh_sessions", Help: "Open SSH sessions."},
 			func() float64 { return float64(s.sessions.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_journal_storage_ok", Help: "1 while the journal writes normally, 0 when its disk is low (samples are shed) or writes fail."},
+			func() float64 {
+				if s.r.Journal.Health().OK() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_journal_free_bytes", Help: "Free space on the journal's file system."},
+			func() float64 { return float64(s.r.Journal.Health().Free) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warroom_journal_samples_shed_total", Help: "Samples not recorded to keep room for events."},
+			func() float64 { return float64(s.r.Journal.Health().SamplesDropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warroom_journal_failed_writes_total", Help: "Journal writes that failed."},
+			func() float64 { return float64(s.r.Journal.Health().FailedWrites) }),
 		sourceCollector{s},
 	)
 	if s.o.MirrorLag != nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +15,6 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/warroom/warroom/incident"
-	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/tui"
 )
@@ -153,7 +151,7 @@ func (s *Server) session(sess ssh.Session, tuiHandler ssh.Handler) {
 
 	switch mode {
 	case "tail":
-		err := s.follow(sess.Context(), 0, func(ev incident.Event) error {
+		err := s.r.FollowEvents(sess.Context(), 0, func(ev incident.Event) error {
 			_, err := fmt.Fprintln(sess, ev.Line())
 			return err
 		})
@@ -252,71 +250,4 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
-}
-
-// follow calls fn for every committed event after seq `after`, in order,
-// then for each new one, until ctx ends or the engine stops. A lagging
-// subscription is refilled from the journal, so no event is skipped.
-func (s *Server) follow(ctx context.Context, after int64, fn func(incident.Event) error) error {
-	sent := after
-	upTo := func(seq int64) error {
-		if seq <= sent {
-			return nil
-		}
-		return s.r.Journal.ReplayRange(ctx, sent, seq, func(je journal.Event) error {
-			ev, err := incident.FromJournal(je)
-			if err != nil {
-				return err
-			}
-			sent = ev.Seq
-			return fn(ev)
-		})
-	}
-	for range 1 << 20 { // bounded: one round per lag
-		snap, sub, err := s.r.Engine.Subscribe(ctx, 1024)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if err := upTo(snap.LastSeq); err != nil {
-			s.r.Engine.Unsubscribe(sub)
-			return err
-		}
-	recv:
-		for {
-			var u incident.Update
-			var ok bool
-			select {
-			case <-ctx.Done():
-				s.r.Engine.Unsubscribe(sub)
-				return nil
-			case u, ok = <-sub.C:
-			}
-			if !ok {
-				break recv
-			}
-			for _, ev := range u.Events {
-				if ev.Seq <= sent {
-					continue
-				}
-				if ev.Seq != sent+1 {
-					if err := upTo(ev.Seq - 1); err != nil {
-						s.r.Engine.Unsubscribe(sub)
-						return err
-					}
-				}
-				if err := fn(ev); err != nil {
-					s.r.Engine.Unsubscribe(sub)
-					return err
-				}
-				sent = ev.Seq
-			}
-		}
-		if !sub.Lagged() {
-			return nil
-		}
-	}
-	return errors.New("follow: too many resyncs")
 }

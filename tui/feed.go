@@ -110,12 +110,13 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 	events := false
 	for _, u := range msg.ups {
 		m.apply(u)
-		events = events || len(u.Events) > 0
+		events = events || len(u.Events) > 0 || u.Storage != nil
 	}
 	var cmds []tea.Cmd
 	switch {
 	case events:
-		// Events (an ack, a role change, an alert) show at once.
+		// Events (an ack, a role change, an alert) and a change of the
+		// journal's storage show at once.
 		m.invalidate()
 	case !m.redrawQueued:
 		// Samples alone move charts; coalesce them into at most one
@@ -147,15 +148,7 @@ const sampleRedraw = 500 * time.Millisecond
 // apply folds one update into the model's state.
 func (m *Model) apply(u incident.Update) {
 	m.version++
-	if len(u.Samples) > 0 {
-		m.st.ApplySamples(u.Samples, u.Now)
-	}
-	for _, ev := range u.Events {
-		if ev.Seq <= m.st.LastSeq {
-			continue // already in the snapshot
-		}
-		m.st.Apply(ev)
-	}
+	m.st.ApplyUpdate(u)
 	if u.Now.After(m.now) {
 		m.now = u.Now
 	}

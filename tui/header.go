@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/textsafe"
 )
 
@@ -151,6 +152,23 @@ func (m *Model) renderTabs(w int) string {
 	}
 	right := s.Muted.S("? help · ctrl+p actions")
 	return spread(sb.String(), right, w)
+}
+
+// storageBanner says, on every view, that the journal cannot write
+// normally: a full disk refuses commands, a nearly full one sheds samples.
+func (m *Model) storageBanner(w int) string {
+	h := m.st.Storage
+	text := " ⚠ DISK FULL: " + textsafe.Line(h.Reason)
+	if h.State == journal.StorageLow {
+		text = " ⚠ DISK LOW: " + textsafe.Line(h.Reason)
+	}
+	if !h.Since.IsZero() {
+		text += " (since " + h.Since.In(m.loc).Format("15:04:05") + ")"
+	}
+	if h.State == journal.StorageLow {
+		return m.sty.BannerMine.S(fit(text, w))
+	}
+	return m.sty.Badge[sevCrit].S(fit(text, w))
 }
 
 // renderBanner shows a pending command offer on every view; the person it
@@ -366,7 +384,7 @@ func (m *Model) mirrorText() string {
 // eventKinds are the event kinds the timeline filter cycles through.
 var eventKinds = []incident.Kind{incident.KindAlert, incident.KindAck, incident.KindResolve, incident.KindEscalate,
 	incident.KindNote, incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline,
-	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindDeclare}
+	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindStorage, incident.KindClock, incident.KindDeclare}
 
 // shortHelp is the key hint line (bubbles help), cached per view, width
 // and theme: lipgloss rendering is the slow part of a frame.

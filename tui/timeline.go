@@ -138,7 +138,7 @@ func (m *Model) kindPaint(e *incident.Event) paint {
 		return s.Level[sevOK]
 	case incident.KindOffer, incident.KindAccept, incident.KindDecline, incident.KindRole:
 		return s.Accent
-	case incident.KindSource, incident.KindMirror:
+	case incident.KindSource, incident.KindMirror, incident.KindStorage, incident.KindClock:
 		return s.Level[sevStale]
 	}
 	return s.Text

@@ -408,12 +408,17 @@ type layout struct {
 	bodyTop     int
 	bodyH       int
 	bannerShown bool
+	storageBad  bool // the journal cannot write normally: a line says so on every view
 	msgLines    int
 }
 
 func (m *Model) layout() layout {
 	w, h := m.size()
 	l := layout{w: w, h: h, bodyTop: 2}
+	if m.st != nil && !m.st.Storage.OK() {
+		l.storageBad = true
+		l.bodyTop++
+	}
 	if m.st != nil && (m.st.Roles.Offer != nil || m.approvalBanner(w) != "") {
 		l.bannerShown = true
 		l.bodyTop++
@@ -434,6 +439,9 @@ func (m *Model) render() string {
 	l := m.layout()
 	lines := make([]string, 0, l.h)
 	lines = append(lines, m.renderHeader(l.w), m.renderTabs(l.w))
+	if l.storageBad {
+		lines = append(lines, m.storageBanner(l.w))
+	}
 	if l.bannerShown {
 		lines = append(lines, m.renderBanner(l.w))
 	}
