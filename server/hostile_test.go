@@ -25,13 +25,8 @@ func TestHostileAlertTextThroughTailAndTimeline(t *testing.T) {
 		h = strings.ToValidUTF8(h, "?") // JSON carries only valid UTF-8
 		name, _ := json.Marshal(fmt.Sprintf("Alert%d %s", i, h))
 		body := fmt.Sprintf(`{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":%s,"service":"tokens","severity":"critical"},"annotations":{"summary":%s}}]}`, name, name)
-		resp, err := http.Post("http://"+g.s.HTTPAddr()+"/api/alertmanager", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("webhook: %s", resp.Status)
+		if code := postWebhook(t, g, body, nil); code != 200 {
+			t.Fatalf("webhook: %d", code)
 		}
 		if rep := g.r.Engine.Do(context.Background(), incident.Note{By: "alice", Text: h}); rep.Err != nil {
 			t.Fatal(rep.Err)

@@ -25,7 +25,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{}))
-	wh := prom.NewWebhook(s.r.Engine)
+	wh := prom.NewWebhook(s.r.Engine, s.o.Token)
 	wh.Logger = s.o.Logger
 	mux.Handle("/api/alertmanager", wh)
 	mux.HandleFunc("GET /api/timeline", s.auth(s.timeline))

@@ -51,8 +51,9 @@ type Options struct {
 	Audit *slog.Logger
 	// Logger receives operational messages. Default: discard.
 	Logger *slog.Logger
-	// Token guards /api/timeline and /api/timeline/stream (bearer). Empty
-	// disables those endpoints (404).
+	// Token guards /api/timeline, /api/timeline/stream (bearer; empty:
+	// 404) and the Alertmanager webhook /api/alertmanager (bearer; empty:
+	// every notification is refused, 401).
 	Token string
 	// MirrorLag optionally reports the Slack mirror's lag for /metrics.
 	MirrorLag func() time.Duration
@@ -156,7 +157,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 	}
 	if s.o.Token == "" {
-		s.o.Logger.Warn("timeline endpoints disabled: WARROOM_HTTP_TOKEN is not set")
+		s.o.Logger.Warn("timeline endpoints and the Alertmanager webhook disabled: WARROOM_HTTP_TOKEN is not set")
 	}
 	return nil
 }

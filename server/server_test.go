@@ -253,16 +253,36 @@ func TestNoPTYAndUnknownCommand(t *testing.T) {
 	}
 }
 
+const alertBody = `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"HighLatency","service":"tokens","severity":"critical"},"annotations":{"summary":"p95 over 1s"}}]}`
+
+// TestWebhookOnlyForAlertmanager: the served webhook refuses a missing or
+// wrong token, a body that is not JSON and any request from a web page
+// (Origin), and nothing of them reaches the timeline.
+func TestWebhookOnlyForAlertmanager(t *testing.T) {
+	g := newRig(t, nil)
+	before := len(timeline(t, g, 0))
+	for _, c := range []struct {
+		change map[string]string
+		code   int
+	}{
+		{map[string]string{"Authorization": ""}, 401},
+		{map[string]string{"Authorization": "Bearer s3cret-tokem"}, 401},
+		{map[string]string{"Content-Type": "text/plain"}, 415},
+		{map[string]string{"Origin": "https://status.example"}, 403},
+	} {
+		if code := postWebhook(t, g, alertBody, c.change); code != c.code {
+			t.Errorf("%v: %d, want %d", c.change, code, c.code)
+		}
+	}
+	if n := len(timeline(t, g, 0)); n != before {
+		t.Fatalf("%d events from refused requests", n-before)
+	}
+}
+
 func postAlert(t testing.TB, g *rig) string {
 	t.Helper()
-	body := `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"HighLatency","service":"tokens","severity":"critical"},"annotations":{"summary":"p95 over 1s"}}]}`
-	resp, err := http.Post("http://"+g.s.HTTPAddr()+"/api/alertmanager", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("webhook: %s", resp.Status)
+	if code := postWebhook(t, g, alertBody, nil); code != 200 {
+		t.Fatalf("webhook: %d", code)
 	}
 	for _, ev := range timeline(t, g, 0) {
 		if ev.Kind == incident.KindAlert && ev.Alert != nil {
@@ -271,6 +291,27 @@ func postAlert(t testing.TB, g *rig) string {
 	}
 	t.Fatal("no alert event after the webhook")
 	return ""
+}
+
+// postWebhook posts body to /api/alertmanager as Alertmanager does (JSON,
+// the bearer token), with headers changed or removed ("") by change.
+func postWebhook(t testing.TB, g *rig, body string, change map[string]string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+g.s.HTTPAddr()+"/api/alertmanager", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range change {
+		req.Header.Del(k)
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func timeline(t testing.TB, g *rig, after int64) []incident.Event {
@@ -615,6 +656,10 @@ func TestHTTP(t *testing.T) {
 	}
 	if resp2.StatusCode != 404 {
 		t.Fatalf("no token: %s", resp2.Status)
+	}
+	// Nor does the webhook take anything.
+	if code := postWebhook(t, g2, alertBody, map[string]string{"Authorization": ""}); code != 401 {
+		t.Fatalf("webhook without a server token: %d", code)
 	}
 
 	// Engine stopped: 503.

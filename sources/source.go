@@ -49,7 +49,7 @@
 //	})
 //	defer sched.Stop()
 //	// TUI: sched.Health() (per source), sched.Queries() (per query).
-//	// serve: mux.Handle("/api/alertmanager", prometheus.NewWebhook(engine))
+//	// serve: mux.Handle("/api/alertmanager", prometheus.NewWebhook(engine, token))
 //
 // Importing a subpackage also registers its builder with default options,
 // so Options.Builders may be left empty when the packages are imported.

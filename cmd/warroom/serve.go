@@ -26,9 +26,10 @@ func newServeCmd() *cobra.Command {
 		Short: "Serve a shared war room over SSH and HTTP",
 		Long: `serve runs one engine, its sources and the Slack mirror, and gives each SSH
 session its own dashboard, bound to the roster person whose key authenticated.
-HTTP serves /healthz, /metrics, the Alertmanager webhook and a read-only timeline
-(/api/timeline, /api/timeline/stream) behind the bearer token in
-$WARROOM_HTTP_TOKEN (disabled when it is unset).
+HTTP serves /healthz, /metrics, and behind the bearer token in
+$WARROOM_HTTP_TOKEN (disabled when it is unset) the Alertmanager webhook
+(/api/alertmanager: JSON only, no browser requests) and a read-only timeline
+(/api/timeline, /api/timeline/stream).
 
 Only public keys listed in the roster (ssh_keys) may connect. Without a
 command an SSH session needs a terminal (ssh -t); "ssh HOST tail" streams the

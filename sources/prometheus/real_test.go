@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,7 +150,7 @@ func TestRealPrometheusAndAlertmanager(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go eng.Run(ctx)
 	defer func() { cancel(); <-eng.Done(); j.Close() }()
-	hook := httptest.NewServer(NewWebhook(eng))
+	hook := httptest.NewServer(NewWebhook(eng, hookToken))
 	defer hook.Close()
 
 	// Alertmanager, then Prometheus.
@@ -161,8 +162,9 @@ func TestRealPrometheusAndAlertmanager(t *testing.T) {
 		return p
 	}
 	amCfg := write("am.yml", fmt.Sprintf(`route: {receiver: warroom, group_by: [alertname], group_wait: 1s, group_interval: 1s, repeat_interval: 1h}
-receivers: [{name: warroom, webhook_configs: [{url: "%s/api/alertmanager", send_resolved: true}]}]
-`, hook.URL))
+receivers: [{name: warroom, webhook_configs: [{url: "%s/api/alertmanager", send_resolved: true,
+  http_config: {authorization: {type: Bearer, credentials: %q}}}]}]
+`, hook.URL, hookToken))
 	start(t, dir, "alertmanager", amBin, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--web.external-url=http://"+amAddr)
 	rules := write("rules.yml", `groups:
@@ -291,3 +293,147 @@ scrape_configs:
 }
 
 func f64(v float64) *float64 { return &v }
+
+// TestRealAlertmanagerWebhookAuth: the real Alertmanager 0.25, configured
+// as the README shows (http_config.authorization with credentials_file),
+// is accepted; its receivers with a wrong token or none are refused (401;
+// Alertmanager does not retry a 4xx at once, it sends the group again at
+// the next group_interval) and their alerts never reach the war room.
+func TestRealAlertmanagerWebhookAuth(t *testing.T) {
+	amBin := realBinary(t, "prometheus-alertmanager", "alertmanager")
+	dir := t.TempDir()
+	cfg := &config.Config{Incident: config.Incident{Name: "webhook auth"}, Roster: []config.Person{{Handle: "maya"}}, Roles: config.Roles{Commander: "maya"},
+		Services: []config.Service{{ID: "tokens", Owner: "maya"}}}
+	j, err := journal.Open(filepath.Join(dir, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: clock.Real{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go eng.Run(ctx)
+	defer func() { cancel(); <-eng.Done(); j.Close() }()
+
+	// Our receiver, noting what it answered to whom.
+	type answer struct {
+		agent, auth string
+		code        int
+	}
+	var mu sync.Mutex
+	var answers []answer
+	wh := NewWebhook(eng, hookToken)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		wh.ServeHTTP(rec, r)
+		mu.Lock()
+		answers = append(answers, answer{r.UserAgent(), r.Header.Get("Authorization"), rec.Code})
+		mu.Unlock()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	defer hook.Close()
+
+	tokenFile := filepath.Join(dir, "warroom-token")
+	if err := os.WriteFile(tokenFile, []byte(hookToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	amAddr := freePort(t)
+	amCfg := filepath.Join(dir, "am.yml")
+	body := fmt.Sprintf(`route:
+  receiver: warroom
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - {receiver: wrong-token, matchers: ['to="wrong"']}
+    - {receiver: no-token, matchers: ['to="none"']}
+receivers:
+  - name: warroom
+    webhook_configs:
+      - url: %[1]s/api/alertmanager
+        send_resolved: true
+        max_alerts: 1000
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: %[2]s
+  - name: wrong-token
+    webhook_configs:
+      - url: %[1]s/api/alertmanager
+        http_config: {authorization: {type: Bearer, credentials: not-the-token}}
+  - name: no-token
+    webhook_configs:
+      - url: %[1]s/api/alertmanager
+`, hook.URL, tokenFile)
+	if err := os.WriteFile(amCfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start(t, dir, "alertmanager", amBin, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--web.external-url=http://"+amAddr)
+	waitHTTP(t, "http://"+amAddr+"/-/ready", 15*time.Second)
+
+	alerts := `[
+ {"labels":{"alertname":"WithToken","service":"tokens","severity":"critical","to":"warroom"},"annotations":{"summary":"sent with the token"}},
+ {"labels":{"alertname":"WrongToken","service":"tokens","severity":"critical","to":"wrong"},"annotations":{"summary":"sent with a wrong token"}},
+ {"labels":{"alertname":"NoToken","service":"tokens","severity":"critical","to":"none"},"annotations":{"summary":"sent with no token"}}]`
+	resp, err := http.Post("http://"+amAddr+"/api/v2/alerts", "application/json", strings.NewReader(alerts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("inject alerts: %s", resp.Status)
+	}
+	open := func() map[string]bool {
+		s, sub, err := eng.Subscribe(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.Unsubscribe(sub)
+		out := map[string]bool{}
+		for _, a := range s.OpenAlerts() {
+			out[a.Pane] = true
+		}
+		return out
+	}
+	refused := func() (n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range answers {
+			if a.code == http.StatusUnauthorized && strings.HasPrefix(a.agent, "Alertmanager/") {
+				n++
+			}
+		}
+		return n
+	}
+	waitUntil(t, 20*time.Second, "the alert sent with the token, and both others refused", func() bool {
+		return open()["WithToken"] && refused() >= 2
+	})
+	time.Sleep(1500 * time.Millisecond) // the next flush sends the refused groups again
+	got := open()
+	if got["WrongToken"] || got["NoToken"] {
+		t.Fatalf("a refused notification reached the war room: %v", got)
+	}
+	nRefused := refused()
+	mu.Lock()
+	defer mu.Unlock()
+	accepted := 0
+	for _, a := range answers {
+		switch {
+		case a.code == 200 && a.auth == "Bearer "+hookToken && strings.HasPrefix(a.agent, "Alertmanager/0.25"):
+			accepted++
+		case a.code == 200:
+			t.Fatalf("accepted without the token: %+v", a)
+		}
+	}
+	if accepted == 0 {
+		t.Fatalf("answers %+v", answers)
+	}
+	t.Logf("%s: %d notifications accepted with the token, %d refused (wrong token, none)", answers[0].agent, accepted, nRefused)
+}

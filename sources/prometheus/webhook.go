@@ -2,13 +2,16 @@ package prometheus
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/common/model"
 
@@ -17,7 +20,10 @@ import (
 )
 
 // DefaultMaxBody bounds a webhook body. Alertmanager sends one group per
-// request; 1 MiB is thousands of alerts.
+// request; 1 MiB is thousands of alerts. A larger body gets 413, and
+// the same group sent again at the next group_interval is as large: set
+// max_alerts in Alertmanager's webhook_config so a big group is cut (and
+// counted in truncatedAlerts) rather than refused.
 const DefaultMaxBody = 1 << 20
 
 // Webhook receives Alertmanager webhook notifications (payload version 4)
@@ -31,27 +37,58 @@ const DefaultMaxBody = 1 << 20
 //	firing   status "firing"; "resolved" resolves it
 //	text     the `summary` (or `description`) annotation
 //
+// Only Alertmanager may post: a request must carry "Authorization: Bearer
+// <Token>" (Alertmanager's http_config.authorization sends it) and
+// "Content-Type: application/json" (Alertmanager's), and must not carry an
+// Origin header: a web page can send a cross-origin "simple" POST (say,
+// text/plain) without any preflight, and only browsers send Origin.
+//
 // Answers: 200 once the alerts are accepted (with a sink that has Do, such
 // as the engine, once they are durable); 400 for bad JSON, a version other
 // than "4" or an unknown alert status (Alertmanager does not retry a 4xx);
-// 405 for a method other than POST; 413 for a body over MaxBody; 503 when
-// the engine cannot take them (Alertmanager retries a 5xx). Repeated and
-// duplicate notifications are harmless: the engine records changes only.
+// 401 without the token (or when Token is empty: the webhook is off); 403
+// with an Origin header; 405 for a method other than POST; 413 for a body
+// over MaxBody; 415 for another content type; 503 when the engine cannot
+// take them (Alertmanager retries a 5xx). Repeated and duplicate
+// notifications are harmless: the engine records changes only.
+//
+// A notification with truncatedAlerts > 0 (Alertmanager's max_alerts cut
+// the group) is shown in the timeline: the webhook's source (its Origin)
+// turns degraded, saying how many alerts of which group were left out,
+// and up again once every cut group has come complete.
 //
 // Mount it at /api/alertmanager and point an Alertmanager receiver at it:
 //
-//	receivers: [{name: warroom, webhook_configs: [{url: "http://HOST/api/alertmanager", send_resolved: true}]}]
+//	receivers:
+//	  - name: warroom
+//	    webhook_configs:
+//	      - url: http://HOST/api/alertmanager
+//	        send_resolved: true
+//	        max_alerts: 1000
+//	        http_config:
+//	          authorization: {type: Bearer, credentials_file: /etc/alertmanager/warroom-token}
 type Webhook struct {
 	Sink sources.Sink
+	// Token is the bearer token every request must carry; empty refuses
+	// every request.
+	Token string
 	// Origin names the alerts' origin; default "alertmanager".
 	Origin string
 	// MaxBody bounds the request body; default DefaultMaxBody.
 	MaxBody int64
 	Logger  *slog.Logger
+
+	mu        sync.Mutex
+	truncated map[string]int // groupKey → alerts Alertmanager left out
+	degraded  bool           // reported degraded for truncation
 }
 
-// NewWebhook returns a receiver that imports into sink (the engine).
-func NewWebhook(sink sources.Sink) *Webhook { return &Webhook{Sink: sink} }
+// NewWebhook returns a receiver that imports into sink (the engine) the
+// notifications that carry token.
+func NewWebhook(sink sources.Sink, token string) *Webhook { return &Webhook{Sink: sink, Token: token} }
+
+// maxTruncatedGroups bounds the groups remembered as cut.
+const maxTruncatedGroups = 1000
 
 // Payload is Alertmanager's webhook body, version 4. Unknown fields (newer
 // versions add some) are ignored.
@@ -122,6 +159,23 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
+	if r.Header.Get("Origin") != "" {
+		httpError(w, http.StatusForbidden, "requests from web pages (with an Origin header) are refused; only Alertmanager may post alerts")
+		return
+	}
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="warroom"`)
+		msg := "unauthorized: send Authorization: Bearer <WARROOM_HTTP_TOKEN> (Alertmanager: http_config.authorization)"
+		if h.Token == "" {
+			msg = "the webhook is off: the war room has no WARROOM_HTTP_TOKEN"
+		}
+		httpError(w, http.StatusUnauthorized, msg)
+		return
+	}
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
+		httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
 	limit := h.MaxBody
 	if limit <= 0 {
 		limit = DefaultMaxBody
@@ -162,8 +216,61 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	h.noteTruncation(r.Context(), &p, origin)
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, "{\"status\":\"ok\",\"alerts\":%d}\n", len(imp.Alerts))
+}
+
+func (h *Webhook) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && h.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(h.Token)) == 1
+}
+
+// noteTruncation keeps track of the groups Alertmanager cut (max_alerts)
+// and reports the webhook's source degraded while any is, up once none
+// is: one timeline event each way, not one per notification.
+func (h *Webhook) noteTruncation(ctx context.Context, p *Payload, origin string) {
+	h.mu.Lock() // held while reporting: reports keep their order
+	defer h.mu.Unlock()
+	if h.truncated == nil {
+		h.truncated = map[string]int{}
+	}
+	switch {
+	case p.TruncatedAlerts > 0:
+		if _, ok := h.truncated[p.GroupKey]; !ok && len(h.truncated) >= maxTruncatedGroups {
+			for k := range h.truncated {
+				delete(h.truncated, k)
+				break
+			}
+		}
+		h.truncated[p.GroupKey] = p.TruncatedAlerts
+	default:
+		delete(h.truncated, p.GroupKey)
+	}
+	var info *incident.SourceInfo
+	switch {
+	case p.TruncatedAlerts > 0 && !h.degraded:
+		h.degraded = true
+		info = &incident.SourceInfo{ID: origin, Health: sources.HealthDegraded, Error: fmt.Sprintf(
+			"Alertmanager left %d alerts out of group %s (truncatedAlerts; its max_alerts): they are not in the war room",
+			p.TruncatedAlerts, oneLine(p.GroupKey, 160))}
+	case len(h.truncated) == 0 && h.degraded:
+		h.degraded = false
+		info = &incident.SourceInfo{ID: origin, Health: sources.HealthUp}
+	}
+	if info == nil {
+		return
+	}
+	cmd := incident.ReportSource{Info: *info}
+	var err error
+	if d, ok := h.Sink.(doer); ok {
+		err = d.Do(ctx, cmd).Err
+	} else {
+		err = h.Sink.Submit(ctx, cmd)
+	}
+	if err != nil {
+		h.log().Warn("alertmanager webhook: report truncation", "err", err)
+	}
 }
 
 func (h *Webhook) log() *slog.Logger {

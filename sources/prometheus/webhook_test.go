@@ -63,10 +63,19 @@ func (s *stubSink) Submit(ctx context.Context, cmd incident.Command) error {
 	return nil
 }
 
+const hookToken = "wr-test-token-0123456789"
+
+// post sends what Alertmanager sends: JSON with the bearer token.
 func post(t *testing.T, h http.Handler, method, body string) *httptest.ResponseRecorder {
 	t.Helper()
+	return send(h, method, body, map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + hookToken})
+}
+
+func send(h http.Handler, method, body string, headers map[string]string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, "/api/alertmanager", strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		r.Header.Set(k, v)
+	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w
@@ -74,7 +83,7 @@ func post(t *testing.T, h http.Handler, method, body string) *httptest.ResponseR
 
 func TestWebhookMapsAlerts(t *testing.T) {
 	sink := &stubSink{}
-	h := NewWebhook(sink)
+	h := NewWebhook(sink, hookToken)
 	if w := post(t, h, "POST", twoAlerts); w.Code != 200 || !strings.Contains(w.Body.String(), `"alerts":2`) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
@@ -94,7 +103,7 @@ func TestWebhookMapsAlerts(t *testing.T) {
 
 func TestWebhookRejectsBadRequests(t *testing.T) {
 	sink := &stubSink{}
-	h := &Webhook{Sink: sink, MaxBody: 2048}
+	h := &Webhook{Sink: sink, Token: hookToken, MaxBody: 2048}
 	cases := []struct {
 		method, body string
 		code         int
@@ -142,7 +151,7 @@ func TestWebhookIntoTheEngine(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go e.Run(ctx)
 	defer func() { cancel(); <-e.Done(); j.Close() }()
-	h := NewWebhook(e)
+	h := NewWebhook(e, hookToken)
 
 	open := func() []*incident.Alert {
 		s, sub, err := e.Subscribe(context.Background(), 1)
@@ -177,5 +186,100 @@ func TestWebhookIntoTheEngine(t *testing.T) {
 	}
 	if as := open(); len(as) != 0 {
 		t.Fatalf("still open after resolved: %+v", as)
+	}
+}
+
+// TestWebhookOnlyAlertmanagerMayPost: without the token, with a wrong one,
+// with a body that is not JSON (a web page's "simple" text/plain POST
+// needs no preflight) or from a browser (Origin), nothing reaches the
+// engine. A war room without a token takes nothing at all.
+func TestWebhookOnlyAlertmanagerMayPost(t *testing.T) {
+	sink := &stubSink{}
+	h := NewWebhook(sink, hookToken)
+	good := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + hookToken}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range good {
+			m[a] = b
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	cases := []struct {
+		name    string
+		headers map[string]string
+		code    int
+	}{
+		{"no token", with("Authorization", ""), 401},
+		{"wrong token", with("Authorization", "Bearer wr-test-token-0123456788"), 401},
+		{"token without Bearer", with("Authorization", hookToken), 401},
+		{"basic auth", with("Authorization", "Basic d2Fycm9vbTp4"), 401},
+		{"text/plain", with("Content-Type", "text/plain"), 415},
+		{"form", with("Content-Type", "application/x-www-form-urlencoded"), 415},
+		{"no content type", with("Content-Type", ""), 415},
+		{"from a web page", with("Origin", "https://evil.example"), 403},
+		{"Origin null", with("Origin", "null"), 403},
+	}
+	for _, c := range cases {
+		if w := send(h, "POST", resolvedPayload, c.headers); w.Code != c.code {
+			t.Errorf("%s: %d %s, want %d", c.name, w.Code, w.Body, c.code)
+		}
+	}
+	if w := send(h, "POST", resolvedPayload, with("Authorization", "")); w.Header().Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	off := NewWebhook(sink, "")
+	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
+		if w := send(off, "POST", firingPayload, with("Authorization", auth)); w.Code != 401 || !strings.Contains(w.Body.String(), "WARROOM_HTTP_TOKEN") {
+			t.Errorf("no token configured, Authorization %q: %d %s", auth, w.Code, w.Body)
+		}
+	}
+	if len(sink.cmds) != 0 {
+		t.Fatalf("a refused request reached the engine: %v", sink.cmds)
+	}
+	if w := send(h, "POST", firingPayload, with("Content-Type", "application/json; charset=utf-8")); w.Code != 200 || len(sink.cmds) != 1 {
+		t.Fatalf("Alertmanager's request: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestWebhookTruncatedAlerts: Alertmanager's max_alerts cut a group. The
+// timeline says so once (the webhook's source is degraded, with the
+// count and the group), not on every repeat, and says it is over when the
+// group comes complete.
+func TestWebhookTruncatedAlerts(t *testing.T) {
+	sink := &stubSink{}
+	h := NewWebhook(sink, hookToken)
+	cut := strings.Replace(firingPayload, `"truncatedAlerts": 0`, `"truncatedAlerts": 250`, 1)
+	other := strings.Replace(cut, `"groupKey": "{}:{alertname=\"DemoAlwaysFiring\", service=\"tokens\"}"`, `"groupKey": "{}:{alertname=\"DiskFull\"}"`, 1)
+	reports := func() []incident.SourceInfo {
+		var out []incident.SourceInfo
+		for _, c := range sink.cmds {
+			if r, ok := c.(incident.ReportSource); ok {
+				out = append(out, r.Info)
+			}
+		}
+		return out
+	}
+	for _, body := range []string{cut, cut, other, firingPayload} {
+		if w := post(t, h, "POST", body); w.Code != 200 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+	r := reports()
+	if len(r) != 1 || r[0].ID != "alertmanager" || r[0].Health != "degraded" ||
+		!strings.Contains(r[0].Error, "left 250 alerts out of group {}:{alertname=\"DemoAlwaysFiring\"") {
+		t.Fatalf("while cut: %+v", r)
+	}
+	// The other group is still cut; once it comes whole, it is over.
+	whole := strings.Replace(other, `"truncatedAlerts": 250`, `"truncatedAlerts": 0`, 1)
+	if w := post(t, h, "POST", whole); w.Code != 200 {
+		t.Fatal(w.Body)
+	}
+	if r := reports(); len(r) != 2 || r[1].Health != "up" {
+		t.Fatalf("after both groups came whole: %+v", r)
 	}
 }
