@@ -177,11 +177,12 @@ func (h *Handle) Done() <-chan struct{} { return h.done }
 // for a playbook that needs an approval, the runner dry-runs it now
 // (read-only requests only).
 func (r *Runner) Request(ctx context.Context, by, playbook string, raw map[string]string) (*Handle, error) {
-	return r.RequestPlanned(ctx, by, playbook, raw, nil)
+	return r.RequestPlanned(ctx, by, playbook, raw, nil, "")
 }
 
-// RequestPlanned is Request with the dry run the requester saw.
-func (r *Runner) RequestPlanned(ctx context.Context, by, playbook string, raw map[string]string, plan *Plan) (*Handle, error) {
+// RequestPlanned is Request with the dry run the requester saw (plan, for
+// parameters with hash planHash; ignored if that is not this request's).
+func (r *Runner) RequestPlanned(ctx context.Context, by, playbook string, raw map[string]string, plan *incident.RunPlan, planHash string) (*Handle, error) {
 	pb, ok := r.cat.Get(playbook)
 	if !ok {
 		return nil, &ParamError{Playbook: playbook, Problems: []string{"no such playbook" + hintList(playbook, r.cat)}}
@@ -194,16 +195,18 @@ func (r *Runner) RequestPlanned(ctx context.Context, by, playbook string, raw ma
 		return nil, err
 	}
 	hash := pb.Hash(vals)
-	if plan != nil && (plan.Hash != hash || plan.Playbook != pb) {
+	if planHash != hash {
 		plan = nil // not the plan of this request
 	}
 	if plan == nil && pb.Approval != nil {
-		if plan, err = r.DryRun(ctx, pb.ID, raw); err != nil {
+		p, err := r.DryRun(ctx, pb.ID, raw)
+		if err != nil {
 			r.logf("%s: dry run for the approvers failed: %v", pb.ID, err)
 		}
+		plan = p.RunPlan()
 	}
 	rep := r.eng.Do(ctx, incident.RequestRun{By: by, Playbook: pb.ID, Params: vals.Text, Hash: hash,
-		Summary: shortText2(pb.Summary(vals)), Plan: plan.RunPlan(), Policies: r.cat})
+		Summary: shortText2(pb.Summary(vals)), Plan: plan, Policies: r.cat})
 	if rep.Err != nil {
 		return nil, rep.Err
 	}

@@ -23,6 +23,7 @@ type Playbooks struct {
 var (
 	_ tui.PlaybookStarter = Playbooks{}
 	_ tui.PlaybookRunner  = Playbooks{}
+	_ tui.RunController   = Playbooks{}
 )
 
 // Playbooks returns the dashboard's view of the catalog.
@@ -116,12 +117,18 @@ func (p Playbooks) DryRunPlaybook(ctx context.Context, name string, raw map[stri
 	if err != nil {
 		return nil, err
 	}
-	return &tui.DryRunPlan{Text: plan.Text(), Hash: plan.Hash, Summary: plan.Playbook.Summary(plan.Params)}, nil
+	return &tui.DryRunPlan{Text: plan.Text(), Hash: plan.Hash, Summary: plan.Playbook.Summary(plan.Params), Plan: plan.RunPlan()}, nil
 }
 
-// RequestPlaybookRun requests a run with the confirmed parameters.
-func (p Playbooks) RequestPlaybookRun(ctx context.Context, by, name string, raw map[string]string) (string, error) {
-	h, err := p.r.Runner.Request(ctx, by, name, raw)
+// RequestPlaybookRun requests a run with the confirmed parameters; the
+// request records the dry run the requester confirmed, for the approvers.
+func (p Playbooks) RequestPlaybookRun(ctx context.Context, by, name string, raw map[string]string, plan *tui.DryRunPlan) (string, error) {
+	var rp *incident.RunPlan
+	var hash string
+	if plan != nil {
+		rp, hash = plan.Plan, plan.Hash
+	}
+	h, err := p.r.Runner.RequestPlanned(ctx, by, name, raw, rp, hash)
 	if err != nil {
 		return "", err
 	}
@@ -136,4 +143,16 @@ func (p Playbooks) ApproveRun(ctx context.Context, by, runID, hash string) error
 // RejectRun turns a run request down.
 func (p Playbooks) RejectRun(ctx context.Context, by, runID, reason string) error {
 	return p.r.Runner.Reject(ctx, by, runID, reason)
+}
+
+// CancelRun implements tui.RunController.
+func (p Playbooks) CancelRun(ctx context.Context, by, runID, reason string) error {
+	return p.r.Runner.Cancel(ctx, by, runID, reason)
+}
+
+// ResolveRun implements tui.RunController: the commander's choice for an
+// interrupted run; the runner carries it out in the background.
+func (p Playbooks) ResolveRun(ctx context.Context, by, runID string, choice incident.ResolveChoice, reason string) error {
+	_, err := p.r.Runner.Resolve(ctx, by, runID, choice, reason)
+	return err
 }

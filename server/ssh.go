@@ -219,7 +219,7 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 		Engine: s.r.Engine, Handle: info.person.Handle,
 		Width: pty.Window.Width, Height: pty.Window.Height,
 		Profile: colorprofile.Env(envs), Context: sess.Context(),
-		Playbooks: s.r.Playbooks(), FPS: s.o.FPS,
+		Playbooks: s.r.Playbooks(), FPS: s.o.FPS, Via: incident.ViaSSH,
 	}
 	if s.o.MirrorLag != nil {
 		lag := s.o.MirrorLag

@@ -20,6 +20,10 @@ type replyMsg struct {
 	then func(m *Model) tea.Cmd
 }
 
+// laterMsg brings a Cmd's result back to Update, which applies it (no
+// I/O): a dialog's background read.
+type laterMsg func(m *Model) tea.Cmd
+
 // send hands a command to the engine in a Cmd. The result comes back as
 // a replyMsg; the state change itself arrives through the feed.
 func (m *Model) send(label string, c incident.Command) tea.Cmd {
@@ -160,6 +164,9 @@ func (m *Model) ackService(service string) tea.Cmd {
 	return m.send("ack all of "+m.serviceName(service), incident.AckService{By: m.me, Service: service})
 }
 
+// resolveAlert resolves the alert by its id. When its condition still
+// holds it asks first and says so: the rule would fire it again at once
+// as a new alert, splitting its history.
 func (m *Model) resolveAlert(a *incident.Alert) tea.Cmd {
 	if a == nil {
 		return m.refuse(errors.New("no alert selected"))
@@ -167,7 +174,24 @@ func (m *Model) resolveAlert(a *incident.Alert) tea.Cmd {
 	if err := m.check(roles.ActResolve, a.Service); err != nil {
 		return m.refuse(err)
 	}
-	return m.send("resolve "+a.ID, incident.Resolve{By: m.me, AlertID: a.ID, Reason: "resolved by hand"})
+	id, svc := a.ID, m.serviceName(a.Service)
+	send := func(m *Model) tea.Cmd {
+		return m.send("resolve "+id, incident.Resolve{By: m.me, AlertID: id, Reason: "resolved by hand"})
+	}
+	holds, why := m.conditionHolds(a)
+	if !holds {
+		return send(m)
+	}
+	m.confirm("Resolve "+id+" ("+svc+")? Its condition still holds: "+why+", so it will fire again as a new alert.", send)
+	return nil
+}
+
+// confirm asks a yes/no question on the message line; y runs fn.
+func (m *Model) confirm(q string, fn func(m *Model) tea.Cmd) {
+	m.overlay = overlayConfirm
+	m.confirmText = q
+	m.confirmFn = fn
+	m.invalidate()
 }
 
 func (m *Model) toggleImportant(ev *incident.Event) tea.Cmd {
@@ -236,7 +260,9 @@ func (m *Model) declineOffer() tea.Cmd {
 	return m.send(label, incident.DeclineCommand{By: m.me})
 }
 
-// startOffer picks the person to offer command to.
+// startOffer picks the person to offer command to, then what the
+// commander becomes after the handoff (deputy unless they choose
+// otherwise), warning when nobody else could approve runs.
 func (m *Model) startOffer() tea.Cmd {
 	if err := m.check(roles.ActOfferCommand, ""); err != nil {
 		return m.refuse(err)
@@ -251,7 +277,21 @@ func (m *Model) startOffer() tea.Cmd {
 		return ""
 	})
 	m.openChooser("Offer command to…", items, func(m *Model, c choice) tea.Cmd {
-		return m.send("offer command to "+c.value, incident.OfferCommand{By: m.me, To: c.value})
+		to := c.value
+		deputy := m.st.Roles.Deputy
+		stay := "stay on as deputy"
+		if deputy != "" && deputy != m.me && deputy != to {
+			stay += " (replaces " + deputy + ")"
+		}
+		down := "step down to observer"
+		if deputy == "" || deputy == to {
+			down += " — nobody but " + to + " could approve runs, and nobody could approve " + to + "'s own"
+		}
+		opts := []choice{{label: stay, value: string(roles.Deputy)}, {label: down, value: ""}}
+		m.openChooser("After "+to+" accepts command, you…", opts, func(m *Model, c choice) tea.Cmd {
+			return m.send("offer command to "+to, incident.OfferCommand{By: m.me, To: to, Stay: roles.Role(c.value)})
+		})
+		return nil
 	})
 	return nil
 }
@@ -277,6 +317,8 @@ func (m *Model) startAssign(s slot) tea.Cmd {
 	return nil
 }
 
+// clearSlot unassigns a role after asking, warning when it leaves a
+// service without an owner (its alerts then page only the commander).
 func (m *Model) clearSlot(s slot) tea.Cmd {
 	if s.role == roles.Commander {
 		return m.refuse(roles.Refuse("command changes hands only by an offer the new commander accepts (o)"))
@@ -284,10 +326,28 @@ func (m *Model) clearSlot(s slot) tea.Cmd {
 	if err := m.check(roles.ActAssign, s.service); err != nil {
 		return m.refuse(err)
 	}
-	if m.st.Roles.Holder(s.role, s.service) == "" {
+	holder := m.st.Roles.Holder(s.role, s.service)
+	if holder == "" {
 		return m.refuse(fmt.Errorf("nobody holds %s", s.label(m)))
 	}
-	return m.send("clear "+s.label(m), incident.Assign{By: m.me, Role: s.role, Service: s.service})
+	q := "Unassign " + holder + " as " + s.label(m) + "?"
+	if s.service != "" {
+		o := m.st.Roles.Services[s.service]
+		other := o.Backup
+		if s.role == roles.Backup {
+			other = o.Primary
+		}
+		if other == "" {
+			q += " " + m.serviceName(s.service) + " will have no owner: nobody acks its alerts but the commander, who is paged for them."
+		}
+	}
+	if s.role == roles.Deputy {
+		q += " Then only the commander can approve runs, and nobody can approve the commander's own."
+	}
+	m.confirm(q, func(m *Model) tea.Cmd {
+		return m.send("unassign "+s.label(m), incident.Assign{By: m.me, Role: s.role, Service: s.service})
+	})
+	return nil
 }
 
 func (m *Model) personChoices(disabled func(roles.Person) string) []choice {
@@ -363,6 +423,7 @@ func (m *Model) actions() []action {
 	add("Go to alerts", k.Alerts.Help().Key, nil, goTo(viewAlerts))
 	add("Go to timeline", k.Timeline.Help().Key, nil, goTo(viewTimeline))
 	add("Go to roles", k.Roles.Help().Key, nil, goTo(viewRoles))
+	add("Go to runs (playbook runs: approve, cancel, resolve)", k.Runs.Help().Key, nil, goTo(viewRuns))
 	add("Add a note to the timeline", k.Note.Help().Key, m.check(roles.ActNote, ""), func(m *Model) tea.Cmd { return m.startNote("") })
 	add("Offer command to…", k.Offer.Help().Key, m.offerErr(), func(m *Model) tea.Cmd { return m.startOffer() })
 	add("Accept the command offer", k.Accept.Help().Key, m.check(roles.ActAnswerOffer, ""), func(m *Model) tea.Cmd { return m.acceptOffer() })
@@ -408,10 +469,24 @@ func (m *Model) actions() []action {
 			id := run.ID
 			add("Approve or reject "+run.ID+" "+run.Playbook+" (requested by "+run.Actor+")", k.Accept.Help().Key, nil, func(m *Model) tea.Cmd { return m.openApproval(id) })
 		}
+		if m.st != nil {
+			for _, run := range m.runRows() {
+				if incident.RunTerminal(run.State) {
+					continue
+				}
+				run := run
+				switch run.State {
+				case incident.RunInterrupted, incident.RunAwaitingDecision:
+					add("Resolve "+run.ID+" "+run.Playbook+" ("+stateText(run.State)+"): verify, rollback or abandon", k.Resolve.Help().Key, m.mayResolve(run), func(m *Model) tea.Cmd { return m.resolveRun(run) })
+				default:
+					add("Cancel "+run.ID+" "+run.Playbook+" ("+stateText(run.State)+")", k.Cancel.Help().Key, m.mayCancel(run), func(m *Model) tea.Cmd { return m.cancelRun(run) })
+				}
+			}
+		}
 	}
 	add("Toggle dark/light theme", k.Theme.Help().Key, nil, func(m *Model) tea.Cmd { m.toggleTheme(); return nil })
-	add("Help: all keys", k.Help.Help().Key, nil, func(m *Model) tea.Cmd { m.overlay = overlayHelp; return nil })
-	add("Quit", k.Quit.Help().Key, nil, func(m *Model) tea.Cmd { m.overlay = overlayQuit; return nil })
+	add("Help: all keys", k.Help.Help().Key, nil, func(m *Model) tea.Cmd { m.openHelp(); return nil })
+	add("Quit", k.Quit.Help().Key, nil, func(m *Model) tea.Cmd { return m.askQuit(false) })
 	return out
 }
 

@@ -45,16 +45,15 @@ func TestAlertGroupRowsQuietAlertsAndHonestEscalation(t *testing.T) {
 		}
 	}
 	// Select the group and expand it: its three alerts are listed.
-	rows := alertRows(m.st, nil)
-	for i, r := range rows {
+	for _, r := range alertRows(m.st, nil) {
 		if r.a.ID == lead {
-			m.alertSel = i
+			m.alerts.id = r.key
 		}
 	}
 	press(m, "right")
 	wantScreen(t, m, "▾ rule: rps (crit) (3 alerts)", "└ datadog: Banners rps", "└ prometheus: BannersRPS")
 	press(m, "down", "left")
-	if r := alertRows(m.st, m.alertOpen)[m.alertSel]; r.a.ID != lead || m.alertOpen["banners/rps"] {
+	if r, _ := m.selectedRow(); r.a.ID != lead || m.alertOpen["banners/rps"] {
 		t.Fatalf("left folds the group back onto its row: %+v", r)
 	}
 	// Acking the row acks the group (the engine acks every member).

@@ -33,6 +33,8 @@ func sparkline(vals []float64, w int) string {
 		switch {
 		case math.IsNaN(v) || math.IsInf(v, 0):
 			sb.WriteByte(' ')
+		case hi <= lo && hi == 0:
+			sb.WriteRune(sparkRunes[0]) // a flat zero is a flat line at the bottom
 		case hi <= lo:
 			sb.WriteRune(sparkRunes[top/2])
 		default:
@@ -73,10 +75,16 @@ func brailleChart(vals []float64, w, h int, lines []hline, data paint) ([]string
 	if math.IsInf(lo, 0) {
 		lo, hi = 0, 1
 	}
-	if hi <= lo {
+	switch {
+	case hi <= lo && lo >= 0:
+		// A flat, non-negative series: scale from zero, so a constant zero
+		// lies on the axis and a constant value sits where it is, never
+		// on an axis that goes below zero.
+		lo, hi = 0, math.Max(hi*1.25, 1)
+	case hi <= lo:
 		d := math.Max(math.Abs(hi)*0.1, 1)
 		lo, hi = lo-d, hi+d
-	} else {
+	default:
 		pad := (hi - lo) * 0.05
 		hi += pad
 		if lo >= 0 && lo-pad < 0 {

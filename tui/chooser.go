@@ -75,31 +75,59 @@ func (c *chooser) refilter() {
 	c.sel = clamp(c.sel, 0, len(c.shown)-1)
 }
 
-// fuzzy matches q as a case-insensitive subsequence of s. Consecutive
-// matches and matches at word starts score higher.
+// fuzzy ranks s for query q, case-insensitively. Every word of q must
+// match; a word matching a whole word of s ranks above one matching a
+// word's start, which ranks above one inside a word, which ranks above
+// letters scattered in order (so "waf" finds "WAF mode" before "priority
+// fee"). Earlier and shorter matches break ties.
 func fuzzy(q, s string) (int, bool) {
-	qs := []rune(strings.ToLower(q))
+	words := strings.Fields(strings.ToLower(q))
+	if len(words) == 0 {
+		return 0, true
+	}
+	low := strings.ToLower(s)
+	toks := strings.FieldsFunc(low, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	score := 0
+	for _, w := range words {
+		best := 0
+		for i, t := range toks {
+			switch {
+			case t == w:
+				best = max(best, 4000-i)
+			case strings.HasPrefix(t, w):
+				best = max(best, 3000-i)
+			}
+		}
+		if best == 0 {
+			if i := strings.Index(low, w); i >= 0 {
+				best = 2000 - i
+			} else if sc, ok := subsequence(w, low); ok {
+				best = sc
+			} else {
+				return 0, false
+			}
+		}
+		score += best
+	}
+	return score - len(s)/16, true
+}
+
+// subsequence scores w as letters of s in order (consecutive runs and
+// word starts count more), below every other kind of match.
+func subsequence(w, s string) (int, bool) {
+	qs := []rune(w)
 	score, qi, run := 0, 0, 0
 	prev := ' '
-	for i, r := range []rune(s) {
+	for _, r := range s {
 		if qi == len(qs) {
 			break
 		}
-		lr := unicode.ToLower(r)
-		if qs[qi] == ' ' && (lr == ' ' || unicode.IsPunct(lr)) {
-			qi++
-			prev = r
-			continue
-		}
-		if lr == qs[qi] {
+		if r == qs[qi] {
 			qi++
 			run++
 			score += 1 + run*2
 			if !unicode.IsLetter(prev) && !unicode.IsDigit(prev) {
 				score += 6
-			}
-			if i == 0 {
-				score += 4
 			}
 		} else {
 			run = 0
@@ -109,7 +137,7 @@ func fuzzy(q, s string) (int, bool) {
 	if qi < len(qs) {
 		return 0, false
 	}
-	return score - len(s)/16, true
+	return min(score, 1000), true
 }
 
 func (m *Model) onChooserKey(msg tea.KeyPressMsg) tea.Cmd {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // paneView is one pane as the TUI shows it, derived from config + state.
@@ -171,20 +172,33 @@ func threshold(p *config.Pane, v sev) (label string, t *float64) {
 }
 
 // valueText is "2.3s (crit >1s)" for a pane, or why there is no value.
-func valueText(pv *paneView) string {
-	p := pv.cfg
-	switch {
-	case pv.waiting:
-		return "waiting for data"
-	case pv.pane != nil && pv.pane.NoData && !pv.pane.HasData:
-		return "no series"
+func (m *Model) valueText(pv *paneView) string {
+	v, t := m.paneValue(pv)
+	if t == "" {
+		return v
 	}
+	return v + " " + t
+}
+
+// paneValue is a pane's value ("2.3s", "last 97% at 07:23:18", "waiting
+// for data") and its threshold ("(crit >1s)", "" if it has none). A value
+// that is not current always says so: STALE and NO DATA never show an old
+// number as if it were now.
+func (m *Model) paneValue(pv *paneView) (string, string) {
+	p := pv.cfg
 	var s string
-	switch {
-	case pv.pane != nil && pv.pane.HasData && pv.stale:
-		s = "last " + incident.FormatValue(pv.pane.Value, p.Unit)
-	case pv.pane != nil && pv.pane.HasData:
-		s = incident.FormatValue(pv.pane.Value, p.Unit)
+	switch pp := pv.pane; {
+	case pv.waiting:
+		return "waiting for data", ""
+	case pp != nil && pp.NoData && !pp.HasData:
+		return "no series", ""
+	case pp != nil && pp.HasData && (pv.stale || pp.NoData):
+		s = "last " + incident.FormatValue(pp.Value, p.Unit)
+		if n := len(pp.Series); n > 0 {
+			s += " at " + pp.Series[n-1].T.In(m.loc).Format("15:04:05")
+		}
+	case pp != nil && pp.HasData:
+		s = incident.FormatValue(pp.Value, p.Unit)
 	default:
 		s = "–"
 	}
@@ -193,9 +207,9 @@ func valueText(pv *paneView) string {
 		if p.Direction == config.Below {
 			cmp = "<"
 		}
-		s += " (" + lbl + " " + cmp + incident.FormatValue(*t, p.Unit) + ")"
+		return s, "(" + lbl + " " + cmp + incident.FormatValue(*t, p.Unit) + ")"
 	}
-	return s
+	return s, ""
 }
 
 // paneLabel is the badge label of a pane: NO DATA panes that never had
@@ -221,4 +235,57 @@ func seriesValues(p *incident.Pane, n int) []float64 {
 		out[i] = pt.V
 	}
 	return out
+}
+
+// conditionHolds says whether an open alert's condition still holds, as
+// far as this dashboard can tell, and in words: resolving an alert whose
+// condition holds only makes it fire again as a new alert.
+func (m *Model) conditionHolds(a *incident.Alert) (bool, string) {
+	if a.Origin != "" && a.Origin != "rule" {
+		if a.Origin == "manual" {
+			return false, "raised by hand: nothing measures it"
+		}
+		return true, a.Origin + " still reports it firing"
+	}
+	svc := m.cfg.Service(a.Service)
+	if svc == nil {
+		return false, "its service is not in the war-room file"
+	}
+	for i := range svc.Panes {
+		p := &svc.Panes[i]
+		if p.ID != a.Pane {
+			continue
+		}
+		pv := derivePane(m.cfg, m.st, svc, p, m.now, nil)
+		title := pv.title
+		switch {
+		case pv.stale:
+			return true, title + " is STALE (" + textsafe.Line(nameOr(pv.why, "no recent answer")) + "): nothing says it has recovered"
+		case pv.waiting || (pv.pane != nil && pv.pane.NoData):
+			return true, title + " has NO DATA: nothing says it has recovered"
+		}
+		v := pv.pane.Value
+		below := p.Direction == config.Below
+		cmp := ">"
+		if below {
+			cmp = "<"
+		}
+		switch {
+		case breaches(v, p.Crit, below):
+			return true, title + " is " + incident.FormatValue(v, p.Unit) + ", still " + cmp + " crit " + incident.FormatValue(*p.Crit, p.Unit)
+		case breaches(v, p.Warn, below):
+			return true, title + " is " + incident.FormatValue(v, p.Unit) + ", still " + cmp + " warn " + incident.FormatValue(*p.Warn, p.Unit)
+		}
+		return false, title + " is " + incident.FormatValue(v, p.Unit) + ", inside its thresholds"
+	}
+	return false, "its pane is not in the war-room file"
+}
+
+// conditionNow is conditionHolds for the record view.
+func (m *Model) conditionNow(a *incident.Alert) string {
+	holds, why := m.conditionHolds(a)
+	if holds {
+		return "still holds: " + why
+	}
+	return why
 }

@@ -1,8 +1,9 @@
 package tui
 
 import (
+	"strings"
+
 	"github.com/warroom/warroom/incident"
-	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/textsafe"
 )
 
@@ -21,56 +22,60 @@ func (m *Model) renderDetail(w, h int) []string {
 		return b.render(h)
 	}
 	out := make([]string, 0, h)
-	// Title line.
-	own := s.Muted.S("owner ") + s.Text.S(nameOr(sv.cfg.Owner, "none"))
-	if sv.cfg.Backup != "" {
-		own += s.Muted.S(" · backup ") + s.Text.S(sv.cfg.Backup)
-	}
+	// Title line: the live owners.
 	o := m.st.Roles.Services[sv.cfg.ID]
-	if o.Primary != sv.cfg.Owner || o.Backup != sv.cfg.Backup {
-		own = s.Muted.S("owner ") + s.Text.S(nameOr(o.Primary, "none")) + s.Muted.S(" · backup ") + s.Text.S(nameOr(o.Backup, "none"))
+	own := s.Muted.S("owner ") + s.Text.S(nameOr(o.Primary, "none")) + s.Muted.S(" · backup ") + s.Text.S(nameOr(o.Backup, "none"))
+	left := s.badge(sv.sev) + " " + s.Bold.S(m.serviceName(sv.cfg.ID)) + "  " + own + "  "
+	hint := s.Muted.S("[ ] prev/next · a ack · B ack all · esc back")
+	if w < 100 {
+		hint = ""
 	}
-	left := s.badge(sv.sev) + " " + s.Bold.S(m.serviceName(sv.cfg.ID)) + "  " + own + "  " + m.ackLine(sv)
-	out = append(out, spread(left, s.Muted.S("[ ] prev/next · a ack · B ack all · esc back"), w))
+	out = append(out, spread(left+m.ackLine(sv, max(w-width(left)-width(hint)-1, 10)), hint, w))
 
-	// Bottom: alerts, playbooks, sources.
-	alerts := m.detailAlerts(sv)
-	pbs := m.detailPlaybooks(sv.cfg.ID)
-	srcs := m.detailSources(sv)
-	wide := w >= 120
-	var bh int
-	if wide {
-		bh = max(len(alerts), len(pbs), len(srcs))
-	} else {
-		bh = len(alerts) + len(srcs) + len(pbs)
+	// Bottom: alerts and runs, playbooks, sources. The columns share the
+	// width; on a narrow screen they stack, playbooks before sources.
+	w1, w2, w3 := w*45/100, w*25/100, 0
+	switch {
+	case w >= 120:
+		w3 = w - w1 - w2 - 2
+	case w >= 72:
+		w1, w2 = w/2, w-w/2-1
+	default:
+		w1 = w
 	}
-	bh = clamp(bh, 3, max(h/3, 3))
+	alerts := append(m.detailAlerts(sv, w1), m.detailRuns(sv.cfg.ID, w1)...)
+	pbs := m.detailPlaybooks(sv.cfg.ID, max(w2, w1))
+	srcs := m.detailSources(sv)
+	var bh int
+	switch {
+	case w3 > 0:
+		bh = max(len(alerts), len(pbs), len(srcs))
+	case w2 > 0:
+		bh = max(len(alerts), len(pbs)+len(srcs))
+	default:
+		bh = len(alerts) + len(pbs) + len(srcs)
+	}
+	bh = clamp(bh, 3, max(h*2/5, 3))
 	ch := h - 1 - bh
-	if ch < 3 {
-		ch, bh = 3, max(h-4, 0)
+	if ch < 4 {
+		ch, bh = 4, max(h-5, 0)
 	}
 	out = append(out, m.detailCharts(sv, w, ch)...)
+	col := func(lines []string, cw int) []string {
+		b := newBlock(cw)
+		for _, l := range lines {
+			b.add(l)
+		}
+		return b.render(bh)
+	}
 	var bottom []string
-	if wide {
-		c1 := w * 45 / 100
-		c2 := w * 25 / 100
-		c3 := w - c1 - c2 - 2
-		col := func(lines []string, cw int) []string {
-			b := newBlock(cw)
-			for _, l := range lines {
-				b.add(l)
-			}
-			return b.render(bh)
-		}
-		bottom = hjoin(s.Subtle.S("│"), col(alerts, c1), col(pbs, c2), col(srcs, c3))
-	} else {
-		b := newBlock(w)
-		for _, part := range [][]string{alerts, srcs, pbs} {
-			for _, l := range part {
-				b.add(l)
-			}
-		}
-		bottom = b.render(bh)
+	switch {
+	case w3 > 0:
+		bottom = hjoin(s.Subtle.S("│"), col(alerts, w1), col(pbs, w2), col(srcs, w3))
+	case w2 > 0:
+		bottom = hjoin(s.Subtle.S("│"), col(alerts, w1), col(append(pbs, srcs...), w2))
+	default:
+		bottom = col(append(append(alerts, pbs...), srcs...), w)
 	}
 	out = append(out, bottom...)
 	return out
@@ -119,9 +124,9 @@ func (m *Model) detailCharts(sv *serviceView, w, h int) []string {
 // chartBox is one pane as a framed chart with y labels and thresholds.
 func (m *Model) chartBox(pv *paneView, w, h int) []string {
 	s := m.sty
-	title := " " + s.Bold.S(pv.title) + " " + s.Level[pv.sev].S(valueText(pv)) + " "
+	title := " " + s.Bold.S(pv.title) + " " + s.Level[pv.sev].S(m.valueText(pv)) + " "
 	if pv.sev == sevOK {
-		title = " " + s.Bold.S(pv.title) + " " + s.Text.S(valueText(pv)) + " "
+		title = " " + s.Bold.S(pv.title) + " " + s.Text.S(m.valueText(pv)) + " "
 	}
 	tag := s.badgeText(pv.sev, paneLabel(pv))
 	cw, ch := w-4, h-2
@@ -144,11 +149,18 @@ func (m *Model) chartBox(pv *paneView, w, h int) []string {
 		if pv.stale {
 			rows--
 		}
+		axis := rows >= 3
+		if axis {
+			rows-- // the time axis
+		}
 		if plotW < 4 || rows < 1 {
 			content = append(content, m.paneSpark(pv, cw))
 			break
 		}
 		content = append(content, m.charts.get(m.chartKeyFor(pv, 3, plotW, rows, true), func() []string { return m.drawDetailChart(pv, plotW, rows, yl) })...)
+		if axis {
+			content = append(content, m.timeAxis(pv, plotW, yl))
+		}
 		if pv.stale {
 			content = append(content, s.Level[sevStale].S("STALE: "+textsafe.Line(nameOr(pv.why, "no recent answer"))))
 		}
@@ -187,33 +199,57 @@ func (m *Model) drawDetailChart(pv *paneView, plotW, rows, yl int) []string {
 	return content
 }
 
-func (m *Model) detailAlerts(sv *serviceView) []string {
+// detailAlerts lists the service's open alerts, each wrapped to w.
+func (m *Model) detailAlerts(sv *serviceView, w int) []string {
 	s := m.sty
 	out := []string{s.Bold.S("Alerts") + s.Muted.S(" ("+plural(len(sv.open), "open alert")+")")}
 	if len(sv.open) == 0 {
 		out = append(out, s.Muted.S("none open"))
 	}
 	for _, a := range sv.open {
-		if a.Quiet() {
-			out = append(out, s.alertBadge(a)+" "+s.Muted.S(a.ID+" "+textsafe.Line(a.Text)+" · "+incident.Age(m.now.Sub(a.FiredAt))+" · "+quietText(a)))
-			continue
+		state := "unacked"
+		switch {
+		case a.Quiet():
+			state = quietText(a)
+		case a.Acked():
+			state = "acked by " + a.AckedBy
 		}
-		state := s.Level[sevCrit].S("unacked")
-		if a.Acked() {
-			state = s.Text.S("acked by " + a.AckedBy)
+		if g := m.st.GroupOf(a); g != nil && g.Escalated > 0 && !a.Acked() && !a.Quiet() {
+			state += ", escalated to " + g.EscalatedTo
 		}
-		esc := ""
-		if g := m.st.GroupOf(a); g != nil && g.Escalated > 0 && !a.Acked() {
-			esc = s.Escalated.S(" escalated to " + g.EscalatedTo)
+		badge := s.alertBadge(a) + " "
+		text := a.ID + " " + textsafe.Line(a.Text) + " · " + incident.Age(m.now.Sub(a.FiredAt)) + " · " + state
+		for i, l := range wrapLines(text, max(w-width(badge), 10), 3) {
+			if i == 0 {
+				out = append(out, badge+s.Text.S(l))
+			} else {
+				out = append(out, strings.Repeat(" ", width(badge))+s.Text.S(l))
+			}
 		}
-		out = append(out, s.badge(sevOf(a.Level))+" "+s.Muted.S(a.ID)+" "+s.Text.S(textsafe.Line(a.Text))+s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · ")+state+esc)
 	}
 	return out
 }
 
-func (m *Model) detailPlaybooks(service string) []string {
+// detailRuns lists the service's runs in flight.
+func (m *Model) detailRuns(service string, w int) []string {
+	runs := m.activeRuns(service)
+	if len(runs) == 0 {
+		return nil
+	}
+	out := []string{m.sty.Bold.S("Runs") + m.sty.Muted.S(" (5 lists them all)")}
+	for _, r := range runs {
+		for _, l := range wrapLines(textsafe.Line(m.runSummaryLine(r)), w-2, 2) {
+			out = append(out, m.runPaint(r.State).S("▶ "+l))
+		}
+	}
+	return out
+}
+
+// detailPlaybooks lists the service's playbooks, and whether this person
+// may run each now (and why not).
+func (m *Model) detailPlaybooks(service string, w int) []string {
 	s := m.sty
-	out := []string{s.Bold.S("Playbooks")}
+	out := []string{s.Bold.S("Playbooks") + s.Muted.S(" (ctrl+p runs one)")}
 	if m.o.Playbooks == nil {
 		return append(out, s.Muted.S("no playbook catalog loaded"))
 	}
@@ -223,12 +259,16 @@ func (m *Model) detailPlaybooks(service string) []string {
 			continue
 		}
 		n++
-		line := s.Text.S(nameOr(pb.Title, pb.Name))
+		name := nameOr(pb.Title, pb.Name)
+		if err := m.playbookErr(pb); err != nil {
+			for _, l := range wrapLines(name+" ✗ "+reasonOf(err), w, 2) {
+				out = append(out, s.Disabled.S(l))
+			}
+			continue
+		}
+		line := s.Text.S(name)
 		if pb.Summary != "" {
 			line += s.Muted.S(" — " + pb.Summary)
-		}
-		if err := m.check(roles.ActRunPlaybook, service); err != nil {
-			line = s.Disabled.S(nameOr(pb.Title, pb.Name) + " ✗ " + reasonOf(err))
 		}
 		out = append(out, line)
 	}
@@ -278,3 +318,29 @@ func axisValue(v float64, unit string, w int) string {
 }
 
 func axisLabel(s string, w int) string { return trunc(s, w) }
+
+// timeAxis is the time line under a detail chart: the first and the
+// last sample's times and the window between them.
+func (m *Model) timeAxis(pv *paneView, plotW, yl int) string {
+	s := m.sty
+	ser := pv.pane.Series
+	n := min(len(ser), 2*plotW)
+	first, last := ser[len(ser)-n].T, ser[len(ser)-1].T
+	l, r := first.In(m.loc).Format("15:04:05"), last.In(m.loc).Format("15:04:05")
+	mid := " " + incident.Age(last.Sub(first)) + " window "
+	// The data sits at the right edge when it does not fill the chart.
+	lead := plotW - (n+1)/2
+	inner := plotW - lead - width(l) - width(r)
+	line := strings.Repeat(" ", lead) + l
+	if inner >= width(mid)+2 {
+		d := inner - width(mid)
+		line += strings.Repeat("─", d/2) + mid + strings.Repeat("─", d-d/2)
+	} else {
+		line += strings.Repeat(" ", max(inner, 1))
+	}
+	line += r
+	if width(line) > plotW {
+		line = padLeft(r, plotW)
+	}
+	return strings.Repeat(" ", yl) + s.Subtle.S("└") + s.Muted.S(line)
+}

@@ -167,6 +167,8 @@ func TestFlowCommandHandoff(t *testing.T) {
 	rosa.Type("tomas")
 	waitScreen(t, rosa, "▶ tomas")
 	rosa.Send(kp("enter"))
+	waitScreen(t, rosa, "After tomas accepts command, you…", "▶ stay on as deputy")
+	rosa.Send(kp("enter"))
 	eventually(t, "the OFFER to be committed", func() bool {
 		o := engineState(t, e).Roles.Offer
 		return o != nil && o.To == "tomas"
@@ -177,7 +179,11 @@ func TestFlowCommandHandoff(t *testing.T) {
 	tomas.Send(kp("A"))
 	eventually(t, "the ACCEPT to be committed", func() bool { return engineState(t, e).Roles.Commander == "tomas" })
 	waitScreen(t, tomas, "cmdr tomas", "(commander, owner of tokens)")
-	waitScreen(t, rosa, "cmdr tomas")
+	// The old commander stays on as deputy: someone else can approve.
+	waitScreen(t, rosa, "cmdr tomas", "(deputy)")
+	if d := engineState(t, e).Roles.Deputy; d != "rosa" {
+		t.Fatalf("deputy %q after the handoff", d)
+	}
 	if s := screen(t, tomas); strings.Contains(s, "offers you command") {
 		t.Fatalf("the banner should be gone:\n%s", s)
 	}

@@ -3,8 +3,6 @@ package tui
 import (
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"charm.land/bubbles/v2/key"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
@@ -98,6 +96,9 @@ func (m *Model) renderHeader(w int) string {
 			role = strings.Join(rs, ", ")
 		}
 		segs = append(segs, seg{you, 85}, seg{s.Muted.S("(" + role + ")"), 60})
+		if n := len(m.st.ConnectedPeople()); n > 0 {
+			segs = append(segs, seg{s.Level[sevOK].S("●") + s.Muted.S(" "+itoa(n)+" connected"), 55})
+		}
 	} else {
 		segs = append(segs, seg{s.Muted.S("you ") + s.Bold.S(m.me), 85})
 	}
@@ -119,6 +120,7 @@ func (m *Model) tabRanges(w int) []tabRange {
 		out = append(out, tabRange{view: v, x0: x, x1: x + width(text), text: text})
 		x += width(text) + 1
 	}
+	narrow := w < 100
 	for i, v := range tabOrder {
 		label := " " + itoa(i+1) + " " + viewNames[v]
 		if v == viewAlerts && m.st != nil {
@@ -126,10 +128,34 @@ func (m *Model) tabRanges(w int) []tabRange {
 				label += " (" + itoa(n) + ")"
 			}
 		}
+		if v == viewRuns && m.st != nil {
+			active, mine := 0, 0
+			for _, r := range m.st.Runs {
+				if !incident.RunTerminal(r.State) {
+					active++
+					if m.runOrder(r) == 0 {
+						mine++
+					}
+				}
+			}
+			switch {
+			case mine > 0 && narrow:
+				label += " (" + itoa(mine) + "!)"
+			case mine > 0:
+				label += " (" + itoa(active) + ", " + itoa(mine) + " need you)"
+			case active > 0:
+				label += " (" + itoa(active) + ")"
+			}
+		}
 		add(v, label+" ")
 	}
-	if m.view == viewDetail {
+	switch m.view {
+	case viewDetail:
 		add(viewDetail, " ▸ "+m.serviceName(m.detail)+" ")
+	case viewRecord:
+		add(viewRecord, " ▸ details ")
+	case viewEnd:
+		add(viewEnd, " ▸ summary ")
 	}
 	return out
 }
@@ -150,8 +176,13 @@ func (m *Model) renderTabs(w int) string {
 			sb.WriteString(s.Tab.S(t.text))
 		}
 	}
-	right := s.Muted.S("? help · ctrl+p actions")
-	return spread(sb.String(), right, w)
+	tabs := sb.String()
+	for _, right := range []string{"? help · ctrl+p actions", "? help"} {
+		if width(tabs)+1+width(right) <= w {
+			return spread(tabs, s.Muted.S(right), w)
+		}
+	}
+	return fit(tabs, w)
 }
 
 // storageBanner says, on every view, that the journal cannot write
@@ -204,10 +235,13 @@ func (m *Model) renderMessage(w, n int) []string {
 	case overlayInput:
 		m.input.SetWidth(max(w-width(m.input.Prompt)-28, 10))
 		return one(m.input.View() + s.Muted.S("  enter send · esc cancel"))
+	case overlayFilter:
+		m.input.SetWidth(max(w-width(m.input.Prompt)-40, 10))
+		return one(m.input.View() + s.Muted.S("  filters as you type · enter keep · esc clear"))
 	case overlayQuit:
-		return one(s.ToastError.S("Quit warroom? The incident goes on without this screen. y to quit, any other key to stay."))
+		return m.wrapMessage(s.ToastError, m.quitText(), w, n)
 	case overlayConfirm:
-		return one(s.ToastError.S(m.confirmText + " y to confirm, any other key to cancel."))
+		return m.wrapMessage(s.ToastError, m.confirmText+" y confirms, any other key cancels.", w, n)
 	}
 	if m.toastActive() {
 		p := s.ToastInfo
@@ -217,23 +251,41 @@ func (m *Model) renderMessage(w, n int) []string {
 		case toastError:
 			p = s.ToastError
 		}
-		text := m.toast.text
-		out := make([]string, 0, n)
-		for i := 0; i < n; i++ {
-			if i == n-1 {
-				out = append(out, fit(p.S(text), w))
-				break
-			}
-			head := ansi.Cut(text, 0, w)
-			out = append(out, fit(p.S(head), w))
-			text = ansi.Cut(text, w, width(text))
-		}
-		return out
+		return m.wrapMessage(p, m.toast.text, w, n)
 	}
 	if m.pending > 0 {
 		return one(s.Muted.S("waiting for the engine…"))
 	}
 	return one(m.shortHelp(w))
+}
+
+// wrapMessage is a message on n lines: it wraps rather than being cut.
+func (m *Model) wrapMessage(p paint, text string, w, n int) []string {
+	lines := wrapLines(text, w, n)
+	out := make([]string, 0, n)
+	for _, l := range lines {
+		out = append(out, fit(p.S(l), w))
+	}
+	for len(out) < n {
+		out = append(out, strings.Repeat(" ", w))
+	}
+	return out
+}
+
+// messageText is the text the message line must show in full (a prompt
+// or a toast), "" for key hints.
+func (m *Model) messageText() string {
+	switch m.overlay {
+	case overlayQuit:
+		return m.quitText()
+	case overlayConfirm:
+		return m.confirmText + " y confirms, any other key cancels."
+	case overlayNone:
+		if m.toastActive() {
+			return m.toast.text
+		}
+	}
+	return ""
 }
 
 func (m *Model) shortKeys() []key.Binding {

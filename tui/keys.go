@@ -3,19 +3,23 @@ package tui
 import "charm.land/bubbles/v2/key"
 
 // KeyMap is every key binding of the TUI, by action name. The help screen
-// and the command palette are built from it.
+// and the command palette are built from it. One key means one thing in
+// every view: x resolves (an alert, or an interrupted run), A approves or
+// accepts, u unassigns, enter opens the selected item in full.
 type KeyMap struct {
 	// Views and global actions.
-	Overview, Alerts, Timeline, Roles key.Binding
-	NextView, PrevView                key.Binding
-	Palette, Help, Back, Quit         key.Binding
-	Note, Accept, Decline, Theme      key.Binding
+	Overview, Alerts, Timeline, Roles, Runs key.Binding
+	NextView, PrevView                      key.Binding
+	Palette, Help, Back, Quit               key.Binding
+	Note, Accept, Decline, Theme            key.Binding
+	Filter, Copy                            key.Binding
 
 	// Navigation.
 	Up, Down, Left, Right    key.Binding
 	PageUp, PageDown         key.Binding
 	Top, Bottom, Open        key.Binding
 	PrevService, NextService key.Binding
+	Service                  key.Binding
 
 	// Alerts.
 	Ack, AckService, Resolve key.Binding
@@ -24,7 +28,10 @@ type KeyMap struct {
 	FilterService, FilterKind, FilterImportant, MarkImportant key.Binding
 
 	// Roles.
-	Assign, Clear, Offer key.Binding
+	Assign, Unassign, Offer key.Binding
+
+	// Runs.
+	Cancel key.Binding
 }
 
 // DefaultKeyMap returns the default bindings.
@@ -37,6 +44,7 @@ func DefaultKeyMap() KeyMap {
 		Alerts:   b("2", "alerts", "2"),
 		Timeline: b("3", "timeline", "3"),
 		Roles:    b("4", "roles", "4"),
+		Runs:     b("5", "runs", "5"),
 		NextView: b("tab", "next view", "tab"),
 		PrevView: b("shift+tab", "previous view", "shift+tab"),
 		Palette:  b("ctrl+p/:", "command palette", "ctrl+p", ":"),
@@ -44,9 +52,11 @@ func DefaultKeyMap() KeyMap {
 		Back:     b("esc", "back / close", "esc"),
 		Quit:     b("q", "quit", "q", "ctrl+c"),
 		Note:     b("n", "add a note", "n"),
-		Accept:   b("A", "accept command offer", "A"),
+		Accept:   b("A", "approve run / accept offer", "A"),
 		Decline:  b("D", "decline / withdraw offer", "D"),
 		Theme:    b("t", "dark/light theme", "t"),
+		Filter:   b("/", "filter this list", "/"),
+		Copy:     b("y", "copy (OSC 52)", "y"),
 
 		Up:          b("↑/k", "up", "up", "k"),
 		Down:        b("↓/j", "down", "down", "j"),
@@ -56,22 +66,25 @@ func DefaultKeyMap() KeyMap {
 		PageDown:    b("pgdn", "page down", "pgdown"),
 		Top:         b("g/home", "first", "g", "home"),
 		Bottom:      b("G/end", "last (follow)", "G", "end"),
-		Open:        b("enter", "open", "enter"),
+		Open:        b("enter", "open in full", "enter"),
 		PrevService: b("[", "previous service", "["),
 		NextService: b("]", "next service", "]"),
+		Service:     b("S", "open its service", "S"),
 
 		Ack:        b("a", "ack alert", "a"),
 		AckService: b("B", "ack all of service", "B"),
-		Resolve:    b("x", "resolve alert", "x"),
+		Resolve:    b("x", "resolve", "x"),
 
 		FilterService:   b("s", "filter service", "s"),
 		FilterKind:      b("f", "filter kind", "f"),
 		FilterImportant: b("i", "important only", "i"),
 		MarkImportant:   b("m", "mark important", "m"),
 
-		Assign: b("enter", "assign role", "enter"),
-		Clear:  b("x", "clear role", "x"),
-		Offer:  b("o", "offer command", "o"),
+		Assign:   b("enter", "assign role", "enter"),
+		Unassign: b("u", "unassign role", "u"),
+		Offer:    b("o", "offer command", "o"),
+
+		Cancel: b("c", "cancel run", "c"),
 	}
 }
 
@@ -81,19 +94,29 @@ func (k KeyMap) navKeys() []key.Binding {
 
 // viewKeys are the bindings specific to a view.
 func (k KeyMap) viewKeys(v viewID) []key.Binding {
+	with := func(b key.Binding, desc string) key.Binding {
+		b.SetHelp(b.Help().Key, desc)
+		return b
+	}
 	switch v {
 	case viewOverview:
-		return []key.Binding{k.Open, k.Ack, k.AckService}
+		return []key.Binding{with(k.Open, "open service"), k.Ack, k.AckService}
 	case viewDetail:
 		return []key.Binding{k.Ack, k.AckService, k.PrevService, k.NextService, k.Back}
 	case viewAlerts:
 		expand := k.Right
 		expand.SetHelp("→/←", "expand/fold group")
-		return []key.Binding{k.Ack, k.AckService, k.Resolve, k.Open, expand}
+		return []key.Binding{k.Ack, k.AckService, with(k.Resolve, "resolve alert"), k.Open, expand, k.Service, k.Filter}
 	case viewTimeline:
-		return []key.Binding{k.FilterService, k.FilterKind, k.FilterImportant, k.MarkImportant, k.Note, k.Bottom}
+		return []key.Binding{k.Open, k.Filter, k.FilterService, k.FilterKind, k.FilterImportant, k.MarkImportant, k.Note, k.Bottom}
 	case viewRoles:
-		return []key.Binding{k.Assign, k.Clear, k.Offer, k.Accept, k.Decline}
+		return []key.Binding{k.Assign, k.Unassign, k.Offer, k.Accept, k.Decline, k.Filter}
+	case viewRuns:
+		return []key.Binding{with(k.Accept, "approve / reject"), k.Cancel, with(k.Resolve, "resolve interrupted run"), k.Open, k.Filter}
+	case viewRecord:
+		return []key.Binding{k.Copy, k.Up, k.Down, k.Back}
+	case viewEnd:
+		return []key.Binding{with(k.Quit, "quit"), with(k.Back, "back to the dashboard")}
 	}
 	return nil
 }
@@ -106,12 +129,14 @@ func (k KeyMap) helpGlobal() []key.Binding {
 		return b
 	}
 	return []key.Binding{
-		h(k.Overview, "1-4", "switch view"),
+		h(k.Overview, "1-5", "switch view"),
 		h(k.NextView, "tab", "next view"),
 		h(k.Palette, "ctrl+p/:", "palette"),
 		h(k.Help, "?", "this help"),
+		h(k.Filter, "/", "filter the list"),
+		h(k.Copy, "y", "copy selected"),
 		h(k.Note, "n", "add a note"),
-		h(k.Accept, "A", "accept offer"),
+		h(k.Accept, "A", "approve / accept"),
 		h(k.Decline, "D", "decline offer"),
 		h(k.Theme, "t", "theme"),
 		h(k.Back, "esc", "back"),

@@ -156,6 +156,12 @@ func (m *Model) renderOverview(w, h int) []string {
 // frame draws a box of w×h around content lines (each w-4 wide), with a
 // title on the left of the top border and a tag on its right.
 func (m *Model) frame(content []string, w, h int, title, tag string, focus bool) []string {
+	return m.frameFoot(content, w, h, title, tag, "", focus)
+}
+
+// frameFoot is frame with a note on the right of the bottom border (what
+// the box could not show).
+func (m *Model) frameFoot(content []string, w, h int, title, tag, foot string, focus bool) []string {
 	s := m.sty
 	bp := s.Border
 	tl, tr, bl, br, hz, vt := "╭", "╮", "╰", "╯", "─", "│"
@@ -192,12 +198,20 @@ func (m *Model) frame(content []string, w, h int, title, tag string, focus bool)
 		out = append(out, side+" "+line+" "+side)
 	}
 	if h >= 2 {
-		out = append(out, bp.S(bl+strings.Repeat(hz, max(inner, 0))+br))
+		foot = trunc(foot, max(inner-4, 0))
+		if foot == "" {
+			out = append(out, bp.S(bl+strings.Repeat(hz, max(inner, 0))+br))
+		} else {
+			out = append(out, bp.S(bl+strings.Repeat(hz, max(inner-width(foot)-3, 0))+" ")+foot+bp.S(" "+hz+br))
+		}
 	}
 	return out
 }
 
-// renderCell draws one service pane of the overview.
+// renderCell draws one service pane of the overview. Nothing that
+// explains a state is cut: threshold lines wrap under their value, and
+// what does not fit whole (a pane, an alert) is counted on the bottom
+// border instead ("+2 panes").
 func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 	s := m.sty
 	cw, ch := w-4, h-2
@@ -209,8 +223,11 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 		name = sv.cfg.ID
 	}
 	title := " " + s.Bold.S(name)
-	if sv.cfg.Owner != "" {
-		title += s.Muted.S(" · " + sv.cfg.Owner)
+	// The live owner: reassignments show at once.
+	if owner := m.st.Roles.Services[sv.cfg.ID].Primary; owner != "" {
+		title += s.Muted.S(" · " + owner)
+	} else {
+		title += s.Level[sevWarn].S(" · no owner")
 	}
 	title += " "
 	label := sv.sev.String()
@@ -219,40 +236,71 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 	}
 	tag := s.badgeText(sv.sev, label)
 	b := newBlock(cw)
+	runs := m.activeRuns(sv.cfg.ID)
 	np := len(sv.panes)
 	k := 0
 	if np > 0 {
-		k = (ch-1)/np - 1 // chart rows per pane in the roomy layout
+		k = (ch-1-len(runs))/np - 1 // chart rows per pane in the roomy layout
 	}
+	shown := 0
 	if k >= 2 {
-		b.add(m.ackLine(sv))
+		b.add(m.ackLine(sv, cw))
+		m.runLines(b, runs, ch)
 		for i := range sv.panes {
 			pv := &sv.panes[i]
-			b.add(m.paneLine(pv, cw, false))
-			rows := min(k, 8)
-			for _, l := range m.paneChart(pv, cw, rows, cw >= 44) {
+			lines := m.paneLines(pv, cw, false)
+			if len(lines) > ch-len(b.lines) {
+				break
+			}
+			for _, l := range lines {
 				b.add(l)
 			}
+			shown++
+			rows := min(k-(len(lines)-1), 8)
+			for _, l := range m.paneChart(pv, cw, rows, cw >= 44) {
+				if !b.full(ch) {
+					b.add(l)
+				}
+			}
 		}
-		m.alertLines(b, sv, ch)
-		return m.frame(b.render(ch), w, h, title, tag, selected)
-	}
-	if np > 0 {
-		head := &sv.panes[sv.head]
-		b.add(m.paneLine(head, cw, false))
-		if ch >= 3 {
-			b.add(m.paneSpark(head, cw))
+	} else {
+		if np > 0 {
+			head := &sv.panes[sv.head]
+			for _, l := range m.paneLines(head, cw, false) {
+				b.add(l)
+			}
+			shown++
+			if ch >= 3+len(b.lines) {
+				b.add(m.paneSpark(head, cw))
+			}
+		}
+		if !b.full(ch) {
+			b.add(m.ackLine(sv, cw))
+		}
+		m.runLines(b, runs, ch)
+		for i := range sv.panes {
+			if i == sv.head {
+				continue
+			}
+			lines := m.paneLines(&sv.panes[i], cw, true)
+			if len(lines) > ch-len(b.lines) {
+				break
+			}
+			for _, l := range lines {
+				b.add(l)
+			}
+			shown++
 		}
 	}
-	b.add(m.ackLine(sv))
-	for i := range sv.panes {
-		if i == sv.head || b.full(ch) {
-			continue
-		}
-		b.add(m.paneLine(&sv.panes[i], cw, true))
+	hidden := m.alertLines(b, sv, ch)
+	var foot []string
+	if shown < np {
+		foot = append(foot, "+"+plural(np-shown, "pane"))
 	}
-	m.alertLines(b, sv, ch)
-	return m.frame(b.render(ch), w, h, title, tag, selected)
+	if hidden > 0 {
+		foot = append(foot, "+"+plural(hidden, "alert"))
+	}
+	return m.frameFoot(b.render(ch), w, h, title, tag, s.Muted.S(strings.Join(foot, " · ")), selected)
 }
 
 func allWaiting(sv *serviceView) bool {
@@ -264,31 +312,60 @@ func allWaiting(sv *serviceView) bool {
 	return true
 }
 
-// paneLine is "STALE p95 latency 2.3s (crit >1s)" with a sparkline
-// filling the rest when spark is set.
-func (m *Model) paneLine(pv *paneView, w int, spark bool) string {
+// paneLines is "STALE p95 latency 2.3s (crit >1s)" with a sparkline
+// filling the rest when spark is set. When it does not fit, the value and
+// threshold go on the next line, under the title, rather than being cut.
+func (m *Model) paneLines(pv *paneView, w int, spark bool) []string {
 	s := m.sty
-	var sb strings.Builder
+	head := ""
 	if pv.sev != sevOK {
-		sb.WriteString(s.badgeText(pv.sev, paneLabel(pv)))
-		sb.WriteByte(' ')
+		head = s.badgeText(pv.sev, paneLabel(pv)) + " "
 	}
-	sb.WriteString(s.Text.S(pv.title))
-	sb.WriteByte(' ')
-	val := valueText(pv)
+	head += s.Text.S(pv.title)
+	val, thr := m.paneValue(pv)
 	vp := s.Level[pv.sev]
 	if pv.sev == sevOK {
 		vp = s.Text
 	}
-	sb.WriteString(vp.S(val))
-	line := sb.String()
-	if spark {
-		rest := w - width(line) - 1
-		if rest >= 6 && pv.pane != nil && len(pv.pane.Series) > 0 {
-			line += " " + m.paneSpark(pv, rest)
+	v := vp.S(val)
+	if thr != "" {
+		v += " " + s.Muted.S(thr)
+	}
+	switch {
+	case width(head)+1+width(v) <= w:
+		line := head + " " + v
+		if spark {
+			rest := w - width(line) - 1
+			if rest >= 6 && pv.pane != nil && len(pv.pane.Series) > 0 {
+				line += " " + m.paneSpark(pv, rest)
+			}
+		}
+		return []string{line}
+	case thr != "" && width(head)+1+width(val) <= w:
+		return []string{head + " " + vp.S(val), "  " + s.Muted.S(thr)}
+	case width(v)+2 <= w:
+		return []string{trunc(head, w), "  " + v}
+	}
+	return []string{trunc(head, w), "  " + vp.S(val), "  " + s.Muted.S(thr)}
+}
+
+// runLines shows the service's runs in flight, one line each.
+func (m *Model) runLines(b *block, runs []*incident.Run, h int) {
+	for _, r := range runs {
+		if b.full(h - 1) {
+			return
+		}
+		for i, l := range wrapLines(textsafe.Line(m.runSummaryLine(r)), b.w-2, 2) {
+			if i > 0 && b.full(h-1) {
+				break
+			}
+			pre := "▶ "
+			if i > 0 {
+				pre = "  "
+			}
+			b.add(m.runPaint(r.State).S(pre + l))
 		}
 	}
-	return line
 }
 
 func (m *Model) sparkPaint(pv *paneView) paint {
@@ -354,59 +431,76 @@ func lbl(on bool, s string) string {
 	return ""
 }
 
-// ackLine says who acked and how old the oldest unacked alert is.
-func (m *Model) ackLine(sv *serviceView) string {
+// ackLine says who acked and how old the oldest unacked alert is; what
+// does not fit w is dropped, least important first.
+func (m *Model) ackLine(sv *serviceView, w int) string {
 	s := m.sty
 	if len(sv.open) == sv.quiet {
 		if sv.quiet > 0 {
-			return s.Muted.S("✓ no alerts to act on · " + itoa(sv.quiet) + " for information")
+			return bar([]seg{{s.Muted.S("✓ no alerts to act on"), 10}, {s.Muted.S("· " + itoa(sv.quiet) + " for information"), 5}}, " ", w)
 		}
 		return s.Muted.S("✓ no open alerts")
 	}
 	if sv.unacked == 0 {
-		return s.Text.S("✓ acked by "+strings.Join(sv.ackers, ", ")) + s.Muted.S(" · "+plural(len(sv.open)-sv.quiet, "open alert"))
+		return bar([]seg{{s.Text.S("✓ acked by " + strings.Join(sv.ackers, ", ")), 10}, {s.Muted.S("· " + plural(len(sv.open)-sv.quiet, "open alert")), 5}}, " ", w)
 	}
 	age := incident.Age(m.now.Sub(sv.oldestUnacked.UnackedSince()))
-	var sb strings.Builder
-	sb.WriteString(s.Level[sevCrit].S("⚠ " + itoa(sv.unacked) + " unacked"))
-	sb.WriteString(s.Text.S(" · oldest "))
+	segs := []seg{{s.Level[sevCrit].S("⚠ " + itoa(sv.unacked) + " unacked"), 10}}
 	// The age is highlighted once the first delay has passed; ESCALATED
 	// only once an ESCALATE says someone was paged.
+	old := s.Text.S("· oldest ") + s.Text.S(age)
 	switch {
-	case sv.escalated && s.Plain:
-		sb.WriteString(s.Escalated.S(age + "! ESCALATED"))
-	case sv.escalated:
-		sb.WriteString(s.Escalated.S(age) + s.Level[sevCrit].S(" ESCALATED"))
-	case sv.overdue && s.Plain:
-		sb.WriteString(s.Escalated.S(age + "!"))
-	case sv.overdue:
-		sb.WriteString(s.Escalated.S(age))
-	default:
-		sb.WriteString(s.Text.S(age))
+	case (sv.escalated || sv.overdue) && s.Plain:
+		old = s.Text.S("· oldest ") + s.Escalated.S(age+"!")
+	case sv.escalated || sv.overdue:
+		old = s.Text.S("· oldest ") + s.Escalated.S(age)
+	}
+	segs = append(segs, seg{old, 9})
+	if sv.escalated {
+		segs = append(segs, seg{s.Level[sevCrit].S("ESCALATED"), 8})
 	}
 	if len(sv.ackers) > 0 {
-		sb.WriteString(s.Muted.S(" · acked: " + strings.Join(sv.ackers, ", ")))
+		segs = append(segs, seg{s.Muted.S("· acked: " + strings.Join(sv.ackers, ", ")), 4})
 	}
-	return sb.String()
+	return bar(segs, " ", w)
 }
 
-// alertLines fills leftover lines with the service's open alerts.
-func (m *Model) alertLines(b *block, sv *serviceView, h int) {
+// alertLines fills leftover lines with the service's open alerts, each
+// whole (wrapped) or not at all; it returns how many did not fit.
+func (m *Model) alertLines(b *block, sv *serviceView, h int) int {
 	s := m.sty
-	for _, a := range sv.open {
-		if b.full(h) {
-			return
-		}
+	for i, a := range sv.open {
 		if a.Quiet() {
-			b.add(s.Muted.S("• " + a.ID + " " + textsafe.Line(a.Text) + " · " + strings.ToLower(quietLabel(a))))
+			text := "• " + a.ID + " " + textsafe.Line(a.Text) + " · " + strings.ToLower(quietLabel(a))
+			lines := wrapLines(text, b.w-2, 0)
+			if len(lines) > h-len(b.lines) {
+				return len(sv.open) - i
+			}
+			for j, l := range lines {
+				if j > 0 {
+					l = "  " + l
+				}
+				b.add(s.Muted.S(l))
+			}
 			continue
 		}
 		state := "unacked"
 		if a.Acked() {
 			state = "acked by " + a.AckedBy
 		}
-		b.add(s.Level[sevOf(a.Level)].S("• "+a.ID) + " " + s.Text.S(textsafe.Line(a.Text)) + s.Muted.S(" · "+incident.Age(m.now.Sub(a.FiredAt))+" · "+state))
+		text := "• " + a.ID + " " + textsafe.Line(a.Text) + " · " + incident.Age(m.now.Sub(a.FiredAt)) + " · " + state
+		lines := wrapLines(text, b.w-2, 0)
+		if len(lines) > h-len(b.lines) {
+			return len(sv.open) - i
+		}
+		for j, l := range lines {
+			if j > 0 {
+				l = "  " + l
+			}
+			b.add(s.Level[sevOf(a.Level)].S(l))
+		}
 	}
+	return 0
 }
 
 func minMax(vals []float64) (float64, float64) {

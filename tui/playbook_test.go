@@ -129,7 +129,7 @@ func (f *fakeRunner) DryRunPlaybook(_ context.Context, name string, raw map[stri
 	return &DryRunPlan{Text: text, Hash: wafHash, Summary: paramText(raw)}, nil
 }
 
-func (f *fakeRunner) RequestPlaybookRun(_ context.Context, by, name string, raw map[string]string) (string, error) {
+func (f *fakeRunner) RequestPlaybookRun(_ context.Context, by, name string, raw map[string]string, _ *DryRunPlan) (string, error) {
 	f.record("request " + by + " " + name + " " + paramText(raw))
 	if f.requestErr != nil {
 		return "", f.requestErr
@@ -401,9 +401,10 @@ func TestApproveAndReject(t *testing.T) {
 	if _, ok := m.chooser.dialog.(*approvalDialog); !ok || m.overlay != overlayChooser {
 		t.Fatal("A opens the approval dialog")
 	}
-	wantScreen(t, m, "Approve run "+id+"?", "waf-mode", "mode=block threshold=80 notify=true", wafHash[:12], "cleo at 10:24:30", "expires", "10:34:30")
+	wantScreen(t, m, "Approve run "+id+"?", "waf-mode", "mode=block threshold=80 notify=true", wafHash[:12], "requested by cleo (Cleo Martin) 1m00s ago", "expires", "9m00s left to approve")
 	press(m, "n")
-	if c := r.callsWith(""); len(c) != 0 {
+	// Only the read-only dry run that shows the values now.
+	if c := r.callsWith(""); len(c) != 1 || !strings.HasPrefix(c[0], "dryrun waf-mode") {
 		t.Fatalf("calls before y: %v", c)
 	}
 	press(m, "y")
@@ -427,8 +428,8 @@ func TestApproveAndReject(t *testing.T) {
 	m = newRunnerModel(t, f, r, "rosa", 120, 40)
 	requestedByCleo(m)
 	press(m, "A", "esc")
-	if m.overlay != overlayNone || len(r.callsWith("")) != 0 {
-		t.Fatal("esc must close the dialog without a call")
+	if m.overlay != overlayNone || len(r.callsWith("approve")) != 0 || len(r.callsWith("reject")) != 0 {
+		t.Fatal("esc must close the dialog without a decision")
 	}
 }
 

@@ -28,6 +28,9 @@ type DryRunPlan struct {
 	Text    string // the plan: old → new values and the exact requests
 	Hash    string // the parameter hash the run will carry
 	Summary string // "mode=block", in declaration order
+	// Plan is the same dry run as data (risk, steps, changes), recorded
+	// with the request for the approvers.
+	Plan *incident.RunPlan
 }
 
 // PlaybookRunner is optionally implemented by a Playbooks provider to run
@@ -43,7 +46,7 @@ type PlaybookRunner interface {
 	// problems that belong to no field); nil when the values are valid.
 	ValidatePlaybookParams(name string, raw map[string]string) map[string]string
 	DryRunPlaybook(ctx context.Context, name string, raw map[string]string) (*DryRunPlan, error)
-	RequestPlaybookRun(ctx context.Context, by, name string, raw map[string]string) (runID string, err error)
+	RequestPlaybookRun(ctx context.Context, by, name string, raw map[string]string, plan *DryRunPlan) (runID string, err error)
 	ApproveRun(ctx context.Context, by, runID, hash string) error
 	RejectRun(ctx context.Context, by, runID, reason string) error
 }
@@ -136,8 +139,11 @@ func (m *Model) openPlaybookForm(pb Playbook) tea.Cmd {
 	for i, fl := range fields {
 		switch fl.Type {
 		case "enum":
+			// A required choice starts empty: the person must pick it,
+			// never get the first (often the weakest) value by default.
+			f.choice[i] = -1
 			for j, v := range fl.Values {
-				if v == fl.Default {
+				if fl.HasDefault && v == fl.Default {
 					f.choice[i] = j
 				}
 			}
@@ -163,8 +169,8 @@ func (f *playbookForm) raw() map[string]string {
 	for i, fl := range f.fields {
 		switch fl.Type {
 		case "enum":
-			if len(fl.Values) > 0 {
-				out[fl.Name] = fl.Values[clamp(f.choice[i], 0, len(fl.Values)-1)]
+			if c := f.choice[i]; c >= 0 && c < len(fl.Values) {
+				out[fl.Name] = fl.Values[c]
 			}
 		case "bool":
 			out[fl.Name] = map[bool]string{true: "true", false: "false"}[f.choice[i] == 1]
@@ -221,11 +227,15 @@ func (f *playbookForm) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 	switch fl.Type {
 	case "enum":
 		if k := len(fl.Values); k > 0 {
+			c := f.choice[f.focus]
 			switch s {
 			case "left", "h":
-				f.choice[f.focus] = (f.choice[f.focus] - 1 + k) % k
+				if c < 0 {
+					c = 0
+				}
+				f.choice[f.focus] = (c - 1 + k) % k
 			case "right", "l", "space":
-				f.choice[f.focus] = (f.choice[f.focus] + 1) % k
+				f.choice[f.focus] = (c + 1) % k
 			}
 		}
 	case "bool":
@@ -301,11 +311,11 @@ func (f *playbookForm) confirmKey(m *Model, s string) tea.Cmd {
 
 // request asks the engine for the run with the confirmed values, in a Cmd.
 func (f *playbookForm) request(m *Model) tea.Cmd {
-	r, ctx, me, name, params := m.runner(), m.ctx, m.me, f.pb.Name, f.params
+	r, ctx, me, name, params, plan := m.runner(), m.ctx, m.me, f.pb.Name, f.params, f.plan
 	f.stage = stageRequest
 	m.pending++
 	return func() tea.Msg {
-		id, err := r.RequestPlaybookRun(ctx, me, name, params)
+		id, err := r.RequestPlaybookRun(ctx, me, name, params, plan)
 		return replyMsg{label: "request " + name, err: err, then: func(m *Model) tea.Cmd {
 			if m.dialogOpen(f) {
 				m.closeOverlay()
@@ -372,6 +382,8 @@ func (f *playbookForm) render(m *Model, w, h int) []string {
 		for i := top; i < len(plan) && i < top+rows; i++ {
 			line := textsafe.Line(plan[i]) // old values come from the service
 			switch {
+			case strings.Contains(line, "no change:"):
+				c = append(c, s.Level[sevWarn].S(line))
 			case strings.Contains(line, "→") && strings.Contains(line, "change:"):
 				c = append(c, s.Accent.S(line))
 			case strings.Contains(line, "ERROR:"):
@@ -382,6 +394,9 @@ func (f *playbookForm) render(m *Model, w, h int) []string {
 		}
 		c = append(c, s.Subtle.S(strings.Repeat("─", inner)))
 		foot := "y/enter request run · e edit · ↑↓ scroll · esc cancel"
+		if noop := f.plan.noOps(); noop != "" {
+			c = append(c, s.Level[sevWarn].S("⚠ "+noop))
+		}
 		if f.stage == stageRequest {
 			c = append(c, s.Muted.S("requesting the run…"))
 		} else {
@@ -413,14 +428,19 @@ func (f *playbookForm) render(m *Model, w, h int) []string {
 		var val string
 		switch fl.Type {
 		case "enum":
-			v := ""
-			if len(fl.Values) > 0 {
-				v = fl.Values[clamp(f.choice[i], 0, len(fl.Values)-1)]
+			c := f.choice[i]
+			switch {
+			case c < 0 || c >= len(fl.Values):
+				val = "◀ choose ▶"
+			default:
+				val = "◀ " + fl.Values[c] + " ▶"
 			}
-			val = "◀ " + v + " ▶"
-			if focus {
+			switch {
+			case focus:
 				val = s.Selected.S(val)
-			} else {
+			case c < 0:
+				val = s.Muted.S(val)
+			default:
 				val = s.Text.S(val)
 			}
 		case "bool":
@@ -486,4 +506,20 @@ func summaryTail(s string) string {
 		return ""
 	}
 	return " — " + s
+}
+
+// noOps warns when a plan changes nothing: every planned value is the
+// one already there ("" otherwise).
+func (p *DryRunPlan) noOps() string {
+	if p == nil || p.Plan == nil || len(p.Plan.Changes) == 0 {
+		return ""
+	}
+	var same []string
+	for _, c := range p.Plan.Changes {
+		if !c.NoOp() {
+			return ""
+		}
+		same = append(same, c.Field+" is already "+c.New)
+	}
+	return "This run changes nothing: " + textsafe.Line(strings.Join(same, ", ")) + ". e edits the values."
 }

@@ -20,17 +20,42 @@ func (s slot) label(m *Model) string {
 	return string(s.role) + " of " + m.serviceName(s.service)
 }
 
-// slots lists every role in the roles view's order.
+func (s slot) id() string { return string(s.role) + "|" + s.service }
+
+func slotIDs(slots []slot) []string {
+	ids := make([]string, len(slots))
+	for i, s := range slots {
+		ids[i] = s.id()
+	}
+	return ids
+}
+
+// slots lists every role in the roles view's order, filtered by `/`.
 func (m *Model) slots() []slot {
 	out := make([]slot, 0, 4+2*len(m.cfg.Services))
+	add := func(s slot) {
+		if m.rosterF.active() && m.st != nil && !m.rosterF.match(s.label(m)+" "+m.st.Roles.Holder(s.role, s.service)) {
+			return
+		}
+		out = append(out, s)
+	}
 	for _, r := range roles.IncidentRoles {
-		out = append(out, slot{role: r})
+		add(slot{role: r})
 	}
 	for i := range m.cfg.Services {
 		id := m.cfg.Services[i].ID
-		out = append(out, slot{role: roles.Owner, service: id}, slot{role: roles.Backup, service: id})
+		add(slot{role: roles.Owner, service: id})
+		add(slot{role: roles.Backup, service: id})
 	}
 	return out
+}
+
+// connected is how a person is in the room now ("ssh, slack"), or "".
+func (m *Model) connected(handle string) string {
+	if m.st == nil {
+		return ""
+	}
+	return strings.Join(m.st.Connected(handle), ", ")
 }
 
 func (m *Model) renderRoles(w, h int) []string {
@@ -40,11 +65,26 @@ func (m *Model) renderRoles(w, h int) []string {
 	slots := m.slots()
 
 	left := newBlock(lw)
-	left.add(s.Bold.S("Roles") + s.Muted.S(" · enter assign · x clear · o offer command"))
+	head := s.Bold.S("Roles") + s.Muted.S(" · enter assign · u unassign · o offer command")
+	if m.rosterF.active() {
+		head = s.Bold.S("Roles") + s.Muted.S(" · filter ") + s.Key.S(m.rosterF.q) + s.Muted.S(" · esc clears")
+	}
+	left.add(head)
 	vis := h - 2
-	sel := clamp(m.roleSel, 0, len(slots)-1)
-	top := scrollTo(sel, m.roleTop, vis, len(slots))
-	const labW = 22
+	ids := slotIDs(slots)
+	sel := m.roleCur.at(ids)
+	top := m.roleCur.view(ids, vis)
+	labW := 8
+	for _, sl := range slots {
+		labW = max(labW, width(sl.label(m)))
+	}
+	labW = min(labW, lw/2)
+	label := func(sl slot) string {
+		if l := sl.label(m); width(l) <= labW || sl.service == "" {
+			return l
+		}
+		return string(sl.role) + " of " + sl.service // the id when the name does not fit
+	}
 	for i := top; i < len(slots) && i < top+vis; i++ {
 		sl := slots[i]
 		holder := m.st.Roles.Holder(sl.role, sl.service)
@@ -60,16 +100,19 @@ func (m *Model) renderRoles(w, h int) []string {
 				hs += s.Level[sevWarn].S(" → offered to " + o.To)
 			}
 		}
-		line := " " + s.Muted.S(fit(sl.label(m), labW)) + " " + hs
+		line := " " + s.Muted.S(fit(label(sl), labW)) + " " + hs
 		if i == sel {
 			line = s.selectLine(line, lw)
 		}
 		left.add(line)
 	}
+	if len(slots) == 0 {
+		left.add(" " + s.Muted.S("no role matches the filter"))
+	}
 	lines := left.render(h - 1)
 	// What the selected slot allows this person to do.
 	foot := ""
-	if sel < len(slots) {
+	if sel >= 0 {
 		sl := slots[sel]
 		act := roles.ActAssign
 		if sl.role == roles.Commander {
@@ -80,14 +123,31 @@ func (m *Model) renderRoles(w, h int) []string {
 		} else if sl.role == roles.Commander {
 			foot = s.Muted.S("enter/o offers command; it changes hands when accepted")
 		} else {
-			foot = s.Muted.S("enter assigns " + sl.label(m) + " · x clears it")
+			foot = s.Muted.S("enter assigns " + sl.label(m) + " · u unassigns it")
 		}
 	}
 	lines = append(lines, fit(foot, lw))
 
 	right := newBlock(rw)
-	people := m.roster.People()
-	right.add(s.Bold.S("Roster") + s.Muted.S(" ("+itoa(len(people))+")"))
+	var people []roles.Person
+	for _, p := range m.roster.People() {
+		if m.rosterF.active() && !m.rosterF.match(p.Handle+" "+p.Name+" "+strings.Join(m.st.Roles.RolesOf(p.Handle), " ")+" "+m.connected(p.Handle)) {
+			continue
+		}
+		people = append(people, p)
+	}
+	online := len(m.st.ConnectedPeople())
+	right.add(s.Bold.S("Roster") + s.Muted.S(" ("+itoa(len(people))+") · ") + s.Level[sevOK].S("● "+itoa(online)+" connected"))
+	hw, nw, cw := 5, 4, 1
+	for _, p := range people {
+		hw = max(hw, width(p.Handle))
+		nw = max(nw, width(p.Name))
+		cw = max(cw, width(m.connected(p.Handle))+2)
+	}
+	hw, nw = min(hw, 12), min(nw, 18)
+	if rw < 64 {
+		nw = 0 // names give way to roles on a narrow screen
+	}
 	for _, p := range people {
 		rs := m.st.Roles.RolesOf(p.Handle)
 		role := s.Muted.S("observer")
@@ -101,7 +161,15 @@ func (m *Model) renderRoles(w, h int) []string {
 		if p.Handle == m.me {
 			me = s.Accent.S("•")
 		}
-		right.add(me + s.Bold.S(fit(p.Handle, 8)) + " " + s.Muted.S(fit(p.Name, 18)) + " " + role)
+		on := s.Muted.S(fit("○", cw))
+		if c := m.connected(p.Handle); c != "" {
+			on = s.Level[sevOK].S(fit("● "+c, cw))
+		}
+		name := ""
+		if nw > 0 {
+			name = s.Muted.S(fit(p.Name, nw)) + " "
+		}
+		right.add(me + s.Bold.S(fit(p.Handle, hw)) + " " + on + " " + name + role)
 	}
 	return hjoin(s.Subtle.S("│"), lines, right.render(h))
 }

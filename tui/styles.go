@@ -218,3 +218,8 @@ func profilePlain(p colorprofile.Profile) bool {
 func (s *Styles) selectLine(line string, w int) string {
 	return s.Selected.S("▶" + fit(ansi.Strip(cutLeft(line, 1)), w-1))
 }
+
+// selectMore highlights a selected row's continuation line (no marker).
+func (s *Styles) selectMore(line string, w int) string {
+	return s.Selected.S(" " + fit(ansi.Strip(cutLeft(line, 1)), w-1))
+}

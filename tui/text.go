@@ -276,3 +276,30 @@ func clamp(v, lo, hi int) int {
 
 // cutLeft drops the first n cells of s, keeping its styles.
 func cutLeft(s string, n int) string { return ansi.TruncateLeft(s, n, "") }
+
+// wrapLines word-wraps plain text into lines of at most w cells. With
+// max > 0 it returns at most max lines, the last one cut with "…" when
+// the text is longer: readable text wraps before anything is cut.
+func wrapLines(s string, w, maxLines int) []string {
+	if w <= 0 {
+		return nil
+	}
+	if width(s) <= w {
+		return []string{s}
+	}
+	lines := strings.Split(ansi.Wrap(s, w, "-/,"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	if maxLines > 0 && len(lines) > maxLines {
+		rest := strings.Join(lines[maxLines-1:], " ")
+		lines = append(lines[:maxLines-1], trunc(rest, w))
+	}
+	return lines
+}
+
+// firstLine is s up to its first line break.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

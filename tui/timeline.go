@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strconv"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/warroom/warroom/incident"
@@ -9,11 +11,13 @@ import (
 
 // timeline is the timeline view's cursor and filters.
 type timeline struct {
-	sel, top  int
+	cur       cursor // keyed by the event's seq
+	top       int
 	follow    bool // keep the newest event selected
 	service   string
 	kind      incident.Kind
 	important bool
+	text      filter // `/`: words in the event's text, actor or kind
 }
 
 // timelineRows are the indexes into State.Recent that pass the filters,
@@ -34,39 +38,62 @@ func (m *Model) timelineRows() []int {
 		if m.tl.important && !m.st.Important[e.Seq] {
 			continue
 		}
+		if m.tl.text.active() && !m.tl.text.match("#"+itoa(int(e.Seq))+" "+string(e.Kind)+" "+e.Actor+" "+e.Service+" "+e.Text) {
+			continue
+		}
 		out = append(out, i)
 	}
 	return out
 }
 
-func (m *Model) tlSel(n int) int {
-	if m.tl.follow || m.tl.sel >= n {
-		return n - 1
+func (m *Model) timelineIDs(rows []int) []string {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = strconv.FormatInt(m.st.Recent[r].Seq, 10)
 	}
-	return clamp(m.tl.sel, 0, n-1)
+	return ids
+}
+
+// tlSel is the selected row: the newest while following.
+func (m *Model) tlSel(rows []int) int {
+	ids := m.timelineIDs(rows)
+	if len(ids) == 0 {
+		return -1
+	}
+	if m.tl.follow {
+		m.tl.cur.set(ids, len(ids)-1)
+		return len(ids) - 1
+	}
+	return m.tl.cur.at(ids)
 }
 
 // selectedEvent is the event under the timeline cursor.
 func (m *Model) selectedEvent() *incident.Event {
 	rows := m.timelineRows()
-	if len(rows) == 0 {
+	i := m.tlSel(rows)
+	if i < 0 {
 		return nil
 	}
-	return &m.st.Recent[rows[m.tlSel(len(rows))]]
+	return &m.st.Recent[rows[i]]
 }
 
 func (m *Model) timelineKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
 	rows := m.timelineRows()
+	ids := m.timelineIDs(rows)
 	l := m.layout()
 	vis := max(l.bodyH-1, 1)
-	if sel, ok := m.listMove(msg, m.tlSel(len(rows)), len(rows), vis); ok {
-		m.tl.sel = sel
+	if sel, ok := m.listMove(msg, max(m.tlSel(rows), 0), len(rows), vis); ok {
+		m.tl.cur.set(ids, sel)
 		m.tl.follow = sel >= len(rows)-1
 		m.tl.top = scrollTo(sel, m.tl.top, vis, len(rows))
 		return nil
 	}
 	switch {
+	case key.Matches(msg, k.Open):
+		if ev := m.selectedEvent(); ev != nil {
+			m.openRecord(record{kind: recEvent, seq: ev.Seq})
+		}
 	case key.Matches(msg, k.FilterService):
 		m.tl.service = m.nextService(m.tl.service)
 		m.tl.follow = true
@@ -144,6 +171,16 @@ func (m *Model) kindPaint(e *incident.Event) paint {
 	return s.Text
 }
 
+// eventText is an event's text as the timeline shows it: a note says who
+// wrote it.
+func eventText(e *incident.Event) string {
+	t := textsafe.Line(e.Text)
+	if e.Kind == incident.KindNote {
+		return e.Actor + ": " + t
+	}
+	return t
+}
+
 func (m *Model) renderTimeline(w, h int) []string {
 	s := m.sty
 	rows := m.timelineRows()
@@ -161,25 +198,49 @@ func (m *Model) renderTimeline(w, h int) []string {
 	if m.tl.service != "" {
 		svc = m.serviceName(m.tl.service)
 	}
-	head := s.Bold.S("Timeline") + s.Muted.S(" ("+itoa(len(rows))+") · ") + filt("service", svc) + s.Muted.S(" · ") + filt("kind", string(m.tl.kind)) + s.Muted.S(" · important ") + s.Text.S(imp)
+	segs := []seg{{s.Bold.S("Timeline") + s.Muted.S(" ("+itoa(len(rows))+")"), 100}}
+	if m.tl.text.active() {
+		segs = append(segs, seg{s.Muted.S("· text ") + s.Key.S(textsafe.Line(m.tl.text.q)), 90})
+	}
+	prio := func(on bool, p int) int {
+		if on {
+			return 95 // an active filter always shows
+		}
+		return p
+	}
+	segs = append(segs, seg{s.Muted.S("· ") + filt("service", svc), prio(svc != "", 60)}, seg{s.Muted.S("· ") + filt("kind", string(m.tl.kind)), prio(m.tl.kind != "", 59)},
+		seg{s.Muted.S("· important ") + s.Text.S(imp), prio(m.tl.important, 58)}, seg{s.Muted.S(" enter details · / search · s/f/i filter · m mark · G follow"), 10})
 	b := newBlock(w)
-	b.add(spread(head, s.Muted.S("s/f/i filter · m mark · n note · G follow"), w))
+	b.add(bar(segs, " ", w))
 	vis := h - 1
 	if len(rows) == 0 {
-		b.add("  " + s.Muted.S("no events match the filters"))
+		b.add("  " + s.Muted.S("no events match the filters (esc clears them)"))
 		return b.render(h)
 	}
-	sel := m.tlSel(len(rows))
+	sel := m.tlSel(rows)
 	top := scrollTo(sel, m.tl.top, vis, len(rows))
 	if m.tl.follow {
 		top = max(len(rows)-vis, 0)
 	}
+	m.tl.top = top
 	dated := m.crossedMidnight()
 	tfmt, tw := "15:04:05", 8
 	if dated {
 		tfmt, tw = "Jan 02 15:04:05", 15
 	}
-	const seqW, kindW, svcW = 6, 9, 11
+	const seqW, kindW = 6, 9
+	svcW := 4
+	actW := 0
+	for i := top; i < len(rows) && i < top+vis; i++ {
+		e := &m.st.Recent[rows[i]]
+		svcW = max(svcW, width(e.Service))
+		actW = max(actW, width(e.Actor))
+	}
+	svcW = min(svcW, 11)
+	// The actor gets a column when there is room for it; notes always
+	// say who wrote them.
+	showActor := w >= 110
+	actW = min(max(actW, 5), 12)
 	// Newest at the bottom: a short list sits on the bottom edge.
 	for n := len(rows) - top; n < vis; n++ {
 		b.add("")
@@ -197,12 +258,19 @@ func (m *Model) renderTimeline(w, h int) []string {
 		if e.Service != "" {
 			svcName = e.Service
 		}
-		textW := max(w-2-seqW-tw-kindW-svcW-4, 4)
+		fixed := 2 + seqW + 1 + tw + 1 + kindW + 1 + svcW + 1
 		line := " " + star + fit(s.Muted.S("#"+itoa(int(e.Seq))), seqW) + " " +
 			s.Muted.S(fit(e.Time.In(m.loc).Format(tfmt), tw)) + " " +
 			m.kindPaint(e).S(fit(string(e.Kind), kindW)) + " " +
-			s.Text.S(fit(svcName, svcW)) + " " +
-			s.Text.S(trunc(textsafe.Line(e.Text), textW))
+			s.Text.S(fit(svcName, svcW)) + " "
+		text := textsafe.Line(e.Text)
+		if showActor {
+			line += s.Muted.S(fit(e.Actor, actW)) + " "
+			fixed += actW + 1
+		} else {
+			text = eventText(e)
+		}
+		line += s.Text.S(trunc(text, max(w-fixed, 4)))
 		if i == sel {
 			line = s.selectLine(line, w)
 		}

@@ -9,6 +9,8 @@ package tui
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -74,6 +76,16 @@ type Options struct {
 	// safe for concurrent use.
 	MirrorStatus func() string
 
+	// OwnsRoom is set when the room runs in this process (warroom run and
+	// demo): quitting stops it for everyone, and the quit prompt says so.
+	OwnsRoom bool
+	// Via is how this person reaches the room, for presence: local (the
+	// default) or ssh.
+	Via string
+	// JournalPath, if known, is shown in the commands the dashboard
+	// suggests (approving from another terminal, the export).
+	JournalPath string
+
 	// Context ends the TUI's feed (e.g. an SSH session's context).
 	Context context.Context
 	// Clock overrides Engine.Clock() for ages and the header clock.
@@ -121,10 +133,14 @@ const (
 	viewAlerts
 	viewTimeline
 	viewRoles
-	viewDetail
+	viewRuns
+	viewDetail // one service
+	viewRecord // one event, alert or run in full
+	viewEnd    // the demo's summary
 )
 
-var viewNames = map[viewID]string{viewOverview: "Overview", viewAlerts: "Alerts", viewTimeline: "Timeline", viewRoles: "Roles", viewDetail: "Detail"}
+var viewNames = map[viewID]string{viewOverview: "Overview", viewAlerts: "Alerts", viewTimeline: "Timeline", viewRoles: "Roles",
+	viewRuns: "Runs", viewDetail: "Detail", viewRecord: "Details", viewEnd: "Summary"}
 
 type overlayKind int
 
@@ -135,6 +151,7 @@ const (
 	overlayInput
 	overlayQuit
 	overlayConfirm
+	overlayFilter // typing a list's `/` filter on the message line
 )
 
 type toastKind int
@@ -182,22 +199,42 @@ type Model struct {
 	sel, ovTop int
 	// detail
 	detail string // service id
-	// alerts: rows are groups; alertOpen holds the expanded ones by key
-	alertSel, alertTop int
-	alertOpen          map[string]bool
+	// alerts: rows are groups (see alertRows); alertOpen holds the
+	// expanded ones by key
+	alertOpen map[string]bool
+	alerts    cursor
+	alertsF  filter
+	alertTop int // first visible alert row (rows wrap)
+	// alertLineIDs is the alert drawn on each body line (mouse clicks).
+	alertLineIDs []string
 	// timeline
 	tl timeline
-	// roles
-	roleSel, roleTop int
+	// roles: the role slots, and the roster's filter
+	roleCur cursor
+	rosterF filter
+	// runs
+	runCur cursor
+	runsF  filter
+	// record is the event, alert or run shown in full (viewRecord).
+	rec record
+	// end is the demo's summary once its story has ended.
+	end *EndMsg
 
 	overlay overlayKind
 	chooser *chooser
 	input   lineInput
 	inputFn func(m *Model, text string) tea.Cmd
 	inputAt string // prompt label
-	// confirm is the question and action of overlayConfirm.
+	// confirm is the question and action of overlayConfirm; a second
+	// confirm (confirmNext) makes it ask twice.
 	confirmText string
 	confirmFn   func(m *Model) tea.Cmd
+	// quitStage counts the quit prompt's confirmations so far.
+	quitStage int
+	// helpTop is the help overlay's scroll position.
+	helpTop int
+	// session is this dashboard's presence id.
+	session string
 
 	toast   toast
 	pending int
@@ -241,6 +278,7 @@ func New(o Options) *Model {
 	m.dark = o.Theme != ThemeLight
 	m.help = help.New()
 	m.tl.follow = true
+	m.session = newSessionID()
 	if len(m.cfg.Services) > 0 {
 		m.detail = m.cfg.Services[0].ID
 	}
@@ -260,9 +298,10 @@ func (m *Model) restyle() {
 
 func (m *Model) invalidate() { m.cacheValid = false }
 
-// Init subscribes to the engine and starts the clock tick.
+// Init subscribes to the engine, says this person is connected, and
+// starts the clock tick.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{subscribeCmd(m.ctx, m.eng, m.buffer())}
+	cmds := []tea.Cmd{subscribeCmd(m.ctx, m.eng, m.buffer()), m.joinCmd()}
 	if !m.o.NoTick {
 		cmds = append(cmds, m.tickCmd())
 	}
@@ -270,6 +309,26 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
 	return tea.Batch(cmds...)
+}
+
+// joinCmd records this dashboard's presence until its context ends.
+func (m *Model) joinCmd() tea.Cmd {
+	eng, ctx := m.eng, m.ctx
+	join := incident.Join{Session: m.session, Handle: m.me, Via: m.o.Via}
+	if join.Via == "" {
+		join.Via = incident.ViaLocal
+	}
+	return func() tea.Msg {
+		if eng.Do(ctx, join).Err != nil {
+			return nil
+		}
+		context.AfterFunc(ctx, func() {
+			lctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			eng.Do(lctx, incident.Leave{Session: join.Session})
+		})
+		return nil
+	}
 }
 
 func (m *Model) buffer() int {
@@ -342,6 +401,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case resubscribeMsg:
 		return m, subscribeCmd(m.ctx, m.eng, m.buffer())
 	case tickMsg:
+		if m.end != nil {
+			return m, nil // the room has stopped: its clock with it
+		}
 		m.now = msg.now
 		if m.o.MirrorStatus != nil {
 			m.mirror = msg.mirror
@@ -353,6 +415,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.tickCmd()
 	case replyMsg:
 		return m, m.onReply(msg)
+	case EndMsg:
+		m.onEnd(msg)
+		return m, nil
+	case laterMsg:
+		return m, msg(m)
 	case tea.KeyPressMsg:
 		m.invalidate()
 		return m, m.onKey(msg)
@@ -419,13 +486,14 @@ func (m *Model) layout() layout {
 		l.storageBad = true
 		l.bodyTop++
 	}
-	if m.st != nil && (m.st.Roles.Offer != nil || m.approvalBanner(w) != "") {
+	if m.st != nil && m.end == nil && (m.st.Roles.Offer != nil || m.approvalBanner(w) != "") {
 		l.bannerShown = true
 		l.bodyTop++
 	}
+	// A long reason or prompt wraps rather than being cut.
 	l.msgLines = 1
-	if m.toastActive() && m.overlay == overlayNone && width(m.toast.text) > w {
-		l.msgLines = 2 // a long reason wraps rather than being cut
+	if t := m.messageText(); width(t) > w {
+		l.msgLines = min(len(wrapLines(t, w, 0)), 3)
 	}
 	l.bodyH = h - l.bodyTop - 1 - l.msgLines
 	if l.bodyH < 1 {
@@ -461,6 +529,12 @@ func (m *Model) render() string {
 			body = m.renderTimeline(l.w, l.bodyH)
 		case viewRoles:
 			body = m.renderRoles(l.w, l.bodyH)
+		case viewRuns:
+			body = m.renderRuns(l.w, l.bodyH)
+		case viewRecord:
+			body = m.renderRecord(l.w, l.bodyH)
+		case viewEnd:
+			body = m.renderEnd(l.w, l.bodyH)
 		}
 	}
 	body = normalize(body, l.w, l.bodyH)
@@ -527,4 +601,11 @@ func (m *Model) setToast(kind toastKind, text string) {
 	}
 	m.toast = toast{text: textsafe.Line(text), kind: kind, until: m.now.Add(d)}
 	m.invalidate()
+}
+
+// newSessionID names this dashboard for presence.
+func newSessionID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

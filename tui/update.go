@@ -15,35 +15,27 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.onChooserKey(msg)
 	case overlayInput:
 		return m.onInputKey(msg)
+	case overlayFilter:
+		return m.onFilterKey(msg)
 	case overlayHelp:
-		if key.Matches(msg, m.keys.Help, m.keys.Back, m.keys.Quit) || msg.String() == "enter" {
-			m.closeOverlay()
-		}
-		return nil
+		return m.helpKey(msg)
 	case overlayQuit:
-		if msg.String() == "y" || msg.String() == "Y" || msg.String() == "ctrl+c" {
-			return m.quit()
-		}
-		m.closeOverlay()
-		return nil
+		return m.quitKey(msg)
 	case overlayConfirm:
 		fn := m.confirmFn
 		m.closeOverlay()
 		if msg.String() == "y" || msg.String() == "Y" {
 			return fn(m)
 		}
-		m.setToast(toastInfo, "cancelled")
+		m.setToast(toastInfo, "cancelled: nothing was sent")
 		return nil
 	}
 	k := m.keys
 	switch {
-	case msg.String() == "ctrl+c":
-		return m.quit()
 	case key.Matches(msg, k.Quit):
-		m.overlay = overlayQuit
-		return nil
+		return m.askQuit(msg.String() == "ctrl+c")
 	case key.Matches(msg, k.Help):
-		m.overlay = overlayHelp
+		m.openHelp()
 		return nil
 	case key.Matches(msg, k.Palette):
 		m.openPalette()
@@ -60,6 +52,9 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Roles):
 		m.setView(viewRoles)
 		return nil
+	case key.Matches(msg, k.Runs):
+		m.setView(viewRuns)
+		return nil
 	case key.Matches(msg, k.NextView):
 		m.cycleView(1)
 		return nil
@@ -69,6 +64,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Theme):
 		m.toggleTheme()
 		return nil
+	case key.Matches(msg, k.Accept) && m.view == viewRuns && m.st != nil:
+		return m.openApproval(m.selectedRunID())
 	case key.Matches(msg, k.Accept) && m.approvalFirst():
 		return m.openApproval("")
 	case key.Matches(msg, k.Accept):
@@ -77,6 +74,10 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.declineOffer()
 	case key.Matches(msg, k.Note):
 		return m.startNote(m.contextService())
+	case key.Matches(msg, k.Filter):
+		return m.startFilter()
+	case key.Matches(msg, k.Copy):
+		return m.copySelected()
 	}
 	if m.st == nil {
 		return nil
@@ -92,6 +93,14 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.timelineKey(msg)
 	case viewRoles:
 		return m.rolesKey(msg)
+	case viewRuns:
+		return m.runsKey(msg)
+	case viewRecord:
+		return m.recordKey(msg)
+	case viewEnd:
+		if key.Matches(msg, k.Back) {
+			m.setView(viewOverview)
+		}
 	}
 	return nil
 }
@@ -101,10 +110,10 @@ func (m *Model) quit() tea.Cmd {
 	return tea.Quit
 }
 
-var tabOrder = []viewID{viewOverview, viewAlerts, viewTimeline, viewRoles}
+var tabOrder = []viewID{viewOverview, viewAlerts, viewTimeline, viewRoles, viewRuns}
 
 func (m *Model) setView(v viewID) {
-	if v == viewDetail && m.view != viewDetail {
+	if (v == viewDetail || v == viewRecord) && m.view != v {
 		m.back = m.view
 	}
 	m.view = v
@@ -117,9 +126,6 @@ func (m *Model) cycleView(d int) {
 		if v == m.view {
 			cur = i
 		}
-	}
-	if m.view == viewDetail {
-		cur = 0
 	}
 	m.setView(tabOrder[(cur+d+len(tabOrder))%len(tabOrder)])
 }
@@ -145,12 +151,10 @@ func (m *Model) contextService() string {
 	return ""
 }
 
-// clampSelections keeps cursors inside their lists after state changes.
+// clampSelections keeps the overview cursor inside its list; the lists
+// keep theirs by identity (see cursor).
 func (m *Model) clampSelections() {
 	m.sel = clamp(m.sel, 0, len(m.cfg.Services)-1)
-	if m.st != nil {
-		m.alertSel = clamp(m.alertSel, 0, len(alertRows(m.st, m.alertOpen))-1)
-	}
 }
 
 func (m *Model) overviewKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -249,21 +253,35 @@ func (m *Model) listMove(msg tea.KeyPressMsg, cur, n, page int) (int, bool) {
 	return cur, false
 }
 
+// moveCursor applies navigation keys to an identity cursor.
+func (m *Model) moveCursor(msg tea.KeyPressMsg, c *cursor, ids []string) bool {
+	page := max(m.layout().bodyH-3, 1)
+	i, ok := m.listMove(msg, max(c.at(ids), 0), len(ids), page)
+	if ok {
+		c.set(ids, i)
+	}
+	return ok
+}
+
 func (m *Model) alertsKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
-	rows := alertRows(m.st, m.alertOpen)
-	l := m.layout()
-	if sel, ok := m.listMove(msg, m.alertSel, len(rows), max(l.bodyH-2, 1)); ok {
-		m.alertSel = sel
+	rows := m.alertList()
+	ids := alertIDs(rows)
+	if m.moveCursor(msg, &m.alerts, ids) {
 		return nil
 	}
-	if m.alertSel >= len(rows) {
+	if key.Matches(msg, k.Back) && m.alertsF.active() {
+		m.alertsF.set("")
+		return nil
+	}
+	i := m.alerts.at(ids)
+	if i < 0 {
 		if key.Matches(msg, k.Ack, k.AckService, k.Resolve, k.Open) {
 			return m.refuse(errors.New("there are no open alerts"))
 		}
 		return nil
 	}
-	r := rows[m.alertSel]
+	r := rows[i]
 	a := r.a
 	switch {
 	case key.Matches(msg, k.Right) && r.size > 1 && !r.member:
@@ -273,12 +291,7 @@ func (m *Model) alertsKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.alertOpen[r.key] = true
 	case key.Matches(msg, k.Left) && r.group != nil && (r.member || m.alertOpen[r.group.Key]):
 		delete(m.alertOpen, r.group.Key)
-		// Back on the group's own row.
-		for i, x := range alertRows(m.st, m.alertOpen) {
-			if x.key == r.group.Key {
-				m.alertSel = i
-			}
-		}
+		m.alerts.id = r.group.Key // back on the group's own row
 	case key.Matches(msg, k.Ack):
 		return m.ackAlert(a)
 	case key.Matches(msg, k.AckService):
@@ -286,6 +299,8 @@ func (m *Model) alertsKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Resolve):
 		return m.resolveAlert(a)
 	case key.Matches(msg, k.Open):
+		m.openRecord(record{kind: recAlert, id: a.ID})
+	case key.Matches(msg, k.Service):
 		if a.Service != "" {
 			m.openDetail(a.Service)
 		}
@@ -296,22 +311,28 @@ func (m *Model) alertsKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) rolesKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
 	slots := m.slots()
-	l := m.layout()
-	if sel, ok := m.listMove(msg, m.roleSel, len(slots), max(l.bodyH-2, 1)); ok {
-		m.roleSel = sel
+	ids := slotIDs(slots)
+	if m.moveCursor(msg, &m.roleCur, ids) {
 		return nil
 	}
-	if m.roleSel >= len(slots) {
+	if key.Matches(msg, k.Back) && m.rosterF.active() {
+		m.rosterF.set("")
 		return nil
 	}
-	s := slots[m.roleSel]
+	i := m.roleCur.at(ids)
+	if i < 0 {
+		return nil
+	}
+	s := slots[i]
 	switch {
 	case key.Matches(msg, k.Assign):
 		return m.startAssign(s)
-	case key.Matches(msg, k.Clear):
+	case key.Matches(msg, k.Unassign):
 		return m.clearSlot(s)
 	case key.Matches(msg, k.Offer):
 		return m.startOffer()
+	case key.Matches(msg, k.Resolve):
+		return m.refuse(errors.New("x resolves alerts and runs; u unassigns a role"))
 	}
 	return nil
 }
@@ -323,7 +344,7 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	if m.overlay != overlayNone {
-		if m.overlay != overlayInput {
+		if m.overlay != overlayInput && m.overlay != overlayFilter && m.overlay != overlayQuit {
 			m.closeOverlay()
 		}
 		return nil
@@ -332,11 +353,7 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 	if ms.Y == 1 {
 		for _, t := range m.tabRanges(l.w) {
 			if ms.X >= t.x0 && ms.X < t.x1 {
-				if t.view == viewDetail {
-					m.setView(viewDetail)
-				} else {
-					m.setView(t.view)
-				}
+				m.setView(t.view)
 			}
 		}
 		return nil
@@ -353,18 +370,24 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 			m.openDetail(m.cfg.Services[i].ID)
 		}
 	case viewAlerts:
-		if i := m.alertTop + y - 1; y >= 1 && i < len(alertRows(m.st, m.alertOpen)) {
-			m.alertSel = i
+		if id := m.alertAtLine(y); id != "" {
+			m.alerts.id = id
 		}
 	case viewTimeline:
 		rows := m.timelineRows()
 		if i := m.tl.top + y - 1; y >= 1 && i < len(rows) {
-			m.tl.sel = i
+			m.tl.cur.set(m.timelineIDs(rows), i)
 			m.tl.follow = i == len(rows)-1
 		}
 	case viewRoles:
-		if i := m.roleTop + y - 1; y >= 1 && i < len(m.slots()) {
-			m.roleSel = i
+		ids := slotIDs(m.slots())
+		if i := m.roleCur.top + y - 1; y >= 1 && i < len(ids) {
+			m.roleCur.set(ids, i)
+		}
+	case viewRuns:
+		ids := runIDs(m.runRows())
+		if i := m.runCur.top + y - 2; y >= 2 && i < len(ids) {
+			m.runCur.set(ids, i)
 		}
 	}
 	return nil
@@ -383,15 +406,25 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 	if m.st == nil || m.overlay != overlayNone {
 		return nil
 	}
+	step := func(c *cursor, ids []string, by int) {
+		if i := c.at(ids); i >= 0 {
+			c.set(ids, i+by)
+		}
+	}
 	switch m.view {
 	case viewTimeline:
 		rows := m.timelineRows()
-		m.tl.sel = clamp(m.tl.sel+d*3, 0, len(rows)-1)
-		m.tl.follow = m.tl.sel == len(rows)-1
+		ids := m.timelineIDs(rows)
+		step(&m.tl.cur, ids, d*3)
+		m.tl.follow = m.tl.cur.at(ids) == len(ids)-1
 	case viewAlerts:
-		m.alertSel = clamp(m.alertSel+d, 0, len(alertRows(m.st, m.alertOpen))-1)
+		step(&m.alerts, alertIDs(m.alertList()), d)
 	case viewRoles:
-		m.roleSel = clamp(m.roleSel+d, 0, len(m.slots())-1)
+		step(&m.roleCur, slotIDs(m.slots()), d)
+	case viewRuns:
+		step(&m.runCur, runIDs(m.runRows()), d)
+	case viewRecord:
+		m.rec.top = max(m.rec.top+d*3, 0)
 	case viewOverview:
 		m.sel = clamp(m.sel+d, 0, len(m.cfg.Services)-1)
 	}

@@ -30,7 +30,9 @@ func wantToast(t *testing.T, m *Model, parts ...string) {
 			t.Fatalf("toast %q does not say %q", m.toast.text, p)
 		}
 	}
-	if !strings.Contains(strings.ReplaceAll(plainView(m), "\n", ""), m.toast.text) {
+	// A long toast wraps at word boundaries onto more lines.
+	words := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	if !strings.Contains(words(plainView(m)), words(m.toast.text)) {
 		t.Fatalf("toast %q is not on screen:\n%s", m.toast.text, plainView(m))
 	}
 }
@@ -167,11 +169,14 @@ func TestAlertsViewKeys(t *testing.T) {
 		t.Fatalf("first alert %+v", open[0])
 	}
 	press(m, "down")
-	wantScreen(t, m, "▶ [CRIT]     "+open[1].ID)
+	wantScreen(t, m, "▶ [CRIT]    "+open[1].ID)
 	press(m, "a") // already acked by hana
 	wantSent(t, f)
 	wantToast(t, m, open[1].ID+" is already acked by hana")
+	// x on a crit whose p95 is still over crit asks first, and says so.
 	press(m, "up", "a", "x")
+	wantScreen(t, m, "Resolve "+open[0].ID+" (Tokens)? Its condition still holds: p95 latency is 2.15s, still > crit 1s")
+	press(m, "y")
 	wantSent(t, f,
 		incident.Ack{By: "rosa", AlertID: open[0].ID},
 		incident.Resolve{By: "rosa", AlertID: open[0].ID, Reason: "resolved by hand"})
@@ -180,8 +185,13 @@ func TestAlertsViewKeys(t *testing.T) {
 		t.Fatalf("B sent %#v", got)
 	}
 	press(m, "enter")
+	if m.view != viewRecord || m.rec.id != open[0].ID {
+		t.Fatalf("enter: %v %+v", m.view, m.rec)
+	}
+	wantScreen(t, m, open[0].ID, "p95 latency 2.3s > 1s (crit)", "still holds", "History")
+	press(m, "esc", "S")
 	if m.view != viewDetail || m.detail != "tokens" {
-		t.Fatalf("enter: %v %q", m.view, m.detail)
+		t.Fatalf("S: %v %q", m.view, m.detail)
 	}
 	press(m, "esc")
 	if m.view != viewAlerts {
@@ -333,9 +343,20 @@ func TestRolesAssignAndClear(t *testing.T) {
 	typeText(m, "ivo")
 	press(m, "enter")
 	wantSent(t, f, incident.Assign{By: "rosa", Role: roles.Deputy, Handle: "ivo"})
-	press(m, "down", "x") // scribe
+	press(m, "down", "x") // scribe: x resolves, never unassigns
+	if len(f.commands()) != 1 {
+		t.Fatalf("x in the roles view sent %#v", f.commands())
+	}
+	wantToast(t, m, "u unassigns a role")
+	press(m, "u") // asks first
+	wantScreen(t, m, "Unassign lin as scribe?")
+	press(m, "n")
+	if len(f.commands()) != 1 {
+		t.Fatalf("a declined unassign sent %#v", f.commands())
+	}
+	press(m, "u", "y")
 	if got := f.commands()[1]; got != (incident.Assign{By: "rosa", Role: roles.Scribe}) {
-		t.Fatalf("x sent %#v", got)
+		t.Fatalf("u y sent %#v", got)
 	}
 	// Service roles: owner of Tokens is the 5th slot.
 	press(m, "g", "down", "down", "down", "down", "enter")
@@ -378,7 +399,10 @@ func TestOfferAcceptDecline(t *testing.T) {
 	wantScreen(t, m, "Offer command to…")
 	typeText(m, "tomas")
 	press(m, "enter")
-	wantSent(t, f, incident.OfferCommand{By: "rosa", To: "tomas"})
+	// Then what the commander becomes: deputy is first (the default).
+	wantScreen(t, m, "After tomas accepts command, you…", "stay on as deputy (replaces dev)", "step down to observer")
+	press(m, "enter")
+	wantSent(t, f, incident.OfferCommand{By: "rosa", To: "tomas", Stay: roles.Deputy})
 
 	// The offer is committed: everyone sees the banner.
 	offer := incident.Update{Now: tNow.UTC(), Events: []incident.Event{{Seq: f.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindOffer, Actor: "rosa",
@@ -397,7 +421,7 @@ func TestOfferAcceptDecline(t *testing.T) {
 	press(om, "A")
 	wantToast(t, om, "the command offer is for tomas, not ollie")
 	press(m, "D") // the commander withdraws
-	wantSent(t, f, incident.OfferCommand{By: "rosa", To: "tomas"},
+	wantSent(t, f, incident.OfferCommand{By: "rosa", To: "tomas", Stay: roles.Deputy},
 		incident.AcceptCommand{By: "tomas"}, incident.DeclineCommand{By: "tomas"}, incident.DeclineCommand{By: "rosa"})
 }
 
@@ -472,7 +496,7 @@ func TestHelpShowsKeysAndDisabledActions(t *testing.T) {
 	f := newFakeEngine()
 	m := newTestModel(t, f, "ollie", 120, 40)
 	press(m, "?")
-	wantScreen(t, m, "Help", "ack alert", "palette", "Not available to you (ollie)", "ollie is an observer")
+	wantScreen(t, m, "Help", "What you (ollie) can do now", "ack alert", "palette", "Not available to you, and why", "ollie is an observer")
 	press(m, "?")
 	if m.overlay != overlayNone {
 		t.Fatal("? closes help")
@@ -501,7 +525,7 @@ func TestQuitConfirm(t *testing.T) {
 	f := newFakeEngine()
 	m := newTestModel(t, f, "tomas", 80, 24)
 	press(m, "q")
-	wantScreen(t, m, "Quit warroom?")
+	wantScreen(t, m, "Quit? y quits, any other key stays. The incident goes on without this screen.")
 	_, cmd := m.Update(kp("n"))
 	if cmd != nil || m.overlay != overlayNone {
 		t.Fatal("n keeps the TUI")
@@ -698,7 +722,7 @@ func TestPlaybookStartAsksFirst(t *testing.T) {
 	press(m, ":")
 	typeText(m, "scale")
 	press(m, "enter")
-	wantScreen(t, m, "Request a run of playbook scale-db with its default parameters? y to confirm")
+	wantScreen(t, m, "Request a run of playbook scale-db with its default parameters? y confirms")
 	press(m, "n")
 	if len(started) != 0 {
 		t.Fatal("n must not start the run")

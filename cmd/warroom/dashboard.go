@@ -9,9 +9,19 @@ import (
 	"github.com/warroom/warroom/tui"
 )
 
+// dashboard is how a dashboard in this process shows the room.
+type dashboard struct {
+	// ends, when it is closed, ends the room's story (the demo): finish
+	// stops the room and sums it up, and the dashboard shows the summary
+	// until the person quits.
+	ends   <-chan struct{}
+	finish func() tui.EndMsg
+}
+
 // runDashboard shows the room in this terminal as handle (default: the
-// commander) until the person quits or the engine stops.
-func runDashboard(ctx context.Context, r *room.Room, handle string) error {
+// commander) until the person quits or the engine stops. The room lives
+// in this process: quitting stops it, and the dashboard says so.
+func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard) error {
 	if handle == "" {
 		handle = r.Config.Roles.Commander
 	}
@@ -20,13 +30,16 @@ func runDashboard(ctx context.Context, r *room.Room, handle string) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	opts := tui.Options{Engine: r.Engine, Handle: handle, Context: ctx, Playbooks: r.Playbooks()}
+	opts := tui.Options{Engine: r.Engine, Handle: handle, Context: ctx, Playbooks: r.Playbooks(),
+		OwnsRoom: true, Via: "local", JournalPath: r.Journal.Path()}
 	if r.Mirror != nil {
 		opts.MirrorStatus = r.MirrorStatus
 	}
 	p := tea.NewProgram(tui.New(opts), tui.ProgramOptions(opts)...)
 	go func() {
 		select {
+		case <-d.ends:
+			p.Send(d.finish())
 		case <-r.Done():
 			p.Quit()
 		case <-ctx.Done():

@@ -8,13 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/sim/demo"
+	"github.com/warroom/warroom/tui"
 )
 
 func newDemoCmd() *cobra.Command {
 	var o demo.Options
 	var headless bool
 	var dur time.Duration
-	var as, transcript string
+	var transcript string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a simulated airdrop launch on loopback, everything live",
@@ -24,16 +25,26 @@ call) and a war room pointed at it. Panes fill, alerts fire on the right
 services, owners acknowledge, mitigations fix the problems, and every event
 lands in the timeline. No accounts or set-up are needed.
 
-Simulated owners run the fitting mitigation and the simulated commander
-approves it (--autopilot=false leaves that to you); with --auto-ack they also
-acknowledge their alerts.`,
+You are the commander (--as picks someone else). Simulated owners request the
+mitigation that fits their alerts and you approve them; the simulated deputy
+approves the runs you request yourself. With --autopilot (the default) the
+deputy also approves the owners' requests, so the launch runs by itself; with
+--autopilot=false they wait for you. With --auto-ack owners also acknowledge
+their alerts. The simulator never acts in your name.
+
+The demo ends with its story (about 11 minutes of scenario time) or after
+--for, with a summary and the command that exports the postmortem; the
+journal is kept for it.`,
 		Example: `  warroom demo
-  warroom demo --speed 4
+  warroom demo --speed 4 --autopilot=false
   warroom demo --headless --for 60s --speed 20 --auto-ack`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Speed <= 0 || o.Speed > 200 {
 				return usageErr(fmt.Errorf("--speed must be in (0, 200], got %g", o.Speed))
+			}
+			if dur < 0 {
+				return usageErr(fmt.Errorf("--for must not be negative, got %s", dur))
 			}
 			ctx := cmd.Context()
 			if transcript != "" {
@@ -49,33 +60,81 @@ acknowledge their alerts.`,
 				return runtimeErr(err)
 			}
 			defer d.Close()
+			// The demo ends with its story, or after --for (wall time).
+			ends := make(chan struct{})
+			go func() {
+				var limit <-chan time.Time
+				if dur > 0 {
+					t := time.NewTimer(dur)
+					defer t.Stop()
+					limit = t.C
+				}
+				select {
+				case <-d.StoryEnd():
+				case <-limit:
+				case <-ctx.Done():
+					return
+				}
+				close(ends)
+			}()
+			var sum *demo.Summary
+			var sumErr error
+			finish := func() {
+				sum, sumErr = d.Finish(context.Background())
+			}
 			if !headless {
-				return runDashboard(ctx, d.Room, as)
+				err := runDashboard(ctx, d.Room, o.Human, dashboard{ends: ends, finish: func() tui.EndMsg {
+					finish()
+					if sumErr != nil {
+						return tui.EndMsg{Title: "The demo has ended", Lines: []string{"The summary could not be read: " + sumErr.Error()}}
+					}
+					return tui.EndMsg{Title: "The demo has ended", Lines: sum.Lines()}
+				}})
+				if sum != nil {
+					for _, l := range sum.Lines() {
+						fmt.Fprintln(cmd.OutOrStdout(), l)
+					}
+				}
+				return err
 			}
-			// Headless: stop after --for (wall time) or at the scenario's end.
-			if dur <= 0 {
-				dur = time.Duration(float64(d.End.Sub(d.Clock.Now())) / o.Speed)
-			}
-			ctx, cancel := context.WithTimeout(ctx, dur)
-			defer cancel()
-			if err := d.Room.Follow(ctx, cmd.OutOrStdout()); err != nil {
+			// Headless: every event as a line until the end, then the summary.
+			fctx, cancel := context.WithCancel(ctx)
+			go func() {
+				select {
+				case <-ends:
+				case <-fctx.Done():
+				}
+				cancel()
+			}()
+			err = d.Room.Follow(fctx, cmd.OutOrStdout())
+			cancel()
+			if err != nil {
 				return runtimeErr(err)
 			}
 			if err := d.Room.Engine.Err(); err != nil {
 				return runtimeErr(err)
+			}
+			if ctx.Err() != nil {
+				return nil // interrupted: no summary
+			}
+			if finish(); sumErr != nil {
+				return runtimeErr(sumErr)
+			}
+			for _, l := range sum.Lines() {
+				fmt.Fprintln(cmd.OutOrStdout(), "= "+l)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.Float64Var(&o.Speed, "speed", 1, "how many times faster than real time the scenario runs")
-	f.BoolVar(&headless, "headless", false, "no dashboard: print each event as one line once it is durable")
-	f.DurationVar(&dur, "for", 0, "stop after this long (wall time, e.g. 60s); default: the whole scenario")
-	f.StringVar(&o.JournalPath, "journal", "", "journal file (default: a temporary file); an existing journal is replayed, then continued")
+	f.BoolVar(&headless, "headless", false, "no dashboard: print each event as one line once it is durable, then a summary")
+	f.DurationVar(&dur, "for", 0, "end the demo after this long (wall time, e.g. 60s); default: when its story ends")
+	f.StringVar(&o.JournalPath, "journal", "", "journal file (default: a temporary file, kept when the demo ends); an existing journal is replayed, then continued")
 	f.Uint64Var(&o.Seed, "seed", 1, "random seed: the same seed gives the same launch")
 	f.BoolVar(&o.AutoAck, "auto-ack", false, "simulated owners acknowledge their alerts after a short delay")
-	f.BoolVar(&o.Autopilot, "autopilot", true, "simulated owners request the fitting mitigation and the commander approves it")
+	f.BoolVar(&o.Autopilot, "autopilot", true, "the simulated deputy also approves the owners' requests (false: you approve them)")
 	f.StringVar(&transcript, "slack-transcript", "", "write every message the local Slack receives to this file")
-	f.StringVar(&as, "as", "", "who you are in the dashboard (default: the commander)")
+	f.StringVar(&o.Human, "as", "", "who you are in the dashboard (default: the commander); the simulator plays everyone else")
 	return cmd
 }

@@ -56,7 +56,7 @@ func runWarRoom(ctx context.Context, cfgPath, as string, asSet bool, journalPath
 		}
 		return runtimeErr(err)
 	}
-	err = runDashboard(ctx, r, handle)
+	err = runDashboard(ctx, r, handle, dashboard{})
 	if cerr := r.Close(); err == nil && cerr != nil {
 		err = runtimeErr(cerr)
 	}

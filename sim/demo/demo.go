@@ -1,19 +1,22 @@
 // Package demo runs `warroom demo`: the launch simulator on loopback and a
 // war room pointed at it, built from the embedded airdrop example with the
-// production sources, engine and playbooks unchanged. Simulated people
-// acknowledge alerts and run the right mitigations so that a newcomer sees
-// every part working.
+// production sources, engine and playbooks unchanged. The person at the
+// dashboard is the commander; simulated owners request the right
+// mitigations, a simulated deputy approves the commander's own requests,
+// and the demo ends with its story, with a summary.
 package demo
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/warroom/warroom/clock"
@@ -21,7 +24,7 @@ import (
 	"github.com/warroom/warroom/examples/airdrop"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
-	"github.com/warroom/warroom/playbooks"
+	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/room"
 	"github.com/warroom/warroom/sim"
 	slacksim "github.com/warroom/warroom/sim/slack"
@@ -40,6 +43,10 @@ type Options struct {
 	Autopilot bool
 	// LeadIn is how much scenario time runs before T-0 (default 30s).
 	LeadIn time.Duration
+	// Human is the roster handle of the person at the dashboard (default
+	// the commander). The simulator plays everyone else and never writes
+	// an event in the human's name.
+	Human string
 	// SlackTranscript, if set, receives every message the local Slack
 	// receives, as it is posted or updated.
 	SlackTranscript io.Writer
@@ -57,6 +64,13 @@ type Demo struct {
 	Dir    string
 	cancel context.CancelFunc
 	tmp    bool
+
+	human      string
+	stopPeople context.CancelFunc
+	peopleDone chan struct{}
+	pending    sync.WaitGroup // delayed actions of the simulated people
+	storyEnd   chan struct{}
+	finished   bool // Finish closed the room
 }
 
 // ScenarioLength is how long after T-0 the launch story runs.
@@ -141,11 +155,29 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.AutoAck || o.Autopilot {
-		go d.people(ctx, o.AutoAck, o.Autopilot)
+	d.human = o.Human
+	if d.human == "" {
+		d.human = cfg.Roles.Commander
 	}
+	if cfg.Person(d.human) == nil {
+		return nil, fmt.Errorf("%q is not on the demo's roster", d.human)
+	}
+	pctx, stop := context.WithCancel(ctx)
+	d.stopPeople, d.peopleDone = stop, make(chan struct{})
+	go d.people(pctx, o.AutoAck, o.Autopilot)
+	d.storyEnd = make(chan struct{})
+	go func() {
+		select {
+		case <-d.Clock.After(d.End.Sub(d.Clock.Now())):
+			close(d.storyEnd)
+		case <-ctx.Done():
+		}
+	}()
 	return d, nil
 }
+
+// Human is the handle the simulator never acts as.
+func (d *Demo) Human() string { return d.human }
 
 // pointAtSimulator replaces the example's loopback endpoints with the
 // simulator's free ports and marks the run as simulated.
@@ -197,7 +229,12 @@ func randomToken() string {
 // (unless the journal was put elsewhere, nothing of value is in it).
 func (d *Demo) Close() error {
 	var err error
-	if d.Room != nil {
+	if d.stopPeople != nil {
+		d.stopPeople()
+		<-d.peopleDone
+		d.pending.Wait()
+	}
+	if d.Room != nil && !d.finished {
 		err = d.Room.Close()
 	}
 	if d.Slack != nil {
@@ -234,41 +271,52 @@ const (
 	approveDelay  = 10 * time.Second
 )
 
-// people plays the owners and the commander: owners ack their alerts and
-// request the mitigation that fits; the commander approves it.
+// people plays everyone but the human at the dashboard. Owners request
+// the mitigation that fits their alert (whatever the autopilot says: then
+// the human approves it) and, with AutoAck, acknowledge their alerts. An
+// approver other than the human (the deputy, or the commander when the
+// human is the deputy) approves the human's requests, and with Autopilot
+// everyone's. Nothing is ever written in the human's name.
 func (d *Demo) people(ctx context.Context, autoAck, autopilot bool) {
-	eng, runner := d.Room.Engine, d.Room.Runner
+	defer close(d.peopleDone)
+	eng := d.Room.Engine
 	started := map[string]bool{}
 	for {
 		_, sub, err := eng.Subscribe(ctx, 1024)
 		if err != nil {
 			return
 		}
-		for u := range sub.C {
+		for {
+			var u incident.Update
+			var ok bool
+			select {
+			case <-ctx.Done():
+				eng.Unsubscribe(sub)
+				return
+			case u, ok = <-sub.C:
+			}
+			if !ok {
+				break
+			}
 			for _, ev := range u.Events {
-				if ev.Kind != incident.KindAlert || ev.Alert == nil {
-					continue
+				switch {
+				case ev.Kind == incident.KindAlert && ev.Alert != nil:
+					a, svc := *ev.Alert, ev.Service
+					if autoAck {
+						d.later(ctx, ackDelay, func() { d.ack(ctx, svc, a.ID) })
+					}
+					m, ok := mitigations[svc+"/"+a.Pane]
+					if !ok || started[m.playbook] || (a.Level != incident.LevelCrit && a.Level != incident.LevelWarn) {
+						continue
+					}
+					started[m.playbook] = true
+					d.later(ctx, mitigateDelay, func() { d.mitigate(ctx, m) })
+				case ev.Kind == incident.KindRun && ev.Run != nil && ev.Run.State == incident.RunAwaitingApproval:
+					if ev.Actor == d.human || autopilot {
+						id := ev.Run.ID
+						d.later(ctx, approveDelay, func() { d.approve(ctx, id) })
+					}
 				}
-				a := *ev.Alert
-				svc := ev.Service
-				if autoAck {
-					go d.after(ctx, ackDelay, func() {
-						snap := d.snapshot(ctx)
-						if snap == nil {
-							return
-						}
-						owner := snap.Roles.Services[svc].Primary
-						if owner != "" {
-							eng.Do(ctx, incident.Ack{By: owner, AlertID: a.ID})
-						}
-					})
-				}
-				m, ok := mitigations[svc+"/"+a.Pane]
-				if !autopilot || !ok || started[m.playbook] || (a.Level != incident.LevelCrit && a.Level != incident.LevelWarn) {
-					continue
-				}
-				started[m.playbook] = true
-				go d.after(ctx, mitigateDelay, func() { d.mitigate(ctx, runner, m) })
 			}
 		}
 		if !sub.Lagged() {
@@ -277,37 +325,56 @@ func (d *Demo) people(ctx context.Context, autoAck, autopilot bool) {
 	}
 }
 
-func (d *Demo) mitigate(ctx context.Context, runner *playbooks.Runner, m mitigation) {
+// sim reports whether handle is played by the simulator.
+func (d *Demo) sim(handle string) bool { return handle != "" && handle != d.human }
+
+func (d *Demo) ack(ctx context.Context, svc, id string) {
+	snap := d.snapshot(ctx)
+	if snap == nil {
+		return
+	}
+	if a := snap.Alerts[id]; a == nil || !a.Open() || a.Acked() {
+		return
+	}
+	if owner := snap.Roles.Services[svc].Primary; d.sim(owner) {
+		d.Room.Engine.Do(ctx, incident.Ack{By: owner, AlertID: id})
+	}
+}
+
+func (d *Demo) mitigate(ctx context.Context, m mitigation) {
 	snap := d.snapshot(ctx)
 	pb, ok := d.Room.Catalog.Get(m.playbook)
 	if snap == nil || !ok {
 		return
 	}
 	owner := snap.Roles.Services[pb.Service].Primary
-	if owner == "" {
-		owner = snap.Roles.Commander
+	if !d.sim(owner) {
+		return // the human owns it: their call
 	}
-	h, err := runner.Request(ctx, owner, m.playbook, m.params)
-	if err != nil {
-		d.note(ctx, fmt.Sprintf("demo: %s could not request %s: %v", owner, m.playbook, err))
-		return
+	if _, err := d.Room.Runner.Request(ctx, owner, m.playbook, m.params); err != nil {
+		var ref *roles.Refusal
+		if errors.As(err, &ref) {
+			d.Room.Engine.Do(ctx, incident.Note{By: owner, Service: pb.Service, Text: fmt.Sprintf("could not request %s: %s", m.playbook, ref.Reason)})
+		}
 	}
-	d.after(ctx, approveDelay, func() {
-		snap := d.snapshot(ctx)
-		if snap == nil {
-			return
-		}
-		// Approval is bound to the exact parameters the requester chose.
-		if err := runner.Approve(ctx, snap.Roles.Commander, h.ID, h.Hash); err != nil {
-			d.note(ctx, fmt.Sprintf("demo: approval of %s refused: %v", h.ID, err))
-		}
-	})
 }
 
-func (d *Demo) note(ctx context.Context, text string) {
+// approve has a simulated approver approve run id with the hash it was
+// requested with, if it still waits.
+func (d *Demo) approve(ctx context.Context, id string) {
 	snap := d.snapshot(ctx)
-	if snap != nil {
-		d.Room.Engine.Do(ctx, incident.Note{By: snap.Roles.Commander, Text: text})
+	if snap == nil || snap.Runs[id] == nil || snap.Runs[id].State != incident.RunAwaitingApproval {
+		return
+	}
+	run := snap.Runs[id]
+	for _, who := range []string{snap.Roles.Deputy, snap.Roles.Commander} {
+		if !d.sim(who) || snap.MayApprove(d.Room.Engine.Roster(), who, id, d.Room.Catalog, d.Clock.Now()) != nil {
+			continue
+		}
+		if err := d.Room.Runner.Approve(ctx, who, id, run.Hash); err != nil {
+			d.Room.Engine.Do(ctx, incident.Note{By: who, Service: run.Service, Text: fmt.Sprintf("could not approve %s: %v", id, err)})
+		}
+		return
 	}
 }
 
@@ -320,11 +387,59 @@ func (d *Demo) snapshot(ctx context.Context) *incident.State {
 	return s
 }
 
-// after runs fn once d of scenario time has passed, unless ctx ends.
-func (d *Demo) after(ctx context.Context, wait time.Duration, fn func()) {
-	select {
-	case <-d.Clock.After(wait):
-		fn()
-	case <-ctx.Done():
+// later runs fn once wait of scenario time has passed, unless ctx ends.
+func (d *Demo) later(ctx context.Context, wait time.Duration, fn func()) {
+	d.pending.Add(1)
+	go func() {
+		defer d.pending.Done()
+		select {
+		case <-d.Clock.After(wait):
+			fn()
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// StoryEnd is closed when the launch story is over (scenario time End).
+func (d *Demo) StoryEnd() <-chan struct{} { return d.storyEnd }
+
+// settleFor bounds how long Finish waits for runs still executing.
+const settleFor = 2 * time.Minute
+
+// Finish ends the demo: the simulated people stop, runs still executing
+// may finish (up to settleFor of scenario time), then the room stops and
+// its journal is kept for the export. It returns what happened.
+func (d *Demo) Finish(ctx context.Context) (*Summary, error) {
+	d.stopPeople()
+	<-d.peopleDone
+	d.pending.Wait()
+	deadline := d.Clock.Now().Add(settleFor)
+	for d.Clock.Now().Before(deadline) {
+		snap := d.snapshot(ctx)
+		if snap == nil || !executing(snap) {
+			break
+		}
+		select {
+		case <-d.Clock.After(time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	end := d.Clock.Now()
+	d.finished = true
+	if err := d.Room.Close(); err != nil {
+		return nil, err
+	}
+	d.tmp = false // keep the journal: the summary points at it
+	return summarize(ctx, d.Room.Journal.Path(), d.T0, end)
+}
+
+func executing(st *incident.State) bool {
+	for _, r := range st.Runs {
+		switch r.State {
+		case incident.RunRunning, incident.RunVerifying, incident.RunRollingBack, incident.RunCancelling:
+			return true
+		}
+	}
+	return false
 }

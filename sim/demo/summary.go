@@ -1,0 +1,130 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/textsafe"
+)
+
+// Summary is what happened in a finished demo, read back from its
+// journal with the same fold the export uses.
+type Summary struct {
+	Journal string
+	Elapsed time.Duration // from T-0 to the end
+	Alerts  []*incident.AlertLife
+	Runs    []*incident.Run // by id
+	Events  int
+}
+
+func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, error) {
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	st := incident.NewState()
+	lives := incident.NewAlertLives()
+	err = j.Replay(ctx, 0, func(je journal.Event) error {
+		ev, err := incident.FromJournal(je)
+		if err != nil {
+			return err
+		}
+		st.Apply(ev)
+		lives.Apply(ev)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Summary{Journal: path, Elapsed: end.Sub(t0), Alerts: lives.List(), Events: int(st.LastSeq)}
+	ids := make([]string, 0, len(st.Runs))
+	for id := range st.Runs {
+		ids = append(ids, id)
+	}
+	incident.SortRunIDs(ids)
+	for _, id := range ids {
+		s.Runs = append(s.Runs, st.Runs[id])
+	}
+	return s, nil
+}
+
+// ExportCommand is the command that writes the postmortem of the demo.
+func (s *Summary) ExportCommand() string {
+	return "warroom export --journal " + s.Journal + " --format md -o postmortem.md"
+}
+
+// Lines renders the summary for a terminal: the alerts and how fast they
+// were acknowledged, the mitigations and how they ended, and the export
+// command.
+func (s *Summary) Lines() []string {
+	var out []string
+	add := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
+	add("The launch story has ended at T+%s: %d events.", clockText(s.Elapsed), s.Events)
+	var ttas []time.Duration
+	acked, open, escalated := 0, 0, 0
+	var slowest *incident.AlertLife
+	for _, a := range s.Alerts {
+		if d, ok := a.TimeToAck(); ok {
+			acked++
+			ttas = append(ttas, d)
+			if w, _ := slowestTTA(slowest); slowest == nil || d > w {
+				slowest = a
+			}
+		}
+		if !a.Resolved() {
+			open++
+		}
+		if len(a.Escalations) > 0 {
+			escalated++
+		}
+	}
+	add("Alerts: %d fired, %d acknowledged, %d escalated, %d still open at the end.", len(s.Alerts), acked, escalated, open)
+	if len(ttas) > 0 {
+		slices.Sort(ttas)
+		w, _ := slowest.TimeToAck()
+		add("Time to acknowledge: median %s, slowest %s (%s %s).", incident.Age(ttas[len(ttas)/2]), incident.Age(w), slowest.ID, textsafe.Clip(slowest.Text, 80))
+	}
+	if len(s.Runs) == 0 {
+		add("Mitigations: none requested.")
+	} else {
+		add("Mitigations: %d requested.", len(s.Runs))
+	}
+	for _, r := range s.Runs {
+		state := strings.ReplaceAll(r.State, "_", " ")
+		if r.State == incident.RunAwaitingApproval {
+			state = "still awaiting approval at the end"
+		}
+		line := fmt.Sprintf("  %s %s by %s: %s", r.ID, r.Playbook, r.Actor, state)
+		if ch := r.Plan; ch != nil && len(ch.Changes) > 0 {
+			c := ch.Changes[0]
+			line += textsafe.Line(fmt.Sprintf(" (%s %s → %s)", c.Field, c.Old, c.New))
+		}
+		if r.Approver != "" {
+			line += ", approved by " + r.Approver
+		}
+		out = append(out, line)
+	}
+	add("Postmortem: %s", s.ExportCommand())
+	return out
+}
+
+func slowestTTA(a *incident.AlertLife) (time.Duration, bool) {
+	if a == nil {
+		return 0, false
+	}
+	return a.TimeToAck()
+}
+
+func clockText(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Truncate(time.Second)
+	return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+}
