@@ -203,8 +203,8 @@ type Model struct {
 	// expanded ones by key
 	alertOpen map[string]bool
 	alerts    cursor
-	alertsF  filter
-	alertTop int // first visible alert row (rows wrap)
+	alertsF   filter
+	alertTop  int // first visible alert row (rows wrap)
 	// alertLineIDs is the alert drawn on each body line (mouse clicks).
 	alertLineIDs []string
 	// timeline
