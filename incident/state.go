@@ -509,6 +509,13 @@ func (s *State) ApplyUpdate(u Update) {
 func (s *State) ApplySamples(samples []Sample, now time.Time) {
 	for _, sm := range samples {
 		p := s.pane(sm.Service, sm.Pane)
+		if n := len(p.Series); n > 0 && !sm.Stale && !sm.NoData && sm.Time.Before(p.Series[n-1].T) {
+			// Older than what the pane shows: history from a backfill that
+			// succeeded after live samples came. It fills the series; the
+			// live value, freshness and alerts stay as they are.
+			p.Series = insertPoint(p.Series, Point{T: sm.Time, V: sm.Value})
+			continue
+		}
 		p.Updated = now
 		p.Stale, p.Error = sm.Stale, sm.Error
 		if sm.Stale {
@@ -528,6 +535,25 @@ func (s *State) ApplySamples(samples []Sample, now time.Time) {
 			p.Series = append(make([]Point, 0, SeriesLimit+SeriesLimit/4), p.Series[len(p.Series)-SeriesLimit*3/4:]...)
 		}
 	}
+}
+
+// insertPoint returns series with pt in time order, in a new array
+// (copies of the state share the old one); a point already there at that
+// time is kept.
+func insertPoint(series []Point, pt Point) []Point {
+	i := sort.Search(len(series), func(i int) bool { return !series[i].T.Before(pt.T) })
+	if i < len(series) && series[i].T.Equal(pt.T) {
+		return series
+	}
+	if len(series) >= SeriesLimit && i == 0 {
+		return series // older than all a full history keeps
+	}
+	out := make([]Point, 0, len(series)+1)
+	out = append(append(append(out, series[:i]...), pt), series[i:]...)
+	if len(out) > SeriesLimit {
+		out = out[len(out)-SeriesLimit:]
+	}
+	return out
 }
 
 func (s *State) pane(service, id string) *Pane {

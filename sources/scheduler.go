@@ -410,9 +410,22 @@ func (w *worker) run() {
 	s := w.s
 	defer s.wg.Done()
 	ctx := s.ctx
-	if bf, ok := w.q.(Backfiller); ok {
-		w.backfill(ctx, bf)
+	bf, _ := w.q.(Backfiller)
+	var bfDue time.Time // when the backfill may be tried again
+	bfFails := 0
+	tryBackfill := func() {
+		if bf == nil || s.clk.Now().Before(bfDue) {
+			return
+		}
+		e := w.backfill(ctx, bf, bfFails)
+		if e == nil {
+			bf = nil
+			return
+		}
+		bfFails++
+		bfDue = s.clk.Now().Add(s.backoff.Next(bfFails, e, w.interval))
 	}
+	tryBackfill()
 	next := s.clk.Now()
 	if s.jitter > 0 {
 		next = next.Add(time.Duration(s.rand() * s.jitter * float64(w.interval)))
@@ -420,6 +433,13 @@ func (w *worker) run() {
 	for {
 		var ok bool
 		if next, ok = w.wait(ctx, next); !ok {
+			return
+		}
+		// Until it has succeeded once, the backfill is tried again (with
+		// its own back-off) before a poll: the history comes before the
+		// live value, and a source down at start still gets it.
+		tryBackfill()
+		if ctx.Err() != nil {
 			return
 		}
 		start := s.clk.Now()
@@ -715,7 +735,9 @@ func (st *sourceState) compute() (health, why string) {
 	return HealthUp, ""
 }
 
-func (w *worker) backfill(ctx context.Context, bf Backfiller) {
+// backfill runs one backfill attempt (the fails-th retry) within the
+// query's timeout and sends its samples; it returns why it failed.
+func (w *worker) backfill(ctx context.Context, bf Backfiller, fails int) *Error {
 	s := w.s
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -730,17 +752,28 @@ func (w *worker) backfill(ctx context.Context, bf Backfiller) {
 		ss, err := bf.Backfill(bctx)
 		done <- bout{ss, err}
 	}()
+	var e *Error
 	select {
 	case o := <-done:
-		if o.err != nil {
-			s.log.Info("sources: backfill failed", "source", w.info.Source, "query", w.info.Name, "err", config.Redact(o.err.Error()))
-			return
+		if o.err == nil {
+			w.emit(ctx, nil, o.samples)
+			if fails > 0 {
+				s.log.Info("sources: backfill succeeded", "source", w.info.Source, "query", w.info.Name, "after_failures", fails)
+			}
+			return nil
 		}
-		w.emit(ctx, nil, o.samples)
+		e = Classify(o.err)
 	case <-ctx.Done():
+		return &Error{Class: Transient, Msg: "stopped", Err: ctx.Err()}
 	case <-s.clk.After(w.timeout):
 		cancel()
 		<-done // one request in flight: it gives up now
-		s.log.Info("sources: backfill timed out", "source", w.info.Source, "query", w.info.Name)
+		e = &Error{Class: Transient, Msg: fmt.Sprintf("no answer within %s", w.timeout), Err: context.DeadlineExceeded}
 	}
+	lvl := slog.LevelDebug
+	if fails == 0 {
+		lvl = slog.LevelInfo // the first failure; retries are quieter
+	}
+	s.log.Log(ctx, lvl, "sources: backfill failed; it is tried again before the next polls", "source", w.info.Source, "query", w.info.Name, "err", w.reason(e))
+	return e
 }

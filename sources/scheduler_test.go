@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -307,5 +308,91 @@ func TestHealthStatesAndReportsOnChangeOnly(t *testing.T) {
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("reports %v, want %v", got, want)
+	}
+}
+
+// flakyBackfill fails its backfill until the source is "up", then
+// succeeds; polls fail the same way.
+type flakyBackfill struct {
+	up       atomic.Bool
+	attempts []time.Time
+	mu       sync.Mutex
+	clk      clock.Clock
+}
+
+func (q *flakyBackfill) Info() sources.QueryInfo {
+	return sources.QueryInfo{Source: "prom", Name: "p95", Panes: []sources.PaneRef{{Service: "api", Pane: "p"}}}
+}
+
+func (q *flakyBackfill) Poll(ctx context.Context) (sources.Result, error) {
+	if !q.up.Load() {
+		return sources.Result{}, &sources.Error{Class: sources.Transient, Msg: "connection refused"}
+	}
+	return sources.Result{Samples: []incident.Sample{{Service: "api", Pane: "p", Time: q.clk.Now(), Value: 2}}}, nil
+}
+
+func (q *flakyBackfill) Backfill(ctx context.Context) ([]incident.Sample, error) {
+	q.mu.Lock()
+	q.attempts = append(q.attempts, q.clk.Now())
+	q.mu.Unlock()
+	if !q.up.Load() {
+		return nil, &sources.Error{Class: sources.Transient, Msg: "connection refused"}
+	}
+	now := q.clk.Now()
+	return []incident.Sample{{Service: "api", Pane: "p", Time: now.Add(-2 * time.Minute), Value: 1}, {Service: "api", Pane: "p", Time: now.Add(-time.Minute), Value: 1}}, nil
+}
+
+// TestBackfillRetriedUntilItSucceeds: the source is down when the room
+// starts; its backfill is tried again before polls, with back-off (never
+// later than an interval apart), and once the source is up the
+// history arrives once, before the first live value.
+func TestBackfillRetriedUntilItSucceeds(t *testing.T) {
+	clk := clock.NewFake(t0)
+	q := &flakyBackfill{clk: clk}
+	cfg := baseConfig()
+	cfg.Sources = []config.Source{{ID: "prom", Type: "stub", Interval: dur(5 * time.Second), Timeout: dur(2 * time.Second)}}
+	sink := &recSink{clk: clk}
+	s, err := sources.Start(context.Background(), cfg, sink, nil, clk, sources.Options{Jitter: -1, Rand: func() float64 { return 0.5 },
+		Builders: map[config.SourceType]sources.Builder{"stub": func(sources.Env, []sources.Spec) ([]sources.Query, error) {
+			return []sources.Query{q}, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, 5*time.Second, "the first attempt", s.Settled)
+	advance(t, clk, s, 30*time.Second, time.Second, nil)
+	q.mu.Lock()
+	down := len(q.attempts)
+	var gaps []time.Duration
+	for i := 1; i < down; i++ {
+		gaps = append(gaps, q.attempts[i].Sub(q.attempts[i-1]))
+	}
+	q.mu.Unlock()
+	// Full-jitter back-off (here the middle of each range): the waits
+	// grow, and never pass one interval, so a source that comes back is
+	// backfilled within an interval.
+	for i, g := range gaps {
+		if g > 5*time.Second+time.Second || (i > 0 && g < gaps[i-1]) {
+			t.Fatalf("backfill attempts %v apart", gaps)
+		}
+	}
+	if down < 5 || gaps[len(gaps)-1] < 4*time.Second {
+		t.Fatalf("%d backfill attempts in 30 s, %v apart", down, gaps)
+	}
+	q.up.Store(true)
+	advance(t, clk, s, 15*time.Second, time.Second, nil)
+	q.mu.Lock()
+	total := len(q.attempts)
+	q.mu.Unlock()
+	ps := sink.paneSamples("api", "p")
+	var values []float64
+	for _, o := range ps {
+		if !o.s.Stale {
+			values = append(values, o.s.Value)
+		}
+	}
+	if total != down+1 || len(values) < 3 || values[0] != 1 || values[1] != 1 || values[2] != 2 {
+		t.Fatalf("after the source came up: %d attempts (%d while down), values %v", total, down, values)
 	}
 }

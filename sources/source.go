@@ -123,7 +123,10 @@ type Query interface {
 // Backfiller is a Query that can load history once, before its first poll
 // (Prometheus query_range). Its samples carry their original times and are
 // sent to the engine and the journal before the first poll's. A failed
-// backfill is logged and otherwise ignored: the first poll follows at once.
+// backfill is logged and tried again before later polls, with the
+// documented back-off for its error (Backoff), until it succeeds once; a
+// history that arrives after live samples fills the panes' series without
+// changing their live values.
 type Backfiller interface {
 	Backfill(ctx context.Context) ([]incident.Sample, error)
 }

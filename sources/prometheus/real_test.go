@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -436,4 +438,119 @@ receivers:
 		t.Fatalf("answers %+v", answers)
 	}
 	t.Logf("%s: %d notifications accepted with the token, %d refused (wrong token, none)", answers[0].agent, accepted, nRefused)
+}
+
+// TestRealBackfillAfterLateStart: Prometheus starts 30 s after the war
+// room. Until then the backfill (query_range) fails like the polls; it is
+// tried again with back-off, and once the real Prometheus 2.42 answers,
+// the pane's history arrives: points older than the first live value.
+// The scheduler runs on a fake clock, so the 30 s cost no wall time.
+func TestRealBackfillAfterLateStart(t *testing.T) {
+	promBin := realBinary(t, "prometheus")
+	dir := t.TempDir()
+	reg := prom.NewRegistry()
+	g := prom.NewGauge(prom.GaugeOpts{Name: "warroom_test_requests", Help: "requests/s"})
+	g.Set(7)
+	reg.MustRegister(g)
+	exporter := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer exporter.Close()
+
+	promAddr := freePort(t)
+	cfg := &config.Config{Incident: config.Incident{Name: "late prometheus"}, Roster: []config.Person{{Handle: "maya"}}, Roles: config.Roles{Commander: "maya"},
+		Sources: []config.Source{{ID: "prom", Type: config.SourcePrometheus, URL: "http://" + promAddr,
+			Interval: config.Duration(time.Second), Timeout: config.Duration(time.Second), ImportAlerts: new(bool)}},
+		Services: []config.Service{{ID: "api", Owner: "maya", Panes: []config.Pane{{ID: "rps", Source: "prom", Query: `sum(warroom_test_requests)`}}}}}
+	clk := clock.NewFake(time.Now().Add(-30 * time.Second))
+	j, err := journal.Open(filepath.Join(dir, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go eng.Run(ctx)
+	defer func() { cancel(); <-eng.Done(); j.Close() }()
+	s, err := sources.Start(ctx, cfg, eng, nil, clk, sources.Options{Jitter: -1, Builders: map[config.SourceType]sources.Builder{
+		config.SourcePrometheus: Builder(Options{Backfill: 30 * time.Second})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	pane := func() *incident.Pane {
+		st, sub, err := eng.Subscribe(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.Unsubscribe(sub)
+		return st.Panes[incident.PaneKey("api", "rps")]
+	}
+	settle := func() { waitUntil(t, 10*time.Second, "the scheduler to settle", s.Settled) }
+
+	// 30 s with nothing listening.
+	settle()
+	for range 30 {
+		clk.Advance(time.Second)
+		settle()
+	}
+	if p := pane(); p == nil || !p.Stale || len(p.Series) != 0 {
+		t.Fatalf("before Prometheus: %+v", p)
+	}
+	if h := s.Health()["prom"]; h.Health != sources.HealthDown {
+		t.Fatalf("health before Prometheus: %+v", h)
+	}
+
+	// Prometheus starts and scrapes a few times while the scheduler waits.
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(promCfg, []byte(fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs: [{job_name: exporter, static_configs: [{targets: [%q]}]}]\n",
+		strings.TrimPrefix(exporter.URL, "http://"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start(t, dir, "prometheus", promBin, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+promAddr, "--web.external-url=http://"+promAddr)
+	waitHTTP(t, "http://"+promAddr+"/-/ready", 15*time.Second)
+	waitUntil(t, 20*time.Second, "four scrapes", func() bool {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=count_over_time(warroom_test_requests[1m])")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&r) != nil || len(r.Data.Result) != 1 {
+			return false
+		}
+		v, _ := r.Data.Result[0].Value[1].(string)
+		n, _ := strconv.Atoi(v)
+		return n >= 4
+	})
+
+	// The war room's clock catches up with the wall clock: the next
+	// attempt gets the history, then the first live value.
+	synced := time.Now()
+	clk.Advance(synced.Sub(clk.Now()))
+	var p *incident.Pane
+	waitUntil(t, 10*time.Second, "the history and a live value", func() bool {
+		if s.Settled() {
+			clk.Advance(time.Second)
+		}
+		p = pane()
+		return p != nil && !p.Stale && p.Value == 7 && len(p.Series) >= 3
+	})
+	older := 0
+	for _, pt := range p.Series {
+		if pt.T.Before(synced) { // polls before synced all failed: this is history
+			older++
+		}
+	}
+	if older < 3 {
+		t.Fatalf("no history from before the first live value: %v (synced at %s)", p.Series, synced.Format(time.TimeOnly))
+	}
+	t.Logf("backfill after a 30 s late start: %d points of history before the first live value", older)
 }
