@@ -26,8 +26,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{}))
 	wh := prom.NewWebhook(s.r.Engine, s.o.Token)
+	wh.Config = s.r.Engine.Config()
 	wh.Logger = s.o.Logger
 	mux.Handle("/api/alertmanager", wh)
+	mux.Handle("/api/alertmanager/{source}", wh)
 	mux.HandleFunc("GET /api/timeline", s.auth(s.timeline))
 	mux.HandleFunc("GET /api/timeline/stream", s.auth(s.stream))
 	return mux

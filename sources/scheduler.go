@@ -266,10 +266,6 @@ func Start(ctx context.Context, cfg *config.Config, sink Sink, j journal.Journal
 // specsByType groups the config's sources, with their panes and defaults,
 // by type, in file order.
 func specsByType(cfg *config.Config) (map[config.SourceType][]Spec, []config.SourceType) {
-	count := map[config.SourceType]int{}
-	for _, src := range cfg.Sources {
-		count[src.Type]++
-	}
 	specs := map[config.SourceType][]Spec{}
 	var order []config.SourceType
 	for _, src := range cfg.Sources {
@@ -279,10 +275,7 @@ func specsByType(cfg *config.Config) (map[config.SourceType][]Spec, []config.Sou
 		if src.Timeout <= 0 {
 			src.Timeout = config.Duration(DefaultTimeout)
 		}
-		sp := Spec{Source: src, Origin: string(src.Type)}
-		if count[src.Type] > 1 {
-			sp.Origin = string(src.Type) + "/" + src.ID
-		}
+		sp := Spec{Source: src, Origin: Origin(cfg, src)}
 		for _, svc := range cfg.Services {
 			for _, p := range svc.Panes {
 				if p.Source == src.ID {

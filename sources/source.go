@@ -329,3 +329,32 @@ func registered(t config.SourceType) Builder {
 	defer regMu.RUnlock()
 	return registry[t]
 }
+
+// Level is the alert level of an imported alert's severity (see
+// config.DefaultSeverities and a source's severity: table).
+func Level(s config.Severity) incident.Level {
+	switch s {
+	case config.SeverityCrit:
+		return incident.LevelCrit
+	case config.SeverityWarn:
+		return incident.LevelWarn
+	}
+	return incident.LevelInfo
+}
+
+// Origin names a source in imported alerts: its type ("datadog",
+// "prometheus") when the file has one source of that type, else
+// "type/id", so that two sources' complete alert sets never resolve each
+// other's alerts. The Alertmanager webhook uses its Prometheus source's.
+func Origin(cfg *config.Config, src config.Source) string {
+	n := 0
+	for _, s := range cfg.Sources {
+		if s.Type == src.Type {
+			n++
+		}
+	}
+	if n > 1 {
+		return string(src.Type) + "/" + src.ID
+	}
+	return string(src.Type)
+}

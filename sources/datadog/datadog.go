@@ -21,14 +21,27 @@
 // and also sends the earlier points (per timestamp, the sum of the
 // non-null values) so that sparklines start full.
 //
-// Monitors: each group becomes an alert keyed "<monitor id>/<group>" on
-// the service named by a `service:<id>` tag of the group (or of its group
-// name): Alert → crit, Warn → warn, OK → resolved; any other state (No
-// Data, Skipped, Unknown, Ignored, or a state this client does not know)
-// is imported as level unknown with the state in its text — never dropped.
-// {{<tag>.name}} variables in monitor names are filled from the group's tags.
-// The set is Complete (missing groups resolve) unless it was cut at
-// Options.MonitorPages pages.
+// A pane's `delay` (for metrics that arrive late, as AWS metrics do) moves
+// its window that far into the past, in a request of its own.
+//
+// Monitors: the source's `monitors:` query (Datadog's monitor search
+// syntax, e.g. tag:"team:launch") is sent as is and scopes the import;
+// without one only groups that name a room service are imported. A
+// group's service is found in its group tags and group name, then in the
+// monitor's own tags (all_tags, which the client keeps in
+// AdditionalProperties): service:<id>, or a service's datadog_tags. Each
+// group becomes an alert keyed "<monitor id>/<group>", in the group
+// "monitor:<id>" of its service. Its state goes through the severity table
+// (config.DefaultSeverities; the source's severity: overrides it): Alert
+// → crit, Warn → warn, No Data, Skipped, Ignored and Unknown → info (shown,
+// never paging), OK → resolved; a state this client does not know is
+// imported as unknown (shown, never paging), never dropped. A muted group
+// or one under a downtime is silenced: shown, never paging. The source's
+// drop: matchers see monitor_id, monitor_name, group, status, priority,
+// service and every key:value tag. last_triggered_ts is the alert's
+// start. {{<tag>.name}} variables in monitor names are filled from the
+// group's tags. The set is Complete (missing groups resolve) unless it
+// was cut at Options.MonitorPages pages.
 //
 // Server: api_url (e.g. http://127.0.0.1:8126, a proxy) or site
 // (datadoghq.eu → https://api.datadoghq.eu), both through the client's
@@ -73,8 +86,8 @@ type Options struct {
 	// Backfill is the window of the first poll; default 1 h, negative for
 	// none (the first poll uses Window).
 	Backfill time.Duration
-	// MonitorQuery filters monitor groups (Datadog's search syntax, e.g.
-	// `tag:"team:wallet"`); default all groups.
+	// MonitorQuery is the monitor search used when the source has no
+	// monitors: query (Datadog's search syntax, e.g. `tag:"team:wallet"`).
 	MonitorQuery string
 	// MonitorPages bounds how many pages of MonitorPerPage groups one poll
 	// reads (default 10 × 100).
@@ -113,25 +126,36 @@ func Builder(o Options) sources.Builder {
 		var qs []sources.Query
 		var errs []error
 		for _, sp := range specs {
-			// Panes grouped by service, in file order.
-			var order []string
-			bySvc := map[string][]sources.Pane{}
+			// Panes grouped by service and evaluation delay, in file order:
+			// one request reads one window.
+			type key struct {
+				svc   string
+				delay time.Duration
+			}
+			var order []key
+			byKey := map[key][]sources.Pane{}
 			for _, p := range sp.Panes {
-				if _, ok := bySvc[p.Service]; !ok {
-					order = append(order, p.Service)
+				k := key{p.Service, p.Delay.D()}
+				if _, ok := byKey[k]; !ok {
+					order = append(order, k)
 				}
-				bySvc[p.Service] = append(bySvc[p.Service], p)
+				byKey[k] = append(byKey[k], p)
 			}
 			c, err := newConn(sp, env, clk, len(order)+1, o)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			for _, svc := range order {
-				qs = append(qs, newSeriesQuery(c, svc, bySvc[svc]))
+			for _, k := range order {
+				qs = append(qs, newSeriesQuery(c, k.svc, k.delay, byKey[k]))
 			}
 			if !o.NoMonitors && sp.Source.Imports() {
-				qs = append(qs, &monitorQuery{c: c})
+				mq, err := newMonitorQuery(c, env.Config)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				qs = append(qs, mq)
 			}
 		}
 		return qs, errors.Join(errs...)
@@ -302,6 +326,7 @@ func throttle(resp *http.Response) time.Duration {
 type seriesQuery struct {
 	c       *conn
 	service string
+	delay   time.Duration // the panes' evaluation delay (late metrics)
 	panes   []sources.Pane
 	batch   batch
 	info    sources.QueryInfo
@@ -310,14 +335,18 @@ type seriesQuery struct {
 	backfill bool // the next successful poll is the first
 }
 
-func newSeriesQuery(c *conn, svc string, panes []sources.Pane) *seriesQuery {
-	q := &seriesQuery{c: c, service: svc, panes: panes, backfill: c.opts.Backfill > 0}
+func newSeriesQuery(c *conn, svc string, delay time.Duration, panes []sources.Pane) *seriesQuery {
+	q := &seriesQuery{c: c, service: svc, delay: delay, panes: panes, backfill: c.opts.Backfill > 0}
 	var refs []sources.PaneRef
 	for _, p := range panes {
 		q.batch.add(p.Query)
 		refs = append(refs, p.Ref())
 	}
-	q.info = sources.QueryInfo{Source: c.spec.Source.ID, Name: svc, Panes: refs, Bucket: BucketQuery}
+	name := svc
+	if delay > 0 {
+		name += " (" + delay.String() + " late)"
+	}
+	q.info = sources.QueryInfo{Source: c.spec.Source.ID, Name: name, Panes: refs, Bucket: BucketQuery}
 	return q
 }
 
@@ -362,7 +391,9 @@ func (q *seriesQuery) Poll(ctx context.Context) (sources.Result, error) {
 		window = max(window, q.c.opts.Backfill)
 	}
 	now := q.c.clk.Now()
-	resp, httpResp, err := q.c.metrics.QueryTimeseriesData(dctx, q.request(window, now))
+	// A pane with a delay reads the window that ended delay ago, as
+	// Datadog's monitors do for metrics that arrive late.
+	resp, httpResp, err := q.c.metrics.QueryTimeseriesData(dctx, q.request(window, now.Add(-q.delay)))
 	if err != nil {
 		return sources.Result{}, q.c.fail("timeseries", httpResp, err)
 	}
@@ -469,7 +500,45 @@ func reduce(times []int64, values [][]*float64, series []int) (hist []incident.P
 
 // --- monitors ---
 
-type monitorQuery struct{ c *conn }
+// monitorQuery imports monitor groups. Its scope is the source's
+// monitors: query (Datadog's search syntax, sent as is); without one,
+// only groups whose tags name a room service are kept.
+type monitorQuery struct {
+	c      *conn
+	query  string
+	scoped bool
+	// byTag maps a tag (lower case) to the room service it names:
+	// service:<id> for every service, and each service's datadog_tags.
+	byTag map[string]string
+	drop  []config.Matchers
+}
+
+func newMonitorQuery(c *conn, cfg *config.Config) (*monitorQuery, error) {
+	src := c.spec.Source
+	q := &monitorQuery{c: c, query: src.Monitors, byTag: map[string]string{}}
+	if q.query == "" {
+		q.query = c.opts.MonitorQuery
+	}
+	q.scoped = q.query != ""
+	if cfg != nil {
+		for _, svc := range cfg.Services {
+			for _, t := range svc.DatadogTags {
+				q.byTag[strings.ToLower(strings.TrimSpace(t))] = svc.ID
+			}
+		}
+		for _, svc := range cfg.Services {
+			if _, taken := q.byTag["service:"+strings.ToLower(svc.ID)]; !taken {
+				q.byTag["service:"+strings.ToLower(svc.ID)] = svc.ID
+			}
+		}
+	}
+	drop, err := config.ParseMatcherList(src.Drop)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: drop: %w", src.ID, err)
+	}
+	q.drop = drop
+	return q, nil
+}
 
 func (q *monitorQuery) Info() sources.QueryInfo {
 	return sources.QueryInfo{Source: q.c.spec.Source.ID, Name: "monitors", Bucket: BucketMonitors}
@@ -480,7 +549,7 @@ func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
 	if err != nil {
 		return sources.Result{}, err
 	}
-	imp := &incident.ImportAlerts{Origin: q.c.spec.Origin, Complete: true}
+	imp := &incident.ImportAlerts{Origin: q.c.spec.Origin, Complete: true, Via: "poll"}
 	var thr time.Duration
 	for page := int64(0); ; page++ {
 		if page >= int64(q.c.opts.MonitorPages) {
@@ -488,8 +557,8 @@ func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
 			break
 		}
 		p := datadogV1.NewSearchMonitorGroupsOptionalParameters().WithPage(page).WithPerPage(q.c.opts.MonitorPerPage)
-		if q.c.opts.MonitorQuery != "" {
-			p = p.WithQuery(q.c.opts.MonitorQuery)
+		if q.query != "" {
+			p = p.WithQuery(q.query)
 		}
 		resp, httpResp, err := q.c.monitors.SearchMonitorGroups(dctx, *p)
 		if err != nil {
@@ -497,7 +566,9 @@ func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
 		}
 		thr = max(thr, throttle(httpResp))
 		for _, g := range resp.Groups {
-			imp.Alerts = append(imp.Alerts, groupAlert(imp.Origin, g))
+			if a, ok := q.groupAlert(imp.Origin, readGroup(g)); ok {
+				imp.Alerts = append(imp.Alerts, a)
+			}
 		}
 		pages := int64(1)
 		if resp.Metadata != nil && resp.Metadata.PageCount != nil {
@@ -515,70 +586,184 @@ func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
 	return sources.Result{Alerts: imp, Throttle: thr}, nil
 }
 
-// groupAlert maps one monitor group. A group whose state the client does
-// not know still arrives (UnparsedObject holds the raw fields).
-func groupAlert(origin string, g datadogV1.MonitorGroupSearchResult) incident.ExternalAlert {
-	raw := g.UnparsedObject
+// monitorGroup is one group of SearchMonitorGroups with the fields the
+// client keeps only in AdditionalProperties (all_tags, muted, downtimes,
+// muted_until_ts, priority) or, for a state it does not know, in
+// UnparsedObject. Shapes: the API reference and the recorded responses
+// in datadog-api-client-go's tests/scenarios/cassettes (see
+// testdata/README.md).
+type monitorGroup struct {
+	id, name, group, status string
+	groupTags, allTags      []string
+	muted                   bool
+	mutedUntil              int64 // seconds; 0 none, MaxInt64 forever
+	downtimes               []downtime
+	lastTriggered           int64 // seconds; 0 never triggered
+	priority                string
+}
+
+type downtime struct {
+	id    string
+	scope []string
+	end   int64 // seconds; 0 open-ended
+}
+
+func readGroup(g datadogV1.MonitorGroupSearchResult) monitorGroup {
+	raw := g.AdditionalProperties
+	if g.UnparsedObject != nil {
+		raw = g.UnparsedObject
+	}
 	str := func(k string) string {
-		if s, ok := raw[k].(string); ok {
-			return s
+		switch v := raw[k].(type) {
+		case string:
+			return v
+		case json.Number, float64, int64:
+			return fmt.Sprint(v)
 		}
 		return ""
 	}
-	id := ""
+	m := monitorGroup{group: g.GetGroup(), name: g.GetMonitorName(), groupTags: g.GroupTags,
+		allTags: strList(raw["all_tags"]), muted: raw["muted"] == true, mutedUntil: num(raw["muted_until_ts"]), priority: str("priority")}
 	switch {
 	case g.MonitorId != nil:
-		id = fmt.Sprint(*g.MonitorId)
-	case raw["monitor_id"] != nil:
-		id = fmt.Sprint(raw["monitor_id"])
+		m.id = fmt.Sprint(*g.MonitorId)
+	default:
+		m.id = str("monitor_id")
 	}
-	group := g.GetGroup()
-	if group == "" {
-		group = str("group")
+	if m.group == "" {
+		m.group = str("group")
 	}
-	name := g.GetMonitorName()
-	if name == "" {
-		name = str("monitor_name")
+	if m.name == "" {
+		m.name = str("monitor_name")
 	}
-	if name == "" {
-		name = "monitor " + id
+	if m.groupTags == nil {
+		m.groupTags = strList(raw["group_tags"])
 	}
-	tags := g.GroupTags
-	if tags == nil {
-		if ts, ok := raw["group_tags"].([]any); ok {
-			for _, t := range ts {
-				if s, ok := t.(string); ok {
-					tags = append(tags, s)
-				}
+	if g.Status != nil {
+		m.status = string(*g.Status)
+	} else {
+		m.status = str("status")
+	}
+	if v, ok := g.GetLastTriggeredTsOk(); ok && v != nil {
+		m.lastTriggered = *v
+	} else {
+		m.lastTriggered = num(raw["last_triggered_ts"])
+	}
+	if ds, ok := raw["downtimes"].([]any); ok {
+		for _, d := range ds {
+			if dm, ok := d.(map[string]any); ok {
+				m.downtimes = append(m.downtimes, downtime{id: fmt.Sprint(dm["id"]), scope: strList(dm["scope"]), end: num(dm["end_dt"])})
 			}
 		}
 	}
-	status := ""
-	if g.Status != nil {
-		status = string(*g.Status)
-	} else {
-		status = str("status")
-	}
-	name = renderName(name, tags, group)
-	a := incident.ExternalAlert{Origin: origin, Key: id + "/" + group, Service: serviceOf(tags, group), Name: name}
-	if group != "" && group != "*" {
-		a.Name = name + " (" + group + ")"
-	}
-	switch datadogV1.MonitorOverallStates(status) {
-	case datadogV1.MONITOROVERALLSTATES_ALERT:
-		a.Level, a.Firing = incident.LevelCrit, true
-	case datadogV1.MONITOROVERALLSTATES_WARN:
-		a.Level, a.Firing = incident.LevelWarn, true
-	case datadogV1.MONITOROVERALLSTATES_OK:
-		a.Level, a.Firing = incident.LevelOK, false
-	default:
-		if status == "" {
-			status = "missing"
+	return m
+}
+
+func strList(v any) []string {
+	xs, _ := v.([]any)
+	var out []string
+	for _, x := range xs {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
 		}
-		a.Level, a.Firing = incident.LevelUnknown, true
-		a.Text = "Datadog state " + status
 	}
-	return a
+	return out
+}
+
+func num(v any) int64 {
+	switch n := v.(type) {
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	case float64:
+		return int64(n)
+	}
+	return 0
+}
+
+// groupAlert maps one monitor group, or reports that it is out of scope
+// (no room service, or dropped by a drop: matcher).
+func (q *monitorQuery) groupAlert(origin string, m monitorGroup) (incident.ExternalAlert, bool) {
+	svc := q.serviceOf(m)
+	if svc == "" && !q.scoped {
+		return incident.ExternalAlert{}, false
+	}
+	labels := map[string]string{"monitor_id": m.id, "monitor_name": m.name, "group": m.group, "status": m.status, "priority": m.priority, "service": svc}
+	for _, tags := range [][]string{m.allTags, m.groupTags} { // group tags win
+		for _, t := range tags {
+			if k, v, ok := strings.Cut(t, ":"); ok && k != "service" {
+				labels[k] = v
+			}
+		}
+	}
+	if config.AnyMatch(q.drop, labels) {
+		return incident.ExternalAlert{}, false
+	}
+	name := m.name
+	if name == "" {
+		name = "monitor " + m.id
+	}
+	name = renderName(name, append(slices.Clone(m.groupTags), m.allTags...), m.group)
+	a := incident.ExternalAlert{Origin: origin, Key: m.id + "/" + m.group, Service: svc, Name: name,
+		Labels: labels, Rule: "monitor:" + m.id, Silenced: silenced(m)}
+	if m.group != "" && m.group != "*" {
+		a.Name = name + " (" + m.group + ")"
+	}
+	status := m.status
+	if status == "" {
+		status = "missing"
+	}
+	switch {
+	case status == string(datadogV1.MONITOROVERALLSTATES_OK):
+		a.Level, a.Firing = incident.LevelOK, false
+	case !datadogV1.MonitorOverallStates(status).IsValid():
+		// A state this client does not know: shown, never paging.
+		a.Level, a.Firing, a.Text = incident.LevelUnknown, true, "Datadog state "+status
+	default:
+		a.Level, a.Firing = sources.Level(q.c.spec.Source.Severity(status)), true
+		if status != string(datadogV1.MONITOROVERALLSTATES_ALERT) && status != string(datadogV1.MONITOROVERALLSTATES_WARN) {
+			a.Text = "Datadog state " + status
+		}
+		if m.lastTriggered > 0 && a.Level != incident.LevelInfo {
+			a.StartsAt = time.Unix(m.lastTriggered, 0).UTC()
+		}
+	}
+	return a, true
+}
+
+// serviceOf finds the room service a group is about: in its group tags
+// and group name first (a monitor grouped by service), then in the
+// monitor's own tags (all_tags), through service:<id> or a service's
+// datadog_tags.
+func (q *monitorQuery) serviceOf(m monitorGroup) string {
+	for _, tags := range [][]string{m.groupTags, strings.Split(m.group, ","), m.allTags} {
+		for _, t := range tags {
+			if svc, ok := q.byTag[strings.ToLower(strings.TrimSpace(t))]; ok {
+				return svc
+			}
+		}
+	}
+	return ""
+}
+
+// silenced says why a muted group or one under a downtime asks no one to
+// act: it is shown, never paged.
+func silenced(m monitorGroup) string {
+	until := func(ts int64) string {
+		if ts <= 0 || ts >= 1<<62 {
+			return ""
+		}
+		return " until " + time.Unix(ts, 0).UTC().Format("2006-01-02 15:04Z")
+	}
+	switch {
+	case len(m.downtimes) > 0:
+		d := m.downtimes[0]
+		scope := strings.Join(d.scope, ",")
+		return "Datadog downtime " + d.id + " (scope " + scope + ")" + until(d.end)
+	case m.muted:
+		return "muted in Datadog" + until(m.mutedUntil)
+	}
+	return ""
 }
 
 // templateVar is a monitor-name template variable, {{service.name}}.
@@ -600,22 +785,6 @@ func renderName(name string, tags []string, group string) string {
 		}
 		return v
 	})
-}
-
-// serviceOf finds service:<id> in the group's tags, else in the group
-// name ("service:tokens,env:prod").
-func serviceOf(tags []string, group string) string {
-	for _, t := range tags {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(t), "service:"); ok && v != "" {
-			return v
-		}
-	}
-	for _, t := range strings.Split(group, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(t), "service:"); ok && v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func oneLine(s string, n int) string {

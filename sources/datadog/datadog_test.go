@@ -2,8 +2,10 @@ package datadog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -107,7 +109,7 @@ func (r *rig) queries(o Options) []sources.Query {
 			sp.Panes = append(sp.Panes, sources.Pane{Service: svc.ID, Pane: p})
 		}
 	}
-	qs, err := Builder(o)(sources.Env{Clock: r.clk}, []sources.Spec{sp})
+	qs, err := Builder(o)(sources.Env{Clock: r.clk, Config: r.cfg}, []sources.Spec{sp})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -211,9 +213,10 @@ func TestOneRequestFillsAServicesPanes(t *testing.T) {
 
 func TestMonitorGroupsBecomeAlerts(t *testing.T) {
 	r := newRig(t)
+	r.cfg.Services = append(r.cfg.Services, config.Service{ID: "banners"}, config.Service{ID: "triton"})
 	g := func(id int, group, status string, tags ...string) map[string]any {
 		return map[string]any{"monitor_id": id, "monitor_name": "Monitor " + group, "group": group, "group_tags": tags,
-			"status": status, "last_triggered_ts": nil, "last_nodata_ts": 1700000000, "muted": false}
+			"status": status, "last_triggered_ts": 0, "last_nodata_ts": 1700000000, "muted": false, "all_tags": []string{}}
 	}
 	r.fake.groups = []map[string]any{
 		g(1, "service:tokens", "Alert", "service:tokens"),
@@ -221,7 +224,7 @@ func TestMonitorGroupsBecomeAlerts(t *testing.T) {
 		g(3, "service:history", "OK", "service:history"),
 		g(4, "service:history", "No Data", "service:history"),
 		g(5, "service:tokens", "Skipped", "service:tokens"),
-		g(6, "host:a", "Unknown", "host:a"),
+		g(6, "host:a", "Unknown", "host:a"), // no room service: left out
 		g(7, "service:tokens", "Ignored", "service:tokens"),
 		g(8, "service:banners", "Paused", "service:banners"), // a state the client does not know
 		g(9, "service:triton,region:eu", "Alert"),            // service only in the group name
@@ -232,7 +235,7 @@ func TestMonitorGroupsBecomeAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Alerts == nil || !res.Alerts.Complete || res.Alerts.Origin != "datadog" || len(res.Alerts.Alerts) != 9 {
+	if res.Alerts == nil || !res.Alerts.Complete || res.Alerts.Origin != "datadog" || len(res.Alerts.Alerts) != 8 {
 		t.Fatalf("import %+v", res.Alerts)
 	}
 	if n := len(r.fake.requests); n != 3 {
@@ -248,10 +251,9 @@ func TestMonitorGroupsBecomeAlerts(t *testing.T) {
 		"1/service:tokens":           {"tokens", incident.LevelCrit, true, ""},
 		"2/service:tokens,env:prod":  {"tokens", incident.LevelWarn, true, ""},
 		"3/service:history":          {"history", incident.LevelOK, false, ""},
-		"4/service:history":          {"history", incident.LevelUnknown, true, "Datadog state No Data"},
-		"5/service:tokens":           {"tokens", incident.LevelUnknown, true, "Datadog state Skipped"},
-		"6/host:a":                   {"", incident.LevelUnknown, true, "Datadog state Unknown"},
-		"7/service:tokens":           {"tokens", incident.LevelUnknown, true, "Datadog state Ignored"},
+		"4/service:history":          {"history", incident.LevelInfo, true, "Datadog state No Data"},
+		"5/service:tokens":           {"tokens", incident.LevelInfo, true, "Datadog state Skipped"},
+		"7/service:tokens":           {"tokens", incident.LevelInfo, true, "Datadog state Ignored"},
 		"8/service:banners":          {"banners", incident.LevelUnknown, true, "Datadog state Paused"},
 		"9/service:triton,region:eu": {"triton", incident.LevelCrit, true, ""},
 	}
@@ -278,9 +280,170 @@ func TestMonitorGroupsBecomeAlerts(t *testing.T) {
 	// Cut at MonitorPages: not complete, so absence resolves nothing.
 	qs = r.queries(Options{MonitorPerPage: 4, MonitorPages: 2})
 	res, err = qs[2].Poll(context.Background())
-	if err != nil || res.Alerts.Complete || len(res.Alerts.Alerts) != 8 {
+	if err != nil || res.Alerts.Complete || len(res.Alerts.Alerts) != 7 {
 		t.Fatalf("cut import: complete=%v n=%d err=%v", res.Alerts.Complete, len(res.Alerts.Alerts), err)
 	}
+}
+
+// monitors is the source's monitor query.
+func (r *rig) monitors(o Options) sources.Query {
+	r.t.Helper()
+	for _, q := range r.queries(o) {
+		if q.Info().Name == "monitors" {
+			return q
+		}
+	}
+	r.t.Fatal("no monitor query")
+	return nil
+}
+
+// loadGroups reads the real-shaped fixture (see testdata/README.md).
+func loadGroups(t *testing.T) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile("testdata/monitor_groups.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gs []map[string]any
+	if err := json.Unmarshal(b, &gs); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		if len(g) != 15 {
+			t.Fatalf("fixture group with %d fields, real ones have 15: %v", len(g), g)
+		}
+	}
+	return gs
+}
+
+// Monitor groups shaped as Datadog's API reference and its recorded
+// responses give them: only groups tagged for the room's services become
+// alerts; muted and downtimed ones are shown silenced and never page;
+// No Data, Skipped and Ignored inform; other teams' monitors stay out.
+func TestRealShapedMonitorGroups(t *testing.T) {
+	r := newRig(t)
+	r.cfg.Services[0].DatadogTags = []string{"functionname:tokens"}
+	for _, id := range []string{"banners", "aws", "blowfish", "triton"} {
+		r.cfg.Services = append(r.cfg.Services, config.Service{ID: id, Owner: "maya"})
+	}
+	r.fake.groups = loadGroups(t)
+	res, err := r.monitors(Options{}).Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := r.fake.monitorQueries; len(q) != 1 || q[0] != "" {
+		t.Fatalf("no monitors: query, no query sent: %q", q)
+	}
+	type want struct {
+		svc      string
+		level    incident.Level
+		firing   bool
+		silenced string
+	}
+	wants := map[string]want{
+		"7001/host:tokens-1":       {"tokens", incident.LevelCrit, true, ""},
+		"7001/host:tokens-2":       {"tokens", incident.LevelOK, false, ""},
+		"7002/functionname:tokens": {"tokens", incident.LevelWarn, true, ""},
+		"7005/total":               {"history", incident.LevelCrit, true, "muted in Datadog"},
+		"7006/db:allium":           {"history", incident.LevelCrit, true, "Datadog downtime 1261921201 (scope env:prod)"},
+		"7007/total":               {"banners", incident.LevelInfo, true, ""},
+		"7008/nat_gateway_id:nat-0a1b2c3d4e5f60718": {"aws", incident.LevelInfo, true, ""},
+		"7009/total":                          {"blowfish", incident.LevelInfo, true, ""},
+		"7010/provider:triton,service:triton": {"triton", incident.LevelWarn, true, ""},
+		"7011/total":                          {"tokens", incident.LevelOK, false, ""},
+	}
+	got := map[string]incident.ExternalAlert{}
+	for _, a := range res.Alerts.Alerts {
+		got[a.Key] = a
+	}
+	for k, w := range wants {
+		a, ok := got[k]
+		if !ok {
+			t.Errorf("%s not imported", k)
+			continue
+		}
+		if a.Service != w.svc || a.Level != w.level || a.Firing != w.firing || a.Silenced != w.silenced {
+			t.Errorf("%s: %+v, want %+v", k, a, w)
+		}
+		delete(got, k)
+	}
+	if len(got) != 0 {
+		t.Errorf("other teams' groups imported: %v", got)
+	}
+	if a := res.Alerts.Alerts[0]; a.Key != "7001/host:tokens-1" || a.Name != "Tokens p95 latency above 1s on tokens-1 (host:tokens-1)" ||
+		!a.StartsAt.Equal(time.Unix(1769867400, 0)) || a.Rule != "monitor:7001" || a.Labels["team"] != "launch" || a.Labels["monitor_id"] != "7001" {
+		t.Errorf("7001: %+v", a)
+	}
+
+	// Through the engine: only tokens' and triton's groups page; the muted
+	// and downtimed ones are shown silenced, the others as information.
+	st := importThroughEngine(t, r.cfg, *res.Alerts)
+	paging := map[string]bool{}
+	for _, a := range st.OpenAlerts() {
+		if a.Pages() {
+			paging[a.Key] = true
+		}
+		if a.Service == "" {
+			t.Errorf("an alert with no service: %+v", a)
+		}
+	}
+	if len(paging) != 3 || !paging["7001/host:tokens-1"] || !paging["7002/functionname:tokens"] || !paging["7010/provider:triton,service:triton"] {
+		t.Fatalf("alerts that page: %v", paging)
+	}
+
+	// With a monitors: query the scope is Datadog's: sent as is, and
+	// groups it returns that name no room service go to the commander.
+	r.cfg.Sources[0].Monitors = `tag:"team:launch"`
+	r.fake.monitorQueries = nil
+	res, err = r.monitors(Options{}).Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := r.fake.monitorQueries; len(q) != 1 || q[0] != `tag:"team:launch"` {
+		t.Fatalf("query sent: %q", q)
+	}
+	if n := len(res.Alerts.Alerts); n != 5 {
+		t.Fatalf("team:launch has 5 groups, imported %d", n)
+	}
+
+	// drop: leaves matching groups out.
+	r.cfg.Sources[0].Monitors = ""
+	r.cfg.Sources[0].Drop = []string{"monitor_id=~700[12]", "status=Skipped"}
+	res, err = r.monitors(Options{}).Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Alerts.Alerts {
+		if strings.HasPrefix(a.Key, "7001/") || strings.HasPrefix(a.Key, "7002/") || strings.HasPrefix(a.Key, "7008/") {
+			t.Errorf("dropped group imported: %s", a.Key)
+		}
+	}
+}
+
+// importThroughEngine runs one import through a real engine and returns
+// its state.
+func importThroughEngine(t *testing.T, cfg *config.Config, imp incident.ImportAlerts) *incident.State {
+	t.Helper()
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: clock.NewFake(t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go eng.Run(ctx)
+	defer func() { cancel(); <-eng.Done(); j.Close() }()
+	if rep := eng.Do(ctx, imp); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	st, sub, err := eng.Subscribe(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Unsubscribe(sub)
+	return st
 }
 
 func TestErrorsMakeTheSourceDownWithTheReason(t *testing.T) {
@@ -531,5 +694,28 @@ func TestFormulaSplitting(t *testing.T) {
 	wantF := []string{"100 * query1 / query2", "query2", "abs(query3) - 1", "query4"}
 	if strings.Join(b.queries, "|") != strings.Join(wantQ, "|") || strings.Join(b.formulas, "|") != strings.Join(wantF, "|") {
 		t.Fatalf("queries %q formulas %q", b.queries, b.formulas)
+	}
+}
+
+// A pane with a delay (AWS metrics arrive 10-20 minutes late) reads the
+// window that ended delay ago, in a request of its own.
+func TestDelayedPanesReadALateWindow(t *testing.T) {
+	r := newRig(t)
+	r.cfg.Services[1].Panes = append(r.cfg.Services[1].Panes, config.Pane{ID: "late", Source: "dd", Query: qHits, Delay: config.Duration(15 * time.Minute)})
+	var late sources.Query
+	for _, q := range r.queries(Options{Backfill: -1}) {
+		if q.Info().Name == "history (15m0s late)" {
+			late = q
+		}
+	}
+	if late == nil || len(late.Info().Panes) != 1 {
+		t.Fatalf("no query of its own for the delayed pane: %+v", late)
+	}
+	if _, err := late.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := r.fake.bodies[len(r.fake.bodies)-1].Data.Attributes
+	if end := time.UnixMilli(b.To); !end.Equal(t0.Add(-15 * time.Minute)) {
+		t.Fatalf("window ends %v, want 15m before %v", end, t0)
 	}
 }

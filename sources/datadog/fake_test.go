@@ -35,7 +35,9 @@ type fakeDD struct {
 	// (nil: null). n is the number of points.
 	series func(query string, n int) map[string][]*float64
 	groups []map[string]any
-	mode   string // "400", "500": fail the timeseries endpoint
+	// monitorQueries are the query parameters of the group searches.
+	monitorQueries []string
+	mode           string // "400", "500": fail the timeseries endpoint
 
 	bodies   []tsBody
 	requests []ddReq
@@ -268,24 +270,83 @@ func evalFormula(formula string, byName map[string]map[string][]*float64, n int)
 	return out
 }
 
+// monitorGroups answers the group search: the query's tag: and
+// group_status: terms filter on the monitor's tags (all_tags) and the
+// group's state (a term it does not know is a 400, as the recorded
+// "Query parsing error" is); counts has status, muted, tag and type, as
+// recorded (see testdata/README.md).
 func (f *fakeDD) monitorGroups(w http.ResponseWriter, r *http.Request) {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
 	if per <= 0 {
 		per = 30
 	}
-	total := len(f.groups)
+	query := r.URL.Query().Get("query")
+	f.monitorQueries = append(f.monitorQueries, query)
+	var groups []map[string]any
+	for _, g := range f.groups {
+		ok, err := matchMonitorQuery(g, query)
+		if err != nil {
+			ddErr(w, http.StatusBadRequest, "Query parsing error: "+err.Error())
+			return
+		}
+		if ok {
+			groups = append(groups, g)
+		}
+	}
+	total := len(groups)
 	pages := (total + per - 1) / per
 	lo, hi := min(page*per, total), min((page+1)*per, total)
-	counts := map[string]int{}
-	for _, g := range f.groups {
-		counts[fmt.Sprint(g["status"])]++
+	counts := map[string]map[string]int{"status": {}, "muted": {}, "tag": {}}
+	for _, g := range groups {
+		counts["status"][fmt.Sprint(g["status"])]++
+		counts["muted"][fmt.Sprint(g["muted"] == true)]++
+		tags, _ := g["all_tags"].([]any)
+		for _, t := range tags {
+			counts["tag"][fmt.Sprint(t)]++
+		}
 	}
-	var status []any
-	for name, n := range counts {
-		status = append(status, map[string]any{"count": n, "name": name})
+	list := func(m map[string]int) []any {
+		out := []any{}
+		for name, n := range m {
+			var v any = name
+			if name == "true" || name == "false" {
+				v = name == "true"
+			}
+			out = append(out, map[string]any{"count": n, "name": v})
+		}
+		return out
 	}
-	ddJSON(w, 200, map[string]any{"groups": f.groups[lo:hi],
-		"counts":   map[string]any{"status": status, "type": []any{map[string]any{"count": total, "name": "metric"}}},
+	out := groups[lo:hi]
+	if out == nil {
+		out = []map[string]any{}
+	}
+	ddJSON(w, 200, map[string]any{"groups": out,
+		"counts":   map[string]any{"status": list(counts["status"]), "muted": list(counts["muted"]), "tag": list(counts["tag"]), "type": []any{map[string]any{"count": total, "name": "metric"}}},
 		"metadata": map[string]any{"page": page, "page_count": pages, "per_page": per, "total_count": total}})
+}
+
+func matchMonitorQuery(g map[string]any, q string) (bool, error) {
+	for _, term := range strings.Fields(q) {
+		k, v, ok := strings.Cut(term, ":")
+		v = strings.Trim(v, `"`)
+		switch {
+		case ok && k == "tag":
+			tags, _ := g["all_tags"].([]any)
+			hit := false
+			for _, t := range tags {
+				hit = hit || fmt.Sprint(t) == v
+			}
+			if !hit {
+				return false, nil
+			}
+		case ok && k == "group_status":
+			if !strings.EqualFold(fmt.Sprint(g["status"]), v) {
+				return false, nil
+			}
+		default:
+			return false, fmt.Errorf("'%s' is not a supported term", term)
+		}
+	}
+	return true, nil
 }

@@ -24,12 +24,10 @@
 //	                       (client_golang refuses the type; same effect)
 //
 // The sample's time is Prometheus' evaluation timestamp. One more query
-// per source reads /api/v1/alerts and imports the firing alerts
-// (ImportAlerts, Complete: the set replaces the previous one) with the
-// service from the `service` label and the level from `severity` (see
-// Level); pending alerts are not imported. Errors: 400/422 (bad PromQL)
-// are permanent, 503 (query timeout) and other 5xx transient, 429 waits
-// for Retry-After.
+// per source imports its firing alerts (see alerts.go): from
+// /api/v1/rules, or from Alertmanager's own API when the source names its
+// alertmanager_url. Errors: 400/422 (bad PromQL) are permanent, 503 (query
+// timeout) and other 5xx transient, 429 waits for Retry-After.
 package prometheus
 
 import (
@@ -39,7 +37,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -91,7 +88,12 @@ func Builder(o Options) sources.Builder {
 				qs = append(qs, &paneQuery{c: c, pane: p, opts: o})
 			}
 			if sp.Source.Imports() {
-				qs = append(qs, &alertsQuery{c: c})
+				aq, err := newAlertsQuery(c, env)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				qs = append(qs, aq)
 			}
 		}
 		return qs, errors.Join(errs...)
@@ -340,58 +342,6 @@ func ReduceRange(val model.Value) []incident.Point {
 		out[i] = incident.Point{T: t.Time(), V: sums[t]}
 	}
 	return out
-}
-
-type alertsQuery struct{ c *conn }
-
-func (q *alertsQuery) Info() sources.QueryInfo {
-	return sources.QueryInfo{Source: q.c.spec.Source.ID, Name: "alerts", Bucket: ""}
-}
-
-func (q *alertsQuery) Poll(ctx context.Context) (sources.Result, error) {
-	if err := q.c.check(); err != nil {
-		return sources.Result{}, err
-	}
-	cp := &capture{}
-	ctx = context.WithValue(ctx, captureKey{}, cp)
-	res, err := q.c.api.Alerts(ctx)
-	if err != nil {
-		return sources.Result{}, q.c.classify("alerts", cp, err)
-	}
-	imp := &incident.ImportAlerts{Origin: q.c.spec.Origin, Complete: true}
-	for _, a := range res.Alerts {
-		firing := true
-		lvl := Level(string(a.Labels["severity"]))
-		text := summary(a.Annotations)
-		switch a.State {
-		case v1.AlertStateFiring:
-		case v1.AlertStatePending, v1.AlertStateInactive:
-			continue // not firing (yet)
-		default:
-			lvl = incident.LevelUnknown
-			text = strings.TrimSpace("state " + string(a.State) + ". " + text)
-		}
-		imp.Alerts = append(imp.Alerts, incident.ExternalAlert{
-			Origin: imp.Origin, Key: a.Labels.Fingerprint().String(), Service: string(a.Labels["service"]),
-			Name: alertName(a.Labels), Level: lvl, Firing: firing, Text: text})
-	}
-	sort.Slice(imp.Alerts, func(i, j int) bool { return imp.Alerts[i].Key < imp.Alerts[j].Key })
-	return sources.Result{Alerts: imp}, nil
-}
-
-// Level maps a `severity` label to an alert level:
-//
-//	critical crit page error high emergency alert fatal p1 sev1  → crit
-//	warning warn medium minor p2 p3 sev2 sev3                    → warn
-//	anything else (info, none, missing)                          → unknown
-func Level(severity string) incident.Level {
-	switch strings.ToLower(strings.TrimSpace(severity)) {
-	case "critical", "crit", "page", "error", "high", "emergency", "alert", "fatal", "p1", "sev1":
-		return incident.LevelCrit
-	case "warning", "warn", "medium", "minor", "p2", "p3", "sev2", "sev3":
-		return incident.LevelWarn
-	}
-	return incident.LevelUnknown
 }
 
 func alertName(ls model.LabelSet) string {

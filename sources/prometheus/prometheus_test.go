@@ -202,7 +202,7 @@ func TestAlertsImport(t *testing.T) {
 			t.Fatalf("text %q", a.Text)
 		}
 	}
-	if lv["A"] != incident.LevelCrit || lv["B"] != incident.LevelWarn || lv["C"] != incident.LevelUnknown {
+	if lv["A"] != incident.LevelCrit || lv["B"] != incident.LevelWarn || lv["C"] != incident.LevelInfo {
 		t.Fatalf("levels %v", lv)
 	}
 	// The key is the Alertmanager fingerprint of the label set.
@@ -213,6 +213,46 @@ func TestAlertsImport(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no alert keyed %s", want)
+	}
+}
+
+// The rules API gives each alert its rule's expression (so its metrics,
+// for grouping) and the start: activeAt + for, as Prometheus sends it
+// to Alertmanager. drop: and a severity: override apply.
+func TestAlertsFromRules(t *testing.T) {
+	now := time.Date(2026, 1, 31, 14, 0, 0, 0, time.UTC)
+	prom := fakes.NewProm(func() time.Time { return now })
+	prom.SetAlerts(
+		fakes.PromAlert{Labels: map[string]string{"alertname": "LambdaThrottling", "service": "tokens", "severity": "warning"}, State: "firing",
+			Expr: `sum(rate(aws_lambda_throttles_total{function_name="tokens"}[1m])) > 10`, For: 30 * time.Second},
+		fakes.PromAlert{Labels: map[string]string{"alertname": "Watchdog", "severity": "none"}, State: "firing", Expr: "vector(1)"},
+		fakes.PromAlert{Labels: map[string]string{"alertname": "DiskLow", "service": "tokens", "severity": "P4"}, State: "firing", Expr: "node_filesystem_avail_bytes < 1e9"},
+	)
+	srv := httptest.NewServer(prom)
+	defer srv.Close()
+	src := config.Source{ID: "prom", Type: config.SourcePrometheus, URL: srv.URL, Interval: config.Duration(5 * time.Second), Timeout: config.Duration(2 * time.Second),
+		Drop: []string{"alertname=Watchdog"}, SeverityMap: &config.SeverityMap{Crit: []string{"P4"}}}
+	qs, err := Builder(Options{})(sources.Env{Clock: clock.Real{}}, []sources.Spec{{Source: src, Origin: "prometheus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qs[0].Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Alerts.Alerts); n != 2 {
+		t.Fatalf("Watchdog is dropped: %+v", res.Alerts.Alerts)
+	}
+	by := map[string]incident.ExternalAlert{}
+	for _, a := range res.Alerts.Alerts {
+		by[a.Name] = a
+	}
+	l := by["LambdaThrottling"]
+	if !slices.Equal(l.Metrics, []string{"aws_lambda_throttles_total"}) || !l.StartsAt.Equal(now) || l.Rule != "alertname:LambdaThrottling" || l.Level != incident.LevelWarn {
+		t.Fatalf("LambdaThrottling %+v", l)
+	}
+	if d := by["DiskLow"]; d.Level != incident.LevelCrit {
+		t.Fatalf("severity override: %+v", d)
 	}
 }
 

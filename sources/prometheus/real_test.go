@@ -1,9 +1,11 @@
 package prometheus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -109,10 +111,72 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 	}
 }
 
+// realRoom is an engine with one Prometheus source, and the webhook that
+// belongs to it.
+type realRoom struct {
+	cfg  *config.Config
+	eng  *incident.Engine
+	j    journal.Journal
+	hook *Webhook
+}
+
+func newRealRoom(t *testing.T, dir, name string, src config.Source) *realRoom {
+	t.Helper()
+	cfg := &config.Config{Incident: config.Incident{Name: "real prometheus " + name}, Roster: []config.Person{{Handle: "maya"}}, Roles: config.Roles{Commander: "maya"},
+		Escalation: config.Escalation{Backup: config.Duration(time.Hour), Commander: config.Duration(2 * time.Hour)}}
+	cfg.Sources = []config.Source{src}
+	cfg.Services = []config.Service{{ID: "tokens", Owner: "maya", Panes: []config.Pane{
+		{ID: "latency", Source: src.ID, Query: `warroom_test_latency_seconds{service="tokens"}`, Unit: "s", Crit: f64(1)},
+		{ID: "requests", Source: src.ID, Query: `warroom_test_requests{service="tokens"}`},
+		{ID: "total", Source: src.ID, Query: `scalar(sum(warroom_test_requests))`},
+		{ID: "missing", Source: src.ID, Query: `warroom_test_nonexistent`},
+	}}}
+	j, err := journal.Open(filepath.Join(dir, name+".db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: clock.Real{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go eng.Run(ctx)
+	t.Cleanup(func() { cancel(); <-eng.Done(); j.Close() })
+	hook := NewWebhook(eng, hookToken)
+	hook.Config = cfg
+	return &realRoom{cfg: cfg, eng: eng, j: j, hook: hook}
+}
+
+func (r *realRoom) state(t *testing.T) *incident.State {
+	t.Helper()
+	s, sub, err := r.eng.Subscribe(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng.Unsubscribe(sub)
+	return s
+}
+
+// alerts lists every alert (open or not) of a rule.
+func (r *realRoom) alerts(t *testing.T, rule string) []*incident.Alert {
+	t.Helper()
+	var out []*incident.Alert
+	for _, a := range r.state(t).Alerts {
+		if a.Pane == rule {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // A real Prometheus 2.42 scrapes an exporter written with client_golang
-// and evaluates a real alert rule; a real Alertmanager 0.25 delivers its
-// webhook to our receiver. The scheduler's instant queries, backfill,
-// alert import and the webhook all land in a real engine.
+// and evaluates real alert rules; a real Alertmanager 0.25 delivers its
+// webhook to our receiver and holds a real silence. Two rooms watch them:
+// one polls Prometheus' rules, the other names alertmanager_url (the
+// authority); both get every webhook. In both, one firing rule seen by the
+// poll and the webhook is one alert (Prometheus adds its external labels
+// to what it sends Alertmanager, and the poll adds them too); in the
+// second the silenced rule gives no alert that pages.
 func TestRealPrometheusAndAlertmanager(t *testing.T) {
 	promBin := realBinary(t, "prometheus")
 	amBin := realBinary(t, "prometheus-alertmanager", "alertmanager")
@@ -123,37 +187,53 @@ func TestRealPrometheusAndAlertmanager(t *testing.T) {
 	reg := prom.NewRegistry()
 	latency := prom.NewGaugeVec(prom.GaugeOpts{Name: "warroom_test_latency_seconds", Help: "p95 latency"}, []string{"service"})
 	requests := prom.NewGaugeVec(prom.GaugeOpts{Name: "warroom_test_requests", Help: "requests/s per instance"}, []string{"service", "instance_id"})
-	reg.MustRegister(latency, requests)
+	errs := prom.NewGaugeVec(prom.GaugeOpts{Name: "warroom_test_errors", Help: "errors/s"}, []string{"service"})
+	reg.MustRegister(latency, requests, errs)
 	latency.WithLabelValues("tokens").Set(0.25)
 	requests.WithLabelValues("tokens", "a").Set(3)
 	requests.WithLabelValues("tokens", "b").Set(4)
+	errs.WithLabelValues("tokens").Set(2)
 	exporter := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer exporter.Close()
 
-	// The engine and our webhook receiver.
-	cfg := &config.Config{Incident: config.Incident{Name: "real prometheus"}, Roster: []config.Person{{Handle: "maya"}}, Roles: config.Roles{Commander: "maya"}}
 	promAddr, amAddr := freePort(t), freePort(t)
-	cfg.Sources = []config.Source{{ID: "prom", Type: config.SourcePrometheus, URL: "http://" + promAddr,
-		Interval: config.Duration(time.Second), Timeout: config.Duration(2 * time.Second)}}
-	cfg.Services = []config.Service{{ID: "tokens", Owner: "maya", Panes: []config.Pane{
-		{ID: "latency", Source: "prom", Query: `warroom_test_latency_seconds{service="tokens"}`, Unit: "s", Crit: f64(1)},
-		{ID: "requests", Source: "prom", Query: `warroom_test_requests{service="tokens"}`},
-		{ID: "total", Source: "prom", Query: `scalar(sum(warroom_test_requests))`},
-		{ID: "missing", Source: "prom", Query: `warroom_test_nonexistent`},
-	}}}
-	j, err := journal.Open(filepath.Join(dir, "journal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: clock.Real{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go eng.Run(ctx)
-	defer func() { cancel(); <-eng.Done(); j.Close() }()
-	hook := httptest.NewServer(NewWebhook(eng, hookToken))
+	src := config.Source{ID: "prom", Type: config.SourcePrometheus, URL: "http://" + promAddr,
+		Interval: config.Duration(time.Second), Timeout: config.Duration(2 * time.Second)}
+	a := newRealRoom(t, dir, "rules", src)
+	src.AlertmanagerURL = "http://" + amAddr
+	src.Drop = []string{"alertname=Watchdog"}
+	b := newRealRoom(t, dir, "authority", src)
+
+	// Every notification goes to both rooms' receivers.
+	var mu sync.Mutex
+	var delivered []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		delivered = append(delivered, string(body))
+		mu.Unlock()
+		code := 200
+		for _, room := range []*realRoom{a, b} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("POST", "/api/alertmanager", bytes.NewReader(body))
+			req.Header = r.Header.Clone() // Alertmanager's own, with the token
+			room.hook.ServeHTTP(rec, req)
+			code = max(code, rec.Code)
+		}
+		w.WriteHeader(code)
+	}))
 	defer hook.Close()
+	deliveredOf := func(rule string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, d := range delivered {
+			if strings.Contains(d, `"alertname":"`+rule+`"`) {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
 
 	// Alertmanager, then Prometheus.
 	write := func(name, body string) string {
@@ -169,6 +249,20 @@ receivers: [{name: warroom, webhook_configs: [{url: "%s/api/alertmanager", send_
 `, hook.URL, hookToken))
 	start(t, dir, "alertmanager", amBin, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--web.external-url=http://"+amAddr)
+	waitHTTP(t, "http://"+amAddr+"/-/ready", 15*time.Second)
+	// A real silence, before the rule fires.
+	silence := fmt.Sprintf(`{"matchers":[{"name":"alertname","value":"TokensErrors","isRegex":false,"isEqual":true}],
+  "startsAt":%q,"endsAt":%q,"createdBy":"maya","comment":"known: the errors are the retry storm"}`,
+		time.Now().UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	resp, err := http.Post("http://"+amAddr+"/api/v2/silences", "application/json", strings.NewReader(silence))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(sbody), "silenceID") {
+		t.Fatalf("silence: %d %s", resp.StatusCode, sbody)
+	}
 	rules := write("rules.yml", `groups:
   - name: warroom
     rules:
@@ -177,8 +271,19 @@ receivers: [{name: warroom, webhook_configs: [{url: "%s/api/alertmanager", send_
         for: 0s
         labels: {severity: critical}
         annotations: {summary: "tokens p95 is {{ $value }}s"}
+      - alert: TokensErrors
+        expr: warroom_test_errors{service="tokens"} > 0
+        for: 0s
+        labels: {severity: warning}
+      - alert: Watchdog
+        expr: vector(1)
+        labels: {severity: none}
+        annotations: {summary: "This is an alert meant to ensure that the entire alerting pipeline is functional."}
+      - alert: TokensInfo
+        expr: warroom_test_requests{service="tokens",instance_id="a"} > 0
+        labels: {severity: info, service: tokens}
 `)
-	promCfg := write("prometheus.yml", fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+	promCfg := write("prometheus.yml", fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s, external_labels: {cluster: real-test}}
 rule_files: [%q]
 alerting: {alertmanagers: [{static_configs: [{targets: [%q]}]}]}
 scrape_configs:
@@ -187,7 +292,6 @@ scrape_configs:
 `, rules, amAddr, strings.TrimPrefix(exporter.URL, "http://")))
 	start(t, dir, "prometheus", promBin, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr, "--web.external-url=http://"+promAddr)
-	waitHTTP(t, "http://"+amAddr+"/-/ready", 15*time.Second)
 	waitHTTP(t, "http://"+promAddr+"/-/ready", 15*time.Second)
 
 	// The first scrape (~5 s after start), then a few more for history.
@@ -197,44 +301,34 @@ scrape_configs:
 			return false
 		}
 		defer resp.Body.Close()
-		var b strings.Builder
-		buf := make([]byte, 4096)
-		n, _ := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		return strings.Contains(b.String(), `"service":"tokens"`)
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `"service":"tokens"`)
 	}
 	waitUntil(t, 20*time.Second, "the first scrape", firstScrape)
 	time.Sleep(3 * time.Second)
 	t.Logf("Prometheus and Alertmanager up, first scrape in, after %s", time.Since(began).Round(100*time.Millisecond))
 
+	ctx := context.Background()
 	schedStart := time.Now()
-	s, err := sources.Start(ctx, cfg, eng, j, clock.Real{}, sources.Options{Builders: map[config.SourceType]sources.Builder{
-		config.SourcePrometheus: Builder(Options{Backfill: 30 * time.Second})}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-
-	st := func() *incident.State {
-		s, sub, err := eng.Subscribe(context.Background(), 1)
+	for _, room := range []*realRoom{a, b} {
+		s, err := sources.Start(ctx, room.cfg, room.eng, room.j, clock.Real{}, sources.Options{Builders: map[config.SourceType]sources.Builder{
+			config.SourcePrometheus: Builder(Options{Backfill: 30 * time.Second})}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng.Unsubscribe(sub)
-		return s
-	}
-	open := func(st *incident.State, origin string) *incident.Alert {
-		for _, a := range st.OpenAlerts() {
-			if a.Origin == origin && a.Service == "tokens" {
-				return a
-			}
+		defer s.Stop()
+		if room == a {
+			defer func() {
+				if h := s.Health()["prom"]; h.Health != sources.HealthUp {
+					t.Errorf("health %+v", h)
+				}
+			}()
 		}
-		return nil
 	}
 
 	var snap *incident.State
 	waitUntil(t, 15*time.Second, "instant values in the engine", func() bool {
-		snap = st()
+		snap = a.state(t)
 		for _, k := range []string{"latency", "requests", "total", "missing"} {
 			if p := snap.Panes[incident.PaneKey("tokens", k)]; p == nil || (!p.HasData && !p.NoData) {
 				return false
@@ -260,36 +354,80 @@ scrape_configs:
 	if p := pane("requests"); len(p.Series) < 3 || !p.Series[0].T.Before(schedStart.Add(-2*time.Second)) {
 		t.Fatalf("backfill: %d points, first at %v (scheduler started %v)", len(p.Series), p.Series, schedStart)
 	}
-	t.Logf("backfill gave %d points from %s before start", len(pane("requests").Series), schedStart.Sub(pane("requests").Series[0].T).Round(time.Second))
 
-	// The real rule's alert, imported from /api/v1/alerts, and the same
-	// alert delivered by the real Alertmanager to our receiver.
-	waitUntil(t, 20*time.Second, "the rule's alert imported and delivered by Alertmanager", func() bool {
-		snap = st()
-		return open(snap, "prometheus") != nil && open(snap, "alertmanager") != nil
-	})
-	for _, origin := range []string{"prometheus", "alertmanager"} {
-		a := open(snap, origin)
-		if a.Pane != "TokensSlow" || a.Level != incident.LevelCrit {
-			t.Fatalf("%s alert %+v", origin, a)
+	// The rule fires: Prometheus' rules (room a) or Alertmanager's API
+	// (room b) and the webhook (both) report it. Wait until the webhook
+	// delivered it and a few polls went by after that.
+	waitUntil(t, 20*time.Second, "the webhook to deliver TokensSlow", func() bool { return len(deliveredOf("TokensSlow")) > 0 })
+	time.Sleep(3 * time.Second)
+	for _, room := range []*realRoom{a, b} {
+		as := room.alerts(t, "TokensSlow")
+		if len(as) != 1 || !as[0].Open() || as[0].Level != incident.LevelCrit || as[0].StartsAt.IsZero() {
+			t.Fatalf("%s: one firing rule, poll and webhook, should be one alert: %+v", room.cfg.Incident.Name, as)
 		}
 	}
-	if pa, aa := open(snap, "prometheus"), open(snap, "alertmanager"); pa.Key != aa.Key {
-		t.Fatalf("the import and the webhook should share the fingerprint: %s vs %s", pa.Key, aa.Key)
+	var payload Payload
+	if err := json.Unmarshal([]byte(deliveredOf("TokensSlow")[0]), &payload); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("alert imported and webhook delivered after %s", time.Since(began).Round(100*time.Millisecond))
+	if fp := payload.Alerts[0].Fingerprint; fp != a.alerts(t, "TokensSlow")[0].Key || payload.Alerts[0].Labels["cluster"] != "real-test" {
+		t.Fatalf("Alertmanager's fingerprint %s (labels %v), the room's key %s", fp, payload.Alerts[0].Labels, a.alerts(t, "TokensSlow")[0].Key)
+	}
+	t.Logf("one alert from the poll and the webhook after %s", time.Since(began).Round(100*time.Millisecond))
 
-	// The latency recovers: the rule resolves, Alertmanager sends resolved.
-	latency.WithLabelValues("tokens").Set(0.05)
-	waitUntil(t, 20*time.Second, "both alerts to resolve", func() bool {
-		snap = st()
-		return open(snap, "prometheus") == nil && open(snap, "alertmanager") == nil
-	})
-	if p := snap.Panes[incident.PaneKey("tokens", "latency")]; p.Value != 0.05 {
-		t.Fatalf("latency after recovery %+v", p)
+	// The silenced rule: Alertmanager never delivers it; its API, the
+	// authority in room b, says it is silenced: shown, never paging.
+	// Prometheus' own rules (room a) know nothing of silences.
+	waitUntil(t, 10*time.Second, "the silenced rule in room b", func() bool { return len(b.alerts(t, "TokensErrors")) > 0 })
+	if d := deliveredOf("TokensErrors"); len(d) != 0 {
+		t.Fatalf("Alertmanager delivered a silenced alert: %v", d)
 	}
-	if h := s.Health()["prom"]; h.Health != sources.HealthUp {
-		t.Fatalf("health %+v", h)
+	for _, x := range b.alerts(t, "TokensErrors") {
+		if x.Pages() || !strings.Contains(x.Silenced, "silenced in Alertmanager") || x.Owner != "" {
+			t.Fatalf("room b: the silenced rule pages: %+v", x)
+		}
+	}
+	if as := a.alerts(t, "TokensErrors"); len(as) != 1 || !as[0].Pages() {
+		t.Fatalf("room a (no alertmanager_url) sees the rule through Prometheus: %+v", as)
+	}
+	// Watchdog (severity none) and an info rule: information in room a,
+	// Watchdog dropped in room b.
+	waitUntil(t, 10*time.Second, "Watchdog and the info rule in room a", func() bool {
+		return len(a.alerts(t, "Watchdog")) > 0 && len(a.alerts(t, "TokensInfo")) > 0
+	})
+	for _, rule := range []string{"Watchdog", "TokensInfo"} {
+		if x := a.alerts(t, rule)[0]; x.Pages() || x.Level != incident.LevelInfo {
+			t.Fatalf("%s pages: %+v", rule, x)
+		}
+	}
+	if as := b.alerts(t, "Watchdog"); len(as) != 0 {
+		t.Fatalf("drop: alertname=Watchdog imported it: %+v", as)
+	}
+
+	// The latency recovers: the rule resolves everywhere, once.
+	latency.WithLabelValues("tokens").Set(0.05)
+	waitUntil(t, 20*time.Second, "TokensSlow to resolve in both rooms, and their panes to read 0.05", func() bool {
+		for _, room := range []*realRoom{a, b} {
+			if room.alerts(t, "TokensSlow")[0].Open() || room.state(t).Panes[incident.PaneKey("tokens", "latency")].Value != 0.05 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, room := range []*realRoom{a, b} {
+		st := room.state(t)
+		n := 0
+		for _, e := range st.Recent {
+			if e.Kind == incident.KindPage || e.Kind == incident.KindEscalate {
+				t.Fatalf("%s: nothing here pages within the delays: %s", room.cfg.Incident.Name, e.Line())
+			}
+			if e.Kind == incident.KindAlert && e.Alert.Pane == "TokensSlow" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%s: %d ALERT events for TokensSlow", room.cfg.Incident.Name, n)
+		}
 	}
 	t.Logf("whole test %s", time.Since(began).Round(100*time.Millisecond))
 }

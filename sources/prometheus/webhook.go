@@ -12,9 +12,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
-	"github.com/prometheus/common/model"
-
+	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/sources"
 )
@@ -30,12 +30,24 @@ const DefaultMaxBody = 1 << 20
 // and imports each alert into the engine (ImportAlerts, Complete=false:
 // a notification carries one group, not the whole set):
 //
-//	key      the alert's fingerprint (computed from its labels if absent)
+//	key      the alert's fingerprint (computed from its labels if absent):
+//	         the key the source's poll gives the same alert
+//	origin   the Prometheus source's (see sources.Origin), so that the rule
+//	         seen by the poll and by the webhook is one alert
 //	service  the `service` label (an unknown service goes to the commander)
 //	name     the `alertname` label
-//	level    from `severity` (see Level)
-//	firing   status "firing"; "resolved" resolves it
+//	level    from `severity` through the source's table (info, none: shown,
+//	         never paging); the source's drop: matchers leave alerts out
+//	firing   status "firing"; "resolved" resolves it, at endsAt
+//	start    startsAt (the timeline says when it arrived as well)
+//	metrics  read from generatorURL's expression: a rule about a pane's
+//	         metric joins the pane's alert group
 //	text     the `summary` (or `description`) annotation
+//
+// Which Prometheus source of Config a notification belongs to: the one
+// named in the path (/api/alertmanager/<source id>), else the one whose
+// alertmanager_url is set, else the only Prometheus source. Without one
+// the origin is "alertmanager" with the default severity table.
 //
 // Only Alertmanager may post: a request must carry "Authorization: Bearer
 // <Token>" (Alertmanager's http_config.authorization sends it) and
@@ -47,7 +59,8 @@ const DefaultMaxBody = 1 << 20
 // as the engine, once they are durable); 400 for bad JSON, a version other
 // than "4" or an unknown alert status (Alertmanager does not retry a 4xx);
 // 401 without the token (or when Token is empty: the webhook is off); 403
-// with an Origin header; 405 for a method other than POST; 413 for a body
+// with an Origin header; 404 for an unknown source in the path; 405 for a
+// method other than POST; 413 for a body
 // over MaxBody; 415 for another content type; 503 when the engine cannot
 // take them (Alertmanager retries a 5xx). Repeated and duplicate
 // notifications are harmless: the engine records changes only.
@@ -72,8 +85,8 @@ type Webhook struct {
 	// Token is the bearer token every request must carry; empty refuses
 	// every request.
 	Token string
-	// Origin names the alerts' origin; default "alertmanager".
-	Origin string
+	// Config gives the Prometheus sources the alerts belong to; nil: none.
+	Config *config.Config
 	// MaxBody bounds the request body; default DefaultMaxBody.
 	MaxBody int64
 	Logger  *slog.Logger
@@ -86,6 +99,43 @@ type Webhook struct {
 // NewWebhook returns a receiver that imports into sink (the engine) the
 // notifications that carry token.
 func NewWebhook(sink sources.Sink, token string) *Webhook { return &Webhook{Sink: sink, Token: token} }
+
+// settings are the alert settings of the source named id ("": the
+// default one), or false when id names no Prometheus source.
+func (h *Webhook) settings(id string) (*alertSettings, bool) {
+	var all, withAM []config.Source
+	if h.Config != nil {
+		for _, s := range h.Config.Sources {
+			if s.Type != config.SourcePrometheus {
+				continue
+			}
+			if id != "" && s.ID == id {
+				return h.settingsOf(s), true
+			}
+			all = append(all, s)
+			if s.AlertmanagerURL != "" {
+				withAM = append(withAM, s)
+			}
+		}
+	}
+	switch {
+	case id != "":
+		return nil, false
+	case len(withAM) == 1:
+		return h.settingsOf(withAM[0]), true
+	case len(all) == 1:
+		return h.settingsOf(all[0]), true
+	}
+	return &alertSettings{origin: "alertmanager"}, true
+}
+
+func (h *Webhook) settingsOf(src config.Source) *alertSettings {
+	set, err := newSettings(src, sources.Origin(h.Config, src))
+	if err != nil { // cannot happen for a validated file
+		set = &alertSettings{src: src, origin: sources.Origin(h.Config, src)}
+	}
+	return set
+}
 
 // maxTruncatedGroups bounds the groups remembered as cut.
 const maxTruncatedGroups = 1000
@@ -117,11 +167,11 @@ type WebhookAlert struct {
 }
 
 // Import converts a payload to the command it submits.
-func (p *Payload) Import(origin string) (incident.ImportAlerts, error) {
+func (p *Payload) Import(set *alertSettings) (incident.ImportAlerts, error) {
 	if p.Version != "4" {
 		return incident.ImportAlerts{}, fmt.Errorf("unsupported payload version %q (want \"4\")", p.Version)
 	}
-	imp := incident.ImportAlerts{Origin: origin}
+	imp := incident.ImportAlerts{Origin: set.origin, Via: "webhook"}
 	for i, a := range p.Alerts {
 		var firing bool
 		switch a.Status {
@@ -131,22 +181,28 @@ func (p *Payload) Import(origin string) (incident.ImportAlerts, error) {
 		default:
 			return incident.ImportAlerts{}, fmt.Errorf("alert %d: unknown status %q", i, a.Status)
 		}
-		ls := model.LabelSet{}
-		for k, v := range a.Labels {
-			ls[model.LabelName(k)] = model.LabelValue(v)
+		x, ok := set.external(labelSet(a.Labels), labelSet(a.Annotations), a.Fingerprint, exprOf(a.GeneratorURL))
+		if !ok {
+			continue
 		}
-		key := a.Fingerprint
-		if key == "" {
-			key = ls.Fingerprint().String()
+		x.Firing = firing
+		x.StartsAt = amTime(a.StartsAt)
+		if !firing {
+			x.EndsAt = amTime(a.EndsAt)
 		}
-		ann := model.LabelSet{}
-		for k, v := range a.Annotations {
-			ann[model.LabelName(k)] = model.LabelValue(v)
-		}
-		imp.Alerts = append(imp.Alerts, incident.ExternalAlert{Origin: origin, Key: key, Service: a.Labels["service"],
-			Name: alertName(ls), Level: Level(a.Labels["severity"]), Firing: firing, Text: summary(ann)})
+		imp.Alerts = append(imp.Alerts, x)
 	}
 	return imp, nil
+}
+
+// amTime reads a webhook time; Alertmanager writes the zero time
+// (0001-01-01T00:00:00Z) for "none".
+func amTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < 2000 {
+		return time.Time{}
+	}
+	return t
 }
 
 type doer interface {
@@ -195,11 +251,12 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "bad JSON: "+err.Error())
 		return
 	}
-	origin := h.Origin
-	if origin == "" {
-		origin = "alertmanager"
+	set, ok := h.settings(r.PathValue("source"))
+	if !ok {
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no prometheus source %q", oneLine(r.PathValue("source"), 64)))
+		return
 	}
-	imp, err := p.Import(origin)
+	imp, err := p.Import(set)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
@@ -216,7 +273,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.noteTruncation(r.Context(), &p, origin)
+	h.noteTruncation(r.Context(), &p, "alertmanager")
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, "{\"status\":\"ok\",\"alerts\":%d}\n", len(imp.Alerts))
 }
@@ -229,7 +286,7 @@ func (h *Webhook) authorized(r *http.Request) bool {
 // noteTruncation keeps track of the groups Alertmanager cut (max_alerts)
 // and reports the webhook's source degraded while any is, up once none
 // is: one timeline event each way, not one per notification.
-func (h *Webhook) noteTruncation(ctx context.Context, p *Payload, origin string) {
+func (h *Webhook) noteTruncation(ctx context.Context, p *Payload, source string) {
 	h.mu.Lock() // held while reporting: reports keep their order
 	defer h.mu.Unlock()
 	if h.truncated == nil {
@@ -251,12 +308,12 @@ func (h *Webhook) noteTruncation(ctx context.Context, p *Payload, origin string)
 	switch {
 	case p.TruncatedAlerts > 0 && !h.degraded:
 		h.degraded = true
-		info = &incident.SourceInfo{ID: origin, Health: sources.HealthDegraded, Error: fmt.Sprintf(
+		info = &incident.SourceInfo{ID: source, Health: sources.HealthDegraded, Error: fmt.Sprintf(
 			"Alertmanager left %d alerts out of group %s (truncatedAlerts; its max_alerts): they are not in the war room",
 			p.TruncatedAlerts, oneLine(p.GroupKey, 160))}
 	case len(h.truncated) == 0 && h.degraded:
 		h.degraded = false
-		info = &incident.SourceInfo{ID: origin, Health: sources.HealthUp}
+		info = &incident.SourceInfo{ID: source, Health: sources.HealthUp}
 	}
 	if info == nil {
 		return

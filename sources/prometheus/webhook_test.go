@@ -6,14 +6,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/sources"
 )
 
 // Captured from Alertmanager 0.25 (research/integrations.md §3.3).
@@ -152,6 +155,7 @@ func TestWebhookIntoTheEngine(t *testing.T) {
 	go e.Run(ctx)
 	defer func() { cancel(); <-e.Done(); j.Close() }()
 	h := NewWebhook(e, hookToken)
+	h.Config = cfg
 
 	open := func() []*incident.Alert {
 		s, sub, err := e.Subscribe(context.Background(), 1)
@@ -281,5 +285,110 @@ func TestWebhookTruncatedAlerts(t *testing.T) {
 	}
 	if r := reports(); len(r) != 2 || r[1].Health != "up" {
 		t.Fatalf("after both groups came whole: %+v", r)
+	}
+}
+
+// The webhook belongs to a Prometheus source: the source's origin (so the
+// same rule from the poll is the same alert), its severity table and drop
+// matchers; startsAt and endsAt are the alert's times; a source can be
+// named in the path.
+func TestWebhookForASource(t *testing.T) {
+	cfg := &config.Config{Sources: []config.Source{
+		{ID: "prom", Type: config.SourcePrometheus, URL: "http://127.0.0.1:1", AlertmanagerURL: "http://127.0.0.1:2", Drop: []string{"alertname=Watchdog"}},
+		{ID: "edge", Type: config.SourcePrometheus, URL: "http://127.0.0.1:3"},
+	}}
+	sink := &stubSink{}
+	h := NewWebhook(sink, hookToken)
+	h.Config = cfg
+	watchdog := strings.Replace(twoAlerts, `"alertname":"HighLatency","service":"history"`, `"alertname":"Watchdog","service":"history"`, 1)
+	if w := post(t, h, "POST", watchdog); w.Code != 200 || !strings.Contains(w.Body.String(), `"alerts":1`) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	imp := sink.cmds[0].(incident.ImportAlerts)
+	if imp.Origin != "prometheus/prom" || imp.Via != "webhook" || len(imp.Alerts) != 1 || imp.Alerts[0].Name != "HighLatency" {
+		t.Fatalf("the source with alertmanager_url, Watchdog dropped: %+v", imp)
+	}
+	post(t, h, "POST", firingPayload)
+	f := sink.cmds[1].(incident.ImportAlerts).Alerts[0]
+	if !f.StartsAt.Equal(time.Date(2026, 11, 21, 13, 47, 58, 988e6, time.UTC)) || !f.EndsAt.IsZero() || f.Level != incident.LevelCrit ||
+		!slices.Equal(f.Metrics, []string{"up"}) || f.Rule != "alertname:DemoAlwaysFiring" {
+		t.Fatalf("firing %+v", f)
+	}
+	post(t, h, "POST", resolvedPayload)
+	r := sink.cmds[2].(incident.ImportAlerts).Alerts[0]
+	if r.Firing || !r.EndsAt.Equal(time.Date(2026, 11, 21, 13, 48, 18, 0, time.UTC)) {
+		t.Fatalf("resolved %+v", r)
+	}
+	req := httptest.NewRequest("POST", "/api/alertmanager/edge", strings.NewReader(firingPayload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+hookToken)
+	req.SetPathValue("source", "edge")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if imp := sink.cmds[3].(incident.ImportAlerts); w.Code != 200 || imp.Origin != "prometheus/edge" {
+		t.Fatalf("named source: %d %+v", w.Code, imp)
+	}
+	req = httptest.NewRequest("POST", "/api/alertmanager/nosuch", strings.NewReader(firingPayload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+hookToken)
+	req.SetPathValue("source", "nosuch")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 404 || len(sink.cmds) != 4 {
+		t.Fatalf("unknown source: %d", w.Code)
+	}
+}
+
+// Alertmanager's own API (GET /api/v2/alerts), when the source names
+// alertmanager_url: the authority, silences and inhibitions included.
+// The body is shaped as gettableAlert in Alertmanager 0.25's OpenAPI spec.
+func TestAlertmanagerIsTheAuthority(t *testing.T) {
+	const body = `[
+ {"annotations":{"summary":"disk 97%"},"endsAt":"2026-01-31T14:04:00.000Z","fingerprint":"1a2b3c4d5e6f7081","receivers":[{"name":"warroom"}],
+  "startsAt":"2026-01-31T13:55:00.000Z","updatedAt":"2026-01-31T14:00:00.000Z","generatorURL":"http://prom:9090/graph?g0.expr=node_filesystem_avail_bytes+%3C+1e9&g0.tab=1",
+  "labels":{"alertname":"DiskFull","instance":"host-1:9100","service":"tokens","severity":"critical"},
+  "status":{"inhibitedBy":[],"silencedBy":[],"state":"active"}},
+ {"annotations":{},"endsAt":"2026-01-31T14:04:00.000Z","fingerprint":"00000000000000aa","receivers":[{"name":"warroom"}],
+  "startsAt":"2026-01-31T13:58:00.000Z","updatedAt":"2026-01-31T14:00:00.000Z","generatorURL":"http://prom:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1",
+  "labels":{"alertname":"TargetDown","service":"tokens","severity":"warning"},
+  "status":{"inhibitedBy":[],"silencedBy":["7c1b7f9e-2c6e-4a1b-9a55-0b4c5a0f6d11"],"state":"suppressed"}},
+ {"annotations":{},"endsAt":"2026-01-31T14:04:00.000Z","fingerprint":"00000000000000bb","receivers":[{"name":"warroom"}],
+  "startsAt":"2026-01-31T13:58:00.000Z","updatedAt":"2026-01-31T14:00:00.000Z","generatorURL":"",
+  "labels":{"alertname":"HighLatency","service":"tokens","severity":"warning"},
+  "status":{"inhibitedBy":["1a2b3c4d5e6f7081"],"silencedBy":[],"state":"suppressed"}}
+]`
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v2/alerts" || r.Method != "GET" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(body))
+	}))
+	defer am.Close()
+	src := config.Source{ID: "prom", Type: config.SourcePrometheus, URL: "http://127.0.0.1:1", AlertmanagerURL: am.URL,
+		Interval: config.Duration(5 * time.Second), Timeout: config.Duration(2 * time.Second)}
+	qs, err := Builder(Options{})(sources.Env{Clock: clock.Real{}}, []sources.Spec{{Source: src, Origin: "prometheus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qs[0].Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := res.Alerts
+	if !imp.Complete || !imp.Authoritative || imp.Via != "poll" || len(imp.Alerts) != 3 {
+		t.Fatalf("%+v", imp)
+	}
+	a, s, i := imp.Alerts[2], imp.Alerts[0], imp.Alerts[1]
+	if a.Key != "1a2b3c4d5e6f7081" || a.Silenced != "" || !a.StartsAt.Equal(time.Date(2026, 1, 31, 13, 55, 0, 0, time.UTC)) ||
+		!slices.Equal(a.Metrics, []string{"node_filesystem_avail_bytes"}) || a.Level != incident.LevelCrit {
+		t.Fatalf("active %+v", a)
+	}
+	if s.Key != "00000000000000aa" || s.Silenced != "silenced in Alertmanager (silence 7c1b7f9e-2c6e-4a1b-9a55-0b4c5a0f6d11)" {
+		t.Fatalf("silenced %+v", s)
+	}
+	if i.Key != "00000000000000bb" || i.Silenced != "inhibited in Alertmanager by 1a2b3c4d5e6f7081" {
+		t.Fatalf("inhibited %+v", i)
 	}
 }

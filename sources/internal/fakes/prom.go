@@ -22,15 +22,20 @@ type PromSample struct {
 	Value  string // "1", "NaN", "+Inf"
 }
 
-// PromAlert is one /api/v1/alerts entry.
+// PromAlert is one active alert, listed by /api/v1/alerts and under its
+// rule (the alertname) by /api/v1/rules.
 type PromAlert struct {
 	Labels      map[string]string
 	Annotations map[string]string
 	State       string // firing, pending
+	Expr        string // the rule's expression
+	For         time.Duration
 }
 
 // Prom is a fake Prometheus HTTP API: /api/v1/query, /api/v1/query_range
-// (GET or POST form, as client_golang sends), /api/v1/alerts.
+// (GET or POST form, as client_golang sends), /api/v1/alerts and
+// /api/v1/rules (one alerting rule per alertname, every rule with "type",
+// as client_golang requires).
 type Prom struct {
 	mu      sync.Mutex
 	vectors map[string][]PromSample
@@ -210,6 +215,31 @@ func (p *Prom) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"activeAt": p.now().UTC().Format(time.RFC3339Nano), "value": "1e+00"})
 		}
 		promJSON(w, 200, map[string]any{"status": "success", "data": map[string]any{"alerts": as}})
+	case "/api/v1/rules":
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		now := p.now().UTC()
+		rules := []any{}
+		byName := map[string]map[string]any{}
+		for _, a := range p.alerts {
+			name := a.Labels["alertname"]
+			r := byName[name]
+			if r == nil {
+				r = map[string]any{"state": "inactive", "name": name, "query": a.Expr, "duration": a.For.Seconds(), "keepFiringFor": 0,
+					"labels": map[string]string{}, "annotations": map[string]string{}, "alerts": []any{}, "health": "ok",
+					"evaluationTime": 0.0003, "lastEvaluation": now.Format(time.RFC3339Nano), "type": "alerting"}
+				byName[name] = r
+				rules = append(rules, r)
+			}
+			if a.State == "firing" || r["state"] == "inactive" {
+				r["state"] = a.State
+			}
+			r["alerts"] = append(r["alerts"].([]any), map[string]any{"labels": a.Labels, "annotations": a.Annotations, "state": a.State,
+				"activeAt": now.Add(-a.For).Format(time.RFC3339Nano), "value": "1e+00"})
+		}
+		promJSON(w, 200, map[string]any{"status": "success", "data": map[string]any{"groups": []any{map[string]any{
+			"name": "warroom", "file": "/etc/prometheus/rules.yml", "interval": 15, "limit": 0, "rules": rules,
+			"evaluationTime": 0.001, "lastEvaluation": now.Format(time.RFC3339Nano)}}}})
 	default:
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	}
