@@ -31,8 +31,11 @@ const (
 	DefaultSSHAddr     = "127.0.0.1:2222"
 	DefaultHTTPAddr    = "127.0.0.1:8080"
 	DefaultMaxSessions = 64
-	DefaultIdleTimeout = 30 * time.Minute
-	handshakeTimeout   = 30 * time.Second
+	// DefaultMaxSessionsPerPerson leaves a person a few terminals and
+	// the others their seats.
+	DefaultMaxSessionsPerPerson = 8
+	DefaultIdleTimeout          = 30 * time.Minute
+	handshakeTimeout            = 30 * time.Second
 )
 
 // Options configure a Server.
@@ -44,6 +47,9 @@ type Options struct {
 	HostKeyPath string
 	// MaxSessions bounds concurrent SSH sessions (default DefaultMaxSessions).
 	MaxSessions int
+	// MaxSessionsPerPerson bounds one person's concurrent SSH sessions
+	// (default DefaultMaxSessionsPerPerson).
+	MaxSessionsPerPerson int
 	// IdleTimeout closes a dashboard session with no keyboard or mouse
 	// input for this long (default DefaultIdleTimeout; negative: never).
 	IdleTimeout time.Duration
@@ -71,6 +77,8 @@ type Server struct {
 
 	sshLn, httpLn net.Listener
 	sessions      atomic.Int64
+	mu            sync.Mutex
+	byPerson      map[string]int // open SSH sessions by handle
 	wg            sync.WaitGroup
 	closeOnce     sync.Once
 	closeErr      error
@@ -95,6 +103,9 @@ func New(r *room.Room, o Options) (*Server, error) {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = DefaultMaxSessions
 	}
+	if o.MaxSessionsPerPerson <= 0 {
+		o.MaxSessionsPerPerson = DefaultMaxSessionsPerPerson
+	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
@@ -104,7 +115,7 @@ func New(r *room.Room, o Options) (*Server, error) {
 	if o.Audit == nil {
 		o.Audit = o.Logger
 	}
-	s := &Server{r: r, o: o}
+	s := &Server{r: r, o: o, byPerson: map[string]int{}}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.met = newMetrics(s)
 	if o.SSHAddr != "-" {

@@ -104,7 +104,7 @@ func newRig(t testing.TB, tweak func(*Options)) *rig {
 	}
 	audit := &syncBuf{}
 	o := Options{SSHAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", HostKeyPath: filepath.Join(dir, "host_key"),
-		Audit: slog.New(slog.NewTextHandler(audit, nil)), Token: token, MaxSessions: 200}
+		Audit: slog.New(slog.NewTextHandler(audit, nil)), Token: token, MaxSessions: 200, MaxSessionsPerPerson: 200}
 	if tweak != nil {
 		tweak(&o)
 	}

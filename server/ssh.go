@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,8 +43,7 @@ func (s *Server) newSSH(signer gossh.Signer) *ssh.Server {
 			s.o.Audit.Info("ssh connection failed", "remote", c.RemoteAddr().String(), "err", err.Error())
 		},
 	}
-	tuiHandler := bm.MiddlewareWithProgramHandler(s.program)(func(ssh.Session) {})
-	srv.Handler = func(sess ssh.Session) { s.session(sess, tuiHandler) }
+	srv.Handler = s.session
 	return srv
 }
 
@@ -107,12 +109,13 @@ type ctxKey struct{}
 
 type sessInfo struct {
 	person    roles.Person
-	lastInput atomic.Int64 // unix nanos
+	lastInput atomic.Int64 // monotonic: nanoseconds since epoch
 	idled     atomic.Bool
 	prog      atomic.Pointer[tea.Program]
+	drawn     chan struct{} // closed when the dashboard's first frame is written
 }
 
-func (s *Server) session(sess ssh.Session, tuiHandler ssh.Handler) {
+func (s *Server) session(sess ssh.Session) {
 	remote := sess.RemoteAddr().String()
 	p, fp, err := s.identify(sess)
 	if err != nil {
@@ -123,10 +126,19 @@ func (s *Server) session(sess ssh.Session, tuiHandler ssh.Handler) {
 	}
 	n := s.sessions.Add(1)
 	defer s.sessions.Add(-1)
+	mine := s.perPerson(p.Handle, 1)
+	defer s.perPerson(p.Handle, -1)
 	log := s.o.Audit.With("handle", p.Handle, "fingerprint", fp, "remote", remote, "session", shortID(sess.Context().SessionID()))
 	if n > int64(s.o.MaxSessions) {
 		log.Warn("ssh session refused", "reason", "max sessions", "max", s.o.MaxSessions)
 		fmt.Fprintf(sess.Stderr(), "warroom: the room is full (%d sessions); try again later\n", s.o.MaxSessions)
+		_ = sess.Exit(1)
+		return
+	}
+	if mine > s.o.MaxSessionsPerPerson {
+		// One key cannot take every seat of the room.
+		log.Warn("ssh session refused", "reason", "max sessions per person", "max", s.o.MaxSessionsPerPerson)
+		fmt.Fprintf(sess.Stderr(), "warroom: %s already has %d sessions open; close one first\n", p.Handle, s.o.MaxSessionsPerPerson)
 		_ = sess.Exit(1)
 		return
 	}
@@ -170,13 +182,13 @@ func (s *Server) session(sess ssh.Session, tuiHandler ssh.Handler) {
 		fmt.Fprintln(sess.Stderr(), "warroom: the dashboard needs a terminal; connect with `ssh -t …`, or run `ssh … tail` to stream the timeline.")
 		_ = sess.Exit(1)
 	default:
-		info := &sessInfo{person: p}
-		info.lastInput.Store(time.Now().UnixNano())
+		info := &sessInfo{person: p, drawn: make(chan struct{})}
+		info.touch()
 		sess.Context().SetValue(ctxKey{}, info)
 		if s.o.IdleTimeout > 0 {
 			go s.watchIdle(sess, info)
 		}
-		tuiHandler(sess)
+		s.dashboard(sess, info)
 		if info.idled.Load() {
 			log.Info("ssh idle timeout", "after", s.o.IdleTimeout.String())
 			fmt.Fprintf(sess.Stderr(), "\r\nwarroom: closed after %s without input\r\n", s.o.IdleTimeout)
@@ -184,6 +196,25 @@ func (s *Server) session(sess ssh.Session, tuiHandler ssh.Handler) {
 		_ = sess.Exit(0)
 	}
 }
+
+// perPerson adds delta to handle's open sessions and returns the count.
+func (s *Server) perPerson(handle string, delta int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byPerson[handle] += delta
+	n := s.byPerson[handle]
+	if n <= 0 {
+		delete(s.byPerson, handle)
+	}
+	return n
+}
+
+// epoch is the origin of the sessions' monotonic input times: a step of
+// the wall clock neither closes every dashboard nor keeps an idle one.
+var epoch = time.Now()
+
+func (i *sessInfo) touch()              { i.lastInput.Store(int64(time.Since(epoch))) }
+func (i *sessInfo) idle() time.Duration { return time.Since(epoch) - time.Duration(i.lastInput.Load()) }
 
 // watchIdle closes a dashboard session with no input for IdleTimeout.
 func (s *Server) watchIdle(sess ssh.Session, info *sessInfo) {
@@ -196,7 +227,7 @@ func (s *Server) watchIdle(sess ssh.Session, info *sessInfo) {
 		case <-sess.Context().Done():
 			return
 		case <-t.C:
-			if time.Since(time.Unix(0, info.lastInput.Load())) >= s.o.IdleTimeout {
+			if info.idle() >= s.o.IdleTimeout {
 				if p := info.prog.Load(); p != nil {
 					info.idled.Store(true)
 					p.Quit()
@@ -215,9 +246,10 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 		return nil
 	}
 	envs := append(sess.Environ(), "TERM="+pty.Term)
+	w, h := clampWindow(pty.Window.Width, pty.Window.Height)
 	o := tui.Options{
 		Engine: s.r.Engine, Handle: info.person.Handle,
-		Width: pty.Window.Width, Height: pty.Window.Height,
+		Width: w, Height: h,
 		Profile: colorprofile.Env(envs), Context: sess.Context(),
 		Playbooks: s.r.Playbooks(), FPS: s.o.FPS, Via: incident.ViaSSH,
 	}
@@ -231,18 +263,127 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	po := o
 	po.Context = nil
 	opts := append(tui.ProgramOptions(po), bm.MakeOptions(sess)...)
-	opts = append(opts, tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
-		switch msg.(type) {
+	out := &firstWrite{Writer: sess, drawn: info.drawn}
+	opts = append(opts, tea.WithOutput(out), tea.WithWindowSize(w, h), tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+		switch msg := msg.(type) {
 		case tea.SuspendMsg:
 			return tea.ResumeMsg{}
 		case tea.KeyPressMsg, tea.MouseMsg, tea.PasteMsg:
-			info.lastInput.Store(time.Now().UnixNano())
+			info.touch()
+		case tea.WindowSizeMsg:
+			msg.Width, msg.Height = clampWindow(msg.Width, msg.Height)
+			return msg
 		}
 		return msg
 	}))
 	p := tea.NewProgram(tui.New(o), opts...)
 	info.prog.Store(p)
 	return p
+}
+
+// A session's terminal is at most maxCols×maxRows as far as the dashboard
+// is concerned, whatever its pty-req or window-change says: render
+// buffers grow with the window, and one session asking for 20000×20000
+// would otherwise take the memory of the whole room. 300×100 is wider
+// than the widest overview grid needs (a dashboard drawn in a larger
+// terminal keeps to its top-left corner) and costs ~5 MiB per session;
+// 500×200 cost ~12 MiB.
+const (
+	maxCols = 300
+	maxRows = 100
+)
+
+func clampWindow(w, h int) (int, int) {
+	return min(max(w, 1), maxCols), min(max(h, 1), maxRows)
+}
+
+// starting admits one dashboard's first frame at a time (dashboard).
+var starting = make(chan struct{}, 1)
+
+// startGate bounds how long one dashboard's start holds the others.
+const startGate = 250 * time.Millisecond
+
+// firstWrite is a session's output that reports its first write (the
+// first frame drawn).
+type firstWrite struct {
+	io.Writer
+	once  sync.Once
+	drawn chan struct{}
+}
+
+func (w *firstWrite) Write(b []byte) (int, error) {
+	n, err := w.Writer.Write(b)
+	w.once.Do(func() { close(w.drawn) })
+	return n, err
+}
+
+// resizeEvery bounds how often a session's dashboard is laid out again
+// for a new size: a client sending window-changes in a loop gets the
+// latest applied, at most this often, not a layout for each.
+const resizeEvery = 200 * time.Millisecond
+
+// dashboard runs the person's dashboard until the session's channel or
+// connection closes (or the program quits: idle timeout, q). It takes the
+// place of wish's bubbletea middleware, which watches only the
+// connection: a client closing one channel of a connection left its
+// program running, fed zero-sized windows in a busy loop.
+func (s *Server) dashboard(sess ssh.Session, info *sessInfo) {
+	p := s.program(sess)
+	_, winch, ok := sess.Pty()
+	if p == nil || !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(sess.Context())
+	defer cancel()
+	go func() {
+		var latest *tea.WindowSizeMsg
+		var tick <-chan time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				// The client left: no last frame to draw for no one.
+				p.Kill()
+				return
+			case w, open := <-winch:
+				if !open {
+					p.Kill() // the client closed the session
+					return
+				}
+				cw, ch := clampWindow(w.Width, w.Height)
+				latest = &tea.WindowSizeMsg{Width: cw, Height: ch}
+				if tick == nil {
+					tick = time.After(resizeEvery)
+				}
+			case <-tick:
+				tick = nil
+				if latest != nil {
+					p.Send(*latest)
+					latest = nil
+				}
+			}
+		}
+	}()
+	// Dashboards start one at a time: the first frame is the costly one,
+	// and twenty arriving together must leave a core to the engine and
+	// to /healthz. The next may start once this one has drawn, or after
+	// startGate at most.
+	select {
+	case starting <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	go func() {
+		select {
+		case <-info.drawn:
+		case <-time.After(startGate):
+		case <-ctx.Done():
+		}
+		<-starting
+	}()
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		s.o.Logger.Warn("ssh dashboard", "handle", info.person.Handle, "err", err)
+	}
+	p.Kill() // restores the terminal if the program crashed
 }
 
 func shortID(id string) string {
