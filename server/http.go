@@ -20,6 +20,10 @@ import (
 // maxPage bounds one /api/timeline answer; ask again with after=<last seq>.
 const maxPage = 1000
 
+// streamWrite bounds one event's write to a timeline stream: a reader
+// that stops reading is dropped.
+const streamWrite = 10 * time.Second
+
 // Handler is the HTTP API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -125,6 +129,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
+	// A stream outlives the server's read and write timeouts: no read
+	// deadline, and a write deadline per event instead of one for the
+	// whole answer.
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWrite))
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -134,7 +143,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWrite))
 		if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.Seq, textsafe.EscapeJSON(b)); err != nil {
 			return err
 		}

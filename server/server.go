@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/net/netutil"
 
 	"github.com/warroom/warroom/room"
 )
@@ -36,6 +38,17 @@ const (
 	DefaultMaxSessionsPerPerson = 8
 	DefaultIdleTimeout          = 30 * time.Minute
 	handshakeTimeout            = 30 * time.Second
+
+	// HTTP: a request (headers and body: webhooks are small) must arrive
+	// within DefaultHTTPReadTimeout, a non-stream answer must be written
+	// within DefaultHTTPWriteTimeout, and a keep-alive connection idle for
+	// DefaultHTTPIdleTimeout is closed. At most DefaultMaxHTTPConns
+	// connections are served at once; others wait to be accepted.
+	DefaultHTTPReadTimeout  = 30 * time.Second
+	DefaultHTTPWriteTimeout = 30 * time.Second
+	DefaultHTTPIdleTimeout  = 2 * time.Minute
+	DefaultMaxHTTPConns     = 256
+	httpHeaderTimeout       = 10 * time.Second
 )
 
 // Options configure a Server.
@@ -65,6 +78,9 @@ type Options struct {
 	MirrorLag func() time.Duration
 	// FPS overrides the dashboards' frame cap (tests).
 	FPS int
+	// HTTP limits (defaults DefaultHTTP…, DefaultMaxHTTPConns).
+	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
+	MaxHTTPConns                                       int
 }
 
 // Server serves one room.
@@ -112,6 +128,10 @@ func New(r *room.Room, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.HTTPReadTimeout = cmp.Or(o.HTTPReadTimeout, DefaultHTTPReadTimeout)
+	o.HTTPWriteTimeout = cmp.Or(o.HTTPWriteTimeout, DefaultHTTPWriteTimeout)
+	o.HTTPIdleTimeout = cmp.Or(o.HTTPIdleTimeout, DefaultHTTPIdleTimeout)
+	o.MaxHTTPConns = cmp.Or(o.MaxHTTPConns, DefaultMaxHTTPConns)
 	if o.Audit == nil {
 		o.Audit = o.Logger
 	}
@@ -129,7 +149,9 @@ func New(r *room.Room, o Options) (*Server, error) {
 		s.ssh = s.newSSH(signer)
 	}
 	if o.HTTPAddr != "-" {
-		s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		s.http = &http.Server{Handler: s.Handler(),
+			ReadHeaderTimeout: min(httpHeaderTimeout, o.HTTPReadTimeout), ReadTimeout: o.HTTPReadTimeout,
+			WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 			BaseContext: func(net.Listener) context.Context { return s.base }}
 	}
 	return s, nil
@@ -159,6 +181,7 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("http listen: %w", err)
 		}
 		s.httpLn = ln
+		ln = netutil.LimitListener(ln, s.o.MaxHTTPConns)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
