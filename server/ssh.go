@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
-	bm "charm.land/wish/v2/bubbletea"
 	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -105,14 +103,13 @@ func (s *Server) identify(sess ssh.Session) (roles.Person, string, error) {
 	return p, fp, nil
 }
 
-type ctxKey struct{}
-
 type sessInfo struct {
 	person    roles.Person
 	lastInput atomic.Int64 // monotonic: nanoseconds since epoch
 	idled     atomic.Bool
 	prog      atomic.Pointer[tea.Program]
-	drawn     chan struct{} // closed when the dashboard's first frame is written
+	pty       ssh.Pty // as requested (the window is the first one)
+	winch     <-chan ssh.Window
 }
 
 func (s *Server) session(sess ssh.Session) {
@@ -143,7 +140,10 @@ func (s *Server) session(sess ssh.Session) {
 		return
 	}
 	cmd := sess.Command()
-	_, _, hasPTY := sess.Pty()
+	// The session's pty is read once, here: charm.land/ssh writes its
+	// window on each window-change without a lock, so later reads would
+	// race with a client resizing (sizes come from winch instead).
+	pty, winch, hasPTY := sess.Pty()
 	mode := "dashboard"
 	switch {
 	case len(cmd) == 1 && cmd[0] == "tail":
@@ -182,9 +182,8 @@ func (s *Server) session(sess ssh.Session) {
 		fmt.Fprintln(sess.Stderr(), "warroom: the dashboard needs a terminal; connect with `ssh -t …`, or run `ssh … tail` to stream the timeline.")
 		_ = sess.Exit(1)
 	default:
-		info := &sessInfo{person: p, drawn: make(chan struct{})}
+		info := &sessInfo{person: p, pty: pty, winch: winch}
 		info.touch()
-		sess.Context().SetValue(ctxKey{}, info)
 		if s.o.IdleTimeout > 0 {
 			go s.watchIdle(sess, info)
 		}
@@ -239,12 +238,8 @@ func (s *Server) watchIdle(sess ssh.Session, info *sessInfo) {
 }
 
 // program builds the person's dashboard for a PTY session.
-func (s *Server) program(sess ssh.Session) *tea.Program {
-	info, _ := sess.Context().Value(ctxKey{}).(*sessInfo)
-	pty, _, ok := sess.Pty()
-	if info == nil || !ok {
-		return nil
-	}
+func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
+	pty := info.pty
 	envs := append(sess.Environ(), "TERM="+pty.Term)
 	w, h := clampWindow(pty.Window.Width, pty.Window.Height)
 	o := tui.Options{
@@ -262,20 +257,21 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	// logged as a crash; the feed still follows the session's context.
 	po := o
 	po.Context = nil
-	opts := append(tui.ProgramOptions(po), bm.MakeOptions(sess)...)
-	out := &firstWrite{Writer: sess, drawn: info.drawn}
-	opts = append(opts, tea.WithOutput(out), tea.WithWindowSize(w, h), tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
-		switch msg := msg.(type) {
-		case tea.SuspendMsg:
-			return tea.ResumeMsg{}
-		case tea.KeyPressMsg, tea.MouseMsg, tea.PasteMsg:
-			info.touch()
-		case tea.WindowSizeMsg:
-			msg.Width, msg.Height = clampWindow(msg.Width, msg.Height)
+	// The server emulates the pty (no PtyHandler): input and output are
+	// the session itself, as wish's MakeOptions has them.
+	opts := append(tui.ProgramOptions(po), tea.WithInput(sess), tea.WithOutput(sess), tea.WithEnvironment(envs),
+		tea.WithColorProfile(o.Profile), tea.WithWindowSize(w, h), tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+			switch msg := msg.(type) {
+			case tea.SuspendMsg:
+				return tea.ResumeMsg{}
+			case tea.KeyPressMsg, tea.MouseMsg, tea.PasteMsg:
+				info.touch()
+			case tea.WindowSizeMsg:
+				msg.Width, msg.Height = clampWindow(msg.Width, msg.Height)
+				return msg
+			}
 			return msg
-		}
-		return msg
-	}))
+		}))
 	p := tea.NewProgram(tui.New(o), opts...)
 	info.prog.Store(p)
 	return p
@@ -297,24 +293,35 @@ func clampWindow(w, h int) (int, int) {
 	return min(max(w, 1), maxCols), min(max(h, 1), maxRows)
 }
 
-// starting admits one dashboard's first frame at a time (dashboard).
-var starting = make(chan struct{}, 1)
+// startEvery paces dashboard starts: 20 arriving at once are all drawn
+// within about a second, never all at the same time (each first frame
+// costs tens of milliseconds of CPU at the largest size).
+const startEvery = 50 * time.Millisecond
 
-// startGate bounds how long one dashboard's start holds the others.
-const startGate = 250 * time.Millisecond
+// starts hands out start times startEvery apart.
+var starts pacer
 
-// firstWrite is a session's output that reports its first write (the
-// first frame drawn).
-type firstWrite struct {
-	io.Writer
-	once  sync.Once
-	drawn chan struct{}
+type pacer struct {
+	mu   sync.Mutex
+	next time.Time
 }
 
-func (w *firstWrite) Write(b []byte) (int, error) {
-	n, err := w.Writer.Write(b)
-	w.once.Do(func() { close(w.drawn) })
-	return n, err
+// wait blocks until the caller's turn; false if ctx ended first.
+func (p *pacer) wait(ctx context.Context) bool {
+	p.mu.Lock()
+	now := time.Now()
+	at := p.next
+	if at.Before(now) {
+		at = now
+	}
+	p.next = at.Add(startEvery)
+	p.mu.Unlock()
+	select {
+	case <-time.After(time.Until(at)):
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // resizeEvery bounds how often a session's dashboard is laid out again
@@ -328,11 +335,8 @@ const resizeEvery = 200 * time.Millisecond
 // connection: a client closing one channel of a connection left its
 // program running, fed zero-sized windows in a busy loop.
 func (s *Server) dashboard(sess ssh.Session, info *sessInfo) {
-	p := s.program(sess)
-	_, winch, ok := sess.Pty()
-	if p == nil || !ok {
-		return
-	}
+	p := s.program(sess, info)
+	winch := info.winch
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
 	go func() {
@@ -363,23 +367,12 @@ func (s *Server) dashboard(sess ssh.Session, info *sessInfo) {
 			}
 		}
 	}()
-	// Dashboards start one at a time: the first frame is the costly one,
-	// and twenty arriving together must leave a core to the engine and
-	// to /healthz. The next may start once this one has drawn, or after
-	// startGate at most.
-	select {
-	case starting <- struct{}{}:
-	case <-ctx.Done():
+	// Dashboards start at most one per startEvery: the first frame is the
+	// costly one, and twenty arriving together must leave a core to the
+	// engine and to /healthz.
+	if !starts.wait(ctx) {
 		return
 	}
-	go func() {
-		select {
-		case <-info.drawn:
-		case <-time.After(startGate):
-		case <-ctx.Done():
-		}
-		<-starting
-	}()
 	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		s.o.Logger.Warn("ssh dashboard", "handle", info.person.Handle, "err", err)
 	}
