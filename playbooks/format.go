@@ -66,6 +66,10 @@ type Playbook struct {
 
 	File   string // path of the file it was read from
 	Digest string // sha256 of the file: part of every run's hash
+	// dir is the file's directory made absolute when it was read: exec
+	// steps' programs and working directories resolve against it, once,
+	// whatever the working directory of warroom is.
+	dir string
 }
 
 // Approval is the approval gate before the first step.

@@ -240,7 +240,10 @@ func parseFile(name string, data []byte, cfg *config.Config, errs *config.Errors
 		return nil, nil
 	}
 	sum := sha256.Sum256(data)
-	d.pb = &Playbook{File: name, Digest: hex.EncodeToString(sum[:])}
+	d.pb = &Playbook{File: name, Digest: hex.EncodeToString(sum[:]), dir: filepath.Dir(name)}
+	if abs, err := filepath.Abs(d.pb.dir); err == nil {
+		d.pb.dir = abs
+	}
 	idNode := d.decode(root)
 	if len(errs.List) > before {
 		return nil, nil

@@ -365,7 +365,7 @@ func (x *execution) execStep(ctx context.Context, s *Step, out *output) stepResu
 	if x.dry && !s.ReadOnly {
 		return stepResult{err: ErrDryRunMutation}
 	}
-	dir := filepath.Dir(x.pb.File)
+	dir := x.pb.dir
 	if e.Dir != "" {
 		if filepath.IsAbs(e.Dir) {
 			dir = e.Dir
@@ -410,7 +410,8 @@ func (x *execution) execStep(ctx context.Context, s *Step, out *output) stepResu
 	}
 	prog := e.Argv[0]
 	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
-		prog = filepath.Join(filepath.Dir(x.pb.File), prog)
+		// Absolute: a relative Path would be taken from cmd.Dir a second time.
+		prog = filepath.Join(x.pb.dir, prog)
 	} else if !strings.Contains(prog, "/") {
 		found, err := lookPath(prog, path)
 		if err != nil {
