@@ -305,11 +305,14 @@ func (r *Runner) Cancel(ctx context.Context, by, runID, reason string) error {
 	if err := r.eng.Do(ctx, incident.CancelRun{By: by, RunID: runID, Reason: reason}).Err; err != nil {
 		return err
 	}
+	var cancel context.CancelCauseFunc
 	r.mu.Lock()
-	a := r.active[runID]
+	if a := r.active[runID]; a != nil {
+		cancel = a.cancel // phaseContext replaces it under the lock
+	}
 	r.mu.Unlock()
-	if a != nil {
-		a.cancel(&errCancelled{by: by})
+	if cancel != nil {
+		cancel(&errCancelled{by: by})
 	}
 	return nil
 }
