@@ -219,6 +219,10 @@ type SourceInfo struct {
 	ID     string `json:"id"`
 	Health string `json:"health"` // up, degraded, down, rate-limited
 	Error  string `json:"error,omitempty"`
+	// Every is how often the source polls while it paces itself to make a
+	// rate-limit budget last (0: at its interval); the engine's STALE
+	// watchdog waits that much longer for its panes.
+	Every time.Duration `json:"every,omitempty"`
 }
 
 // RunInfo describes a playbook run transition. The playbook runner owns the

@@ -20,6 +20,7 @@ type rule struct {
 	below                bool
 	hold                 time.Duration // `for`
 	staleAfter           time.Duration // interval + timeout + 1s: a watchdog behind the scheduler's own reports
+	baseStale, interval  time.Duration // staleAfter and the interval as configured (the source may pace itself slower)
 	noData               config.NoData
 	metrics              []string          // metric names the query reads (grouping)
 	alerts               []config.Matchers // imported alerts that are about this pane
@@ -34,6 +35,10 @@ func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
 		r.title = p.ID
 	}
 	r.staleAfter = StaleAfter(src)
+	r.baseStale, r.interval = r.staleAfter, config.DefaultInterval
+	if src != nil && src.Interval > 0 {
+		r.interval = src.Interval.D()
+	}
 	if src != nil {
 		r.metrics = config.QueryMetrics(src.Type, p.Query)
 	}
@@ -310,6 +315,11 @@ func deref(f *float64) float64 {
 }
 
 func (c ReportSource) decide(d *decider) error {
+	// A source pacing itself to last out a rate-limit budget answers
+	// less often: its panes are STALE only that much later.
+	for _, r := range d.e.bySource[c.Info.ID] {
+		r.staleAfter = r.baseStale + max(0, c.Info.Every-r.interval)
+	}
 	old, seen := d.e.health[c.Info.ID]
 	if seen && old == c.Info.Health {
 		return nil

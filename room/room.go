@@ -189,6 +189,36 @@ func (r *Room) MirrorStatus() string {
 	return s
 }
 
+// SourceBudgets is, per source with a rate-limit budget (Datadog), the
+// bucket with the least left, for status bars: "412/1600 per 1h", or
+// "98/1600 per 1h, every 1m31s" while the source paces itself.
+func (r *Room) SourceBudgets() map[string]string {
+	if r.Sources == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for id, st := range r.Sources.Health() {
+		var worst *sources.Budget
+		for i := range st.Budgets {
+			b := &st.Budgets[i]
+			if worst == nil || b.Every > worst.Every || b.Every == worst.Every && left(b) < left(worst) {
+				worst = b
+			}
+		}
+		if worst != nil {
+			out[id] = worst.Short()
+		}
+	}
+	return out
+}
+
+func left(b *sources.Budget) float64 {
+	if b.Limit <= 0 {
+		return float64(b.Remaining)
+	}
+	return float64(b.Remaining) / float64(b.Limit)
+}
+
 // timelineSlack posts a playbook's slack step through the mirror: the
 // message becomes a durable NOTE by the run's requester, which the mirror
 // delivers like every other event (queued while Slack is down, never lost).

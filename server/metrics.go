@@ -54,6 +54,13 @@ var (
 	descQueryPolls  = prometheus.NewDesc("warroom_source_query_polls_total", "Finished polls of a source query.", []string{"source", "query"}, nil)
 	descQueryErrors = prometheus.NewDesc("warroom_source_query_errors_total", "Failed polls of a source query.", []string{"source", "query"}, nil)
 	descQueryFails  = prometheus.NewDesc("warroom_source_query_consecutive_failures", "Consecutive failures of a source query.", []string{"source", "query"}, nil)
+
+	budgetLabels          = []string{"source", "bucket", "name"}
+	descBudgetRemaining   = prometheus.NewDesc("warroom_source_ratelimit_remaining", "Requests left in the source's rate-limit bucket this period, as its last answer said (X-RateLimit-Remaining).", budgetLabels, nil)
+	descBudgetLimit       = prometheus.NewDesc("warroom_source_ratelimit_limit", "Requests allowed per period in the bucket (X-RateLimit-Limit).", budgetLabels, nil)
+	descBudgetPeriod      = prometheus.NewDesc("warroom_source_ratelimit_period_seconds", "Length of the bucket's period (X-RateLimit-Period).", budgetLabels, nil)
+	descBudgetReset       = prometheus.NewDesc("warroom_source_ratelimit_reset_seconds", "Seconds until the bucket's period ends.", budgetLabels, nil)
+	descBudgetPollSeconds = prometheus.NewDesc("warroom_source_ratelimit_poll_every_seconds", "How often the bucket's queries poll while paced to make the budget last until the reset; 0 at their intervals.", budgetLabels, nil)
 )
 
 // sourceCollector reads the scheduler's health at scrape time. The
@@ -65,6 +72,11 @@ func (sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descQueryPolls
 	ch <- descQueryErrors
 	ch <- descQueryFails
+	ch <- descBudgetRemaining
+	ch <- descBudgetLimit
+	ch <- descBudgetPeriod
+	ch <- descBudgetReset
+	ch <- descBudgetPollSeconds
 }
 
 func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
@@ -82,6 +94,14 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			h = "unknown"
 		}
 		ch <- prometheus.MustNewConstMetric(descSourceUp, prometheus.GaugeValue, v, id, h)
+		for _, b := range st.Budgets {
+			l := []string{id, b.Bucket, b.Name}
+			ch <- prometheus.MustNewConstMetric(descBudgetRemaining, prometheus.GaugeValue, float64(b.Remaining), l...)
+			ch <- prometheus.MustNewConstMetric(descBudgetLimit, prometheus.GaugeValue, float64(b.Limit), l...)
+			ch <- prometheus.MustNewConstMetric(descBudgetPeriod, prometheus.GaugeValue, b.Period.Seconds(), l...)
+			ch <- prometheus.MustNewConstMetric(descBudgetReset, prometheus.GaugeValue, b.ResetIn.Seconds(), l...)
+			ch <- prometheus.MustNewConstMetric(descBudgetPollSeconds, prometheus.GaugeValue, b.Every.Seconds(), l...)
+		}
 	}
 	for _, q := range sch.Queries() {
 		ch <- prometheus.MustNewConstMetric(descQueryPolls, prometheus.CounterValue, float64(q.Polls), q.Source, q.Name)

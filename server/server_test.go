@@ -27,6 +27,7 @@ import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/room"
+	"github.com/warroom/warroom/sim"
 )
 
 func f(v float64) *float64 { return &v }
@@ -692,3 +693,65 @@ func TestHostKeyPersisted(t *testing.T) {
 }
 
 var osStat = os.Stat
+
+// TestMetricsShowTheDatadogBudget: with a Datadog source (the simulator's,
+// which answers with the recorded rate-limit headers), /metrics shows what
+// is left of each bucket's budget.
+func TestMetricsShowTheDatadogBudget(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sm, err := sim.Start(ctx, sim.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sm.Close()
+	t.Setenv("WR_TEST_DD_API", "0123456789abcdef0123456789abcdef")
+	t.Setenv("WR_TEST_DD_APP", "0123456789abcdef0123456789abcdef01234567")
+	cfg := &config.Config{
+		Incident: config.Incident{Name: "budget"},
+		Sources: []config.Source{{ID: "dd", Type: config.SourceDatadog, APIURL: sm.DatadogURL, Interval: config.Duration(time.Second),
+			APIKey: config.Secret{Env: "WR_TEST_DD_API"}, AppKey: config.Secret{Env: "WR_TEST_DD_APP"}}},
+		Services: []config.Service{{ID: "tokens", Owner: "maya", Panes: []config.Pane{
+			{ID: "throttles", Source: "dd", Query: "sum:aws.lambda.throttles{functionname:tokens}.as_rate()"}}}},
+		Roster: []config.Person{{Handle: "maya"}},
+		Roles:  config.Roles{Commander: "maya"},
+	}
+	dir := t.TempDir()
+	r, err := room.Open(ctx, room.Options{Config: cfg, JournalPath: filepath.Join(dir, "j.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, err := New(r, Options{HTTPAddr: "127.0.0.1:0", HostKeyPath: filepath.Join(dir, "host_key"), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var body string
+	ok := waitFor(t, 10*time.Second, func() bool {
+		resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return strings.Contains(body, `warroom_source_ratelimit_remaining{bucket="query",name="",source="dd"}`)
+	})
+	if !ok {
+		t.Fatalf("no budget in /metrics:\n%s", body)
+	}
+	for _, want := range []string{`warroom_source_ratelimit_limit{bucket="query",name="",source="dd"} 3000`,
+		`warroom_source_ratelimit_period_seconds{bucket="query",name="",source="dd"} 60`,
+		`warroom_source_ratelimit_poll_every_seconds{bucket="query",name="",source="dd"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if b := r.SourceBudgets()["dd"]; !strings.HasSuffix(b, "/3000 per 1m") {
+		t.Errorf("status bar budget %q", b)
+	}
+}

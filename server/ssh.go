@@ -252,6 +252,9 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 		lag := s.o.MirrorLag
 		o.MirrorStatus = func() string { return "lag " + lag().Round(time.Second).String() }
 	}
+	if s.r.Sources != nil {
+		o.SourceBudgets = s.r.SourceBudgets
+	}
 	// The program ends by Quit (the middleware quits it when the session
 	// ends), not by a cancelled context, so a normal disconnect is not
 	// logged as a crash; the feed still follows the session's context.

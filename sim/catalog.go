@@ -28,7 +28,6 @@ type series struct {
 type queryDef struct {
 	QueryInfo
 	alert  string // Prometheus alert name; empty for none
-	unit   *ddUnit
 	series []series
 }
 
@@ -182,86 +181,80 @@ func buildPromTable() []queryDef {
 var ddTable = buildDDTable()
 
 func buildDDTable() []queryDef {
-	reqPerSec := &ddUnit{u: unitRequest, per: unitSecond}
-	errPerSec := &ddUnit{u: unitError, per: unitSecond}
-	secs := &ddUnit{u: unitSecond}
-	conns := &ddUnit{u: unitConnection}
-	pct := &ddUnit{u: unitPercent}
-	withUnit := func(q queryDef, u *ddUnit) queryDef { q.unit = u; return q }
 	q := []queryDef{
-		withUnit(def(`sum:trace.http.request.hits{*}.as_rate()`, "", "requests/s reaching the origin", "req/s",
-			one(func(s *Snapshot) float64 { return s.OriginRPS })), reqPerSec),
-		withUnit(def(`sum:trace.http.request.hits{*} by {service}.as_rate()`, "", "requests/s per service", "req/s",
-			bySvc("service", svcRPS)), reqPerSec),
-		withUnit(def(`p95:trace.http.request{*} by {service}`, "", "p95 latency per service", "s",
-			bySvc("service", func(s *Snapshot, i int) float64 { return s.Services[i].P95 })), secs),
+		def(`sum:trace.http.request.hits{*}.as_rate()`, "", "requests/s reaching the origin", "req/s",
+			one(func(s *Snapshot) float64 { return s.OriginRPS })),
+		def(`sum:trace.http.request.hits{*} by {service}.as_rate()`, "", "requests/s per service", "req/s",
+			bySvc("service", svcRPS)),
+		def(`p95:trace.http.request{*} by {service}`, "", "p95 latency per service", "s",
+			bySvc("service", func(s *Snapshot, i int) float64 { return s.Services[i].P95 })),
 	}
 	for i, n := range ServiceNames {
 		q = append(q,
-			withUnit(def(fmt.Sprintf(`sum:trace.http.request.hits{service:%s}.as_rate()`, n), n, n+" requests/s", "req/s",
-				one(func(s *Snapshot) float64 { return s.Services[i].RPS })), reqPerSec),
-			withUnit(def(fmt.Sprintf(`sum:trace.http.request.errors{service:%s}.as_rate()`, n), n,
+			def(fmt.Sprintf(`sum:trace.http.request.hits{service:%s}.as_rate()`, n), n, n+" requests/s", "req/s",
+				one(func(s *Snapshot) float64 { return s.Services[i].RPS })),
+			def(fmt.Sprintf(`sum:trace.http.request.errors{service:%s}.as_rate()`, n), n,
 				n+" 5xx responses/s (formula 100*errors/hits gives percent)", "req/s",
-				one(func(s *Snapshot) float64 { return svcErrRPS(s, i) })), reqPerSec),
-			withUnit(def(fmt.Sprintf(`p95:trace.http.request{service:%s}`, n), n, n+" p95 latency", "s",
-				one(func(s *Snapshot) float64 { return s.Services[i].P95 })).th(0.5, 1), secs),
+				one(func(s *Snapshot) float64 { return svcErrRPS(s, i) })),
+			def(fmt.Sprintf(`p95:trace.http.request{service:%s}`, n), n, n+" p95 latency", "s",
+				one(func(s *Snapshot) float64 { return s.Services[i].P95 })).th(0.5, 1),
 		)
 	}
 	q = append(q,
-		withUnit(def(`avg:postgresql.connections{db:allium}`, "tokens", "connections used on the shared Allium database (max 500)", "conns",
-			one(func(s *Snapshot) float64 { return s.DB.Used })).th(400, 475), conns),
-		withUnit(def(`avg:postgresql.connections{db:allium} by {state}`, "history", "Allium connections by state (active, idle)", "conns",
+		def(`avg:postgresql.connections{db:allium}`, "tokens", "connections used on the shared Allium database (max 500)", "conns",
+			one(func(s *Snapshot) float64 { return s.DB.Used })).th(400, 475),
+		def(`avg:postgresql.connections{db:allium} by {state}`, "history", "Allium connections by state (active, idle)", "conns",
 			[]series{
 				{tags: []string{"state:active"}, fn: func(s *Snapshot) float64 { return s.DB.Active }},
 				{tags: []string{"state:idle"}, fn: func(s *Snapshot) float64 { return s.DB.Idle }},
-			}), conns),
-		withUnit(def(`avg:postgresql.max_connections{db:allium}`, "tokens", "Allium max_connections", "conns",
-			one(func(s *Snapshot) float64 { return s.DB.Max })), conns),
-		withUnit(def(`avg:postgresql.percent_usage_connections{db:allium}`, "history",
+			}),
+		def(`avg:postgresql.max_connections{db:allium}`, "tokens", "Allium max_connections", "conns",
+			one(func(s *Snapshot) float64 { return s.DB.Max })),
+		def(`avg:postgresql.percent_usage_connections{db:allium}`, "history",
 			"Allium connections used as a fraction of max_connections (0-1)", "fraction",
-			one(func(s *Snapshot) float64 { return s.DB.Saturation })).th(0.8, 0.95), &ddUnit{u: unitFraction}),
+			one(func(s *Snapshot) float64 { return s.DB.Saturation })).th(0.8, 0.95),
 		def(`avg:lambda.concurrent_executions{function:tokens}`, "tokens", "tokens Lambda concurrent executions", "",
 			one(func(s *Snapshot) float64 { return s.Lambda[svcTokens].Concurrent })),
 		def(`avg:aws.lambda.concurrent_executions{functionname:tokens}`, "tokens", "tokens Lambda concurrent executions", "",
 			one(func(s *Snapshot) float64 { return s.Lambda[svcTokens].Concurrent })),
 		def(`avg:aws.lambda.concurrent_executions{*} by {functionname}`, "", "Lambda concurrent executions per function", "",
 			bySvc("functionname", func(s *Snapshot, i int) float64 { return s.Lambda[i].Concurrent })),
-		withUnit(def(`sum:aws.lambda.throttles{functionname:tokens}.as_rate()`, "tokens", "tokens Lambda throttles/s", "/s",
-			one(func(s *Snapshot) float64 { return s.Lambda[svcTokens].ThrottlesPerSec })).th(10, 100), errPerSec),
-		withUnit(def(`avg:aws.nat.error_port_allocation{*}`, "aws", "NAT gateway port allocation errors/s", "/s",
-			one(func(s *Snapshot) float64 { return s.NAT.ErrorsPerSec })).th(1, 50), errPerSec),
-		withUnit(def(`sum:aws.natgateway.error_port_allocation{*}.as_rate()`, "aws", "NAT gateway port allocation errors/s", "/s",
-			one(func(s *Snapshot) float64 { return s.NAT.ErrorsPerSec })).th(1, 50), errPerSec),
-		withUnit(def(`sum:cloudflare.waf.blocked{*}.as_rate()`, "cloudflare", "requests/s blocked by the WAF", "req/s",
-			one(func(s *Snapshot) float64 { return s.WAF.Blocked() })), reqPerSec),
-		withUnit(def(`sum:cloudflare.waf.challenged{*}.as_rate()`, "cloudflare", "requests/s stopped by a WAF challenge", "req/s",
-			one(func(s *Snapshot) float64 { return s.WAF.BotChallenged })), reqPerSec),
-		withUnit(def(`sum:cloudflare.bot.requests_passed{*}.as_rate()`, "cloudflare", "bot requests/s reaching the origin", "req/s",
-			one(func(s *Snapshot) float64 { return s.WAF.BotAllowed })).th(2000, 5000), reqPerSec),
+		def(`sum:aws.lambda.throttles{functionname:tokens}.as_rate()`, "tokens", "tokens Lambda throttles/s", "/s",
+			one(func(s *Snapshot) float64 { return s.Lambda[svcTokens].ThrottlesPerSec })).th(10, 100),
+		def(`avg:aws.nat.error_port_allocation{*}`, "aws", "NAT gateway port allocation errors/s", "/s",
+			one(func(s *Snapshot) float64 { return s.NAT.ErrorsPerSec })).th(1, 50),
+		def(`sum:aws.natgateway.error_port_allocation{*}.as_rate()`, "aws", "NAT gateway port allocation errors/s", "/s",
+			one(func(s *Snapshot) float64 { return s.NAT.ErrorsPerSec })).th(1, 50),
+		def(`sum:cloudflare.waf.blocked{*}.as_rate()`, "cloudflare", "requests/s blocked by the WAF", "req/s",
+			one(func(s *Snapshot) float64 { return s.WAF.Blocked() })),
+		def(`sum:cloudflare.waf.challenged{*}.as_rate()`, "cloudflare", "requests/s stopped by a WAF challenge", "req/s",
+			one(func(s *Snapshot) float64 { return s.WAF.BotChallenged })),
+		def(`sum:cloudflare.bot.requests_passed{*}.as_rate()`, "cloudflare", "bot requests/s reaching the origin", "req/s",
+			one(func(s *Snapshot) float64 { return s.WAF.BotAllowed })).th(2000, 5000),
 	)
 	for i, p := range ProviderNames {
 		q = append(q,
-			withUnit(def(fmt.Sprintf(`avg:solana.rpc.latency.p95{provider:%s}`, p), p, p+" RPC p95 latency", "s",
-				one(func(s *Snapshot) float64 { return s.RPC[i].P95 })).th(0.25, 0.5), secs),
-			withUnit(def(fmt.Sprintf(`sum:solana.rpc.rate_limited{provider:%s}.as_rate()`, p), p, p+" RPC calls/s answered 429", "req/s",
-				one(func(s *Snapshot) float64 { return s.RPC[i].LoadRPS * s.RPC[i].Rate429 })).th(100, 1000), reqPerSec),
+			def(fmt.Sprintf(`avg:solana.rpc.latency.p95{provider:%s}`, p), p, p+" RPC p95 latency", "s",
+				one(func(s *Snapshot) float64 { return s.RPC[i].P95 })).th(0.25, 0.5),
+			def(fmt.Sprintf(`sum:solana.rpc.rate_limited{provider:%s}.as_rate()`, p), p, p+" RPC calls/s answered 429", "req/s",
+				one(func(s *Snapshot) float64 { return s.RPC[i].LoadRPS * s.RPC[i].Rate429 })).th(100, 1000),
 			def(fmt.Sprintf(`avg:solana.rpc.slot_lag{provider:%s}`, p), p, p+" slots behind the best provider", "slots",
 				one(func(s *Snapshot) float64 { return float64(s.RPC[i].Lag) })).th(20, 50),
 		)
 	}
 	q = append(q,
-		withUnit(def(`avg:solana.rpc.latency.p95{*} by {provider}`, "", "RPC p95 latency per provider", "s",
-			byProv("provider", func(s *Snapshot, i int) float64 { return s.RPC[i].P95 })), secs),
+		def(`avg:solana.rpc.latency.p95{*} by {provider}`, "", "RPC p95 latency per provider", "s",
+			byProv("provider", func(s *Snapshot, i int) float64 { return s.RPC[i].P95 })),
 		def(`avg:solana.rpc.slot_lag{*} by {provider}`, "", "slots behind the best provider, per provider", "slots",
 			byProv("provider", func(s *Snapshot, i int) float64 { return float64(s.RPC[i].Lag) })),
-		withUnit(def(`avg:wallet.tx.landing_rate{service:blowfish}`, "blowfish", "wallet transactions landing, percent", "%",
-			one(func(s *Snapshot) float64 { return s.Fees.LandingPct })).th(90, 80), pct),
+		def(`avg:wallet.tx.landing_rate{service:blowfish}`, "blowfish", "wallet transactions landing, percent", "%",
+			one(func(s *Snapshot) float64 { return s.Fees.LandingPct })).th(90, 80),
 		def(`avg:solana.priority_fee.p50{*}`, "blowfish", "median recent prioritization fee", "µlamports/CU",
 			one(func(s *Snapshot) float64 { return s.Fees.MarketP50 })),
 		def(`avg:wallet.priority_fee.setting{*}`, "blowfish", "priority fee the wallet sets", "µlamports/CU",
 			one(func(s *Snapshot) float64 { return s.Fees.Setting })),
-		withUnit(def(`p95:blowfish.scan.duration{service:blowfish}`, "blowfish", "Blowfish transaction simulation p95", "s",
-			one(func(s *Snapshot) float64 { return s.Blowfish.P95 })).th(0.5, 1), secs),
+		def(`p95:blowfish.scan.duration{service:blowfish}`, "blowfish", "Blowfish transaction simulation p95", "s",
+			one(func(s *Snapshot) float64 { return s.Blowfish.P95 })).th(0.5, 1),
 	)
 	return q
 }

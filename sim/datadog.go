@@ -13,34 +13,6 @@ import (
 	"time"
 )
 
-// ddUnit is a Datadog unit pair: unit, and per-unit (null when absent).
-type ddUnit struct{ u, per *ddUnitJSON }
-
-type ddUnitJSON struct {
-	Family      string  `json:"family"`
-	ID          int     `json:"id"`
-	Name        string  `json:"name"`
-	Plural      string  `json:"plural"`
-	ScaleFactor float64 `json:"scale_factor"`
-	ShortName   string  `json:"short_name"`
-}
-
-var (
-	unitSecond     = &ddUnitJSON{"time", 11, "second", "seconds", 1, "s"}
-	unitPercent    = &ddUnitJSON{"percentage", 17, "percent", "percent", 1, "%"}
-	unitFraction   = &ddUnitJSON{"percentage", 16, "fraction", "fractions", 1, ""}
-	unitConnection = &ddUnitJSON{"db", 22, "connection", "connections", 1, "conn"}
-	unitRequest    = &ddUnitJSON{"network", 25, "request", "requests", 1, "req"}
-	unitError      = &ddUnitJSON{"general", 43, "error", "errors", 1, "err"}
-)
-
-func (u *ddUnit) json() any {
-	if u == nil {
-		return nil
-	}
-	return []any{u.u, u.per}
-}
-
 type ddServer struct {
 	w      *World
 	limit  int
@@ -72,12 +44,21 @@ func newDatadogHandler(w *World, limit int, period time.Duration) http.Handler {
 func ddErrors(msgs ...string) map[string][]string { return map[string][]string{"errors": msgs} }
 
 func ddWrite(rw http.ResponseWriter, status int, v any) {
-	rw.Header().Set("Content-Type", "application/json")
+	ddWriteAs(rw, "application/json", status, v)
+}
+
+func ddWriteAs(rw http.ResponseWriter, contentType string, status int, v any) {
+	rw.Header().Set("Content-Type", contentType)
 	rw.WriteHeader(status)
 	_ = json.NewEncoder(rw).Encode(v)
 }
 
-// guard checks the keys and the rate limit and sets the X-RateLimit headers.
+// guard checks the keys and the rate limit and sets the rate-limit
+// headers as the recorded answers have them: lower-case
+// x-ratelimit-{limit,period,remaining,reset}, Reset in seconds until the
+// calendar-aligned period ends, and no x-ratelimit-name
+// (datadog-api-client-python's monitor group search cassette, recorded
+// with response headers; docs.datadoghq.com "Rate limits").
 func (d *ddServer) guard(bucket string, next http.HandlerFunc) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("DD-API-KEY") == "" || r.Header.Get("DD-APPLICATION-KEY") == "" {
@@ -100,11 +81,10 @@ func (d *ddServer) guard(bucket string, next http.HandlerFunc) http.HandlerFunc 
 		d.mu.Unlock()
 		reset := int(math.Ceil(win.Add(d.period).Sub(now).Seconds()))
 		h := rw.Header()
-		h.Set("X-RateLimit-Limit", strconv.Itoa(d.limit))
-		h.Set("X-RateLimit-Period", strconv.Itoa(int(d.period.Seconds())))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-		h.Set("X-RateLimit-Reset", strconv.Itoa(max(reset, 1)))
-		h.Set("X-RateLimit-Name", bucket)
+		h["x-ratelimit-limit"] = []string{strconv.Itoa(d.limit)}
+		h["x-ratelimit-period"] = []string{strconv.Itoa(int(d.period.Seconds()))}
+		h["x-ratelimit-remaining"] = []string{strconv.Itoa(remaining)}
+		h["x-ratelimit-reset"] = []string{strconv.Itoa(max(reset, 1))}
 		if over {
 			ddWrite(rw, http.StatusTooManyRequests, ddErrors(fmt.Sprintf(
 				"Rate limit of %d requests in %d seconds reached. Please try again later.", d.limit, int(d.period.Seconds()))))
@@ -169,11 +149,17 @@ func pickInterval(from, to int64, asked *int64) int64 {
 	return niceIntervals[len(niceIntervals)-1]
 }
 
+// ddTSResponse is the v2 timeseries answer as recorded from the real API
+// (datadog-api-client-go cassettes, Feature_Metrics/Scenario_Timeseries_*):
+// application/vnd.api+json, data.id "0", unit null on every series, and
+// times sparse: only the timestamps where some series has a point, so the
+// steps are irregular where ingestion left gaps.
 type ddTSResponse struct {
 	Data ddTSData `json:"data"`
 }
 
 type ddTSData struct {
+	ID         string    `json:"id"`
 	Type       string    `json:"type"`
 	Attributes ddTSAttrs `json:"attributes"`
 }
@@ -263,27 +249,41 @@ func (d *ddServer) timeseries(rw http.ResponseWriter, r *http.Request) {
 	if len(formulas) == 0 {
 		for i, gs := range groups {
 			for _, g := range gs {
-				series = append(series, ddSeriesOut{GroupTags: g.tags, QueryIndex: i, Unit: defs[i].unit.json()})
+				series = append(series, ddSeriesOut{GroupTags: g.tags, QueryIndex: i})
 				values = append(values, g.values)
 			}
 		}
 	} else {
 		for fi, f := range formulas {
 			for _, g := range applyFormula(f, groups, len(times)) {
-				var unit any
-				if f.op == 'q' {
-					unit = defs[f.ref].unit.json()
-				}
-				series = append(series, ddSeriesOut{GroupTags: g.tags, QueryIndex: fi, Unit: unit})
+				series = append(series, ddSeriesOut{GroupTags: g.tags, QueryIndex: fi})
 				values = append(values, g.values)
 			}
 		}
 	}
-	if len(series) == 0 || times == nil {
-		times = []int64{}
+	// Sparse: keep only the timestamps where some series has a point.
+	keep := make([]bool, len(times))
+	kept := []int64{}
+	for k, ms := range times {
+		for _, vs := range values {
+			if vs[k] != nil {
+				keep[k] = true
+				kept = append(kept, ms)
+				break
+			}
+		}
 	}
-	ddWrite(rw, http.StatusOK, ddTSResponse{Data: ddTSData{Type: "timeseries_response",
-		Attributes: ddTSAttrs{Series: series, Times: times, Values: values}}})
+	for i, vs := range values {
+		out := make([]*float64, 0, len(kept))
+		for k, v := range vs {
+			if keep[k] {
+				out = append(out, v)
+			}
+		}
+		values[i] = out
+	}
+	ddWriteAs(rw, "application/vnd.api+json", http.StatusOK, ddTSResponse{Data: ddTSData{ID: "0", Type: "timeseries_response",
+		Attributes: ddTSAttrs{Series: series, Times: kept, Values: values}}})
 }
 
 // evaluate computes every query's groups over times (nil = no data).

@@ -111,7 +111,8 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// RateLimit is Datadog's X-RateLimit-* headers.
+// RateLimit is Datadog's X-RateLimit-* headers (the names are
+// case-insensitive: recorded answers send them lower-case).
 type RateLimit struct {
 	Limit     int
 	Period    time.Duration
@@ -145,6 +146,15 @@ func ParseRateLimit(h http.Header) (rl RateLimit, ok bool) {
 	per, _ := num("X-RateLimit-Period")
 	return RateLimit{Limit: int(lim), Period: secondsCeil(per), Remaining: int(rem),
 		Reset: secondsCeil(reset), Name: h.Get("X-RateLimit-Name")}, true
+}
+
+// Label names the bucket for people: its X-RateLimit-Name, or "the rate
+// limit" when the answer sent none (Datadog's recorded answers do not).
+func (rl RateLimit) Label() string {
+	if rl.Name == "" {
+		return "the rate limit"
+	}
+	return "rate limit " + strconv.Quote(rl.Name)
 }
 
 func secondsCeil(s float64) time.Duration {

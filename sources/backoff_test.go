@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -137,5 +138,38 @@ func TestRetryAfterAndRateLimitHeaders(t *testing.T) {
 		if e := StatusError(code, nil, now, ""); e.Class != Permanent {
 			t.Fatalf("%d: %v", code, e.Class)
 		}
+	}
+}
+
+// TestBudgetPace: the pacing policy's factor, and how a budget reads.
+func TestBudgetPace(t *testing.T) {
+	h := time.Hour
+	cases := []struct {
+		rl        RateLimit
+		perSecond float64
+		want      float64
+	}{
+		{RateLimit{Limit: 1600, Period: h, Remaining: 1600, Reset: h}, 4.0 / 10, 1.125},      // the example: 4 queries at 10 s
+		{RateLimit{Limit: 1600, Period: h, Remaining: 1600, Reset: h}, 4.0 / 30, 1},          // at 30 s it fits
+		{RateLimit{Limit: 1600, Period: h, Remaining: 100, Reset: 30 * time.Minute}, 0.4, 9}, // others spent most of it
+		{RateLimit{Limit: 1600, Period: h, Remaining: 0, Reset: h}, 0.4, 1},                  // used up: held, not paced
+		{RateLimit{Limit: 120, Period: 10 * time.Second, Remaining: 119, Reset: 5 * time.Second}, 0.1, 1},
+	}
+	for _, c := range cases {
+		if got := pace(c.rl, c.perSecond); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%+v at %v/s: pace %v, want %v", c.rl, c.perSecond, got, c.want)
+		}
+	}
+	b := Budget{Bucket: "query", RateLimit: RateLimit{Limit: 1600, Period: h, Remaining: 98, Reset: 30 * time.Minute},
+		At: time.Date(2026, 1, 31, 14, 30, 0, 0, time.UTC), Every: 91 * time.Second}
+	if s := b.Short(); s != "98/1600 per 1h, every 1m31s" {
+		t.Errorf("short %q", s)
+	}
+	if s := b.String(); s != "the rate limit: 98 of 1600 left until 15:00:00, polling every 1m31s to make it last" {
+		t.Errorf("string %q", s)
+	}
+	b.Name, b.Every, b.Period = "query_timeseries", 0, 10*time.Second
+	if s := b.Short(); s != "98/1600 per 10s" || b.Label() != `rate limit "query_timeseries"` {
+		t.Errorf("short %q label %q", s, b.Label())
 	}
 }

@@ -76,6 +76,9 @@ type Status struct {
 	LastFailure time.Time
 	// RateLimitedUntil is the latest reset the source asked us to wait for.
 	RateLimitedUntil time.Time
+	// Budgets are the source's rate-limit buckets as its answers last
+	// described them (Datadog's X-RateLimit-* headers), until their reset.
+	Budgets          []Budget
 	Queries, Failing int
 }
 
@@ -147,6 +150,7 @@ type sourceState struct {
 	sendMu  sync.Mutex // orders health reports
 	// guarded by Scheduler.mu
 	health, reported, err   string
+	reportedEvery           time.Duration
 	since, lastOK, lastFail time.Time
 	limitedUntil            time.Time
 }
@@ -154,6 +158,8 @@ type sourceState struct {
 type gate struct {
 	until  time.Time
 	reason string
+	budget *Budget // as the last answer of the bucket said
+	slow   float64 // pace factor until the budget's reset (≤ 1: none)
 }
 
 type worker struct {
@@ -339,6 +345,7 @@ func (s *Scheduler) Stop() {
 // Health returns every source's status by source id. Safe for concurrent
 // use; the map is a copy.
 func (s *Scheduler) Health() map[string]Status {
+	now := s.clk.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]Status, len(s.sources))
@@ -351,7 +358,7 @@ func (s *Scheduler) Health() map[string]Status {
 		}
 		out[st.src.ID] = Status{Source: st.src.ID, Type: st.src.Type, Health: st.health, Error: st.err,
 			Since: st.since, LastSuccess: st.lastOK, LastFailure: st.lastFail,
-			RateLimitedUntil: st.limitedUntil, Queries: len(st.workers), Failing: failing}
+			RateLimitedUntil: st.limitedUntil, Budgets: s.budgets(st, now), Queries: len(st.workers), Failing: failing}
 	}
 	return out
 }
@@ -588,9 +595,14 @@ func (w *worker) succeeded(ctx context.Context, start time.Time, res Result) tim
 	s.polls.Add(1)
 	w.emit(ctx, res.Alerts, res.Samples)
 	now := s.clk.Now()
-	if res.Throttle > 0 {
-		until := now.Add(res.Throttle)
-		s.hold(w, until, fmt.Sprintf("%s: rate limit used up (X-RateLimit-Remaining: 0), waiting for the reset at %s", w.info.Source, until.UTC().Format(time.TimeOnly)))
+	if rl := res.RateLimit; rl != nil {
+		s.mu.Lock()
+		s.noteBudget(w, *rl, now)
+		s.mu.Unlock()
+		if rl.Remaining == 0 && rl.Reset > 0 {
+			until := now.Add(rl.Reset)
+			s.hold(w, until, fmt.Sprintf("%s: %s used up (X-RateLimit-Remaining: 0), waiting for the reset at %s", w.info.Source, rl.Label(), until.UTC().Format(time.TimeOnly)))
+		}
 	}
 	s.mu.Lock()
 	w.fails = 0
@@ -604,9 +616,9 @@ func (w *worker) succeeded(ctx context.Context, start time.Time, res Result) tim
 	w.polled = true
 	w.lastPoll, w.nPolls = now, w.nPolls+1
 	w.src.lastOK = now
+	next := start.Add(s.paced(w, w.jittered(), now))
 	s.mu.Unlock()
 	s.report(ctx, w.src)
-	next := start.Add(w.jittered())
 	if next.Before(now) {
 		next = now
 	}
@@ -625,6 +637,9 @@ func (w *worker) failed(ctx context.Context, res Result, e *Error) time.Time {
 	w.fails++
 	w.okStreak = 0
 	fails := w.fails
+	if e.RateLimit != nil {
+		s.noteBudget(w, *e.RateLimit, now)
+	}
 	s.mu.Unlock()
 	why := w.reason(e)
 	delay := s.backoff.Next(fails, e, w.interval)
@@ -668,22 +683,35 @@ func (s *Scheduler) hold(w *worker, until time.Time, reason string) {
 func (s *Scheduler) report(ctx context.Context, st *sourceState) {
 	st.sendMu.Lock()
 	defer st.sendMu.Unlock()
+	now := s.clk.Now()
 	s.mu.Lock()
 	health, why := st.compute()
+	// A bucket paced to make its budget last: rate-limited by our own
+	// choice, and the engine waits longer before calling its panes STALE.
+	var every time.Duration
+	for _, b := range s.budgets(st, now) {
+		if b.Every > every {
+			every = b.Every
+			if health == HealthUp {
+				health, why = HealthRateLimited, st.src.ID+": "+b.String()
+			}
+		}
+	}
+	every = every.Round(time.Second)
 	if health != st.health {
-		st.health, st.since = health, s.clk.Now()
+		st.health, st.since = health, now
 	}
 	st.err = why
-	send := health != "" && health != st.reported
+	send := health != "" && (health != st.reported || every != st.reportedEvery)
 	if send {
-		st.reported = health
+		st.reported, st.reportedEvery = health, every
 	}
 	s.mu.Unlock()
 	if !send {
 		return
 	}
 	s.log.Info("sources: health", "source", st.src.ID, "health", health, "err", why)
-	info := incident.SourceInfo{ID: st.src.ID, Health: health, Error: why}
+	info := incident.SourceInfo{ID: st.src.ID, Health: health, Error: why, Every: every}
 	if err := s.sink.Submit(ctx, incident.ReportSource{Info: info}); err != nil && ctx.Err() == nil {
 		s.log.Warn("sources: engine refused health", "source", st.src.ID, "err", err)
 	}

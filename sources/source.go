@@ -137,9 +137,11 @@ type Result struct {
 	Samples []incident.Sample
 	// Alerts, if set, is submitted to the engine as is (imported alerts).
 	Alerts *incident.ImportAlerts
-	// Throttle, when > 0, holds back the query's rate-limit bucket for that
-	// long although this poll succeeded (X-RateLimit-Remaining: 0).
-	Throttle time.Duration
+	// RateLimit is the budget of the query's rate-limit bucket as the
+	// service reported it with this answer (Datadog's X-RateLimit-*
+	// headers), nil when it did not. The scheduler paces the bucket by it
+	// (see Budget) and holds it until the reset at Remaining 0.
+	RateLimit *RateLimit
 }
 
 // Class says how a failed poll is retried and what it does to the source's
@@ -180,6 +182,9 @@ type Error struct {
 	// secrets; the scheduler also runs config.Redact over it.
 	Msg string
 	Err error
+	// RateLimit is the bucket's budget when the answer said (a 429 with
+	// X-RateLimit-* headers).
+	RateLimit *RateLimit
 }
 
 func (e *Error) Error() string {
@@ -231,8 +236,11 @@ func StatusError(status int, h http.Header, now time.Time, msg string) *Error {
 		e.RetryAfter = RetryAfter(h, now)
 		// Datadog's X-RateLimit-Reset (seconds until the bucket resets)
 		// is on every response; it is a wait only on a 429.
-		if rl, ok := ParseRateLimit(h); ok && e.Class == RateLimited {
-			e.RetryAfter = max(e.RetryAfter, rl.Reset)
+		if rl, ok := ParseRateLimit(h); ok {
+			e.RateLimit = &rl
+			if e.Class == RateLimited {
+				e.RetryAfter = max(e.RetryAfter, rl.Reset)
+			}
 		}
 	}
 	return e

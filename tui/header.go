@@ -388,6 +388,9 @@ func (m *Model) sourceBadge(id string, stale int) string {
 	if stale > 0 {
 		out += s.Level[sevStale].S("(" + itoa(stale) + " stale)")
 	}
+	if b := m.budgets[id]; b != "" {
+		out += s.Muted.S(" " + textsafe.Line(b))
+	}
 	return out
 }
 

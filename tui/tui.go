@@ -75,6 +75,10 @@ type Options struct {
 	// "ok, lag 2s"). It is called once a second in a Cmd, so it must be
 	// safe for concurrent use.
 	MirrorStatus func() string
+	// SourceBudgets optionally reports, per source id, what is left of
+	// its rate-limit budget (e.g. "412/1600 per 1h"), for the status bar.
+	// Called once a second in a Cmd, like MirrorStatus.
+	SourceBudgets func() map[string]string
 
 	// OwnsRoom is set when the room runs in this process (warroom run and
 	// demo): quitting stops it for everyone, and the quit prompt says so.
@@ -184,7 +188,8 @@ type Model struct {
 	sub     *incident.Subscription
 	feedErr string
 	now     time.Time
-	mirror  string // from MirrorStatus
+	mirror  string            // from MirrorStatus
+	budgets map[string]string // from SourceBudgets
 
 	width, height int
 	profile       colorprofile.Profile
@@ -349,15 +354,16 @@ func (m *Model) Handle() string { return m.me }
 func (m *Model) State() *incident.State { return m.st }
 
 type tickMsg struct {
-	now    time.Time
-	mirror string
-	chain  bool // from the model's own tick chain (re-armed)
+	now     time.Time
+	mirror  string
+	budgets map[string]string
+	chain   bool // from the model's own tick chain (re-armed)
 }
 
 // tickCmd fires on the next whole second of the clock, for ages and the
 // header clock. The clock and the mirror hook are read in the Cmd.
 func (m *Model) tickCmd() tea.Cmd {
-	clk, hook := m.clk, m.o.MirrorStatus
+	clk, hook, budgets := m.clk, m.o.MirrorStatus, m.o.SourceBudgets
 	d := time.Second - time.Duration(m.now.Nanosecond())
 	if d <= 0 || d > time.Second {
 		d = time.Second
@@ -366,6 +372,9 @@ func (m *Model) tickCmd() tea.Cmd {
 		t := tickMsg{now: clk.Now(), chain: true}
 		if hook != nil {
 			t.mirror = hook()
+		}
+		if budgets != nil {
+			t.budgets = budgets()
 		}
 		return t
 	})
@@ -407,6 +416,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.now = msg.now
 		if m.o.MirrorStatus != nil {
 			m.mirror = msg.mirror
+		}
+		if m.o.SourceBudgets != nil {
+			m.budgets = msg.budgets
 		}
 		m.invalidate()
 		if !msg.chain || m.o.NoTick {

@@ -764,3 +764,15 @@ func TestTickChainNotDuplicated(t *testing.T) {
 		t.Fatal("the model's own tick re-arms")
 	}
 }
+
+// TestStatusBarShowsSourceBudgets: what the room reports of each source's
+// rate-limit budget is shown beside the source in the status bar.
+func TestStatusBarShowsSourceBudgets(t *testing.T) {
+	f := newFakeEngine()
+	m := newTestModel(t, f, "maya", 200, 40)
+	m.o.SourceBudgets = func() map[string]string { return map[string]string{"dd": "98/1600 per 1h, every 1m31s"} }
+	m.Update(tickMsg{now: f.clk.Now(), budgets: m.o.SourceBudgets()})
+	if v := plainView(m); !strings.Contains(v, "dd:429(1 stale) 98/1600 per 1h, every 1m31s triton") {
+		t.Fatalf("status bar without the budget:\n%s", v)
+	}
+}

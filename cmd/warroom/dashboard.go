@@ -35,6 +35,9 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 	if r.Mirror != nil {
 		opts.MirrorStatus = r.MirrorStatus
 	}
+	if r.Sources != nil {
+		opts.SourceBudgets = r.SourceBudgets
+	}
 	p := tea.NewProgram(tui.New(opts), tui.ProgramOptions(opts)...)
 	go func() {
 		select {

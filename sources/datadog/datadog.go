@@ -49,8 +49,11 @@
 // app_key (${ENV} references), else DD_API_KEY and DD_APP_KEY. The
 // client's own retry is off: the scheduler backs off, and on a 429 waits
 // exactly X-RateLimit-Reset seconds; X-RateLimit-Remaining: 0 on a success
-// holds the bucket until the reset too. Timeseries queries of a source
-// share one rate-limit bucket, monitor queries another. 400 and 403 make
+// holds the bucket until the reset too. Every answer's X-RateLimit-*
+// headers are the bucket's budget: the status bar and /metrics show it,
+// and when the polls would spend it before the reset they slow down
+// (sources.Budget). Timeseries queries of a source share one rate-limit
+// bucket, monitor queries another. 400 and 403 make
 // the source down with Datadog's message (403: the key is wrong or
 // missing); they are retried at most once a minute.
 package datadog
@@ -271,7 +274,7 @@ func (c *conn) fail(what string, resp *http.Response, err error) *sources.Error 
 			msg += fmt.Sprintf(": the Datadog API key %s or application key %s is wrong or missing", c.apiKey, c.appKey)
 		case http.StatusTooManyRequests:
 			if rl, ok := sources.ParseRateLimit(resp.Header); ok {
-				msg += fmt.Sprintf(": rate limit %q used up (%d per %s), resets in %s", rl.Name, rl.Limit, rl.Period, rl.Reset)
+				msg += fmt.Sprintf(": %s used up (%d per %s), resets in %s", rl.Label(), rl.Limit, rl.Period, rl.Reset)
 			}
 		}
 		if detail != "" {
@@ -309,16 +312,16 @@ func errorDetail(body []byte) string {
 	return ""
 }
 
-// throttle holds the bucket when a successful answer used the last
-// request of the period.
-func throttle(resp *http.Response) time.Duration {
+// rateLimit reads a successful answer's X-RateLimit-* headers (nil
+// without them): the scheduler paces the bucket by them.
+func rateLimit(resp *http.Response) *sources.RateLimit {
 	if resp == nil {
-		return 0
+		return nil
 	}
-	if rl, ok := sources.ParseRateLimit(resp.Header); ok && rl.Remaining == 0 && rl.Reset > 0 {
-		return rl.Reset
+	if rl, ok := sources.ParseRateLimit(resp.Header); ok {
+		return &rl
 	}
-	return 0
+	return nil
 }
 
 // --- timeseries ---
@@ -398,7 +401,7 @@ func (q *seriesQuery) Poll(ctx context.Context) (sources.Result, error) {
 		return sources.Result{}, q.c.fail("timeseries", httpResp, err)
 	}
 	samples, partial := q.samples(resp, first, now)
-	res := sources.Result{Samples: samples, Throttle: throttle(httpResp)}
+	res := sources.Result{Samples: samples, RateLimit: rateLimit(httpResp)}
 	if partial != "" {
 		// Panes without a series get STALE with Datadog's message.
 		return res, &sources.Error{Class: sources.Permanent, Msg: config.Redact("timeseries: Datadog: " + partial)}
@@ -550,7 +553,7 @@ func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
 		return sources.Result{}, err
 	}
 	imp := &incident.ImportAlerts{Origin: q.c.spec.Origin, Complete: true, Via: "poll"}
-	var thr time.Duration
+	var rl *sources.RateLimit
 	for page := int64(0); ; page++ {
 		if page >= int64(q.c.opts.MonitorPages) {
 			imp.Complete = false // more groups than we read: resolve nothing by absence
@@ -564,7 +567,7 @@ func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
 		if err != nil {
 			return sources.Result{}, q.c.fail("monitor groups", httpResp, err)
 		}
-		thr = max(thr, throttle(httpResp))
+		rl = rateLimit(httpResp)
 		for _, g := range resp.Groups {
 			if a, ok := q.groupAlert(imp.Origin, readGroup(g)); ok {
 				imp.Alerts = append(imp.Alerts, a)
@@ -577,13 +580,13 @@ func (q *monitorQuery) Poll(ctx context.Context) (sources.Result, error) {
 		if page+1 >= pages || len(resp.Groups) == 0 {
 			break
 		}
-		if thr > 0 {
+		if rl != nil && rl.Remaining == 0 {
 			imp.Complete = false // the bucket is used up: read the rest next time
 			break
 		}
 	}
 	sort.SliceStable(imp.Alerts, func(i, j int) bool { return imp.Alerts[i].Key < imp.Alerts[j].Key })
-	return sources.Result{Alerts: imp, Throttle: thr}, nil
+	return sources.Result{Alerts: imp, RateLimit: rl}, nil
 }
 
 // monitorGroup is one group of SearchMonitorGroups with the fields the

@@ -597,7 +597,8 @@ func TestRateLimitedForMinutesHonoursReset(t *testing.T) {
 	if h := s.Health()["dd"]; h.Health != sources.HealthUp {
 		t.Fatalf("after the budget came back: %+v", h)
 	}
-	if !strings.Contains(sink.lastStale(), "429") || !strings.Contains(sink.lastStale(), `rate limit "query_timeseries" used up`) {
+	// The recorded answers name no bucket (no X-RateLimit-Name).
+	if !strings.Contains(sink.lastStale(), "429") || !strings.Contains(sink.lastStale(), "the rate limit used up (100 per 1m0s)") {
 		t.Fatalf("STALE reason %q", sink.lastStale())
 	}
 }
@@ -718,4 +719,118 @@ func TestDelayedPanesReadALateWindow(t *testing.T) {
 	if end := time.UnixMilli(b.To); !end.Equal(t0.Add(-15 * time.Minute)) {
 		t.Fatalf("window ends %v, want 15m before %v", end, t0)
 	}
+}
+
+// TestBudgetPacesPolling: other tools have spent most of the org's hourly
+// query budget. At their intervals the room's queries would spend the rest
+// long before the reset, so they poll less often, evenly, to make it last:
+// no 429, the panes never go STALE, and the source says why (rate-limited,
+// with the budget). At the reset the normal pace comes back.
+func TestBudgetPacesPolling(t *testing.T) {
+	r := newRig(t)
+	r.fake.period, r.fake.limit = time.Hour, 1600
+	r.fake.start["query_timeseries"], r.fake.used["query_timeseries"] = t0.Truncate(time.Hour), 1500 // 100 left at 14:00:30
+	e, j := engineFor(t, r)
+	s, err := sources.Start(context.Background(), r.cfg, e, j, r.clk, sources.Options{Jitter: -1,
+		Builders: map[config.SourceType]sources.Builder{config.SourceDatadog: Builder(Options{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	var seen sources.Budget
+	health := ""
+	for el := time.Duration(0); el < 59*time.Minute; el += 5 * time.Second {
+		r.clk.Advance(5 * time.Second)
+		waitUntil(t, s.Settled)
+		h := s.Health()["dd"]
+		for _, b := range h.Budgets {
+			if b.Bucket == BucketQuery && b.Every > 0 && seen.Every == 0 {
+				seen, health = b, h.Health+": "+h.Error // the first pace
+			}
+		}
+	}
+	r.fake.mu.Lock()
+	var gaps []time.Duration
+	var last time.Time
+	n := 0
+	for _, q := range r.fake.requests {
+		if q.path != "/api/v2/query/timeseries" || q.at.Before(t0.Add(time.Minute)) {
+			continue
+		}
+		if q.status == 429 {
+			t.Errorf("429 at %s", q.at.Format(time.TimeOnly))
+		}
+		n++
+		if !last.IsZero() && q.at.Sub(last) > 20*time.Second {
+			gaps = append(gaps, q.at.Sub(last))
+		}
+		last = q.at
+	}
+	left := r.fake.limit - r.fake.used["query_timeseries"]
+	r.fake.mu.Unlock()
+	// Two queries at 30 s would send ~236 requests before the reset; the
+	// 100 left are spread over the hour instead (one poll each ~90 s at
+	// first), and the room never spends the last of them.
+	if n < 40 || n > 100 || left < 1 {
+		t.Fatalf("%d timeseries requests in the hour, %d of the budget left at its end", n, left)
+	}
+	if seen.Every < 60*time.Second || seen.Every > 3*time.Minute || !strings.HasPrefix(health, "rate-limited: dd: the rate limit: ") || !strings.Contains(health, "polling every") {
+		t.Fatalf("budget %+v, health %q", seen, health)
+	}
+	st := state(t, e)
+	for _, a := range st.Alerts {
+		if a.Level == incident.LevelStale {
+			t.Fatalf("a paced pane went STALE: %+v", a)
+		}
+	}
+	if !strings.Contains(timelineText(t, j), "source dd is rate-limited: dd: the rate limit: ") {
+		t.Fatal("the timeline does not say the source paces itself")
+	}
+	// The new hour: a full budget, the normal pace, the source up.
+	advanceSettled(t, r.clk, s, 3*time.Minute, 5*time.Second)
+	if h := s.Health()["dd"]; h.Health != sources.HealthUp || len(h.Budgets) == 0 || h.Budgets[0].Every != 0 {
+		t.Fatalf("after the reset: %+v", h)
+	}
+	t.Logf("paced: %s (%d requests in the hour, %d left)", seen, n, left)
+}
+
+// engineFor runs a real engine on the rig's clock and a journal.
+func engineFor(t *testing.T, r *rig) (*incident.Engine, *journal.SQLite) {
+	t.Helper()
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := incident.New(incident.Options{Config: r.cfg, Journal: j, Clock: r.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go eng.Run(ctx)
+	t.Cleanup(func() { cancel(); <-eng.Done(); j.Close() })
+	return eng, j
+}
+
+func state(t *testing.T, e *incident.Engine) *incident.State {
+	t.Helper()
+	st, sub, err := e.Subscribe(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Unsubscribe(sub)
+	return st
+}
+
+// timelineText is every event's text, one a line.
+func timelineText(t *testing.T, j *journal.SQLite) string {
+	t.Helper()
+	var b strings.Builder
+	if err := j.Replay(context.Background(), 0, func(e journal.Event) error {
+		ev, err := incident.FromJournal(e)
+		b.WriteString(ev.Text + "\n")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -14,11 +14,14 @@ import (
 )
 
 // fakeDD is a local Datadog API that follows the shapes in
-// research/integrations.md §1: key headers (403 {"errors":["Forbidden"]}),
-// X-RateLimit-{Limit,Period,Remaining,Reset,Name} on every answer with
-// calendar-aligned periods and Reset counting down in seconds, 429 past
-// the limit, 400 {"errors":[…]} for a bad query, null points, unit pairs
-// whose second element is null, and unknown monitor states.
+// research/integrations.md §1 and the answers recorded in
+// datadog-api-client-go's cassettes: key headers (403
+// {"errors":["Forbidden"]}), x-ratelimit-{limit,period,remaining,reset}
+// on every answer (lower-case, as recorded, with no x-ratelimit-name
+// unless sendName) with calendar-aligned periods and Reset counting down
+// in seconds, 429 past the limit, 400 {"errors":[…]} for a bad query,
+// timeseries as application/vnd.api+json with data.id "0", null points and
+// unit null, and unknown monitor states.
 type fakeDD struct {
 	mu     sync.Mutex
 	clk    clock.Clock
@@ -38,6 +41,8 @@ type fakeDD struct {
 	// monitorQueries are the query parameters of the group searches.
 	monitorQueries []string
 	mode           string // "400", "500": fail the timeseries endpoint
+	// sendName adds x-ratelimit-name, which the recorded answers lack.
+	sendName bool
 
 	bodies   []tsBody
 	requests []ddReq
@@ -122,15 +127,17 @@ func (f *fakeDD) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.used[bucket]++
 	reset := int(math.Ceil(ps.Add(f.period).Sub(now).Seconds()))
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(f.limit))
-	h.Set("X-RateLimit-Period", strconv.Itoa(int(f.period.Seconds())))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(0, f.limit-f.used[bucket])))
-	h.Set("X-RateLimit-Reset", strconv.Itoa(reset))
-	h.Set("X-RateLimit-Name", bucket)
+	h["x-ratelimit-limit"] = []string{strconv.Itoa(f.limit)}
+	h["x-ratelimit-period"] = []string{strconv.Itoa(int(f.period.Seconds()))}
+	h["x-ratelimit-remaining"] = []string{strconv.Itoa(max(0, f.limit-f.used[bucket]))}
+	h["x-ratelimit-reset"] = []string{strconv.Itoa(reset)}
+	if f.sendName {
+		h["x-ratelimit-name"] = []string{bucket}
+	}
 	if f.used[bucket] > f.limit || now.Before(f.exhaustedUntil) {
 		f.n429++
 		rec.status = 429
-		h.Set("X-RateLimit-Remaining", "0")
+		h["x-ratelimit-remaining"] = []string{"0"}
 		f.resets[bucket], f.told[bucket], f.pending[bucket] = now.Add(time.Duration(reset)*time.Second), now, true
 		ddErr(w, http.StatusTooManyRequests, fmt.Sprintf("Rate limit of %d requests in %d seconds reached. Please try again later.", f.limit, int(f.period.Seconds())))
 		return
@@ -192,12 +199,13 @@ func (f *fakeDD) timeseries(w http.ResponseWriter, r *http.Request, rec *ddReq) 
 			if group != "" {
 				tags = strings.Split(group, ",")
 			}
-			series = append(series, map[string]any{"group_tags": tags, "query_index": i,
-				"unit": []any{map[string]any{"family": "time", "name": "second", "plural": "seconds", "scale_factor": 1.0, "short_name": "s", "id": 11}, nil}})
+			series = append(series, map[string]any{"group_tags": tags, "query_index": i, "unit": nil})
 			values = append(values, vals)
 		}
 	}
-	ddJSON(w, 200, map[string]any{"data": map[string]any{"type": "timeseries_response", "attributes": map[string]any{
+	w.Header().Set("Content-Type", "application/vnd.api+json")
+	w.WriteHeader(200)
+	json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"id": "0", "type": "timeseries_response", "attributes": map[string]any{
 		"series": series, "times": times, "values": values}}})
 }
 
