@@ -327,7 +327,9 @@ func (d *approvalDialog) render(m *Model, w, h int) []string {
 			}
 			tabs = append(tabs, t)
 		}
-		b.add(s.Level[sevWarn].S("⚠ " + itoa(len(d.ids)) + " requests want lock " + incident.RunLock(run, m.runner()) + ": approving one supersedes the others (←→ compare)"))
+		for _, l := range wrapLines("⚠ "+itoa(len(d.ids))+" requests want lock "+incident.RunLock(run, m.runner())+": approving one supersedes the others (←→ compare)", inner, 0) {
+			b.add(s.Level[sevWarn].S(l))
+		}
 		for _, t := range tabs {
 			b.add(" " + t)
 		}
@@ -350,9 +352,7 @@ func (d *approvalDialog) render(m *Model, w, h int) []string {
 	d.changes(m, b, run)
 	if run.Plan != nil && len(run.Plan.Steps) > 0 {
 		b.heading("Steps")
-		for _, st := range run.Plan.Steps {
-			b.add(" " + s.Muted.S(fit(st.Section, 9)) + s.Text.S(trunc(textsafe.Line(st.ID+": "+firstLine(st.What)), max(inner-11, 10))))
-		}
+		b.steps(run.Plan.Steps)
 	}
 	lines := b.lines
 	foot := "y approve · r reject · ↑↓ scroll · esc close"

@@ -345,7 +345,7 @@ func run(m *Model, cmd tea.Cmd) []tea.Msg {
 			out = append(out, run(m, c)...)
 		}
 		return out
-	case replyMsg:
+	case replyMsg, laterMsg:
 		_, next := m.Update(msg)
 		return append([]tea.Msg{msg}, run(m, next)...)
 	default:

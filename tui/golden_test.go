@@ -24,6 +24,9 @@ var goldenViews = []struct {
 	{"alerts", "tomas", func(f *fakeEngine, m *Model) { press(m, "2") }},
 	{"timeline", "lin", func(f *fakeEngine, m *Model) { press(m, "3") }},
 	{"roles", "rosa", func(f *fakeEngine, m *Model) { press(m, "4", "down") }},
+	// The timeline filtered by `/` as one types, and an event in full.
+	{"timeline_filtered", "lin", func(f *fakeEngine, m *Model) { press(m, "3", "/"); typeText(m, "p95 latency"); press(m, "enter") }},
+	{"event_record", "lin", func(f *fakeEngine, m *Model) { press(m, "3", "up", "up", "up", "up", "up", "up", "up", "enter") }},
 	{"help", "ollie", func(f *fakeEngine, m *Model) { press(m, "?") }},
 	{"palette", "tomas", func(f *fakeEngine, m *Model) { press(m, "ctrl+p") }},
 	{"offer", "tomas", func(f *fakeEngine, m *Model) {

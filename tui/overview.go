@@ -355,7 +355,7 @@ func (m *Model) runLines(b *block, runs []*incident.Run, h int) {
 		if b.full(h - 1) {
 			return
 		}
-		for i, l := range wrapLines(textsafe.Line(m.runSummaryLine(r)), b.w-2, 2) {
+		for i, l := range wrapLines(textsafe.Line(m.runPaneLine(r)), b.w-2, 2) {
 			if i > 0 && b.full(h-1) {
 				break
 			}

@@ -34,6 +34,7 @@ func newFakeRunner() *fakeRunner {
 	return &fakeRunner{fakePlaybooks: fakePlaybooks{
 		{Name: "waf-mode", Title: "Switch the Cloudflare WAF mode", Service: "cloudflare", Summary: "high risk"},
 		{Name: "scale-db", Title: "Scale the tokens DB pool", Service: "tokens", Summary: "medium risk"},
+		{Name: "rpc-split", Title: "Drain an RPC provider", Service: "triton", Summary: "high risk"},
 	}}
 }
 
@@ -62,8 +63,21 @@ func (f *fakeRunner) RunPolicy(name string) (incident.RunPolicy, bool) {
 			ApprovalTimeout: 10 * time.Minute, Lock: "waf", LockTimeout: 30 * time.Minute}, true
 	case "scale-db":
 		return incident.RunPolicy{Service: "tokens", RunRole: roles.Owner, Lock: "db", LockTimeout: 30 * time.Minute}, true
+	case "rpc-split":
+		return incident.RunPolicy{Service: "triton", RunRole: roles.Owner, Approvers: []roles.Role{roles.Commander, roles.Deputy},
+			ApprovalTimeout: 10 * time.Minute, Lock: "rpc-split", LockTimeout: 15 * time.Minute}, true
 	}
 	return incident.RunPolicy{}, false
+}
+
+func (f *fakeRunner) CancelRun(_ context.Context, by, id, reason string) error {
+	f.record("cancel " + by + " " + id)
+	return nil
+}
+
+func (f *fakeRunner) ResolveRun(_ context.Context, by, id string, choice incident.ResolveChoice, _ string) error {
+	f.record("resolve " + by + " " + id + " " + string(choice))
+	return nil
 }
 
 func (f *fakeRunner) PlaybookForm(name string) ([]ParamField, bool) {
@@ -77,6 +91,8 @@ func (f *fakeRunner) PlaybookForm(name string) ([]ParamField, bool) {
 		}, true
 	case "scale-db":
 		return nil, true
+	case "rpc-split":
+		return []ParamField{{Name: "provider", Type: "enum", Description: "the provider to drain", Values: []string{"triton", "quicknode"}, Constraint: "one of triton, quicknode"}}, true
 	}
 	return nil, false
 }
@@ -126,7 +142,8 @@ func (f *fakeRunner) DryRunPlaybook(_ context.Context, name string, raw map[stri
 		"     PATCH https://api.cloudflare.test/zones/z1/firewall/waf {\"mode\":\"" + raw["mode"] + "\"}\n" +
 		"     change: mode challenge → " + raw["mode"] + "\n" +
 		"     change: threshold 80 → " + raw["threshold"] + "\n"
-	return &DryRunPlan{Text: text, Hash: wafHash, Summary: paramText(raw)}, nil
+	plan := &incident.RunPlan{Risk: "high", At: tNow.UTC(), Changes: []incident.PlanChange{{Step: "set-mode", Field: "mode", Old: "challenge", New: raw["mode"]}}}
+	return &DryRunPlan{Text: text, Hash: wafHash, Summary: paramText(raw), Plan: plan}, nil
 }
 
 func (f *fakeRunner) RequestPlaybookRun(_ context.Context, by, name string, raw map[string]string, _ *DryRunPlan) (string, error) {

@@ -384,8 +384,21 @@ func (m *Model) planLines(b *recordBuilder, p *incident.RunPlan) {
 	if p.Error != "" {
 		b.add("   " + s.ToastError.S("dry run error: "+textsafe.Line(p.Error)))
 	}
-	for _, st := range p.Steps {
-		b.add("   " + s.Muted.S(fit(st.Section, 9)) + s.Text.S(trunc(textsafe.Line(st.ID+": "+firstLine(st.What)), max(b.w-13, 10))))
+	b.steps(p.Steps)
+}
+
+// steps lists a plan's steps, each wrapped under itself: the exact
+// request is never cut.
+func (b *recordBuilder) steps(steps []incident.PlanStep) {
+	s := b.m.sty
+	for _, st := range steps {
+		for i, l := range wrapLines(textsafe.Line(st.ID+": "+firstLine(st.What)), max(b.w-12, 10), 3) {
+			sec := ""
+			if i == 0 {
+				sec = st.Section
+			}
+			b.add(" " + s.Muted.S(fit(sec, 10)) + s.Text.S(l))
+		}
 	}
 }
 

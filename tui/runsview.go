@@ -188,6 +188,21 @@ func (m *Model) runSummaryLine(r *incident.Run) string {
 	return t
 }
 
+// runPaneLine is a run in a pane's few columns: "R12 waf-mode step 2/3
+// apply · 14m left", or its state when it has no step.
+func (m *Model) runPaneLine(r *incident.Run) string {
+	t := r.ID + " " + r.Playbook + " "
+	if st := runStep(r); st != "" && r.State != incident.RunInterrupted {
+		t += st
+	} else {
+		t += stateText(r.State)
+	}
+	if left, what := m.runLeft(r); what != "" {
+		t += " · " + leftText(left)
+	}
+	return t
+}
+
 func leftText(d time.Duration) string {
 	if d <= 0 {
 		return "none left"

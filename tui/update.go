@@ -5,6 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/warroom/warroom/incident"
 )
 
 // onKey routes a key press: overlays first, then global keys, then the
@@ -64,7 +65,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Theme):
 		m.toggleTheme()
 		return nil
-	case key.Matches(msg, k.Accept) && m.view == viewRuns && m.st != nil:
+	case key.Matches(msg, k.Accept) && m.view == viewRuns && m.selectedRun() != nil && m.selectedRun().State == incident.RunAwaitingApproval:
 		return m.openApproval(m.selectedRunID())
 	case key.Matches(msg, k.Accept) && m.approvalFirst():
 		return m.openApproval("")

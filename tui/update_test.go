@@ -37,6 +37,18 @@ func wantToast(t *testing.T, m *Model, parts ...string) {
 	}
 }
 
+// wantWords is wantScreen for text that may wrap across lines.
+func wantWords(t *testing.T, m *Model, parts ...string) {
+	t.Helper()
+	words := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	v := words(plainView(m))
+	for _, p := range parts {
+		if !strings.Contains(v, words(p)) {
+			t.Fatalf("screen does not show %q:\n%s", p, plainView(m))
+		}
+	}
+}
+
 func wantScreen(t *testing.T, m *Model, parts ...string) {
 	t.Helper()
 	v := plainView(m)
