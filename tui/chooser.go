@@ -66,6 +66,9 @@ func (c *chooser) refilter() {
 		scores := map[int]int{}
 		for i, it := range c.items {
 			if s, ok := fuzzy(q, it.label+" "+it.value); ok {
+				if it.reason != "" {
+					s -= 500 // what one may not do ranks below what one may, on equal terms
+				}
 				scores[i] = s
 				c.shown = append(c.shown, i)
 			}

@@ -94,6 +94,11 @@ func screen(t *testing.T, tm *teatest.TestModel) string {
 func waitScreen(t *testing.T, tm *teatest.TestModel, want ...string) string {
 	t.Helper()
 	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last screen:\n%s", last)
+		}
+	}()
 	eventually(t, "screen showing "+strings.Join(want, ", "), func() bool {
 		last = screen(t, tm)
 		for _, w := range want {
@@ -191,4 +196,93 @@ func TestFlowCommandHandoff(t *testing.T) {
 		t.Fatalf("final screen:\n%s", out)
 	}
 	_ = finalScreen(t, rosa)
+}
+
+// TestFlowAlertsResortXTargetsSelected: the commander selects an alert;
+// before x, a crit fires elsewhere and the list re-sorts under the
+// cursor; x still resolves the alert that was selected, and only it.
+func TestFlowAlertsResortXTargetsSelected(t *testing.T) {
+	e := realEngine(t)
+	var ids []string
+	for _, svc := range []string{"tokens", "history", "banners"} {
+		rep := e.Do(context.Background(), incident.Raise{By: "rosa", Service: svc, Level: incident.LevelWarn, Text: svc + " looks slow"})
+		if rep.Err != nil {
+			t.Fatal(rep.Err)
+		}
+		ids = append(ids, rep.Events[0].Alert.ID)
+	}
+	tm := startTUI(t, e, "rosa")
+	tm.Send(kp("2"))
+	waitScreen(t, tm, "Open alerts", "banners looks slow")
+	tm.Send(kp("down"))
+	tm.Send(kp("down"))
+	waitSelected(t, tm, ids[2])
+	// A crit on AWS: worst first, so it goes on top and every row moves.
+	rep := e.Do(context.Background(), incident.Raise{By: "rosa", Service: "aws", Level: incident.LevelCrit, Text: "NAT ports exhausted"})
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	crit := rep.Events[0].Alert.ID
+	s := waitScreen(t, tm, "NAT ports exhausted")
+	if strings.Index(s, crit) > strings.Index(s, ids[0]) {
+		t.Fatalf("the crit is not on top:\n%s", s)
+	}
+	// The row the cursor was on by index is now history's; the cursor is
+	// still on banners'.
+	waitSelected(t, tm, ids[2])
+	tm.Send(kp("x"))
+	eventually(t, "the RESOLVE to be committed", func() bool { return !engineState(t, e).Alerts[ids[2]].Open() })
+	st := engineState(t, e)
+	for _, id := range []string{ids[0], ids[1], crit} {
+		if !st.Alerts[id].Open() {
+			t.Fatalf("x resolved %s too", id)
+		}
+	}
+	if a := st.Alerts[ids[2]]; a.ResolvedBy != "rosa" {
+		t.Fatalf("%s resolved by %q", ids[2], a.ResolvedBy)
+	}
+	_ = finalScreen(t, tm)
+}
+
+// TestFlowTimelineSearch: `/` in the timeline filters as one types and
+// finds an event by its text; enter shows it in full, with its author.
+func TestFlowTimelineSearch(t *testing.T) {
+	e := realEngine(t)
+	for _, n := range []struct{ by, text string }{
+		{"rosa", "rehearsal peaked at 8K req/s; expect 10x at T-0"},
+		{"hana", "DB pool raised from 400 to 800 connections after the exhaustion at T+2m; watching the p95 and the 5xx rate for ten minutes before going further"},
+		{"rosa", "WAF to challenge if bots keep climbing"},
+	} {
+		if err := e.Do(context.Background(), incident.Note{By: n.by, Text: n.text}).Err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	tm := startTUI(t, e, "lin")
+	tm.Send(kp("3"))
+	waitScreen(t, tm, "Timeline", "rehearsal peaked")
+	tm.Send(kp("/"))
+	tm.Type("pool raised")
+	s := waitScreen(t, tm, "text pool raised", "hana  DB pool raised")
+	if strings.Contains(s, "rehearsal") || strings.Contains(s, "WAF to challenge") {
+		t.Fatalf("the filter let other events through:\n%s", s)
+	}
+	tm.Send(kp("enter")) // keep the filter, back to the list
+	tm.Send(kp("enter")) // the event in full
+	waitScreen(t, tm, "NOTE #", "hana (Hana Sato)", "before going further")
+	_ = finalScreen(t, tm)
+}
+
+// waitSelected waits until the selected row (marked ▶) shows want.
+func waitSelected(t *testing.T, tm *teatest.TestModel, want string) {
+	t.Helper()
+	var last string
+	eventually(t, "the selected row showing "+want, func() bool {
+		last = screen(t, tm)
+		for _, l := range strings.Split(last, "\n") {
+			if strings.HasPrefix(l, "▶") {
+				return strings.Contains(l, " "+want+" ")
+			}
+		}
+		return false
+	})
 }

@@ -60,8 +60,11 @@ roster:
     name: Rosa Iqbal
   - handle: cleo
     name: Cleo Martin
+  - handle: dev
+    name: Dev Okafor
 roles:
   commander: rosa
+  deputy: dev
 `
 	// Modelled on examples/airdrop/playbooks/waf-mode.yaml, without the
 	// Slack step and the metric verification (verify is optional).
@@ -174,6 +177,19 @@ func (a *wafAdmin) snapshot() (gets int, puts, bad []string) {
 // directory and opens the room as `warroom run` does.
 func flowRoom(t *testing.T, adminURL string) *room.Room {
 	t.Helper()
+	r := openFlowRoom(t, flowDir(t, adminURL))
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("close the room: %v", err)
+		}
+	})
+	return r
+}
+
+// flowDir writes the war-room file and the playbook; it returns the
+// directory (the journal goes there too).
+func flowDir(t *testing.T, adminURL string) string {
+	t.Helper()
 	t.Setenv("FLOW_ADMIN_TOKEN", flowToken)
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
@@ -182,11 +198,17 @@ func flowRoom(t *testing.T, adminURL string) *room.Room {
 	if err := os.WriteFile(filepath.Join(dir, "playbooks", "waf-mode.yaml"), []byte(fmt.Sprintf(flowPlaybook, adminURL)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "warroom.yaml")
-	if err := os.WriteFile(path, []byte(flowWarroom), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "warroom.yaml"), []byte(flowWarroom), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	return dir
+}
+
+// openFlowRoom opens the room of dir as `warroom run` does; the caller
+// closes it.
+func openFlowRoom(t *testing.T, dir string) *room.Room {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join(dir, "warroom.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,11 +216,6 @@ func flowRoom(t *testing.T, adminURL string) *room.Room {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("close the room: %v", err)
-		}
-	})
 	if got := r.Catalog.Playbooks(); len(got) != 1 || got[0].ID != "waf-mode" {
 		t.Fatalf("catalog %v", got)
 	}
@@ -457,4 +474,163 @@ func TestFlowPlaybookRequestApproveRun(t *testing.T) {
 	if cleo.p.approval.Load() {
 		t.Fatal("the requester's dashboard showed an approval prompt for her own run")
 	}
+}
+
+// requestWaf drives a dashboard through the palette, the form, the dry
+// run and the confirmation to request waf-mode with mode.
+func (f *flowTUI) requestWaf(mode string) {
+	f.t.Helper()
+	f.keys("ctrl+p")
+	f.tm.Type("waf mode")
+	f.wait("▶ Run playbook: Set Cloudflare WAF mode")
+	f.keys("enter")
+	f.wait("Run playbook waf-mode (Cloudflare Security)", "◀ choose ▶")
+	for i := 0; !strings.Contains(f.last, "◀ "+mode+" ▶"); i++ {
+		if i == 4 {
+			f.t.Fatalf("mode never reached %s:\n%s", mode, f.last)
+		}
+		f.keys("right")
+		if _, err := f.Read(nil); err != io.EOF {
+			f.t.Fatal(err)
+		}
+	}
+	f.keys("enter")
+	f.wait("Confirm: request this run?", "Nothing has been requested yet")
+	f.keys("y")
+	f.wait("✓ requested R")
+}
+
+// TestFlowPendingRequestDoesNotBlockOwner: the deputy's request for the
+// WAF waits for approval and holds no lock, so the owner's own request
+// for the same lock goes through; the commander sees both, picks the
+// owner's, and the deputy's is superseded with the reason. Only the
+// owner's change is applied.
+func TestFlowPendingRequestDoesNotBlockOwner(t *testing.T) {
+	admin := &wafAdmin{}
+	srv := httptest.NewServer(admin)
+	t.Cleanup(srv.Close)
+	r := flowRoom(t, srv.URL)
+
+	dev := startFlowTUI(t, r, "dev")
+	cleo := startFlowTUI(t, r, "cleo")
+	rosa := startFlowTUI(t, r, "rosa")
+
+	dev.requestWaf("monitor")
+	first := waitEngine(t, r.Engine, "the deputy's request to wait", func(st *incident.State) bool {
+		run := onlyRun(st)
+		return run != nil && run.State == incident.RunAwaitingApproval
+	})
+	devRun := onlyRun(first)
+	// Before the fix the owner was refused here: "lock … is held by run".
+	cleo.requestWaf("block")
+	st := waitEngine(t, r.Engine, "both requests to wait", func(st *incident.State) bool { return len(st.Runs) == 2 })
+	var cleoRun *incident.Run
+	for _, run := range st.Runs {
+		if run.Actor == "cleo" {
+			cleoRun = run
+		}
+	}
+	if cleoRun == nil || cleoRun.State != incident.RunAwaitingApproval || st.Runs[devRun.ID].State != incident.RunAwaitingApproval {
+		t.Fatalf("runs %+v %+v", devRun, cleoRun)
+	}
+	if cleoRun.Plan == nil || len(cleoRun.Plan.Changes) != 1 || cleoRun.Plan.Changes[0].New != "block" {
+		t.Fatalf("the owner's request carries no dry run for the approver: %+v", cleoRun.Plan)
+	}
+
+	// The commander: both requests in one dialog; she picks the owner's.
+	rosa.wait("awaits your approval — press A", "2 requests want lock")
+	rosa.keys("A")
+	rosa.wait("Approve run "+devRun.ID+"?", "▶ "+devRun.ID+" by dev", cleoRun.ID+" by cleo", "mode: challenge → monitor")
+	rosa.keys("right")
+	rosa.wait("Approve run "+cleoRun.ID+"?", "mode: challenge → block", "now: challenge (as seen)")
+	rosa.keys("y")
+
+	st = waitEngine(t, r.Engine, "the owner's run to end and the deputy's to be superseded", func(st *incident.State) bool {
+		return incident.RunTerminal(st.Runs[cleoRun.ID].State) && st.Runs[devRun.ID].State == incident.RunSuperseded
+	})
+	if got := st.Runs[cleoRun.ID]; got.State != incident.RunSucceeded || got.Approver != "rosa" {
+		t.Fatalf("the owner's run ended %s, approved by %q (%s)", got.State, got.Approver, got.Error)
+	}
+	var why string
+	for _, ev := range st.Recent {
+		if ev.Run != nil && ev.Run.ID == devRun.ID && ev.Run.State == incident.RunSuperseded {
+			why = ev.Text
+		}
+	}
+	if !strings.Contains(why, "rosa approved "+cleoRun.ID) || !strings.Contains(why, "request it again") {
+		t.Fatalf("the superseded request does not say why: %q", why)
+	}
+	_, puts, bad := admin.snapshot()
+	if len(bad) != 0 || len(puts) != 1 || !strings.Contains(puts[0], `"block"`) {
+		t.Fatalf("PUTs %v (unexpected %v): only the owner's change is applied", puts, bad)
+	}
+	dev.keys("5")
+	dev.wait(devRun.ID, "superseded")
+}
+
+// hangingWaf is the admin API whose first PUT never answers (the room
+// stops while it is in flight); the rest answer at once.
+type hangingWaf struct {
+	wafAdmin
+	hung atomic.Bool
+}
+
+func (h *hangingWaf) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && h.hung.CompareAndSwap(false, true) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.puts = append(h.puts, r.Header.Get("If-Match")+"|"+string(body))
+		h.mu.Unlock()
+		<-r.Context().Done()
+		return
+	}
+	h.wafAdmin.ServeHTTP(w, r)
+}
+
+// TestFlowResolveInterruptedRollback: the room stops while a run is
+// applying; after the restart the run is interrupted (outcome unknown),
+// the commander finds it first in the Runs view, presses x and chooses
+// rollback, and the captured mode is restored.
+func TestFlowResolveInterruptedRollback(t *testing.T) {
+	admin := &hangingWaf{}
+	srv := httptest.NewServer(admin)
+	t.Cleanup(srv.Close)
+	dir := flowDir(t, srv.URL)
+
+	first := openFlowRoom(t, dir)
+	h, err := first.Runner.Request(context.Background(), "cleo", "waf-mode", map[string]string{"mode": "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEngine(t, first.Engine, "the request", func(st *incident.State) bool { return st.Runs[h.ID] != nil && st.Runs[h.ID].State == incident.RunAwaitingApproval })
+	if err := first.Runner.Approve(context.Background(), "rosa", h.ID, h.Hash); err != nil {
+		t.Fatal(err)
+	}
+	waitEngine(t, first.Engine, "the apply in flight", func(st *incident.State) bool { return admin.hung.Load() })
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := openFlowRoom(t, dir)
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("close the room: %v", err)
+		}
+	})
+	rosa := startFlowTUI(t, r, "rosa")
+	rosa.keys("5")
+	rosa.wait("Runs", h.ID, "interrupted", "step 2/2 apply", "x resolve (verify, rollback or abandon)")
+	rosa.keys("x")
+	rosa.wait("Resolve "+h.ID+" waf-mode", "rollback — restore the values it captured")
+	rosa.tm.Type("rollback")
+	rosa.keys("enter")
+	st := waitEngine(t, r.Engine, "the rollback to end", func(st *incident.State) bool { return incident.RunTerminal(st.Runs[h.ID].State) })
+	if got := st.Runs[h.ID].State; got != incident.RunRolledBack {
+		t.Fatalf("the run ended %s", got)
+	}
+	_, puts, bad := admin.snapshot()
+	if len(bad) != 0 || len(puts) != 2 || !strings.Contains(puts[1], `"challenge"`) {
+		t.Fatalf("PUTs %v (unexpected %v): want the apply, then the restore of the captured mode", puts, bad)
+	}
+	rosa.wait(h.ID, "rolled back")
 }

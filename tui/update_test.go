@@ -490,6 +490,12 @@ func TestPaletteListsPlaybooks(t *testing.T) {
 	press(m, "ctrl+p")
 	typeText(m, "playbook")
 	wantScreen(t, m, "Run playbook: Scale the tokens DB pool (Tokens)", "Run playbook: Raise priority fees (QuickNode)", "tomas cannot run quicknode playbooks")
+	// What tomas may do ranks first; the disabled one says why.
+	if got := m.chooser.items[m.chooser.shown[0]].label; got != "Run playbook: Scale the tokens DB pool (Tokens)" {
+		t.Fatalf("first: %q", got)
+	}
+	press(m, "esc", ":")
+	typeText(m, "priority fees")
 	press(m, "enter")
 	wantToast(t, m, "tomas cannot run quicknode playbooks")
 	press(m, ":")
