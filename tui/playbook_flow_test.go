@@ -602,7 +602,9 @@ func TestFlowResolveInterruptedRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitEngine(t, first.Engine, "the request", func(st *incident.State) bool { return st.Runs[h.ID] != nil && st.Runs[h.ID].State == incident.RunAwaitingApproval })
+	waitEngine(t, first.Engine, "the request", func(st *incident.State) bool {
+		return st.Runs[h.ID] != nil && st.Runs[h.ID].State == incident.RunAwaitingApproval
+	})
 	if err := first.Runner.Approve(context.Background(), "rosa", h.ID, h.Hash); err != nil {
 		t.Fatal(err)
 	}
