@@ -75,7 +75,9 @@ type alertCols struct {
 }
 
 func (m *Model) alertColumns(rows []alertRow, w int) alertCols {
-	c := alertCols{level: 5, id: 2, svc: 7, age: 3, ack: 3, maxLines: 2}
+	// An alert wraps to at most four lines (enter shows it in full): long
+	// enough for a monitor's name and its tags at 80 columns.
+	c := alertCols{level: 5, id: 2, svc: 7, age: 3, ack: 3, maxLines: 4}
 	for _, r := range rows {
 		a := r.a
 		c.level = max(c.level, width(m.sty.alertBadge(a)))
@@ -96,7 +98,6 @@ func (m *Model) alertColumns(rows []alertRow, w int) alertCols {
 		}
 		c.ack = min(c.ack, 14)
 		c.text = w - 7 - c.level - c.id - c.svc - c.age - c.ack
-		c.maxLines = 3
 	}
 	c.text = max(c.text, 8)
 	return c
@@ -163,7 +164,8 @@ func (m *Model) renderAlerts(w, h int) []string {
 		case r.size > 1:
 			text = "▸ " + text + " (+" + itoa(r.size-1) + " more)"
 		}
-		texts[i] = wrapLines(text, c.text, c.maxLines)
+		// Continuation lines are indented by two: wrap to fit them.
+		texts[i] = wrapLines(text, c.text-2, c.maxLines)
 	}
 	top := clamp(m.alertTop, 0, len(rows)-1)
 	if sel < top {

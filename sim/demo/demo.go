@@ -164,7 +164,15 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 	}
 	pctx, stop := context.WithCancel(ctx)
 	d.stopPeople, d.peopleDone = stop, make(chan struct{})
-	go d.people(pctx, o.AutoAck, o.Autopilot)
+	// Subscribe before returning, so that nothing the caller does next
+	// (a request by the human) is missed.
+	snap, sub, err := d.Room.Engine.Subscribe(pctx, 1024)
+	if err != nil {
+		stop()
+		close(d.peopleDone)
+		return nil, err
+	}
+	go d.people(pctx, snap, sub, o.AutoAck, o.Autopilot)
 	d.storyEnd = make(chan struct{})
 	go func() {
 		select {
@@ -277,14 +285,16 @@ const (
 // approver other than the human (the deputy, or the commander when the
 // human is the deputy) approves the human's requests, and with Autopilot
 // everyone's. Nothing is ever written in the human's name.
-func (d *Demo) people(ctx context.Context, autoAck, autopilot bool) {
+func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.Subscription, autoAck, autopilot bool) {
 	defer close(d.peopleDone)
 	eng := d.Room.Engine
 	started := map[string]bool{}
 	for {
-		_, sub, err := eng.Subscribe(ctx, 1024)
-		if err != nil {
-			return
+		// Requests already waiting (a continued journal, or a resync).
+		for id, r := range snap.Runs {
+			if r.State == incident.RunAwaitingApproval && (r.Actor == d.human || autopilot) {
+				d.later(ctx, approveDelay, func() { d.approve(ctx, id) })
+			}
 		}
 		for {
 			var u incident.Update
@@ -320,6 +330,10 @@ func (d *Demo) people(ctx context.Context, autoAck, autopilot bool) {
 			}
 		}
 		if !sub.Lagged() {
+			return
+		}
+		var err error
+		if snap, sub, err = eng.Subscribe(ctx, 1024); err != nil {
 			return
 		}
 	}

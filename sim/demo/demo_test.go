@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warroom/warroom/incident"
 )
 
 // demoSpeed compresses the 11-minute story into about 20 s. RPC latency is
@@ -89,9 +92,14 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	}
 	order := storyAlerts(lines)
 	// The story: bots hit the WAF first, then the tokens Lambda and the
-	// shared database, NAT ports, the degrading RPC provider, and fees.
+	// shared database (18 s of scenario time apart, so either may be seen
+	// first by a loaded machine's pollers), NAT ports, the degrading RPC
+	// provider, and fees.
 	want := []string{"cloudflare/bots reaching origin", "tokens/Lambda throttles", "tokens/DB connections used",
 		"aws/NAT port allocation errors", "triton/slots behind best", "blowfish/tx landing rate"}
+	if len(order) == len(want) && order[1] == want[2] && order[2] == want[1] {
+		order[1], order[2] = order[2], order[1]
+	}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Fatalf("story alerts fired as\n%v\nwant\n%v", order, want)
 	}
@@ -180,5 +188,52 @@ func TestContinueJournal(t *testing.T) {
 			t.Fatalf("time went back at %q (after %v)", l, prev)
 		}
 		prev = ts
+	}
+}
+
+// TestSimulatorNeverActsAsTheHuman: the person at the dashboard is the
+// commander; the runs they request are approved by the simulated deputy,
+// and no event is ever written in their name except those of their own
+// request.
+func TestSimulatorNeverActsAsTheHuman(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Start(context.Background(), Options{Speed: demoSpeed, Seed: 1, Dir: dir, JournalPath: filepath.Join(dir, "j.db"), AutoAck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Human() != "rosa" {
+		t.Fatalf("the human is %q, want the commander", d.Human())
+	}
+	h, err := d.Room.Runner.Request(context.Background(), "rosa", "priority-fee", map[string]string{"micro_lamports": "20000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st *incident.State
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st = d.snapshot(context.Background())
+		if r := st.Runs[h.ID]; r != nil && r.Approver != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nobody approved the commander's request: %+v", st.Runs[h.ID])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := st.Runs[h.ID].Approver; got != "dev" {
+		t.Fatalf("approved by %q, want the simulated deputy", got)
+	}
+	for _, ev := range st.Recent {
+		if ev.Actor != "rosa" {
+			continue
+		}
+		// Their run's own steps: its transitions, and the notes and Slack
+		// posts its steps write (they name the run).
+		mine := ev.Run != nil && ev.Run.ID == h.ID
+		note := ev.Kind == incident.KindNote && regexp.MustCompile(`\b`+h.ID+`\b`).MatchString(ev.Text)
+		if !mine && !note {
+			t.Fatalf("written in the human's name: %s", ev.Line())
+		}
 	}
 }
