@@ -617,6 +617,7 @@ func (x *execution) note(ctx context.Context, text string, out *output) {
 type output struct {
 	x    *execution
 	step string
+	mask lineMasker
 
 	mu      sync.Mutex
 	pending []byte
@@ -628,7 +629,9 @@ type output struct {
 
 const maxLine = 16 << 10
 
-func (x *execution) newOutput(step string) *output { return &output{x: x, step: step} }
+func (x *execution) newOutput(step string) *output {
+	return &output{x: x, step: step, mask: lineMasker{m: x.mask}}
+}
 
 func (o *output) Write(p []byte) (int, error) {
 	o.mu.Lock()
@@ -645,17 +648,29 @@ func (o *output) Write(p []byte) (int, error) {
 		o.emit(string(o.pending[:i]))
 		o.pending = o.pending[i+1:]
 	}
-	if len(o.pending) > maxLine {
-		if cut := o.x.mask.safeCut(o.pending); cut > 0 {
-			o.emit(string(o.pending[:cut]))
-			o.pending = append([]byte(nil), o.pending[cut:]...)
+	for len(o.pending) > maxLine {
+		// A line too long to hold is shown in pieces; the masker sees
+		// the pieces as lines, and finds a secret cut between two.
+		cut := maxLine
+		for cut > maxLine-4 && !validStart(o.pending[cut]) {
+			cut-- // not through a UTF-8 sequence (binary output is cut anywhere)
 		}
+		o.emit(string(o.pending[:cut]))
+		o.pending = append([]byte(nil), o.pending[cut:]...)
 	}
 	return len(p), nil
 }
 
+// emit passes a line through the output's masker and shows what it lets
+// through.
 func (o *output) emit(line string) {
-	line = strings.ToValidUTF8(o.x.mask.Mask(line), "?")
+	for _, l := range o.mask.push(line) {
+		o.show(l)
+	}
+}
+
+func (o *output) show(line string) {
+	line = strings.ToValidUTF8(line, "?")
 	if !o.x.dry {
 		o.x.r.emitOutput(OutputLine{RunID: o.x.runID, Step: o.step, Line: line, Time: time.Now()})
 	}
@@ -688,6 +703,9 @@ func (o *output) Close() {
 		o.emit(string(o.pending))
 		o.pending = nil
 	}
+	for _, l := range o.mask.flush() {
+		o.show(l)
+	}
 	o.closed = true
 }
 
@@ -699,36 +717,6 @@ func (o *output) String() string {
 		return string(o.head) + string(o.tail)
 	}
 	return string(o.head) + fmt.Sprintf("… (%d bytes omitted) …\n", o.omitted) + string(o.tail)
-}
-
-// safeCut chooses where to cut a long unfinished line: keep back enough
-// for any secret form to be seen whole, and never cut through one.
-func (m *Masker) safeCut(b []byte) int {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	longest := 0
-	for _, f := range m.forms {
-		longest = max(longest, len(f))
-	}
-	cut := len(b) - longest
-	if cut <= 0 {
-		return 0
-	}
-	s := string(b)
-	for _, f := range m.forms {
-		for from := 0; ; {
-			i := strings.Index(s[from:], f)
-			if i < 0 {
-				break
-			}
-			i += from
-			if i < cut && i+len(f) > cut {
-				cut = i
-			}
-			from = i + 1
-		}
-	}
-	return cut
 }
 
 // emitOutput hands a line to the Output option and to control-socket
