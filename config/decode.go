@@ -29,6 +29,9 @@ type decoder struct {
 	keys    map[string]ast.Node // field path → key node
 	bad     map[string]bool     // paths that already have a decode error
 	secrets map[ast.Node]bool   // scalars decoded as Secret
+	// partial: lines the parser could not read were skipped, so what
+	// seems missing may be on one of them (and is not reported).
+	partial bool
 }
 
 func newDecoder(file string, errs *Errors, aliases map[*ast.AliasNode]ast.Node) *decoder {
@@ -456,7 +459,7 @@ func (d *decoder) entries(path string, node ast.Node, depth int) []*ast.MappingV
 	}
 	var (
 		out    []*ast.MappingValueNode
-		seen   = map[string]bool{}
+		seen   = map[string]ast.Node{}
 		merges []ast.Node
 	)
 	for _, mv := range vals {
@@ -469,11 +472,12 @@ func (d *decoder) entries(path string, node ast.Node, depth int) []*ast.MappingV
 			d.errorf(mv.Key, joinPath(path, keyText(mv.Key)), "mapping keys must be plain strings", "")
 			continue
 		}
-		if seen[k] {
-			d.errorf(mv.Key, joinPath(path, pathKey(k)), "duplicate key "+quoteShort(k), "")
+		if first, dup := seen[k]; dup {
+			line, _ := nodePos(first)
+			d.errorf(mv.Key, joinPath(path, pathKey(k)), "duplicate key "+quoteShort(k), fmt.Sprintf("first at line %d; the later one is ignored", line))
 			continue
 		}
-		seen[k] = true
+		seen[k] = mv.Key
 		out = append(out, mv)
 	}
 	if depth > 32 {
@@ -506,8 +510,8 @@ func (d *decoder) entries(path string, node ast.Node, depth int) []*ast.MappingV
 		for _, src := range srcs {
 			for _, mv := range d.entries(path, src, depth+1) {
 				k, _ := keyString(mv.Key)
-				if !seen[k] {
-					seen[k] = true
+				if _, ok := seen[k]; !ok {
+					seen[k] = mv.Key
 					out = append(out, mv)
 				}
 			}

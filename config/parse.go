@@ -82,22 +82,44 @@ func Parse(name string, data []byte) (*Config, error) {
 		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 		data = bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
 	}
-	tokens, err := tokenize(data)
-	if err != nil {
-		return fail(1, 1, err.Error(), "")
-	}
-	if tk, msg := prescan(tokens); tk != nil {
-		line, col := tokenPos(tk)
-		return fail(line, col, msg, "")
-	}
-	file, err := parse(tokens)
-	if err != nil {
+	// One pass shows every problem: a tab in an indent is reported and
+	// read as a space, a duplicate key is reported by the resolver, and
+	// a line the parser cannot read is reported and read as blank, so
+	// the rest of the file is still checked.
+	data, tabbed := untab(name, data, errs)
+	var file *ast.File
+	var lastMsg string
+	lastLine, repairs := 0, 0
+	for ; ; repairs++ {
+		tokens, err := tokenize(data)
+		if err != nil {
+			return fail(1, 1, err.Error(), "")
+		}
+		if tk, msg := prescan(tokens); tk != nil {
+			line, col := tokenPos(tk)
+			return fail(line, col, msg, "")
+		}
+		file, err = parse(tokens)
+		if err == nil {
+			break
+		}
+		line, col, msg := 1, 1, err.Error()
 		var ye yaml.Error
 		if errors.As(err, &ye) {
-			line, col := tokenPos(ye.GetToken())
-			return fail(line, col, ye.GetMessage(), "")
+			line, col = tokenPos(ye.GetToken())
+			msg = ye.GetMessage()
 		}
-		return fail(1, 1, err.Error(), "")
+		if (msg != lastMsg || line <= lastLine) && !tabbed[line] {
+			// The same complaint on the lines after a skipped one is
+			// the same problem (an unclosed bracket), and a line with a
+			// tab in its indent has had its say: each said once.
+			errs.add(Error{File: name, Line: line, Col: col, Msg: msg})
+		}
+		lastMsg, lastLine = msg, line
+		var ok bool
+		if data, ok = blankLine(data, line); !ok || repairs == maxRepairs {
+			return nil, errs.errOrNil()
+		}
 	}
 
 	var body ast.Node
@@ -112,6 +134,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		body = doc.Body
 	}
 	if body == nil {
+		if repairs > 0 {
+			return nil, errs.errOrNil() // nothing readable is left
+		}
 		return fail(1, 1, "file is empty", "start from examples/airdrop/warroom.yaml")
 	}
 
@@ -126,6 +151,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 
 	d := newDecoder(name, errs, r.aliases)
+	d.partial = repairs > 0
 	cfg := &Config{}
 	d.decodeRoot(body, cfg)
 	validate(d, cfg)
@@ -145,6 +171,47 @@ func Parse(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// maxRepairs bounds how many unreadable lines are skipped before giving
+// up on the rest of the file.
+const maxRepairs = 8
+
+// untab reports every tab in a line's indent (YAML indents with spaces
+// only) and replaces it with a space, which keeps every position. It
+// returns the lines that had one.
+func untab(name string, data []byte, errs *Errors) ([]byte, map[int]bool) {
+	tabbed := map[int]bool{}
+	if bytes.IndexByte(data, '\t') < 0 {
+		return data, tabbed
+	}
+	out := bytes.Clone(data)
+	line, start := 1, 0
+	for i := 0; i <= len(out); i++ {
+		if i < len(out) && out[i] != '\n' {
+			continue
+		}
+		for j := start; j < i && (out[j] == ' ' || out[j] == '\t'); j++ {
+			if out[j] == '\t' {
+				errs.add(Error{File: name, Line: line, Col: j - start + 1, Msg: "tab in the indent", Hint: "YAML indents with spaces only"})
+				out[j] = ' '
+				tabbed[line] = true
+			}
+		}
+		line, start = line+1, i+1
+	}
+	return out, tabbed
+}
+
+// blankLine replaces line n (1-based) with spaces, keeping every other
+// position; false if there is nothing left to blank there.
+func blankLine(data []byte, n int) ([]byte, bool) {
+	lines := bytes.Split(data, []byte("\n"))
+	if n < 1 || n > len(lines) || len(bytes.TrimSpace(lines[n-1])) == 0 {
+		return data, false
+	}
+	lines[n-1] = bytes.Repeat([]byte(" "), len(lines[n-1]))
+	return bytes.Join(lines, []byte("\n")), true
+}
+
 // tokenize and parse keep a panic inside the YAML library (which has had
 // them on odd input) from taking down the caller: it becomes an error.
 func tokenize(data []byte) (tks token.Tokens, err error) {
@@ -162,7 +229,9 @@ func parse(tks token.Tokens) (f *ast.File, err error) {
 			f, err = nil, fmt.Errorf("could not parse YAML (parser failure: %v)", r)
 		}
 	}()
-	return parser.Parse(tks, 0)
+	// Duplicate keys are the decoder's to report (it knows the field
+	// path), so that a duplicate does not hide the rest of the file.
+	return parser.Parse(tks, 0, parser.AllowDuplicateMapKey())
 }
 
 // prescan refuses token streams that would make the parser slow (see the

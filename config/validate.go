@@ -132,7 +132,7 @@ func isImplicitNull(n ast.Node) bool {
 
 // at reports a problem with the value at path.
 func (v *validator) at(path, msg, hint string) {
-	if v.isBad(path) {
+	if v.isBad(path) || (v.d.partial && (msg == missing || msg == noServices)) {
 		return
 	}
 	v.d.errorf(v.nodeAt(path), path, msg, hint)
@@ -155,7 +155,10 @@ func (v *validator) line(path string) int {
 	return l
 }
 
-const missing = "required field is missing"
+const (
+	missing    = "required field is missing"
+	noServices = "at least one service is required"
+)
 
 // id checks an identifier: present, well formed, unique within seen. It
 // reports whether the id is present, so that references to a malformed
@@ -447,7 +450,7 @@ func (v *validator) roster() []string {
 
 func (v *validator) services(sourceIDs, handles []string) {
 	if len(v.c.Services) == 0 {
-		v.at("services", "at least one service is required", "list the services the war room watches")
+		v.at("services", noServices, "list the services the war room watches")
 	}
 	seen := map[string]string{}
 	for i, s := range v.c.Services {
