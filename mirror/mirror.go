@@ -166,6 +166,9 @@ type Mirror struct {
 	f      *formatter
 	rng    *rand.Rand
 	tokens []string
+	// work joins the goroutines Socket Mode commands run in: Done is
+	// closed only once none is left (they commit through the engine).
+	work sync.WaitGroup
 
 	mu          sync.Mutex
 	next        int64 // next seq to ingest

@@ -64,6 +64,7 @@ func (m *Mirror) socketLoop(ctx context.Context) {
 }
 
 func (m *Mirror) socketEvents(ctx context.Context, sm *socketmode.Client) {
+	defer m.work.Wait()
 	sem := make(chan struct{}, 8)
 	// Slack re-delivers an envelope it thinks was not acked: run each
 	// command once (a note must not be written twice).
@@ -113,7 +114,9 @@ func (m *Mirror) socketEvents(ctx context.Context, sm *socketmode.Client) {
 				continue
 			}
 			sem <- struct{}{}
+			m.work.Add(1)
 			go func() {
+				defer m.work.Done()
 				defer func() { <-sem }()
 				text := m.slash(ctx, cmd)
 				payload := map[string]any{"response_type": "ephemeral", "text": clipLines(text, maxReply)}
@@ -130,7 +133,9 @@ func (m *Mirror) socketEvents(ctx context.Context, sm *socketmode.Client) {
 				continue
 			}
 			sem <- struct{}{}
+			m.work.Add(1)
 			go func() {
+				defer m.work.Done()
 				defer func() { <-sem }()
 				m.interaction(ctx, cb)
 			}()
@@ -215,12 +220,15 @@ func (m *Mirror) interaction(ctx context.Context, cb slack.InteractionCallback) 
 // if the engine is slower, the answer follows as an ephemeral message.
 func (m *Mirror) run(ctx context.Context, channel, userID string, cmd incident.Command) string {
 	done := make(chan incident.Reply, 1)
-	go func() { done <- m.eng.Do(ctx, cmd) }()
+	m.work.Add(1)
+	go func() { defer m.work.Done(); done <- m.eng.Do(ctx, cmd) }()
 	select {
 	case rep := <-done:
 		return replyText(cmd, rep)
 	case <-time.After(ackTimeout):
+		m.work.Add(1)
 		go func() {
+			defer m.work.Done()
 			select {
 			case rep := <-done:
 				m.ephemeral(ctx, channel, userID, replyText(cmd, rep))

@@ -127,9 +127,10 @@ func ServeControl(ctx context.Context, path string, r *Runner) (io.Closer, error
 			return nil, err
 		}
 	}
-	old := umask(0o177)
+	// No process-wide umask (other goroutines create files): the mode is
+	// set right after the socket is made, and until then (and always) a
+	// connection from another user is refused by its peer credentials.
 	ln, err := net.Listen("unix", path)
-	umask(old)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +175,10 @@ func (s *controlServer) accept(ctx context.Context) {
 		c, err := s.ln.Accept()
 		if err != nil {
 			return
+		}
+		if !peerAllowed(c) {
+			c.Close()
+			continue
 		}
 		s.wg.Add(1)
 		go func() {

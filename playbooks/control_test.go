@@ -2,9 +2,12 @@ package playbooks
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,5 +158,49 @@ func TestMayRunAndMayApproveForTheTUI(t *testing.T) {
 	refusal(t, rg.r.MayRun(st, commander, "cheap"), "held by run "+h.ID)
 	if got := st.Locks(rg.cat)["rpc-provider-split"]; got == nil || got.ID != h.ID {
 		t.Fatalf("locks %v", st.Locks(rg.cat))
+	}
+}
+
+// TestControlSocketRefusesOtherUsers: a process of another user that
+// reaches the socket (here its mode is opened up on purpose) gets no
+// answer; the same request from this user does. It needs root, to run
+// the other process as nobody, and perl (Debian's perl-base) as a client.
+func TestControlSocketRefusesOtherUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to connect as another user")
+	}
+	perl, err := exec.LookPath("perl")
+	if err != nil {
+		t.Skip("no perl to act as the other user's client")
+	}
+	rg := newRig(t, rigOptions{})
+	path := ControlPath(rg.path)
+	srv, err := ServeControl(context.Background(), path, rg.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v (%v)", st.Mode().Perm(), err)
+	}
+	for d := filepath.Dir(path); d != filepath.Dir(os.TempDir()); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	os.Chmod(path, 0o666)
+	ask := func(cred *syscall.Credential) string {
+		cmd := exec.Command(perl, "-MIO::Socket::UNIX", "-e",
+			`my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s "{\"op\":\"room\"}\n"; print while <$s>;`, path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Logf("client: %v", err)
+		}
+		return string(out)
+	}
+	if got := ask(nil); !strings.Contains(got, "{") {
+		t.Fatalf("this user's request got no answer: %q", got)
+	}
+	if got := ask(&syscall.Credential{Uid: 65534, Gid: 65534}); strings.Contains(got, "{") {
+		t.Fatalf("another user's request was answered: %q", got)
 	}
 }

@@ -73,6 +73,3 @@ func runGroup(ctx context.Context, cmd *exec.Cmd) error {
 	}
 	return err
 }
-
-// umask sets the process umask and returns the previous one.
-func umask(m int) int { return syscall.Umask(m) }

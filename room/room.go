@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/config"
@@ -55,6 +56,8 @@ type Room struct {
 	mirrorCancel context.CancelFunc
 	control      io.Closer
 	engErr       chan error
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // Open starts everything. On error, whatever was started is stopped.
@@ -140,14 +143,27 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 // Done is closed when the engine stops (a journal failure, or Close).
 func (r *Room) Done() <-chan struct{} { return r.Engine.Done() }
 
-// Close stops the sources, the runner and the engine, then closes the
-// journal (checkpointed, so a copied file is complete).
+// Close stops everything the room started and waits for each to end, in
+// the order that keeps the journal open until its last writer is gone:
+// the sources (samples), the control socket (no new requests), the
+// playbook runner (its runs record their state through the engine), the
+// Slack mirror (its cursor and outbox, its Socket Mode workers), the
+// engine; then the journal is checkpointed and closed, so a copied file is
+// complete.
 func (r *Room) Close() error {
+	r.closeOnce.Do(func() { r.closeErr = r.close() })
+	return r.closeErr
+}
+
+func (r *Room) close() error {
 	if r.Sources != nil {
 		r.Sources.Stop()
 	}
 	if r.control != nil {
 		r.control.Close()
+	}
+	if r.Runner != nil {
+		r.Runner.Close()
 	}
 	if r.mirrorCancel != nil {
 		r.mirrorCancel()

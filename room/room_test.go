@@ -2,9 +2,11 @@ package room
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,5 +84,79 @@ func TestRoomRunsTheMirror(t *testing.T) {
 	defer r2.Close()
 	if r2.Mirror != nil || r2.MirrorStatus() != "" {
 		t.Fatal("no slack section, no mirror")
+	}
+}
+
+// TestCloseJoinsRunsBeforeTheJournalCloses: Close stops a run in progress
+// and waits for it: its process group, which ignores SIGTERM and is
+// killed after the grace period, is gone when Close returns. The run is
+// interrupted when the room opens again.
+func TestCloseJoinsRunsBeforeTheJournalCloses(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(dir, "pid")
+	pb := `id: slow
+title: A step that takes its time
+service: api
+description: sleeps
+risk: low
+lock: {name: slow, timeout: 10m}
+steps:
+  - id: sleep
+    read_only: true
+    exec:
+      argv: [/bin/sh, -c, 'trap "" TERM; echo $$ > "$PIDFILE"; while :; do sleep 0.1; done']
+      env: {PIDFILE: ` + pidFile + `}
+`
+	if err := os.WriteFile(filepath.Join(dir, "playbooks", "slow.yaml"), []byte(pb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{
+		Path: filepath.Join(dir, "warroom.yaml"), Playbooks: "playbooks",
+		Incident: config.Incident{Name: "close test"},
+		Services: []config.Service{{ID: "api", Owner: "ola"}},
+		Roster:   []config.Person{{Handle: "maya"}, {Handle: "ola"}},
+		Roles:    config.Roles{Commander: "maya"},
+	}
+	journalPath := filepath.Join(dir, "j.db")
+	r, err := Open(context.Background(), Options{Config: cfg, JournalPath: journalPath, NoSources: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.Runner.Request(context.Background(), "ola", "slow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	deadline := time.Now().Add(10 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			fmt.Sscan(string(b), &pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pid == 0 {
+		t.Fatal("the step never started")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatal("the step's process outlived Close")
+	}
+	r2, err := Open(context.Background(), Options{Config: cfg, JournalPath: journalPath, NoSources: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	st, err := r2.Runner.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := st.Runs[h.ID]; run == nil || run.State != incident.RunInterrupted {
+		t.Fatalf("after reopening, the run is %+v", run)
 	}
 }
