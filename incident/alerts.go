@@ -156,10 +156,17 @@ func (e *Engine) groupFor(svc string, x *ExternalAlert) string {
 	return svc + "/" + rule
 }
 
+// rateLimitedHold is how long the panes of a source that reports itself
+// rate-limited may stay STALE before its source alert opens: the source
+// answers and says when to ask again, so short waits only grey its panes,
+// but a budget spent for minutes blinds the room.
+const rateLimitedHold = 5 * time.Minute
+
 // sourceAlerts opens, extends or resolves the one alert of each source
 // whose panes changed staleness in this batch (d.dirty). A source alert
 // opens once a pane has been STALE for its watchdog time (interval +
-// timeout + 1 s), so a single throttled poll only greys its panes.
+// timeout + 1 s; rateLimitedHold while the source is rate-limited), so a
+// throttled poll only greys its panes.
 func (d *decider) sourceAlerts() {
 	if len(d.dirty) == 0 {
 		return
@@ -177,7 +184,11 @@ func (d *decider) sourceAlerts() {
 		for _, r := range rs {
 			if !r.staleSince.IsZero() {
 				stale = append(stale, r)
-				due = due || d.now.Sub(r.staleSince) >= r.staleAfter
+				hold := r.staleAfter
+				if d.e.health[src] == "rate-limited" {
+					hold = max(hold, rateLimitedHold)
+				}
+				due = due || d.now.Sub(r.staleSince) >= hold
 			}
 		}
 		svc := d.e.sourceService[src]

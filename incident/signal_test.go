@@ -345,3 +345,21 @@ func (h *harness) journalEvents() []Event {
 }
 
 type journalEvent = journal.Event
+
+// A source that says it is rate-limited answers and tells us when to ask
+// again: its panes go STALE at once, its alert only after rateLimitedHold.
+func TestRateLimitedSourceAlertsOnlyAfterALongWait(t *testing.T) {
+	h := signalHarness(t)
+	h.e.Submit(context.Background(), ReportSource{Info: SourceInfo{ID: "prom", Health: "rate-limited", Error: "429"}})
+	for range 4 * 60 {
+		h.clk.Advance(time.Second)
+		h.observe(Sample{Service: "tokens", Pane: "p95", Stale: true, Error: "rate-limited"})
+	}
+	if a := h.openAlert(""); a != nil {
+		t.Fatalf("a source alert within rateLimitedHold: %+v", a)
+	}
+	h.advance(61 * time.Second)
+	if a := h.openAlert(""); a == nil || a.Origin != "source" {
+		t.Fatalf("no source alert after %s rate-limited", rateLimitedHold)
+	}
+}

@@ -23,12 +23,25 @@ type series struct {
 	labels map[string]string // Prometheus labels (incl. __name__ for selectors)
 	tags   []string          // Datadog group tags
 	fn     func(*Snapshot) float64
+	// present, when set, says whether the series exists yet: client
+	// libraries create a labelled series only when it is first
+	// incremented (Prometheus' instrumentation guide, "Avoid missing
+	// metrics"), so a 5xx series appears with the first error.
+	present func(*Snapshot) bool
+}
+
+// hadErrors reports whether service i has answered any 5xx yet.
+func hadErrors(i int) func(*Snapshot) bool {
+	return func(s *Snapshot) bool { return s.c.req[i][1]+s.c.req[i][2] > 0 }
 }
 
 type queryDef struct {
 	QueryInfo
 	alert  string // Prometheus alert name; empty for none
 	series []series
+	// late (Datadog): an AWS metric, which Datadog's crawler brings in
+	// 10-20 minutes after the fact (see awsCrawl).
+	late bool
 }
 
 func f64(v float64) *float64 { return &v }
@@ -89,8 +102,8 @@ func buildPromTable() []queryDef {
 			def(fmt.Sprintf(`sum(rate(http_requests_total{service="%s"}[1m]))`, n), n, n+" requests/s", "req/s",
 				one(func(s *Snapshot) float64 { return s.Services[i].RPS })),
 			def(fmt.Sprintf(`100 * sum(rate(http_requests_total{service="%s",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="%s"}[1m]))`, n, n),
-				n, n+" 5xx responses, percent of requests", "%",
-				one(func(s *Snapshot) float64 { return s.Services[i].ErrorPct })).th(1, 5).named(title[n]+"High5xxRate"),
+				n, n+" 5xx responses, percent of requests (no series before the first 5xx)", "%",
+				[]series{{labels: map[string]string{}, fn: func(s *Snapshot) float64 { return s.Services[i].ErrorPct }, present: hadErrors(i)}}).th(1, 5).named(title[n]+"High5xxRate"),
 			def(fmt.Sprintf(`histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service="%s"}[1m])))`, n),
 				n, n+" p95 latency", "s",
 				one(func(s *Snapshot) float64 { return s.Services[i].P95 })).th(0.5, 1).named(title[n]+"HighLatency"),
@@ -256,6 +269,12 @@ func buildDDTable() []queryDef {
 		def(`p95:blowfish.scan.duration{service:blowfish}`, "blowfish", "Blowfish transaction simulation p95", "s",
 			one(func(s *Snapshot) float64 { return s.Blowfish.P95 })).th(0.5, 1),
 	)
+	for i := range q {
+		q[i].late = strings.Contains(q[i].Query, ":aws.")
+		if q[i].late {
+			q[i].Description += " (AWS CloudWatch: 10-20 minutes late)"
+		}
+	}
 	return q
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -286,8 +287,39 @@ func (d *ddServer) timeseries(rw http.ResponseWriter, r *http.Request) {
 		Attributes: ddTSAttrs{Series: series, Times: kept, Values: values}}})
 }
 
-// evaluate computes every query's groups over times (nil = no data).
+// awsCrawl is how often Datadog's AWS integration crawls CloudWatch. Its
+// "Cloud Metric Delay" guide: metrics are crawled "every 10 minutes" and
+// arrive with "~15-20 minute delay" (1-minute metrics ~10-12). The model:
+// at each crawl (every 10 minutes) the points up to 10 minutes before it
+// become available, so the newest point is 10 to 20 minutes old, and an
+// answer for the last 5 minutes has no series at all (series: [], as the
+// API answers for "no points").
+const awsCrawl = 10 * time.Minute
+
+// awsAvailable is the newest instant of an AWS metric Datadog has at now.
+func awsAvailable(now time.Time) time.Time { return now.Truncate(awsCrawl).Add(-awsCrawl) }
+
+// evaluate computes every query's groups over times (nil = no data). A
+// late (AWS) query has no point after awsAvailable, and no series when it
+// has no point in the window.
 func (d *ddServer) evaluate(defs []*queryDef, times []int64) [][]ddGroup {
+	out := d.evaluatePoints(defs, times)
+	for i, def := range defs {
+		if !def.late {
+			continue
+		}
+		kept := out[i][:0]
+		for _, g := range out[i] {
+			if slices.ContainsFunc(g.values, func(v *float64) bool { return v != nil }) {
+				kept = append(kept, g)
+			}
+		}
+		out[i] = kept
+	}
+	return out
+}
+
+func (d *ddServer) evaluatePoints(defs []*queryDef, times []int64) [][]ddGroup {
 	out := make([][]ddGroup, len(defs))
 	for i, def := range defs {
 		for _, se := range def.series {
@@ -298,6 +330,7 @@ func (d *ddServer) evaluate(defs []*queryDef, times []int64) [][]ddGroup {
 		return out
 	}
 	now := d.w.Now()
+	avail := awsAvailable(now)
 	ep := d.w.Epoch()
 	first := -1
 	for k, ms := range times {
@@ -327,6 +360,9 @@ func (d *ddServer) evaluate(defs []*queryDef, times []int64) [][]ddGroup {
 		// Occasional gaps, as ingestion leaves in real series.
 		drop := unitNoise(seed, nzDD, times[k]/1000) > 0.97
 		for i, def := range defs {
+			if def.late && s.Time.After(avail) {
+				continue
+			}
 			for j, se := range def.series {
 				if !drop {
 					v := se.fn(&s)
@@ -555,20 +591,73 @@ func (n *fnode) eval(pick func(int) *ddGroup, k int) (float64, bool) {
 }
 
 // Monitors.
+//
+// What the group search models, and where it is documented:
+//
+//   - every group has the 15 fields of the responses recorded against the
+//     real API (datadog-api-client-go tests/scenarios/cassettes/
+//     TestScenarios/v1/Feature_Monitors/Scenario_Monitors_group_search_
+//     returns_OK_response.yaml): status, last_nodata_ts, env_tags,
+//     muted_remaining, muted_until_ts, all_tags, monitor_name, team_tags,
+//     last_triggered_ts, group, downtimes, monitor_id, priority, muted,
+//     group_tags;
+//   - group_tags holds only the group-by values of the group ("total",
+//     "host:compute-0", "@SYNTHETICS_OVERALL@" in the recording); a simple
+//     (not multi-alert) monitor has the group "*"; the monitor's own tags,
+//     where service:<x> and team:<x> live, are in all_tags; env_tags and
+//     team_tags are the values of its env: and team: tags;
+//   - last_triggered_ts is 0 for a group that never triggered (recorded);
+//     priority is null or 1-5 (recorded);
+//   - muted and downtimed groups: "muted": true with muted_until_ts and
+//     muted_remaining of 9223372036854775807 for "until unmuted", and
+//     downtime objects {monitor_tags, monitor_id: null, modified, scope,
+//     start_dt, end_dt: null, id} (recorded by datadog-api-client-python,
+//     tests/v1/cassettes/test_scenarios/
+//     test_monitors_group_search_returns_ok_response.yaml);
+//   - counts has status, muted, tag (all_tags) and type (recorded);
+//   - states are MonitorOverallStates: Alert, Warn, No Data, OK (and the
+//     client also knows Ignored, Skipped, Unknown); the recorded org had
+//     96 of 199 monitors in No Data;
+//   - the query is Datadog's monitor search syntax (docs: "Manage
+//     Monitors" search): tag:"k:v" on the monitor's tags, group_status:
+//     (and the older status:), group:, monitor_id:, free text on the name;
+//   - monitors on AWS metrics evaluate with a delay (Datadog recommends an
+//     evaluation delay of 900 s for AWS metrics, whose crawler runs every
+//     10 minutes; see awsCrawl).
+//
+// The organisation holds the launch team's monitors (team:launch), one of
+// them muted, one under a downtime and one that sits in No Data, and other
+// teams' monitors (payments, a synthetics test, a retired batch host) that
+// the war room must leave out.
 
 type ddMonitorGroup struct {
-	group  string
-	tags   []string
+	group  string // the group-by values, comma-joined; "*" for a simple monitor
 	fn     func(*Snapshot) float64
 	noData func(*Snapshot) bool
+	state  string // a fixed state (another team's monitor, a retired metric)
+}
+
+type ddDowntime struct {
+	MonitorTags []string `json:"monitor_tags"`
+	MonitorID   *int64   `json:"monitor_id"`
+	Modified    int64    `json:"modified"`
+	Scope       []string `json:"scope"`
+	StartDt     int64    `json:"start_dt"`
+	EndDt       *int64   `json:"end_dt"`
+	ID          int64    `json:"id"`
 }
 
 type ddMonitor struct {
 	id         int64
 	name       string
 	query      string
+	tags       []string // the monitor's own tags (all_tags)
+	priority   *int64
 	warn, crit float64
 	below      bool
+	delay      time.Duration // evaluation delay (AWS metrics)
+	muted      bool          // muted until unmuted
+	downtime   *ddDowntime   // an active downtime over every group
 	groups     []ddMonitorGroup
 }
 
@@ -590,50 +679,96 @@ func (m *ddMonitor) status(v float64) string {
 
 var ddMonitors = buildMonitors()
 
+func prio(p int64) *int64 { return &p }
+
 func buildMonitors() []ddMonitor {
+	launch := []string{"team:launch", "env:prod"}
 	var lat, errs, db []ddMonitorGroup
 	for i, n := range ServiceNames {
-		tags := []string{"service:" + n}
-		lat = append(lat, ddMonitorGroup{group: "service:" + n, tags: tags, fn: func(s *Snapshot) float64 { return s.Services[i].P95 }})
-		errs = append(errs, ddMonitorGroup{group: "service:" + n, tags: tags, fn: func(s *Snapshot) float64 { return s.Services[i].ErrorPct }})
+		lat = append(lat, ddMonitorGroup{group: "service:" + n, fn: func(s *Snapshot) float64 { return s.Services[i].P95 }})
+		errs = append(errs, ddMonitorGroup{group: "service:" + n, fn: func(s *Snapshot) float64 { return s.Services[i].ErrorPct }})
 		if i != svcBanners {
-			db = append(db, ddMonitorGroup{group: "service:" + n, tags: append(tags, "db:allium"), fn: func(s *Snapshot) float64 { return s.DB.Used }})
+			db = append(db, ddMonitorGroup{group: "service:" + n, fn: func(s *Snapshot) float64 { return s.DB.Used }})
 		}
 	}
 	var r429, lag []ddMonitorGroup
 	for i, p := range ProviderNames {
-		tags := []string{"provider:" + p, "service:" + p}
-		r429 = append(r429, ddMonitorGroup{group: "provider:" + p, tags: tags, fn: func(s *Snapshot) float64 { return 100 * s.RPC[i].Rate429 }})
-		lag = append(lag, ddMonitorGroup{group: "provider:" + p, tags: tags, fn: func(s *Snapshot) float64 { return float64(s.RPC[i].Lag) }})
+		r429 = append(r429, ddMonitorGroup{group: "provider:" + p, fn: func(s *Snapshot) float64 { return 100 * s.RPC[i].Rate429 }})
+		lag = append(lag, ddMonitorGroup{group: "provider:" + p, fn: func(s *Snapshot) float64 { return float64(s.RPC[i].Lag) }})
 	}
 	return []ddMonitor{
-		{id: 10001, name: "Launch API p95 latency is high on {{service.name}}", query: "avg(last_1m):p95:trace.http.request{*} by {service} > 1", warn: 0.5, crit: 1, groups: lat},
-		{id: 10002, name: "Launch API 5xx rate is high on {{service.name}}", query: "avg(last_1m):100 * sum:trace.http.request.errors{*} by {service}.as_rate() / sum:trace.http.request.hits{*} by {service}.as_rate() > 5", warn: 1, crit: 5, groups: errs},
-		{id: 10003, name: "Allium DB connections near max_connections ({{service.name}})", query: "avg(last_1m):avg:postgresql.connections{db:allium} by {service} > 475", warn: 400, crit: 475, groups: db},
-		{id: 10004, name: "Lambda throttles on {{functionname.name}}", query: "avg(last_1m):sum:aws.lambda.throttles{functionname:tokens} by {functionname}.as_rate() > 100", warn: 10, crit: 100,
-			groups: []ddMonitorGroup{{group: "functionname:tokens", tags: []string{"functionname:tokens", "service:tokens"}, fn: func(s *Snapshot) float64 { return s.Lambda[svcTokens].ThrottlesPerSec }}}},
-		{id: 10005, name: "NAT gateway port allocation errors", query: "avg(last_1m):sum:aws.natgateway.error_port_allocation{*} by {nat_gateway_id}.as_rate() > 50", warn: 1, crit: 50,
-			groups: []ddMonitorGroup{{group: "nat_gateway_id:" + natGatewayID, tags: []string{"nat_gateway_id:" + natGatewayID, "service:aws"}, fn: func(s *Snapshot) float64 { return s.NAT.ErrorsPerSec }}}},
-		{id: 10006, name: "Bots reaching origin through the WAF", query: "avg(last_1m):sum:cloudflare.bot.requests_passed{*} by {zone}.as_rate() > 5000", warn: 2000, crit: 5000,
-			groups: []ddMonitorGroup{{group: "zone:claim.wallet.example", tags: []string{"zone:claim.wallet.example", "service:cloudflare"},
+		{id: 10001, name: "Launch API p95 latency is high on {{service.name}}", query: "avg(last_1m):p95:trace.http.request{*} by {service} > 1",
+			tags: launch, priority: prio(2), warn: 0.5, crit: 1, groups: lat},
+		{id: 10002, name: "Launch API 5xx rate is high on {{service.name}}", query: "avg(last_1m):100 * sum:trace.http.request.errors{*} by {service}.as_rate() / sum:trace.http.request.hits{*} by {service}.as_rate() > 5",
+			tags: launch, priority: prio(2), warn: 1, crit: 5, groups: errs},
+		{id: 10003, name: "Allium DB connections near max_connections ({{service.name}})", query: "avg(last_1m):avg:postgresql.connections{db:allium} by {service} > 475",
+			tags: append([]string{"db:allium"}, launch...), priority: prio(1), warn: 400, crit: 475, groups: db},
+		{id: 10004, name: "Lambda throttles on {{functionname.name}}", query: "avg(last_5m):sum:aws.lambda.throttles{functionname:tokens} by {functionname}.as_rate() > 100",
+			tags: launch, priority: prio(2), warn: 10, crit: 100, delay: awsEvaluationDelay,
+			groups: []ddMonitorGroup{{group: "functionname:tokens", fn: func(s *Snapshot) float64 { return s.Lambda[svcTokens].ThrottlesPerSec }}}},
+		{id: 10005, name: "NAT gateway port allocation errors", query: "avg(last_5m):sum:aws.natgateway.error_port_allocation{*} by {nat_gateway_id}.as_rate() > 50",
+			tags: append([]string{"service:aws"}, launch...), priority: prio(2), warn: 1, crit: 50, delay: awsEvaluationDelay,
+			groups: []ddMonitorGroup{{group: "nat_gateway_id:" + natGatewayID, fn: func(s *Snapshot) float64 { return s.NAT.ErrorsPerSec }}}},
+		{id: 10006, name: "Bots reaching origin through the WAF", query: "avg(last_1m):sum:cloudflare.bot.requests_passed{*} by {zone}.as_rate() > 5000",
+			tags: append([]string{"service:cloudflare"}, launch...), priority: prio(3), warn: 2000, crit: 5000,
+			groups: []ddMonitorGroup{{group: "zone:claim.wallet.example",
 				fn: func(s *Snapshot) float64 { return s.WAF.BotAllowed }, noData: func(s *Snapshot) bool { return s.WAF.BotRPS == 0 }}}},
-		{id: 10007, name: "RPC provider {{provider.name}} is rate limiting (429s)", query: "avg(last_1m):100 * sum:solana.rpc.rate_limited{*} by {provider}.as_rate() / sum:solana.rpc.requests{*} by {provider}.as_rate() > 5", warn: 1, crit: 5, groups: r429},
-		{id: 10008, name: "RPC provider {{provider.name}} slot lag", query: "avg(last_1m):avg:solana.rpc.slot_lag{*} by {provider} > 50", warn: 20, crit: 50, groups: lag},
-		{id: 10009, name: "Wallet transaction landing rate is low", query: "avg(last_1m):avg:wallet.tx.landing_rate{service:blowfish} < 80", warn: 90, crit: 80, below: true,
-			groups: []ddMonitorGroup{{group: "service:blowfish", tags: []string{"service:blowfish"}, fn: func(s *Snapshot) float64 { return s.Fees.LandingPct }}}},
-		{id: 10010, name: "Blowfish scan latency", query: "avg(last_1m):p95:blowfish.scan.duration{service:blowfish} > 1", warn: 0.5, crit: 1,
-			groups: []ddMonitorGroup{{group: "service:blowfish", tags: []string{"service:blowfish"}, fn: func(s *Snapshot) float64 { return s.Blowfish.P95 }}}},
+		{id: 10007, name: "RPC provider {{provider.name}} is rate limiting (429s)", query: "avg(last_1m):100 * sum:solana.rpc.rate_limited{*} by {provider}.as_rate() / sum:solana.rpc.requests{*} by {provider}.as_rate() > 5",
+			tags: launch, priority: prio(3), warn: 1, crit: 5, groups: r429},
+		{id: 10008, name: "RPC provider {{provider.name}} slot lag", query: "avg(last_1m):avg:solana.rpc.slot_lag{*} by {provider} > 50",
+			tags: launch, priority: prio(2), warn: 20, crit: 50, groups: lag},
+		{id: 10009, name: "Wallet transaction landing rate is low", query: "avg(last_1m):avg:wallet.tx.landing_rate{service:blowfish} < 80",
+			tags: append([]string{"service:blowfish"}, launch...), priority: prio(2), warn: 90, crit: 80, below: true,
+			groups: []ddMonitorGroup{{group: "*", fn: func(s *Snapshot) float64 { return s.Fees.LandingPct }}}},
+		{id: 10010, name: "Blowfish scan latency", query: "avg(last_1m):p95:blowfish.scan.duration{service:blowfish} > 1",
+			tags: append([]string{"service:blowfish"}, launch...), warn: 0.5, crit: 1,
+			groups: []ddMonitorGroup{{group: "*", fn: func(s *Snapshot) float64 { return s.Blowfish.P95 }}}},
+		// A metric the banners team retired: the monitor sits in No Data.
+		{id: 10011, name: "Banners CDN cache hit rate", query: "avg(last_15m):avg:banners.cdn.hit_rate{service:banners} < 0.5",
+			tags: append([]string{"service:banners"}, launch...), priority: prio(4), warn: 0.7, crit: 0.5, below: true,
+			groups: []ddMonitorGroup{{group: "*", state: "No Data"}}},
+		// A noisy monitor the history team muted before the launch.
+		{id: 10012, name: "History p99 latency", query: "avg(last_1m):p99:trace.http.request{service:history} > 2",
+			tags: append([]string{"service:history"}, launch...), priority: prio(4), warn: 1, crit: 2, muted: true,
+			groups: []ddMonitorGroup{{group: "*", fn: func(s *Snapshot) float64 { return 1.6 * s.Services[svcHistory].P95 }}}},
+		// The canary environment is under a scheduled downtime.
+		{id: 10013, name: "Tokens canary error rate", query: "avg(last_5m):sum:trace.http.request.errors{service:tokens,env:canary}.as_rate() > 1",
+			tags: []string{"team:launch", "env:canary", "service:tokens"}, priority: prio(3), warn: 0.5, crit: 1,
+			downtime: &ddDowntime{MonitorTags: []string{}, Scope: []string{"env:canary"}, ID: 1261921201},
+			groups:   []ddMonitorGroup{{group: "*", state: "Alert"}}},
+		// Other teams' monitors in the same organisation.
+		{id: 20001, name: "Payments API error rate on {{host.name}}", query: "avg(last_5m):sum:trace.http.request.errors{service:payments} by {host}.as_rate() > 5",
+			tags: []string{"team:payments", "service:payments", "env:prod"}, priority: prio(1), warn: 2, crit: 5,
+			groups: []ddMonitorGroup{{group: "host:pay-1", state: "Alert"}, {group: "host:pay-2", state: "OK"}}},
+		{id: 20002, name: "[Synthetics] Marketing site is up", query: `synthetics("mkt-site-check").over("*").last(2).count_by_status()`,
+			tags: []string{"testing:api", "check_type:api", "probe_dc:aws:us-east-2", "check_status:live"}, priority: prio(5),
+			groups: []ddMonitorGroup{{group: "@SYNTHETICS_OVERALL@", state: "Alert"}, {group: "aws:us-east-2", state: "Alert"}, {group: "total", state: "Alert"}}},
+		{id: 20003, name: "Disk space low on {{host.name}}", query: "avg(last_5m):avg:system.disk.in_use{team:data} by {host} > 0.9",
+			tags: []string{"team:data", "service:legacy-batch"}, warn: 0.8, crit: 0.9,
+			groups: []ddMonitorGroup{{group: "host:batch-7", state: "No Data"}}},
 	}
 }
 
+// awsEvaluationDelay is the evaluation delay of the monitors on AWS
+// metrics: Datadog's guide recommends 900 s (see awsCrawl).
+const awsEvaluationDelay = 15 * time.Minute
+
 type ddGroupResult struct {
-	Group           string   `json:"group"`
-	GroupTags       []string `json:"group_tags"`
-	LastNodataTs    int64    `json:"last_nodata_ts"`
-	LastTriggeredTs *int64   `json:"last_triggered_ts"`
-	MonitorID       int64    `json:"monitor_id"`
-	MonitorName     string   `json:"monitor_name"`
-	Status          string   `json:"status"`
+	Status          string       `json:"status"`
+	LastNodataTs    int64        `json:"last_nodata_ts"`
+	EnvTags         []string     `json:"env_tags"`
+	MutedRemaining  *int64       `json:"muted_remaining"`
+	MutedUntilTs    *int64       `json:"muted_until_ts"`
+	AllTags         []string     `json:"all_tags"`
+	MonitorName     string       `json:"monitor_name"`
+	TeamTags        []string     `json:"team_tags"`
+	LastTriggeredTs int64        `json:"last_triggered_ts"`
+	Group           string       `json:"group"`
+	Downtimes       []ddDowntime `json:"downtimes"`
+	MonitorID       int64        `json:"monitor_id"`
+	Priority        *int64       `json:"priority"`
+	Muted           bool         `json:"muted"`
+	GroupTags       []string     `json:"group_tags"`
 }
 
 const (
@@ -642,7 +777,19 @@ const (
 	monitorAvg    = 6 // avg(last_1m) over 10 s samples
 )
 
-// evalMonitors evaluates every group over the last monitorWindow.
+// tagValues lists the values of a monitor's key: tags (env_tags, team_tags).
+func tagValues(tags []string, key string) []string {
+	out := []string{}
+	for _, t := range tags {
+		if v, ok := strings.CutPrefix(t, key+":"); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// evalMonitors evaluates every group over the last monitorWindow (ending
+// its monitor's evaluation delay ago).
 func (d *ddServer) evalMonitors(now time.Time) []ddGroupResult {
 	type acc struct {
 		recent    []float64
@@ -654,23 +801,41 @@ func (d *ddServer) evalMonitors(now time.Time) []ddGroupResult {
 	for _, m := range ddMonitors {
 		accs = append(accs, make([]acc, len(m.groups)))
 	}
-	from := now.Add(-monitorWindow)
-	if ep := d.w.Epoch(); from.Before(ep) {
-		from = ep
+	ep := d.w.Epoch()
+	// One walk per evaluation delay (there are two: none, and AWS's).
+	var delays []time.Duration
+	for _, m := range ddMonitors {
+		if !slices.Contains(delays, m.delay) {
+			delays = append(delays, m.delay)
+		}
 	}
-	if !now.Before(from) {
-		n := int(now.Sub(from) / monitorStep)
-		from = now.Add(-time.Duration(n) * monitorStep)
-		d.w.mu.Lock()
-		d.w.walkLocked(from, now, monitorStep, func(s Snapshot) {
+	d.w.mu.Lock()
+	for _, delay := range delays {
+		end := now.Add(-delay)
+		from := end.Add(-monitorWindow)
+		if from.Before(ep) {
+			from = ep
+		}
+		if end.Before(from) {
+			continue
+		}
+		n := int(end.Sub(from) / monitorStep)
+		from = end.Add(-time.Duration(n) * monitorStep)
+		d.w.walkLocked(from, end, monitorStep, func(s Snapshot) {
 			for mi := range ddMonitors {
 				m := &ddMonitors[mi]
+				if m.delay != delay {
+					continue
+				}
 				for gi, g := range m.groups {
 					a := &accs[mi][gi]
+					if g.state != "" {
+						continue
+					}
 					if g.noData != nil && g.noData(&s) {
 						a.recent = a.recent[:0]
 						if a.status != "No Data" {
-							a.nodata = s.Time.Unix()
+							a.nodata = s.Time.Add(m.delay).Unix()
 						}
 						a.status = "No Data"
 						continue
@@ -685,26 +850,43 @@ func (d *ddServer) evalMonitors(now time.Time) []ddGroupResult {
 					}
 					st := m.status(sum / float64(len(a.recent)))
 					if (st == "Alert" || st == "Warn") && a.status != "Alert" && a.status != "Warn" {
-						a.triggered = s.Time.Unix()
+						a.triggered = s.Time.Add(m.delay).Unix() // when the monitor saw it
 					}
 					a.status = st
 				}
 			}
 		})
-		d.w.mu.Unlock()
 	}
+	d.w.mu.Unlock()
+	forever := int64(math.MaxInt64)
 	var out []ddGroupResult
 	for mi, m := range ddMonitors {
 		for gi, g := range m.groups {
 			a := accs[mi][gi]
 			st := a.status
-			if st == "" {
+			switch {
+			case g.state != "":
+				st = g.state
+				if st == "Alert" {
+					a.triggered = ep.Unix()
+				}
+				if st == "No Data" {
+					a.nodata = ep.Unix()
+				}
+			case st == "":
 				st = "No Data"
 			}
-			r := ddGroupResult{Group: g.group, GroupTags: g.tags, LastNodataTs: a.nodata, MonitorID: m.id, MonitorName: m.name, Status: st}
-			if a.triggered != 0 {
-				ts := a.triggered
-				r.LastTriggeredTs = &ts
+			r := ddGroupResult{Status: st, LastNodataTs: a.nodata, EnvTags: tagValues(m.tags, "env"), AllTags: m.tags,
+				MonitorName: m.name, TeamTags: tagValues(m.tags, "team"), LastTriggeredTs: a.triggered, Group: g.group,
+				Downtimes: []ddDowntime{}, MonitorID: m.id, Priority: m.priority, Muted: m.muted || m.downtime != nil,
+				GroupTags: strings.Split(g.group, ",")}
+			if r.Muted {
+				r.MutedUntilTs, r.MutedRemaining = &forever, &forever
+			}
+			if m.downtime != nil {
+				dt := *m.downtime
+				dt.StartDt, dt.Modified = ep.Unix(), ep.Unix()
+				r.Downtimes = []ddDowntime{dt}
 			}
 			out = append(out, r)
 		}
@@ -785,15 +967,44 @@ func (d *ddServer) groupSearch(rw http.ResponseWriter, r *http.Request) {
 		}
 		return statusRank[a.Status] < statusRank[b.Status]
 	})
-	statusCounts := map[string]int64{}
+	statusCounts, tagCounts := map[string]int64{}, map[string]int64{}
+	var muted [2]int64
 	for _, g := range res {
 		statusCounts[g.Status]++
+		if g.Muted {
+			muted[1]++
+		} else {
+			muted[0]++
+		}
+		for _, t := range g.AllTags {
+			tagCounts[t]++
+		}
 	}
 	var counts []map[string]any
 	for _, s := range []string{"Alert", "Warn", "No Data", "OK"} {
 		if n := statusCounts[s]; n > 0 {
 			counts = append(counts, map[string]any{"count": n, "name": s})
 		}
+	}
+	mutedCounts := []map[string]any{}
+	for i, n := range muted {
+		if n > 0 {
+			mutedCounts = append(mutedCounts, map[string]any{"count": n, "name": i == 1})
+		}
+	}
+	tagNames := make([]string, 0, len(tagCounts))
+	for t := range tagCounts {
+		tagNames = append(tagNames, t)
+	}
+	sort.Slice(tagNames, func(i, j int) bool {
+		if tagCounts[tagNames[i]] != tagCounts[tagNames[j]] {
+			return tagCounts[tagNames[i]] > tagCounts[tagNames[j]]
+		}
+		return tagNames[i] < tagNames[j]
+	})
+	tags := []map[string]any{}
+	for _, t := range tagNames {
+		tags = append(tags, map[string]any{"count": tagCounts[t], "name": t})
 	}
 	total := int64(len(res))
 	lo := min(page*perPage, total)
@@ -807,52 +1018,51 @@ func (d *ddServer) groupSearch(rw http.ResponseWriter, r *http.Request) {
 	}
 	ddWrite(rw, http.StatusOK, map[string]any{
 		"groups": groups,
-		"counts": map[string]any{"status": counts, "type": []map[string]any{{"count": total, "name": "metric"}}},
+		"counts": map[string]any{"status": counts, "muted": mutedCounts, "tag": tags, "type": []map[string]any{{"count": total, "name": "metric"}}},
 		"metadata": map[string]int64{
 			"page": page, "page_count": (total + perPage - 1) / perPage, "per_page": perPage, "total_count": total,
 		},
 	})
 }
 
-// matchGroup applies monitor search terms: status:alert, tag:"service:x",
-// service:x, group:x, monitor_id:N, or free text on the monitor name.
+// matchGroup applies monitor search terms: tag:"k:v" (the monitor's own
+// tags), group_status: (or status:) with one state or a parenthesised
+// comma list, group:, monitor_id:, or free text on the monitor name.
 func matchGroup(g ddGroupResult, terms []string) bool {
 	for _, t := range terms {
 		k, v, ok := strings.Cut(t, ":")
 		lk := strings.ToLower(k)
 		switch {
-		case ok && lk == "status":
+		case ok && (lk == "status" || lk == "group_status"):
 			hit := false
 			for _, s := range strings.Split(strings.Trim(v, "()"), ",") {
-				if strings.EqualFold(strings.TrimSpace(s), g.Status) {
+				if strings.EqualFold(strings.TrimSpace(s), g.Status) || strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(s), "_", " "), g.Status) {
 					hit = true
 				}
 			}
 			if !hit {
 				return false
 			}
-		case ok && (lk == "tag" || lk == "group"):
+		case ok && lk == "tag":
 			hit := false
-			for _, gt := range g.GroupTags {
-				if strings.EqualFold(gt, v) {
+			for _, mt := range g.AllTags {
+				if strings.EqualFold(mt, v) {
 					hit = true
 				}
 			}
-			if !hit && !strings.EqualFold(g.Group, v) {
+			if !hit {
 				return false
 			}
-		case ok && lk == "monitor_id" || ok && lk == "id":
+		case ok && lk == "group":
+			hit := strings.EqualFold(g.Group, v)
+			for _, gt := range g.GroupTags {
+				hit = hit || strings.EqualFold(gt, v)
+			}
+			if !hit {
+				return false
+			}
+		case ok && (lk == "monitor_id" || lk == "id"):
 			if v != strconv.FormatInt(g.MonitorID, 10) {
-				return false
-			}
-		case ok && !strings.Contains(v, " "):
-			hit := false
-			for _, gt := range g.GroupTags {
-				if strings.EqualFold(gt, t) {
-					hit = true
-				}
-			}
-			if !hit {
 				return false
 			}
 		default:

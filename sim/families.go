@@ -62,7 +62,10 @@ func families(s *Snapshot) []family {
 	res := gauge("aws_lambda_reserved_concurrency", "Lambda reserved concurrency in effect.", []string{"function_name"})
 	for i, n := range ServiceNames {
 		for j, code := range codes {
-			req.points = append(req.points, pt(c.req[i][j], n, code))
+			// A labelled series exists once it was first incremented.
+			if c.req[i][j] > 0 {
+				req.points = append(req.points, pt(c.req[i][j], n, code))
+			}
 		}
 		b := map[float64]uint64{}
 		for k, le := range latencyBuckets {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -160,7 +161,9 @@ func resolvePromQL(q string) (resolver, *promErr) {
 		return func(s *Snapshot) []labelled {
 			out := make([]labelled, 0, len(d.series))
 			for _, se := range d.series {
-				out = append(out, labelled{se.labels, se.fn(s)})
+				if se.present == nil || se.present(s) {
+					out = append(out, labelled{se.labels, se.fn(s)})
+				}
 			}
 			return out
 		}, nil
@@ -536,12 +539,35 @@ type alertRule struct {
 	def      *queryDef
 	op       string
 	thresh   float64
+	// query and summary replace the catalogue's for rules that are not a
+	// threshold on a pane query (Watchdog).
+	query, summary string
 }
 
 var alertRules = buildAlertRules()
 
+// Rules every kube-prometheus installation has besides the launch's own,
+// both firing all the time: Watchdog, "an alert that should always be
+// firing to certify that Alertmanager is working properly" (severity none,
+// expr vector(1), general.rules), and CPUThrottlingHigh (severity info,
+// "Processes experience elevated CPU throttling", kubernetes-resources
+// rules), here for the banners container.
+var (
+	watchdogDef = queryDef{QueryInfo: QueryInfo{Query: "vector(1)"},
+		series: one(func(*Snapshot) float64 { return 1 })}
+	cpuThrottlingDef = queryDef{QueryInfo: QueryInfo{
+		Query:   `sum(increase(container_cpu_cfs_throttled_periods_total{container="banners"}[5m])) / sum(increase(container_cpu_cfs_periods_total{container="banners"}[5m]))`,
+		Service: "banners", Description: "banners container CPU throttled, share of periods"},
+		series: one(func(*Snapshot) float64 { return 0.31 })}
+)
+
 func buildAlertRules() []alertRule {
-	var out []alertRule
+	out := []alertRule{
+		{name: "Watchdog", severity: "none", def: &watchdogDef, op: ">", thresh: 0,
+			summary: "This is an alert meant to ensure that the entire alerting pipeline is functional."},
+		{name: "CPUThrottlingHigh", severity: "info", def: &cpuThrottlingDef, op: ">", thresh: 0.25,
+			summary: "31% throttling of CPU in namespace launch for container banners."},
+	}
 	for i := range promTable {
 		d := &promTable[i]
 		if d.alert == "" || d.Warn == nil {
@@ -566,6 +592,9 @@ func (a *alertRule) breached(v float64) bool {
 }
 
 func (a *alertRule) expr() string {
+	if a.name == "Watchdog" {
+		return a.def.Query
+	}
 	return fmt.Sprintf("%s %s %s", a.def.Query, a.op, strconv.FormatFloat(a.thresh, 'g', -1, 64))
 }
 
@@ -604,9 +633,10 @@ func (p *promServer) evalAlerts(now time.Time) map[int]promAlert {
 	p.w.walkLocked(from, now, alertStep, func(s Snapshot) {
 		for i := range alertRules {
 			r := &alertRules[i]
-			v := r.def.series[0].fn(&s)
+			se := r.def.series[0]
+			v := se.fn(&s)
 			vals[i] = v
-			if r.breached(v) {
+			if (se.present == nil || se.present(&s)) && r.breached(v) {
 				if since[i].IsZero() {
 					since[i] = s.Time
 				}
@@ -626,13 +656,15 @@ func (p *promServer) evalAlerts(now time.Time) map[int]promAlert {
 		if now.Sub(since[i]) >= alertFor {
 			state = "firing"
 		}
+		summary := r.summary
+		if summary == "" {
+			summary = fmt.Sprintf("%s %s %s (now %s)", r.def.Description, r.op,
+				withUnit(r.thresh, r.def.Unit), withUnit(round3(vals[i]), r.def.Unit))
+		}
 		out[i] = promAlert{
-			Labels: r.labels(),
-			Annotations: map[string]string{
-				"summary": fmt.Sprintf("%s %s %s (now %s)", r.def.Description, r.op,
-					withUnit(r.thresh, r.def.Unit), withUnit(round3(vals[i]), r.def.Unit)),
-			},
-			State: state, ActiveAt: since[i].UTC(), Value: strconv.FormatFloat(vals[i], 'e', -1, 64),
+			Labels:      r.labels(),
+			Annotations: map[string]string{"summary": summary},
+			State:       state, ActiveAt: since[i].UTC(), Value: strconv.FormatFloat(vals[i], 'e', -1, 64),
 		}
 	}
 	return out
@@ -663,8 +695,8 @@ func (p *promServer) rules(rw http.ResponseWriter, r *http.Request) {
 			}
 			rules = append(rules, map[string]any{
 				"state": state, "name": ar.name, "query": ar.expr(), "duration": alertFor.Seconds(), "keepFiringFor": 0,
-				"labels":      map[string]string{"severity": ar.severity, "service": ar.def.Service},
-				"annotations": map[string]string{"summary": ar.def.Description},
+				"labels":      ruleLabels(ar),
+				"annotations": map[string]string{"summary": cmp.Or(ar.summary, ar.def.Description)},
 				"alerts":      alerts, "health": "ok", "evaluationTime": 0.0005,
 				"lastEvaluation": now.UTC().Format(time.RFC3339Nano), "type": "alerting",
 			})
@@ -677,6 +709,13 @@ func (p *promServer) rules(rw http.ResponseWriter, r *http.Request) {
 		"name": "warroom-sim", "file": "/etc/prometheus/rules/warroom-sim.yml", "interval": alertStep.Seconds(), "limit": 0,
 		"rules": rules, "evaluationTime": 0.001, "lastEvaluation": now.UTC().Format(time.RFC3339Nano),
 	}}})
+}
+
+// ruleLabels are the labels a rule adds to its alerts (not alertname).
+func ruleLabels(r *alertRule) map[string]string {
+	l := r.labels()
+	delete(l, "alertname")
+	return l
 }
 
 func withUnit(v float64, unit string) string {

@@ -17,7 +17,11 @@ type Scenario struct {
 	// Queries for earlier times return no data.
 	PreRoll time.Duration
 
-	BaselineRPS  float64 // human requests/s before T-0
+	BaselineRPS float64 // human requests/s before T-0
+	// BaseErrorPct is each service's 5xx percent with no DB pressure
+	// (tokens, history, banners); 0 leaves its 5xx series uncreated until
+	// the first error.
+	BaseErrorPct [3]float64
 	PeakHumanRPS float64 // human requests/s at the plateau
 	NormalRPS    float64 // human requests/s once traffic has normalised
 	PeakBotRPS   float64 // bot requests/s at the plateau (before the WAF)
@@ -78,6 +82,7 @@ type Scenario struct {
 // claim opening to normal traffic.
 func DefaultScenario() Scenario {
 	return Scenario{
+		BaseErrorPct: [3]float64{0.1, 0.15, 0.05},
 		PreRoll:      10 * time.Minute,
 		BaselineRPS:  1000,
 		PeakHumanRPS: 80000,

@@ -7,9 +7,20 @@
 // sources work against it unchanged:
 //
 //   - Prometheus: /metrics (client_golang registry) and the HTTP query API
-//     (/api/v1/query, /api/v1/query_range, /api/v1/alerts, /api/v1/rules);
+//     (/api/v1/query, /api/v1/query_range, /api/v1/alerts, /api/v1/rules).
+//     Labelled series exist once first incremented (Prometheus'
+//     instrumentation guide, "Avoid missing metrics"): a service's 5xx
+//     series, and its 5xx-rate query, appear with its first 5xx. Besides
+//     the launch's rules, kube-prometheus' always-firing Watchdog
+//     (severity none) and CPUThrottlingHigh (severity info) fire;
 //   - Datadog: POST /api/v2/query/timeseries and
-//     GET /api/v1/monitor/groups/search, with keys and rate-limit headers;
+//     GET /api/v1/monitor/groups/search, with keys and rate-limit headers.
+//     AWS metrics arrive 10-20 minutes late (the crawler; see awsCrawl).
+//     Monitor groups have the 15 fields of the recorded responses, with
+//     the monitor's tags in all_tags and group_tags of group-by values
+//     only; the organisation has other teams' monitors, muted and
+//     downtimed ones and some in No Data (see the Monitors section of
+//     datadog.go);
 //   - Solana JSON-RPC 2.0: two providers, Triton and QuickNode;
 //   - Ethereum JSON-RPC 2.0: Infura, which throttles the project with
 //     EIP-1474's -32005 and a backoff hint beyond its allowed rate, and the

@@ -635,11 +635,11 @@ func (w *World) instant(t time.Time, stuck float64, lag [nProv]float64) Snapshot
 		{0.18, 0.04, 3.0},
 		{0.08, 0.03, 0},
 	}
-	errs := [nSvc][2]float64{{0.1, 7}, {0.15, 6}, {0.05, 0}}
+	errs := [nSvc]float64{7, 6, 0} // 5xx percent per DB pressure²
 	for i := range nSvc {
 		nz := 1 + 0.05*noise(seed, nzLatTokens+uint64(i), x)
 		p95 := (base[i][0] + base[i][1]*load + base[i][2]*p*p) * nz
-		dbErr := errs[i][0] + errs[i][1]*p*p
+		dbErr := sc.BaseErrorPct[i] + errs[i]*p*p
 		thr := o.Lambda[i].ThrottledFrac
 		o.Services[i] = ServiceStats{
 			Name: ServiceNames[i], RPS: origin * svcShare[i], P50: p95 / 2.2, P95: p95,

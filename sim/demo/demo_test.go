@@ -118,6 +118,25 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 	if !acked {
 		t.Fatal("no ack by tokens' owner tomas")
 	}
+	// No false page: the owners ack in time, so nothing escalates; other
+	// teams' monitors stay out; the muted and downtimed monitors and
+	// Prometheus' info alert are shown, silenced or informational.
+	var silenced, info bool
+	for _, l := range lines {
+		switch {
+		case l.kind == "PAGE" || l.kind == "ESCALATE":
+			t.Errorf("a page in the demo: %s %s %s", l.kind, l.service, l.text)
+		case l.kind == "ALERT" && (strings.Contains(l.text, "Payments") || strings.Contains(l.text, "Synthetics") || strings.Contains(l.text, "batch-7")):
+			t.Errorf("another team's monitor: %s", l.text)
+		case l.kind == "ALERT" && strings.Contains(l.text, "— silenced: "):
+			silenced = true
+		case l.kind == "ALERT" && strings.HasSuffix(l.text, "(info)"):
+			info = true
+		}
+	}
+	if !silenced || !info {
+		t.Errorf("silenced alerts shown: %v; informational alerts shown: %v", silenced, info)
+	}
 	// Each mitigation succeeds and its problem's alert resolves after it.
 	for _, c := range []struct{ playbook, service, resolved string }{
 		{"waf-mode", "cloudflare", "bots reaching origin back to"},
