@@ -539,9 +539,8 @@ type alertRule struct {
 	def      *queryDef
 	op       string
 	thresh   float64
-	// query and summary replace the catalogue's for rules that are not a
-	// threshold on a pane query (Watchdog).
-	query, summary string
+	// summary replaces the catalogue's description (Watchdog's own text).
+	summary string
 }
 
 var alertRules = buildAlertRules()
