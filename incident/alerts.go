@@ -99,14 +99,20 @@ func (c ImportAlerts) decide(d *decider) error {
 // for a change of an alert already open).
 func importText(origin, name string, x *ExternalAlert, lvl Level, now time.Time) string {
 	text := fmt.Sprintf("%s: %s (%s)", origin, name, lvl)
-	if x.Text != "" {
+	switch {
+	case x.Text != "" && !lvl.Pages() && config.DefaultSeverities[strings.ToLower(x.Text)] == config.SeverityInfo:
+		text = fmt.Sprintf("%s: %s: %s", origin, name, x.Text) // "No Data" says it all
+	case x.Text != "":
 		text = fmt.Sprintf("%s: %s: %s (%s)", origin, name, x.Text, lvl)
 	}
 	if x.Silenced != "" {
-		text += " — silenced: " + x.Silenced
+		return text + " — silenced: " + x.Silenced
 	}
-	if !now.IsZero() && !x.StartsAt.IsZero() && now.Sub(x.StartsAt) >= time.Second {
-		text += fmt.Sprintf(" · started %s, %s before it arrived", hms(x.StartsAt), Age(now.Sub(x.StartsAt)))
+	// When it began, if before it arrived (Alertmanager's group_wait, a
+	// monitor that was alerting before the room started), for alerts
+	// that ask someone to act.
+	if !now.IsZero() && lvl.Pages() && !x.StartsAt.IsZero() && now.Sub(x.StartsAt) >= time.Second {
+		text += fmt.Sprintf(" · since %s (%s before it arrived)", hms(x.StartsAt), Age(now.Sub(x.StartsAt)))
 	}
 	return text
 }

@@ -133,7 +133,7 @@ func TestOneAlertAcrossImportPaths(t *testing.T) {
 		t.Fatalf("%d ALERT events for one rule", n)
 	}
 	a := h.openAlert("tokens")
-	if !a.StartsAt.Equal(starts) || !strings.Contains(a.Text, "started 13:58:30Z, 1m30s before it arrived") {
+	if !a.StartsAt.Equal(starts) || !strings.Contains(a.Text, "since 13:58:30Z (1m30s before it arrived)") {
 		t.Fatalf("origin start: %v %q", a.StartsAt, a.Text)
 	}
 	// Another Prometheus' alert, known only through the webhook.

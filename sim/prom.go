@@ -565,7 +565,7 @@ func buildAlertRules() []alertRule {
 		{name: "Watchdog", severity: "none", def: &watchdogDef, op: ">", thresh: 0,
 			summary: "This is an alert meant to ensure that the entire alerting pipeline is functional."},
 		{name: "CPUThrottlingHigh", severity: "info", def: &cpuThrottlingDef, op: ">", thresh: 0.25,
-			summary: "31% throttling of CPU in namespace launch for container banners."},
+			summary: "31% CPU throttling of container banners"},
 	}
 	for i := range promTable {
 		d := &promTable[i]

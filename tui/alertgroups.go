@@ -71,10 +71,7 @@ func (s *Styles) alertBadge(a *incident.Alert) string {
 func groupState(st *incident.State, r alertRow) (text string, waiting bool) {
 	a := r.a
 	if q := quietLabel(a); q != "" && !r.member {
-		if a.Silenced != "" {
-			return "silenced: " + a.Silenced, false
-		}
-		return "information, never pages", false
+		return quietText(a), false // why is in the alert's text
 	}
 	g := r.group
 	if r.member || g == nil {
@@ -106,5 +103,5 @@ func quietText(a *incident.Alert) string {
 	if a.Silenced != "" {
 		return "silenced"
 	}
-	return "information"
+	return "info only"
 }

@@ -39,7 +39,7 @@ func TestAlertGroupRowsQuietAlertsAndHonestEscalation(t *testing.T) {
 	}
 	press(m, "2")
 	v := plainView(m)
-	for _, want := range []string{"rps (crit) (+2 more)", "[INFO]", "Watchdog", "information, never pages", "[SILENCED]", "silenced: muted in Datadog"} {
+	for _, want := range []string{"rps (crit) (+2 more)", "[INFO]", "Watchdog", "info only", "[SILENCED]", "silenced"} {
 		if !strings.Contains(v, want) {
 			t.Fatalf("alerts view lacks %q:\n%s", want, v)
 		}

@@ -725,7 +725,7 @@ func (q *monitorQuery) groupAlert(origin string, m monitorGroup) (incident.Exter
 	default:
 		a.Level, a.Firing = sources.Level(q.c.spec.Source.Severity(status)), true
 		if status != string(datadogV1.MONITOROVERALLSTATES_ALERT) && status != string(datadogV1.MONITOROVERALLSTATES_WARN) {
-			a.Text = "Datadog state " + status
+			a.Text = status // No Data, Skipped, Ignored, Unknown
 		}
 		if m.lastTriggered > 0 && a.Level != incident.LevelInfo {
 			a.StartsAt = time.Unix(m.lastTriggered, 0).UTC()
@@ -761,10 +761,9 @@ func silenced(m monitorGroup) string {
 	switch {
 	case len(m.downtimes) > 0:
 		d := m.downtimes[0]
-		scope := strings.Join(d.scope, ",")
-		return "Datadog downtime " + d.id + " (scope " + scope + ")" + until(d.end)
+		return "downtime " + d.id + " (" + strings.Join(d.scope, ",") + ")" + until(d.end)
 	case m.muted:
-		return "muted in Datadog" + until(m.mutedUntil)
+		return "muted" + until(m.mutedUntil)
 	}
 	return ""
 }
