@@ -101,6 +101,7 @@ Start with 'warroom demo': a simulated airdrop launch on loopback, no accounts.`
 		newServeCmd(),
 		newCheckCmd(),
 		newExportCmd(),
+		newJournalCmd(),
 		newPlaybookCmd(),
 		newVersionCmd(),
 	)
