@@ -742,6 +742,7 @@ func TestBudgetPacesPolling(t *testing.T) {
 	for el := time.Duration(0); el < 59*time.Minute; el += 5 * time.Second {
 		r.clk.Advance(5 * time.Second)
 		waitUntil(t, s.Settled)
+		state(t, e) // the engine has taken what the polls sent before the clock moves on
 		h := s.Health()["dd"]
 		for _, b := range h.Budgets {
 			if b.Bucket == BucketQuery && b.Every > 0 && seen.Every == 0 {
