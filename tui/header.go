@@ -308,7 +308,10 @@ func (m *Model) shortKeys() []key.Binding {
 // renderStatus shows source health, staleness and the Slack mirror.
 func (m *Model) renderStatus(w int) string {
 	s := m.sty
-	if m.feedErr != "" {
+	switch {
+	case m.end != nil:
+		return fit(s.Muted.S("the room has stopped: "+strings.ToLower(m.end.Title)), w)
+	case m.feedErr != "":
 		return fit(s.ToastError.S("✗ "+m.feedErr), w)
 	}
 	var segs []seg

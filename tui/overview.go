@@ -61,10 +61,7 @@ func (g grid) colX(c int) int { return c * g.w / g.cols }
 
 // rowY is where visible row r starts: the height is shared out evenly.
 func (g grid) rowY(r int) int {
-	if g.visRows < g.rows {
-		return r * g.cellH
-	}
-	return r * g.h / g.visRows
+	return r * g.h / max(g.visRows, 1)
 }
 
 // scrollFor returns the first visible row that keeps sel on screen.
@@ -243,9 +240,10 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 		k = (ch-1-len(runs))/np - 1 // chart rows per pane in the roomy layout
 	}
 	shown := 0
+	var hiddenRuns []string
 	if k >= 2 {
 		b.add(m.ackLine(sv, cw))
-		m.runLines(b, runs, ch)
+		hiddenRuns = m.runLines(b, runs, ch)
 		for i := range sv.panes {
 			pv := &sv.panes[i]
 			lines := m.paneLines(pv, cw, false)
@@ -277,7 +275,7 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 		if !b.full(ch) {
 			b.add(m.ackLine(sv, cw))
 		}
-		m.runLines(b, runs, ch)
+		hiddenRuns = m.runLines(b, runs, ch)
 		for i := range sv.panes {
 			if i == sv.head {
 				continue
@@ -294,6 +292,9 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 	}
 	hidden := m.alertLines(b, sv, ch)
 	var foot []string
+	if len(hiddenRuns) > 0 {
+		foot = append(foot, "▶ "+strings.Join(hiddenRuns, " "))
+	}
 	if shown < np {
 		foot = append(foot, "+"+plural(np-shown, "pane"))
 	}
@@ -349,11 +350,14 @@ func (m *Model) paneLines(pv *paneView, w int, spark bool) []string {
 	return []string{trunc(head, w), "  " + vp.S(val), "  " + s.Muted.S(thr)}
 }
 
-// runLines shows the service's runs in flight, one line each.
-func (m *Model) runLines(b *block, runs []*incident.Run, h int) {
+// runLines shows the service's runs in flight; it returns the ids of
+// those that did not fit.
+func (m *Model) runLines(b *block, runs []*incident.Run, h int) []string {
+	var hidden []string
 	for _, r := range runs {
 		if b.full(h - 1) {
-			return
+			hidden = append(hidden, r.ID)
+			continue
 		}
 		for i, l := range wrapLines(textsafe.Line(m.runPaneLine(r)), b.w-2, 2) {
 			if i > 0 && b.full(h-1) {
@@ -366,6 +370,7 @@ func (m *Model) runLines(b *block, runs []*incident.Run, h int) {
 			b.add(m.runPaint(r.State).S(pre + l))
 		}
 	}
+	return hidden
 }
 
 func (m *Model) sparkPaint(pv *paneView) paint {

@@ -291,7 +291,7 @@ func (f *playbookForm) dryRun(m *Model) tea.Cmd {
 }
 
 func (f *playbookForm) confirmKey(m *Model, s string) tea.Cmd {
-	lines := strings.Count(f.plan.Text, "\n") + 1
+	lines := 4 * (strings.Count(f.plan.Text, "\n") + 1) // wrapped; the render clamps
 	switch s {
 	case "y", "Y", "enter":
 		return f.request(m)
@@ -376,11 +376,23 @@ func (f *playbookForm) render(m *Model, w, h int) []string {
 	if f.stage == stageConfirm || f.stage == stageRequest {
 		c = append(c, s.Bold.S("Confirm: request this run?")+" "+s.Muted.S("parameters "+f.plan.Summary))
 		c = append(c, s.Subtle.S(strings.Repeat("─", inner)))
-		plan := strings.Split(strings.TrimRight(f.plan.Text, "\n"), "\n")
+		// The plan wraps to the dialog: an approval policy or a request
+		// line is never cut where its facts are.
+		var plan []string
+		for _, l := range strings.Split(strings.TrimRight(f.plan.Text, "\n"), "\n") {
+			l = textsafe.Line(l) // old values come from the service
+			lead := len(l) - len(strings.TrimLeft(l, " "))
+			for i, wl := range wrapLines(l, inner-lead-2, 0) {
+				if i > 0 {
+					wl = strings.Repeat(" ", lead+2) + wl
+				}
+				plan = append(plan, wl)
+			}
+		}
 		rows := max(h-2-4, 1)
 		top := clamp(f.top, 0, max(len(plan)-rows, 0))
 		for i := top; i < len(plan) && i < top+rows; i++ {
-			line := textsafe.Line(plan[i]) // old values come from the service
+			line := plan[i]
 			switch {
 			case strings.Contains(line, "no change:"):
 				c = append(c, s.Level[sevWarn].S(line))
@@ -489,7 +501,9 @@ func (f *playbookForm) render(m *Model, w, h int) []string {
 	case f.stage == stageDryRun:
 		c = append(c, s.Muted.S("dry run… (only reads; nothing is changed)"))
 	case f.err != "":
-		c = append(c, s.ToastError.S(f.err))
+		for _, l := range wrapLines(textsafe.Line(f.err), inner, 0) {
+			c = append(c, s.ToastError.S(l))
+		}
 	case len(f.errs) > 0:
 		c = append(c, s.ToastError.S("Fix the marked values to continue."))
 	default:

@@ -115,12 +115,20 @@ func (m *Model) renderEnd(w, h int) []string {
 	b.add("")
 	b.add("  " + s.Title.S(m.end.Title))
 	b.add("")
-	for _, l := range m.end.Lines {
-		for _, wl := range wrapLines(l, max(w-4, 10), 0) {
-			b.add("  " + s.Text.S(wl))
+	para := func(l string, p paint) {
+		lead := len(l) - len(strings.TrimLeft(l, " "))
+		for i, wl := range wrapLines(strings.TrimLeft(l, " "), max(w-4-lead-2, 10), 0) {
+			pad := strings.Repeat(" ", lead)
+			if i > 0 {
+				pad += "  " // a wrapped line stays under its item
+			}
+			b.add("  " + pad + p.S(wl))
 		}
 	}
+	for _, l := range m.end.Lines {
+		para(l, s.Text)
+	}
 	b.add("")
-	b.add("  " + s.Muted.S("The room has stopped; the views still show how it ended. q quits (the summary is printed again), esc goes back."))
+	para("The room has stopped; the views still show how it ended. q quits (the summary is printed again), esc goes back.", s.Muted)
 	return b.render(h)
 }

@@ -144,7 +144,7 @@ func (m *Model) renderRoles(w, h int) []string {
 		nw = max(nw, width(p.Name))
 		cw = max(cw, width(m.connected(p.Handle))+2)
 	}
-	hw, nw = min(hw, 12), min(nw, 18)
+	hw, nw = min(hw, 12), min(nw, max(18, rw/4))
 	if rw < 64 {
 		nw = 0 // names give way to roles on a narrow screen
 	}

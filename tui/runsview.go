@@ -299,13 +299,16 @@ func (m *Model) renderRuns(w, h int) []string {
 		upd("lock", c.lock)
 	}
 	// Drop columns from the right end of importance until it fits.
-	order := []string{"id", "pb", "state", "step", "left", "req", "appr", "in", "svc", "lock"}
+	order := []string{"id", "pb", "state", "left", "step", "req", "appr", "in", "svc", "lock"}
 	keep := map[string]bool{}
 	used := 2
 	for _, k := range order {
 		cw := widths[k]
-		if k == "appr" || k == "step" || k == "lock" {
-			cw = min(cw, 28)
+		switch k {
+		case "appr", "step", "lock":
+			cw = min(cw, max(28, w/5))
+		case "pb":
+			cw = min(cw, max(w/5, 16))
 		}
 		if used+cw+1 > w && k != "id" && k != "pb" && k != "state" {
 			continue
@@ -340,20 +343,20 @@ func (m *Model) renderRuns(w, h int) []string {
 	}
 	lines := b.render(h - 2)
 	r := rows[sel]
-	return append(lines, fit(s.Text.S(textsafe.Line(m.runSummaryLine(r))), w), fit(m.runActions(r), w))
+	return append(lines, fit(s.Text.S(textsafe.Line(m.runSummaryLine(r))), w), fit(m.runActions(r, w), w))
 }
 
 // runActions says what this person can do with the selected run, and why
 // not.
-func (m *Model) runActions(r *incident.Run) string {
+func (m *Model) runActions(r *incident.Run, w int) string {
 	s := m.sty
-	var parts []string
+	var parts []seg
 	add := func(keyText, what string, err error) {
 		if err != nil {
-			parts = append(parts, s.Disabled.S("✗ "+keyText+" "+what+": "+reasonOf(err)))
+			parts = append(parts, seg{s.Disabled.S("✗ " + keyText + " " + what + ": " + reasonOf(err)), 10})
 			return
 		}
-		parts = append(parts, s.Key.S(keyText)+s.Muted.S(" "+what))
+		parts = append(parts, seg{s.Key.S(keyText) + s.Muted.S(" "+what), 10})
 	}
 	switch r.State {
 	case incident.RunAwaitingApproval:
@@ -363,16 +366,16 @@ func (m *Model) runActions(r *incident.Run) string {
 		add("x", "resolve (verify, rollback or abandon)", m.mayResolve(r))
 	default:
 		if incident.RunTerminal(r.State) {
-			parts = append(parts, s.Muted.S(r.ID+" is over ("+stateText(r.State)+")"))
+			parts = append(parts, seg{s.Muted.S(r.ID + " is over (" + stateText(r.State) + ")"), 10})
 		} else {
 			add("c", "cancel", m.mayCancel(r))
 		}
 	}
-	parts = append(parts, s.Key.S("enter")+s.Muted.S(" details"))
+	parts = append(parts, seg{s.Key.S("enter") + s.Muted.S(" details"), 5})
 	if jp := m.o.JournalPath; jp != "" && r.State == incident.RunAwaitingApproval {
-		parts = append(parts, s.Muted.S("or: warroom playbook approve "+r.ID+" --journal "+jp))
+		parts = append(parts, seg{s.Muted.S("or: warroom playbook approve " + r.ID + " --journal " + jp), 1})
 	}
-	return strings.Join(parts, s.Muted.S(" · "))
+	return bar(parts, s.Muted.S(" · "), w)
 }
 
 // mayCancel mirrors the engine: the requester, the commander or the deputy.
