@@ -213,11 +213,13 @@ func openReaders(path string, immutable bool) (*sql.DB, error) {
 	return db, nil
 }
 
-// canRetryImmutable reports a failure to open read-only that comes from
-// the directory (no -shm can be made) rather than the file, when no WAL
-// with content sits beside the journal (immutable would ignore it).
+// canRetryImmutable reports a failure to open read-only that may come
+// from the directory (no -shm can be made or grown: read-only media, a
+// directory the user cannot write, a full disk) rather than the file,
+// when no WAL with content sits beside the journal (immutable would
+// ignore it).
 func canRetryImmutable(path string, err error) bool {
-	if !errors.Is(err, ErrUnreadable) {
+	if errors.Is(err, ErrNotJournal) || errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrCorrupt) {
 		return false
 	}
 	if st, serr := os.Stat(path + "-wal"); serr == nil && st.Size() > 0 {
@@ -356,13 +358,9 @@ func (j *SQLite) classify(err error) error {
 		return fmt.Errorf("%w: %s: %w", ErrCorrupt, j.path, err)
 	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_AUTH:
 		return fmt.Errorf("%w %s: %w", ErrUnreadable, j.path, err)
-	case sqlite3.SQLITE_IOERR:
-		if code == sqlite3.SQLITE_IOERR_SHMSIZE || code == sqlite3.SQLITE_IOERR_SHMMAP || code == sqlite3.SQLITE_IOERR_WRITE {
-			// A -shm or page that cannot be extended: on a full disk
-			// this is the first thing to fail (disk.explain checks).
-			return fmt.Errorf("%w %s: %w", ErrUnreadable, j.path, err)
-		}
 	}
+	// Other I/O errors (a -shm that cannot grow is the first thing to fail
+	// on a full disk: disk.explain says so) are returned as they are.
 	return err
 }
 
@@ -413,7 +411,13 @@ func (j *SQLite) Append(ctx context.Context, events []Event) error {
 	}
 	j.lastSeq.Store(last + int64(len(events)))
 	j.commits++
-	if j.commits%256 == 0 {
+	switch {
+	case j.disk.low():
+		// Every page the WAL grows by is space events need: copy the
+		// frames back now, so the next commit restarts the WAL from its
+		// start instead of growing it.
+		_, _ = j.w.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	case j.commits%256 == 0:
 		j.boundWAL()
 	}
 	return nil
