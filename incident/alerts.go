@@ -84,7 +84,9 @@ func (c ImportAlerts) decide(d *decider) error {
 	var gone []*Alert
 	for _, id := range d.s.open {
 		a := d.s.Alerts[id]
-		if a.Origin == c.Origin && (c.Authoritative || a.Via == c.Via) && !seen[alertKey(a.Service, &AlertInfo{Origin: a.Origin, Key: a.Key})] {
+		// Via "" is an alert recorded before paths were: any complete set
+		// of its origin may resolve it.
+		if a.Origin == c.Origin && (c.Authoritative || a.Via == c.Via || a.Via == "") && !seen[alertKey(a.Service, &AlertInfo{Origin: a.Origin, Key: a.Key})] {
 			gone = append(gone, a)
 		}
 	}

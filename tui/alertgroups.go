@@ -57,10 +57,11 @@ func quietLabel(a *incident.Alert) string {
 	return ""
 }
 
-// alertBadge is an alert's badge: its level, or grey for quiet alerts.
+// alertBadge is an alert's badge: its level, or grey (the NO DATA
+// colour, never a level's) for quiet alerts.
 func (s *Styles) alertBadge(a *incident.Alert) string {
 	if q := quietLabel(a); q != "" {
-		return s.badgeText(sevUnknown, q)
+		return s.badgeText(sevNoData, q)
 	}
 	return s.badge(sevOf(a.Level))
 }
