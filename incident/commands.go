@@ -112,6 +112,9 @@ type decider struct {
 	// dirty are sources whose panes' staleness was looked at in this
 	// batch: their source alert is brought up to date at its end.
 	dirty map[string]bool
+	// samples are the batch's samples as the engine read them (NaN as
+	// NO DATA, no_data: zero applied): what subscribers get.
+	samples []Sample
 }
 
 // emit assigns the next seq, applies the event to the engine's state and

@@ -276,7 +276,6 @@ func (e *Engine) process(batch []request) error {
 		err      error
 	}
 	outs := make([]outcome, len(batch))
-	var samples []Sample
 	var subsAsked []int
 	for i, r := range batch {
 		if r.sub != nil {
@@ -286,10 +285,8 @@ func (e *Engine) process(batch []request) error {
 		from := len(d.out)
 		err := r.cmd.decide(d)
 		outs[i] = outcome{from: from, to: len(d.out), err: err}
-		if obs, ok := r.cmd.(Observe); ok {
-			samples = append(samples, obs.Samples...)
-		}
 	}
+	samples := d.samples
 	var failed error
 	if len(d.out) > 0 {
 		rows := make([]journal.Event, len(d.out))

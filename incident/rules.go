@@ -137,6 +137,11 @@ type RecordRun struct {
 type RecordMirror struct{ Text string }
 
 func (c Observe) decide(d *decider) error {
+	// The sender keeps its slice (it may still be journaling it): read a
+	// copy.
+	from := len(d.samples)
+	d.samples = append(d.samples, c.Samples...)
+	c.Samples = d.samples[from:]
 	for i := range c.Samples {
 		sm := &c.Samples[i]
 		// NaN is no answer at all; ±Inf is kept: it is a real breach.
