@@ -32,6 +32,13 @@ func (r *Room) FollowAfter(ctx context.Context, w io.Writer, after int64) error 
 // fell behind, is read from the journal through its readers, so no event
 // is ever skipped and the writer is never waited for.
 func (r *Room) FollowEvents(ctx context.Context, after int64, fn func(incident.Event) error) error {
+	if err := r.follow(ctx, after, fn); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+func (r *Room) follow(ctx context.Context, after int64, fn func(incident.Event) error) error {
 	sent := after
 	upTo := func(seq int64) error {
 		if seq <= sent {

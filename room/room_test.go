@@ -14,6 +14,7 @@ import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/playbooks"
 	slacksim "github.com/warroom/warroom/sim/slack"
+	"github.com/warroom/warroom/textsafe/hostile"
 )
 
 func f(v float64) *float64 { return &v }
@@ -159,4 +160,66 @@ steps:
 	if run := st.Runs[h.ID]; run == nil || run.State != incident.RunInterrupted {
 		t.Fatalf("after reopening, the run is %+v", run)
 	}
+}
+
+// TestFollowPrintsHostileTextInert: the headless output (demo --headless,
+// ssh tail) prints notes and alert text with their escape sequences,
+// controls and bidi characters made visible.
+func TestFollowPrintsHostileTextInert(t *testing.T) {
+	cfg := &config.Config{
+		Incident: config.Incident{Name: "follow"},
+		Services: []config.Service{{ID: "api", Owner: "ola"}},
+		Roster:   []config.Person{{Handle: "maya"}, {Handle: "ola"}},
+		Roles:    config.Roles{Commander: "maya"},
+	}
+	r, err := Open(context.Background(), Options{Config: cfg, JournalPath: filepath.Join(t.TempDir(), "j.db"), NoSources: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var last int64
+	for _, h := range hostile.Corpus {
+		h = strings.ToValidUTF8(h, "?")
+		for _, cmd := range []incident.Command{incident.Note{By: "ola", Service: "api", Text: h}, incident.Raise{By: "ola", Service: "api", Level: incident.LevelCrit, Text: h}} {
+			rep := r.Engine.Do(context.Background(), cmd)
+			if rep.Err != nil {
+				t.Fatal(rep.Err)
+			}
+			last = rep.Seq
+		}
+	}
+	var out strings.Builder
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	w := &lineCounter{b: &out, until: last, done: cancel}
+	go func() { done <- r.Follow(ctx, w) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follow did not print the corpus")
+	}
+	if bad := hostile.Find([]byte(out.String())); bad != "" {
+		t.Fatalf("headless output: %s", bad)
+	}
+	if !strings.Contains(out.String(), "NOTE api conceal ␛[8mhidden") {
+		t.Fatalf("the note is not shown:\n%s", out.String())
+	}
+}
+
+// lineCounter collects lines and cancels once the line of seq until is in.
+type lineCounter struct {
+	b     *strings.Builder
+	until int64
+	done  context.CancelFunc
+}
+
+func (w *lineCounter) Write(p []byte) (int, error) {
+	w.b.Write(p)
+	if strings.HasPrefix(string(p), fmt.Sprintf("#%d ", w.until)) {
+		w.done()
+	}
+	return len(p), nil
 }
