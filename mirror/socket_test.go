@@ -189,3 +189,49 @@ func TestSecretsNeverShown(t *testing.T) {
 		t.Fatalf("the test did not see the errors it meant to provoke:\n%s", joined)
 	}
 }
+
+// slowNotes is an engine whose notes wait for release, ignoring their
+// context, as a command stuck in a slow engine would.
+type slowNotes struct {
+	Engine
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *slowNotes) Do(ctx context.Context, cmd incident.Command) incident.Reply {
+	if _, ok := cmd.(incident.Note); ok {
+		close(s.started)
+		<-s.release
+	}
+	return s.Engine.Do(ctx, cmd)
+}
+
+// TestStopWaitsForSocketModeWorkers: the mirror is done only once the
+// goroutine running a slash command has returned, so nothing it does
+// reaches an engine or journal that is closing.
+func TestStopWaitsForSocketModeWorkers(t *testing.T) {
+	slow := &slowNotes{started: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, hopts{socket: true, mirror: func(o *Options) { slow.Engine = o.Engine; o.Engine = slow }})
+	h.autoDrive()
+	h.waitReal("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
+	go h.srv.InjectSlash("U0ALICE", "note the pool is raised")
+	select {
+	case <-slow.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the note never reached the engine")
+	}
+	h.stopDriving()
+	h.mCancel()
+	select {
+	case <-h.m.Done():
+		t.Fatal("the mirror was done while a command worker still ran")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(slow.release)
+	select {
+	case <-h.m.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mirror never finished")
+	}
+	h.mCancel = nil
+}
