@@ -81,6 +81,8 @@ type RunSummary struct {
 	Risk      string            `json:"risk,omitempty"`
 	Approvers []string          `json:"approvers,omitempty"`
 	Expires   time.Time         `json:"expires,omitzero"`
+	// Plan is the requester's dry run (old → new), for approvers.
+	Plan *incident.RunPlan `json:"plan,omitempty"`
 }
 
 // WaitApproval tells the requester what to do while a run waits.
@@ -98,7 +100,7 @@ func (r *Runner) Summary(st *incident.State, id string) (*RunSummary, bool) {
 		return nil, false
 	}
 	s := &RunSummary{ID: run.ID, Playbook: run.Playbook, Service: run.Service, State: run.State, Step: run.Step,
-		Requester: run.Actor, Params: run.Params, Hash: run.Hash, Error: run.Error}
+		Requester: run.Actor, Params: run.Params, Hash: run.Hash, Error: run.Error, Plan: run.Plan}
 	if pb, ok := r.cat.Get(run.Playbook); ok {
 		s.Title, s.Risk = pb.Title, string(pb.Risk)
 		if pb.Approval != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/textsafe/hostile"
 )
 
 // wafPlan is a requester's dry run of waf-mode as the request records it.
@@ -245,5 +246,35 @@ func selectRun(m *Model, pb string) {
 	press(m, "g")
 	for i := 0; i < 20 && m.selectedRun().Playbook != pb; i++ {
 		press(m, "down")
+	}
+}
+
+// TestHostileRunText: values a service answered (the dry run's old
+// value), step output, a run's error and a string parameter reach the
+// Runs view, the approval dialog and the run in full; none of their
+// escape sequences or bidi characters reach the terminal raw.
+func TestHostileRunText(t *testing.T) {
+	f, r := newFakeEngine(), newFakeRunner()
+	m := newRunnerModel(t, f, r, "rosa", 160, 50)
+	all := strings.Join(hostile.Corpus, " | ")
+	seq := m.st.LastSeq
+	at := tNow.Add(-time.Minute).UTC()
+	id := fmt.Sprintf("R%d", seq+1)
+	plan := wafPlan(all, "block")
+	plan.Error = all
+	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
+		{Seq: seq + 1, Time: at, Kind: incident.KindRun, Actor: "cleo", Service: "cloudflare", Text: "cleo requested " + id,
+			Run: &incident.RunInfo{ID: id, Playbook: "waf-mode", State: incident.RunRequested, Params: map[string]string{"mode": "block", "note": all}, Hash: wafHash, Lock: "waf", Plan: plan}},
+		{Seq: seq + 2, Time: at, Kind: incident.KindRun, Actor: "cleo", Service: "cloudflare", Text: all,
+			Run: &incident.RunInfo{ID: id, Playbook: "waf-mode", State: incident.RunAwaitingApproval, Output: all, Error: all}},
+	}}}})
+	for _, keys := range [][]string{{"5"}, {"5", "enter"}, {"5", "A"}} {
+		m.closeOverlay()
+		press(m, "esc", "1")
+		press(m, keys...)
+		out := m.View().Content
+		if bad := hostile.Find([]byte(ourSGR.ReplaceAllString(out, ""))); bad != "" {
+			t.Fatalf("%v: %s", keys, bad)
+		}
 	}
 }

@@ -584,6 +584,19 @@ approve their own run, whatever --as says; the approver needs an approver role
 				fmt.Fprintf(out, "  %s = %s\n", k, s.Params[k])
 			}
 			fmt.Fprintf(out, "  parameters hash %s\n", s.Hash[:12])
+			if p := s.Plan; p != nil {
+				fmt.Fprintf(out, "risk %s; the requester's dry run at %s:\n", p.Risk, p.At.Format(time.RFC3339))
+				for _, c := range p.Changes {
+					line := fmt.Sprintf("  %s: %s → %s", c.Field, c.Old, c.New)
+					if c.NoOp() {
+						line += " (no change)"
+					}
+					fmt.Fprintln(out, textsafe.Line(line))
+				}
+				if p.Error != "" {
+					fmt.Fprintln(out, textsafe.Line("  dry run error: "+p.Error))
+				}
+			}
 			if hash != "" && !strings.HasPrefix(s.Hash, hash) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "the run's parameters hash is %s, not %s: not approving\n", s.Hash[:12], hash)
 				return badInput(errors.New("hash mismatch"))

@@ -59,7 +59,7 @@ steps:
   - id: capture
     http: {method: GET, url: "{{vars.admin}}/mode", save: {mode: json:$.mode}}
   - id: apply
-    http: {method: PUT, url: "{{vars.admin}}/mode", json: {mode: "{{params.mode}}"}}
+    http: {method: PUT, url: "{{vars.admin}}/mode", json: {mode: "{{params.mode}}"}, diff: capture}
 rollback:
   - id: restore
     http: {method: PUT, url: "{{vars.admin}}/mode", json: {mode: "{{steps.capture.mode}}"}}
@@ -157,8 +157,13 @@ func TestApproveAndResolveWithoutConfigFlag(t *testing.T) {
 	}
 	waitRun(t, a, h.ID, incident.RunAwaitingApproval)
 	// No -c: the process serving the journal says which room it runs.
-	if code, out, errs := runCLI("playbook", "approve", h.ID, "--journal", journal, "--as", "rosa"); code != 0 {
+	code, out, errs := runCLI("playbook", "approve", h.ID, "--journal", journal, "--as", "rosa")
+	if code != 0 {
 		t.Fatalf("approve: exit %d\n%s%s", code, out, errs)
+	}
+	// The approver sees what the requester's dry run would change.
+	if !strings.Contains(out, "risk high; the requester's dry run at") || !strings.Contains(out, "mode: challenge → block") {
+		t.Fatalf("approve does not show the change:\n%s", out)
 	}
 	waitRun(t, a, h.ID, incident.RunRunning+"/apply")
 	// The room stops while the PUT is in flight: outcome unknown.
@@ -171,7 +176,7 @@ func TestApproveAndResolveWithoutConfigFlag(t *testing.T) {
 
 	// In the room's directory, with neither -c nor --journal.
 	t.Chdir(dir)
-	code, out, errs := runCLI("playbook", "resolve", h.ID, "rollback", "--as", "rosa")
+	code, out, errs = runCLI("playbook", "resolve", h.ID, "rollback", "--as", "rosa")
 	if code != 0 {
 		t.Fatalf("resolve rollback: exit %d\n%s%s", code, out, errs)
 	}
