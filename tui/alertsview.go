@@ -100,6 +100,9 @@ func (m *Model) alertColumns(rows []alertRow, w int) alertCols {
 		c.text = w - 7 - c.level - c.id - c.svc - c.age - c.ack
 	}
 	c.text = max(c.text, 8)
+	if c.text < 40 {
+		c.maxLines = 6 // a narrow column: a monitor's name and summary still fit
+	}
 	return c
 }
 

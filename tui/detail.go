@@ -44,7 +44,11 @@ func (m *Model) renderDetail(w, h int) []string {
 		w1 = w
 	}
 	alerts := append(m.detailAlerts(sv, w1), m.detailRuns(sv.cfg.ID, w1)...)
-	pbs := m.detailPlaybooks(sv.cfg.ID, max(w2, w1))
+	pbW := w2
+	if pbW == 0 {
+		pbW = w1 // one column
+	}
+	pbs := m.detailPlaybooks(sv.cfg.ID, pbW)
 	srcs := m.detailSources(sv)
 	var bh int
 	switch {
@@ -124,11 +128,28 @@ func (m *Model) detailCharts(sv *serviceView, w, h int) []string {
 // chartBox is one pane as a framed chart with y labels and thresholds.
 func (m *Model) chartBox(pv *paneView, w, h int) []string {
 	s := m.sty
-	title := " " + s.Bold.S(pv.title) + " " + s.Level[pv.sev].S(m.valueText(pv)) + " "
+	vp := s.Level[pv.sev]
 	if pv.sev == sevOK {
-		title = " " + s.Bold.S(pv.title) + " " + s.Text.S(m.valueText(pv)) + " "
+		vp = s.Text
 	}
 	tag := s.badgeText(pv.sev, paneLabel(pv))
+	// The title says what the chart is, its value and its threshold;
+	// what does not fit goes on the bottom border, never cut.
+	val, thr := m.paneValue(pv)
+	room := w - 6 - width(tag)
+	title, foot := " "+s.Bold.S(pv.title)+" "+vp.S(val)+" ", ""
+	switch {
+	case thr != "" && width(title)+width(thr)+1 <= room:
+		title += s.Muted.S(thr) + " "
+	case width(title) <= room:
+		foot = s.Muted.S(thr)
+	default:
+		title = " " + s.Bold.S(pv.title) + " "
+		foot = vp.S(val)
+		if thr != "" {
+			foot += " " + s.Muted.S(thr)
+		}
+	}
 	cw, ch := w-4, h-2
 	var content []string
 	switch {
@@ -168,7 +189,7 @@ func (m *Model) chartBox(pv *paneView, w, h int) []string {
 	for i := range content {
 		content[i] = fit(content[i], cw)
 	}
-	return m.frame(content, w, h, title, tag, false)
+	return m.frameFoot(content, w, h, title, tag, foot, false)
 }
 
 // drawDetailChart is the braille chart with its y axis and thresholds.
@@ -219,7 +240,7 @@ func (m *Model) detailAlerts(sv *serviceView, w int) []string {
 		}
 		badge := s.alertBadge(a) + " "
 		text := a.ID + " " + textsafe.Line(a.Text) + " · " + incident.Age(m.now.Sub(a.FiredAt)) + " · " + state
-		for i, l := range wrapLines(text, max(w-width(badge), 10), 3) {
+		for i, l := range wrapLines(text, max(w-width(badge), 10), 4) {
 			if i == 0 {
 				out = append(out, badge+s.Text.S(l))
 			} else {
@@ -261,16 +282,18 @@ func (m *Model) detailPlaybooks(service string, w int) []string {
 		n++
 		name := nameOr(pb.Title, pb.Name)
 		if err := m.playbookErr(pb); err != nil {
-			for _, l := range wrapLines(name+" ✗ "+reasonOf(err), w, 2) {
+			for _, l := range wrapLines(name+" ✗ "+reasonOf(err), w, 3) {
 				out = append(out, s.Disabled.S(l))
 			}
 			continue
 		}
-		line := s.Text.S(name)
+		text := name
 		if pb.Summary != "" {
-			line += s.Muted.S(" — " + pb.Summary)
+			text += " — " + pb.Summary
 		}
-		out = append(out, line)
+		for _, l := range wrapLines(text, w, 3) {
+			out = append(out, s.Text.S(l))
+		}
 	}
 	if n == 0 {
 		out = append(out, s.Muted.S("none for this service"))

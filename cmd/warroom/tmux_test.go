@@ -88,11 +88,15 @@ func TestTmuxNoCutThresholdsOrAlertNames(t *testing.T) {
 	checked := 0
 	for round := 0; round < 3; round++ {
 		for i, sz := range sizes {
-			for _, view := range []string{"1", "2"} {
-				if _, err := tmux("send-keys", "-t", fmt.Sprintf("s%d", i), view); err != nil {
-					t.Fatal(err)
+			// The overview, the alerts list, and a service's detail view.
+			for _, view := range []string{"1", "2", "1 Enter"} {
+				for _, k := range strings.Fields(view) {
+					if _, err := tmux("send-keys", "-t", fmt.Sprintf("s%d", i), k); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(200 * time.Millisecond)
 				}
-				time.Sleep(400 * time.Millisecond)
+				time.Sleep(300 * time.Millisecond)
 				s := capture(i)
 				inTable := false
 				for n, line := range strings.Split(s, "\n") {
