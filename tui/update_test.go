@@ -503,7 +503,7 @@ func TestPaletteListsPlaybooks(t *testing.T) {
 	press(m, "enter")
 	wantToast(t, m, "playbook scale-db")
 	press(m, "esc", "enter")
-	wantScreen(t, m, "Playbooks", "Scale the tokens DB pool — ra")
+	wantScreen(t, m, "Playbooks", "Scale the tokens DB pool —", "raise max connections")
 }
 
 type fakePlaybooks []Playbook
