@@ -17,17 +17,29 @@ import (
 // procsWith lists live (not zombie) processes whose environment holds
 // marker, e.g. WARROOM_RUN_ID=R12: every process a step started, and
 // every descendant, inherits it.
+// stepMarker is this test binary's PATH, made its own: steps get PATH
+// from warroom's environment, so every process a test's step starts
+// carries it.
+var stepMarker = func() string {
+	p := os.Getenv("PATH") + string(os.PathListSeparator) + fmt.Sprintf("/nonexistent/warroom-test-%d", os.Getpid())
+	os.Setenv("PATH", p)
+	return "PATH=" + p
+}()
+
 func procsWith(marker string) []int {
 	ents, _ := os.ReadDir("/proc")
 	var out []int
 	needle := []byte(marker + "\x00")
+	// Run ids repeat across tests and processes (every rig's second
+	// event is R2): only this test binary's steps count.
+	mine := []byte(stepMarker + "\x00")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil || !bytes.Contains(append(env, 0), needle) {
+		if err != nil || !bytes.Contains(append(env, 0), needle) || !bytes.Contains(append(env, 0), mine) {
 			continue
 		}
 		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
