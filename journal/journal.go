@@ -66,6 +66,10 @@ type Reader interface {
 	// SlackMessagesToResume returns what a restarting mirror must know
 	// (see the SQLite implementation).
 	SlackMessagesToResume(ctx context.Context, cursorSeq int64) ([]SlackMessage, error)
+	// OutboxRows returns the generic outbox's rows of the destinations
+	// named (all when none are), oldest first; with open, only those that
+	// still need work.
+	OutboxRows(ctx context.Context, open bool, dests ...string) ([]OutboxRow, error)
 	Close() error
 }
 
@@ -87,6 +91,15 @@ type Journal interface {
 	InsertSlackMessage(ctx context.Context, m *SlackMessage) error
 	UpdateSlackMessage(ctx context.Context, m *SlackMessage, cursor string, cursorSeq int64) error
 	DeleteSlackMessage(ctx context.Context, id int64) error
+	// InitOutbox creates the generic outbox if needed.
+	InitOutbox(ctx context.Context) error
+	// Enqueue adds outbox rows (a (Dest, Key) already there is kept, and
+	// its row read back) and moves the named cursor to cursorSeq (when > 0)
+	// in the same transaction.
+	Enqueue(ctx context.Context, rows []OutboxRow, cursor string, cursorSeq int64) error
+	// UpdateOutbox writes an outbox row's state, remote id, counters and
+	// error.
+	UpdateOutbox(ctx context.Context, r *OutboxRow) error
 	// Health is the journal's storage state, for /healthz and dashboards.
 	Health() Health
 }
