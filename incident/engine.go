@@ -355,7 +355,7 @@ const baseEvery = 4096
 // copy plus the journal's events since. Panes, presence and storage
 // health are observations, not events, and are kept as they are.
 func (e *Engine) rollback() error {
-	st := e.base.Clone()
+	st := e.base.share()
 	if err := replay(e.j, st); err != nil {
 		return err
 	}
@@ -460,9 +460,6 @@ func (e *Engine) Submit(ctx context.Context, cmd Command) error {
 	}
 }
 
-// copying serialises the readers' copies of the state (Subscribe).
-var copying = make(chan struct{}, 1)
-
 // Subscribe returns a snapshot of the state and a feed of every update
 // after it. buffer bounds how far the reader may fall behind.
 func (e *Engine) Subscribe(ctx context.Context, buffer int) (*State, *Subscription, error) {
@@ -480,18 +477,9 @@ func (e *Engine) Subscribe(ctx context.Context, buffer int) (*State, *Subscripti
 	select {
 	case sr := <-r.sub:
 		// The engine shares one frozen copy with every subscriber of its
-		// batch; each reader's own copy is made here, off the engine, one
-		// at a time, so that a storm of subscribers leaves the engine a
-		// core.
-		select {
-		case copying <- struct{}{}:
-		case <-ctx.Done():
-			e.Unsubscribe(sr.sub)
-			return nil, nil, ctx.Err()
-		}
-		st := sr.state.Clone()
-		<-copying
-		return st, sr.sub, nil
+		// batch; each reader's own copy is made here, off the engine, and
+		// shares even the alerts map until it first changes an alert.
+		return sr.state.share(), sr.sub, nil
 	case <-e.done:
 		return nil, nil, ErrStopped
 	case <-ctx.Done():

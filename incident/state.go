@@ -48,6 +48,9 @@ type State struct {
 	Recent []Event
 
 	open map[string]string // alert key → id of the open alert
+	// alertsShared: Alerts belongs to the state this one was shared from
+	// (see share) and is copied before the first change.
+	alertsShared bool
 	// storageLogged is the storage state the last STORAGE event recorded.
 	storageLogged journal.StorageState
 }
@@ -282,7 +285,7 @@ func (s *State) Apply(e Event) {
 			s.recount(a, was, e.Time)
 		}
 	case KindResolve:
-		if a := s.Alerts[e.Alert.ID]; a != nil && a.Open() {
+		if a := s.alert(e.Alert.ID); a != nil && a.Open() {
 			was := a.waiting()
 			a.ResolvedBy, a.ResolvedAt = e.Actor, e.Time
 			if !e.Alert.EndsAt.IsZero() {
@@ -335,9 +338,26 @@ func (s *State) Apply(e Event) {
 	}
 }
 
+// ownAlerts gives a copy made by share its own alerts map (and its own
+// copies of the open alerts) before it changes one.
+func (s *State) ownAlerts() {
+	if !s.alertsShared {
+		return
+	}
+	m := maps.Clone(s.Alerts)
+	for k, v := range m {
+		if v.Open() {
+			a := *v
+			m[k] = &a
+		}
+	}
+	s.Alerts, s.alertsShared = m, false
+}
+
 // alert returns the alert to change. Resolved alerts are shared between
 // copies of the state (Clone), so one is copied before it changes.
 func (s *State) alert(id string) *Alert {
+	s.ownAlerts()
 	a := s.Alerts[id]
 	if a != nil && !a.Open() {
 		c := *a
@@ -605,15 +625,19 @@ func sortAlerts(out []*Alert) {
 // changes later, the other does not see. Resolved alerts (most of a long
 // incident's) are shared, since Apply copies one before changing it.
 func (s *State) Clone() *State {
+	c := s.share()
+	c.ownAlerts()
+	return c
+}
+
+// share is Clone for a copy of a state that never changes again (the
+// engine's frozen snapshot): the alerts map itself is shared until the
+// copy first changes an alert (ownAlerts), so a reader that subscribes
+// costs no copy of a long incident's alerts until it needs one.
+func (s *State) share() *State {
 	c := *s
+	c.alertsShared = true
 	c.Roles = s.Roles.Clone()
-	c.Alerts = maps.Clone(s.Alerts)
-	for k, v := range c.Alerts {
-		if v.Open() {
-			a := *v
-			c.Alerts[k] = &a
-		}
-	}
 	c.Groups = make(map[string]*Group, len(s.Groups))
 	for k, v := range s.Groups {
 		g := *v

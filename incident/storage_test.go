@@ -182,3 +182,40 @@ func TestTimelineNeverGoesBackAcrossARestart(t *testing.T) {
 		t.Fatalf("16 minutes later is %s later on the timeline", got)
 	}
 }
+
+// TestSharedCopiesAreIndependent: readers' copies made by share (which
+// share the alerts map, resolved alerts, recent events and sparkline
+// arrays) never see each other's changes, nor change what they were
+// shared from.
+func TestSharedCopiesAreIndependent(t *testing.T) {
+	s := NewState()
+	fire := func(st *State, seq int64, id string) {
+		st.Apply(Event{Seq: seq, Time: t0, Kind: KindAlert, Service: "tokens", Text: id,
+			Alert: &AlertInfo{ID: id, Pane: "p95", Level: LevelCrit, Origin: "rule"}})
+	}
+	fire(s, 1, "A1")
+	fire(s, 2, "A2")
+	s.Apply(Event{Seq: 3, Time: t0, Kind: KindResolve, Service: "tokens", Alert: &AlertInfo{ID: "A2"}})
+	s.ApplySamples([]Sample{{Service: "tokens", Pane: "p95", Time: t0, Value: 1}}, t0)
+	frozen := s.Clone()
+	a, b := frozen.share(), frozen.share()
+	a.Apply(Event{Seq: 4, Time: t0, Kind: KindAck, Actor: "alice", Service: "tokens", Alert: &AlertInfo{ID: "A1"}})
+	a.Apply(Event{Seq: 5, Time: t0, Kind: KindEscalate, Service: "tokens", Alert: &AlertInfo{ID: "A2", Step: 2}})
+	fire(b, 4, "A4")
+	b.ApplySamples([]Sample{{Service: "tokens", Pane: "p95", Time: t0.Add(time.Second), Value: 2}}, t0)
+	s.Apply(Event{Seq: 4, Time: t0, Kind: KindResolve, Service: "tokens", Alert: &AlertInfo{ID: "A1"}})
+	for name, st := range map[string]*State{"frozen": frozen, "b": b} {
+		if st.Alerts["A1"].Acked() || st.Alerts["A2"].Escalated != 0 {
+			t.Fatalf("%s sees a's changes: %+v %+v", name, st.Alerts["A1"], st.Alerts["A2"])
+		}
+	}
+	if frozen.Alerts["A4"] != nil || a.Alerts["A4"] != nil || len(frozen.Recent) != 3 || len(a.Recent) != 5 {
+		t.Fatalf("b's alert leaked: frozen %d events, a %d", len(frozen.Recent), len(a.Recent))
+	}
+	if len(frozen.Panes[PaneKey("tokens", "p95")].Series) != 1 || len(b.Panes[PaneKey("tokens", "p95")].Series) != 2 {
+		t.Fatal("sparklines are shared")
+	}
+	if !frozen.Alerts["A1"].Open() || !a.Alerts["A1"].Open() || s.Alerts["A1"].Open() {
+		t.Fatal("the live state's resolve reached its copies")
+	}
+}
