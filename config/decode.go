@@ -46,6 +46,7 @@ var (
 	durationType = reflect.TypeFor[Duration]()
 	secretType   = reflect.TypeFor[Secret]()
 	timeType     = reflect.TypeFor[time.Time]()
+	offsetType   = reflect.TypeFor[Offset]()
 )
 
 func (d *decoder) decodeRoot(body ast.Node, v any) {
@@ -207,6 +208,19 @@ func (d *decoder) decodeValue(path string, n ast.Node, v reflect.Value) {
 		return
 	case secretType:
 		d.decodeSecret(path, n, node, tag, v)
+		return
+	case offsetType:
+		if _, isInt := node.(*ast.IntegerNode); isInt && rawText(node) == "0" {
+			v.SetInt(0) // T-0 itself needs no unit
+			return
+		}
+		s, ok := stringValue(node, tag)
+		o, err := ParseOffset(s)
+		if !ok || err != nil {
+			d.failNode(n, path, "expected an offset from T-0, got "+describeValue(node), "e.g. -2w, -48h, -1h30m, 0 or +15m; d and w are days and weeks")
+			return
+		}
+		v.SetInt(int64(o))
 		return
 	case timeType:
 		s, ok := stringValue(node, tag)

@@ -25,12 +25,16 @@ type Config struct {
 	Roster     []Person   `yaml:"roster"`
 	Roles      Roles      `yaml:"roles"`
 	Slack      *Slack     `yaml:"slack"`
+	// Launch is the optional launch plan (checkpoints, go/no-go criteria,
+	// the baseline window), counted from incident.launch.
+	Launch *Launch `yaml:"launch"`
 }
 
 // Incident names the war room.
 type Incident struct {
 	Name string `yaml:"name"`
-	// Launch is the optional T-0; before it the header counts down.
+	// Launch is the optional T-0; before it the header counts down and
+	// the launch plan (the launch section) counts from it.
 	Launch *time.Time `yaml:"launch"`
 	// Timezone is an IANA zone name for local times in the TUI and exports.
 	Timezone string `yaml:"timezone"`

@@ -67,6 +67,7 @@ func validate(d *decoder, c *Config) {
 	v.services(sourceIDs, handles)
 	v.roles(handles)
 	v.slack()
+	v.launch(handles)
 }
 
 // parentPath strips the last .field or [i] from a field path.
@@ -642,6 +643,7 @@ func applyDefaults(c *Config) {
 			c.Roster[i].Name = c.Roster[i].Handle
 		}
 	}
+	applyLaunchDefaults(c)
 	if c.Slack != nil {
 		if c.Slack.APIURL == "" {
 			c.Slack.APIURL = DefaultSlackAPIURL

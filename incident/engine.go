@@ -115,6 +115,8 @@ type Engine struct {
 	// health is the last health each source reported, so that only
 	// changes become events. It starts from the replayed state.
 	health map[string]string
+	// watch tracks launch criteria the engine evaluates (launch.go).
+	watch launchWatch
 	// clk keeps event times monotonic (see eventTime).
 	clk  monoClock
 	reqs chan request

@@ -110,6 +110,13 @@ type Event struct {
 	Room *RoomInfo `json:"room,omitempty"`
 	// Storage is the journal's new storage state (STORAGE only).
 	Storage journal.StorageState `json:"storage,omitempty"`
+
+	// Launch mode (see launch.go).
+	Evidence   *EvidenceInfo   `json:"evidence,omitempty"`
+	Check      *CheckInfo      `json:"check,omitempty"`
+	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
+	Decision   *DecisionInfo   `json:"decision,omitempty"`
+	Baselines  *BaselinesInfo  `json:"baselines,omitempty"`
 }
 
 // RoomInfo is the war-room file's shape as declared: names, zone, panes.
@@ -339,11 +346,18 @@ type body struct {
 	Setup   *roles.Assignments   `json:"setup,omitempty"`
 	Room    *RoomInfo            `json:"room,omitempty"`
 	Storage journal.StorageState `json:"storage,omitempty"`
+
+	Evidence   *EvidenceInfo   `json:"evidence,omitempty"`
+	Check      *CheckInfo      `json:"check,omitempty"`
+	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
+	Decision   *DecisionInfo   `json:"decision,omitempty"`
+	Baselines  *BaselinesInfo  `json:"baselines,omitempty"`
 }
 
 // ToJournal encodes the event as a journal row.
 func (e Event) ToJournal() journal.Event {
-	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room, Storage: e.Storage})
+	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room, Storage: e.Storage,
+		Evidence: e.Evidence, Check: e.Check, Checkpoint: e.Checkpoint, Decision: e.Decision, Baselines: e.Baselines})
 	if err != nil {
 		// All fields are plain data; a failure here is a programming error.
 		panic(fmt.Sprintf("encode event: %v", err))
@@ -360,6 +374,7 @@ func FromJournal(j journal.Event) (Event, error) {
 	return Event{
 		Seq: j.Seq, Time: j.Time, Kind: Kind(j.Kind), Actor: j.Actor, Service: j.Service,
 		Text: b.Text, Ref: b.Ref, Alert: b.Alert, Page: b.Page, Role: b.Role, Source: b.Source, Run: b.Run, Flag: b.Flag, Setup: b.Setup, Room: b.Room, Storage: b.Storage,
+		Evidence: b.Evidence, Check: b.Check, Checkpoint: b.Checkpoint, Decision: b.Decision, Baselines: b.Baselines,
 	}, nil
 }
 

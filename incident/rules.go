@@ -162,6 +162,7 @@ func (c Observe) decide(d *decider) error {
 		}
 	}
 	d.sourceAlerts()
+	d.watchLaunch()
 	return nil
 }
 
@@ -373,6 +374,7 @@ func (heartbeat) decide(d *decider) error {
 	d.sourceAlerts()
 	d.escalateGroups()
 	d.sendPages()
+	d.watchLaunch()
 	return nil
 }
 

@@ -44,6 +44,9 @@ type State struct {
 	// an observation like the panes, not an event.
 	Storage journal.Health
 
+	// Launch is the launch board (nil until a launch event).
+	Launch *LaunchState
+
 	// Recent is the tail of the timeline, oldest first.
 	Recent []Event
 
@@ -330,6 +333,8 @@ func (s *State) Apply(e Event) {
 		s.Mirror = e.Text
 	case KindStorage:
 		s.storageLogged = e.Storage
+	case KindEvidence, KindCheck, KindCheckpoint, KindDecision, KindBaseline:
+		s.applyLaunch(e)
 	}
 	s.Recent = append(s.Recent, e)
 	if len(s.Recent) > RecentLimit {
@@ -665,6 +670,7 @@ func (s *State) share() *State {
 		r := *v
 		c.Runs[k] = &r
 	}
+	c.Launch = s.Launch.clone()
 	c.Presence = maps.Clone(s.Presence)
 	c.Important = maps.Clone(s.Important)
 	c.open = maps.Clone(s.open)

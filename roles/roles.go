@@ -225,6 +225,8 @@ const (
 	ActMarkImportant Action = "mark events important"
 	ActRunPlaybook   Action = "run a playbook"
 	ActApprove       Action = "approve a playbook run"
+	ActDecide        Action = "decide the launch"
+	ActEvidence      Action = "supply launch evidence"
 )
 
 // Refusal is a permission or state error with a reason a person can read.
@@ -268,7 +270,12 @@ func (a Assignments) Check(roster *Roster, handle string, act Action, service st
 			who = "nobody (unowned)"
 		}
 		return Refuse("%s cannot %s %s alerts: %s owns %s; the commander can too", handle, act, service, who, service)
-	case ActAssign, ActOfferCommand, ActApprove:
+	case ActEvidence:
+		if holdsAny {
+			return nil
+		}
+		return Refuse("%s is an observer: only people with a role can %s", handle, act)
+	case ActAssign, ActOfferCommand, ActApprove, ActDecide:
 		if isCmd {
 			return nil
 		}
