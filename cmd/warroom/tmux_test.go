@@ -88,16 +88,24 @@ func TestTmuxNoCutThresholdsOrAlertNames(t *testing.T) {
 	checked := 0
 	for round := 0; round < 3; round++ {
 		for i, sz := range sizes {
-			// The overview, the alerts list, and a service's detail view.
-			for _, view := range []string{"1", "2", "1 Enter"} {
-				for _, k := range strings.Fields(view) {
+			// The overview, the alerts list, and a service's detail view,
+			// each read once it is drawn and steady (two equal captures).
+			for _, view := range []struct{ keys, shows string }{{"1", "enter open service"}, {"2", "LEVEL"}, {"1 Enter", "▸ "}} {
+				for _, k := range strings.Fields(view.keys) {
 					if _, err := tmux("send-keys", "-t", fmt.Sprintf("s%d", i), k); err != nil {
 						t.Fatal(err)
 					}
-					time.Sleep(200 * time.Millisecond)
+					time.Sleep(100 * time.Millisecond)
 				}
-				time.Sleep(300 * time.Millisecond)
-				s := capture(i)
+				var s string
+				for tries, prev := 0, ""; tries < 100; tries++ {
+					time.Sleep(100 * time.Millisecond)
+					s = capture(i)
+					if s == prev && strings.Contains(s, view.shows) {
+						break
+					}
+					prev = s
+				}
 				inTable := false
 				for n, line := range strings.Split(s, "\n") {
 					// The alerts table: its rows and their wrapped lines
@@ -110,13 +118,13 @@ func TestTmuxNoCutThresholdsOrAlertNames(t *testing.T) {
 						inTable = false
 					}
 					if inTable && strings.Contains(line, "…") {
-						t.Errorf("%dx%d view %s line %d: an alert row is cut:\n%s", sz.w, sz.h, view, n+1, s)
+						t.Errorf("%dx%d view %s line %d: an alert row is cut:\n%s", sz.w, sz.h, view.keys, n+1, s)
 					}
 					if loc := cutThreshold.FindString(line); loc != "" {
-						t.Errorf("%dx%d view %s line %d: a threshold is cut (%q):\n%s", sz.w, sz.h, view, n+1, loc, s)
+						t.Errorf("%dx%d view %s line %d: a threshold is cut (%q):\n%s", sz.w, sz.h, view.keys, n+1, loc, s)
 					}
 					if alertRow.MatchString(line) && strings.Contains(line, "…") {
-						t.Errorf("%dx%d view %s line %d: an alert name is cut:\n%s", sz.w, sz.h, view, n+1, s)
+						t.Errorf("%dx%d view %s line %d: an alert name is cut:\n%s", sz.w, sz.h, view.keys, n+1, s)
 					}
 					if strings.Contains(line, "(warn") || strings.Contains(line, "(crit") {
 						checked++
