@@ -240,4 +240,3 @@ func schemaOf(path string, t reflect.Type, docs map[string]FieldDoc) map[string]
 	}
 	return s
 }
-
