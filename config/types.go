@@ -28,6 +28,9 @@ type Config struct {
 	// Launch is the optional launch plan (checkpoints, go/no-go criteria,
 	// the baseline window), counted from incident.launch.
 	Launch *Launch `yaml:"launch"`
+	// Comms is optional: without it, severity, status and updates still
+	// work, with no templates, components, cadence or Statuspage.
+	Comms *Comms `yaml:"comms"`
 }
 
 // Incident names the war room.
@@ -40,6 +43,8 @@ type Incident struct {
 	Timezone string `yaml:"timezone"`
 	// Simulated marks a run against the simulator; the UI says so.
 	Simulated bool `yaml:"simulated"`
+	// Severities names SEV1…SEV4.
+	Severities SeverityNames `yaml:"severities"`
 }
 
 // Escalation delays for unacknowledged alerts: owner → backup → commander.

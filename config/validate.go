@@ -68,6 +68,8 @@ func validate(d *decoder, c *Config) {
 	v.roles(handles)
 	v.slack()
 	v.launch(handles)
+	v.severities()
+	v.comms()
 }
 
 // parentPath strips the last .field or [i] from a field path.
@@ -644,6 +646,7 @@ func applyDefaults(c *Config) {
 		}
 	}
 	applyLaunchDefaults(c)
+	applyCommsDefaults(c)
 	if c.Slack != nil {
 		if c.Slack.APIURL == "" {
 			c.Slack.APIURL = DefaultSlackAPIURL

@@ -432,6 +432,20 @@ func (c MarkImportant) decide(d *decider) error {
 func roomInfo(c *config.Config) *RoomInfo {
 	r := &RoomInfo{Timezone: c.Incident.Timezone, Launch: c.Incident.Launch, Simulated: c.Incident.Simulated,
 		EscalateBackup: c.Escalation.Backup.D().Seconds(), EscalateCommander: c.Escalation.Commander.D().Seconds()}
+	for _, l := range SeverityLevels {
+		n := c.Incident.Severities.Name(l)
+		if n == "" {
+			n = config.DefaultSeverityNames.Name(l)
+		}
+		r.Severities = append(r.Severities, n)
+	}
+	if cm := c.Comms; cm != nil {
+		ci := &CommsInfo{Title: cm.Title, Every: cm.Cadence.Every.D().Seconds(), AfterChange: cm.Cadence.AfterChange.D().Seconds()}
+		for _, comp := range cm.Components {
+			ci.Components = append(ci.Components, ComponentInfo{ID: comp.ID, Name: comp.Name, Services: comp.Services})
+		}
+		r.Comms = ci
+	}
 	for _, p := range c.Roster {
 		r.People = append(r.People, PersonInfo{Handle: p.Handle, Name: p.Name})
 	}

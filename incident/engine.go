@@ -99,6 +99,7 @@ type Engine struct {
 	// service all its panes belong to, else none (the commander's).
 	sourceService map[string]string
 	escalation    config.Escalation
+	cadence       Cadence
 	maxBatch      int
 	tickEvery     time.Duration
 	started       time.Time
@@ -148,6 +149,7 @@ func New(o Options) (*Engine, error) {
 		byService:  map[string][]*rule{},
 		bySource:   map[string][]*rule{},
 		escalation: o.Config.Escalation,
+		cadence:    CadenceOf(o.Config),
 		maxBatch:   o.MaxBatch,
 		tickEvery:  o.Tick,
 		state:      NewState(),

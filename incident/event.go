@@ -36,6 +36,14 @@ const (
 	KindMirror    Kind = "MIRROR"    // the Slack mirror went down or recovered
 	KindStorage   Kind = "STORAGE"   // the journal's storage changed state (disk full, recovered)
 	KindClock     Kind = "CLOCK"     // the system clock reads behind the journal, or caught up
+	KindSeverity  Kind = "SEVERITY"  // the incident's severity was set
+	KindStatus    Kind = "STATUS"    // the incident's status changed (investigating … resolved)
+	KindMarker    Kind = "MARK"      // a milestone was marked: customer impact start or end, mitigated, resolved
+	KindComponent Kind = "COMPONENT" // a public component's status was set
+	KindUpdate    Kind = "UPDATE"    // a public update was submitted, published, rejected or withdrawn
+	KindDelivery  Kind = "DELIVERY"  // a published update reached a destination, or its delivery is uncertain or failed
+	KindOverdue   Kind = "OVERDUE"   // the next public update is overdue
+	KindFollowUp  Kind = "FOLLOWUP"  // a note was marked (or unmarked) as a follow-up for the postmortem
 )
 
 // Level is an alert's severity or condition.
@@ -117,6 +125,11 @@ type Event struct {
 	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
 	Decision   *DecisionInfo   `json:"decision,omitempty"`
 	Baselines  *BaselinesInfo  `json:"baselines,omitempty"`
+	// Life is the lifecycle change (SEVERITY, STATUS, MARK, COMPONENT,
+	// OVERDUE).
+	Life *LifecycleInfo `json:"life,omitempty"`
+	// Update is the public update (UPDATE, DELIVERY).
+	Update *UpdateInfo `json:"update,omitempty"`
 }
 
 // RoomInfo is the war-room file's shape as declared: names, zone, panes.
@@ -129,6 +142,26 @@ type RoomInfo struct {
 	// Escalation delays in seconds: backup, then commander.
 	EscalateBackup    float64 `json:"escalate_backup_s,omitempty"`
 	EscalateCommander float64 `json:"escalate_commander_s,omitempty"`
+	// Severities names SEV1…SEV4.
+	Severities []string `json:"severities,omitempty"`
+	// Comms is the public side as declared (nil: no comms section).
+	Comms *CommsInfo `json:"comms,omitempty"`
+}
+
+// CommsInfo is the war-room file's comms section as exports need it.
+type CommsInfo struct {
+	Title      string          `json:"title,omitempty"`
+	Components []ComponentInfo `json:"components,omitempty"`
+	// Cadence in seconds: between updates, and after a change.
+	Every       float64 `json:"every_s,omitempty"`
+	AfterChange float64 `json:"after_change_s,omitempty"`
+}
+
+// ComponentInfo is a public component and the services behind it.
+type ComponentInfo struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Services []string `json:"services,omitempty"`
 }
 
 // PersonInfo is a roster entry as exports show it (no keys, no Slack IDs).
@@ -352,12 +385,14 @@ type body struct {
 	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
 	Decision   *DecisionInfo   `json:"decision,omitempty"`
 	Baselines  *BaselinesInfo  `json:"baselines,omitempty"`
+	Life       *LifecycleInfo  `json:"life,omitempty"`
+	Update     *UpdateInfo     `json:"update,omitempty"`
 }
 
 // ToJournal encodes the event as a journal row.
 func (e Event) ToJournal() journal.Event {
 	b, err := json.Marshal(body{Text: e.Text, Ref: e.Ref, Alert: e.Alert, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room, Storage: e.Storage,
-		Evidence: e.Evidence, Check: e.Check, Checkpoint: e.Checkpoint, Decision: e.Decision, Baselines: e.Baselines})
+		Evidence: e.Evidence, Check: e.Check, Checkpoint: e.Checkpoint, Decision: e.Decision, Baselines: e.Baselines, Life: e.Life, Update: e.Update})
 	if err != nil {
 		// All fields are plain data; a failure here is a programming error.
 		panic(fmt.Sprintf("encode event: %v", err))
@@ -375,6 +410,7 @@ func FromJournal(j journal.Event) (Event, error) {
 		Seq: j.Seq, Time: j.Time, Kind: Kind(j.Kind), Actor: j.Actor, Service: j.Service,
 		Text: b.Text, Ref: b.Ref, Alert: b.Alert, Page: b.Page, Role: b.Role, Source: b.Source, Run: b.Run, Flag: b.Flag, Setup: b.Setup, Room: b.Room, Storage: b.Storage,
 		Evidence: b.Evidence, Check: b.Check, Checkpoint: b.Checkpoint, Decision: b.Decision, Baselines: b.Baselines,
+		Life: b.Life, Update: b.Update,
 	}, nil
 }
 

@@ -363,7 +363,8 @@ func (c RecordMirror) decide(d *decider) error {
 }
 
 // heartbeat runs once a second on the engine: staleness watchdog, `for`
-// windows, escalation of unacknowledged alert groups, and pages.
+// windows, escalation of unacknowledged alert groups, pages, and the
+// public-update cadence.
 type heartbeat struct{}
 
 func (heartbeat) decide(d *decider) error {
@@ -375,6 +376,7 @@ func (heartbeat) decide(d *decider) error {
 	d.escalateGroups()
 	d.sendPages()
 	d.watchLaunch()
+	d.checkCadence()
 	return nil
 }
 

@@ -43,6 +43,9 @@ type State struct {
 	// Storage is the journal's storage health as the engine last saw it:
 	// an observation like the panes, not an event.
 	Storage journal.Health
+	// Life is the incident's severity, status, milestones, public
+	// components and updates.
+	Life Lifecycle
 
 	// Launch is the launch board (nil until a launch event).
 	Launch *LaunchState
@@ -81,14 +84,27 @@ type Alert struct {
 	Via      string    // poll or webhook, for imported alerts
 	Panes    []string  // a source alert: the panes it blanks
 
-	FiredAt    time.Time // when the room received it
-	Reopened   time.Time // when an upgrade to crit cleared an ack
-	AckedBy    string
-	AckedAt    time.Time
+	FiredAt  time.Time // when the room received it
+	Reopened time.Time // when an upgrade to crit cleared an ack
+	AckedBy  string
+	AckedAt  time.Time
+	// FirstAckedAt is the first acknowledgement (re-acks after an upgrade
+	// to crit do not move it).
+	FirstAckedAt time.Time
+	// WorstLevel is the worst level it reached.
+	WorstLevel Level
 	ResolvedBy string
 	ResolvedAt time.Time
 	// Escalated counts escalation steps taken: 1 backup paged, 2 commander.
 	Escalated int
+}
+
+// Worst is the worst level the alert reached.
+func (a *Alert) Worst() Level {
+	if a.WorstLevel.Rank() > a.Level.Rank() {
+		return a.WorstLevel
+	}
+	return a.Level
 }
 
 // Open reports whether the alert is not yet resolved.
@@ -285,6 +301,9 @@ func (s *State) Apply(e Event) {
 		if a := s.alert(e.Alert.ID); a != nil {
 			was := a.waiting()
 			a.AckedBy, a.AckedAt = e.Actor, e.Time
+			if a.FirstAckedAt.IsZero() {
+				a.FirstAckedAt = e.Time
+			}
 			s.recount(a, was, e.Time)
 		}
 	case KindResolve:
@@ -335,6 +354,8 @@ func (s *State) Apply(e Event) {
 		s.storageLogged = e.Storage
 	case KindEvidence, KindCheck, KindCheckpoint, KindDecision, KindBaseline:
 		s.applyLaunch(e)
+	case KindSeverity, KindStatus, KindMarker, KindComponent, KindOverdue, KindUpdate, KindDelivery, KindFollowUp:
+		s.applyLifecycle(e)
 	}
 	s.Recent = append(s.Recent, e)
 	if len(s.Recent) > RecentLimit {
@@ -398,6 +419,9 @@ func (s *State) applyAlert(e Event) {
 			a.Escalated = 0
 			a.Reopened = e.Time
 		}
+	}
+	if info.Level.Rank() > a.Worst().Rank() {
+		a.WorstLevel = info.Level
 	}
 	a.Level, a.Text, a.Value, a.Threshold, a.Unit = info.Level, e.Text, info.Value, info.Threshold, info.Unit
 	a.Silenced = info.Silenced
@@ -671,6 +695,7 @@ func (s *State) share() *State {
 		c.Runs[k] = &r
 	}
 	c.Launch = s.Launch.clone()
+	c.Life = s.Life.clone()
 	c.Presence = maps.Clone(s.Presence)
 	c.Important = maps.Clone(s.Important)
 	c.open = maps.Clone(s.open)

@@ -227,6 +227,12 @@ const (
 	ActApprove       Action = "approve a playbook run"
 	ActDecide        Action = "decide the launch"
 	ActEvidence      Action = "supply launch evidence"
+	ActSeverity      Action = "set the incident's severity"
+	ActStatus        Action = "set the incident's status"
+	ActMark          Action = "mark a milestone (customer impact, mitigated, resolved)"
+	ActPublish       Action = "publish public updates and component statuses"
+	ActApproveUpdate Action = "approve a public update"
+	ActFollowUp      Action = "mark notes as follow-ups"
 )
 
 // Refusal is a permission or state error with a reason a person can read.
@@ -245,6 +251,7 @@ func (a Assignments) Check(roster *Roster, handle string, act Action, service st
 	}
 	isCmd := handle == a.Commander
 	isDeputy := handle != "" && handle == a.Deputy
+	isComms := handle != "" && handle == a.Comms
 	o := a.Services[service]
 	isOwner := service != "" && (handle == o.Primary || handle == o.Backup)
 	holdsAny := isCmd || len(a.RolesOf(handle)) > 0
@@ -298,8 +305,40 @@ func (a Assignments) Check(roster *Roster, handle string, act Action, service st
 			return nil
 		}
 		return Refuse("%s cannot run %s playbooks: only its owners, the commander or the deputy can", handle, service)
+	case ActSeverity:
+		if isCmd {
+			return nil
+		}
+		return Refuse("only the commander (%s) can %s", a.Commander, act)
+	case ActStatus, ActPublish:
+		if isCmd || isComms {
+			return nil
+		}
+		return Refuse("only the comms role (%s) or the commander (%s) can %s", nameOr(a.Comms), a.Commander, act)
+	case ActMark:
+		if isCmd || isDeputy || isComms || handle == a.Scribe {
+			return nil
+		}
+		return Refuse("only the commander, deputy, scribe or comms role can %s", act)
+	case ActApproveUpdate:
+		if isCmd || isDeputy {
+			return nil
+		}
+		return Refuse("only the commander (%s) or the deputy can %s", a.Commander, act)
+	case ActFollowUp:
+		if isCmd || isDeputy || handle == a.Scribe {
+			return nil
+		}
+		return Refuse("only the commander, deputy or scribe can %s", act)
 	}
 	return Refuse("unknown action %q", act)
+}
+
+func nameOr(h string) string {
+	if h == "" {
+		return "nobody"
+	}
+	return h
 }
 
 // FromConfig builds the assignments the incident starts with.
