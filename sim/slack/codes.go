@@ -47,7 +47,8 @@ var MethodErrors = map[string][]string{
 		"channel_not_found", "invalid_cursor", "invalid_limit", "invalid_ts_latest", "invalid_ts_oldest",
 		"not_in_channel",
 	},
-	"auth.test": {},
+	"conversations.info": {"channel_not_found", "team_added_to_org", "method_not_supported_for_channel_type"},
+	"auth.test":          {},
 	"chat.postEphemeral": {
 		"channel_not_found", "invalid_blocks", "invalid_blocks_format", "is_archived", "msg_too_long",
 		"no_text", "not_in_channel", "restricted_action", "too_many_attachments", "user_not_found",

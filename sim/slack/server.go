@@ -4,7 +4,8 @@
 // models, and where each behaviour is documented:
 //
 //   - Web API methods under {URL}/api/: auth.test, chat.postMessage,
-//     chat.update, chat.postEphemeral, conversations.history and
+//     chat.update, chat.postEphemeral, conversations.history,
+//     conversations.info (the channel with is_member) and
 //     apps.connections.open, with form-encoded or JSON bodies and the token
 //     in the form or an Authorization: Bearer header (docs.slack.dev method
 //     pages; slack-go v0.35.0 sends chat.* as form posts).
@@ -156,6 +157,7 @@ func DefaultMethodLimits() map[string]Limit {
 	return map[string]Limit{
 		"chat.update":           {Rate: 50.0 / 60, Burst: 12},
 		"conversations.history": {Rate: 50.0 / 60, Burst: 12},
+		"conversations.info":    {Rate: 50.0 / 60, Burst: 12},
 		"chat.postEphemeral":    {Rate: 100.0 / 60, Burst: 25},
 		"auth.test":             {Rate: 100.0 / 60, Burst: 25},
 		"apps.connections.open": {Rate: 20.0 / 60, Burst: 5},
@@ -939,6 +941,7 @@ func init() {
 		"chat.update":           (*Server).update,
 		"chat.postEphemeral":    (*Server).postEphemeral,
 		"conversations.history": (*Server).history,
+		"conversations.info":    (*Server).conversationInfo,
 		"apps.connections.open": (*Server).connectionsOpen,
 	}
 }
@@ -1080,6 +1083,23 @@ func (s *Server) postEphemeral(now time.Time, p params, req *Request) reply {
 	req.Applied = true
 	s.transcribe(now, "ephemeral", ch, "", "to "+s.userName(user), text)
 	return reply{status: 200, body: okBody(map[string]any{"message_ts": ts})}
+}
+
+// conversationInfo answers conversations.info: the channel object with
+// is_member for the calling bot (docs.slack.dev conversations.info; a
+// public channel the bot never joined answers ok with is_member false,
+// an unknown id channel_not_found).
+func (s *Server) conversationInfo(now time.Time, p params, req *Request) reply {
+	id := p.get("channel")
+	ch := s.channels[id]
+	if id == "" || ch == nil {
+		return reply{status: 200, body: errBody("channel_not_found")}
+	}
+	return reply{status: 200, body: okBody(map[string]any{"channel": map[string]any{
+		"id": ch.ID, "name": ch.Name, "is_channel": true, "is_group": false, "is_im": false, "is_private": false,
+		"is_archived": ch.Archived, "is_member": !ch.NotMember, "is_general": false, "created": 1706000000,
+		"name_normalized": ch.Name,
+	}})}
 }
 
 func (s *Server) history(now time.Time, p params, req *Request) reply {
