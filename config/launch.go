@@ -158,13 +158,14 @@ func (o Offset) String() string {
 	return "T+" + shortDur(d)
 }
 
-// shortDur writes whole weeks and days as w and d: 2w, 2d, 48h → 2d.
+// shortDur writes whole weeks as w and whole days from three days as d,
+// as launch plans say them: 2w, 5d, 48h, 1h30m.
 func shortDur(d time.Duration) string {
 	const day = 24 * time.Hour
 	switch {
 	case d%(7*day) == 0:
 		return strconv.FormatInt(int64(d/(7*day)), 10) + "w"
-	case d%day == 0:
+	case d%day == 0 && d >= 3*day:
 		return strconv.FormatInt(int64(d/day), 10) + "d"
 	}
 	return fmtDur(Duration(d))

@@ -43,6 +43,9 @@ type Incident struct {
 	Timezone string `yaml:"timezone"`
 	// Simulated marks a run against the simulator; the UI says so.
 	Simulated bool `yaml:"simulated"`
+	// Drill names the injects of a drill (warroom drill); every screen
+	// says DRILL. Set by the drill, never in the file.
+	Drill string `yaml:"-"`
 	// Severities names SEV1…SEV4.
 	Severities SeverityNames `yaml:"severities"`
 }

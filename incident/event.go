@@ -137,6 +137,7 @@ type RoomInfo struct {
 	Timezone  string        `json:"timezone,omitempty"`
 	Launch    *time.Time    `json:"launch,omitempty"`
 	Simulated bool          `json:"simulated,omitempty"`
+	Drill     string        `json:"drill,omitempty"` // the injects of a drill
 	Services  []ServiceInfo `json:"services"`
 	People    []PersonInfo  `json:"people,omitempty"`
 	// Escalation delays in seconds: backup, then commander.

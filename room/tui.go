@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/launch"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/tui"
 )
@@ -155,4 +156,21 @@ func (p Playbooks) CancelRun(ctx context.Context, by, runID, reason string) erro
 func (p Playbooks) ResolveRun(ctx context.Context, by, runID string, choice incident.ResolveChoice, reason string) error {
 	_, err := p.r.Runner.Resolve(ctx, by, runID, choice, reason)
 	return err
+}
+
+// LaunchHooks are the Launch view's I/O: the live preflight of this room
+// (the checks of check --live) and reading k6 or vegeta result files.
+func (r *Room) LaunchHooks() tui.LaunchHooks {
+	return tui.LaunchHooks{
+		Preflight: func(ctx context.Context) (incident.CheckInfo, error) {
+			return launch.Preflight(ctx, r.Config, r.Catalog, launch.PreflightOptions{Now: r.Engine.Clock().Now}).Info(), nil
+		},
+		ReadLoadTest: func(path string) (tui.LoadTestResult, error) {
+			res, err := launch.ReadResult(path)
+			if err != nil {
+				return tui.LoadTestResult{}, err
+			}
+			return tui.LoadTestResult{Tool: res.Tool, File: res.File, Metrics: res.Metrics}, nil
+		},
+	}
 }

@@ -246,7 +246,7 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 		Engine: s.r.Engine, Handle: info.person.Handle,
 		Width: w, Height: h,
 		Profile: colorprofile.Env(envs), Context: sess.Context(),
-		Playbooks: s.r.Playbooks(), FPS: s.o.FPS, Via: incident.ViaSSH,
+		Playbooks: s.r.Playbooks(), FPS: s.o.FPS, Via: incident.ViaSSH, Launch: s.r.LaunchHooks(),
 	}
 	if s.o.MirrorLag != nil {
 		lag := s.o.MirrorLag

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
 )
@@ -483,6 +484,42 @@ func (m *Model) actions() []action {
 				}
 			}
 		}
+	}
+	if m.launchMode() {
+		add("Go to the launch board", k.Launch.Help().Key, nil, goTo(viewLaunch))
+		add("Decide the launch: go, hold with a new T-0, or abort", k.Decide.Help().Key, m.decideErr(), func(m *Model) tea.Cmd {
+			m.setView(viewLaunch)
+			return m.startDecision()
+		})
+		for _, c := range m.launchCriteria() {
+			if c.Kind() != config.KindSignOff {
+				continue
+			}
+			var err error
+			if c.SignOff != m.me {
+				err = roles.Refuse("%s is signed off by %s", c.ID, c.SignOff)
+			}
+			add("Sign off "+c.ID+" (or withdraw)", k.SignOff.Help().Key, err, func(m *Model) tea.Cmd {
+				m.setView(viewLaunch)
+				return m.signOff()
+			})
+		}
+		evErr := m.check(roles.ActEvidence, "")
+		preErr, impErr := evErr, evErr
+		if m.o.Launch.Preflight == nil && preErr == nil {
+			preErr = errors.New("not available in this session")
+		}
+		if m.o.Launch.ReadLoadTest == nil && impErr == nil {
+			impErr = errors.New("not available in this session")
+		}
+		add("Run the preflight (check --live) and record it", k.Preflight.Help().Key, preErr, func(m *Model) tea.Cmd {
+			m.setView(viewLaunch)
+			return m.runPreflight()
+		})
+		add("Import a k6 or vegeta result as load-test evidence", k.ImportLoad.Help().Key, impErr, func(m *Model) tea.Cmd {
+			m.setView(viewLaunch)
+			return m.startImport()
+		})
 	}
 	add("Toggle dark/light theme", k.Theme.Help().Key, nil, func(m *Model) tea.Cmd { m.toggleTheme(); return nil })
 	add("Help: all keys", k.Help.Help().Key, nil, func(m *Model) tea.Cmd { m.openHelp(); return nil })

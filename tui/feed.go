@@ -99,6 +99,13 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		}
 	}
 	m.clampSelections()
+	if !m.launchOpened {
+		// Before T-0 the dashboard opens on the launch board.
+		m.launchOpened = true
+		if m.view == viewOverview && m.openOnLaunch() {
+			m.view = viewLaunch
+		}
+	}
 	m.invalidate()
 	return waitCmd(m.ctx, m.eng, m.sub)
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	"github.com/warroom/warroom/incident"
@@ -47,9 +48,9 @@ func bar(segs []seg, sep string, w int) string {
 // elapsed is T-minus before the launch, T+ after it, or time since the
 // declaration when there is no launch time.
 func (m *Model) elapsed() string {
-	launch := m.cfg.Incident.Launch
-	if launch == nil && m.st != nil && m.st.Room != nil {
-		launch = m.st.Room.Launch
+	var launch *time.Time
+	if t0, ok := m.st.T0(m.cfg); ok { // a hold moves T-0
+		launch = &t0
 	}
 	if launch != nil {
 		if d := launch.Sub(m.now); d > 0 {
@@ -59,6 +60,17 @@ func (m *Model) elapsed() string {
 	}
 	if m.st != nil && !m.st.Declared.IsZero() {
 		return "elapsed " + clockDur(m.now.Sub(m.st.Declared))
+	}
+	return ""
+}
+
+// drill is the injects of a drill ("" in a real room).
+func (m *Model) drill() string {
+	if m.cfg.Incident.Drill != "" {
+		return m.cfg.Incident.Drill
+	}
+	if m.st != nil && m.st.Room != nil {
+		return m.st.Room.Drill
 	}
 	return ""
 }
@@ -77,7 +89,9 @@ func (m *Model) renderHeader(w int) string {
 		name = m.st.Name
 	}
 	segs := []seg{{s.Title.S("▌" + textsafe.Line(name)), 100}}
-	if m.simulated() {
+	if d := m.drill(); d != "" {
+		segs = append(segs, seg{s.Badge[sevCrit].S(" DRILL "), 98})
+	} else if m.simulated() {
 		segs = append(segs, seg{s.Sim.S(" SIMULATED "), 95})
 	}
 	if e := m.elapsed(); e != "" {
@@ -121,7 +135,7 @@ func (m *Model) tabRanges(w int) []tabRange {
 		x += width(text) + 1
 	}
 	narrow := w < 100
-	for i, v := range tabOrder {
+	for i, v := range m.tabs() {
 		label := " " + itoa(i+1) + " " + viewNames[v]
 		if v == viewAlerts && m.st != nil {
 			if n := len(m.st.OpenAlerts()); n > 0 {

@@ -9,6 +9,7 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	// Views and global actions.
 	Overview, Alerts, Timeline, Roles, Runs key.Binding
+	Launch                                  key.Binding
 	NextView, PrevView                      key.Binding
 	Palette, Help, Back, Quit               key.Binding
 	Note, Accept, Decline, Theme            key.Binding
@@ -32,6 +33,9 @@ type KeyMap struct {
 
 	// Runs.
 	Cancel key.Binding
+
+	// Launch.
+	Decide, SignOff, Preflight, ImportLoad key.Binding
 }
 
 // DefaultKeyMap returns the default bindings.
@@ -45,6 +49,7 @@ func DefaultKeyMap() KeyMap {
 		Timeline: b("3", "timeline", "3"),
 		Roles:    b("4", "roles", "4"),
 		Runs:     b("5", "runs", "5"),
+		Launch:   b("6", "launch board", "6"),
 		NextView: b("tab", "next view", "tab"),
 		PrevView: b("shift+tab", "previous view", "shift+tab"),
 		Palette:  b("ctrl+p/:", "command palette", "ctrl+p", ":"),
@@ -85,6 +90,11 @@ func DefaultKeyMap() KeyMap {
 		Offer:    b("o", "offer command", "o"),
 
 		Cancel: b("c", "cancel run", "c"),
+
+		Decide:     b("d", "decide: go, hold, abort", "d"),
+		SignOff:    b("s", "sign off / withdraw", "s"),
+		Preflight:  b("p", "run preflight", "p"),
+		ImportLoad: b("i", "import load-test result", "i"),
 	}
 }
 
@@ -117,6 +127,8 @@ func (k KeyMap) viewKeys(v viewID) []key.Binding {
 		return []key.Binding{k.Copy, k.Up, k.Down, k.Back}
 	case viewEnd:
 		return []key.Binding{with(k.Quit, "quit"), with(k.Back, "back to the dashboard")}
+	case viewLaunch:
+		return []key.Binding{k.Decide, k.SignOff, k.Preflight, k.ImportLoad, k.Up, k.Down}
 	}
 	return nil
 }

@@ -102,6 +102,8 @@ type Options struct {
 	Buffer int
 	// NoTick disables the 1 s clock tick (tests).
 	NoTick bool
+	// Launch does the Launch view's I/O (preflight, reading result files).
+	Launch LaunchHooks
 }
 
 // DefaultFPS is the renderer's frame cap: low, since the war room only
@@ -141,10 +143,11 @@ const (
 	viewDetail // one service
 	viewRecord // one event, alert or run in full
 	viewEnd    // the demo's summary
+	viewLaunch // the launch board (a war-room file with a launch plan)
 )
 
 var viewNames = map[viewID]string{viewOverview: "Overview", viewAlerts: "Alerts", viewTimeline: "Timeline", viewRoles: "Roles",
-	viewRuns: "Runs", viewDetail: "Detail", viewRecord: "Details", viewEnd: "Summary"}
+	viewRuns: "Runs", viewDetail: "Detail", viewRecord: "Details", viewEnd: "Summary", viewLaunch: "Launch"}
 
 type overlayKind int
 
@@ -222,6 +225,10 @@ type Model struct {
 	runsF  filter
 	// record is the event, alert or run shown in full (viewRecord).
 	rec record
+	// launchCur is the selected criterion of the Launch view.
+	launchCur cursor
+	// launchOpened: the first snapshot chose the opening view.
+	launchOpened bool
 	// end is the demo's summary once its story has ended.
 	end *EndMsg
 
@@ -547,6 +554,8 @@ func (m *Model) render() string {
 			body = m.renderRecord(l.w, l.bodyH)
 		case viewEnd:
 			body = m.renderEnd(l.w, l.bodyH)
+		case viewLaunch:
+			body = m.renderLaunch(l.w, l.bodyH)
 		}
 	}
 	body = normalize(body, l.w, l.bodyH)

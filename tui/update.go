@@ -56,6 +56,9 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Runs):
 		m.setView(viewRuns)
 		return nil
+	case key.Matches(msg, k.Launch) && m.launchMode():
+		m.setView(viewLaunch)
+		return nil
 	case key.Matches(msg, k.NextView):
 		m.cycleView(1)
 		return nil
@@ -98,6 +101,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.runsKey(msg)
 	case viewRecord:
 		return m.recordKey(msg)
+	case viewLaunch:
+		return m.launchKey(msg)
 	case viewEnd:
 		if key.Matches(msg, k.Back) {
 			m.setView(viewOverview)
@@ -113,6 +118,14 @@ func (m *Model) quit() tea.Cmd {
 
 var tabOrder = []viewID{viewOverview, viewAlerts, viewTimeline, viewRoles, viewRuns}
 
+// tabs are the views with a tab: the Launch view's only with a plan.
+func (m *Model) tabs() []viewID {
+	if m.launchMode() {
+		return append(tabOrder[:len(tabOrder):len(tabOrder)], viewLaunch)
+	}
+	return tabOrder
+}
+
 func (m *Model) setView(v viewID) {
 	if (v == viewDetail || v == viewRecord) && m.view != v {
 		m.back = m.view
@@ -122,13 +135,14 @@ func (m *Model) setView(v viewID) {
 }
 
 func (m *Model) cycleView(d int) {
+	tabs := m.tabs()
 	cur := 0
-	for i, v := range tabOrder {
+	for i, v := range tabs {
 		if v == m.view {
 			cur = i
 		}
 	}
-	m.setView(tabOrder[(cur+d+len(tabOrder))%len(tabOrder)])
+	m.setView(tabs[(cur+d+len(tabs))%len(tabs)])
 }
 
 func (m *Model) openDetail(service string) {

@@ -31,7 +31,7 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := tui.Options{Engine: r.Engine, Handle: handle, Context: ctx, Playbooks: r.Playbooks(),
-		OwnsRoom: true, Via: "local", JournalPath: r.Journal.Path()}
+		OwnsRoom: true, Via: "local", JournalPath: r.Journal.Path(), Launch: r.LaunchHooks()}
 	if r.Mirror != nil {
 		opts.MirrorStatus = r.MirrorStatus
 	}
