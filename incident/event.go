@@ -134,12 +134,14 @@ type Event struct {
 
 // RoomInfo is the war-room file's shape as declared: names, zone, panes.
 type RoomInfo struct {
-	Timezone  string        `json:"timezone,omitempty"`
-	Launch    *time.Time    `json:"launch,omitempty"`
-	Simulated bool          `json:"simulated,omitempty"`
-	Drill     string        `json:"drill,omitempty"` // the injects of a drill
-	Services  []ServiceInfo `json:"services"`
-	People    []PersonInfo  `json:"people,omitempty"`
+	Timezone  string     `json:"timezone,omitempty"`
+	Launch    *time.Time `json:"launch,omitempty"`
+	Simulated bool       `json:"simulated,omitempty"`
+	Drill     string     `json:"drill,omitempty"` // the injects of a drill
+	// Plan is the launch plan as declared (criteria and checkpoints).
+	Plan     *PlanInfo     `json:"plan,omitempty"`
+	Services []ServiceInfo `json:"services"`
+	People   []PersonInfo  `json:"people,omitempty"`
 	// Escalation delays in seconds: backup, then commander.
 	EscalateBackup    float64 `json:"escalate_backup_s,omitempty"`
 	EscalateCommander float64 `json:"escalate_commander_s,omitempty"`

@@ -116,6 +116,51 @@ type BaselinesInfo struct {
 	Panes []BaselineInfo `json:"panes"`
 }
 
+// PlanInfo is the launch plan as the room was declared with it, so that
+// the readiness record can be written from the journal alone.
+type PlanInfo struct {
+	Criteria    []PlanCriterion  `json:"criteria"`
+	Checkpoints []PlanCheckpoint `json:"checkpoints,omitempty"`
+}
+
+// PlanCriterion is one criterion of PlanInfo.
+type PlanCriterion struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Kind  string `json:"kind"`
+	What  string `json:"what,omitempty"` // the condition, thresholds or signer
+}
+
+// PlanCheckpoint is one checkpoint of PlanInfo.
+type PlanCheckpoint struct {
+	At       config.Offset `json:"at"`
+	Name     string        `json:"name"`
+	Criteria []string      `json:"criteria,omitempty"`
+}
+
+func planInfo(l *config.Launch) *PlanInfo {
+	if l == nil {
+		return nil
+	}
+	p := &PlanInfo{}
+	for _, c := range l.Criteria {
+		pc := PlanCriterion{ID: c.ID, Title: c.Title, Kind: string(c.Kind())}
+		switch c.Kind() {
+		case config.KindPane:
+			pc.What = c.Pane + " for " + c.For.String()
+		case config.KindLoadTest:
+			pc.What = strings.Join(c.LoadTest, ", ")
+		case config.KindSignOff:
+			pc.What = "signed off by " + c.SignOff
+		}
+		p.Criteria = append(p.Criteria, pc)
+	}
+	for _, cp := range l.Checkpoints {
+		p.Checkpoints = append(p.Checkpoints, PlanCheckpoint{At: cp.At, Name: cp.Name, Criteria: cp.Criteria})
+	}
+	return p
+}
+
 // LaunchState is the launch board as a fold of the journal.
 type LaunchState struct {
 	// Criteria by id: the latest evidence of each.

@@ -231,7 +231,13 @@ func probeSources(ctx context.Context, cfg *config.Config, now func() time.Time)
 			case sm.NoData:
 				c.Detail = fmt.Sprintf("no series: the query returns nothing (no_data: %s); check the query, or write no_data: zero for a series that appears with its first event", p.NoData)
 			default:
-				limit := 2*src.Interval.D() + src.Timeout.D() + p.Delay.D() + time.Minute
+				// A delayed pane reads late metrics on purpose: they arrive
+				// 10-20 minutes late, so its newest point may be that much
+				// older than the window it reads.
+				limit := 2*src.Interval.D() + src.Timeout.D() + time.Minute
+				if p.Delay > 0 {
+					limit += p.Delay.D() + 10*time.Minute
+				}
 				if age := at.Sub(sm.Time); !sm.Time.IsZero() && age > limit {
 					c.Detail = fmt.Sprintf("stale data: the newest point is %s old (%s)", incident.Age(age), incident.FormatValue(sm.Value, p.Unit))
 					break

@@ -16,6 +16,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/launch"
 	"github.com/warroom/warroom/mirror"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/sources"
@@ -56,6 +57,8 @@ type Room struct {
 	mirrorCancel context.CancelFunc
 	control      io.Closer
 	engErr       chan error
+	baseline     chan struct{} // closed when the baseline watcher returns
+	baseStop     context.CancelFunc
 	closeOnce    sync.Once
 	closeErr     error
 }
@@ -136,6 +139,15 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if o.Config.Launch != nil {
+			// Each pane's baseline over the plan's window before T-0.
+			bctx, stop := context.WithCancel(ctx)
+			r.baseline, r.baseStop = make(chan struct{}), stop
+			go func() {
+				defer close(r.baseline)
+				launch.WatchBaseline(bctx, r.Engine, j, o.Config, o.Clock)
+			}()
+		}
 	}
 	return r, nil
 }
@@ -164,6 +176,10 @@ func (r *Room) close() error {
 	}
 	if r.Runner != nil {
 		r.Runner.Close()
+	}
+	if r.baseline != nil {
+		r.baseStop()
+		<-r.baseline
 	}
 	if r.mirrorCancel != nil {
 		r.mirrorCancel()

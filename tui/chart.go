@@ -56,6 +56,18 @@ type hline struct {
 // reference lines drawn dashed in their colour and labelled at the right.
 // It returns h lines, each exactly w cells wide, and the value range.
 func brailleChart(vals []float64, w, h int, lines []hline, data paint) ([]string, float64, float64) {
+	return brailleChartBand(vals, w, h, lines, data, nil)
+}
+
+// band is a range drawn shaded behind a chart's data: a pane's baseline
+// (p5 to p95 of the window before T-0).
+type band struct {
+	lo, hi float64
+	p      paint
+}
+
+// brailleChartBand is brailleChart with a band shaded behind the data.
+func brailleChartBand(vals []float64, w, h int, lines []hline, data paint, bd *band) ([]string, float64, float64) {
 	if w <= 0 || h <= 0 {
 		return nil, 0, 0
 	}
@@ -71,6 +83,9 @@ func brailleChart(vals []float64, w, h int, lines []hline, data paint) ([]string
 	}
 	for _, l := range lines {
 		lo, hi = math.Min(lo, l.v), math.Max(hi, l.v)
+	}
+	if bd != nil {
+		lo, hi = math.Min(lo, bd.lo), math.Max(hi, bd.hi)
 	}
 	if math.IsInf(lo, 0) {
 		lo, hi = 0, 1
@@ -142,6 +157,10 @@ func brailleChart(vals []float64, w, h int, lines []hline, data paint) ([]string
 	for i, l := range lines {
 		lineAt[ydot(l.v)/4] = i
 	}
+	bandTop, bandBot := -1, -2 // cell rows the band covers
+	if bd != nil {
+		bandTop, bandBot = ydot(bd.hi)/4, ydot(bd.lo)/4
+	}
 	out := make([]string, h)
 	var sb, run strings.Builder
 	for r := 0; r < h; r++ {
@@ -174,6 +193,8 @@ func brailleChart(vals []float64, w, h int, lines []hline, data paint) ([]string
 				sb.WriteString(data.S(run.String()))
 			case 2:
 				sb.WriteString(lines[li].p.S(run.String()))
+			case 3:
+				sb.WriteString(bd.p.S(run.String()))
 			default:
 				sb.WriteString(run.String())
 			}
@@ -190,6 +211,8 @@ func brailleChart(vals []float64, w, h int, lines []hline, data paint) ([]string
 				ch, class = rune(0x2800+int(m)), 1
 			case li >= 0:
 				ch, class = '┈', 2
+			case r >= bandTop && r <= bandBot:
+				ch, class = '░', 3
 			default:
 				ch = ' '
 			}

@@ -19,6 +19,7 @@ type chartKey struct {
 	n      int
 	last   time.Time
 	lastV  float64
+	band   [2]float64 // the baseline band drawn, if any
 }
 
 // chartCache keeps two generations: what the last render used survives
@@ -49,6 +50,9 @@ func (c *chartCache) get(k chartKey, draw func() []string) []string {
 
 func (m *Model) chartKeyFor(pv *paneView, kind uint8, w, h int, labels bool) chartKey {
 	k := chartKey{pane: incident.PaneKey(pv.pane.Service, pv.pane.ID), kind: kind, w: w, h: h, labels: labels, sev: pv.sev, sty: m.sty, n: len(pv.pane.Series)}
+	if b := m.baselineBand(pv); b != nil {
+		k.band = *b
+	}
 	if n := len(pv.pane.Series); n > 0 {
 		k.last, k.lastV = pv.pane.Series[n-1].T, pv.pane.Series[n-1].V
 	}

@@ -205,7 +205,11 @@ func (m *Model) drawDetailChart(pv *paneView, plotW, rows, yl int) []string {
 		if p.Crit != nil {
 			lines = append(lines, hline{v: *p.Crit, label: "crit " + incident.FormatValue(*p.Crit, p.Unit), p: s.ThresholdCr})
 		}
-		chart, lo, hi := brailleChart(seriesValues(pv.pane, 2*plotW), plotW, rows, lines, m.sparkPaint(pv))
+		var bd *band
+		if b := m.baselineBand(pv); b != nil {
+			bd = &band{lo: b[0], hi: b[1], p: s.Subtle}
+		}
+		chart, lo, hi := brailleChartBand(seriesValues(pv.pane, 2*plotW), plotW, rows, lines, m.sparkPaint(pv), bd)
 		for i, l := range chart {
 			lab := ""
 			switch i {

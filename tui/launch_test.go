@@ -177,3 +177,32 @@ func TestFlowLaunchBoard(t *testing.T) {
 	waitScreen(t, tm, " GO ", "override: load test ran in staging only")
 	_ = finalScreen(t, tm)
 }
+
+// TestGoldenBaselineBand: after T-0 the detail chart shades the pane's
+// baseline (p5 to p95 before T-0) behind the live series.
+func TestGoldenBaselineBand(t *testing.T) {
+	f := launchFixture()
+	after := tLaunch.Add(5 * time.Minute)
+	b := &stateBuilder{st: f.st, cfg: f.cfg}
+	b.emit(tLaunch, incident.Event{Kind: incident.KindBaseline, Actor: "warroom", Text: "baselines of 1 panes captured",
+		Baselines: &incident.BaselinesInfo{From: tLaunch.Add(-time.Hour).UTC(), To: tLaunch.UTC(), Panes: []incident.BaselineInfo{
+			{Service: "tokens", Pane: "p95", N: 240, Min: 0.14, P5: 0.15, P25: 0.16, P50: 0.17, P75: 0.18, P95: 0.2, Max: 0.22, Mean: 0.17}}}})
+	b.series("tokens", "p95", after, 40, 15*time.Second, ramp(0.18, 0.9))
+	f.clk = clock.NewFake(after)
+	m := newTestModel(t, f, "tomas", 120, 40)
+	press(m, "1", "enter")
+	if !strings.Contains(plainView(m), "░") {
+		t.Fatalf("no band on the detail view:\n%s", plainView(m))
+	}
+	if os.Getenv("TUI_SHOW") != "" {
+		fmt.Println(plainView(m))
+	}
+	golden.RequireEqual(t, asciiView(m))
+	// Before T-0 there is no band: the baseline is still being taken.
+	f.clk = clock.NewFake(tBoard)
+	m = newTestModel(t, f, "tomas", 120, 40)
+	press(m, "1", "enter")
+	if strings.Contains(plainView(m), "░") {
+		t.Fatal("a band before T-0")
+	}
+}

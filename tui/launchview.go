@@ -271,6 +271,23 @@ func (m *Model) renderLaunch(w, h int) []string {
 	return b.render(h)
 }
 
+// baselineBand is the pane's baseline (p5, p95) to draw behind its
+// detail chart: only after T-0, when "normal" is what the live series is
+// compared with.
+func (m *Model) baselineBand(pv *paneView) *[2]float64 {
+	if m.st == nil || m.st.Launch == nil || pv.pane == nil {
+		return nil
+	}
+	b, ok := m.st.Launch.Baseline[incident.PaneKey(pv.pane.Service, pv.pane.ID)]
+	if !ok || b.N == 0 {
+		return nil
+	}
+	if t0, ok := m.st.T0(m.cfg); !ok || m.now.Before(t0) {
+		return nil
+	}
+	return &[2]float64{b.P5, b.P95}
+}
+
 // awaiting says what evidence a criterion waits for.
 func (m *Model) awaiting(c config.Criterion) string {
 	switch c.Kind() {

@@ -3,16 +3,19 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/export"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/launch"
 )
 
 func newExportCmd() *cobra.Command {
 	var journalPath, format, out, service, from, to, tz string
-	var important bool
+	var important, readiness bool
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Export the timeline for the postmortem",
@@ -34,9 +37,13 @@ file cannot be read (missing, permissions) or the output cannot be written.`,
 		Example: `  warroom export --journal warroom.db --format md -o postmortem.md
   warroom export --journal warroom.db --format html -o postmortem.html
   warroom export --journal warroom.db --format csv --important
+  warroom export --journal warroom.db --readiness -o readiness.md
   warroom export --journal warroom.db --format json --service tokens --from 2026-01-31T15:00:00Z --to 2026-01-31T17:00:00Z`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if readiness {
+				return exportReadiness(cmd, journalPath, format, out)
+			}
 			f, err := export.ParseFormat(format)
 			if err != nil {
 				return usageErr(err)
@@ -83,9 +90,53 @@ file cannot be read (missing, permissions) or the output cannot be written.`,
 	f.StringVar(&service, "service", "", "only this service")
 	f.StringVar(&from, "from", "", "start time (RFC3339)")
 	f.StringVar(&to, "to", "", "end time (RFC3339)")
+	f.BoolVar(&readiness, "readiness", false, "write the launch readiness record instead (md or json): criteria, evidence, decision, sign-offs")
 	f.StringVar(&tz, "tz", "", "also show local times in this IANA zone (default: the journal's zone, if it records one)")
 	_ = cmd.MarkFlagRequired("journal")
 	return cmd
+}
+
+// exportReadiness writes the launch readiness record of a journal.
+func exportReadiness(cmd *cobra.Command, journalPath, format, out string) error {
+	if format != "md" && format != "json" {
+		return usageErr(fmt.Errorf("--readiness writes md or json, not %q", format))
+	}
+	j, err := journal.OpenReadOnly(journalPath)
+	if err != nil {
+		if errors.Is(err, journal.ErrNotJournal) {
+			return &exitError{code: exitBadInput, err: err}
+		}
+		return runtimeErr(err)
+	}
+	defer j.Close()
+	rec, err := launch.ReadRecord(cmd.Context(), j)
+	if err != nil {
+		if errors.Is(err, launch.ErrNoPlan) {
+			return &exitError{code: exitBadInput, err: err}
+		}
+		return runtimeErr(err)
+	}
+	w := cmd.OutOrStdout()
+	if out != "" {
+		f, err := os.Create(out)
+		if err != nil {
+			return runtimeErr(err)
+		}
+		defer f.Close()
+		w = f
+	}
+	if format == "json" {
+		err = rec.WriteJSON(w)
+	} else {
+		err = rec.WriteMarkdown(w)
+	}
+	if err != nil {
+		return runtimeErr(err)
+	}
+	if out != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+	}
+	return nil
 }
 
 func parseExportTime(flag, s string) (time.Time, error) {
