@@ -99,6 +99,7 @@ Start with 'warroom demo': a simulated airdrop launch on loopback, no accounts.`
 		newDemoCmd(),
 		newRunCmd(),
 		newServeCmd(),
+		newInitCmd(),
 		newCheckCmd(),
 		newExportCmd(),
 		newJournalCmd(),
