@@ -22,8 +22,8 @@ import (
 
 type initOptions struct {
 	out, name, commander, prom, datadog, slackChannel string
-	services                                         []string
-	jobs, force                                      bool
+	services                                          []string
+	jobs, force                                       bool
 }
 
 func newInitCmd() *cobra.Command {
