@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/comms"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
@@ -41,6 +42,9 @@ type Options struct {
 	// points it at its own Slack); it runs only when the file has a
 	// slack section.
 	MirrorOptions func(*mirror.Options)
+	// CommsOptions adjusts the Statuspage publisher before it starts; it
+	// runs only when the file has a comms.statuspage section.
+	CommsOptions func(*comms.Options)
 }
 
 // Room is a running war room.
@@ -52,9 +56,13 @@ type Room struct {
 	Catalog *playbooks.Catalog
 	Runner  *playbooks.Runner
 	Mirror  *mirror.Mirror // nil without a slack section
+	// Publisher publishes public updates to Statuspage (nil without a
+	// comms.statuspage section).
+	Publisher *comms.Publisher
 
 	cancel       context.CancelFunc
 	mirrorCancel context.CancelFunc
+	pubCancel    context.CancelFunc
 	control      io.Closer
 	engErr       chan error
 	baseline     chan struct{} // closed when the baseline watcher returns
@@ -118,6 +126,19 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 		}
 		slack = timelineSlack{r}
 	}
+	if comms.Enabled(o.Config) {
+		co := comms.Options{Engine: r.Engine, Journal: j, Clock: o.Clock,
+			Logf: func(format string, args ...any) { o.Logger.Info(fmt.Sprintf(format, args...), "component", "comms") }}
+		if o.CommsOptions != nil {
+			o.CommsOptions(&co)
+		}
+		// Like the mirror, the publisher stops before the engine.
+		pctx, pcancel := context.WithCancel(context.Background())
+		r.pubCancel = pcancel
+		if r.Publisher, err = comms.Start(pctx, co); err != nil {
+			return nil, fmt.Errorf("start the Statuspage publisher: %w", err)
+		}
+	}
 	r.Runner, err = playbooks.NewRunner(playbooks.Options{
 		Engine: r.Engine, Catalog: cat, Slack: slack, Output: o.Output, Context: ctx,
 		Log: func(s string) { o.Logger.Info(s, "component", "playbooks") },
@@ -159,9 +180,9 @@ func (r *Room) Done() <-chan struct{} { return r.Engine.Done() }
 // the order that keeps the journal open until its last writer is gone:
 // the sources (samples), the control socket (no new requests), the
 // playbook runner (its runs record their state through the engine), the
-// Slack mirror (its cursor and outbox, its Socket Mode workers), the
-// engine; then the journal is checkpointed and closed, so a copied file is
-// complete.
+// Statuspage publisher and the Slack mirror (their cursors and outboxes,
+// the mirror's Socket Mode workers), the engine; then the journal is
+// checkpointed and closed, so a copied file is complete.
 func (r *Room) Close() error {
 	r.closeOnce.Do(func() { r.closeErr = r.close() })
 	return r.closeErr
@@ -180,6 +201,12 @@ func (r *Room) close() error {
 	if r.baseline != nil {
 		r.baseStop()
 		<-r.baseline
+	}
+	if r.pubCancel != nil {
+		r.pubCancel()
+		if r.Publisher != nil {
+			<-r.Publisher.Done()
+		}
 	}
 	if r.mirrorCancel != nil {
 		r.mirrorCancel()
@@ -219,6 +246,16 @@ func (r *Room) MirrorStatus() string {
 		s += ": " + st.Err
 	}
 	return s
+}
+
+// PublisherStatus is the Statuspage publisher's state for status bars:
+// "" without one, else e.g. "ok", "rate-limited, 2 queued, retry in 41s"
+// or "stopped, 1 queued: Statuspage: Could not authenticate".
+func (r *Room) PublisherStatus() string {
+	if r.Publisher == nil {
+		return ""
+	}
+	return comms.StatusLine(r.Publisher.Status(), r.Engine.Clock().Now())
 }
 
 // SourceBudgets is, per source with a rate-limit budget (Datadog), the

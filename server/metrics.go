@@ -2,6 +2,9 @@ package server
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/warroom/warroom/mirror"
+	"github.com/warroom/warroom/outbox"
 )
 
 type metrics struct {
@@ -40,6 +43,7 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warroom_journal_failed_writes_total", Help: "Journal writes that failed."},
 			func() float64 { return float64(s.r.Journal.Health().FailedWrites) }),
 		sourceCollector{s},
+		outboxCollector{s},
 	)
 	if s.o.MirrorLag != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_mirror_lag_seconds", Help: "How far the Slack mirror is behind the journal."},
@@ -107,5 +111,48 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueryPolls, prometheus.CounterValue, float64(q.Polls), q.Source, q.Name)
 		ch <- prometheus.MustNewConstMetric(descQueryErrors, prometheus.CounterValue, float64(q.Errors), q.Source, q.Name)
 		ch <- prometheus.MustNewConstMetric(descQueryFails, prometheus.GaugeValue, float64(q.Failures), q.Source, q.Name)
+	}
+}
+
+var (
+	outboxLabels     = []string{"dest"}
+	descOutboxUp     = prometheus.NewDesc("warroom_outbox_up", "1 while a destination outside the room delivers normally; 0 while rate-limited, retrying, checking a lost answer or stopped (state says which).", []string{"dest", "state"}, nil)
+	descOutboxQueued = prometheus.NewDesc("warroom_outbox_queued", "Effects queued for a destination and not yet delivered (Slack: messages).", outboxLabels, nil)
+	descOutboxUncert = prometheus.NewDesc("warroom_outbox_uncertain", "Effects whose answer was lost; the destination is asked before anything is sent again.", outboxLabels, nil)
+	descOutboxFailed = prometheus.NewDesc("warroom_outbox_failed_total", "Effects the destination refused since start.", outboxLabels, nil)
+	descOutboxLag    = prometheus.NewDesc("warroom_outbox_lag_seconds", "How long the oldest queued effect has waited (Statuspage).", outboxLabels, nil)
+)
+
+// outboxCollector reports every destination outside the room: the
+// Statuspage publisher's outbox and the Slack mirror.
+type outboxCollector struct{ s *Server }
+
+func (outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOutboxUp, descOutboxQueued, descOutboxUncert, descOutboxFailed, descOutboxLag} {
+		ch <- d
+	}
+}
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	up := func(dest, state string, ok bool) {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descOutboxUp, prometheus.GaugeValue, v, dest, state)
+	}
+	if p := c.s.r.Publisher; p != nil {
+		st := p.Status()
+		up(st.Dest, st.State, st.State == outbox.StateOK)
+		ch <- prometheus.MustNewConstMetric(descOutboxQueued, prometheus.GaugeValue, float64(st.Queued), st.Dest)
+		ch <- prometheus.MustNewConstMetric(descOutboxUncert, prometheus.GaugeValue, float64(st.Uncertain), st.Dest)
+		ch <- prometheus.MustNewConstMetric(descOutboxFailed, prometheus.CounterValue, float64(st.Failed), st.Dest)
+		ch <- prometheus.MustNewConstMetric(descOutboxLag, prometheus.GaugeValue, st.Lag(c.s.r.Engine.Clock().Now()).Seconds(), st.Dest)
+	}
+	if m := c.s.r.Mirror; m != nil {
+		st := m.Status()
+		up("slack", st.State, st.State == mirror.StateOK)
+		ch <- prometheus.MustNewConstMetric(descOutboxQueued, prometheus.GaugeValue, float64(st.Pending), "slack")
+		ch <- prometheus.MustNewConstMetric(descOutboxUncert, prometheus.GaugeValue, float64(st.Uncertain), "slack")
 	}
 }

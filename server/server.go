@@ -25,6 +25,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/net/netutil"
 
+	"github.com/warroom/warroom/comms"
 	"github.com/warroom/warroom/room"
 )
 
@@ -55,6 +56,12 @@ const (
 type Options struct {
 	SSHAddr  string // default DefaultSSHAddr; "-" disables SSH
 	HTTPAddr string // default DefaultHTTPAddr; "-" disables HTTP
+	// StatusAddr serves the public status page (comms.Page), apart from
+	// the authenticated API; "" or "-": not served.
+	StatusAddr string
+	// StatusURL is the status page's public address, for its JSON and
+	// feed links (default: each request's host).
+	StatusURL string
 	// HostKeyPath is the SSH host key (OpenSSH PEM). It is generated
 	// (ed25519, mode 0600) when missing. Required for SSH.
 	HostKeyPath string
@@ -85,19 +92,20 @@ type Options struct {
 
 // Server serves one room.
 type Server struct {
-	r    *room.Room
-	o    Options
-	ssh  *ssh.Server
-	http *http.Server
-	met  *metrics
+	r      *room.Room
+	o      Options
+	ssh    *ssh.Server
+	http   *http.Server
+	status *http.Server
+	met    *metrics
 
-	sshLn, httpLn net.Listener
-	sessions      atomic.Int64
-	mu            sync.Mutex
-	byPerson      map[string]int // open SSH sessions by handle
-	wg            sync.WaitGroup
-	closeOnce     sync.Once
-	closeErr      error
+	sshLn, httpLn, statusLn net.Listener
+	sessions                atomic.Int64
+	mu                      sync.Mutex
+	byPerson                map[string]int // open SSH sessions by handle
+	wg                      sync.WaitGroup
+	closeOnce               sync.Once
+	closeErr                error
 
 	base       context.Context // ends streams (SSE) on Close
 	cancelBase context.CancelFunc
@@ -154,6 +162,12 @@ func New(r *room.Room, o Options) (*Server, error) {
 			WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 			BaseContext: func(net.Listener) context.Context { return s.base }}
 	}
+	if o.StatusAddr != "" && o.StatusAddr != "-" {
+		// The public page: no token, no API, GET and HEAD only, small.
+		s.status = &http.Server{ReadHeaderTimeout: min(httpHeaderTimeout, o.HTTPReadTimeout), ReadTimeout: o.HTTPReadTimeout,
+			WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout, MaxHeaderBytes: 16 << 10,
+			BaseContext: func(net.Listener) context.Context { return s.base }}
+	}
 	return s, nil
 }
 
@@ -190,6 +204,29 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}()
 	}
+	if s.status != nil {
+		page, err := comms.NewPage(s.base, s.r.Engine)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("status page: %w", err)
+		}
+		page.URL = s.o.StatusURL
+		s.status.Handler = page
+		ln, err := lc.Listen(ctx, "tcp", s.o.StatusAddr)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("status page listen: %w", err)
+		}
+		s.statusLn = ln
+		ln = netutil.LimitListener(ln, s.o.MaxHTTPConns)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.status.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.o.Logger.Error("status page serve", "err", err)
+			}
+		}()
+	}
 	if s.o.Token == "" {
 		s.o.Logger.Warn("timeline endpoints and the Alertmanager webhook disabled: WARROOM_HTTP_TOKEN is not set")
 	}
@@ -212,6 +249,14 @@ func (s *Server) HTTPAddr() string {
 	return s.httpLn.Addr().String()
 }
 
+// StatusAddr is the public status page's address ("" when not served).
+func (s *Server) StatusAddr() string {
+	if s.statusLn == nil {
+		return ""
+	}
+	return s.statusLn.Addr().String()
+}
+
 // Sessions is the number of open SSH sessions.
 func (s *Server) Sessions() int { return int(s.sessions.Load()) }
 
@@ -221,10 +266,13 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		s.cancelBase()
-		if s.http != nil {
+		for _, hs := range []*http.Server{s.http, s.status} {
+			if hs == nil {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			if err := s.http.Shutdown(ctx); err != nil {
-				errs = append(errs, s.http.Close())
+			if err := hs.Shutdown(ctx); err != nil {
+				errs = append(errs, hs.Close())
 			}
 			cancel()
 		}

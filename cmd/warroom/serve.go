@@ -18,7 +18,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var cfg, sshAddr, httpAddr, journalPath, hostKey string
+	var cfg, sshAddr, httpAddr, statusAddr, statusURL, journalPath, hostKey string
 	var maxSessions int
 	var idle time.Duration
 	cmd := &cobra.Command{
@@ -31,12 +31,19 @@ $WARROOM_HTTP_TOKEN (disabled when it is unset) the Alertmanager webhook
 (/api/alertmanager: JSON only, no browser requests) and a read-only timeline
 (/api/timeline, /api/timeline/stream).
 
+With --status ADDR it also serves the public status page there, apart from
+the API and without any token: one HTML page without scripts or cookies
+(components, the current incident and its published updates), /index.json in
+Statuspage's summary shape, and an Atom feed at /history.atom. It shows only
+what was published; the Statuspage publisher (comms.statuspage) runs too.
+
 Only public keys listed in the roster (ssh_keys) may connect. Without a
 command an SSH session needs a terminal (ssh -t); "ssh HOST tail" streams the
 timeline as lines. Connects, refusals and disconnects are written to the audit
 log beside the journal (warroom-audit.log).`,
-		Example: `  warroom serve -c warroom.yaml --ssh 127.0.0.1:2222 --http 127.0.0.1:8080`,
-		Args:    args(cobra.NoArgs),
+		Example: `  warroom serve -c warroom.yaml --ssh 127.0.0.1:2222 --http 127.0.0.1:8080
+  warroom serve -c warroom.yaml --status 0.0.0.0:8090 --status-url https://status.example.com`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if hostKey == "" {
 				hostKey = filepath.Join(filepath.Dir(journalPath), "warroom_host_ed25519")
@@ -45,7 +52,7 @@ log beside the journal (warroom-audit.log).`,
 				return usageErr(errors.New("--max-sessions must be at least 1"))
 			}
 			return runServe(cmd.Context(), cfg, journalPath, server.Options{
-				SSHAddr: sshAddr, HTTPAddr: httpAddr, HostKeyPath: hostKey,
+				SSHAddr: sshAddr, HTTPAddr: httpAddr, HostKeyPath: hostKey, StatusAddr: statusAddr, StatusURL: statusURL,
 				MaxSessions: maxSessions, IdleTimeout: idle, Token: os.Getenv("WARROOM_HTTP_TOKEN"),
 			}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -53,6 +60,8 @@ log beside the journal (warroom-audit.log).`,
 	configFlag(cmd, &cfg)
 	cmd.Flags().StringVar(&sshAddr, "ssh", server.DefaultSSHAddr, "SSH listen address")
 	cmd.Flags().StringVar(&httpAddr, "http", server.DefaultHTTPAddr, "HTTP listen address")
+	cmd.Flags().StringVar(&statusAddr, "status", "", "serve the public status page on this address (default: not served)")
+	cmd.Flags().StringVar(&statusURL, "status-url", "", "the status page's public URL, for its feed and JSON links (default: the request's host)")
 	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
 	cmd.Flags().StringVar(&hostKey, "host-key", "", "SSH host key, created (0600) if missing (default: warroom_host_ed25519 beside the journal)")
 	cmd.Flags().IntVar(&maxSessions, "max-sessions", server.DefaultMaxSessions, "most concurrent SSH sessions")
@@ -98,6 +107,9 @@ func runServe(ctx context.Context, cfgPath, journalPath string, o server.Options
 		return runtimeErr(err)
 	}
 	fmt.Fprintf(stdout, "warroom: serving %q: ssh %s, http %s (audit log %s)\n", c.Incident.Name, srv.SSHAddr(), srv.HTTPAddr(), auditPath)
+	if a := srv.StatusAddr(); a != "" {
+		fmt.Fprintf(stdout, "warroom: public status page http://%s/\n", a)
+	}
 	select {
 	case <-ctx.Done():
 	case <-r.Done():
