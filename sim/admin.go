@@ -134,6 +134,20 @@ func newAdminHandler(w *World, token string) http.Handler {
 			}
 			return w.SetNATIPs(*in.IPs)
 		}})
+	handle("/admin/clients/retries", route{etag: "clients",
+		get: func(*http.Request) (any, error) { return w.ClientRetries(), nil },
+		apply: func(_ *http.Request, b []byte) (any, error) {
+			var in struct {
+				Enabled *bool `json:"enabled"`
+			}
+			if err := decodeStrict(b, &in); err != nil {
+				return nil, err
+			}
+			if in.Enabled == nil {
+				return nil, inputErr(`"enabled" is required`)
+			}
+			return w.SetClientRetries(*in.Enabled)
+		}})
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		adminError(rw, http.StatusNotFound, "no such admin resource: "+r.URL.Path)
 	})

@@ -53,7 +53,7 @@ func families(s *Snapshot) []family {
 	c := &s.c
 	var fs []family
 
-	codes := []string{"200", "500", "503"}
+	codes := []string{"200", "500", "503", "504"}
 	req := counter("http_requests_total", "HTTP requests served by the launch API, by service and status code.", []string{"service", "code"})
 	hist := family{name: "http_request_duration_seconds", help: "Latency of HTTP requests served by the launch API.", kind: kindHistogram, labels: []string{"service"}}
 	thr := counter("aws_lambda_throttles_total", "Lambda invocations throttled (reserved concurrency exhausted).", []string{"function_name"})

@@ -302,6 +302,7 @@ func (w *World) Reset() {
 	}
 	w.wafHist = nil
 	w.fee.reset()
+	w.retries.reset()
 	w.kills, w.rotations = nil, nil
 	for k := range w.versions {
 		w.versions[k]++

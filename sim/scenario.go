@@ -76,6 +76,9 @@ type Scenario struct {
 	FeeNormalAt   float64 // minute it is back to FeeBaseline
 	FeeDefault    float64 // the wallet's own setting at T-0
 	LandingHealth float64 // landing rate (%) when our fee beats the market
+
+	// Faults are injected problems (drills); see FaultKind.
+	Faults []Fault
 }
 
 // DefaultScenario is the airdrop launch: about ten scenario minutes from the

@@ -137,7 +137,8 @@ type modeChange struct {
 
 // counters are cumulative totals since the PreRoll start, for /metrics.
 type counters struct {
-	req        [nSvc][3]float64 // by code: 200, 500, 503
+	req        [nSvc][4]float64 // by code: 200, 500, 503, 504
+	committed  [nSvc]float64    // 504 answers whose write committed
 	hist       [nSvc][nBuckets]float64
 	histCount  [nSvc]float64
 	histSum    [nSvc]float64
@@ -177,6 +178,7 @@ type World struct {
 	waf       [4]control
 	wafHist   []modeChange
 	fee       control
+	retries   control // clients retry failed writes (1) or not (0)
 	kills     []time.Time
 	rotations []time.Time
 	versions  map[string]int
@@ -207,6 +209,7 @@ func NewWorld(scn Scenario, seed uint64, t0 time.Time, clk clock.Clock) *World {
 		w.waf[i] = control{initial: wafTable[defaultWAFMode][i], ramp: rampWAF}
 	}
 	w.fee = control{initial: scn.FeeDefault, ramp: rampFee}
+	w.retries = control{initial: 1, ramp: rampRetries}
 	w.versions = map[string]int{}
 	w.cps = []state{{t: w.epoch}}
 	return w
@@ -351,9 +354,12 @@ func (w *World) integrate(st *state, h time.Duration) {
 		sv := &s.Services[i]
 		thr := s.Lambda[i].ThrottledFrac
 		dbErr := sv.dbErrPct / 100
-		c.req[i][0] += sv.RPS * (1 - thr) * (1 - dbErr) * dt
+		gw := sv.gw504Pct / 100
+		c.req[i][0] += sv.RPS * (1 - thr) * (1 - dbErr - gw) * dt
 		c.req[i][1] += sv.RPS * (1 - thr) * dbErr * dt
 		c.req[i][2] += sv.RPS * thr * dt
+		c.req[i][3] += sv.RPS * (1 - thr) * gw * dt
+		c.committed[i] += sv.RPS * (1 - thr) * gw * dt
 		served := sv.RPS * (1 - thr) * dt
 		mu, sigma := logNormalParams(sv.P50, sv.P95)
 		for b, le := range latencyBuckets {
@@ -421,6 +427,7 @@ type ServiceStats struct {
 	P50, P95 float64 // latency, seconds
 	ErrorPct float64 // 5xx responses, percent of requests
 	dbErrPct float64
+	gw504Pct float64 // 504 at the gateway, write committed (FaultGateway504)
 }
 
 // DBStats is the shared (Allium) database used by tokens and history.
@@ -604,9 +611,12 @@ func (w *World) instant(t time.Time, stuck float64, lag [nProv]float64) Snapshot
 	leak := 0.0
 	if origin > sc.DBLeakFromRPS {
 		leak = sc.DBLeakPerSec * clamp((origin-sc.DBLeakFromRPS)/10000, 0, 1)
-		if w.killedBefore(t) {
-			leak *= sc.DBLeakAfterKill
-		}
+	}
+	for _, f := range sc.active(FaultDBLeak, m) {
+		leak = math.Max(leak, f.size(5))
+	}
+	if w.killedBefore(t) {
+		leak *= sc.DBLeakAfterKill
 	}
 	o.DB = DBStats{Active: used - stuck, Idle: stuck, Used: used, Max: maxc, Saturation: sat, leakPerSec: leak}
 
@@ -641,9 +651,18 @@ func (w *World) instant(t time.Time, stuck float64, lag [nProv]float64) Snapshot
 		p95 := (base[i][0] + base[i][1]*load + base[i][2]*p*p) * nz
 		dbErr := sc.BaseErrorPct[i] + errs[i]*p*p
 		thr := o.Lambda[i].ThrottledFrac
+		gw := 0.0
+		for _, f := range sc.active(FaultGateway504, m) {
+			if f.Service == ServiceNames[i] || f.Service == "" && i == svcHistory {
+				// Retries pile onto the overload; without them it drains.
+				on := w.retries.eff(t)
+				gw = math.Max(gw, f.size(8)*(0.02+2.48*on))
+			}
+		}
+		gw = math.Min(gw, 100-dbErr)
 		o.Services[i] = ServiceStats{
 			Name: ServiceNames[i], RPS: origin * svcShare[i], P50: p95 / 2.2, P95: p95,
-			ErrorPct: math.Min(100, dbErr*(1-thr)+thr*100), dbErrPct: dbErr,
+			ErrorPct: math.Min(100, (dbErr+gw)*(1-thr)+thr*100), dbErrPct: dbErr, gw504Pct: gw,
 		}
 	}
 
@@ -651,6 +670,9 @@ func (w *World) instant(t time.Time, stuck float64, lag [nProv]float64) Snapshot
 	ips := w.natIPs.eff(t)
 	ports := ips * sc.NATPortsPerIP
 	demand := origin * sc.NATPortsPerRPS
+	for _, f := range sc.active(FaultNATDemand, m) {
+		demand *= f.size(4)
+	}
 	o.NAT = NATStats{IPs: ips, Ports: ports, PortDemand: demand,
 		ErrorsPerSec: math.Max(0, demand-ports) * sc.NATErrorsPerExcess}
 
@@ -663,6 +685,12 @@ func (w *World) instant(t time.Time, stuck float64, lag [nProv]float64) Snapshot
 		share, capac, base := split, sc.tritonCapacity(m), 0.040
 		if i == provQuickNode {
 			share, capac, base = 1-split, sc.RPCCapacity, 0.045
+		}
+		for _, f := range sc.active(FaultRPCLag, m) {
+			if f.Service == ProviderNames[i] || f.Service == "" && i == provTriton {
+				lost := smoothstep((m - f.Minute) / 0.3)
+				capac = math.Min(capac, capac+(f.size(6000)-capac)*lost)
+			}
 		}
 		ld := rpc * share
 		u := ld / capac
