@@ -97,6 +97,7 @@ Start with 'warroom demo': a simulated airdrop launch on loopback, no accounts.`
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(
 		newDemoCmd(),
+		newDrillCmd(),
 		newRunCmd(),
 		newServeCmd(),
 		newInitCmd(),

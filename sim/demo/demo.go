@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,24 @@ type Options struct {
 	// receives, as it is posted or updated.
 	SlackTranscript io.Writer
 	Logger          *slog.Logger
+
+	// Drills (sim/drill) run the same room on another scenario.
+	//
+	// Scenario replaces the airdrop launch (sim.DefaultScenario).
+	Scenario *sim.Scenario
+	// Mitigations replace what the simulated owners request, by
+	// service/pane of the alert (default: the airdrop's).
+	Mitigations map[string]Mitigation
+	// Length is how long after T-0 the story runs (default
+	// ScenarioLength).
+	Length time.Duration
+	// Drill names the injects: every screen says DRILL, the room's name
+	// too, and the launch plan is left out (a drill rehearses the hour
+	// after T-0).
+	Drill string
+	// AckDelay is how long simulated owners take to ack (default 40s of
+	// scenario time).
+	AckDelay time.Duration
 }
 
 // Demo is a running simulated launch.
@@ -71,6 +90,9 @@ type Demo struct {
 	pending    sync.WaitGroup // delayed actions of the simulated people
 	storyEnd   chan struct{}
 	finished   bool // Finish closed the room
+
+	mitigations map[string]Mitigation
+	ackDelay    time.Duration
 }
 
 // ScenarioLength is how long after T-0 the launch story runs.
@@ -120,12 +142,23 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		start = last.Add(time.Second)
 	}
 	d.T0 = start.Truncate(time.Second).Add(o.LeadIn)
-	d.End = d.T0.Add(ScenarioLength)
+	if o.Length <= 0 {
+		o.Length = ScenarioLength
+	}
+	d.End = d.T0.Add(o.Length)
+	d.ackDelay = o.AckDelay
+	if d.ackDelay <= 0 {
+		d.ackDelay = ackDelay
+	}
+	d.mitigations = o.Mitigations
+	if d.mitigations == nil {
+		d.mitigations = mitigations
+	}
 	d.Clock = clock.NewScaled(start, o.Speed)
 
 	token := randomToken()
 	d.Sim, err = sim.Start(ctx, sim.Options{
-		Seed: o.Seed, Clock: d.Clock, Start: d.T0, AdminToken: token,
+		Seed: o.Seed, Clock: d.Clock, Start: d.T0, AdminToken: token, Scenario: o.Scenario,
 		// RPC latency is measured on the room's clock: sleep the modelled
 		// latency divided by the speed so that it reads true.
 		LatencyScale: 1 / o.Speed,
@@ -134,6 +167,11 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		return nil, fmt.Errorf("start the simulator: %w", err)
 	}
 	pointAtSimulator(cfg, d.Sim, d.T0)
+	if o.Drill != "" {
+		cfg.Incident.Drill = o.Drill
+		cfg.Incident.Name = "DRILL " + o.Drill + ": " + strings.TrimSuffix(cfg.Incident.Name, " (simulated)")
+		cfg.Launch = nil
+	}
 	// A local Slack, so the mirror and /warroom commands are live too.
 	bot, app := slacksim.NewTokens()
 	d.Slack = slacksim.New(slacksim.Options{Clock: d.Clock, BotToken: bot, AppToken: app, Transcript: o.SlackTranscript, MaxMessages: 5000, Seed: o.Seed})
@@ -258,13 +296,14 @@ func (d *Demo) Close() error {
 	return err
 }
 
-// mitigation is what the simulated room does about an alert on a pane.
-type mitigation struct {
-	playbook string
-	params   map[string]string
+// Mitigation is what the simulated room does about an alert on a pane:
+// the owner requests this playbook with these parameters.
+type Mitigation struct {
+	Playbook string
+	Params   map[string]string
 }
 
-var mitigations = map[string]mitigation{
+var mitigations = map[string]Mitigation{
 	"cloudflare/bots":  {"waf-mode", map[string]string{"mode": "block"}},
 	"tokens/db_conns":  {"db-terminate-idle-sessions", map[string]string{}},
 	"tokens/throttles": {"lambda-reserved-concurrency", map[string]string{"function": "tokens", "reserved_concurrency": "3000"}},
@@ -313,13 +352,13 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 				case ev.Kind == incident.KindAlert && ev.Alert != nil:
 					a, svc := *ev.Alert, ev.Service
 					if autoAck {
-						d.later(ctx, ackDelay, func() { d.ack(ctx, svc, a.ID) })
+						d.later(ctx, d.ackDelay, func() { d.ack(ctx, svc, a.ID) })
 					}
-					m, ok := mitigations[svc+"/"+a.Pane]
-					if !ok || started[m.playbook] || (a.Level != incident.LevelCrit && a.Level != incident.LevelWarn) {
+					m, ok := d.mitigations[svc+"/"+a.Pane]
+					if !ok || started[m.Playbook] || (a.Level != incident.LevelCrit && a.Level != incident.LevelWarn) {
 						continue
 					}
-					started[m.playbook] = true
+					started[m.Playbook] = true
 					d.later(ctx, mitigateDelay, func() { d.mitigate(ctx, m) })
 				case ev.Kind == incident.KindRun && ev.Run != nil && ev.Run.State == incident.RunAwaitingApproval:
 					if ev.Actor == d.human || autopilot {
@@ -355,9 +394,9 @@ func (d *Demo) ack(ctx context.Context, svc, id string) {
 	}
 }
 
-func (d *Demo) mitigate(ctx context.Context, m mitigation) {
+func (d *Demo) mitigate(ctx context.Context, m Mitigation) {
 	snap := d.snapshot(ctx)
-	pb, ok := d.Room.Catalog.Get(m.playbook)
+	pb, ok := d.Room.Catalog.Get(m.Playbook)
 	if snap == nil || !ok {
 		return
 	}
@@ -365,10 +404,10 @@ func (d *Demo) mitigate(ctx context.Context, m mitigation) {
 	if !d.sim(owner) {
 		return // the human owns it: their call
 	}
-	if _, err := d.Room.Runner.Request(ctx, owner, m.playbook, m.params); err != nil {
+	if _, err := d.Room.Runner.Request(ctx, owner, m.Playbook, m.Params); err != nil {
 		var ref *roles.Refusal
 		if errors.As(err, &ref) {
-			d.Room.Engine.Do(ctx, incident.Note{By: owner, Service: pb.Service, Text: fmt.Sprintf("could not request %s: %s", m.playbook, ref.Reason)})
+			d.Room.Engine.Do(ctx, incident.Note{By: owner, Service: pb.Service, Text: fmt.Sprintf("could not request %s: %s", m.Playbook, ref.Reason)})
 		}
 	}
 }
