@@ -6,7 +6,11 @@ import (
 )
 
 func TestOutboxRowsAndCursorCommitTogether(t *testing.T) {
-	j := openTemp(t)
+	eachBackend(t, testOutboxRowsAndCursorCommitTogether)
+}
+
+func testOutboxRowsAndCursorCommitTogether(t *testing.T, b backend) {
+	j := b.open(t)
 	if rows, err := j.OutboxRows(ctx, false); err != nil || rows != nil {
 		t.Fatalf("a journal without an outbox: %v %v", rows, err)
 	}
@@ -58,7 +62,7 @@ func TestOutboxRowsAndCursorCommitTogether(t *testing.T) {
 	// A read-only reader sees the rows.
 	path := j.Path()
 	j.Close()
-	r, err := OpenReadOnly(path)
+	r, err := OpenReader(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +70,7 @@ func TestOutboxRowsAndCursorCommitTogether(t *testing.T) {
 	if all, err := r.OutboxRows(ctx, false); err != nil || len(all) != 2 {
 		t.Fatalf("read-only: %+v %v", all, err)
 	}
-	if err := r.Enqueue(ctx, nil, "", 0); err != ErrReadOnly {
+	if err := r.(Journal).Enqueue(ctx, nil, "", 0); err != ErrReadOnly {
 		t.Fatalf("enqueue on a read-only journal: %v", err)
 	}
 }

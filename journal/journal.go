@@ -9,7 +9,10 @@
 // replay never delays an acknowledgement.
 //
 // Journal and Reader are the seam a backend implements. SQLite (Open,
-// OpenReadOnly) is the embedded one.
+// OpenReadOnly) is the embedded one, for one machine; Postgres
+// (OpenPostgres, a postgres:// URL) keeps several rooms in one database
+// and lets several processes share a room: one leads and writes, the
+// others follow (Shared). OpenJournal and OpenReader choose by location.
 package journal
 
 import (
@@ -27,6 +30,9 @@ type Event struct {
 	Actor   string
 	Service string
 	Body    []byte
+	// Origin is the forwarded command (Shared.Forward) the event answers,
+	// 0 for none. Backends without forwarding do not keep it.
+	Origin int64
 }
 
 // Sample is one observed value of a pane. NoData marks a query that answered
@@ -102,6 +108,48 @@ type Journal interface {
 	UpdateOutbox(ctx context.Context, r *OutboxRow) error
 	// Health is the journal's storage state, for /healthz and dashboards.
 	Health() Health
+}
+
+// Shared is a journal several warroom processes use at once (Postgres):
+// one leads (it alone writes: Append and the other writes fail with
+// ErrNotLeader elsewhere), the others follow the log and forward commands
+// through the command table. A Shared journal opens as a standby.
+type Shared interface {
+	Journal
+	// Node names this process among the room's processes.
+	Node() string
+	// TryLead takes the room's writer lock if it is free and starts a
+	// term; it reports whether this process leads.
+	TryLead(ctx context.Context) (bool, error)
+	// Leading reports whether this process leads, its term, and a
+	// channel closed when the term ends (its connection was lost).
+	Leading() (term int64, lost <-chan struct{}, ok bool)
+	// Resign ends this process's term, if it leads.
+	Resign()
+	// Leader says who leads the room now.
+	Leader(ctx context.Context) (LeaderInfo, error)
+	// Changes returns a channel closed when something may have changed:
+	// events committed, a command forwarded or answered, or the poll
+	// interval passed.
+	Changes() <-chan struct{}
+	// Head is the newest seq this process knows to be committed.
+	Head() int64
+	// SamplesSince returns samples stored after a position (0: none,
+	// just the position of the newest) in storing order, and the next
+	// position.
+	SamplesSince(ctx context.Context, after int64, limit int) ([]Sample, int64, error)
+	// Forward records a command for the leader; Command reads its row;
+	// Withdraw gives it up if no leader has taken it.
+	Forward(ctx context.Context, body []byte) (int64, error)
+	Command(ctx context.Context, id int64) (Command, error)
+	Withdraw(ctx context.Context, id int64) (bool, error)
+	// OpenCommands lists commands waiting for or taken by a leader;
+	// ClaimCommand takes one for this term; CommandEvents finds the
+	// events a command produced; ReplyCommand answers it.
+	OpenCommands(ctx context.Context) ([]Command, error)
+	ClaimCommand(ctx context.Context, id int64) (Command, bool, error)
+	CommandEvents(ctx context.Context, id int64) (first, last int64, err error)
+	ReplyCommand(ctx context.Context, id int64, r CommandReply) error
 }
 
 // Errors. Each error a journal returns that has one of these causes

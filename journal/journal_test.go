@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 var ctx = context.Background()
@@ -28,7 +30,11 @@ func ev(kind, text string) Event {
 }
 
 func TestAppendAssignsContiguousSeqsAndReplays(t *testing.T) {
-	j := openTemp(t)
+	eachBackend(t, testAppendAssignsContiguousSeqsAndReplays)
+}
+
+func testAppendAssignsContiguousSeqsAndReplays(t *testing.T, b backend) {
+	j := b.open(t)
 	batch := []Event{ev("NOTE", "a"), ev("NOTE", "b")}
 	if err := j.Append(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -77,8 +83,10 @@ func TestPragmasAreVerified(t *testing.T) {
 	}
 }
 
-func TestSamplesAndCursors(t *testing.T) {
-	j := openTemp(t)
+func TestSamplesAndCursors(t *testing.T) { eachBackend(t, testSamplesAndCursors) }
+
+func testSamplesAndCursors(t *testing.T, b backend) {
+	j := b.open(t)
 	t0 := time.Date(2026, 1, 31, 15, 0, 0, 0, time.UTC)
 	if err := j.AppendSamples(ctx, []Sample{
 		{Service: "tokens", Pane: "rps", Time: t0, Value: 1000},
@@ -120,27 +128,59 @@ func TestSamplesAndCursors(t *testing.T) {
 // transaction held open on one of them neither blocks an append nor sees
 // it, which a shared connection could not do.
 func TestReadOnlyReaderDoesNotBlockTheWriter(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "live.db")
-	w, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
+	eachBackend(t, testReadOnlyReaderDoesNotBlockTheWriter)
+}
+
+// readSnapshot opens a read transaction on one of j's reader connections
+// and returns a count of events as it sees them, and its end.
+func readSnapshot(t *testing.T, j Journal) (count func() int, end func()) {
+	t.Helper()
+	switch j := j.(type) {
+	case *SQLite:
+		conn, err := j.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() int {
+				var n int
+				if err := tx.QueryRow(`SELECT count(*) FROM events`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}, func() {
+				tx.Rollback()
+				conn.Close()
+			}
+	case *Postgres:
+		tx, err := j.r.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() int {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM warroom.events WHERE room = $1`, j.room).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}, func() { tx.Rollback(ctx) }
 	}
-	defer w.Close()
+	t.Fatalf("no snapshot for %T", j)
+	return nil, nil
+}
+
+func testReadOnlyReaderDoesNotBlockTheWriter(t *testing.T, b backend) {
+	path := b.where(t)
+	w := openAt(t, path)
 	if err := w.Append(ctx, []Event{ev("NOTE", "a")}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := w.r.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before int
-	if err := tx.QueryRow(`SELECT count(*) FROM events`).Scan(&before); err != nil || before != 1 {
-		t.Fatalf("reader sees %d events (%v)", before, err)
+	count, end := readSnapshot(t, w)
+	if before := count(); before != 1 {
+		t.Fatalf("reader sees %d events", before)
 	}
 	done := make(chan error, 1)
 	go func() { done <- w.Append(ctx, []Event{ev("NOTE", "b")}) }()
@@ -152,23 +192,22 @@ func TestReadOnlyReaderDoesNotBlockTheWriter(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the writer is blocked by an open read transaction")
 	}
-	var during int
-	if err := tx.QueryRow(`SELECT count(*) FROM events`).Scan(&during); err != nil || during != 1 {
-		t.Fatalf("the reader's snapshot moved to %d (%v): it shares the writer's connection", during, err)
+	if during := count(); during != 1 {
+		t.Fatalf("the reader's snapshot moved to %d: it shares the writer's connection", during)
 	}
-	_ = tx.Rollback()
+	end()
 	n := 0
 	if err := w.Replay(ctx, 0, func(Event) error { n++; return nil }); err != nil || n != 2 {
 		t.Fatalf("replay after the append: %d events (%v)", n, err)
 	}
 	// A reader in another process (export) opens read-only and sees the
 	// writer's commits after a Refresh.
-	r, err := OpenReadOnly(path)
+	r, err := OpenReader(ctx, w.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := r.Append(ctx, []Event{ev("NOTE", "x")}); err != ErrReadOnly {
+	if err := r.(Journal).Append(ctx, []Event{ev("NOTE", "x")}); err != ErrReadOnly {
 		t.Fatalf("read-only append: %v", err)
 	}
 	if err := w.Append(ctx, []Event{ev("NOTE", "c")}); err != nil {
@@ -182,19 +221,27 @@ func TestReadOnlyReaderDoesNotBlockTheWriter(t *testing.T) {
 	}
 }
 
-func TestSecondWriterIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "one.db")
-	a, err := Open(path)
+func TestSecondWriterIsRefused(t *testing.T) { eachBackend(t, testSecondWriterIsRefused) }
+
+func testSecondWriterIsRefused(t *testing.T, be backend) {
+	path := be.where(t)
+	a, err := OpenJournal(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(path); !errors.Is(err, ErrInUse) {
+	if _, err := OpenJournal(ctx, path); !errors.Is(err, ErrInUse) {
 		t.Fatalf("a second writer must be refused, got %v", err)
 	}
+	if err := a.Append(ctx, []Event{ev("NOTE", "a")}); err != nil {
+		t.Fatalf("the first writer is untouched: %v", err)
+	}
 	a.Close()
-	b, err := Open(path)
+	b, err := OpenJournal(ctx, path)
 	if err != nil {
 		t.Fatalf("after close the journal opens again: %v", err)
+	}
+	if err := b.Append(ctx, []Event{ev("NOTE", "b")}); err != nil || b.LastSeq() != 2 {
+		t.Fatalf("the second writer continues the log: last #%d, %v", b.LastSeq(), err)
 	}
 	b.Close()
 }

@@ -2,10 +2,11 @@ package journal
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -37,25 +38,27 @@ type VerifyReport struct {
 // OK reports whether nothing is wrong.
 func (r VerifyReport) OK() bool { return len(r.Problems) == 0 }
 
-// Verify checks the journal at path without writing to it: SQLite's own
-// integrity check, that the log runs from #1 without a gap, that each
-// event passes check (the caller decodes its body), and that reader
-// cursors point into the log. An error means the file could not be read
-// as a journal at all (ErrNotJournal, ErrUnreadable, ErrNewerSchema).
-func Verify(ctx context.Context, path string, check func(Event) error) (VerifyReport, error) {
+// Verify checks the journal at where (a SQLite file or a postgres:// room)
+// without writing to it: SQLite's own integrity check, that the log runs
+// from #1 without a gap, that each event passes check (the caller decodes
+// its body), and that reader cursors point into the log. An error means
+// it could not be read as a journal at all (ErrNotJournal, ErrUnreadable,
+// ErrNewerSchema).
+func Verify(ctx context.Context, where string, check func(Event) error) (VerifyReport, error) {
 	var rep VerifyReport
-	j, err := OpenReadOnly(path)
+	r, err := OpenReader(ctx, where)
 	if err != nil {
 		return rep, err
 	}
-	defer j.Close()
-	rep.Version = j.version()
+	defer r.Close()
+	j := r.(store)
+	rep.Version = j.schemaVersion(ctx)
 	for _, p := range j.integrity(ctx) {
 		rep.Problems = append(rep.Problems, Problem{What: "integrity check: " + p})
 	}
 	rep.LastSeq = j.LastSeq()
-	err = j.eachEvent(ctx, rep.LastSeq, func(seq int64, e Event, why string) error {
-		if why == "" {
+	err = eachEvent(ctx, j, rep.LastSeq, func(seq int64, e Event, why string) error {
+		if why == "" && check != nil {
 			why = errText(check(e))
 		}
 		if why != "" {
@@ -72,23 +75,17 @@ func Verify(ctx context.Context, path string, check func(Event) error) (VerifyRe
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{What: "events cannot be read: " + err.Error()})
 	}
-	if err := j.r.QueryRowContext(ctx, `SELECT count(*) FROM samples`).Scan(&rep.Samples); err != nil {
-		rep.Problems = append(rep.Problems, Problem{What: "samples cannot be counted: " + j.classify(err).Error()})
+	if rep.Samples, err = j.sampleCount(ctx); err != nil {
+		rep.Problems = append(rep.Problems, Problem{What: "samples cannot be counted: " + err.Error()})
 	}
-	rows, err := j.r.QueryContext(ctx, `SELECT name, seq FROM cursors`)
-	if err == nil {
-		for rows.Next() {
-			var name string
-			var seq int64
-			if rows.Scan(&name, &seq) == nil && (seq < 1 || seq > rep.LastSeq) {
-				rep.Problems = append(rep.Problems, Problem{What: fmt.Sprintf("reader cursor %q points at #%d, outside the log", name, seq)})
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-	}
+	cursors, err := j.cursors(ctx)
 	if err != nil {
-		rep.Problems = append(rep.Problems, Problem{What: "cursors cannot be read: " + j.classify(err).Error()})
+		rep.Problems = append(rep.Problems, Problem{What: "cursors cannot be read: " + err.Error()})
+	}
+	for _, name := range slices.Sorted(maps.Keys(cursors)) {
+		if seq := cursors[name]; seq < 1 || seq > rep.LastSeq {
+			rep.Problems = append(rep.Problems, Problem{What: fmt.Sprintf("reader cursor %q points at #%d, outside the log", name, seq)})
+		}
 	}
 	return rep, nil
 }
@@ -100,39 +97,18 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// integrity runs PRAGMA integrity_check and returns its findings (none
-// when the file is sound), at most the first 20.
-func (j *SQLite) integrity(ctx context.Context) []string {
-	rows, err := j.r.QueryContext(ctx, `PRAGMA integrity_check(20)`)
-	if err != nil {
-		return []string{"could not run: " + j.classify(err).Error()}
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if rows.Scan(&s) == nil && s != "ok" {
-			out = append(out, s)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		out = append(out, j.classify(err).Error())
-	}
-	return out
-}
-
 // eachEvent calls fn for every seq from 1 to last, in order: with the
 // event, or with why it cannot be had (missing, unreadable). Events are
 // read a page at a time; a seq a page does not give (the page could not
 // be read, or a damaged b-tree page ended it early) is looked up on its
 // own, so a damaged page costs only the events on it.
-func (j *SQLite) eachEvent(ctx context.Context, last int64, fn func(seq int64, e Event, why string) error) error {
+func eachEvent(ctx context.Context, j store, last int64, fn func(seq int64, e Event, why string) error) error {
 	const page = 1000
 	alone := func(seq int64) error {
 		e, err := j.readOne(ctx, seq)
 		why := ""
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, errMissing):
 			why = "missing from the journal"
 		case err != nil:
 			why = "unreadable: " + err.Error()
@@ -171,12 +147,6 @@ func (j *SQLite) eachEvent(ctx context.Context, last int64, fn func(seq int64, e
 	return nil
 }
 
-func (j *SQLite) version() int {
-	var v int
-	_ = j.r.QueryRow(`PRAGMA user_version`).Scan(&v)
-	return v
-}
-
 // SalvageReport is what Salvage kept and lost.
 type SalvageReport struct {
 	Events   int64     // events copied as they were
@@ -191,7 +161,7 @@ type SalvageReport struct {
 // event that cannot be read, is missing, or that check refuses is replaced
 // by replace(seq, time of the event before, why), so the copy's log runs
 // without a gap and opens, replays and exports like any journal. Samples,
-// minute means, reader cursors and the Slack outbox are copied as far as
+// minute means, reader cursors and both outboxes are copied as far as
 // they can be read.
 func Salvage(ctx context.Context, src, dst string, check func(Event) error, replace func(seq int64, at time.Time, why string) Event) (SalvageReport, error) {
 	var rep SalvageReport
@@ -243,123 +213,12 @@ func Salvage(ctx context.Context, src, dst string, check func(Event) error, repl
 		}
 		return nil
 	}
-	if err := in.eachEvent(ctx, last, func(seq int64, e Event, why string) error { return keep(seq, e, why) }); err != nil {
+	if err := eachEvent(ctx, in, last, func(seq int64, e Event, why string) error { return keep(seq, e, why) }); err != nil {
 		return rep, err
 	}
 	if err := flush(); err != nil {
 		return rep, err
 	}
-	rep.Samples, rep.Lost = in.copySamples(ctx, out)
-	if err := in.copyCursors(ctx, out); err != nil {
-		rep.Lost = append(rep.Lost, Problem{What: "reader cursors: " + err.Error()})
-	}
-	if err := in.copyOutbox(ctx, out); err != nil {
-		rep.Lost = append(rep.Lost, Problem{What: "Slack outbox: " + err.Error()})
-	}
+	rep.Samples, rep.Lost = copyRest(ctx, in, out)
 	return rep, out.Close()
-}
-
-func (j *SQLite) readOne(ctx context.Context, seq int64) (Event, error) {
-	var e Event
-	var t int64
-	err := j.r.QueryRowContext(ctx, `SELECT seq, time, kind, actor, service, body FROM events WHERE seq = ?`, seq).
-		Scan(&e.Seq, &t, &e.Kind, &e.Actor, &e.Service, &e.Body)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return e, err
-		}
-		return e, j.classify(err)
-	}
-	e.Time = time.Unix(0, t).UTC()
-	return e, nil
-}
-
-// copySamples copies full-resolution samples and minute means, in pages,
-// until the end or the first page that cannot be read.
-func (j *SQLite) copySamples(ctx context.Context, out *SQLite) (int64, []Problem) {
-	var n int64
-	var lost []Problem
-	for _, table := range []string{"samples", "samples_1m"} {
-		if !j.hasTable(table) {
-			continue
-		}
-		var service, pane string
-		t := int64(-1 << 63)
-		for {
-			rows, err := j.r.QueryContext(ctx, `SELECT service, pane, time, value FROM `+table+`
-				WHERE (service, pane, time) > (?, ?, ?) ORDER BY service, pane, time LIMIT 5000`, service, pane, t)
-			if err != nil {
-				lost = append(lost, Problem{What: fmt.Sprintf("%s after %s/%s: %v", table, service, pane, j.classify(err))})
-				break
-			}
-			var page []Sample
-			for rows.Next() {
-				var s Sample
-				var at int64
-				var v sql.NullFloat64
-				if err = rows.Scan(&s.Service, &s.Pane, &at, &v); err != nil {
-					break
-				}
-				s.Time, s.Value, s.NoData = time.Unix(0, at), v.Float64, !v.Valid
-				service, pane, t = s.Service, s.Pane, at
-				page = append(page, s)
-			}
-			if err == nil {
-				err = rows.Err()
-			}
-			rows.Close()
-			if len(page) > 0 {
-				if werr := out.insertSamples(ctx, page); werr != nil {
-					lost = append(lost, Problem{What: "writing samples: " + werr.Error()})
-					return n, lost
-				}
-				n += int64(len(page))
-			}
-			if err != nil {
-				lost = append(lost, Problem{What: fmt.Sprintf("%s after %s/%s: %v", table, service, pane, j.classify(err))})
-				break
-			}
-			if len(page) < 5000 {
-				break
-			}
-		}
-	}
-	return n, lost
-}
-
-func (j *SQLite) copyCursors(ctx context.Context, out *SQLite) error {
-	rows, err := j.r.QueryContext(ctx, `SELECT name, seq FROM cursors`)
-	if err != nil {
-		return j.classify(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var seq int64
-		if err := rows.Scan(&name, &seq); err != nil {
-			return j.classify(err)
-		}
-		if seq >= 1 && seq <= out.LastSeq() {
-			if err := out.SetCursor(ctx, name, seq); err != nil {
-				return err
-			}
-		}
-	}
-	return j.classify(rows.Err())
-}
-
-func (j *SQLite) copyOutbox(ctx context.Context, out *SQLite) error {
-	msgs, err := j.SlackMessages(ctx)
-	if err != nil || len(msgs) == 0 {
-		return err
-	}
-	if err := out.InitSlackOutbox(ctx); err != nil {
-		return err
-	}
-	for i := range msgs {
-		if err := out.InsertSlackMessage(ctx, &msgs[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -487,47 +487,9 @@ func (j *SQLite) Replay(ctx context.Context, after int64, fn func(Event) error) 
 	return j.ReplayRange(ctx, after, 0, fn)
 }
 
-// ReplayRange is Replay limited to seq <= upto (0 means no limit). Pages
-// are read ahead in a second goroutine while fn folds the previous one, so
-// a restart uses both cores; fn still sees events strictly in order.
+// ReplayRange is Replay limited to seq <= upto (0 means no limit).
 func (j *SQLite) ReplayRange(ctx context.Context, after, upto int64, fn func(Event) error) error {
-	const pageSize = 20000
-	if upto <= 0 {
-		upto = 1<<63 - 1
-	}
-	type page struct {
-		events []Event
-		err    error
-	}
-	pages := make(chan page, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		defer close(pages)
-		for from := after; from < upto; {
-			evs, err := j.readPage(ctx, from, upto, pageSize)
-			select {
-			case pages <- page{evs, err}:
-			case <-stop:
-				return
-			}
-			if err != nil || len(evs) < pageSize {
-				return
-			}
-			from = evs[len(evs)-1].Seq
-		}
-	}()
-	for p := range pages {
-		if p.err != nil {
-			return p.err
-		}
-		for _, e := range p.events {
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-	}
-	return ctx.Err()
+	return replayPages(ctx, after, upto, j.readPage, fn)
 }
 
 // readPage reads up to n events after seq from, no further than upto, in
