@@ -527,8 +527,8 @@ func (s *State) Times() Times {
 		if w := a.Worst(); w != LevelWarn && w != LevelCrit || a.Silenced != "" {
 			continue // a dead source or a quiet alert detects nothing
 		}
-		if !a.Open() && a.ResolvedAt.Before(from) {
-			continue
+		if !a.Open() && !a.ResolvedAt.After(from) {
+			continue // over by the start
 		}
 		at := a.FiredAt
 		if marked && at.Before(from) {

@@ -218,16 +218,18 @@ func (d *decider) checkDraft(dr *Draft) error {
 	return nil
 }
 
-// needsApproval says why a draft by `by` waits for approval ("" if not).
-func (d *decider) needsApproval(by string, dr Draft) string {
-	if by == d.s.Roles.Commander {
+// ApprovalNeeded says why a draft by `by` would wait for the commander's
+// (or the deputy's) approval under the war-room file's policy, "" when it
+// would be published at once: the engine and the composer ask the same.
+func (s *State) ApprovalNeeded(c *config.Config, by string, dr Draft) string {
+	if by == s.Roles.Commander {
 		return ""
 	}
 	pol := config.Approval{}
-	if d.e.cfg.Comms != nil {
-		pol = d.e.cfg.Comms.Approval
+	if c != nil && c.Comms != nil {
+		pol = c.Comms.Approval
 	}
-	last := d.s.Life.Published()
+	last := s.Life.Published()
 	switch {
 	case pol.Every:
 		return "every update needs approval"
@@ -252,7 +254,7 @@ func (c SubmitUpdate) decide(d *decider) error {
 			Update: &UpdateInfo{ID: p.ID, State: UpdateSuperseded, By: p.By}})
 	}
 	id := fmt.Sprintf("U%d", d.s.LastSeq+1)
-	if why := d.needsApproval(c.By, dr); why != "" {
+	if why := d.s.ApprovalNeeded(d.e.cfg, c.By, dr); why != "" {
 		d.emit(Event{Kind: KindUpdate, Actor: c.By, Update: &UpdateInfo{ID: id, State: UpdateAwaiting, Draft: &dr, Hash: dr.Hash(), By: c.By},
 			Text: fmt.Sprintf("%s asks to publish %s (%s) %q: %s — awaiting approval: %s", c.By, id, dr.Status, dr.Title, firstLine(dr.Body, 100), why)})
 		return nil
@@ -289,17 +291,34 @@ func (d *decider) publish(id string, dr Draft, by, actor string, ref int64) {
 	}
 }
 
-func (c ApproveUpdate) decide(d *decider) error {
-	if err := d.check(c.By, roles.ActApproveUpdate, ""); err != nil {
+// MayApproveUpdate says whether by may approve the update waiting for
+// approval, as the engine will decide (nil: they may).
+func (s *State) MayApproveUpdate(roster *roles.Roster, by string) error {
+	p := s.Life.Pending
+	if p == nil {
+		return roles.Refuse("no update is waiting for approval")
+	}
+	if err := s.Roles.Check(roster, by, roles.ActApproveUpdate, ""); err != nil {
 		return err
 	}
+	if p.By == by {
+		return roles.Refuse("%s wrote %s: someone else approves it (or publish it as commander)", by, p.ID)
+	}
+	return nil
+}
+
+func (c ApproveUpdate) decide(d *decider) error {
 	p := d.s.Life.Pending
-	switch {
-	case p == nil || p.ID != c.ID:
+	if p == nil || p.ID != c.ID {
+		if err := d.check(c.By, roles.ActApproveUpdate, ""); err != nil {
+			return err
+		}
 		return roles.Refuse("no update %s is waiting for approval", c.ID)
-	case p.By == c.By:
-		return roles.Refuse("%s wrote %s: someone else approves it (or publish it as commander)", c.By, c.ID)
-	case p.Hash != c.Hash:
+	}
+	if err := d.s.MayApproveUpdate(d.e.roster, c.By); err != nil {
+		return err
+	}
+	if p.Hash != c.Hash {
 		return roles.Refuse("%s changed since it was shown to you; look at it again", c.ID)
 	}
 	d.publish(p.ID, p.Draft, p.By, c.By, p.Seq)

@@ -255,6 +255,9 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 	if s.r.Sources != nil {
 		o.SourceBudgets = s.r.SourceBudgets
 	}
+	if s.r.Publisher != nil {
+		o.PublisherStatus = s.r.PublisherStatus
+	}
 	// The program ends by Quit (the middleware quits it when the session
 	// ends), not by a cancelled context, so a normal disconnect is not
 	// logged as a crash; the feed still follows the session's context.

@@ -210,6 +210,26 @@ func (m *Model) toggleImportant(ev *incident.Event) tea.Cmd {
 	return m.send(label, incident.MarkImportant{By: m.me, Seq: ev.Seq, Important: mark})
 }
 
+// toggleFollowUp marks (or unmarks) a note as a follow-up for the
+// postmortem's action items.
+func (m *Model) toggleFollowUp(ev *incident.Event) tea.Cmd {
+	if ev == nil {
+		return m.refuse(errors.New("no event selected"))
+	}
+	if ev.Kind != incident.KindNote {
+		return m.refuse(fmt.Errorf("#%d is a %s: only notes are follow-ups", ev.Seq, ev.Kind))
+	}
+	if err := m.check(roles.ActFollowUp, ""); err != nil {
+		return m.refuse(err)
+	}
+	mark := !m.st.Life.FollowUps[ev.Seq]
+	label := fmt.Sprintf("mark #%d as a follow-up", ev.Seq)
+	if !mark {
+		label = fmt.Sprintf("unmark #%d as a follow-up", ev.Seq)
+	}
+	return m.send(label, incident.MarkFollowUp{By: m.me, Seq: ev.Seq, FollowUp: mark})
+}
+
 // startNote opens the note input, about a service or the whole incident.
 func (m *Model) startNote(service string) tea.Cmd {
 	if err := m.check(roles.ActNote, service); err != nil {
@@ -521,6 +541,7 @@ func (m *Model) actions() []action {
 			return m.startImport()
 		})
 	}
+	m.commsActions(add)
 	add("Toggle dark/light theme", k.Theme.Help().Key, nil, func(m *Model) tea.Cmd { m.toggleTheme(); return nil })
 	add("Help: all keys", k.Help.Help().Key, nil, func(m *Model) tea.Cmd { m.openHelp(); return nil })
 	add("Quit", k.Quit.Help().Key, nil, func(m *Model) tea.Cmd { return m.askQuit(false) })

@@ -96,7 +96,7 @@ func (m *Model) runParams(run *incident.Run) string {
 func (m *Model) approvalBanner(w int) string {
 	runs := m.approvals()
 	if len(runs) == 0 {
-		return ""
+		return m.commsBanner(w)
 	}
 	run := runs[0]
 	text := " ⚠ " + run.ID + " " + run.Playbook

@@ -73,6 +73,10 @@ func (p *probed) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		pm.reply <- ansi.Strip(p.m.View().Content)
 		return p, nil
 	}
+	if pm, ok := msg.(rawProbe); ok {
+		pm.reply <- p.m.View().Content
+		return p, nil
+	}
 	_, cmd := p.m.Update(msg)
 	return p, cmd
 }

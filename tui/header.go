@@ -97,6 +97,7 @@ func (m *Model) renderHeader(w int) string {
 	if e := m.elapsed(); e != "" {
 		segs = append(segs, seg{s.Bold.S(e), 90})
 	}
+	segs = append(segs, m.lifecycleSegs()...)
 	if m.st != nil {
 		cmdr := m.st.Roles.Commander
 		if cmdr == "" {
@@ -135,8 +136,8 @@ func (m *Model) tabRanges(w int) []tabRange {
 		x += width(text) + 1
 	}
 	narrow := w < 100
-	for i, v := range m.tabs() {
-		label := " " + itoa(i+1) + " " + viewNames[v]
+	for _, v := range m.tabs() {
+		label := " " + m.tabKey(v) + " " + viewNames[v]
 		if v == viewAlerts && m.st != nil {
 			if n := len(m.st.OpenAlerts()); n > 0 {
 				label += " (" + itoa(n) + ")"
@@ -365,6 +366,9 @@ func (m *Model) renderStatus(w int) string {
 		segs = append(segs, seg{pl, 70})
 	}
 	segs = append(segs, seg{m.mirrorText(), 80})
+	if m.o.PublisherStatus != nil && m.publisher != "" {
+		segs = append(segs, seg{m.publisherText(), 78})
+	}
 	if m.st != nil {
 		segs = append(segs, seg{s.Muted.S("#" + itoa(int(m.st.LastSeq))), 40})
 	}
@@ -453,10 +457,25 @@ func (m *Model) mirrorText() string {
 	return s.Muted.S("slack ") + s.Level[sevNoData].S("?")
 }
 
+// publisherText is the Statuspage publisher's state: words and colour.
+func (m *Model) publisherText() string {
+	s := m.sty
+	p := s.Text
+	switch st, _, _ := strings.Cut(m.publisher, ","); {
+	case strings.HasPrefix(st, "stopped"), strings.HasPrefix(st, "retrying"):
+		p = s.Level[sevCrit]
+	case strings.HasPrefix(st, "rate-limited"), strings.HasPrefix(st, "checking"):
+		p = s.Level[sevWarn]
+	}
+	return s.Muted.S("statuspage ") + p.S(textsafe.Line(m.publisher))
+}
+
 // eventKinds are the event kinds the timeline filter cycles through.
 var eventKinds = []incident.Kind{incident.KindAlert, incident.KindAck, incident.KindResolve, incident.KindEscalate,
 	incident.KindNote, incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline,
-	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindStorage, incident.KindClock, incident.KindDeclare}
+	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindStorage, incident.KindClock, incident.KindDeclare,
+	incident.KindSeverity, incident.KindStatus, incident.KindMarker, incident.KindComponent, incident.KindUpdate, incident.KindDelivery,
+	incident.KindOverdue, incident.KindFollowUp}
 
 // shortHelp is the key hint line (bubbles help), cached per view, width
 // and theme: lipgloss rendering is the slow part of a frame.

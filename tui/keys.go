@@ -9,7 +9,7 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	// Views and global actions.
 	Overview, Alerts, Timeline, Roles, Runs key.Binding
-	Launch                                  key.Binding
+	Launch, Comms                           key.Binding
 	NextView, PrevView                      key.Binding
 	Palette, Help, Back, Quit               key.Binding
 	Note, Accept, Decline, Theme            key.Binding
@@ -26,7 +26,7 @@ type KeyMap struct {
 	Ack, AckService, Resolve key.Binding
 
 	// Timeline.
-	FilterService, FilterKind, FilterImportant, MarkImportant key.Binding
+	FilterService, FilterKind, FilterImportant, MarkImportant, FollowUp key.Binding
 
 	// Roles.
 	Assign, Unassign, Offer key.Binding
@@ -36,6 +36,9 @@ type KeyMap struct {
 
 	// Launch.
 	Decide, SignOff, Preflight, ImportLoad key.Binding
+
+	// Comms.
+	NewUpdate, SetStatus, Severity, Milestone key.Binding
 }
 
 // DefaultKeyMap returns the default bindings.
@@ -50,6 +53,7 @@ func DefaultKeyMap() KeyMap {
 		Roles:    b("4", "roles", "4"),
 		Runs:     b("5", "runs", "5"),
 		Launch:   b("6", "launch board", "6"),
+		Comms:    b("7", "comms: status, updates", "7"),
 		NextView: b("tab", "next view", "tab"),
 		PrevView: b("shift+tab", "previous view", "shift+tab"),
 		Palette:  b("ctrl+p/:", "command palette", "ctrl+p", ":"),
@@ -91,6 +95,12 @@ func DefaultKeyMap() KeyMap {
 
 		Cancel: b("c", "cancel run", "c"),
 
+		NewUpdate: b("w", "write a public update", "w"),
+		SetStatus: b("s", "set the status", "s"),
+		Severity:  b("v", "set the severity", "v"),
+		Milestone: b("m", "mark a milestone", "m"),
+		FollowUp:  b("F", "mark note as follow-up", "F"),
+
 		Decide:     b("d", "decide: go, hold, abort", "d"),
 		SignOff:    b("s", "sign off / withdraw", "s"),
 		Preflight:  b("p", "run preflight", "p"),
@@ -118,7 +128,7 @@ func (k KeyMap) viewKeys(v viewID) []key.Binding {
 		expand.SetHelp("→/←", "expand/fold group")
 		return []key.Binding{k.Ack, k.AckService, with(k.Resolve, "resolve alert"), k.Open, expand, k.Service, k.Filter}
 	case viewTimeline:
-		return []key.Binding{k.Open, k.Filter, k.FilterService, k.FilterKind, k.FilterImportant, k.MarkImportant, k.Note, k.Bottom}
+		return []key.Binding{k.Open, k.Filter, k.FilterService, k.FilterKind, k.FilterImportant, k.MarkImportant, k.FollowUp, k.Note, k.Bottom}
 	case viewRoles:
 		return []key.Binding{k.Assign, k.Unassign, k.Offer, k.Accept, k.Decline, k.Filter}
 	case viewRuns:
@@ -129,6 +139,8 @@ func (k KeyMap) viewKeys(v viewID) []key.Binding {
 		return []key.Binding{with(k.Quit, "quit"), with(k.Back, "back to the dashboard")}
 	case viewLaunch:
 		return []key.Binding{k.Decide, k.SignOff, k.Preflight, k.ImportLoad, k.Up, k.Down}
+	case viewComms:
+		return []key.Binding{k.NewUpdate, with(k.Accept, "approve update"), with(k.Resolve, "reject / withdraw"), k.SetStatus, k.Severity, k.Milestone, with(k.Open, "set component")}
 	}
 	return nil
 }
@@ -141,7 +153,7 @@ func (k KeyMap) helpGlobal() []key.Binding {
 		return b
 	}
 	return []key.Binding{
-		h(k.Overview, "1-5", "switch view"),
+		h(k.Overview, "1-7", "switch view"),
 		h(k.NextView, "tab", "next view"),
 		h(k.Palette, "ctrl+p/:", "palette"),
 		h(k.Help, "?", "this help"),

@@ -105,6 +105,8 @@ func (m *Model) timelineKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.tl.follow = true
 	case key.Matches(msg, k.MarkImportant):
 		return m.toggleImportant(m.selectedEvent())
+	case key.Matches(msg, k.FollowUp):
+		return m.toggleFollowUp(m.selectedEvent())
 	case key.Matches(msg, k.Back):
 		m.tl = timeline{follow: true}
 	}

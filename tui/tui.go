@@ -75,6 +75,10 @@ type Options struct {
 	// "ok, lag 2s"). It is called once a second in a Cmd, so it must be
 	// safe for concurrent use.
 	MirrorStatus func() string
+	// PublisherStatus optionally reports the Statuspage publisher's state
+	// (e.g. "ok", "rate-limited, 2 queued, retry in 41s"). Called once a
+	// second in a Cmd, like MirrorStatus.
+	PublisherStatus func() string
 	// SourceBudgets optionally reports, per source id, what is left of
 	// its rate-limit budget (e.g. "412/1600 per 1h"), for the status bar.
 	// Called once a second in a Cmd, like MirrorStatus.
@@ -144,10 +148,11 @@ const (
 	viewRecord // one event, alert or run in full
 	viewEnd    // the demo's summary
 	viewLaunch // the launch board (a war-room file with a launch plan)
+	viewComms  // severity, status, components, public updates
 )
 
 var viewNames = map[viewID]string{viewOverview: "Overview", viewAlerts: "Alerts", viewTimeline: "Timeline", viewRoles: "Roles",
-	viewRuns: "Runs", viewDetail: "Detail", viewRecord: "Details", viewEnd: "Summary", viewLaunch: "Launch"}
+	viewRuns: "Runs", viewDetail: "Detail", viewRecord: "Details", viewEnd: "Summary", viewLaunch: "Launch", viewComms: "Comms"}
 
 type overlayKind int
 
@@ -187,12 +192,13 @@ type Model struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	st      *incident.State
-	sub     *incident.Subscription
-	feedErr string
-	now     time.Time
-	mirror  string            // from MirrorStatus
-	budgets map[string]string // from SourceBudgets
+	st        *incident.State
+	sub       *incident.Subscription
+	feedErr   string
+	now       time.Time
+	mirror    string            // from MirrorStatus
+	budgets   map[string]string // from SourceBudgets
+	publisher string            // from PublisherStatus
 
 	width, height int
 	profile       colorprofile.Profile
@@ -222,7 +228,9 @@ type Model struct {
 	rosterF filter
 	// runs
 	runCur cursor
-	runsF  filter
+	// comms: the selected component
+	commsCur cursor
+	runsF    filter
 	// record is the event, alert or run shown in full (viewRecord).
 	rec record
 	// launchCur is the selected criterion of the Launch view.
@@ -364,13 +372,14 @@ type tickMsg struct {
 	now     time.Time
 	mirror  string
 	budgets map[string]string
+	pub     string
 	chain   bool // from the model's own tick chain (re-armed)
 }
 
 // tickCmd fires on the next whole second of the clock, for ages and the
 // header clock. The clock and the mirror hook are read in the Cmd.
 func (m *Model) tickCmd() tea.Cmd {
-	clk, hook, budgets := m.clk, m.o.MirrorStatus, m.o.SourceBudgets
+	clk, hook, budgets, pub := m.clk, m.o.MirrorStatus, m.o.SourceBudgets, m.o.PublisherStatus
 	d := time.Second - time.Duration(m.now.Nanosecond())
 	if d <= 0 || d > time.Second {
 		d = time.Second
@@ -379,6 +388,9 @@ func (m *Model) tickCmd() tea.Cmd {
 		t := tickMsg{now: clk.Now(), chain: true}
 		if hook != nil {
 			t.mirror = hook()
+		}
+		if pub != nil {
+			t.pub = pub()
 		}
 		if budgets != nil {
 			t.budgets = budgets()
@@ -426,6 +438,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if m.o.SourceBudgets != nil {
 			m.budgets = msg.budgets
+		}
+		if m.o.PublisherStatus != nil {
+			m.publisher = msg.pub
 		}
 		m.invalidate()
 		if !msg.chain || m.o.NoTick {
@@ -556,6 +571,8 @@ func (m *Model) render() string {
 			body = m.renderEnd(l.w, l.bodyH)
 		case viewLaunch:
 			body = m.renderLaunch(l.w, l.bodyH)
+		case viewComms:
+			body = m.renderComms(l.w, l.bodyH)
 		}
 	}
 	body = normalize(body, l.w, l.bodyH)

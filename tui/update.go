@@ -59,6 +59,9 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Launch) && m.launchMode():
 		m.setView(viewLaunch)
 		return nil
+	case key.Matches(msg, k.Comms) && m.commsOn():
+		m.setView(viewComms)
+		return nil
 	case key.Matches(msg, k.NextView):
 		m.cycleView(1)
 		return nil
@@ -68,6 +71,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Theme):
 		m.toggleTheme()
 		return nil
+	case key.Matches(msg, k.Accept) && m.mayApproveUpdate() && (m.view == viewComms || !m.approvalFirst()) && !m.offeredToMe():
+		return m.openUpdateReview()
 	case key.Matches(msg, k.Accept) && m.view == viewRuns && m.selectedRun() != nil && m.selectedRun().State == incident.RunAwaitingApproval:
 		return m.openApproval(m.selectedRunID())
 	case key.Matches(msg, k.Accept) && m.approvalFirst():
@@ -103,6 +108,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.recordKey(msg)
 	case viewLaunch:
 		return m.launchKey(msg)
+	case viewComms:
+		return m.commsKey(msg)
 	case viewEnd:
 		if key.Matches(msg, k.Back) {
 			m.setView(viewOverview)
@@ -118,12 +125,43 @@ func (m *Model) quit() tea.Cmd {
 
 var tabOrder = []viewID{viewOverview, viewAlerts, viewTimeline, viewRoles, viewRuns}
 
-// tabs are the views with a tab: the Launch view's only with a plan.
+// tabs are the views with a tab: the Launch view's only with a plan,
+// the Comms view's with a comms section or a public incident.
 func (m *Model) tabs() []viewID {
+	out := tabOrder
 	if m.launchMode() {
-		return append(tabOrder[:len(tabOrder):len(tabOrder)], viewLaunch)
+		out = append(out[:len(out):len(out)], viewLaunch)
 	}
-	return tabOrder
+	if m.commsOn() {
+		out = append(out[:len(out):len(out)], viewComms)
+	}
+	return out
+}
+
+// tabKey is the key that opens a view's tab.
+func (m *Model) tabKey(v viewID) string {
+	switch v {
+	case viewOverview:
+		return "1"
+	case viewAlerts:
+		return "2"
+	case viewTimeline:
+		return "3"
+	case viewRoles:
+		return "4"
+	case viewRuns:
+		return "5"
+	case viewLaunch:
+		return "6"
+	case viewComms:
+		return "7"
+	}
+	return ""
+}
+
+// offeredToMe: a command offer waits for this person (A accepts it).
+func (m *Model) offeredToMe() bool {
+	return m.st != nil && m.st.Roles.Offer != nil && m.st.Roles.Offer.To == m.me
 }
 
 func (m *Model) setView(v viewID) {

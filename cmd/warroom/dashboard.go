@@ -38,6 +38,9 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 	if r.Sources != nil {
 		opts.SourceBudgets = r.SourceBudgets
 	}
+	if r.Publisher != nil {
+		opts.PublisherStatus = r.PublisherStatus
+	}
 	p := tea.NewProgram(tui.New(opts), tui.ProgramOptions(opts)...)
 	go func() {
 		select {
