@@ -251,12 +251,11 @@ func (rg *rig) feed(service, pane string, value func() float64, every time.Durat
 // every request.
 type fakeAdmin struct {
 	*httptest.Server
-	mu       sync.Mutex
-	reqs     []recorded
-	split    map[string]int
-	version  int
-	hook     func(w http.ResponseWriter, r *http.Request, body []byte) bool // true: handled
-	echoBody string
+	mu      sync.Mutex
+	reqs    []recorded
+	split   map[string]int
+	version int
+	hook    func(w http.ResponseWriter, r *http.Request, body []byte) bool // true: handled
 }
 
 type recorded struct {

@@ -472,9 +472,7 @@ func TestFiftySessionsSeeNote(t *testing.T) {
 	g := newRig(t, nil)
 	const n = 50
 	type reader struct {
-		mu    sync.Mutex
-		lines []string
-		seen  chan struct{}
+		seen chan struct{}
 	}
 	c := g.client("alice") // one connection, 50 channels; plus a few connections
 	var clients []*gossh.Client

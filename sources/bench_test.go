@@ -122,7 +122,6 @@ func BenchmarkScheduler500(b *testing.B) {
 // scheduler's own cost per poll (goroutine, timers, sink, health).
 type instantQuery struct {
 	info sources.QueryInfo
-	t    time.Time
 }
 
 func (q *instantQuery) Info() sources.QueryInfo { return q.info }

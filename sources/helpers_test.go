@@ -92,15 +92,6 @@ func (r *recSink) healths(src string) []string {
 	return out
 }
 
-func (r *recSink) lastImport() (incident.ImportAlerts, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.imports) == 0 {
-		return incident.ImportAlerts{}, false
-	}
-	return r.imports[len(r.imports)-1], true
-}
-
 // engine starts a real engine on a journal in a temp dir.
 func engine(t testing.TB, cfg *config.Config, clk clock.Clock) (*incident.Engine, *journal.SQLite) {
 	t.Helper()

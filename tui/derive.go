@@ -171,15 +171,6 @@ func threshold(p *config.Pane, v sev) (label string, t *float64) {
 	return "", nil
 }
 
-// valueText is "2.3s (crit >1s)" for a pane, or why there is no value.
-func (m *Model) valueText(pv *paneView) string {
-	v, t := m.paneValue(pv)
-	if t == "" {
-		return v
-	}
-	return v + " " + t
-}
-
 // paneValue is a pane's value ("2.3s", "last 97% at 07:23:18", "waiting
 // for data") and its threshold ("(crit >1s)", "" if it has none). A value
 // that is not current always says so: STALE and NO DATA never show an old
