@@ -95,6 +95,16 @@ Start with 'warroom demo': a simulated airdrop launch on loopback, no accounts.`
   warroom export --journal warroom.db --format md -o postmortem.md`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	pprofAddr := root.PersistentFlags().String("pprof", os.Getenv(pprofEnv), "serve Go profiles on this loopback address (default $"+pprofEnv+")")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if *pprofAddr == "" {
+			return nil
+		}
+		if err := startPprof(*pprofAddr, cmd.ErrOrStderr()); err != nil {
+			return usageErr(err)
+		}
+		return nil
+	}
 	root.AddCommand(
 		newDemoCmd(),
 		newDrillCmd(),
