@@ -25,6 +25,9 @@ type Config struct {
 	Roster     []Person   `yaml:"roster"`
 	Roles      Roles      `yaml:"roles"`
 	Slack      *Slack     `yaml:"slack"`
+	// PagerDuty pages people through PagerDuty and takes their
+	// acknowledgements back (see paging.go).
+	PagerDuty *PagerDuty `yaml:"pagerduty"`
 	// Launch is the optional launch plan (checkpoints, go/no-go criteria,
 	// the baseline window), counted from incident.launch.
 	Launch *Launch `yaml:"launch"`
@@ -134,6 +137,9 @@ type Service struct {
 	// DatadogTags are monitor or group tags that name this service besides
 	// service:<id>, e.g. functionname:tokens.
 	DatadogTags []string `yaml:"datadog_tags"`
+	// PagerDuty is the service's own integration, for pages to its owner
+	// and backup.
+	PagerDuty *ServicePagerDuty `yaml:"pagerduty"`
 }
 
 // Direction says which side of a threshold is bad.
@@ -180,6 +186,11 @@ type Person struct {
 	Name    string   `yaml:"name"`
 	Slack   string   `yaml:"slack"`    // Slack user ID, e.g. U024BE7LH
 	SSHKeys []string `yaml:"ssh_keys"` // authorized_keys lines
+	// PagerDuty is how PagerDuty knows them (user ID, own integration).
+	PagerDuty *PersonPagerDuty `yaml:"pagerduty"`
+	// Notify turns their terminal notifications (bell, desktop
+	// notification) on or off; default on.
+	Notify *bool `yaml:"notify"`
 }
 
 // Roles are the incident roles held at the start of the incident.

@@ -67,6 +67,7 @@ func validate(d *decoder, c *Config) {
 	v.services(sourceIDs, handles)
 	v.roles(handles)
 	v.slack()
+	v.paging()
 	v.launch(handles)
 	v.severities()
 	v.comms()
@@ -647,6 +648,7 @@ func applyDefaults(c *Config) {
 	}
 	applyLaunchDefaults(c)
 	applyCommsDefaults(c)
+	applyPagingDefaults(c)
 	if c.Slack != nil {
 		if c.Slack.APIURL == "" {
 			c.Slack.APIURL = DefaultSlackAPIURL
