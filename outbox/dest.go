@@ -152,7 +152,7 @@ func (d *dest) next(now time.Time) (*Row, time.Duration) {
 // attempt does one request for the head row r: a check when it is
 // uncertain, else a send.
 func (d *dest) attempt(ctx context.Context, r Row) {
-	if r.State == journal.OutboxUncertain {
+	if r.State == journal.OutboxUncertain && !d.d.Resend {
 		d.check(ctx, r)
 		return
 	}

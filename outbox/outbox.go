@@ -10,7 +10,9 @@
 // Sender.Check before anything is sent again), or failed (the service
 // refused it). A row found in state sending at start-up was on its way
 // when the process died: it is uncertain. Each row carries an idempotency
-// key, which a sender passes to the service where the service has one.
+// key, which a sender passes to the service where the service has one; a
+// service that deduplicates by it but cannot be asked (Destination.Resend)
+// gets an uncertain row again instead of a check.
 //
 // Each destination delivers its rows one at a time in order (a later
 // effect may need an earlier one's result, as an incident update needs
@@ -74,6 +76,11 @@ type Destination struct {
 	// CheckAfter is how long after a lost answer the service is asked
 	// (default 5 s): long enough for it to have finished the request.
 	CheckAfter time.Duration
+	// Resend says the service applies a repeated request once (it
+	// deduplicates by the row's key, as PagerDuty does by dedup_key) and
+	// cannot be asked: an uncertain row is sent again after CheckAfter,
+	// without Sender.Check.
+	Resend bool
 }
 
 // Planner turns one committed event into the effects it asks for. It is

@@ -83,6 +83,7 @@ type rig struct {
 	mu      sync.Mutex
 	settled []Row
 	plan    Planner
+	resend  bool
 }
 
 func newRig(t *testing.T, svc *script) *rig {
@@ -105,7 +106,7 @@ func (r *rig) open() {
 func (r *rig) start() {
 	r.t.Helper()
 	ob, err := New(Options{Journal: r.j, Clock: r.clk, Cursor: "test", Plan: r.plan, Seed: 1,
-		Destinations: []Destination{{Name: "svc", Sender: r.svc, Rate: 1, Burst: 2, CheckAfter: 5 * time.Second, MaxBackoff: 8 * time.Second}},
+		Destinations: []Destination{{Name: "svc", Sender: r.svc, Rate: 1, Burst: 2, CheckAfter: 5 * time.Second, MaxBackoff: 8 * time.Second, Resend: r.resend}},
 		OnSettled: func(row Row) {
 			r.mu.Lock()
 			r.settled = append(r.settled, row)
@@ -322,6 +323,31 @@ func TestRestartAfterCrashChecksFirst(t *testing.T) {
 	}
 	if got := r.rows()["a"]; got.State != journal.OutboxDelivered || got.Remote != "remote-a" {
 		t.Fatalf("a %+v", got)
+	}
+}
+
+// A service that deduplicates by the row's key and cannot be asked
+// (Resend) gets an uncertain row again, after CheckAfter and before the
+// rows behind it, and is never asked.
+func TestResendIdempotentAfterLostAnswer(t *testing.T) {
+	svc := newScript()
+	svc.answers = []error{&Error{Class: Uncertain, Code: "timeout", Reason: "answer lost (timeout)"}}
+	r := newRig(t, svc)
+	r.resend = true
+	r.start()
+	r.enqueue("a", "b")
+	r.quiet()
+	if n, _ := svc.count(); n != 1 {
+		t.Fatalf("%d sends before CheckAfter", n)
+	}
+	r.clk.Advance(5 * time.Second)
+	waitFor(t, "a again, then b", func() bool { s, _ := svc.count(); return s == 3 })
+	r.quiet()
+	if s, c := svc.count(); fmt.Sprint(svc.sends) != "[a a b]" || c != 0 {
+		t.Fatalf("sends %v, %d checks (of %d sends)", svc.sends, c, s)
+	}
+	if row := r.rows()["a"]; row.State != journal.OutboxDelivered || row.Attempts != 2 || !row.WasUncertain {
+		t.Fatalf("a: %+v", row)
 	}
 }
 
