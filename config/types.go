@@ -55,6 +55,9 @@ type Incident struct {
 
 // Escalation delays for unacknowledged alerts: owner → backup → commander.
 type Escalation struct {
+	// Owner, when set, pages the service's owner after this (0: the owner
+	// is told in the room and Slack as the alert fires, never paged).
+	Owner     Duration `yaml:"owner"`
 	Backup    Duration `yaml:"backup"`    // after this, the backup is paged
 	Commander Duration `yaml:"commander"` // after this, the commander is paged
 }

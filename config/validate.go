@@ -272,6 +272,17 @@ func (v *validator) escalation() {
 		v.at("escalation.commander", fmt.Sprintf("commander (%s) is paged before backup (%s)", fmtDur(e.Commander), fmtDur(e.Backup)),
 			"escalation goes owner → backup → commander")
 	}
+	if v.has("escalation.owner") {
+		v.positive("escalation.owner", e.Owner)
+		backup := e.Backup
+		if backup == 0 {
+			backup = Duration(DefaultEscalationBackup)
+		}
+		if e.Owner >= backup {
+			v.at("escalation.owner", fmt.Sprintf("the owner (%s) is paged no earlier than the backup (%s)", fmtDur(e.Owner), fmtDur(backup)),
+				"escalation goes owner → backup → commander; page the owner sooner, e.g. 1m")
+		}
+	}
 }
 
 func article(t SourceType) string {

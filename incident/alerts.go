@@ -24,8 +24,10 @@ import (
 //     pane's (same service, and the pane's alerts: matchers or one of its
 //     metrics), else one per rule or monitor on the service; a dead source
 //     opens one alert listing the panes it blanks;
-//   - escalation is per group: owner → backup → commander; a service
-//     without a backup goes to the commander at the backup delay;
+//   - escalation is per group: owner → backup → commander; the owner is
+//     paged at escalation.owner when the file sets it (else told as it
+//     fires); a service without a backup goes to the commander at the
+//     backup delay;
 //   - pages are per person: one PAGE names everything newly escalated to
 //     them, at most one per PageEvery.
 
@@ -244,8 +246,9 @@ func (d *decider) sourceText(src string, stale []*rule, total int) string {
 }
 
 // escalateGroups moves every group whose unacked alerts have waited past a
-// delay one step: the backup at escalation.backup (the commander when the
-// service has no backup), the commander at escalation.commander.
+// delay one step: the owner at escalation.owner (when set), the backup at
+// escalation.backup (the commander when the service has no backup), the
+// commander at escalation.commander.
 func (d *decider) escalateGroups() {
 	esc := d.e.escalation
 	var due []*Group
@@ -254,7 +257,7 @@ func (d *decider) escalateGroups() {
 			continue
 		}
 		age := d.now.Sub(g.UnackedSince)
-		if g.Escalated == 0 && age >= esc.Backup.D() || g.Escalated == 1 && age >= esc.Commander.D() {
+		if g.Escalated == 0 && age >= esc.Backup.D() || g.Escalated == 1 && age >= esc.Commander.D() || d.ownerDue(g, age) {
 			due = append(due, g)
 		}
 	}
@@ -268,12 +271,22 @@ func (d *decider) escalateGroups() {
 	for _, g := range due {
 		owners := d.s.Roles.Services[g.Service]
 		switch {
+		case d.ownerDue(g, d.now.Sub(g.UnackedSince)) && d.now.Sub(g.UnackedSince) < esc.Backup.D():
+			d.escalate(g, 0, owners.Primary, "owner")
 		case g.Escalated == 0 && owners.Backup != "" && owners.Backup != owners.Primary:
 			d.escalate(g, 1, owners.Backup, "backup")
 		case cmdr != "":
 			d.escalate(g, 2, cmdr, "commander")
 		}
 	}
+}
+
+// ownerDue reports whether a group's owner is to be paged now: the file
+// sets escalation.owner, the group has waited that long, and neither the
+// owner nor anyone after them was paged for it yet.
+func (d *decider) ownerDue(g *Group, age time.Duration) bool {
+	owner := d.e.escalation.Owner.D()
+	return owner > 0 && age >= owner && g.Escalated == 0 && !g.OwnerPaged && d.s.Roles.Services[g.Service].Primary != ""
 }
 
 func (d *decider) escalate(g *Group, step int, to, role string) {
@@ -292,8 +305,12 @@ func (d *decider) escalate(g *Group, step int, to, role string) {
 	if g.Unacked > 1 {
 		what += fmt.Sprintf(" and %d more alerts", g.Unacked-1)
 	}
+	text := fmt.Sprintf("%s unacked for %s: escalated to %s %s", what, age, role, to)
+	if step == 0 {
+		text = fmt.Sprintf("%s unacked for %s: paging the owner %s", what, age, to)
+	}
 	d.emit(Event{Kind: KindEscalate, Actor: "escalation", Service: g.Service, Ref: rep.Seq,
-		Text:  fmt.Sprintf("%s unacked for %s: escalated to %s %s", what, age, role, to),
+		Text:  text,
 		Alert: &AlertInfo{ID: rep.ID, Pane: rep.Pane, Level: rep.Level, Origin: rep.Origin, Key: rep.Key, Group: g.Key, To: to, Step: step, Count: g.Unacked}})
 }
 

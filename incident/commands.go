@@ -39,6 +39,16 @@ type Note struct {
 type Ack struct {
 	By      string
 	AlertID string
+	// Group acks an open alert group by its key instead of AlertID (an
+	// acknowledgement made in PagerDuty names the group it paged).
+	Group string
+	// Via names where the person acked, when not in the room
+	// ("PagerDuty"); the timeline says so.
+	Via string
+	// At is when they acked there. An ack made before the group last
+	// started waiting (it got worse since, or fired again) is refused: it
+	// was for the earlier problem.
+	At time.Time
 }
 
 // AckService acknowledges every open, unacknowledged alert of a service.
@@ -52,6 +62,11 @@ type Resolve struct {
 	By      string
 	AlertID string
 	Reason  string
+	// Group resolves every open alert of a group instead (Via and At as
+	// for Ack).
+	Group string
+	Via   string
+	At    time.Time
 }
 
 // Raise opens a manual alert on a service, for problems no query sees.
@@ -186,7 +201,47 @@ func (d *decider) openAlert(id string) (*Alert, error) {
 	return a, nil
 }
 
+// openGroup returns an open alert group by key, or a refusal.
+func (d *decider) openGroup(key string) (*Group, error) {
+	g := d.s.Groups[key]
+	if g == nil {
+		return nil, roles.Refuse("alert group %s has no open alerts", key)
+	}
+	return g, nil
+}
+
+// via is how a command made elsewhere reads in the timeline.
+func via(where string) string {
+	if where == "" {
+		return ""
+	}
+	return " via " + where
+}
+
 func (c Ack) decide(d *decider) error {
+	if c.Group != "" && c.AlertID == "" {
+		g, err := d.openGroup(c.Group)
+		if err != nil {
+			return err
+		}
+		if err := d.check(c.By, roles.ActAck, g.Service); err != nil {
+			return err
+		}
+		if g.Unacked > 0 && !c.At.IsZero() && c.At.Before(g.UnackedSince) {
+			return roles.Refuse("the acknowledgement (%s) is older than the alerts it would ack (unacked since %s)", hms(c.At), hms(g.UnackedSince))
+		}
+		n := 0
+		for _, m := range d.s.Members(g) {
+			if !m.Acked() {
+				d.ackVia(c.By, m, c.Via)
+				n++
+			}
+		}
+		if n == 0 {
+			return roles.Refuse("alert group %s is already acked", c.Group)
+		}
+		return nil
+	}
 	a, err := d.openAlert(c.AlertID)
 	if err != nil {
 		return err
@@ -212,10 +267,12 @@ func (c Ack) decide(d *decider) error {
 	return nil
 }
 
-func (d *decider) ack(by string, a *Alert) {
+func (d *decider) ack(by string, a *Alert) { d.ackVia(by, a, "") }
+
+func (d *decider) ackVia(by string, a *Alert, where string) {
 	d.emit(Event{Kind: KindAck, Actor: by, Service: a.Service, Ref: a.Seq,
 		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key},
-		Text:  fmt.Sprintf("%s acked %s %s (%s) after %s", by, a.ID, d.e.paneTitle(a), a.Level, Age(d.now.Sub(a.FiredAt)))})
+		Text:  fmt.Sprintf("%s acked %s %s (%s) after %s%s", by, a.ID, d.e.paneTitle(a), a.Level, Age(d.now.Sub(a.FiredAt)), via(where))})
 }
 
 func (c AckService) decide(d *decider) error {
@@ -239,6 +296,26 @@ func (c AckService) decide(d *decider) error {
 }
 
 func (c Resolve) decide(d *decider) error {
+	if c.Group != "" && c.AlertID == "" {
+		g, err := d.openGroup(c.Group)
+		if err != nil {
+			return err
+		}
+		if err := d.check(c.By, roles.ActResolve, g.Service); err != nil {
+			return err
+		}
+		if g.Unacked > 0 && !c.At.IsZero() && c.At.Before(g.UnackedSince) {
+			return roles.Refuse("the resolve (%s) is older than the alerts it would resolve (unacked since %s)", hms(c.At), hms(g.UnackedSince))
+		}
+		for _, a := range d.s.Members(g) {
+			text := fmt.Sprintf("%s resolved %s %s after %s%s", c.By, a.ID, d.e.paneTitle(a), Age(d.now.Sub(a.FiredAt)), via(c.Via))
+			if r := strings.TrimSpace(c.Reason); r != "" {
+				text += ": " + r
+			}
+			d.resolve(c.By, a, text, time.Time{})
+		}
+		return nil
+	}
 	a, err := d.openAlert(c.AlertID)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -235,8 +236,8 @@ func StatsByService(lives []*AlertLife) []AlertStats {
 				x.st.Resolved++
 				x.ttr += d
 			}
-			if len(a.Escalations) > 0 {
-				x.st.Escalated++
+			if slices.ContainsFunc(a.Escalations, func(e EscalationRecord) bool { return e.Step > 0 }) {
+				x.st.Escalated++ // beyond the owner
 			}
 			x.st.Reacks += len(a.Reacks())
 		}

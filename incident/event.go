@@ -44,6 +44,7 @@ const (
 	KindDelivery  Kind = "DELIVERY"  // a published update reached a destination, or its delivery is uncertain or failed
 	KindOverdue   Kind = "OVERDUE"   // the next public update is overdue
 	KindFollowUp  Kind = "FOLLOWUP"  // a note was marked (or unmarked) as a follow-up for the postmortem
+	KindPaging    Kind = "PAGING"    // paging outside the room: a page PagerDuty refused, a refused webhook delivery
 )
 
 // Level is an alert's severity or condition.
@@ -234,9 +235,10 @@ type PageInfo struct {
 	More  int        `json:"more,omitempty"` // items left out of Items for size
 }
 
-// PageItem is one escalated group in a page.
+// PageItem is one group in a page: fired on the person's service (Step
+// 0, the owner), or escalated to them (1 backup, 2 commander).
 type PageItem struct {
-	Seq     int64  `json:"seq"` // the ESCALATE event
+	Seq     int64  `json:"seq"` // the ESCALATE event (for step 0, the ALERT)
 	Group   string `json:"group"`
 	Alert   string `json:"alert"` // the group's oldest unacked alert
 	Service string `json:"service,omitempty"`

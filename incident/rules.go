@@ -9,6 +9,7 @@ import (
 
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 )
 
 // rule is a pane's alert rule, resolved from the config once.
@@ -359,6 +360,23 @@ func (c RecordMirror) decide(d *decider) error {
 		return nil
 	}
 	d.emit(Event{Kind: KindMirror, Actor: "mirror", Text: c.Text})
+	return nil
+}
+
+// ReportPaging records something about paging outside the room that
+// people must know: a page PagerDuty refused, a destination that stopped,
+// a webhook delivery refused (an audit: never with a secret).
+type ReportPaging struct {
+	By   string // the channel: pagerduty
+	Text string
+}
+
+func (c ReportPaging) decide(d *decider) error {
+	text := strings.TrimSpace(c.Text)
+	if text == "" {
+		return roles.Refuse("a paging report needs a text")
+	}
+	d.emit(Event{Kind: KindPaging, Actor: nameOr(c.By, "paging"), Text: clip(textsafe.Line(text), 1000)})
 	return nil
 }
 

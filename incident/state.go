@@ -220,6 +220,10 @@ type Group struct {
 	// it is never ahead of the page.
 	Escalated   int
 	EscalatedTo string
+	// OwnerPaged says the owner was paged since UnackedSince (with
+	// escalation.owner set): an ESCALATE of step 0, which is no
+	// escalation beyond the owner.
+	OwnerPaged bool
 
 	members map[string]bool // open member ids
 }
@@ -443,7 +447,7 @@ func (s *State) recount(a *Alert, was bool, t time.Time) {
 	}
 	if now {
 		if g.Unacked == 0 {
-			g.UnackedSince, g.Escalated, g.EscalatedTo = t, 0, ""
+			g.UnackedSince, g.Escalated, g.EscalatedTo, g.OwnerPaged = t, 0, "", false
 		}
 		g.Unacked++
 		return
@@ -457,7 +461,7 @@ func (s *State) recount(a *Alert, was bool, t time.Time) {
 func (s *State) applyEscalate(e Event) {
 	info := e.Alert
 	a := s.alert(info.ID)
-	if a != nil {
+	if a != nil && info.Step > 0 {
 		a.Escalated = info.Step
 	}
 	key := info.Group
@@ -465,7 +469,11 @@ func (s *State) applyEscalate(e Event) {
 		key = a.Group
 	}
 	if g := s.Groups[key]; g != nil {
-		g.Escalated, g.EscalatedTo = info.Step, info.To
+		if info.Step == 0 {
+			g.OwnerPaged = true
+		} else {
+			g.Escalated, g.EscalatedTo = info.Step, info.To
+		}
 	}
 	if info.To == "" {
 		return

@@ -381,3 +381,26 @@ func (ob *Outbox) Status() []Status {
 	}
 	return out
 }
+
+// Line is the destination's state for status bars: "ok", "ok, 2
+// queued", "rate-limited, 1 queued, retry in 25s", "stopped: the
+// routing key is not valid".
+func (s Status) Line(now time.Time) string {
+	out := s.State
+	if s.Queued > 0 {
+		out += fmt.Sprintf(", %d queued", s.Queued)
+	}
+	if s.Uncertain > 0 {
+		out += fmt.Sprintf(", %d uncertain", s.Uncertain)
+	}
+	if s.Failed > 0 {
+		out += fmt.Sprintf(", %d failed", s.Failed)
+	}
+	if s.RetryAt.After(now) {
+		out += ", retry in " + s.RetryAt.Sub(now).Round(time.Second).String()
+	}
+	if s.Err != "" && s.State != StateOK {
+		out += ": " + s.Err
+	}
+	return out
+}
