@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -201,11 +202,15 @@ func (d *decider) openAlert(id string) (*Alert, error) {
 	return a, nil
 }
 
+// ErrAlreadyDone is the kind of refusal (errors.Is) of an ack or resolve
+// by group whose effect is already there: acked, or resolved.
+var ErrAlreadyDone = errors.New("already done")
+
 // openGroup returns an open alert group by key, or a refusal.
 func (d *decider) openGroup(key string) (*Group, error) {
 	g := d.s.Groups[key]
 	if g == nil {
-		return nil, roles.Refuse("alert group %s has no open alerts", key)
+		return nil, &roles.Refusal{Reason: fmt.Sprintf("alert group %s has no open alerts", key), Err: ErrAlreadyDone}
 	}
 	return g, nil
 }
@@ -238,7 +243,7 @@ func (c Ack) decide(d *decider) error {
 			}
 		}
 		if n == 0 {
-			return roles.Refuse("alert group %s is already acked", c.Group)
+			return &roles.Refusal{Reason: fmt.Sprintf("alert group %s is already acked", c.Group), Err: ErrAlreadyDone}
 		}
 		return nil
 	}

@@ -236,9 +236,14 @@ const (
 )
 
 // Refusal is a permission or state error with a reason a person can read.
-type Refusal struct{ Reason string }
+// Err, when set, says what kind of refusal it is (errors.Is).
+type Refusal struct {
+	Reason string
+	Err    error
+}
 
 func (r *Refusal) Error() string { return r.Reason }
+func (r *Refusal) Unwrap() error { return r.Err }
 
 // Refuse builds a Refusal.
 func Refuse(format string, args ...any) error { return &Refusal{Reason: fmt.Sprintf(format, args...)} }
