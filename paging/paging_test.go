@@ -112,13 +112,26 @@ func TestStormAtMostOneTriggerPerPersonPerMinute(t *testing.T) {
 	}
 	r.advance(10 * time.Minute)
 	r.delivered()
-	perMinute := map[string]int{}
+	// Each trigger carries its page; pages to one person are a minute
+	// apart at least, and no page is sent twice.
 	tr := r.accepted("trigger")
+	pageAt := map[int64]time.Time{}
+	for _, e := range r.events(incident.KindPage) {
+		pageAt[e.Seq] = e.Time
+	}
+	last := map[string]time.Time{}
+	sent := map[int64]bool{}
 	for _, e := range tr {
-		k := fmt.Sprintf("%s@%d", paged(e), e.At.Unix()/60)
-		if perMinute[k]++; perMinute[k] > 1 {
-			t.Fatalf("two triggers for %s in one minute", k)
+		seq := pageSeq(e)
+		at, ok := pageAt[seq]
+		if !ok || sent[seq] {
+			t.Fatalf("trigger for page #%d: not a page, or sent twice", seq)
 		}
+		sent[seq] = true
+		if l, ok := last[paged(e)]; ok && at.Sub(l) < time.Minute {
+			t.Fatalf("two triggers for %s %s apart", paged(e), at.Sub(l))
+		}
+		last[paged(e)] = at
 	}
 	people := map[string]bool{}
 	for _, e := range tr {

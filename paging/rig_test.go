@@ -242,6 +242,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+func pageSeq(e pdsim.Event) int64 {
+	var p struct {
+		Details struct {
+			Seq int64 `json:"page_event"`
+		} `json:"custom_details"`
+	}
+	json.Unmarshal(e.Payload, &p)
+	return p.Details.Seq
+}
+
 func paged(e pdsim.Event) string {
 	var p struct {
 		Details struct {
