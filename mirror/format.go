@@ -112,6 +112,20 @@ func kindEmoji(ev incident.Event) string {
 		return ":floppy_disk:"
 	case incident.KindClock:
 		return ":clock3:"
+	case incident.KindSeverity, incident.KindStatus:
+		return ":vertical_traffic_light:"
+	case incident.KindMarker:
+		return ":round_pushpin:"
+	case incident.KindComponent:
+		return ":jigsaw:"
+	case incident.KindUpdate:
+		return ":mega:"
+	case incident.KindDelivery:
+		return ":outbox_tray:"
+	case incident.KindOverdue:
+		return ":alarm_clock:"
+	case incident.KindFollowUp:
+		return ":pushpin:"
 	}
 	return ":grey_question:"
 }
@@ -195,8 +209,50 @@ func (f *formatter) body(ev incident.Event, n int) string {
 		return text
 	case incident.KindImportant:
 		return "*" + text + "*"
+	case incident.KindUpdate:
+		if u := ev.Update; u != nil && u.State == incident.UpdatePublished && u.Draft != nil {
+			return f.publicUpdate(ev, n)
+		}
+		return text
+	case incident.KindOverdue:
+		if ev.Life != nil && ev.Life.To != "" {
+			return text + " " + f.mention(ev.Life.To)
+		}
+		return text
 	}
 	return text
+}
+
+// publicUpdate is a published update in its own style: what customers
+// read, quoted as it was published, with its status, title and who wrote
+// and approved it.
+//
+//	:mega: *PUBLIC UPDATE U12 — Identified* · "Slow claims" · notify on
+//	> We found the cause…
+//	_by sam, approved by rosa; on the status page_
+func (f *formatter) publicUpdate(ev incident.Event, n int) string {
+	u := ev.Update
+	d := u.Draft
+	var b strings.Builder
+	status := d.Status
+	if status != "" {
+		status = strings.ToUpper(status[:1]) + status[1:]
+	}
+	fmt.Fprintf(&b, "*PUBLIC UPDATE %s — %s* · \"%s\"", user(u.ID, 20), user(status, 30), user(d.Title, 255))
+	if d.Notify {
+		b.WriteString(" · subscribers notified")
+	} else {
+		b.WriteString(" · page only, nobody notified")
+	}
+	for _, l := range strings.Split(clip(textsafe.Text(d.Body), n), "\n") {
+		b.WriteString("\n> " + Escape(l))
+	}
+	by := "_by " + user(u.By, 60)
+	if ev.Actor != "" && ev.Actor != u.By {
+		by += ", approved by " + user(ev.Actor, 60)
+	}
+	b.WriteString("\n" + by + "_")
+	return b.String()
 }
 
 // pageItems lists what a page is about, each with the seq of its

@@ -525,3 +525,42 @@ func TestRefusedContent(t *testing.T) {
 		t.Fatalf("no stub row for #%d: %+v", bad, rows)
 	}
 }
+
+// TestPublicUpdateHasItsOwnStyle: a published public update is a message
+// of its own (never folded into a digest, even in a backlog), the text as
+// customers read it quoted line by line and escaped, with who wrote and
+// approved it.
+func TestPublicUpdateHasItsOwnStyle(t *testing.T) {
+	h := newHarness(t, hopts{})
+	for i := range 20 {
+		h.note("alice", fmt.Sprintf("backlog note %d", i))
+	}
+	seq := h.do(incident.SubmitUpdate{By: "maya", Draft: incident.Draft{Title: "Slow claims", Status: incident.StatusInvestigating,
+		Body: "We are investigating slow claims <!channel>.\nYour tokens are safe.", Notify: true}}).Seq
+	h.drive(time.Minute, h.drained)
+	var found *slacksim.Message
+	msgs := h.srv.Messages(h.srv.ChannelID())
+	for i, m := range msgs {
+		if strings.Contains(m.Text, fmt.Sprintf("`#%d`", seq-1)) {
+			found = &msgs[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no message carries the update #%d", seq-1)
+	}
+	want := ":mega: *UPDATE* — *PUBLIC UPDATE U"
+	if !strings.Contains(found.Text, want) || !strings.Contains(found.Text, "— Investigating* · \"Slow claims\" · subscribers notified\n> We are investigating slow claims &lt;!channel&gt;.\n> Your tokens are safe.\n_by maya_") {
+		t.Fatalf("update message:\n%s", found.Text)
+	}
+	if strings.Contains(found.Text, "Catching up") || strings.Contains(found.Text, "backlog note") {
+		t.Fatalf("the update was folded into a digest:\n%s", found.Text)
+	}
+	rows, _ := h.j.SlackMessages(context.Background())
+	kinds := map[string]int{}
+	for _, r := range rows {
+		kinds[r.Kind]++
+	}
+	if kinds[kindPublic] != 1 {
+		t.Fatalf("row kinds %v", kinds)
+	}
+}

@@ -17,6 +17,7 @@ const (
 	kindDigest = "digest"
 	kindAlert  = "alert"
 	kindPage   = "page"
+	kindPublic = "public" // a published public update, in its own style
 )
 
 type opKind int
@@ -125,7 +126,11 @@ func (m *Mirror) addLine(ev incident.Event) {
 	}
 	kind := opLine
 	prio := false
-	if ev.Kind == incident.KindPage {
+	switch {
+	case ev.Kind == incident.KindPage, ev.Kind == incident.KindOverdue:
+		kind, prio = opPage, true
+	case ev.Kind == incident.KindUpdate && ev.Update != nil && ev.Update.State == incident.UpdatePublished:
+		// What customers are told is its own message, never in a digest.
 		kind, prio = opPage, true
 	}
 	m.outstanding[ev.Seq]++
@@ -399,6 +404,8 @@ func (m *Mirror) render(o *op) *outgoing {
 	case opLine, opPage:
 		kind := kindLine
 		switch {
+		case o.ev.Kind == incident.KindUpdate:
+			kind = kindPublic
 		case o.kind == opPage:
 			kind = kindPage
 		case o.ev.Kind == incident.KindDeclare:
