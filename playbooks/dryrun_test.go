@@ -72,6 +72,8 @@ var exampleParams = map[string]map[string]string{
 	"db-terminate-idle-sessions":  nil,
 	"waf-mode":                    {"mode": "block"},
 	"priority-fee":                {"micro_lamports": "200000"},
+	"nat-add-ips":                 {"ips": "8"},
+	"client-retries":              {"enabled": "false"},
 }
 
 func TestDryRunExamplesChangeNothing(t *testing.T) {
@@ -85,6 +87,8 @@ func TestDryRunExamplesChangeNothing(t *testing.T) {
 		"waf-mode":                    "change: mode challenge → block",
 		"priority-fee":                "change: micro_lamports 10000 → 200000",
 		"db-terminate-idle-sessions":  "POST " + proxy.URL + "/admin/db/sessions/terminate-idle",
+		"nat-add-ips":                 "change: ips 2 → 8",
+		"client-retries":              "change: enabled true → false",
 	}
 	for _, pb := range rg.cat.Playbooks() {
 		params, ok := exampleParams[pb.ID]

@@ -28,7 +28,7 @@ func loadExamples(t *testing.T) (*config.Config, *Catalog) {
 
 func TestExamplesLoad(t *testing.T) {
 	_, cat := loadExamples(t)
-	want := []string{"db-terminate-idle-sessions", "lambda-reserved-concurrency", "priority-fee", "rpc-traffic-split", "waf-mode"}
+	want := []string{"client-retries", "db-terminate-idle-sessions", "lambda-reserved-concurrency", "nat-add-ips", "priority-fee", "rpc-traffic-split", "waf-mode"}
 	var got []string
 	for _, p := range cat.Playbooks() {
 		got = append(got, p.ID)

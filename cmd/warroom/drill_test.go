@@ -30,10 +30,10 @@ func TestDrillHeadlessScoresAndCompares(t *testing.T) {
 	for _, want := range []string{
 		`= Drill db-exhaustion scores \(first of these injects here\):`,
 		`=   tokens/db_conns → db-terminate-idle-sessions`,
-		`=     time to ack       \d+s +by tomas`,
-		`=     time to request   \d+s +by tomas`,
-		`=     time to approve   \d+s +by dev`,
-		`=     time to mitigate  \d+s`,
+		`=     time to ack       [0-9hms]+ +by tomas`,
+		`=     time to request   [0-9hms]+ +by tomas`,
+		`=     time to approve   [0-9hms]+ +by dev`,
+		`=     time to mitigate  [0-9hms]+`,
 		`=   missed escalations: 0`,
 	} {
 		if !regexp.MustCompile(want).MatchString(first) {
@@ -46,8 +46,8 @@ func TestDrillHeadlessScoresAndCompares(t *testing.T) {
 	second := run()
 	for _, want := range []string{
 		`= Drill db-exhaustion scores, compared with the drill of `,
-		`=     time to ack       \d+s +by tomas — (same as last time|\d+s (faster|slower) than last time \(\d+s\))`,
-		`=     time to mitigate  \d+s +— (same as last time|\d+s (faster|slower) than last time \(\d+s\))`,
+		`=     time to ack       [0-9hms]+ +by tomas — (same as last time|[0-9hms]+ (faster|slower) than last time \([0-9hms]+\))`,
+		`=     time to mitigate  [0-9hms]+ +— (same as last time|[0-9hms]+ (faster|slower) than last time \([0-9hms]+\))`,
 		`\(last time 0\)`,
 	} {
 		if !regexp.MustCompile(want).MatchString(second) {
