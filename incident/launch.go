@@ -534,7 +534,10 @@ func (c RecordCheck) decide(d *decider) error {
 	r.Pass = len(r.Problems) == 0 && len(r.Failed) == 0
 	text := fmt.Sprintf("preflight by %s: %d checks passed", c.By, r.Checks)
 	if !r.Pass {
-		text = fmt.Sprintf("preflight by %s: %d problem(s) in %s", c.By, len(r.Problems), strings.Join(r.Failed, ", "))
+		text = fmt.Sprintf("preflight by %s: %d problem(s) in %s: %s", c.By, len(r.Problems), strings.Join(r.Failed, ", "), strings.Join(r.Problems[:min(3, len(r.Problems))], "; "))
+		if len(r.Problems) > 3 {
+			text += fmt.Sprintf("; and %d more", len(r.Problems)-3)
+		}
 	}
 	ev := d.emit(Event{Kind: KindCheck, Actor: c.By, Text: text, Check: &r})
 	// Preflight criteria take their evidence from it.

@@ -524,24 +524,26 @@ func (m *Model) actions() []action {
 				return m.signOff()
 			})
 		}
-		evErr := m.check(roles.ActEvidence, "")
-		preErr, impErr := evErr, evErr
-		if m.o.Launch.Preflight == nil && preErr == nil {
-			preErr = errors.New("not available in this session")
-		}
+		impErr := m.check(roles.ActEvidence, "")
 		if m.o.Launch.ReadLoadTest == nil && impErr == nil {
 			impErr = errors.New("not available in this session")
 		}
-		add("Run the preflight (check --live) and record it", k.Preflight.Help().Key, preErr, func(m *Model) tea.Cmd {
-			m.setView(viewLaunch)
-			return m.runPreflight()
-		})
 		add("Import a k6 or vegeta result as load-test evidence", k.ImportLoad.Help().Key, impErr, func(m *Model) tea.Cmd {
 			m.setView(viewLaunch)
 			return m.startImport()
 		})
 	}
 	m.commsActions(add)
+	if m.o.Launch.Preflight != nil {
+		// The checks of check --live, in any room: the result is a CHECK
+		// event (and a preflight criterion's evidence, with a plan).
+		add("Run the preflight (check --live) and record it", k.Preflight.Help().Key, m.check(roles.ActEvidence, ""), func(m *Model) tea.Cmd {
+			if m.launchMode() {
+				m.setView(viewLaunch)
+			}
+			return m.runPreflight()
+		})
+	}
 	add("Toggle dark/light theme", k.Theme.Help().Key, nil, func(m *Model) tea.Cmd { m.toggleTheme(); return nil })
 	add("Help: all keys", k.Help.Help().Key, nil, func(m *Model) tea.Cmd { m.openHelp(); return nil })
 	add("Quit", k.Quit.Help().Key, nil, func(m *Model) tea.Cmd { return m.askQuit(false) })

@@ -206,3 +206,46 @@ func TestGoldenBaselineBand(t *testing.T) {
 		t.Fatal("a band before T-0")
 	}
 }
+
+// TestDrillIsMarkedOnEveryScreen: a drill's room says DRILL in the
+// header of every view.
+func TestDrillIsMarkedOnEveryScreen(t *testing.T) {
+	f := newFakeEngine()
+	f.cfg.Incident.Drill = "db-exhaustion"
+	m := newTestModel(t, f, "rosa", 80, 24)
+	for _, k := range []string{"1", "2", "3", "4", "5", "enter"} {
+		press(m, k)
+		if first := strings.SplitN(plainView(m), "\n", 2)[0]; !strings.Contains(first, "DRILL") {
+			t.Fatalf("after %s the header says no DRILL: %s", k, first)
+		}
+	}
+}
+
+// TestPreflightFromThePalette: without a plan too, the palette runs the
+// preflight through the hook and records it as a CHECK.
+func TestPreflightFromThePalette(t *testing.T) {
+	f := newFakeEngine()
+	ran := false
+	m := New(Options{Engine: f, Handle: "rosa", Width: 120, Height: 40, Profile: colorprofile.ASCII, NoTick: true,
+		Launch: LaunchHooks{Preflight: func(context.Context) (incident.CheckInfo, error) {
+			ran = true
+			return incident.CheckInfo{Checks: 3, Problems: []string{"slack: auth.test: invalid_auth"}, Failed: []string{"slack"}}, nil
+		}}})
+	st, sub, _ := f.Subscribe(context.Background(), 1)
+	m.Update(snapshotMsg{st: st, sub: sub})
+	press(m, "ctrl+p")
+	typeText(m, "run the preflight")
+	press(m, "enter")
+	if !ran {
+		t.Fatal("the hook did not run")
+	}
+	var rec *incident.RecordCheck
+	for _, c := range f.commands() {
+		if r, ok := c.(incident.RecordCheck); ok {
+			rec = &r
+		}
+	}
+	if rec == nil || rec.By != "rosa" || rec.Result.Pass || len(rec.Result.Problems) != 1 {
+		t.Fatalf("recorded %+v", rec)
+	}
+}
