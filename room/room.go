@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/warroom/warroom/clock"
@@ -19,6 +20,7 @@ import (
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/launch"
 	"github.com/warroom/warroom/mirror"
+	"github.com/warroom/warroom/paging"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/sources"
 
@@ -45,6 +47,9 @@ type Options struct {
 	// CommsOptions adjusts the Statuspage publisher before it starts; it
 	// runs only when the file has a comms.statuspage section.
 	CommsOptions func(*comms.Options)
+	// PagingOptions adjusts the Pager before it starts; it runs only when
+	// the file pages through PagerDuty (a routing key somewhere).
+	PagingOptions func(*paging.Options)
 }
 
 // Room is a running war room.
@@ -59,10 +64,14 @@ type Room struct {
 	// Publisher publishes public updates to Statuspage (nil without a
 	// comms.statuspage section).
 	Publisher *comms.Publisher
+	// Pager pages people through PagerDuty (nil when no routing key is
+	// configured).
+	Pager *paging.Pager
 
 	cancel       context.CancelFunc
 	mirrorCancel context.CancelFunc
 	pubCancel    context.CancelFunc
+	pagerCancel  context.CancelFunc
 	control      io.Closer
 	engErr       chan error
 	baseline     chan struct{} // closed when the baseline watcher returns
@@ -139,6 +148,19 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 			return nil, fmt.Errorf("start the Statuspage publisher: %w", err)
 		}
 	}
+	if paging.Enabled(o.Config) {
+		po := paging.Options{Engine: r.Engine, Journal: j, Clock: o.Clock,
+			Logf: func(format string, args ...any) { o.Logger.Info(fmt.Sprintf(format, args...), "component", "paging") }}
+		if o.PagingOptions != nil {
+			o.PagingOptions(&po)
+		}
+		// Like the mirror, the Pager stops before the engine.
+		gctx, gcancel := context.WithCancel(context.Background())
+		r.pagerCancel = gcancel
+		if r.Pager, err = paging.Start(gctx, po); err != nil {
+			return nil, fmt.Errorf("start paging through PagerDuty: %w", err)
+		}
+	}
 	r.Runner, err = playbooks.NewRunner(playbooks.Options{
 		Engine: r.Engine, Catalog: cat, Slack: slack, Output: o.Output, Context: ctx,
 		Log: func(s string) { o.Logger.Info(s, "component", "playbooks") },
@@ -180,7 +202,7 @@ func (r *Room) Done() <-chan struct{} { return r.Engine.Done() }
 // the order that keeps the journal open until its last writer is gone:
 // the sources (samples), the control socket (no new requests), the
 // playbook runner (its runs record their state through the engine), the
-// Statuspage publisher and the Slack mirror (their cursors and outboxes,
+// Statuspage publisher, the Pager and the Slack mirror (their cursors and outboxes,
 // the mirror's Socket Mode workers), the engine; then the journal is
 // checkpointed and closed, so a copied file is complete.
 func (r *Room) Close() error {
@@ -206,6 +228,12 @@ func (r *Room) close() error {
 		r.pubCancel()
 		if r.Publisher != nil {
 			<-r.Publisher.Done()
+		}
+	}
+	if r.pagerCancel != nil {
+		r.pagerCancel()
+		if r.Pager != nil {
+			<-r.Pager.Done()
 		}
 	}
 	if r.mirrorCancel != nil {
@@ -304,4 +332,23 @@ func (t timelineSlack) PostPlaybookMessage(ctx context.Context, m playbooks.Slac
 		by = run.Actor
 	}
 	return t.r.Engine.Do(ctx, incident.Note{By: by, Service: m.Service, Text: fmt.Sprintf("[%s %s] %s", m.RunID, m.Playbook, m.Text)}).Err
+}
+
+// PagingStatus is the Pager's state for status bars: "" when the room does
+// not page through PagerDuty, else e.g. "ok", "rate-limited, 1 queued,
+// retry in 25s: HTTP 429 …" or "stopped: HTTP 404 …".
+func (r *Room) PagingStatus() string {
+	if r.Pager == nil {
+		return ""
+	}
+	return r.Pager.StatusLine()
+}
+
+// PagerDutyWebhook is the handler of /api/pagerduty: PagerDuty's V3
+// webhooks, nil when the room does not page through PagerDuty.
+func (r *Room) PagerDutyWebhook(logger *slog.Logger) http.Handler {
+	if r.Pager == nil {
+		return nil
+	}
+	return &paging.Webhook{Engine: r.Engine, Config: r.Config, Groups: r.Pager.Groups, Clock: r.Engine.Clock(), Logger: logger}
 }

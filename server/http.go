@@ -34,6 +34,15 @@ func (s *Server) Handler() http.Handler {
 	wh.Logger = s.o.Logger
 	mux.Handle("/api/alertmanager", wh)
 	mux.Handle("/api/alertmanager/{source}", wh)
+	// PagerDuty signs its webhooks (the subscription's secret), and cannot
+	// send our bearer token: the handler verifies the signature instead.
+	if pd := s.r.PagerDutyWebhook(s.o.Audit); pd != nil {
+		mux.Handle("/api/pagerduty", pd)
+	} else {
+		mux.HandleFunc("/api/pagerduty", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "this war room does not page through PagerDuty (no routing key in the file)", http.StatusNotFound)
+		})
+	}
 	mux.HandleFunc("GET /api/timeline", s.auth(s.timeline))
 	mux.HandleFunc("GET /api/timeline/stream", s.auth(s.stream))
 	return mux

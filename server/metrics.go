@@ -120,11 +120,11 @@ var (
 	descOutboxQueued = prometheus.NewDesc("warroom_outbox_queued", "Effects queued for a destination and not yet delivered (Slack: messages).", outboxLabels, nil)
 	descOutboxUncert = prometheus.NewDesc("warroom_outbox_uncertain", "Effects whose answer was lost; the destination is asked before anything is sent again.", outboxLabels, nil)
 	descOutboxFailed = prometheus.NewDesc("warroom_outbox_failed_total", "Effects the destination refused since start.", outboxLabels, nil)
-	descOutboxLag    = prometheus.NewDesc("warroom_outbox_lag_seconds", "How long the oldest queued effect has waited (Statuspage).", outboxLabels, nil)
+	descOutboxLag    = prometheus.NewDesc("warroom_outbox_lag_seconds", "How long the oldest queued effect has waited (Statuspage, PagerDuty).", outboxLabels, nil)
 )
 
 // outboxCollector reports every destination outside the room: the
-// Statuspage publisher's outbox and the Slack mirror.
+// Statuspage publisher's and the Pager's outboxes, and the Slack mirror.
 type outboxCollector struct{ s *Server }
 
 func (outboxCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -141,8 +141,14 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descOutboxUp, prometheus.GaugeValue, v, dest, state)
 	}
+	var dests []outbox.Status
 	if p := c.s.r.Publisher; p != nil {
-		st := p.Status()
+		dests = append(dests, p.Status())
+	}
+	if p := c.s.r.Pager; p != nil {
+		dests = append(dests, p.Status())
+	}
+	for _, st := range dests {
 		up(st.Dest, st.State, st.State == outbox.StateOK)
 		ch <- prometheus.MustNewConstMetric(descOutboxQueued, prometheus.GaugeValue, float64(st.Queued), st.Dest)
 		ch <- prometheus.MustNewConstMetric(descOutboxUncert, prometheus.GaugeValue, float64(st.Uncertain), st.Dest)

@@ -110,6 +110,7 @@ type sessInfo struct {
 	prog      atomic.Pointer[tea.Program]
 	pty       ssh.Pty // as requested (the window is the first one)
 	winch     <-chan ssh.Window
+	quiet     bool // no bell or desktop notifications (the quiet command)
 }
 
 func (s *Server) session(sess ssh.Session) {
@@ -150,6 +151,8 @@ func (s *Server) session(sess ssh.Session) {
 		mode = "tail"
 	case len(cmd) == 1 && cmd[0] == "whoami":
 		mode = "whoami"
+	case len(cmd) == 1 && cmd[0] == "quiet" && hasPTY:
+		mode = "quiet" // the dashboard without bell or desktop notifications
 	case len(cmd) > 0:
 		mode = "unknown command"
 	case !hasPTY:
@@ -176,13 +179,13 @@ func (s *Server) session(sess ssh.Session) {
 		fmt.Fprintln(sess, p.Handle)
 		_ = sess.Exit(0)
 	case "unknown command":
-		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami. Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
+		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami, quiet (the dashboard without notifications). Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
 		_ = sess.Exit(2)
 	case "no pty":
 		fmt.Fprintln(sess.Stderr(), "warroom: the dashboard needs a terminal; connect with `ssh -t …`, or run `ssh … tail` to stream the timeline.")
 		_ = sess.Exit(1)
 	default:
-		info := &sessInfo{person: p, pty: pty, winch: winch}
+		info := &sessInfo{person: p, pty: pty, winch: winch, quiet: mode == "quiet"}
 		info.touch()
 		if s.o.IdleTimeout > 0 {
 			go s.watchIdle(sess, info)
@@ -247,6 +250,7 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 		Width: w, Height: h,
 		Profile: colorprofile.Env(envs), Context: sess.Context(),
 		Playbooks: s.r.Playbooks(), FPS: s.o.FPS, Via: incident.ViaSSH, Launch: s.r.LaunchHooks(),
+		Quiet: info.quiet, Term: pty.Term,
 	}
 	if s.o.MirrorLag != nil {
 		lag := s.o.MirrorLag
@@ -257,6 +261,9 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 	}
 	if s.r.Publisher != nil {
 		o.PublisherStatus = s.r.PublisherStatus
+	}
+	if s.r.Pager != nil {
+		o.PagingStatus = s.r.PagingStatus
 	}
 	// The program ends by Quit (the middleware quits it when the session
 	// ends), not by a cancelled context, so a normal disconnect is not

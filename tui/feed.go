@@ -115,11 +115,20 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 		return nil // a feed we have left
 	}
 	events := false
+	ring := m.notifying()
+	var texts []string
 	for _, u := range msg.ups {
+		if ring && len(u.Events) > 0 {
+			texts = append(texts, m.critNotices(u)...)
+		}
 		m.apply(u)
+		if ring && len(u.Events) > 0 {
+			texts = append(texts, m.actNotices(u)...)
+		}
 		events = events || len(u.Events) > 0 || u.Storage != nil
 	}
-	var cmds []tea.Cmd
+	ringCmd := m.notify(texts)
+	cmds := []tea.Cmd{ringCmd}
 	switch {
 	case events:
 		// Events (an ack, a role change, an alert) and a change of the
@@ -140,10 +149,10 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 	}
 	if msg.sub.Lagged() {
 		m.setToast(toastInfo, "fell behind the engine: resyncing")
-		return subscribeCmd(m.ctx, m.eng, m.buffer())
+		return tea.Batch(ringCmd, subscribeCmd(m.ctx, m.eng, m.buffer()))
 	}
 	m.feedErr = "the engine has stopped"
-	return nil
+	return ringCmd
 }
 
 // redrawMsg redraws after samples (see onFeed).

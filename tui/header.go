@@ -367,7 +367,10 @@ func (m *Model) renderStatus(w int) string {
 	}
 	segs = append(segs, seg{m.mirrorText(), 80})
 	if m.o.PublisherStatus != nil && m.publisher != "" {
-		segs = append(segs, seg{m.publisherText(), 78})
+		segs = append(segs, seg{m.outboxText("statuspage", m.publisher), 78})
+	}
+	if m.o.PagingStatus != nil && m.paging != "" {
+		segs = append(segs, seg{m.outboxText("pagerduty", m.paging), 79})
 	}
 	if m.st != nil {
 		segs = append(segs, seg{s.Muted.S("#" + itoa(int(m.st.LastSeq))), 40})
@@ -457,23 +460,24 @@ func (m *Model) mirrorText() string {
 	return s.Muted.S("slack ") + s.Level[sevNoData].S("?")
 }
 
-// publisherText is the Statuspage publisher's state: words and colour.
-func (m *Model) publisherText() string {
+// outboxText is a destination outside the room (Statuspage, PagerDuty)
+// with its outbox state (outbox.Status.Line): words and colour.
+func (m *Model) outboxText(name, state string) string {
 	s := m.sty
 	p := s.Text
-	switch st, _, _ := strings.Cut(m.publisher, ","); {
+	switch st, _, _ := strings.Cut(state, ","); {
 	case strings.HasPrefix(st, "stopped"), strings.HasPrefix(st, "retrying"):
 		p = s.Level[sevCrit]
 	case strings.HasPrefix(st, "rate-limited"), strings.HasPrefix(st, "checking"):
 		p = s.Level[sevWarn]
 	}
-	return s.Muted.S("statuspage ") + p.S(textsafe.Line(m.publisher))
+	return s.Muted.S(name+" ") + p.S(textsafe.Line(state))
 }
 
 // eventKinds are the event kinds the timeline filter cycles through.
 var eventKinds = []incident.Kind{incident.KindAlert, incident.KindAck, incident.KindResolve, incident.KindEscalate,
 	incident.KindNote, incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline,
-	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindStorage, incident.KindClock, incident.KindDeclare,
+	incident.KindImportant, incident.KindSource, incident.KindRun, incident.KindMirror, incident.KindPaging, incident.KindStorage, incident.KindClock, incident.KindDeclare,
 	incident.KindSeverity, incident.KindStatus, incident.KindMarker, incident.KindComponent, incident.KindUpdate, incident.KindDelivery,
 	incident.KindOverdue, incident.KindFollowUp}
 

@@ -79,10 +79,21 @@ type Options struct {
 	// (e.g. "ok", "rate-limited, 2 queued, retry in 41s"). Called once a
 	// second in a Cmd, like MirrorStatus.
 	PublisherStatus func() string
+	// PagingStatus optionally reports paging through PagerDuty (e.g. "ok",
+	// "retrying, 1 queued, retry in 8s: HTTP 503"). Called once a second in
+	// a Cmd, like MirrorStatus.
+	PagingStatus func() string
 	// SourceBudgets optionally reports, per source id, what is left of
 	// its rate-limit budget (e.g. "412/1600 per 1h"), for the status bar.
 	// Called once a second in a Cmd, like MirrorStatus.
 	SourceBudgets func() map[string]string
+
+	// Quiet turns terminal notifications off for this dashboard (they
+	// are on unless the person's roster entry says notify: false).
+	Quiet bool
+	// Term is the terminal's TERM (the SSH session's, or the local one):
+	// it picks the desktop notification's escape (see notify.go).
+	Term string
 
 	// OwnsRoom is set when the room runs in this process (warroom run and
 	// demo): quitting stops it for everyone, and the quit prompt says so.
@@ -199,6 +210,8 @@ type Model struct {
 	mirror    string            // from MirrorStatus
 	budgets   map[string]string // from SourceBudgets
 	publisher string            // from PublisherStatus
+	paging    string            // from PagingStatus
+	notices   notices
 
 	width, height int
 	profile       colorprofile.Profile
@@ -373,13 +386,14 @@ type tickMsg struct {
 	mirror  string
 	budgets map[string]string
 	pub     string
+	paging  string
 	chain   bool // from the model's own tick chain (re-armed)
 }
 
 // tickCmd fires on the next whole second of the clock, for ages and the
 // header clock. The clock and the mirror hook are read in the Cmd.
 func (m *Model) tickCmd() tea.Cmd {
-	clk, hook, budgets, pub := m.clk, m.o.MirrorStatus, m.o.SourceBudgets, m.o.PublisherStatus
+	clk, hook, budgets, pub, pg := m.clk, m.o.MirrorStatus, m.o.SourceBudgets, m.o.PublisherStatus, m.o.PagingStatus
 	d := time.Second - time.Duration(m.now.Nanosecond())
 	if d <= 0 || d > time.Second {
 		d = time.Second
@@ -391,6 +405,9 @@ func (m *Model) tickCmd() tea.Cmd {
 		}
 		if pub != nil {
 			t.pub = pub()
+		}
+		if pg != nil {
+			t.paging = pg()
 		}
 		if budgets != nil {
 			t.budgets = budgets()
@@ -441,6 +458,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if m.o.PublisherStatus != nil {
 			m.publisher = msg.pub
+		}
+		if m.o.PagingStatus != nil {
+			m.paging = msg.paging
 		}
 		m.invalidate()
 		if !msg.chain || m.o.NoTick {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/warroom/warroom/room"
@@ -16,6 +17,8 @@ type dashboard struct {
 	// until the person quits.
 	ends   <-chan struct{}
 	finish func() tui.EndMsg
+	// quiet turns the terminal's bell and desktop notifications off.
+	quiet bool
 }
 
 // runDashboard shows the room in this terminal as handle (default: the
@@ -31,7 +34,8 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := tui.Options{Engine: r.Engine, Handle: handle, Context: ctx, Playbooks: r.Playbooks(),
-		OwnsRoom: true, Via: "local", JournalPath: r.Journal.Path(), Launch: r.LaunchHooks()}
+		OwnsRoom: true, Via: "local", JournalPath: r.Journal.Path(), Launch: r.LaunchHooks(),
+		Quiet: d.quiet, Term: os.Getenv("TERM")}
 	if r.Mirror != nil {
 		opts.MirrorStatus = r.MirrorStatus
 	}
@@ -40,6 +44,9 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 	}
 	if r.Publisher != nil {
 		opts.PublisherStatus = r.PublisherStatus
+	}
+	if r.Pager != nil {
+		opts.PagingStatus = r.PagingStatus
 	}
 	p := tea.NewProgram(tui.New(opts), tui.ProgramOptions(opts)...)
 	go func() {

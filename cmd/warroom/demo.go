@@ -16,6 +16,7 @@ func newDemoCmd() *cobra.Command {
 	var headless bool
 	var dur time.Duration
 	var transcript string
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a simulated airdrop launch on loopback, everything live",
@@ -83,7 +84,7 @@ journal is kept for it.`,
 				sum, sumErr = d.Finish(context.Background())
 			}
 			if !headless {
-				err := runDashboard(ctx, d.Room, o.Human, dashboard{ends: ends, finish: func() tui.EndMsg {
+				err := runDashboard(ctx, d.Room, o.Human, dashboard{ends: ends, quiet: quiet, finish: func() tui.EndMsg {
 					finish()
 					if sumErr != nil {
 						return tui.EndMsg{Title: "The demo has ended", Lines: []string{"The summary could not be read: " + sumErr.Error()}}
@@ -135,6 +136,7 @@ journal is kept for it.`,
 	f.BoolVar(&o.AutoAck, "auto-ack", false, "simulated owners acknowledge their alerts after a short delay")
 	f.BoolVar(&o.Autopilot, "autopilot", true, "the simulated deputy also approves the owners' requests (false: you approve them)")
 	f.StringVar(&transcript, "slack-transcript", "", "write every message the local Slack receives to this file")
+	f.BoolVar(&quiet, "quiet", false, "no bell or desktop notification when something waits for you")
 	f.StringVar(&o.Human, "as", "", "who you are in the dashboard (default: the commander); the simulator plays everyone else")
 	return cmd
 }

@@ -14,6 +14,7 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var cfg, as, journalPath string
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the engine and the dashboard in one process",
@@ -22,20 +23,26 @@ dashboard in this terminal, acting as the roster person given with --as.
 
 Without --as it acts as $USER if that handle is on the roster, and otherwise
 as the incident commander named in the file (this terminal is then the
-commander's console). A handle that is not on the roster is refused.`,
+commander's console). A handle that is not on the roster is refused.
+
+A new CRIT on your service, a page to you, an approval waiting for you and
+command offered to you ring the terminal's bell and send a desktop
+notification (OSC 9, or OSC 777 in rxvt and foot); --quiet or notify: false
+in your roster entry turns that off.`,
 		Example: `  warroom run -c warroom.yaml --as maya`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWarRoom(cmd.Context(), cfg, as, cmd.Flags().Changed("as"), journalPath, cmd.ErrOrStderr())
+			return runWarRoom(cmd.Context(), cfg, as, cmd.Flags().Changed("as"), journalPath, quiet, cmd.ErrOrStderr())
 		},
 	}
 	configFlag(cmd, &cfg)
 	cmd.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster, else the commander)")
 	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no bell or desktop notification when something waits for you")
 	return cmd
 }
 
-func runWarRoom(ctx context.Context, cfgPath, as string, asSet bool, journalPath string, stderr io.Writer) error {
+func runWarRoom(ctx context.Context, cfgPath, as string, asSet bool, journalPath string, quiet bool, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -56,7 +63,7 @@ func runWarRoom(ctx context.Context, cfgPath, as string, asSet bool, journalPath
 		}
 		return runtimeErr(err)
 	}
-	err = runDashboard(ctx, r, handle, dashboard{})
+	err = runDashboard(ctx, r, handle, dashboard{quiet: quiet})
 	if cerr := r.Close(); err == nil && cerr != nil {
 		err = runtimeErr(cerr)
 	}

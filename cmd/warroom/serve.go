@@ -29,7 +29,10 @@ session its own dashboard, bound to the roster person whose key authenticated.
 HTTP serves /healthz, /metrics, and behind the bearer token in
 $WARROOM_HTTP_TOKEN (disabled when it is unset) the Alertmanager webhook
 (/api/alertmanager: JSON only, no browser requests) and a read-only timeline
-(/api/timeline, /api/timeline/stream).
+(/api/timeline, /api/timeline/stream). When the file pages through PagerDuty,
+/api/pagerduty takes PagerDuty's V3 webhooks, signed with the subscription's
+secret (pagerduty.webhook_secret) instead of the token: an acknowledgement or
+resolve made in PagerDuty acts in the room as the mapped roster person.
 
 With --status ADDR it also serves the public status page there, apart from
 the API and without any token: one HTML page without scripts or cookies
@@ -39,7 +42,8 @@ what was published; the Statuspage publisher (comms.statuspage) runs too.
 
 Only public keys listed in the roster (ssh_keys) may connect. Without a
 command an SSH session needs a terminal (ssh -t); "ssh HOST tail" streams the
-timeline as lines. Connects, refusals and disconnects are written to the audit
+timeline as lines, and "ssh -t HOST quiet" is the dashboard without the bell
+and desktop notifications. Connects, refusals and disconnects are written to the audit
 log beside the journal (warroom-audit.log).`,
 		Example: `  warroom serve -c warroom.yaml --ssh 127.0.0.1:2222 --http 127.0.0.1:8080
   warroom serve -c warroom.yaml --status 0.0.0.0:8090 --status-url https://status.example.com`,
