@@ -100,8 +100,10 @@ func (m *Model) alertColumns(rows []alertRow, w int) alertCols {
 		c.text = w - 7 - c.level - c.id - c.svc - c.age - c.ack
 	}
 	c.text = max(c.text, 8)
-	if c.text < 40 {
-		c.maxLines = 6 // a narrow column: a monitor's name and summary still fit
+	if c.text < 50 {
+		// A narrow column: a monitor's name and summary still fit, and a
+		// rule's summary with when it began, when it arrived late.
+		c.maxLines = 6
 	}
 	return c
 }
