@@ -31,7 +31,10 @@ mitigation that fits their alerts and you approve them; the simulated deputy
 approves the runs you request yourself. With --autopilot (the default) the
 deputy also approves the owners' requests, so the launch runs by itself; with
 --autopilot=false they wait for you. With --auto-ack owners also acknowledge
-their alerts. The simulator never acts in your name.
+their alerts. Owners who have not acked a minute after their alert fires are paged through a
+local PagerDuty and acknowledge from their phones half a minute later; the
+signed webhook brings the ack back to the room. The simulator never acts in
+your name.
 
 The demo ends with its story (about 11 minutes of scenario time) or after
 --for, with a summary and the command that exports the postmortem; the

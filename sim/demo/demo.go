@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,7 @@ import (
 	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/room"
 	"github.com/warroom/warroom/sim"
+	pdsim "github.com/warroom/warroom/sim/pagerduty"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
 
@@ -74,15 +77,19 @@ type Options struct {
 
 // Demo is a running simulated launch.
 type Demo struct {
-	Room   *room.Room
-	Sim    *sim.Sim
-	Slack  *slacksim.Server
-	Clock  clock.Clock
-	T0     time.Time
-	End    time.Time // scenario end (engine time)
-	Dir    string
-	cancel context.CancelFunc
-	tmp    bool
+	Room  *room.Room
+	Sim   *sim.Sim
+	Slack *slacksim.Server
+	// PagerDuty is the local PagerDuty the room pages through; its
+	// simulated phones acknowledge through the signed webhook.
+	PagerDuty *pdsim.Server
+	hooks     *http.Server
+	Clock     clock.Clock
+	T0        time.Time
+	End       time.Time // scenario end (engine time)
+	Dir       string
+	cancel    context.CancelFunc
+	tmp       bool
 
 	human      string
 	stopPeople context.CancelFunc
@@ -180,19 +187,6 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 	}
 	cfg.Slack = &config.Slack{APIURL: d.Slack.APIURL(), Channel: d.Slack.ChannelID(),
 		BotToken: config.Secret{Env: "SLACK_BOT_TOKEN"}, AppToken: config.Secret{Env: "SLACK_APP_TOKEN"}}
-	// The demo's credentials: the simulator accepts any key, the admin API
-	// only this run's token. They live in this process's environment only.
-	for k, v := range map[string]string{
-		"DD_API_KEY": "demo" + token[:24], "DD_APP_KEY": "demo" + token[:32],
-		"SIM_ADMIN_URL": d.Sim.AdminURL, "SIM_ADMIN_TOKEN": token,
-		"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": app,
-	} {
-		os.Setenv(k, v)
-	}
-	d.Room, err = room.Open(ctx, room.Options{Config: cfg, JournalPath: jpath, Clock: d.Clock, Logger: o.Logger})
-	if err != nil {
-		return nil, err
-	}
 	d.human = o.Human
 	if d.human == "" {
 		d.human = cfg.Roles.Commander
@@ -200,6 +194,30 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 	if cfg.Person(d.human) == nil {
 		return nil, fmt.Errorf("%q is not on the demo's roster", d.human)
 	}
+	// The demo's credentials: the simulator accepts any key, the admin API
+	// only this run's token. They live in this process's environment only.
+	env := map[string]string{
+		"DD_API_KEY": "demo" + token[:24], "DD_APP_KEY": "demo" + token[:32],
+		"SIM_ADMIN_URL": d.Sim.AdminURL, "SIM_ADMIN_TOKEN": token,
+		"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": app,
+	}
+	hooks, err := d.startPagerDuty(cfg, env)
+	if err != nil {
+		return nil, fmt.Errorf("start the local PagerDuty: %w", err)
+	}
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
+	d.Room, err = room.Open(ctx, room.Options{Config: cfg, JournalPath: jpath, Clock: d.Clock, Logger: o.Logger})
+	if err != nil {
+		hooks.Close()
+		return nil, err
+	}
+	// PagerDuty's webhooks reach the room as they would reach serve.
+	mux := http.NewServeMux()
+	mux.Handle("/api/pagerduty", d.Room.PagerDutyWebhook(o.Logger))
+	d.hooks = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go d.hooks.Serve(hooks)
 	pctx, stop := context.WithCancel(ctx)
 	d.stopPeople, d.peopleDone = stop, make(chan struct{})
 	// Subscribe before returning, so that nothing the caller does next
@@ -220,6 +238,63 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		}
 	}()
 	return d, nil
+}
+
+// phoneDelay is how long (scenario time) a paged person takes to
+// acknowledge on their phone.
+const phoneDelay = 30 * time.Second
+
+// startPagerDuty starts the local PagerDuty and points the room at it:
+// every roster person has an integration of their own (their phone) and a
+// PagerDuty user; owners are paged a minute after an alert of theirs
+// fires unacked (escalation.owner) and, except the human, acknowledge on
+// their phone half a minute later, which PagerDuty's signed webhook
+// brings back to the room. It returns the listener the webhook posts to.
+func (d *Demo) startPagerDuty(cfg *config.Config, env map[string]string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	var ints []pdsim.Integration
+	noPhone := map[string]bool{}
+	for i := range cfg.Roster {
+		p := &cfg.Roster[i]
+		user, name := fmt.Sprintf("PDEMO%02d", i+1), "PD_KEY_"+envName(p.Handle)
+		key := pdsim.NewRoutingKey()
+		env[name] = key
+		p.PagerDuty = &config.PersonPagerDuty{User: user, RoutingKey: config.Secret{Env: name}}
+		ints = append(ints, pdsim.Integration{RoutingKey: key, ServiceID: fmt.Sprintf("PSVC%03d", i+1), ServiceName: p.Name + "'s phone",
+			Assignee: pdsim.User{ID: user, Name: p.Name}})
+		if p.Handle == d.human {
+			noPhone[user] = true // the human answers in the room
+		}
+	}
+	secret := randomToken()
+	env["PD_WEBHOOK_SECRET"] = secret
+	d.PagerDuty = pdsim.New(pdsim.Options{Clock: d.Clock, Integrations: ints, WebhookURL: "http://" + ln.Addr().String() + "/api/pagerduty",
+		WebhookSecrets: []string{secret}, Phones: phoneDelay, NoPhone: noPhone})
+	if err := d.PagerDuty.Start(); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cfg.PagerDuty = &config.PagerDuty{EventsURL: d.PagerDuty.URL(), WebhookSecret: config.Secret{Env: "PD_WEBHOOK_SECRET"}}
+	if cfg.Escalation.Owner == 0 {
+		cfg.Escalation.Owner = config.Duration(time.Minute)
+	}
+	return ln, nil
+}
+
+// envName makes a handle part of an environment variable's name.
+func envName(handle string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, handle)
 }
 
 // Human is the handle the simulator never acts as.
@@ -280,8 +355,14 @@ func (d *Demo) Close() error {
 		<-d.peopleDone
 		d.pending.Wait()
 	}
+	if d.hooks != nil {
+		d.hooks.Close()
+	}
 	if d.Room != nil && !d.finished {
 		err = d.Room.Close()
+	}
+	if d.PagerDuty != nil {
+		d.PagerDuty.Close()
 	}
 	if d.Slack != nil {
 		d.Slack.Close()
@@ -480,6 +561,9 @@ func (d *Demo) Finish(ctx context.Context) (*Summary, error) {
 	}
 	end := d.Clock.Now()
 	d.finished = true
+	if d.hooks != nil {
+		d.hooks.Close() // no more acknowledgements from phones
+	}
 	if err := d.Room.Close(); err != nil {
 		return nil, err
 	}

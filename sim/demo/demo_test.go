@@ -256,3 +256,61 @@ func TestSimulatorNeverActsAsTheHuman(t *testing.T) {
 		}
 	}
 }
+
+// The round trip: with nobody acking in the room, owners are paged through
+// the local PagerDuty a minute after their alert fires, acknowledge on
+// their phones, and the signed webhook acks the alert in the room as them
+// ("via PagerDuty"). The human is never acked for.
+func TestOwnersAckFromTheirPhones(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a third of the story")
+	}
+	dir := t.TempDir()
+	d, err := Start(context.Background(), Options{Speed: demoSpeed, Seed: 1, Dir: dir, JournalPath: filepath.Join(dir, "j.db"), Human: "tomas"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var st *incident.State
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st = d.snapshot(context.Background())
+		n := 0
+		for _, ev := range st.Recent {
+			if ev.Kind == incident.KindAck && strings.HasSuffix(ev.Text, "via PagerDuty") {
+				n++
+			}
+		}
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, ev := range st.Recent {
+				t.Log(ev.Line())
+			}
+			t.Fatal("no acknowledgements from phones")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	paged := map[string]bool{}
+	for _, ev := range st.Recent {
+		switch {
+		case ev.Kind == incident.KindPage:
+			paged[ev.Page.To] = true
+		case ev.Kind == incident.KindAck && strings.HasSuffix(ev.Text, "via PagerDuty"):
+			if !paged[ev.Actor] {
+				t.Fatalf("%s acked from a phone that was never paged: %s", ev.Actor, ev.Line())
+			}
+			if ev.Actor == "tomas" {
+				t.Fatalf("the simulator acked as the human: %s", ev.Line())
+			}
+		case ev.Kind == incident.KindPaging:
+			t.Fatalf("a paging problem: %s", ev.Line())
+		}
+	}
+	incs := d.PagerDuty.Incidents()
+	if len(incs) == 0 {
+		t.Fatal("no PagerDuty incidents")
+	}
+	t.Logf("%d PagerDuty incidents; pages to %v", len(incs), paged)
+}
