@@ -52,6 +52,9 @@ const ackAction = "warroom_ack"
 
 type formatter struct {
 	roster *roles.Roster
+	// named are the firing alerts whose message names the owner without
+	// a mention (see Options.OwnerPages), by seq.
+	named map[int64]bool
 }
 
 // clip shortens s to at most n runes (before escaping, so that no entity
@@ -384,7 +387,11 @@ func (f *formatter) apply(m *alertModel, ev incident.Event) {
 			text = fmt.Sprintf("%s `%s` now %s: %s", levelEmoji(a.Level), user(a.ID, 20), levelName(a.Level), user(ev.Text, maxAlertText))
 		case fired:
 			text = fmt.Sprintf("%s fired: %s", levelEmoji(a.Level), user(ev.Text, maxAlertText))
-			if a.Owner != "" {
+			switch {
+			case a.Owner == "":
+			case f.named[ev.Seq]:
+				text += " — owner " + user(a.Owner, 60)
+			default:
 				text += " — " + f.mention(a.Owner)
 			}
 		default:

@@ -78,6 +78,12 @@ type Options struct {
 	// conversations.history calls) per second (default 50 a minute,
 	// Slack's Tier 3), with a burst of 5.
 	UpdateRate float64
+	// OwnerPages says the room pages owners itself (escalation.owner):
+	// an alert's message then names its owner without mentioning them,
+	// since their page does. Otherwise the owner is mentioned by the
+	// first alert message of theirs in a minute (incident.PageEvery), so
+	// a burst of alerts on their service notifies them once.
+	OwnerPages bool
 	// DigestAfter: with more queued messages than this, timeline events
 	// are coalesced into digest messages (default 5).
 	DigestAfter int
@@ -192,7 +198,9 @@ type Mirror struct {
 	// group update it instead of posting their own (see planAlert).
 	groups    map[string]*alertMsg
 	groupOpen map[string]int // open alerts of each group, as planned
-	prioRun   int            // priority sends in a row (see take)
+	// mentioned is when each owner was last mentioned by an alert message.
+	mentioned map[string]time.Time
+	prioRun   int // priority sends in a row (see take)
 
 	state     string
 	errText   string
@@ -296,7 +304,8 @@ func New(o Options) (*Mirror, error) {
 	}
 	m := &Mirror{
 		o: o, eng: o.Engine, j: o.Journal, clk: o.Clock,
-		f:           &formatter{roster: o.Engine.Roster()},
+		f:           &formatter{roster: o.Engine.Roster(), named: map[int64]bool{}},
+		mentioned:   map[string]time.Time{},
 		rng:         rand.New(rand.NewPCG(seed, 0x51ac)),
 		outstanding: map[int64]int{},
 		covered:     map[int64]bool{},

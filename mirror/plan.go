@@ -168,6 +168,7 @@ func (m *Mirror) planAlert(ev incident.Event) {
 	if a == nil {
 		switch {
 		case firing && !m.covered[ev.Seq] && m.ownMessage(ev):
+			m.mentionOwner(ev)
 			a = &alertMsg{state: alertUnposted, pending: []incident.Event{ev}}
 			a.queued = &op{kind: opAlert, seq: ev.Seq, alert: a, prio: ev.Alert.Level == incident.LevelCrit}
 			m.alerts[id] = a
@@ -197,6 +198,28 @@ func (m *Mirror) planAlert(ev incident.Event) {
 			m.addLine(ev)
 		}
 	}
+}
+
+// mentionOwner decides whether a new alert message mentions its owner:
+// once a minute at most, and never when the owner's page does (see
+// Options.OwnerPages). m.mu is held.
+func (m *Mirror) mentionOwner(ev incident.Event) {
+	owner := ev.Alert.Owner
+	if owner == "" {
+		return
+	}
+	if last, ok := m.mentioned[owner]; m.o.OwnerPages || ok && ev.Time.Sub(last) < incident.PageEvery {
+		m.f.named[ev.Seq] = true
+		if len(m.f.named) > 10000 {
+			for seq := range m.f.named {
+				if seq < ev.Seq-5000 {
+					delete(m.f.named, seq)
+				}
+			}
+		}
+		return
+	}
+	m.mentioned[owner] = ev.Time
 }
 
 // ownMessage decides whether a new alert gets a message of its own (with

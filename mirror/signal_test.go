@@ -86,3 +86,40 @@ func (h *harness) waitIngested() {
 		return h.m.ingested >= h.j.LastSeq()
 	})
 }
+
+// The owner is mentioned once for a burst of alerts on their service (the
+// first message of theirs in a minute; the others name them), and again
+// after a minute; with escalation.owner the room pages them, so the
+// messages only name them and the page mentions them.
+func TestOwnerMentionedOncePerBurst(t *testing.T) {
+	for _, ownerPages := range []bool{false, true} {
+		h := newHarness(t, hopts{mirror: func(o *Options) { o.OwnerPages = ownerPages }})
+		h.drive(time.Minute, h.drained)
+		raise := func(text string) {
+			h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: text})
+		}
+		for i := range 4 {
+			raise(fmt.Sprintf("burst %d", i))
+		}
+		h.drive(time.Minute, h.drained)
+		h.clk.Advance(incident.PageEvery)
+		raise("a minute later")
+		h.drive(time.Minute, h.drained)
+		mentions, named := 0, 0
+		for _, m := range h.alertMsgs("fired: ") {
+			if strings.Contains(m.Text, "<@U0ALICE>") {
+				mentions++
+			}
+			if strings.Contains(m.Text, "— owner alice") {
+				named++
+			}
+		}
+		want := 2
+		if ownerPages {
+			want = 0
+		}
+		if mentions != want || mentions+named != 5 {
+			t.Fatalf("owner pages %v: %d alert messages mention alice, %d name her; want %d mentions of 5", ownerPages, mentions, named, want)
+		}
+	}
+}

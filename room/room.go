@@ -119,6 +119,7 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 			return nil, err
 		}
 		mo.Engine, mo.Journal, mo.Clock = r.Engine, j, o.Clock
+		mo.OwnerPages = o.Config.Escalation.Owner > 0
 		mo.Logf = func(format string, args ...any) { o.Logger.Info(fmt.Sprintf(format, args...), "component", "mirror") }
 		if o.MirrorOptions != nil {
 			o.MirrorOptions(&mo)
