@@ -150,28 +150,10 @@ func (p *Publisher) Status() outbox.Status { return p.ob.Status()[0] }
 // Resume restarts publishing after a fatal answer (the key was fixed).
 func (p *Publisher) Resume() { p.ob.Resume() }
 
-// StatusLine is the destination's state for status bars, e.g. "ok",
-// "2 queued", "rate-limited, retry 10:32:05", "stopped: Could not
-// authenticate".
-func StatusLine(st outbox.Status, now time.Time) string {
-	s := st.State
-	if st.Queued > 0 {
-		s += fmt.Sprintf(", %d queued", st.Queued)
-	}
-	if st.Uncertain > 0 {
-		s += fmt.Sprintf(", %d uncertain", st.Uncertain)
-	}
-	if st.Failed > 0 {
-		s += fmt.Sprintf(", %d failed", st.Failed)
-	}
-	if !st.RetryAt.IsZero() && st.RetryAt.After(now) {
-		s += ", retry in " + incident.Age(st.RetryAt.Sub(now))
-	}
-	if st.Err != "" && st.State != outbox.StateOK {
-		s += ": " + st.Err
-	}
-	return s
-}
+// StatusLine is Status for status bars ("ok", "rate-limited, 2 queued,
+// retry in 41s", "stopped, 1 queued: Statuspage: Could not
+// authenticate").
+func (p *Publisher) StatusLine() string { return p.Status().Line(p.o.Clock.Now()) }
 
 // follow wakes the outbox whenever events are committed.
 func (p *Publisher) follow(ctx context.Context, sub *incident.Subscription) {

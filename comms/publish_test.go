@@ -300,7 +300,7 @@ func TestBadKeyStopsAndKeepsTheQueue(t *testing.T) {
 	if !errors.Is(st.Cause, outbox.ErrFatal) || !strings.Contains(st.Err, "Could not authenticate") || strings.Contains(st.Err, "canary") || st.Queued != 1 {
 		t.Fatalf("status %+v", st)
 	}
-	if line := StatusLine(st, r.clk.Now()); !strings.Contains(line, "stopped, 1 queued: Statuspage: Could not authenticate") {
+	if line := r.pub.StatusLine(); !strings.Contains(line, "stopped, 1 queued: Statuspage: Could not authenticate") {
 		t.Fatalf("status line %q", line)
 	}
 	r.close()

@@ -284,7 +284,7 @@ func (r *Room) PublisherStatus() string {
 	if r.Publisher == nil {
 		return ""
 	}
-	return comms.StatusLine(r.Publisher.Status(), r.Engine.Clock().Now())
+	return r.Publisher.StatusLine()
 }
 
 // SourceBudgets is, per source with a rate-limit budget (Datadog), the
