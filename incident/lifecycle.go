@@ -603,3 +603,48 @@ func clipRunes(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// Silence is what customers heard, measured: the wait for the first
+// update and the longest stretch without one.
+type Silence struct {
+	// FirstUpdate is from the start to the first published update
+	// (HasFirst false: none was published).
+	FirstUpdate time.Duration
+	HasFirst    bool
+	// Longest is the longest stretch without an update, From → To, while
+	// the incident was not yet said to be resolved.
+	Longest  time.Duration
+	From, To time.Time
+}
+
+// Silences measures the updates between start (the impact start, else
+// when the incident went public) and end (the last event): the update
+// that says "resolved" closes the window early.
+func (l *Lifecycle) Silences(start, end time.Time) Silence {
+	var s Silence
+	if start.IsZero() || end.Before(start) {
+		return s
+	}
+	prev := start
+	gap := func(to time.Time) {
+		if d := to.Sub(prev); d > s.Longest {
+			s.Longest, s.From, s.To = d, prev, to
+		}
+		prev = to
+	}
+	for _, u := range l.Updates {
+		at := u.PublishedAt
+		if at.Before(start) {
+			continue
+		}
+		if !s.HasFirst {
+			s.FirstUpdate, s.HasFirst = at.Sub(start), true
+		}
+		gap(at)
+		if u.Draft.Status == StatusResolved {
+			return s
+		}
+	}
+	gap(end)
+	return s
+}

@@ -265,6 +265,11 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 	if s.r.Pager != nil {
 		o.PagingStatus = s.r.PagingStatus
 	}
+	if u := s.o.StatusURL; u != "" {
+		o.StatusPageURL = u
+	} else if a := s.StatusAddr(); a != "" {
+		o.StatusPageURL = "http://" + a + "/"
+	}
 	// The program ends by Quit (the middleware quits it when the session
 	// ends), not by a cancelled context, so a normal disconnect is not
 	// logged as a crash; the feed still follows the session's context.

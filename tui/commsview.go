@@ -224,7 +224,11 @@ func (m *Model) renderComms(w, h int) []string {
 		b.add("")
 	}
 	// Published updates, newest first.
-	b.add(" " + s.Bold.S("Published updates") + s.Muted.S(fmt.Sprintf(" (%d) · newest first", len(l.Updates))))
+	head := " " + s.Bold.S("Published updates") + s.Muted.S(fmt.Sprintf(" (%d) · newest first", len(l.Updates)))
+	if u := m.o.StatusPageURL; u != "" {
+		head += s.Muted.S(" · status page ") + s.Accent.S(textsafe.Line(u))
+	}
+	b.add(head)
 	if len(l.Updates) == 0 {
 		b.add(" " + s.Muted.S("none yet — w writes one from a template"))
 	}
@@ -706,6 +710,9 @@ func (m *Model) preview(d incident.Draft, inner int, focus int, editing bool) []
 	}
 	c = append(c, s.Subtle.S(strings.Repeat("─", inner)))
 	dest := "the room's status page"
+	if u := m.o.StatusPageURL; u != "" {
+		dest += " (" + textsafe.Line(u) + ")"
+	}
 	if m.cfg.Slack != nil {
 		dest += " · Slack (" + m.cfg.Slack.Channel + ")"
 	}

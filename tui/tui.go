@@ -75,6 +75,9 @@ type Options struct {
 	// "ok, lag 2s"). It is called once a second in a Cmd, so it must be
 	// safe for concurrent use.
 	MirrorStatus func() string
+	// StatusPageURL is the room's public status page, when one is served
+	// (the Comms view names it).
+	StatusPageURL string
 	// PublisherStatus optionally reports the Statuspage publisher's state
 	// (e.g. "ok", "rate-limited, 2 queued, retry in 41s"). Called once a
 	// second in a Cmd, like MirrorStatus.

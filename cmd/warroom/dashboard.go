@@ -19,6 +19,8 @@ type dashboard struct {
 	finish func() tui.EndMsg
 	// quiet turns the terminal's bell and desktop notifications off.
 	quiet bool
+	// statusURL is the room's public status page, when it serves one.
+	statusURL string
 }
 
 // runDashboard shows the room in this terminal as handle (default: the
@@ -48,6 +50,7 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 	if r.Pager != nil {
 		opts.PagingStatus = r.PagingStatus
 	}
+	opts.StatusPageURL = d.statusURL
 	p := tea.NewProgram(tui.New(opts), tui.ProgramOptions(opts)...)
 	go func() {
 		select {

@@ -87,7 +87,7 @@ journal is kept for it.`,
 				sum, sumErr = d.Finish(context.Background())
 			}
 			if !headless {
-				err := runDashboard(ctx, d.Room, o.Human, dashboard{ends: ends, quiet: quiet, finish: func() tui.EndMsg {
+				err := runDashboard(ctx, d.Room, o.Human, dashboard{ends: ends, quiet: quiet, statusURL: d.StatusURL, finish: func() tui.EndMsg {
 					finish()
 					if sumErr != nil {
 						return tui.EndMsg{Title: "The demo has ended", Lines: []string{"The summary could not be read: " + sumErr.Error()}}
@@ -141,5 +141,6 @@ journal is kept for it.`,
 	f.StringVar(&transcript, "slack-transcript", "", "write every message the local Slack receives to this file")
 	f.BoolVar(&quiet, "quiet", false, "no bell or desktop notification when something waits for you")
 	f.StringVar(&o.Human, "as", "", "who you are in the dashboard (default: the commander); the simulator plays everyone else")
+	f.StringVar(&o.StatusAddr, "status", "", "serve the room's public status page on this address (default: a free loopback port, named in the Comms view and the summary)")
 	return cmd
 }

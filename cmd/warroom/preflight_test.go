@@ -11,13 +11,14 @@ import (
 	"github.com/warroom/warroom/examples/airdrop"
 	"github.com/warroom/warroom/sim"
 	slacksim "github.com/warroom/warroom/sim/slack"
+	spsim "github.com/warroom/warroom/sim/statuspage"
 )
 
 // TestCheckEnvListsEveryUnsetVariable: with nothing set, check --env on
 // the example lists every ${VAR} of the file and its playbooks, each by
 // file:line, and exits 1.
 func TestCheckEnvListsEveryUnsetVariable(t *testing.T) {
-	for _, v := range []string{"DD_API_KEY", "DD_APP_KEY", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SIM_ADMIN_URL", "SIM_ADMIN_TOKEN"} {
+	for _, v := range []string{"DD_API_KEY", "DD_APP_KEY", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SIM_ADMIN_URL", "SIM_ADMIN_TOKEN", "STATUSPAGE_API_KEY"} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
@@ -31,6 +32,7 @@ func TestCheckEnvListsEveryUnsetVariable(t *testing.T) {
 		`warroom.yaml:\d+:\d+: sources\[1\]\.app_key: DD_APP_KEY is not set`,
 		`warroom.yaml:\d+:\d+: slack\.bot_token: SLACK_BOT_TOKEN is not set`,
 		`warroom.yaml:\d+:\d+: slack\.app_token: SLACK_APP_TOKEN is set but empty`,
+		`warroom.yaml:\d+:\d+: comms\.statuspage\.api_key: STATUSPAGE_API_KEY is not set`,
 		`playbooks/rpc-traffic-split\.yaml:\d+:\d+: vars\.admin\.env: SIM_ADMIN_URL is not set`,
 		`playbooks/rpc-traffic-split\.yaml:\d+:\d+: secrets\.admin_token: SIM_ADMIN_TOKEN is not set`,
 		`playbooks/waf-mode\.yaml:\d+:\d+: secrets\.admin_token: SIM_ADMIN_TOKEN is not set`,
@@ -39,9 +41,9 @@ func TestCheckEnvListsEveryUnsetVariable(t *testing.T) {
 			t.Errorf("missing %s in:\n%s", want, errs)
 		}
 	}
-	// Seven playbooks × two variables, and four in the file.
-	if n := strings.Count(errs, " is not set") + strings.Count(errs, " is set but empty"); n != 18 {
-		t.Errorf("%d variables reported, want 18:\n%s", n, errs)
+	// Seven playbooks × two variables, and five in the file.
+	if n := strings.Count(errs, " is not set") + strings.Count(errs, " is set but empty"); n != 19 {
+		t.Errorf("%d variables reported, want 19:\n%s", n, errs)
 	}
 	// A comment that mentions ${NAME} is not a reference.
 	if strings.Contains(errs, "NAME") {
@@ -69,6 +71,11 @@ func simRoom(t *testing.T, edit func(string) string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sl.Close() })
+	sp := spsim.New(spsim.Options{APIKey: "sp-preflight-key-0123456789"})
+	if err := sp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sp.Close)
 	dir := t.TempDir()
 	path, err := airdrop.WriteTo(dir)
 	if err != nil {
@@ -86,6 +93,7 @@ func simRoom(t *testing.T, edit func(string) string) string {
 		"http://127.0.0.1:8545", s.RPC["infura"],
 		"http://127.0.0.1:8546", s.RPC["nethermind"],
 		"http://127.0.0.1:8127/api/", sl.APIURL(),
+		"http://127.0.0.1:8128/v1", sp.APIURL(),
 		"C06JUPWAR1", sl.ChannelID(),
 	).Replace(string(b))
 	if edit != nil {
@@ -98,6 +106,7 @@ func simRoom(t *testing.T, edit func(string) string) string {
 		"DD_API_KEY": "0123456789abcdef0123456789abcdef", "DD_APP_KEY": "0123456789abcdef0123456789abcdef01234567",
 		"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": app,
 		"SIM_ADMIN_URL": s.AdminURL, "SIM_ADMIN_TOKEN": "test-admin-token-0123",
+		"STATUSPAGE_API_KEY": "sp-preflight-key-0123456789",
 	} {
 		t.Setenv(k, v)
 	}

@@ -3,7 +3,9 @@
 // production sources, engine and playbooks unchanged. The person at the
 // dashboard is the commander; simulated owners request the right
 // mitigations, a simulated deputy approves the commander's own requests,
-// and the demo ends with its story, with a summary.
+// the simulated comms role tells customers what happens (a local
+// Statuspage and the room's own status page), and the demo ends with its
+// story, with a summary.
 package demo
 
 import (
@@ -32,6 +34,7 @@ import (
 	"github.com/warroom/warroom/sim"
 	pdsim "github.com/warroom/warroom/sim/pagerduty"
 	slacksim "github.com/warroom/warroom/sim/slack"
+	spsim "github.com/warroom/warroom/sim/statuspage"
 )
 
 // Options for Start.
@@ -73,6 +76,9 @@ type Options struct {
 	// AckDelay is how long simulated owners take to ack (default 40s of
 	// scenario time).
 	AckDelay time.Duration
+	// StatusAddr is where the room's public status page is served
+	// (default a free loopback port; see Demo.StatusURL).
+	StatusAddr string
 }
 
 // Demo is a running simulated launch.
@@ -84,6 +90,11 @@ type Demo struct {
 	// simulated phones acknowledge through the signed webhook.
 	PagerDuty *pdsim.Server
 	hooks     *http.Server
+	// Statuspage is the local Statuspage the room publishes to.
+	Statuspage *spsim.Server
+	// StatusURL is the room's own public status page.
+	StatusURL string
+	pageSrv   *http.Server
 	Clock     clock.Clock
 	T0        time.Time
 	End       time.Time // scenario end (engine time)
@@ -187,6 +198,10 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 	}
 	cfg.Slack = &config.Slack{APIURL: d.Slack.APIURL(), Channel: d.Slack.ChannelID(),
 		BotToken: config.Secret{Env: "SLACK_BOT_TOKEN"}, AppToken: config.Secret{Env: "SLACK_APP_TOKEN"}}
+	// A local Statuspage, so public updates are published for real.
+	if err := d.startPublic(cfg, token); err != nil {
+		return nil, fmt.Errorf("start the local Statuspage: %w", err)
+	}
 	d.human = o.Human
 	if d.human == "" {
 		d.human = cfg.Roles.Commander
@@ -200,6 +215,7 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		"DD_API_KEY": "demo" + token[:24], "DD_APP_KEY": "demo" + token[:32],
 		"SIM_ADMIN_URL": d.Sim.AdminURL, "SIM_ADMIN_TOKEN": token,
 		"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": app,
+		"STATUSPAGE_API_KEY": "sp" + token[:30],
 	}
 	hooks, err := d.startPagerDuty(cfg, env)
 	if err != nil {
@@ -218,6 +234,9 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 	mux.Handle("/api/pagerduty", d.Room.PagerDutyWebhook(o.Logger))
 	d.hooks = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go d.hooks.Serve(hooks)
+	if err := d.servePage(ctx, o.StatusAddr); err != nil {
+		return nil, fmt.Errorf("serve the status page: %w", err)
+	}
 	pctx, stop := context.WithCancel(ctx)
 	d.stopPeople, d.peopleDone = stop, make(chan struct{})
 	// Subscribe before returning, so that nothing the caller does next
@@ -364,6 +383,12 @@ func (d *Demo) Close() error {
 	if d.PagerDuty != nil {
 		d.PagerDuty.Close()
 	}
+	if d.pageSrv != nil {
+		d.pageSrv.Close()
+	}
+	if d.Statuspage != nil {
+		d.Statuspage.Close()
+	}
 	if d.Slack != nil {
 		d.Slack.Close()
 	}
@@ -409,6 +434,8 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 	defer close(d.peopleDone)
 	eng := d.Room.Engine
 	started := map[string]bool{}
+	pub := &publicPlay{public: !snap.Life.PublicSince.IsZero() || len(snap.Life.Updates) > 0}
+	d.resolveAtEnd(ctx, pub)
 	for {
 		// Requests already waiting (a continued journal, or a resync).
 		for id, r := range snap.Runs {
@@ -429,6 +456,7 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 				break
 			}
 			for _, ev := range u.Events {
+				d.onPublic(ctx, pub, ev, autopilot)
 				switch {
 				case ev.Kind == incident.KindAlert && ev.Alert != nil:
 					a, svc := *ev.Alert, ev.Service
@@ -568,7 +596,11 @@ func (d *Demo) Finish(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	d.tmp = false // keep the journal: the summary points at it
-	return summarize(ctx, d.Room.Journal.Path(), d.T0, end)
+	sum, err := summarize(ctx, d.Room.Journal.Path(), d.T0, end)
+	if sum != nil {
+		sum.StatusURL = d.StatusURL
+	}
+	return sum, err
 }
 
 func executing(st *incident.State) bool {

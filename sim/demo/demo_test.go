@@ -159,6 +159,24 @@ func TestHeadlessDemoEndToEnd(t *testing.T) {
 			t.Errorf("%s: started at line %d, succeeded at %d, %q resolved at %d", c.playbook, started, succeeded, c.resolved, resolved)
 		}
 	}
+	// The simulated comms role tells customers: the first update after the
+	// first crit alert, then as mitigations land, in order, each approved
+	// by the simulated deputy (the commander is the human), each on the
+	// local Statuspage.
+	var published, delivered []string
+	for _, l := range lines {
+		switch {
+		case l.kind == "UPDATE" && strings.HasPrefix(l.text, "dev approved sam's update"):
+			published = append(published, l.text)
+		case l.kind == "UPDATE" && strings.Contains(l.text, "published"):
+			t.Errorf("published without the deputy's approval: %s", l.text)
+		case l.kind == "DELIVERY" && strings.Contains(l.text, "reached Statuspage"):
+			delivered = append(delivered, l.text)
+		}
+	}
+	if len(published) < 2 || !strings.Contains(published[0], "(investigating)") || len(delivered) != len(published) {
+		t.Fatalf("public updates:\n%s\ndelivered:\n%s", strings.Join(published, "\n"), strings.Join(delivered, "\n"))
+	}
 }
 
 func TestSameSeedSameAlerts(t *testing.T) {

@@ -20,6 +20,11 @@ type Summary struct {
 	Alerts  []*incident.AlertLife
 	Runs    []*incident.Run // by id
 	Events  int
+	// Public is what customers were told: the updates published and how
+	// long they waited between them.
+	Updates   []*incident.PublicUpdate
+	Silence   incident.Silence
+	StatusURL string // the room's status page while the demo runs
 }
 
 func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, error) {
@@ -42,7 +47,10 @@ func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Summary{Journal: path, Elapsed: end.Sub(t0), Alerts: lives.List(), Events: int(st.LastSeq)}
+	s := &Summary{Journal: path, Elapsed: end.Sub(t0), Alerts: lives.List(), Events: int(st.LastSeq), Updates: st.Life.Updates}
+	if tm := st.Times(); !tm.Start.IsZero() && len(st.Recent) > 0 {
+		s.Silence = st.Life.Silences(tm.Start, st.Recent[len(st.Recent)-1].Time)
+	}
 	ids := make([]string, 0, len(st.Runs))
 	for id := range st.Runs {
 		ids = append(ids, id)
@@ -109,6 +117,30 @@ func (s *Summary) Lines() []string {
 			line += ", approved by " + r.Approver
 		}
 		out = append(out, line)
+	}
+	switch {
+	case len(s.Updates) == 0:
+		add("Public updates: none; customers were told nothing.")
+	default:
+		delivered := 0
+		for _, u := range s.Updates {
+			if u.Delivery["statuspage"].State == incident.DeliveryDelivered {
+				delivered++
+			}
+		}
+		line := fmt.Sprintf("Public updates: %d published (", len(s.Updates))
+		var st []string
+		for _, u := range s.Updates {
+			st = append(st, u.Draft.Status)
+		}
+		line += strings.Join(st, ", ") + ")"
+		if s.Silence.HasFirst {
+			line += fmt.Sprintf(", the first %s after customers were affected, the longest silence %s", incident.Age(s.Silence.FirstUpdate), incident.Age(s.Silence.Longest))
+		}
+		add("%s; %d on Statuspage.", line, delivered)
+	}
+	if s.StatusURL != "" {
+		add("Status page: %s", s.StatusURL)
 	}
 	add("Postmortem: %s", s.ExportCommand())
 	return out
