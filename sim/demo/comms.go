@@ -67,7 +67,7 @@ const (
 
 // publicPlay is where the room's public side is in the story.
 type publicPlay struct {
-	public, identified, monitoring, resolved bool
+	public, identified, monitoring bool
 	succeeded                                int
 }
 
