@@ -169,6 +169,8 @@ func (m *Model) kindPaint(e *incident.Event) paint {
 		return s.Accent
 	case incident.KindSource, incident.KindMirror, incident.KindStorage, incident.KindClock:
 		return s.Level[sevStale]
+	case incident.KindPaging:
+		return s.Level[sevWarn] // a page that did not reach PagerDuty, a refused webhook
 	}
 	return s.Text
 }
