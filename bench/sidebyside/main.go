@@ -115,6 +115,7 @@ func main() {
 	warroomBin := flag.String("warroom", "", "warroom binary (default: build ./cmd/warroom with CGO_ENABLED=0)")
 	graftermBin := flag.String("grafterm", "", "grafterm binary (default: build v0.2.0 from the module cache into a temporary directory)")
 	extraEnv := flag.String("warroom-env", "", "extra environment for warroom, comma-separated K=V")
+	profile := flag.Bool("profile", false, "also take warroom's CPU profile over the window and its heap profile at the end (WARROOM_PPROF), into -o")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 
@@ -179,7 +180,7 @@ scrape_configs:
 		k := r % len(order)
 		order = append(order[k:], order[:k]...)
 		for _, c := range order {
-			res := measure(tm, c, r, work, *out, promURL, *warroomBin, *graftermBin, *extraEnv, *warm, *dur)
+			res := measure(tm, c, r, work, *out, promURL, *warroomBin, *graftermBin, *extraEnv, *profile, *warm, *dur)
 			log.Printf("round %d %-22s first frame %6s  all data %6s  CPU %5.2f%%  RssAnon %5.1f MB  RSS %5.1f MB  load %.2f→%.2f",
 				r+1, c.name, ms(res.firstFrame), ms(res.allData), res.cpuPct, float64(res.rssAnonKB)/1024, float64(res.rssKB)/1024, res.load1Before, res.load1After)
 			results = append(results, res)
@@ -192,11 +193,12 @@ scrape_configs:
 	log.Printf("results in %s", *out)
 }
 
-func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graftermBin, extraEnv string, warm, dur time.Duration) result {
+func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graftermBin, extraEnv string, profile bool, warm, dur time.Duration) result {
 	dir := filepath.Join(work, fmt.Sprintf("%s-%d", c.name, round))
 	must(os.MkdirAll(dir, 0o755))
 	var argv []string
 	var env []string
+	var pprofAddr string
 	switch c.tool {
 	case "warroom":
 		path := filepath.Join(dir, "warroom.yaml")
@@ -204,6 +206,10 @@ func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graft
 		argv = []string{warroomBin, "run", "-c", path, "--as", "ic", "--journal", filepath.Join(dir, "warroom.db")}
 		if extraEnv != "" {
 			env = strings.Split(extraEnv, ",")
+		}
+		if profile {
+			pprofAddr = "127.0.0.1:" + freePort()
+			env = append(env, "WARROOM_PPROF="+pprofAddr)
 		}
 	case "grafterm":
 		path := filepath.Join(dir, "dashboard.json")
@@ -247,7 +253,11 @@ func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graft
 	time.Sleep(warm)
 	cpu0, io0 := cpuTicks(pid), writeBytes(pid)
 	w0 := time.Now()
-	time.Sleep(dur)
+	if pprofAddr != "" {
+		fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(dur.Seconds())), filepath.Join(out, fmt.Sprintf("r%d-%s.cpu.pprof", round, c.name)))
+		fetch(fmt.Sprintf("http://%s/debug/pprof/heap", pprofAddr), filepath.Join(out, fmt.Sprintf("r%d-%s.heap.pprof", round, c.name)))
+	}
+	time.Sleep(dur - time.Since(w0))
 	cpu1, io1 := cpuTicks(pid), writeBytes(pid)
 	wall := time.Since(w0)
 	res.cpuPct = 100 * float64(cpu1-cpu0) / clkTck / wall.Seconds()
@@ -465,6 +475,22 @@ func loadavg() float64 {
 	}
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
+}
+
+// fetch saves what url answers to path.
+func fetch(url, path string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		log.Printf("profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		log.Printf("profile %s: %v %s", url, err, resp.Status)
+		return
+	}
+	must(os.WriteFile(path, b, 0o644))
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
