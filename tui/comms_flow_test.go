@@ -92,7 +92,7 @@ func startCommsRoom(t *testing.T) *commsRoom {
 
 func startCommsTUI(t *testing.T, e *incident.Engine, handle string, profile colorprofile.Profile) *teatest.TestModel {
 	t.Helper()
-	m := New(Options{Engine: e, Handle: handle, Profile: profile, Theme: ThemeDark})
+	m := New(Options{Engine: guarded{e}, Handle: handle, Profile: profile, Theme: ThemeDark})
 	tm := teatest.NewTestModel(t, &probed{m: m}, teatest.WithInitialTermSize(140, 44),
 		teatest.WithProgramOptions(append(ProgramOptions(Options{FPS: 30}), tea.WithColorProfile(profile))...))
 	t.Cleanup(func() { _ = tm.Quit() })

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -230,6 +231,7 @@ func newFakeEngine() *fakeEngine {
 }
 
 func (f *fakeEngine) Do(_ context.Context, c incident.Command) incident.Reply {
+	outsideUpdate("Do")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, c)
@@ -240,9 +242,10 @@ func (f *fakeEngine) Do(_ context.Context, c incident.Command) incident.Reply {
 }
 
 func (f *fakeEngine) Subscribe(context.Context, int) (*incident.State, *incident.Subscription, error) {
+	outsideUpdate("Subscribe")
 	return f.st.Clone(), &incident.Subscription{C: f.feed}, nil
 }
-func (f *fakeEngine) Unsubscribe(*incident.Subscription) {}
+func (f *fakeEngine) Unsubscribe(*incident.Subscription) { outsideUpdate("Unsubscribe") }
 func (f *fakeEngine) Roster() *roles.Roster              { return f.roster }
 func (f *fakeEngine) Config() *config.Config             { return f.cfg }
 func (f *fakeEngine) Clock() clock.Clock                 { return f.clk }
@@ -251,6 +254,41 @@ func (f *fakeEngine) commands() []incident.Command {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]incident.Command(nil), f.sent...)
+}
+
+// outsideUpdate panics when the engine is called from inside the model's
+// Update or View: a call is a round trip to the engine's goroutine (and
+// the journal behind it), which the TUI makes only in Cmds.
+func outsideUpdate(what string) {
+	pcs := make([]uintptr, 128)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "tui.(*Model).Update") || strings.HasSuffix(f.Function, "tui.(*Model).View") {
+			panic("engine." + what + " called inside " + f.Function + ": the TUI calls the engine only in Cmds")
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// guarded is the real engine, refusing calls from inside Update or View.
+type guarded struct{ *incident.Engine }
+
+func (g guarded) Do(ctx context.Context, c incident.Command) incident.Reply {
+	outsideUpdate("Do")
+	return g.Engine.Do(ctx, c)
+}
+
+func (g guarded) Subscribe(ctx context.Context, buffer int) (*incident.State, *incident.Subscription, error) {
+	outsideUpdate("Subscribe")
+	return g.Engine.Subscribe(ctx, buffer)
+}
+
+func (g guarded) Unsubscribe(s *incident.Subscription) {
+	outsideUpdate("Unsubscribe")
+	g.Engine.Unsubscribe(s)
 }
 
 // newTestModel builds a model for handle on the fixture, already holding

@@ -117,7 +117,7 @@ func waitScreen(t *testing.T, tm *teatest.TestModel, want ...string) string {
 
 func startTUI(t *testing.T, e *incident.Engine, handle string) *teatest.TestModel {
 	t.Helper()
-	m := New(Options{Engine: e, Handle: handle, Profile: colorprofile.ASCII, Theme: ThemeDark})
+	m := New(Options{Engine: guarded{e}, Handle: handle, Profile: colorprofile.ASCII, Theme: ThemeDark})
 	tm := teatest.NewTestModel(t, &probed{m: m}, teatest.WithInitialTermSize(120, 40),
 		teatest.WithProgramOptions(append(ProgramOptions(Options{FPS: 30}), tea.WithColorProfile(colorprofile.ASCII))...))
 	t.Cleanup(func() { _ = tm.Quit() })

@@ -121,7 +121,7 @@ func launchEngine(t *testing.T) (*incident.Engine, *clock.Fake) {
 // recorded with one.
 func TestFlowLaunchBoard(t *testing.T) {
 	e, clk := launchEngine(t)
-	m := New(Options{Engine: e, Handle: "rosa", Profile: colorprofile.ASCII, Theme: ThemeDark})
+	m := New(Options{Engine: guarded{e}, Handle: "rosa", Profile: colorprofile.ASCII, Theme: ThemeDark})
 	tm := teatest.NewTestModel(t, &probed{m: m}, teatest.WithInitialTermSize(120, 40),
 		teatest.WithProgramOptions(append(ProgramOptions(Options{FPS: 30}), tea.WithColorProfile(colorprofile.ASCII))...))
 	t.Cleanup(func() { _ = tm.Quit() })

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -793,4 +794,22 @@ func TestStatusBarShowsSourceBudgets(t *testing.T) {
 	if v := plainView(m); !strings.Contains(v, "dd:429(1 stale) 98/1600 per 1h, every 1m31s triton") {
 		t.Fatalf("status bar without the budget:\n%s", v)
 	}
+}
+
+// TestEngineDoubleRefusesCallsFromUpdate: the test engines fail a test
+// that calls them inside Update, as a Cmd run inline by Update would.
+func TestEngineDoubleRefusesCallsFromUpdate(t *testing.T) {
+	f := newFakeEngine()
+	m := newTestModel(t, f, "tomas", 80, 24)
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(fmt.Sprint(r), "engine.Do called inside") {
+			t.Fatalf("recovered %v, want the engine double to refuse a call inside Update", r)
+		}
+	}()
+	m.Update(laterMsg(func(m *Model) tea.Cmd {
+		m.eng.Do(context.Background(), incident.Note{By: "tomas", Text: "from Update"})
+		return nil
+	}))
+	t.Fatal("the call inside Update was not refused")
 }
