@@ -132,12 +132,31 @@ func (h *harness) observe(samples ...Sample) {
 	h.state() // a round trip orders us after the samples
 }
 
+// tick moves time on by step and returns once the engine has handled
+// every timer that fired: the engine sets its heartbeat again before it
+// handles one, so once the clock has as many timers as before, what the
+// heartbeat decided is being committed, and a round trip waits for it.
+// Without this, a heartbeat could run after the test's next step (a
+// command, a change of the journal) and commit in its place.
+func (h *harness) tick(step time.Duration) {
+	h.t.Helper()
+	n := h.clk.Waiters()
+	h.clk.Advance(step)
+	for deadline := time.Now().Add(10 * time.Second); h.clk.Waiters() < n && time.Now().Before(deadline); {
+		select {
+		case <-h.e.Done():
+			return
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
+	h.state()
+}
+
 // advance moves time on and lets the engine's heartbeat run.
 func (h *harness) advance(d time.Duration) {
 	h.t.Helper()
 	for step := time.Second; d > 0; d -= step {
-		h.clk.Advance(step)
-		h.state()
+		h.tick(step)
 	}
 }
 

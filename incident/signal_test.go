@@ -31,7 +31,7 @@ func (h *harness) events(kind Kind) []Event {
 func (h *harness) advanceFresh(d time.Duration) {
 	h.t.Helper()
 	for step := time.Second; d > 0; d -= step {
-		h.clk.Advance(step)
+		h.tick(step)
 		h.observe(Sample{Service: "tokens", Pane: "p95", Value: 0.1}, Sample{Service: "history", Pane: "rps", Value: 10},
 			Sample{Service: "tokens", Pane: "errors", NoData: true}, Sample{Service: "tokens", Pane: "throttles", NoData: true})
 	}
@@ -284,7 +284,7 @@ func TestRestartWithManyOpenAlertsPagesEachPersonAtMostOncePerMinute(t *testing.
 	h = openHarness(t, path, signalConfig())
 	h.clk.Advance(30 * time.Minute) // the room was down past every delay
 	for range 5 * 60 {
-		h.clk.Advance(time.Second)
+		h.tick(time.Second)
 		h.sync()
 	}
 	perMinute := map[string]map[int64]int{}
@@ -352,7 +352,7 @@ func TestRateLimitedSourceAlertsOnlyAfterALongWait(t *testing.T) {
 	h := signalHarness(t)
 	h.e.Submit(context.Background(), ReportSource{Info: SourceInfo{ID: "prom", Health: "rate-limited", Error: "429"}})
 	for range 4 * 60 {
-		h.clk.Advance(time.Second)
+		h.tick(time.Second)
 		h.observe(Sample{Service: "tokens", Pane: "p95", Stale: true, Error: "rate-limited"})
 	}
 	if a := h.openAlert(""); a != nil {
