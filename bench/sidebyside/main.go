@@ -230,7 +230,7 @@ func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graft
 		}
 		screen := tm.out("capture-pane", "-p", "-t", name)
 		el := time.Since(t0)
-		if res.firstFrame < 0 && drawn(screen) {
+		if res.firstFrame < 0 && drawn(c, screen) {
 			res.firstFrame = el
 		}
 		if res.firstFrame >= 0 {
@@ -279,8 +279,14 @@ func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graft
 	return res
 }
 
-// drawn: anything but blanks on screen.
-func drawn(screen string) bool { return strings.TrimSpace(screen) != "" }
+// drawn: the dashboard's frame is on screen (a pane's box for grafterm,
+// the tab bar for warroom), not just a line printed before it started.
+func drawn(c config, screen string) bool {
+	if c.tool == "grafterm" {
+		return strings.Contains(screen, "┌")
+	}
+	return strings.Contains(screen, "Overview")
+}
 
 // visiblePanes: how many panes can show data at once on 200×50 (warroom's
 // overview scrolls beyond what fits; every pane's service cell shows its
