@@ -260,6 +260,22 @@ func (ob *Outbox) Resume() {
 	}
 }
 
+// Quiet reports whether the outbox has nothing to do now: the reader has
+// planned every committed event and each destination waits, for work or
+// for a time that has not come. Tests that drive a fake clock advance it
+// only then.
+func (ob *Outbox) Quiet() bool {
+	if ob.o.Plan != nil && ob.Cursor() < ob.j.LastSeq() {
+		return false
+	}
+	for _, d := range ob.order {
+		if !d.quiet() {
+			return false
+		}
+	}
+	return true
+}
+
 // Cursor is the seq the reader has planned through.
 func (ob *Outbox) Cursor() int64 {
 	ob.mu.Lock()

@@ -214,10 +214,15 @@ func (p *Pager) queue(text string) {
 	}
 }
 
-// report records refused pages, and the destination stopping or coming
-// back, as PAGING events.
+// LateAfter is how long a page may wait for PagerDuty before the
+// timeline says that phones are not ringing.
+const LateAfter = 2 * time.Minute
+
+// report records refused pages, pages that have not reached PagerDuty for
+// LateAfter, and the destination stopping, as PAGING events; and when it
+// delivers again.
 func (p *Pager) report(ctx context.Context) {
-	stopped := false
+	stopped, late := false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -225,13 +230,20 @@ func (p *Pager) report(ctx context.Context) {
 		case <-p.signal:
 		case <-p.clk.After(5 * time.Second):
 		}
-		switch st := p.Status(); {
+		st := p.Status()
+		switch {
 		case st.State == outbox.StateStopped && !stopped:
 			stopped = true
 			p.queue("paging through PagerDuty stopped: " + st.Err)
 		case st.State != outbox.StateStopped && stopped:
 			stopped = false
 			p.queue("paging through PagerDuty works again")
+		case !stopped && !late && st.Lag(p.clk.Now()) >= LateAfter:
+			late = true
+			p.queue(fmt.Sprintf("pages have not reached PagerDuty for %s (%d queued): %s", incident.Age(st.Lag(p.clk.Now())), st.Queued, st.Err))
+		case late && st.Queued == 0:
+			late = false
+			p.queue("pages reach PagerDuty again")
 		}
 		p.mu.Lock()
 		reports := p.reports

@@ -161,9 +161,16 @@ func TestPagerDutyAnswers(t *testing.T) {
 	if line := r.pager.StatusLine(); !strings.Contains(line, "rate-limited, 1 queued, retry in") || !strings.Contains(line, "throttle exceeded") {
 		t.Fatalf("status line %q", line)
 	}
-	r.advance(30 * time.Second) // the default wait after a 429 without Retry-After
-	waitFor(t, "the 503", func() bool { return len(r.pd.Events()) == 2 })
-	waitFor(t, "the back-off", func() bool { return r.pager.Status().State == "retrying" })
+	// The default wait after a 429 without Retry-After is 30 s: the page
+	// went at 60 s.
+	r.advance(28 * time.Second)
+	if n := len(r.pd.Events()); n != 1 {
+		t.Fatalf("%d events before the 429's wait was over", n)
+	}
+	r.advance(time.Second)
+	if n, st := len(r.pd.Events()), r.pager.Status().State; n != 2 || st != "retrying" {
+		t.Fatalf("%d events, %s after the wait: want the 503 and a back-off", n, st)
+	}
 	r.advance(8 * time.Second)
 	r.delivered()
 	if tr := r.accepted("trigger"); len(tr) != 1 || len(r.pd.Events()) != 3 || !strings.HasPrefix(r.pager.StatusLine(), "ok") {
@@ -195,5 +202,41 @@ func TestPagerDutyAnswers(t *testing.T) {
 	}
 	if failed != 2 {
 		t.Fatalf("%d failed rows", failed)
+	}
+}
+
+// PagerDuty failing for minutes: the pages wait, backing off, and the
+// timeline says that phones are not ringing; then that they are again.
+func TestPagesLateInTheTimeline(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	fails := make([]int, 40)
+	for i := range fails {
+		fails[i] = 503
+	}
+	r.pd.Fail(fails...)
+	r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"})
+	r.advance(61 * time.Second)
+	waitFor(t, "the first 503", func() bool { return len(r.pd.Events()) >= 1 })
+	for len(r.events(incident.KindPaging)) == 0 {
+		r.advance(time.Second)
+		if r.clk.Now().Sub(t0) > 10*time.Minute {
+			t.Fatalf("no PAGING event after %d attempts", len(r.pd.Events()))
+		}
+	}
+	ev := r.events(incident.KindPaging)[0]
+	if !strings.Contains(ev.Text, "pages have not reached PagerDuty for 2m") || !strings.Contains(ev.Text, "HTTP 503") {
+		t.Fatalf("PAGING %q", ev.Text)
+	}
+	for len(r.accepted("trigger")) == 0 {
+		r.advance(time.Second)
+		if r.clk.Now().Sub(t0) > 20*time.Minute {
+			t.Logf("%+v", r.pager.Status())
+			t.Fatalf("never delivered after %d attempts", len(r.pd.Events()))
+		}
+	}
+	r.advance(6 * time.Second)
+	waitFor(t, "the recovery", func() bool { return len(r.events(incident.KindPaging)) == 2 })
+	if ev := r.events(incident.KindPaging)[1]; ev.Text != "pages reach PagerDuty again" {
+		t.Fatalf("PAGING %q", ev.Text)
 	}
 }

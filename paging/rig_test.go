@@ -171,12 +171,15 @@ func (r *rig) do(cmd incident.Command) incident.Reply {
 }
 
 // advance moves the room's clock a second at a time, letting the engine
-// take each heartbeat.
+// take each heartbeat and the Pager do what is due before the next.
 func (r *rig) advance(d time.Duration) {
 	r.t.Helper()
 	for step := time.Second; d > 0; d -= step {
 		r.clk.Advance(step)
 		r.sync()
+		if r.pager != nil {
+			waitFor(r.t, "the Pager to settle", r.pager.ob.Quiet)
+		}
 	}
 }
 
