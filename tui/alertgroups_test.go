@@ -66,6 +66,7 @@ func TestAlertGroupRowsQuietAlertsAndHonestEscalation(t *testing.T) {
 	b.emit(tNow, incident.Event{Kind: incident.KindEscalate, Actor: "escalation", Service: "banners",
 		Alert: &incident.AlertInfo{ID: lead, Pane: "rps", Level: incident.LevelCrit, Origin: "rule", Group: g.Key, To: "rosa", Step: 2, Count: 3}})
 	m.version++
+	m.eventsVersion++
 	press(m, "1")
 	wantScreen(t, m, "6m00s! ESCALATED")
 	press(m, "2")

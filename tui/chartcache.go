@@ -1,14 +1,15 @@
 package tui
 
 import (
-	"time"
+	"math"
 
 	"github.com/warroom/warroom/incident"
 )
 
-// chartKey identifies a rendered chart: the same pane history drawn at
-// the same size in the same style gives the same lines, so the 1 s tick
-// (which only moves ages and the clock) does not redraw charts.
+// chartKey identifies a rendered chart by what it draws: the values in
+// its window (their hash), its size and its style. A pane whose value
+// does not move keeps its chart however many samples arrive, and the 1 s
+// tick (ages and the clock) never redraws one.
 type chartKey struct {
 	pane   string
 	kind   uint8 // 1 spark, 2 overview braille, 3 detail braille
@@ -16,10 +17,7 @@ type chartKey struct {
 	labels bool
 	sev    sev
 	sty    *Styles
-	n      int
-	last   time.Time
-	lastV  float64
-	band   [2]float64 // the baseline band drawn, if any
+	data   uint64
 }
 
 // chartCache keeps two generations: what the last render used survives
@@ -48,13 +46,24 @@ func (c *chartCache) get(k chartKey, draw func() []string) []string {
 	return v
 }
 
-func (m *Model) chartKeyFor(pv *paneView, kind uint8, w, h int, labels bool) chartKey {
-	k := chartKey{pane: incident.PaneKey(pv.pane.Service, pv.pane.ID), kind: kind, w: w, h: h, labels: labels, sev: pv.sev, sty: m.sty, n: len(pv.pane.Series)}
-	if b := m.baselineBand(pv); b != nil {
-		k.band = *b
+// chartKeyFor keys a chart of the last n values of the pane's series
+// (what seriesValues(pane, n) returns); extra are other numbers the chart
+// draws (a baseline band).
+func (m *Model) chartKeyFor(pv *paneView, kind uint8, w, h, n int, labels bool, extra ...float64) chartKey {
+	k := chartKey{pane: incident.PaneKey(pv.pane.Service, pv.pane.ID), kind: kind, w: w, h: h, labels: labels, sev: pv.sev, sty: m.sty}
+	s := pv.pane.Series
+	if len(s) > n {
+		s = s[len(s)-n:]
 	}
-	if n := len(pv.pane.Series); n > 0 {
-		k.last, k.lastV = pv.pane.Series[n-1].T, pv.pane.Series[n-1].V
+	// FNV-1a over the values' bits and how many there are.
+	const prime = 1099511628211
+	hash := uint64(14695981039346656037) ^ uint64(len(s))
+	for _, p := range s {
+		hash = (hash ^ math.Float64bits(p.V)) * prime
 	}
+	for _, v := range extra {
+		hash = (hash ^ math.Float64bits(v)) * prime
+	}
+	k.data = hash
 	return k
 }

@@ -178,7 +178,11 @@ func (m *Model) chartBox(pv *paneView, w, h int) []string {
 			content = append(content, m.paneSpark(pv, cw))
 			break
 		}
-		content = append(content, m.charts.get(m.chartKeyFor(pv, 3, plotW, rows, true), func() []string { return m.drawDetailChart(pv, plotW, rows, yl) })...)
+		var band []float64
+		if b := m.baselineBand(pv); b != nil {
+			band = b[:]
+		}
+		content = append(content, m.charts.get(m.chartKeyFor(pv, 3, plotW, rows, 2*plotW, true, band...), func() []string { return m.drawDetailChart(pv, plotW, rows, yl) })...)
 		if axis {
 			content = append(content, m.timeAxis(pv, plotW, yl))
 		}

@@ -93,6 +93,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	}
 	m.st, m.sub, m.feedErr = msg.st, msg.sub, ""
 	m.version++
+	m.eventsVersion++
 	if m.st.LastSeq > 0 && len(m.st.Recent) > 0 {
 		if t := m.st.Recent[len(m.st.Recent)-1].Time; t.After(m.now) {
 			m.now = t
@@ -134,6 +135,12 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 		// Events (an ack, a role change, an alert) and a change of the
 		// journal's storage show at once.
 		m.invalidate()
+	case !m.o.NoTick:
+		// Samples alone move values and charts: they show with the next
+		// clock tick, at most a second later, so that the panes of a room
+		// draw one frame a second together with the clock, not one per
+		// sample.
+		m.samplesPending = true
 	case !m.redrawQueued:
 		// Samples alone move charts; coalesce them into at most one
 		// redraw per sampleRedraw instead of one per sample.
@@ -164,6 +171,15 @@ const sampleRedraw = 500 * time.Millisecond
 // apply folds one update into the model's state.
 func (m *Model) apply(u incident.Update) {
 	m.version++
+	if len(u.Events) > 0 || u.Presence != nil || u.Storage != nil {
+		m.eventsVersion++
+	}
+	for _, s := range u.Samples {
+		if m.samplesVersion == nil {
+			m.samplesVersion = map[string]uint64{}
+		}
+		m.samplesVersion[s.Service]++
+	}
 	m.st.ApplyUpdate(u)
 	if u.Now.After(m.now) {
 		m.now = u.Now

@@ -391,7 +391,7 @@ func (m *Model) paneSpark(pv *paneView, w int) string {
 		}
 		return m.sty.Muted.S("· no history")
 	}
-	return m.charts.get(m.chartKeyFor(pv, 1, w, 1, false), func() []string {
+	return m.charts.get(m.chartKeyFor(pv, 1, w, 1, w, false), func() []string {
 		return []string{m.sparkPaint(pv).S(sparkline(seriesValues(pv.pane, w), w))}
 	})[0]
 }
@@ -405,7 +405,7 @@ func (m *Model) paneChart(pv *paneView, w, rows int, labels bool) []string {
 		}
 		return out
 	}
-	return m.charts.get(m.chartKeyFor(pv, 2, w, rows, labels), func() []string { return m.drawPaneChart(pv, w, rows, labels) })
+	return m.charts.get(m.chartKeyFor(pv, 2, w, rows, 2*w, labels), func() []string { return m.drawPaneChart(pv, w, rows, labels) })
 }
 
 func (m *Model) drawPaneChart(pv *paneView, w, rows int, labels bool) []string {
@@ -522,27 +522,29 @@ func minMax(vals []float64) (float64, float64) {
 }
 
 // cellKey identifies a rendered overview cell. A cell changes with the
-// state, its size, selection and theme, the derived levels of its panes
-// (staleness moves with time) and, while it shows alert ages, the second.
+// state (events change any cell, samples only their service's), its size,
+// selection and theme, the derived levels of its panes (staleness moves
+// with time) and, while it shows alert ages or runs' time left, the second.
 type cellKey struct {
 	svc      string
 	w, h     int
 	selected bool
 	sty      *Styles
-	version  uint64
+	events   uint64
+	samples  uint64
 	sevs     uint64
 	second   int64
 }
 
 func (m *Model) cellKeyFor(sv *serviceView, w, h int, selected bool) cellKey {
-	k := cellKey{svc: sv.cfg.ID, w: w, h: h, selected: selected, sty: m.sty, version: m.version}
+	k := cellKey{svc: sv.cfg.ID, w: w, h: h, selected: selected, sty: m.sty, events: m.eventsVersion, samples: m.samplesVersion[sv.cfg.ID]}
 	for i := range sv.panes {
 		k.sevs = k.sevs*7 + uint64(sv.panes[i].sev)
 		if sv.panes[i].stale {
 			k.sevs += 3
 		}
 	}
-	if len(sv.open) > 0 {
+	if len(sv.open) > 0 || len(m.activeRuns(sv.cfg.ID)) > 0 {
 		k.second = m.now.Unix()
 	}
 	return k

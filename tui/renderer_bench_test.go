@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	uv "github.com/charmbracelet/ultraviolet"
 	"github.com/charmbracelet/colorprofile"
+	uv "github.com/charmbracelet/ultraviolet"
 )
 
 // BenchmarkRendererFrame is what bubbletea v2.0.10's renderer does with a

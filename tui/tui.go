@@ -280,9 +280,17 @@ type Model struct {
 	charts     chartCache
 	cells      map[cellKey][]string
 	hint       hintCache
-	// version counts state changes (snapshot, updates) for the caches.
-	version      uint64
-	redrawQueued bool
+	// version counts state changes (snapshot, updates) for the caches;
+	// eventsVersion counts those that may change any overview cell (a
+	// snapshot, events, presence, storage), samplesVersion the samples of
+	// each service.
+	version        uint64
+	eventsVersion  uint64
+	samplesVersion map[string]uint64
+	redrawQueued   bool
+	// samplesPending: samples arrived since the last frame; the clock
+	// tick draws them.
+	samplesPending bool
 }
 
 // New builds the model for one person. It does no I/O: Init subscribes.
@@ -465,6 +473,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.o.PagingStatus != nil {
 			m.paging = msg.paging
 		}
+		m.samplesPending = false
 		m.invalidate()
 		if !msg.chain || m.o.NoTick {
 			return m, nil // a tick from outside (tests) starts no second chain
@@ -500,7 +509,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // changes, so stray messages cost nothing.
 func (m *Model) View() tea.View {
 	if !m.cacheValid {
-		m.cache = m.render()
+		// The same frame is kept as the same string: the renderer then
+		// sees an unchanged view at the cost of a pointer compare, and
+		// draws nothing.
+		if s := m.render(); s != m.cache {
+			m.cache = s
+		}
 		m.cacheValid = true
 	}
 	v := tea.NewView(m.cache)

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
 )
@@ -812,4 +815,63 @@ func TestEngineDoubleRefusesCallsFromUpdate(t *testing.T) {
 		return nil
 	}))
 	t.Fatal("the call inside Update was not refused")
+}
+
+// TestSamplesShowWithTheClockTick: with the clock ticking, samples alone
+// wait for the next tick (one frame a second for every pane and the
+// clock), and a sample that changes nothing drawn leaves the very same
+// frame, which the renderer skips with a pointer compare.
+func TestSamplesShowWithTheClockTick(t *testing.T) {
+	f := newFakeEngine()
+	m := New(Options{Engine: f, Handle: "tomas", Width: 120, Height: 40, Profile: colorprofile.ASCII, Theme: ThemeDark})
+	st, sub, _ := f.Subscribe(context.Background(), 1)
+	m.Update(snapshotMsg{st: st, sub: sub})
+	m.Update(tickMsg{now: tNow})
+	first := m.View().Content
+	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "quicknode", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
+	if _, cmd := m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}}); cmd == nil || m.redrawQueued {
+		t.Fatal("with the clock ticking, samples queue no redraw of their own (only the feed's next read)")
+	}
+	if m.View().Content != first {
+		t.Fatal("samples alone redrew before the tick")
+	}
+	m.Update(tickMsg{now: tNow})
+	wantScreen(t, m, "RPC p95 latency 321ms")
+
+	// A pane whose value stays the same: once its history is full of
+	// it, a new sample (a new time, the same value) changes nothing
+	// drawn, and the frame stays the very same string.
+	var flat []incident.Sample
+	for i := range incident.SeriesLimit {
+		flat = append(flat, incident.Sample{Service: "quicknode", Pane: "latency", Time: tNow.Add(time.Duration(i+1) * time.Second).UTC(), Value: 321})
+	}
+	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Samples: flat}}})
+	m.Update(tickMsg{now: tNow})
+	drawn := m.View().Content
+	charts := func() map[chartKey]*string {
+		out := map[chartKey]*string{}
+		for k, v := range m.charts.cur {
+			if k.pane == "quicknode/latency" {
+				out[k] = &v[0]
+			}
+		}
+		return out
+	}
+	before := charts()
+	up.Samples[0].Time = tNow.Add(time.Hour).UTC()
+	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	m.Update(tickMsg{now: tNow})
+	m.View()
+	if len(before) == 0 || !reflect.DeepEqual(charts(), before) {
+		t.Fatalf("the pane's chart was drawn again for the same values: %d charts before, %d after", len(before), len(charts()))
+	}
+	if again := m.View().Content; unsafe.StringData(again) != unsafe.StringData(drawn) {
+		a, b := strings.Split(ansi.Strip(drawn), "\n"), strings.Split(ansi.Strip(again), "\n")
+		for i := range a {
+			if i < len(b) && a[i] != b[i] {
+				t.Logf("-%s\n+%s", a[i], b[i])
+			}
+		}
+		t.Fatalf("an unchanged frame was rebuilt as a new string (equal: %v)", again == drawn)
+	}
 }
