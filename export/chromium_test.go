@@ -77,8 +77,8 @@ func TestHTMLInChromium(t *testing.T) {
 			t.Errorf("rendered DOM lacks %s", h)
 		}
 	}
-	if n := strings.Count(dom, "<svg "); n != 3 {
-		t.Errorf("rendered DOM has %d charts, want 3", n)
+	if n := strings.Count(dom, "<svg "); n != 4 {
+		t.Errorf("rendered DOM has %d charts, want 4", n)
 	}
 	if regexp.MustCompile(`(?i)<script`).MatchString(dom) {
 		t.Error("the rendered DOM has a script element: user text was not escaped")
@@ -86,8 +86,9 @@ func TestHTMLInChromium(t *testing.T) {
 	if !strings.Contains(dom, "&lt;script&gt;alert(") {
 		t.Error("the hostile note is not in the DOM as text")
 	}
-	if n := strings.Count(dom, `<tr class="imp">`); n != 5 {
-		t.Errorf("%d important rows highlighted, want 5", n)
+	// Five in the timeline, and the same five in the key events.
+	if n := strings.Count(dom, `<tr class="imp">`); n != 10 {
+		t.Errorf("%d important rows highlighted, want 10", n)
 	}
 	// A screenshot proves the page lays out and paints.
 	shot := filepath.Join(dir, "page.png")

@@ -50,6 +50,12 @@ type figure struct {
 // chartsNote says why charts are not linked (Markdown on stdout).
 type chartsNote struct{}
 
+// quote is text quoted as it was published, line by line.
+type quote struct{ lines []string }
+
+// code is machine text (a run's output) shown as it is.
+type code struct{ text string }
+
 func (heading) isBlock()    {}
 func (para) isBlock()       {}
 func (todo) isBlock()       {}
@@ -57,6 +63,8 @@ func (list) isBlock()       {}
 func (*table) isBlock()     {}
 func (figure) isBlock()     {}
 func (chartsNote) isBlock() {}
+func (quote) isBlock()      {}
+func (code) isBlock()       {}
 
 func txt(s string) span    { return span{text: s} }
 func strong(s string) span { return span{text: s, strong: true} }
@@ -100,6 +108,7 @@ func (r *Report) buildDocument() []block {
 		last += " — " + fullLocal(r.LastAt, r.loc)
 	}
 	line("Last event", txt(fmt.Sprintf("%s (#%d)", last, r.LastSeq)))
+	r.headerLines(c, line)
 	line("Span", txt(dur(r.LastAt.Sub(r.DeclaredAt))+" from the declaration to the last event"))
 	if r.loc != nil {
 		line("Times", txt("tables show UTC and "+r.Zone+" local time"))
@@ -121,10 +130,14 @@ func (r *Report) buildDocument() []block {
 
 	add(heading{2, "Summary", "summary"},
 		todo{"What happened, in two or three sentences: the trigger, the effect on users, and how it was resolved."})
+	r.keySection(c, add)
+	r.customersSection(c, add)
 
 	add(heading{2, "Impact", "impact"},
 		todo{"Who was affected, how, and for how long (users, failed requests, money). The figures below are what the war room's panes recorded."})
+	r.timesSection(c, add)
 	add(heading{3, "Peak values", "peaks"})
+	add(para{[]span{txt("From " + c.Both(r.PeaksFrom) + ", the start of the incident: samples before it (history a source backfilled) are drawn on the charts but not counted here.")}})
 	if len(r.Panes) == 0 {
 		add(para{[]span{em("No samples in the journal for this export.")}})
 	} else {
@@ -159,7 +172,7 @@ func (r *Report) buildDocument() []block {
 	if len(charts) == 0 {
 		add(para{[]span{em("No charts: no pane has values in this export.")}})
 	} else {
-		add(para{[]span{txt("Each service's main pane over the incident (times in UTC). Bars above the plot are alerts (red crit, orange warn, grey STALE, purple NO DATA); blue bands are mitigation runs; dashed lines are the warn and crit thresholds and, in green, the clear level an alert must recover past where the pane declares one.")}})
+		add(para{[]span{txt("Each service's main pane, and every other pane that alerted, over the incident (times in UTC). Bars above the plot are alerts (red crit, orange warn, grey STALE, purple NO DATA); blue bands are mitigation runs while they applied a change (grey when the run failed, was rolled back or cancelled; runs that never ran are not drawn); dashed lines are the warn and crit thresholds and, in green, the clear level an alert must recover past where the pane declares one.")}})
 		add(chartsNote{})
 		for i := range charts {
 			add(figure{&charts[i]})
@@ -174,9 +187,8 @@ func (r *Report) buildDocument() []block {
 	add(heading{2, "Lessons", "lessons"},
 		heading{3, "What went well", "went-well"}, todo{"What helped: detection, tooling, people, playbooks."},
 		heading{3, "What went wrong", "went-wrong"}, todo{"What hurt or slowed the response."},
-		heading{3, "Where we got lucky", "lucky"}, todo{"What could have been worse."},
-		heading{2, "Action items", "actions"},
-		&table{head: []string{"Action", "Owner", "Due", "Tracking"}, rows: [][]string{{"TODO", "", "", ""}}, markCol: -1})
+		heading{3, "Where we got lucky", "lucky"}, todo{"What could have been worse."})
+	r.actionItems(add)
 	return d
 }
 
@@ -242,6 +254,25 @@ func (r *Report) rolesSection(c timefmt, add func(...block)) {
 	add(h)
 }
 
+// noBackupText names the services that had no backup at the declaration
+// (and any that lost theirs): their alerts go from the owner straight to
+// the commander.
+func (r *Report) noBackupText() string {
+	var none []string
+	for _, id := range r.serviceIDs() {
+		if r.Setup.Services[id].Backup == "" || r.Final.Services[id].Backup == "" {
+			none = append(none, r.ServiceName(id))
+		}
+	}
+	switch len(none) {
+	case 0:
+		return " Every service had a backup."
+	case 1:
+		return " " + none[0] + " had no backup: its alerts went from the owner straight to the commander."
+	}
+	return " " + strings.Join(none[:len(none)-1], ", ") + " and " + none[len(none)-1] + " had no backup: their alerts went from the owner straight to the commander."
+}
+
 // serviceIDs lists the services that have owners, in report order.
 func (r *Report) serviceIDs() []string {
 	var out []string
@@ -280,7 +311,14 @@ func (r *Report) timelineSection(c timefmt, add func(...block)) {
 			n++
 		}
 	}
-	add(para{[]span{txt(fmt.Sprintf("%d events; ★ marks the %d marked important.", len(r.Events), n))}})
+	switch n {
+	case 0:
+		add(para{[]span{txt(fmt.Sprintf("%d events; none was marked important.", len(r.Events)))}})
+	case 1:
+		add(para{[]span{txt(fmt.Sprintf("%d events; ★ marks the one marked important.", len(r.Events)))}})
+	default:
+		add(para{[]span{txt(fmt.Sprintf("%d events; ★ marks the %d marked important.", len(r.Events), n))}})
+	}
 	if len(r.Events) == 0 {
 		return
 	}
@@ -309,7 +347,7 @@ func (r *Report) alertsSection(c timefmt, add func(...block)) {
 	add(para{[]span{strong("How these are measured."),
 		txt(" Time to ack runs from the firing to the first acknowledgement. An upgrade to crit clears an ack; the wait from the upgrade to the next ack is shown as a re-ack beside the time to ack and is not part of the means. Time to resolve runs from the firing to the resolution. An alert that resolves and fires again counts as two alerts. Means are over the alerts listed here: time to ack over those acked, time to resolve over those resolved. Escalations show how long the alert had waited for an ack: since the firing, or since the upgrade to crit that cleared an ack.")}})
 	if p := policySummary(r.Escalation); p != "" {
-		add(para{[]span{strong("Escalation policy."), txt(p)}})
+		add(para{[]span{strong("Escalation policy."), txt(p + r.noBackupText())}})
 	}
 	if len(r.Alerts) == 0 {
 		add(para{[]span{em("No alerts.")}})
@@ -389,13 +427,16 @@ func (r *Report) runsSection(c timefmt, add func(...block)) {
 			outcome = fmt.Sprintf(" (not finished: last transition at %s, %s after the request)", c.Both(run.EndedAt), dur(run.Duration()))
 		}
 		item("Outcome", strong(run.Outcome), txt(outcome))
-		if run.Output != "" {
-			item("Output", txt(run.Output))
-		}
 		if run.Error != "" {
 			item("Error", txt(run.Error))
 		}
+		if run.Output != "" {
+			item("Output", txt("the last step's output, below"))
+		}
 		add(list{items})
+		if run.Output != "" {
+			add(code{run.Output})
+		}
 		st := &table{head: r.timeHead("#"), markCol: -1}
 		st.head = append(st.head, "State", "Step", "Actor", "Detail")
 		for _, s := range run.Steps {

@@ -24,6 +24,9 @@ td.star{color:#b8860b;text-align:center}
 figure{margin:1em 0}
 figure svg{max-width:100%;height:auto;border:1px solid #eee}
 footer{margin-top:3em;color:#777;font-size:.85em}
+blockquote{margin:.3em 0 1.2em;padding:.1em 1em;border-left:4px solid #8cb4e8;background:#f6f9fd}
+blockquote p{margin:.4em 0}
+pre{background:#f6f8fa;padding:.6em .8em;overflow-x:auto;font-size:.85em;white-space:pre-wrap}
 `
 
 // WriteHTML writes the postmortem as one self-contained HTML file: inline
@@ -104,6 +107,18 @@ func writeHTMLBlock(w *bufio.Writer, b block) {
 		w.WriteString("<figcaption>")
 		w.WriteString(htmlEsc(b.chart.Title))
 		w.WriteString("</figcaption>\n</figure>\n")
+	case quote:
+		w.WriteString("<blockquote>")
+		for _, l := range b.lines {
+			w.WriteString("<p>")
+			w.WriteString(htmlEsc(l))
+			w.WriteString("</p>")
+		}
+		w.WriteString("</blockquote>\n")
+	case code:
+		w.WriteString("<pre>")
+		w.WriteString(strings.ReplaceAll(htmlEsc(b.text), "<br>", "\n"))
+		w.WriteString("</pre>\n")
 	case chartsNote:
 	}
 }

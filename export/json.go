@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/warroom/warroom/incident"
@@ -211,7 +213,74 @@ type jsonIncident struct {
 	AlertStats  []jsonStats    `json:"alert_stats"`
 	Runs        []jsonRun      `json:"runs"`
 	Impact      []jsonImpact   `json:"impact"`
+	Lifecycle   jsonLife       `json:"lifecycle"`
 	Definitions map[string]any `json:"definitions"`
+}
+
+type jsonLife struct {
+	Severity     string               `json:"severity"`
+	SeverityName string               `json:"severity_name"`
+	Status       string               `json:"status"`
+	PublicSince  *time.Time           `json:"public_since"`
+	Marks        map[string]time.Time `json:"marks"`
+	Times        jsonTimes            `json:"times"`
+	Components   []jsonComponent      `json:"components"`
+	Updates      []jsonUpdate         `json:"public_updates"`
+	// What customers heard.
+	FirstUpdateSeconds    *jfloat    `json:"first_update_seconds"`
+	LongestSilenceSeconds *jfloat    `json:"longest_silence_seconds"`
+	LongestSilenceFrom    *time.Time `json:"longest_silence_from"`
+	LongestSilenceTo      *time.Time `json:"longest_silence_to"`
+	Overdues              int        `json:"overdues"`
+	FollowUps             []int64    `json:"follow_up_seqs"`
+}
+
+type jsonTimes struct {
+	Start       *time.Time        `json:"start"`
+	StartMarked bool              `json:"start_marked"`
+	Detected    *time.Time        `json:"detected"`
+	Acked       *time.Time        `json:"acked"`
+	Mitigated   *time.Time        `json:"mitigated"`
+	Resolved    *time.Time        `json:"resolved"`
+	ImpactEnd   *time.Time        `json:"impact_end"`
+	TTD         *jfloat           `json:"time_to_detect_seconds"`
+	TTA         *jfloat           `json:"time_to_acknowledge_seconds"`
+	TTM         *jfloat           `json:"time_to_mitigate_seconds"`
+	TTR         *jfloat           `json:"time_to_resolve_seconds"`
+	Impact      *jfloat           `json:"impact_seconds"`
+	How         map[string]string `json:"how"`
+}
+
+type jsonComponent struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Services []string `json:"services"`
+	Status   string   `json:"status"`
+}
+
+type jsonUpdate struct {
+	ID          string                     `json:"id"`
+	Key         string                     `json:"key"`
+	Status      string                     `json:"status"`
+	Title       string                     `json:"title"`
+	Body        string                     `json:"body"`
+	Notify      bool                       `json:"notify"`
+	Components  []incident.ComponentChange `json:"components"`
+	Template    string                     `json:"template"`
+	By          string                     `json:"by"`
+	Approver    string                     `json:"approver"`
+	DraftedAt   time.Time                  `json:"drafted_at"`
+	PublishedAt time.Time                  `json:"published_at"`
+	PublishSeq  int64                      `json:"publish_seq"`
+	Deliveries  []jsonDelivery             `json:"deliveries"`
+}
+
+type jsonDelivery struct {
+	Dest   string    `json:"dest"`
+	State  string    `json:"state"`
+	At     time.Time `json:"at"`
+	Remote string    `json:"remote"`
+	Error  string    `json:"error"`
 }
 
 type jsonAlertInfo struct {
@@ -232,23 +301,25 @@ type jsonAlertInfo struct {
 }
 
 type jsonEvent struct {
-	Seq       int64                `json:"seq"`
-	Time      time.Time            `json:"time"`
-	Kind      incident.Kind        `json:"kind"`
-	Actor     string               `json:"actor"`
-	Service   string               `json:"service"`
-	Text      string               `json:"text"`
-	Important bool                 `json:"important"`
-	Ref       int64                `json:"ref,omitempty"`
-	Alert     *jsonAlertInfo       `json:"alert,omitempty"`
-	Page      *incident.PageInfo   `json:"page,omitempty"`
-	Role      *incident.RoleInfo   `json:"role,omitempty"`
-	Source    *incident.SourceInfo `json:"source,omitempty"`
-	Run       *incident.RunInfo    `json:"run,omitempty"`
-	Flag      *bool                `json:"flag,omitempty"`
-	Setup     *roles.Assignments   `json:"setup,omitempty"`
-	Room      *incident.RoomInfo   `json:"room,omitempty"`
-	Storage   string               `json:"storage,omitempty"`
+	Seq       int64                   `json:"seq"`
+	Time      time.Time               `json:"time"`
+	Kind      incident.Kind           `json:"kind"`
+	Actor     string                  `json:"actor"`
+	Service   string                  `json:"service"`
+	Text      string                  `json:"text"`
+	Important bool                    `json:"important"`
+	Ref       int64                   `json:"ref,omitempty"`
+	Alert     *jsonAlertInfo          `json:"alert,omitempty"`
+	Page      *incident.PageInfo      `json:"page,omitempty"`
+	Role      *incident.RoleInfo      `json:"role,omitempty"`
+	Source    *incident.SourceInfo    `json:"source,omitempty"`
+	Run       *incident.RunInfo       `json:"run,omitempty"`
+	Flag      *bool                   `json:"flag,omitempty"`
+	Setup     *roles.Assignments      `json:"setup,omitempty"`
+	Room      *incident.RoomInfo      `json:"room,omitempty"`
+	Storage   string                  `json:"storage,omitempty"`
+	Life      *incident.LifecycleInfo `json:"life,omitempty"`
+	Update    *incident.UpdateInfo    `json:"update,omitempty"`
 }
 
 type jsonSample struct {
@@ -268,6 +339,8 @@ var definitions = map[string]any{
 	"means":           "over the alerts listed (after filters) that were acked, or resolved",
 	"durations":       "computed from the whole journal, whatever the filters",
 	"run_duration":    "from the run's first RUN event to its last",
+	"incident_times":  "start is the customer-impact mark (else the detection); detected is the first warn or crit alert, not silenced, firing at or after the start (one already firing counts from the start; else when the incident went public); acked the first acknowledgement of such an alert or public status after detection; mitigated and resolved their marks, else the first status monitoring and resolved; time to detect runs start → detected (only with a marked start), to acknowledge detected → acked, to mitigate and to resolve from the start",
+	"silence":         "from the start (the impact mark, else when the incident went public) through each published update to the last event; the update that says resolved closes it; first_update_seconds is the first gap, longest_silence_seconds the longest",
 }
 
 // WriteJSON writes the versioned JSON export (SCHEMA.md). Each event and
@@ -325,7 +398,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 func (r *Report) jsonEvent(e incident.Event) jsonEvent {
 	je := jsonEvent{Seq: e.Seq, Time: e.Time.UTC(), Kind: e.Kind, Actor: e.Actor, Service: e.Service, Text: e.Text,
-		Important: r.important[e.Seq], Ref: e.Ref, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room, Storage: string(e.Storage)}
+		Important: r.important[e.Seq], Ref: e.Ref, Page: e.Page, Role: e.Role, Source: e.Source, Run: e.Run, Flag: e.Flag, Setup: e.Setup, Room: e.Room, Storage: string(e.Storage), Life: e.Life, Update: e.Update}
 	if a := e.Alert; a != nil {
 		je.Alert = &jsonAlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Value: jfloat(a.Value), Threshold: jfloat(a.Threshold),
 			Unit: a.Unit, Origin: a.Origin, Key: a.Key, To: a.To, Step: a.Step, Group: a.Group, Silenced: a.Silenced}
@@ -451,5 +524,64 @@ func (r *Report) jsonIncident() jsonIncident {
 		}
 		inc.Impact = append(inc.Impact, ji)
 	}
+	inc.Lifecycle = r.jsonLife()
 	return inc
+}
+
+func (r *Report) jsonLife() jsonLife {
+	l := &r.Life
+	jl := jsonLife{Severity: l.Severity, Status: l.Status, PublicSince: jtime(l.PublicSince), Marks: map[string]time.Time{},
+		Components: []jsonComponent{}, Updates: []jsonUpdate{}, Overdues: l.Overdues, FollowUps: []int64{}}
+	if l.Severity != "" {
+		jl.SeverityName = strings.TrimSpace(strings.TrimPrefix(r.severityText(l.Severity), l.Severity))
+	}
+	for m, at := range l.Marks {
+		jl.Marks[string(m)] = at.UTC()
+	}
+	t := r.Times
+	jt := jsonTimes{Start: jtime(t.Start), StartMarked: t.StartMarked, Detected: jtime(t.Detected), Acked: jtime(t.Acked),
+		Mitigated: jtime(t.Mitigated), Resolved: jtime(t.Resolved), ImpactEnd: jtime(t.ImpactEnd), How: t.How}
+	if jt.How == nil {
+		jt.How = map[string]string{}
+	}
+	for _, f := range []struct {
+		dst **jfloat
+		get func() (time.Duration, bool)
+	}{{&jt.TTD, t.TTD}, {&jt.TTA, t.TTA}, {&jt.TTM, t.TTM}, {&jt.TTR, t.TTR}, {&jt.Impact, t.Impact}} {
+		if d, ok := f.get(); ok {
+			*f.dst = seconds(d)
+		}
+	}
+	jl.Times = jt
+	for _, c := range r.Components {
+		jl.Components = append(jl.Components, jsonComponent{ID: c.ID, Name: c.Name, Services: c.Services, Status: l.Component(c.ID)})
+	}
+	for _, u := range l.Updates {
+		ju := jsonUpdate{ID: u.ID, Key: u.Key, Status: u.Draft.Status, Title: u.Draft.Title, Body: u.Draft.Body, Notify: u.Draft.Notify,
+			Components: u.Draft.Components, Template: u.Draft.Template, By: u.By, Approver: u.Approver,
+			DraftedAt: u.DraftedAt.UTC(), PublishedAt: u.PublishedAt.UTC(), PublishSeq: u.PublishSeq, Deliveries: []jsonDelivery{}}
+		if ju.Components == nil {
+			ju.Components = []incident.ComponentChange{}
+		}
+		dests := make([]string, 0, len(u.Delivery))
+		for d := range u.Delivery {
+			dests = append(dests, d)
+		}
+		sort.Strings(dests)
+		for _, d := range dests {
+			dv := u.Delivery[d]
+			ju.Deliveries = append(ju.Deliveries, jsonDelivery{Dest: d, State: dv.State, At: dv.At.UTC(), Remote: dv.Remote, Error: dv.Error})
+		}
+		jl.Updates = append(jl.Updates, ju)
+	}
+	if s := r.Silence; s.HasFirst {
+		jl.FirstUpdateSeconds = seconds(s.FirstUpdate)
+	}
+	if s := r.Silence; s.Longest > 0 {
+		jl.LongestSilenceSeconds, jl.LongestSilenceFrom, jl.LongestSilenceTo = seconds(s.Longest), jtime(s.From), jtime(s.To)
+	}
+	for _, e := range r.FollowUps {
+		jl.FollowUps = append(jl.FollowUps, e.Seq)
+	}
+	return jl
 }

@@ -21,7 +21,7 @@ func (r *Report) WriteMarkdown(w io.Writer, chartBase string) error {
 		writeMDBlock(bw, b, chartBase)
 	}
 	bw.WriteString("---\n\n_Exported by warroom from ")
-	bw.WriteString(mdEsc(r.sourceLine()))
+	bw.WriteString(mdEsc(r.sourceLine(), false))
 	bw.WriteString("._\n")
 	return bw.Flush()
 }
@@ -36,14 +36,33 @@ func writeMDBlock(w *bufio.Writer, b block, chartBase string) {
 		w.WriteString(strings.Repeat("#", b.level))
 		w.WriteByte(' ')
 		// A heading ending in #s would lose them as a closing sequence.
-		w.WriteString(strings.ReplaceAll(mdEsc(b.text), "#", "\\#"))
+		w.WriteString(strings.ReplaceAll(mdEsc(b.text, true), "#", "\\#"))
 		w.WriteString("\n\n")
+	case quote:
+		for _, l := range b.lines {
+			w.WriteString("> ")
+			w.WriteString(mdEsc(l, false))
+			w.WriteString("\n")
+		}
+		w.WriteString("\n")
+	case code:
+		// A fence longer than any run of backticks in the text.
+		fence := "```"
+		for strings.Contains(b.text, fence) {
+			fence += "`"
+		}
+		w.WriteString(fence + "text\n")
+		w.WriteString(textsafe.Text(b.text))
+		if !strings.HasSuffix(b.text, "\n") {
+			w.WriteByte('\n')
+		}
+		w.WriteString(fence + "\n\n")
 	case para:
 		writeMDSpans(w, b.spans)
 		w.WriteString("\n\n")
 	case todo:
 		w.WriteString("_TODO: ")
-		w.WriteString(mdEsc(b.text))
+		w.WriteString(mdEsc(b.text, false))
 		w.WriteString("_\n\n")
 	case list:
 		for _, it := range b.items {
@@ -71,7 +90,7 @@ func writeMDBlock(w *bufio.Writer, b block, chartBase string) {
 		if chartBase == "" {
 			return
 		}
-		alt := mdEsc(b.chart.Title)
+		alt := mdEsc(b.chart.Title, true)
 		w.WriteString("![")
 		w.WriteString(alt)
 		w.WriteString("](")
@@ -82,7 +101,7 @@ func writeMDBlock(w *bufio.Writer, b block, chartBase string) {
 
 func writeMDSpans(w *bufio.Writer, spans []span) {
 	for _, s := range spans {
-		t := mdEsc(s.text)
+		t := mdEsc(s.text, false)
 		switch {
 		case s.strong && t != "":
 			w.WriteString("**")
@@ -102,7 +121,7 @@ func writeMDRow(w *bufio.Writer, cells []string) {
 	w.WriteByte('|')
 	for _, c := range cells {
 		w.WriteByte(' ')
-		w.WriteString(mdEsc(c))
+		w.WriteString(mdEsc(c, true))
 		w.WriteString(" |")
 	}
 	w.WriteByte('\n')
@@ -116,54 +135,85 @@ var mdSpecial = func() (t [256]bool) {
 	return
 }()
 
-// mdEsc makes journal text inert in Markdown: punctuation that would
-// format is backslash-escaped, HTML is entity-escaped (a note holding
-// <script> stays text), and a line break becomes <br> so that it stays
-// inside its table cell. Controls, escape sequences and bidi characters
-// are made visible first (textsafe).
-func mdEsc(s string) string {
-	s = textsafe.Text(s)
+// mdEsc makes journal text inert in Markdown with backslash escapes
+// (CommonMark: any ASCII punctuation may be escaped), so the raw file
+// reads as the text itself: `a > b` is written `a \> b`, never `&gt;`, and
+// a note holding <script> stays text. In a table cell (cell) a line
+// break is shown as " ⏎ " (a cell is one line); elsewhere it is a hard
+// line break (a backslash at the end of the line), and a line that would
+// start a heading, a list or a quote is escaped. Controls, escape
+// sequences and bidi characters are made visible first (textsafe).
+func mdEsc(s string, cell bool) string {
+	if cell {
+		s = textsafe.Line(s)
+	} else {
+		s = strings.ReplaceAll(textsafe.Text(s), "\r", "")
+	}
+	// Where a line would open a block, the byte to escape.
+	lead := map[int]bool{}
+	if !cell {
+		for at := 0; ; {
+			if k := blockStart(s[at:]); k >= 0 {
+				lead[at+k] = true
+			}
+			nl := strings.IndexByte(s[at:], '\n')
+			if nl < 0 {
+				break
+			}
+			at += nl + 1
+		}
+	}
 	i := 0
 	for i < len(s) && !mdSpecial[s[i]] {
 		i++
 	}
-	if i == len(s) {
+	if i == len(s) && len(lead) == 0 {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 16)
-	b.WriteString(s[:i])
-	for ; i < len(s); i++ {
+	for i = 0; i < len(s); i++ {
 		c := s[i]
-		switch c {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '\n':
-			b.WriteString("<br>")
-		case '\r':
-			if i+1 < len(s) && s[i+1] == '\n' {
-				continue
-			}
-			b.WriteString("<br>")
-		case '_':
+		switch {
+		case c == '\n':
+			b.WriteString("\\\n")
+		case c == '_':
 			// GFM does not emphasise inside words: max_idle stays as is.
 			if i > 0 && i+1 < len(s) && isWordByte(s[i-1]) && isWordByte(s[i+1]) {
 				b.WriteByte(c)
 				continue
 			}
 			b.WriteString("\\_")
+		case mdSpecial[c] || lead[i]:
+			b.WriteByte('\\')
+			b.WriteByte(c)
 		default:
-			if mdSpecial[c] {
-				b.WriteByte('\\')
-			}
 			b.WriteByte(c)
 		}
 	}
 	return b.String()
+}
+
+// blockStart is where a line of text would open a block if it began one
+// (a heading, a list item, a quote, a thematic break, a setext underline,
+// an ordered list item "1." or "1)"): the index of the punctuation to
+// escape, -1 when it would not.
+func blockStart(line string) int {
+	if line == "" {
+		return -1
+	}
+	switch line[0] {
+	case '#', '-', '+', '*', '=', '>':
+		return 0
+	}
+	j := 0
+	for j < len(line) && j < 9 && line[j] >= '0' && line[j] <= '9' {
+		j++
+	}
+	if j > 0 && j < len(line) && (line[j] == '.' || line[j] == ')') {
+		return j
+	}
+	return -1
 }
 
 func isWordByte(c byte) bool {

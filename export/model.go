@@ -218,6 +218,28 @@ type Report struct {
 	Runs     []*Run
 	Panes    []*PaneData // every pane with samples in the window
 
+	// The incident's public side and milestones, from the incident fold
+	// (incident.State) over the whole journal.
+	Life  incident.Lifecycle
+	Times incident.Times
+	// Silence measures what customers heard between the start (the impact
+	// mark, else when the incident went public) and the last event.
+	Silence incident.Silence
+	// Key is the short timeline: declaration, severity and status
+	// changes, milestones, public updates, handoffs, mitigations and the
+	// events marked important (filtered).
+	Key []incident.Event
+	// FollowUps are the notes marked as follow-ups, in order (filtered).
+	FollowUps []incident.Event
+	// Components names the public components (from the DECLARE).
+	Components []incident.ComponentInfo
+	// SeverityNames are SEV1…SEV4's names (from the DECLARE).
+	SeverityNames []string
+	// PeaksFrom is where the peak figures start: the incident's start
+	// (the declaration, or the impact mark if earlier). Samples before it
+	// (backfilled history) are drawn but not counted.
+	PeaksFrom time.Time
+
 	important map[int64]bool
 	names     map[string]string   // handle → display name
 	eventAt   map[int64]time.Time // seq → time, for offers
@@ -281,6 +303,7 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 	}
 	r := &Report{Filter: opt.Filter, important: map[int64]bool{}, eventAt: map[int64]time.Time{}, Setup: roles.Assignments{Services: map[string]roles.Owners{}}}
 	lives := incident.NewAlertLives()
+	fold := incident.NewState()
 	runs := map[string]*Run{}
 	var runList []*Run
 	all := make([]incident.Event, 0, min(upto, 1<<20))
@@ -298,6 +321,7 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 		r.LastSeq, r.LastAt = ev.Seq, ev.Time
 		all = append(all, ev)
 		lives.Apply(ev)
+		fold.Apply(ev)
 		switch ev.Kind {
 		case incident.KindDeclare:
 			if declared {
@@ -365,6 +389,16 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 	if r.Name == "" {
 		r.Name = "Untitled incident"
 	}
+	r.Life, r.Times = fold.Life, fold.Times()
+	start := r.Times.Start
+	if start.IsZero() {
+		start = r.Life.PublicSince
+	}
+	r.Silence = r.Life.Silences(start, r.LastAt)
+	r.PeaksFrom = r.DeclaredAt
+	if t := r.Times.Start; !t.IsZero() && t.Before(r.PeaksFrom) {
+		r.PeaksFrom = t
+	}
 	if n := len(r.Command); n > 0 {
 		r.Command[n-1].To, r.Command[n-1].Current = r.LastAt, true
 	}
@@ -397,6 +431,10 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 			}
 		}
 		r.Escalation = EscalationPolicy{Backup: seconds2dur(room.EscalateBackup), Commander: seconds2dur(room.EscalateCommander)}
+		r.SeverityNames = room.Severities
+		if room.Comms != nil {
+			r.Components = room.Comms.Components
+		}
 	}
 	if opt.Location != nil {
 		r.loc, r.Zone = opt.Location, opt.Location.String()
@@ -464,7 +502,7 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 	r.inferPanes(lives.List())
 	for _, p := range panes {
 		p.Info = r.paneInfo(p.Service, p.Info.ID)
-		p.figures()
+		p.figures(r.PeaksFrom)
 	}
 	// Panes in the war room's order: services as declared, then panes as
 	// declared (or as rule alerts named them), then the rest by id.
@@ -498,6 +536,12 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 		switch e.Kind {
 		case incident.KindRole, incident.KindOffer, incident.KindAccept, incident.KindDecline:
 			r.Handoffs = append(r.Handoffs, e)
+		}
+		if keyEvent(e, r.important[e.Seq]) {
+			r.Key = append(r.Key, e)
+		}
+		if e.Kind == incident.KindNote && r.Life.FollowUps[e.Seq] {
+			r.FollowUps = append(r.FollowUps, e)
 		}
 	}
 	for _, a := range lives.List() {
@@ -679,10 +723,36 @@ func (r *Report) inferPanes(lives []*incident.AlertLife) {
 	}
 }
 
-// figures computes the impact figures of a pane.
-func (p *PaneData) figures() {
+// keyEvent reports whether an event belongs in the short timeline.
+func keyEvent(e incident.Event, important bool) bool {
+	switch e.Kind {
+	case incident.KindDeclare, incident.KindSeverity, incident.KindMarker, incident.KindAccept, incident.KindOverdue:
+		return true
+	case incident.KindStatus:
+		return e.Ref == 0 // a status an update carried is the update's line
+	case incident.KindUpdate:
+		return e.Update != nil && (e.Update.State == incident.UpdatePublished || e.Update.State == incident.UpdateRejected)
+	case incident.KindRun:
+		if e.Run == nil {
+			return important
+		}
+		switch e.Run.State {
+		case incident.RunApproved, incident.RunSucceeded, incident.RunFailed, incident.RunRolledBack, incident.RunRollbackFailed, incident.RunInterrupted:
+			return true
+		}
+	}
+	return important
+}
+
+// figures computes the impact figures of a pane from its samples at and
+// after from (the incident's start: history before it is not the
+// incident's).
+func (p *PaneData) figures(from time.Time) {
 	low := p.Info.Direction == "below"
 	for _, s := range p.Samples {
+		if s.Time.Before(from) {
+			continue
+		}
 		if s.NoData {
 			p.NoData++
 			continue

@@ -12,7 +12,7 @@ import (
 	"github.com/warroom/warroom/textsafe"
 )
 
-// Chart is one service's main series as a standalone SVG document.
+// Chart is one pane's series as a standalone SVG document.
 type Chart struct {
 	Service string
 	Pane    string
@@ -26,9 +26,10 @@ type Chart struct {
 // id made safe for a file name.
 func (c *Chart) File(base string) string { return base + "-" + c.slug + ".svg" }
 
-// Charts renders the chart of each service's main pane (see mainPane),
-// with alert bars, mitigation bands and thresholds, over the export's
-// time range. They are computed once per report.
+// Charts renders the chart of each service's main pane (see mainPane)
+// and of every other pane of it that alerted, with alert bars,
+// mitigation bands and thresholds, over the export's time range. They are
+// computed once per report.
 func (r *Report) Charts() []Chart {
 	if r.chartsOK {
 		return r.charts
@@ -50,51 +51,34 @@ func (r *Report) Charts() []Chart {
 		if r.Filter.Service != "" && svc.ID != r.Filter.Service {
 			continue
 		}
-		p := r.mainPane(svc.ID)
-		if p == nil {
+		main := r.mainPane(svc.ID)
+		if main == nil {
 			continue
 		}
-		s := slug(svc.ID)
-		for base, i := s, 2; used[s]; i++ {
-			s = base + "-" + strconv.Itoa(i)
-		}
-		used[s] = true
-		title := r.ServiceName(svc.ID) + " — " + paneTitle(p.Info)
-		if p.Info.Unit != "" {
-			title += " (" + p.Info.Unit + ")"
-		}
-		cd := chartData{title: title, unit: p.Info.Unit, from: from, to: to, samples: p.Samples,
-			warn: p.Info.Warn, crit: p.Info.Crit, clear: p.Info.Clear, multiDay: c.multiDay}
-		for _, a := range r.Alerts {
-			if a.Service != svc.ID {
+		// The main pane, then every other pane of the service that alerted.
+		charted := []*PaneData{main}
+		for _, p := range r.Panes {
+			if p.Service != svc.ID || p == main || p.Values == 0 {
 				continue
 			}
-			end, open := r.LastAt, true
-			if a.Resolved() {
-				end, open = a.ResolvedAt, false
+			for _, a := range r.Alerts {
+				if a.Service == svc.ID && a.Pane == p.Info.ID {
+					charted = append(charted, p)
+					break
+				}
 			}
-			tip := a.ID + " " + a.Pane + " " + alertLevels(a) + ", fired " + c.UTC(a.FiredAt) + " UTC"
-			if !open {
-				tip += ", resolved " + c.UTC(end) + " UTC"
-			} else {
-				tip += ", still open"
-			}
-			cd.alerts = append(cd.alerts, chartSpan{label: a.ID, tip: tip + ": " + a.Text, from: a.FiredAt, to: end, level: a.Worst})
 		}
-		for _, run := range r.Runs {
-			if run.Service != svc.ID && run.Service != "" {
-				continue
+		for _, p := range charted {
+			s := slug(svc.ID)
+			if p != main {
+				s += "-" + slug(p.Info.ID)
 			}
-			end := run.EndedAt
-			if !run.Done {
-				end = to
+			for base, i := s, 2; used[s]; i++ {
+				s = base + "-" + strconv.Itoa(i)
 			}
-			tip := run.ID + " " + run.Playbook + ": " + runOutcome(run) + " (" + dur(run.Duration()) + ")"
-			cd.runs = append(cd.runs, chartSpan{label: run.ID, tip: tip, from: run.RequestedAt, to: end})
+			used[s] = true
+			r.charts = append(r.charts, r.chart(c, svc, p, p == main, s, from, to))
 		}
-		var buf bytes.Buffer
-		renderSVG(&buf, cd)
-		r.charts = append(r.charts, Chart{Service: svc.ID, Pane: p.Info.ID, Title: title, SVG: buf.Bytes(), slug: s})
 	}
 	return r.charts
 }
@@ -103,6 +87,62 @@ type chartSpan struct {
 	label, tip string
 	from, to   time.Time
 	level      incident.Level
+	ok         bool // a run: it succeeded (blue), else grey
+}
+
+// chart renders one pane's chart: its alerts (all of the service's on
+// the main pane, the pane's own on the others) and the mitigations while
+// they applied a change.
+func (r *Report) chart(c timefmt, svc ServiceInfo, p *PaneData, main bool, s string, from, to time.Time) Chart {
+	title := r.ServiceName(svc.ID) + " — " + paneTitle(p.Info)
+	if p.Info.Unit != "" {
+		title += " (" + p.Info.Unit + ")"
+	}
+	cd := chartData{title: title, unit: p.Info.Unit, from: from, to: to, samples: p.Samples,
+		warn: p.Info.Warn, crit: p.Info.Crit, clear: p.Info.Clear, multiDay: c.multiDay}
+	for _, a := range r.Alerts {
+		if a.Service != svc.ID || !main && a.Pane != p.Info.ID {
+			continue
+		}
+		end, open := r.LastAt, true
+		if a.Resolved() {
+			end, open = a.ResolvedAt, false
+		}
+		tip := a.ID + " " + a.Pane + " " + alertLevels(a) + ", fired " + c.UTC(a.FiredAt) + " UTC"
+		if !open {
+			tip += ", resolved " + c.UTC(end) + " UTC"
+		} else {
+			tip += ", still open"
+		}
+		cd.alerts = append(cd.alerts, chartSpan{label: a.ID, tip: tip + ": " + a.Text, from: a.FiredAt, to: end, level: a.Worst})
+	}
+	for _, run := range r.Runs {
+		if run.Service != svc.ID && run.Service != "" {
+			continue
+		}
+		// A mitigation is drawn while it applied a change: from its
+		// start to its end. A run refused, expired or cancelled before it
+		// ran changed nothing and is not drawn.
+		started := time.Time{}
+		for _, st := range run.Steps {
+			if st.State == incident.RunRunning {
+				started = st.At
+				break
+			}
+		}
+		if started.IsZero() {
+			continue
+		}
+		end := run.EndedAt
+		if !run.Done {
+			end = to
+		}
+		tip := run.ID + " " + run.Playbook + ": " + runOutcome(run) + " (" + dur(end.Sub(started)) + " applying)"
+		cd.runs = append(cd.runs, chartSpan{label: run.ID, tip: tip, from: started, to: end, ok: run.Outcome == incident.RunSucceeded || !run.Done})
+	}
+	var buf bytes.Buffer
+	renderSVG(&buf, cd)
+	return Chart{Service: svc.ID, Pane: p.Info.ID, Title: title, SVG: buf.Bytes(), slug: s}
 }
 
 type chartData struct {
@@ -243,10 +283,14 @@ func renderSVG(b *bytes.Buffer, d chartData) {
 		}
 		x0, x1 := xOf(m.from), xOf(m.to)
 		w := math.Max(x1-x0, 2)
+		col := "#1f77b4"
+		if !m.ok {
+			col = "#8c8c8c"
+		}
 		b.WriteString(`<g><title>` + xmlEsc(m.tip) + `</title>`)
-		b.WriteString(`<rect x="` + f1(x0) + `" y="` + f1(plotT) + `" width="` + f1(w) + `" height="` + f1(plotB-plotT) + `" fill="#1f77b4" fill-opacity="0.12"/>`)
-		b.WriteString(`<line x1="` + f1(x0) + `" y1="` + f1(plotT) + `" x2="` + f1(x0) + `" y2="` + f1(plotB) + `" stroke="#1f77b4" stroke-width="1" stroke-dasharray="3,2"/>`)
-		b.WriteString(`<text x="` + f1(x0+3) + `" y="` + f1(plotB-4) + `" fill="#1f77b4">` + xmlEsc(m.label) + `</text></g>` + "\n")
+		b.WriteString(`<rect x="` + f1(x0) + `" y="` + f1(plotT) + `" width="` + f1(w) + `" height="` + f1(plotB-plotT) + `" fill="` + col + `" fill-opacity="0.12"/>`)
+		b.WriteString(`<line x1="` + f1(x0) + `" y1="` + f1(plotT) + `" x2="` + f1(x0) + `" y2="` + f1(plotB) + `" stroke="` + col + `" stroke-width="1" stroke-dasharray="3,2"/>`)
+		b.WriteString(`<text x="` + f1(x0+3) + `" y="` + f1(plotB-4) + `" fill="` + col + `">` + xmlEsc(m.label) + `</text></g>` + "\n")
 	}
 	// Thresholds.
 	for _, th := range []struct {

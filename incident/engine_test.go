@@ -482,7 +482,8 @@ func TestFormatValue(t *testing.T) {
 		v    float64
 		unit string
 		want string
-	}{{2.3, "s", "2.3s"}, {0.43, "s", "430ms"}, {90000, "req/s", "90K req/s"}, {2.126, "%", "2.13%"}, {477e6, "", "477M"}, {480, "conns", "480 conns"}} {
+	}{{2.3, "s", "2.3s"}, {0.43, "s", "430ms"}, {90000, "req/s", "90K req/s"}, {2.126, "%", "2.13%"}, {477e6, "", "477M"}, {480, "conns", "480 conns"},
+		{1, "slots", "1 slot"}, {1, "conns", "1 conn"}, {2, "slots", "2 slots"}, {1, "req/s", "1 req/s"}, {1, "/min", "1 /min"}, {1.002, "errors", "1 error"}} {
 		if got := FormatValue(c.v, c.unit); got != c.want {
 			t.Errorf("FormatValue(%v,%q)=%q want %q", c.v, c.unit, got, c.want)
 		}

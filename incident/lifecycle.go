@@ -507,8 +507,9 @@ func span(from, to time.Time, ok bool) (time.Duration, bool) {
 //     start); with no impact mark, alerts still open when the incident
 //     went public or fired after count; with none, it is when the
 //     incident went public.
-//   - Acked is the first acknowledgement of an alert, or the first public
-//     status, at or after detection.
+//   - Acked is the first acknowledgement of such an alert (warn or crit,
+//     not silenced: acking an info alert is not a response to the
+//     incident), or the first public status, at or after detection.
 //   - Mitigated and Resolved are their marks, else the first time the
 //     status was monitoring, resolved.
 func (s *State) Times() Times {
@@ -554,11 +555,14 @@ func (s *State) Times() Times {
 	}
 	var ack time.Time
 	for _, a := range s.Alerts {
+		if w := a.Worst(); w != LevelWarn && w != LevelCrit || a.Silenced != "" {
+			continue
+		}
 		if at := a.FirstAckedAt; !at.IsZero() && !at.Before(t.Detected) && (ack.IsZero() || at.Before(ack)) {
 			ack = at
 		}
 	}
-	t.How["acked"] = "first acknowledgement"
+	t.How["acked"] = "first acknowledgement of a paging alert"
 	for _, at := range l.FirstStatus {
 		if !at.Before(t.Detected) && (ack.IsZero() || at.Before(ack)) {
 			ack, t.How["acked"] = at, "first public status"

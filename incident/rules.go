@@ -421,10 +421,27 @@ func FormatValue(v float64, unit string) string {
 		return trim(v) + unit
 	}
 	s := compact(v)
+	if s == "1" || s == "-1" {
+		unit = singular(unit)
+	}
 	if unit != "" {
 		s += " " + unit
 	}
 	return s
+}
+
+// singular is a plural word unit for one of it: 1 slot, 1 conn, 1 error
+// (units such as req/s or /min stay as they are).
+func singular(unit string) string {
+	if len(unit) < 3 || !strings.HasSuffix(unit, "s") || strings.HasSuffix(unit, "ss") {
+		return unit
+	}
+	for _, r := range unit {
+		if r < 'a' || r > 'z' {
+			return unit
+		}
+	}
+	return unit[:len(unit)-1]
 }
 
 func compact(v float64) string {

@@ -568,7 +568,9 @@ func meets(p *incident.Pane, w *WaitStep, thr float64, now time.Time) (bool, str
 	if !ok {
 		verb = "does not meet"
 	}
-	return ok, fmt.Sprintf("%s = %s %s %s %s", name, fmtFloat(v), verb, w.Op, fmtFloat(thr))
+	// The measured value to three significant digits (a pane's float
+	// prints with 17); the threshold as the playbook wrote it.
+	return ok, fmt.Sprintf("%s = %s %s %s %s", name, incident.FormatValue(v, ""), verb, w.Op, fmtFloat(thr))
 }
 
 // noteStep writes a note to the timeline, or posts to Slack through the
