@@ -68,7 +68,7 @@ const (
 // publicPlay is where the room's public side is in the story.
 type publicPlay struct {
 	public, identified, monitoring bool
-	succeeded                                int
+	succeeded                      int
 }
 
 // onPublic reacts to one event on behalf of the scribe, the commander and
