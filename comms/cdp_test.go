@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,18 +25,34 @@ type browser struct {
 
 func startBrowser(t *testing.T, bin string) *browser {
 	t.Helper()
-	dir := t.TempDir()
+	// Not t.TempDir: Chromium's helpers may still write to the profile
+	// for a moment after the browser is gone.
+	dir, err := os.MkdirTemp("", "warroom-cdp-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--remote-allow-origins=*",
 		"--user-data-dir="+dir, "about:blank")
 	cmd.WaitDelay = 5 * time.Second
+	// Its own process group, so that its renderer and GPU helpers end
+	// with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Start(); err != nil {
 		cancel()
+		os.RemoveAll(dir)
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		for i := 0; i < 50 && os.RemoveAll(dir) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 	// Chromium writes the port it chose to DevToolsActivePort.
 	deadline := time.Now().Add(30 * time.Second)
 	for {

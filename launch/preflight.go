@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/warroom/warroom/comms"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/playbooks"
@@ -30,10 +31,13 @@ const (
 	GroupSlack     = "slack"
 	GroupPlaybooks = "playbooks"
 	GroupRoster    = "roster"
+	// GroupStatuspage: the comms.statuspage key, page and components
+	// (read only: nothing is published).
+	GroupStatuspage = "statuspage"
 )
 
 // Groups lists the check groups in report order.
-var Groups = []string{GroupSources, GroupPanes, GroupSlack, GroupPlaybooks, GroupRoster}
+var Groups = []string{GroupSources, GroupPanes, GroupSlack, GroupPlaybooks, GroupRoster, GroupStatuspage}
 
 // ExitLive is the base of check --live's exit codes for live failures.
 const ExitLive = 64
@@ -77,7 +81,8 @@ func (r Report) Failed() []string {
 }
 
 // ExitCode is 0 when every check passed, else ExitLive plus 1 sources,
-// 2 panes, 4 Slack, 8 playbooks, 16 roster for each group that failed.
+// 2 panes, 4 Slack, 8 playbooks, 16 roster, 32 Statuspage for each group
+// that failed.
 func (r Report) ExitCode() int {
 	code := 0
 	for _, g := range r.Failed() {
@@ -139,12 +144,13 @@ func Preflight(ctx context.Context, cfg *config.Config, cat *playbooks.Catalog, 
 		o.Now = time.Now
 	}
 	type part struct{ checks []Check }
-	parts := make(chan part, 3)
+	parts := make(chan part, 4)
 	go func() { parts <- part{probeSources(ctx, cfg, o.Now)} }()
 	go func() { parts <- part{checkSlack(ctx, cfg)} }()
 	go func() { parts <- part{dryRunAll(ctx, cat)} }()
+	go func() { parts <- part{checkStatuspage(ctx, cfg)} }()
 	var all []Check
-	for range 3 {
+	for range 4 {
 		all = append(all, (<-parts).checks...)
 	}
 	all = append(all, checkRoster(cfg)...)
@@ -304,6 +310,16 @@ func checkSlack(ctx context.Context, cfg *config.Config) []Check {
 // sampleParams fills a playbook's parameters for a dry run: defaults,
 // else the smallest value a parameter accepts. A string without a
 // default cannot be guessed (ok false).
+// checkStatuspage reads the Statuspage page's components with the
+// file's key: the key, the page and every component's statuspage_id.
+func checkStatuspage(ctx context.Context, cfg *config.Config) []Check {
+	var out []Check
+	for _, r := range comms.Probe(ctx, cfg, nil) {
+		out = append(out, Check{Group: GroupStatuspage, Name: r.Name, OK: r.OK, Detail: r.Detail})
+	}
+	return out
+}
+
 func sampleParams(pb *playbooks.Playbook) (map[string]string, string, bool) {
 	out := map[string]string{}
 	for i := range pb.Params {

@@ -71,7 +71,10 @@ func simRoom(t *testing.T, edit func(string) string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sl.Close() })
-	sp := spsim.New(spsim.Options{APIKey: "sp-preflight-key-0123456789"})
+	// The example's components, as the page holds them.
+	sp := spsim.New(spsim.Options{APIKey: "sp-preflight-key-0123456789", Components: []spsim.Component{
+		{ID: "cmpclaims001", Name: "Claims"}, {ID: "cmpactivity1", Name: "Activity and history"},
+		{ID: "cmpsending01", Name: "Sending and swaps"}, {ID: "cmpethereum1", Name: "Ethereum balances"}}})
 	if err := sp.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +127,10 @@ func TestCheckLivePassesAgainstTheSimulator(t *testing.T) {
 		"panes\n", "✓ tokens/p95:", "✓ history/errors_5xx:",
 		"slack\n  ✓ auth.test:", "✓ conversations.info", "✓ apps.connections.open",
 		"playbooks\n", "✓ rpc-traffic-split: dry run ok (1 read against live endpoints",
-		"roster\n", "all ",
+		"roster\n",
+		"statuspage\n  ✓ page: page wrpage000001 answers in", "with 4 components",
+		"✓ claims: Statuspage component cmpclaims001: Claims (operational)",
+		"all ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -165,5 +171,32 @@ func TestCheckLiveNamesEveryProblemInOnePass(t *testing.T) {
 	}
 	if strings.Contains(out, "xoxb-0000000000") {
 		t.Error("the token was printed")
+	}
+}
+
+// TestCheckLiveStatuspage: a wrong Statuspage key fails the group (64 +
+// 32) without printing the key; a component id the page does not have is
+// named with the ids it has.
+func TestCheckLiveStatuspage(t *testing.T) {
+	path := simRoom(t, func(s string) string {
+		return strings.Replace(s, "statuspage_id: cmpsending01", "statuspage_id: cmpsending99", 1)
+	})
+	code, out, errs := runCLI("check", "--live", "-c", path)
+	if code != 64+32 {
+		t.Fatalf("exit %d, want 96 (statuspage)\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"✓ page: page wrpage000001", "✗ sending: Statuspage page wrpage000001 has no component cmpsending99",
+		"the page has cmpactivity1, cmpclaims001, cmpethereum1, cmpsending01", "statuspage failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	t.Setenv("STATUSPAGE_API_KEY", "sp-wrong-key-9876543210")
+	code, out, errs = runCLI("check", "--live", "-c", path)
+	if code != 64+32 {
+		t.Fatalf("exit %d, want 96 (statuspage)\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "✗ page: Statuspage: Could not authenticate (check comms.statuspage.api_key)") || strings.Contains(out+errs, "sp-wrong-key") {
+		t.Errorf("a wrong key:\n%s%s", out, errs)
 	}
 }

@@ -38,7 +38,9 @@
 //   - The incident's impact is computed from its components (degraded
 //     performance → minor, partial outage → major, major outage →
 //     critical) unless impact_override says otherwise.
-//   - Components: GET /pages/{page_id}/components, GET and PATCH
+//   - Components: GET /pages/{page_id}/components (paginated: per_page
+//     at most 100, its default, and page from 1, "Beginning February 28,
+//     2023"), GET and PATCH
 //     /pages/{page_id}/components/{id} with {"component": {"status"}} (the
 //     five statuses). An incident's component statuses change the
 //     components too.
@@ -430,11 +432,7 @@ func (s *Server) serve(now time.Time, r *http.Request, body []byte) (status int,
 			err = errf(405, "Method not allowed")
 		}
 	case rest == "/components" && r.Method == http.MethodGet:
-		var out []Component
-		for _, c := range s.components {
-			out = append(out, *c)
-		}
-		res = out
+		res, err = s.listComponents(r.URL.Query())
 	case strings.HasPrefix(rest, "/components/"):
 		id := rest[len("/components/"):]
 		switch r.Method {
@@ -729,6 +727,34 @@ func (s *Server) list(q url.Values, unresolved bool) (any, *apiError) {
 		return []Incident{}, nil
 	}
 	return out[from:min(len(out), from+limit)], nil
+}
+
+// listComponents pages the components: per_page at most 100 (the
+// default), page from 1.
+func (s *Server) listComponents(q url.Values) (any, *apiError) {
+	per, page := maxListLimit, 1
+	for _, p := range []struct {
+		name string
+		v    *int
+	}{{"per_page", &per}, {"page", &page}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, errf(400, "Bad request: %s must be a positive integer", p.name)
+			}
+			*p.v = n
+		}
+	}
+	per = min(per, maxListLimit)
+	out := []Component{}
+	for _, c := range s.components {
+		out = append(out, *c)
+	}
+	from := (page - 1) * per
+	if from >= len(out) {
+		return []Component{}, nil
+	}
+	return out[from:min(len(out), from+per)], nil
 }
 
 func matches(in *Incident, text string) bool {

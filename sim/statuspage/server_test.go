@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -95,5 +96,29 @@ func TestDocumentedShapes(t *testing.T) {
 	clk.Advance(time.Minute)
 	if st, _, _, list := call(t, s, "GET", page+"/components", "k", ""); st != 200 || len(list) != 1 {
 		t.Fatalf("after the window: %d", st)
+	}
+}
+
+// TestComponentsArePaginated: at most 100 a page, per_page and page.
+func TestComponentsArePaginated(t *testing.T) {
+	var comps []Component
+	for i := range 130 {
+		comps = append(comps, Component{ID: fmt.Sprintf("c%03d", i), Name: "C"})
+	}
+	s := New(Options{APIKey: "k", Components: comps})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	page := "/pages/" + s.PageID() + "/components"
+	for _, c := range []struct {
+		q    string
+		n    int
+		code int
+	}{{"", 100, 200}, {"?page=2", 30, 200}, {"?per_page=1000", 100, 200}, {"?per_page=50&page=3", 30, 200}, {"?page=9", 0, 200}, {"?page=0", 0, 400}} {
+		st, _, _, arr := call(t, s, "GET", page+c.q, "k", "")
+		if st != c.code || len(arr) != c.n {
+			t.Errorf("%s: %d with %d components, want %d with %d", c.q, st, len(arr), c.code, c.n)
+		}
 	}
 }
