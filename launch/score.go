@@ -107,7 +107,9 @@ func ScoreJournal(ctx context.Context, r journal.Reader, t0, end time.Time, expe
 				}
 			}
 		case incident.KindEscalate:
-			s.Escalations++
+			if ev.Alert != nil && ev.Alert.Step > 0 { // step 0 pages the owner (escalation.owner)
+				s.Escalations++
+			}
 		case incident.KindRun:
 			run := ev.Run
 			if !requested[run.ID] {
