@@ -185,6 +185,18 @@ type worker struct {
 	nPolls    int64
 	nErrs     int64
 	gateStale time.Time // the gate for which STALE was already sent
+
+	// calls runs the query's requests (polls and backfills) one at a
+	// time on the worker's own goroutine, so a poll starts no goroutine;
+	// done returns their outcome.
+	calls chan call
+	done  chan outcome
+}
+
+// call is one request for the worker's caller goroutine.
+type call struct {
+	ctx      context.Context
+	backfill Backfiller // nil: a poll
 }
 
 // Start builds the queries of every source in cfg and starts polling.
@@ -406,10 +418,30 @@ func (s *Scheduler) Stats() Stats {
 
 // --- worker ---
 
+// caller runs the worker's requests until calls is closed. One goroutine
+// per query for its whole life: a poll costs no goroutine start and no
+// stack growth.
+func (w *worker) caller() {
+	defer w.s.wg.Done()
+	for c := range w.calls {
+		var o outcome
+		if c.backfill != nil {
+			o.samples, o.err = c.backfill.Backfill(c.ctx)
+		} else {
+			o.res, o.err = w.q.Poll(c.ctx)
+		}
+		w.done <- o
+	}
+}
+
 func (w *worker) run() {
 	s := w.s
 	defer s.wg.Done()
 	ctx := s.ctx
+	w.calls, w.done = make(chan call), make(chan outcome, 1)
+	s.wg.Add(1)
+	go w.caller()
+	defer close(w.calls)
 	bf, _ := w.q.(Backfiller)
 	var bfDue time.Time // when the backfill may be tried again
 	bfFails := 0
@@ -425,20 +457,22 @@ func (w *worker) run() {
 		bfFails++
 		bfDue = s.clk.Now().Add(s.backoff.Next(bfFails, e, w.interval))
 	}
-	tryBackfill()
+	// The first poll goes at once, so that every pane has its value as
+	// soon as the room starts; the history (backfill) follows it, and the
+	// polls after are spread over the interval by the jitter.
 	next := s.clk.Now()
-	if s.jitter > 0 {
-		next = next.Add(time.Duration(s.rand() * s.jitter * float64(w.interval)))
-	}
+	first := true
 	for {
 		var ok bool
 		if next, ok = w.wait(ctx, next); !ok {
 			return
 		}
 		// Until it has succeeded once, the backfill is tried again (with
-		// its own back-off) before a poll: the history comes before the
-		// live value, and a source down at start still gets it.
-		tryBackfill()
+		// its own back-off) before a poll, so a source down at start
+		// still gets its history.
+		if !first {
+			tryBackfill()
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -456,6 +490,15 @@ func (w *worker) run() {
 		s.mu.Unlock()
 		if next, ok = w.poll(ctx, start); !ok {
 			return
+		}
+		if first {
+			first = false
+			// A failed first poll keeps its back-off exactly (a 429's
+			// reset); a successful one starts the query's phase.
+			if w.fails == 0 && s.jitter > 0 {
+				next = next.Add(time.Duration(s.rand() * s.jitter * float64(w.interval)))
+			}
+			tryBackfill()
 		}
 	}
 }
@@ -506,8 +549,9 @@ func (w *worker) wait(ctx context.Context, next time.Time) (time.Time, bool) {
 }
 
 type outcome struct {
-	res Result
-	err error
+	res     Result
+	samples []incident.Sample // of a backfill
+	err     error
 }
 
 // poll runs one request with the timeout on the scheduler's clock, handles
@@ -519,15 +563,9 @@ func (w *worker) poll(ctx context.Context, start time.Time) (next time.Time, ok 
 	s := w.s
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan outcome, 1)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		r, err := w.q.Poll(pctx)
-		done <- outcome{r, err}
-	}()
+	w.calls <- call{ctx: pctx}
 	select {
-	case o := <-done:
+	case o := <-w.done:
 		if o.err == nil {
 			return w.succeeded(ctx, start, o.res), true
 		}
@@ -539,7 +577,7 @@ func (w *worker) poll(ctx context.Context, start time.Time) (next time.Time, ok 
 	cancel()
 	next = w.failed(ctx, Result{}, &Error{Class: Transient, Msg: fmt.Sprintf("no answer within %s", w.timeout), Err: context.DeadlineExceeded})
 	select {
-	case <-done:
+	case <-w.done:
 	case <-ctx.Done():
 		return next, false
 	}
@@ -762,20 +800,10 @@ func (w *worker) backfill(ctx context.Context, bf Backfiller, fails int) *Error 
 	s := w.s
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type bout struct {
-		samples []incident.Sample
-		err     error
-	}
-	done := make(chan bout, 1)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		ss, err := bf.Backfill(bctx)
-		done <- bout{ss, err}
-	}()
+	w.calls <- call{ctx: bctx, backfill: bf}
 	var e *Error
 	select {
-	case o := <-done:
+	case o := <-w.done:
 		if o.err == nil {
 			w.emit(ctx, nil, o.samples)
 			if fails > 0 {
@@ -788,7 +816,7 @@ func (w *worker) backfill(ctx context.Context, bf Backfiller, fails int) *Error 
 		return &Error{Class: Transient, Msg: "stopped", Err: ctx.Err()}
 	case <-s.clk.After(w.timeout):
 		cancel()
-		<-done // one request in flight: it gives up now
+		<-w.done // one request in flight: it gives up now
 		e = &Error{Class: Transient, Msg: fmt.Sprintf("no answer within %s", w.timeout), Err: context.DeadlineExceeded}
 	}
 	lvl := slog.LevelDebug

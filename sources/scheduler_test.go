@@ -396,3 +396,33 @@ func TestBackfillRetriedUntilItSucceeds(t *testing.T) {
 		t.Fatalf("after the source came up: %d attempts (%d while down), values %v", total, down, values)
 	}
 }
+
+// TestFirstPollAtOnceThenHistory: at start every query polls at once,
+// whatever its jitter, so panes have their value as soon as the room
+// starts; the history (backfill) comes right after, and the jitter
+// spreads the polls that follow.
+func TestFirstPollAtOnceThenHistory(t *testing.T) {
+	clk := clock.NewFake(t0)
+	q := &flakyBackfill{clk: clk}
+	q.up.Store(true)
+	cfg := baseConfig()
+	cfg.Sources = []config.Source{{ID: "prom", Type: "stub", Interval: dur(10 * time.Second), Timeout: dur(2 * time.Second)}}
+	sink := &recSink{clk: clk}
+	s, err := sources.Start(context.Background(), cfg, sink, nil, clk, sources.Options{Jitter: 0.2, Rand: func() float64 { return 0.99 },
+		Builders: map[config.SourceType]sources.Builder{"stub": func(sources.Env, []sources.Spec) ([]sources.Query, error) {
+			return []sources.Query{q}, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, 5*time.Second, "the first poll and the history, without the clock moving", func() bool { return len(sink.paneSamples("api", "p")) == 3 })
+	ps := sink.paneSamples("api", "p")
+	if ps[0].s.Value != 2 || !ps[0].s.Time.Equal(t0) || ps[1].s.Value != 1 || !ps[1].s.Time.Before(t0) {
+		t.Fatalf("samples %+v: want the live value at start, then the history", ps)
+	}
+	waitFor(t, 5*time.Second, "the scheduler to wait", s.Settled)
+	if next := s.Queries()[0].Next; !next.After(t0.Add(10 * time.Second)) {
+		t.Fatalf("the second poll is due at %s: the jitter should spread it past one interval (%s)", next, t0.Add(10*time.Second))
+	}
+}

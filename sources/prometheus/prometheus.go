@@ -120,6 +120,11 @@ func newConn(sp sources.Spec, env sources.Env, clk clock.Clock, conns int) (*con
 		return c, nil
 	}
 	hc := env.HTTPClient(conns)
+	// An instant query's answer is a few hundred bytes: gzip would cost a
+	// decompressor per poll and save nothing.
+	if tr, ok := hc.Transport.(*http.Transport); ok {
+		tr.DisableCompression = true
+	}
 	hc.Transport = captureRT{next: hc.Transport}
 	cl, err := api.NewClient(api.Config{Address: u, Client: hc})
 	if err != nil {
