@@ -61,9 +61,9 @@ func (c *Config) PagerDutyRoute(person, service string) Route {
 	return ""
 }
 
-// Key is the route's routing key secret (unset when the route is not
+// PagerDutyKey is the route's routing key secret (unset when the route is not
 // configured).
-func (c *Config) Key(r Route) Secret {
+func (c *Config) PagerDutyKey(r Route) Secret {
 	kind, id, _ := strings.Cut(string(r), ":")
 	switch kind {
 	case "person":

@@ -19,6 +19,7 @@ import (
 	"github.com/warroom/warroom/comms"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/paging"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/sources"
 )
@@ -34,10 +35,13 @@ const (
 	// GroupStatuspage: the comms.statuspage key, page and components
 	// (read only: nothing is published).
 	GroupStatuspage = "statuspage"
+	// GroupPagerDuty: every routing key the file pages through (a
+	// resolve nobody triggered: nothing is paged).
+	GroupPagerDuty = "pagerduty"
 )
 
 // Groups lists the check groups in report order.
-var Groups = []string{GroupSources, GroupPanes, GroupSlack, GroupPlaybooks, GroupRoster, GroupStatuspage}
+var Groups = []string{GroupSources, GroupPanes, GroupSlack, GroupPlaybooks, GroupRoster, GroupStatuspage, GroupPagerDuty}
 
 // ExitLive is the base of check --live's exit codes for live failures.
 const ExitLive = 64
@@ -81,8 +85,8 @@ func (r Report) Failed() []string {
 }
 
 // ExitCode is 0 when every check passed, else ExitLive plus 1 sources,
-// 2 panes, 4 Slack, 8 playbooks, 16 roster, 32 Statuspage for each group
-// that failed.
+// 2 panes, 4 Slack, 8 playbooks, 16 roster, 32 Statuspage, 64 PagerDuty
+// for each group that failed.
 func (r Report) ExitCode() int {
 	code := 0
 	for _, g := range r.Failed() {
@@ -144,13 +148,14 @@ func Preflight(ctx context.Context, cfg *config.Config, cat *playbooks.Catalog, 
 		o.Now = time.Now
 	}
 	type part struct{ checks []Check }
-	parts := make(chan part, 4)
+	parts := make(chan part, 5)
 	go func() { parts <- part{probeSources(ctx, cfg, o.Now)} }()
 	go func() { parts <- part{checkSlack(ctx, cfg)} }()
 	go func() { parts <- part{dryRunAll(ctx, cat)} }()
 	go func() { parts <- part{checkStatuspage(ctx, cfg)} }()
+	go func() { parts <- part{checkPagerDuty(ctx, cfg)} }()
 	var all []Check
-	for range 4 {
+	for range 5 {
 		all = append(all, (<-parts).checks...)
 	}
 	all = append(all, checkRoster(cfg)...)
@@ -316,6 +321,15 @@ func checkStatuspage(ctx context.Context, cfg *config.Config) []Check {
 	var out []Check
 	for _, r := range comms.Probe(ctx, cfg, nil) {
 		out = append(out, Check{Group: GroupStatuspage, Name: r.Name, OK: r.OK, Detail: r.Detail})
+	}
+	return out
+}
+
+// checkPagerDuty sends each routing key a resolve nobody triggered.
+func checkPagerDuty(ctx context.Context, cfg *config.Config) []Check {
+	var out []Check
+	for _, r := range paging.Probe(ctx, cfg, nil) {
+		out = append(out, Check{Group: GroupPagerDuty, Name: r.Name, OK: r.OK, Detail: r.Detail})
 	}
 	return out
 }

@@ -62,7 +62,7 @@ func (s *pdSender) Send(ctx context.Context, r outbox.Row, _ outbox.Lookup) (str
 	if err := json.Unmarshal(r.Payload, &p); err != nil {
 		return "", &outbox.Error{Class: outbox.Refused, Code: "payload", Reason: "unreadable row: " + err.Error()}
 	}
-	secret := s.cfg.Key(p.Route)
+	secret := s.cfg.PagerDutyKey(p.Route)
 	key := secret.Value()
 	if key == "" {
 		why := fmt.Sprintf("no routing key for %s", p.Route)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
 )
@@ -238,5 +239,28 @@ func TestPagesLateInTheTimeline(t *testing.T) {
 	waitFor(t, "the recovery", func() bool { return len(r.events(incident.KindPaging)) == 2 })
 	if ev := r.events(incident.KindPaging)[1]; ev.Text != "pages reach PagerDuty again" {
 		t.Fatalf("PAGING %q", ev.Text)
+	}
+}
+
+// The preflight: every routing key is tried with a resolve nobody
+// triggered; PagerDuty accepts the keys it knows and refuses the others,
+// and nobody is paged.
+func TestProbeRoutingKeys(t *testing.T) {
+	r := newRig(t, rigOpts{bobKey: true, noStart: true})
+	r.cfg.Services[0].PagerDuty = &config.ServicePagerDuty{RoutingKey: config.Secret{Env: "WARROOM_TEST_PD_UNKNOWN"}}
+	t.Setenv("WARROOM_TEST_PD_UNKNOWN", strings.Repeat("a", 32))
+	r.cfg.Roster[0].PagerDuty.RoutingKey = config.Secret{Env: "WARROOM_TEST_PD_UNSET"}
+	got := map[string]ProbeResult{}
+	for _, p := range Probe(t.Context(), r.cfg, nil) {
+		got[p.Name] = p
+	}
+	if !got["room"].OK || !got["person:bob"].OK || got["service:tokens"].OK || got["person:maya"].OK || len(got) != 4 {
+		t.Fatalf("probe %+v", got)
+	}
+	if !strings.Contains(got["service:tokens"].Detail, "Invalid routing key") || !strings.Contains(got["person:maya"].Detail, "WARROOM_TEST_PD_UNSET is not set") {
+		t.Fatalf("probe %+v", got)
+	}
+	if n := len(r.pd.Incidents()); n != 0 {
+		t.Fatalf("the probe opened %d incidents", n)
 	}
 }

@@ -32,11 +32,13 @@ only with no_data: zero), Slack (auth.test, apps.connections.open,
 conversations.info: the token, the app token, the channel and the bot's
 membership), every playbook's dry run against its live endpoints,
 Statuspage (the key reads the page's components, and every component of
-the file is one of them; nothing is published), and checks that every
+the file is one of them; nothing is published), every PagerDuty routing
+key (a resolve for an alert that does not exist: nobody is paged), and
+checks that every
 person with a role has a way in (an SSH key or a Slack ID). Every problem
 is reported in one pass. Exit codes: 0 ok; 1 the file or the environment
 is bad; 64 + the sum of what failed live: 1 sources, 2 panes, 4 Slack,
-8 playbooks, 16 roster, 32 Statuspage (70 = panes and Slack).`,
+8 playbooks, 16 roster, 32 Statuspage, 64 PagerDuty (70 = panes and Slack).`,
 		Example: `  warroom check -c examples/airdrop/warroom.yaml
   warroom check --env
   warroom check --live -c warroom.yaml`,
