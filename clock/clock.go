@@ -105,6 +105,21 @@ func (f *Fake) Advance(d time.Duration) {
 	}
 }
 
+// WaiterAt reports whether a timer is pending for exactly t. A test that
+// shares the clock among several goroutines uses it to know that one of
+// them (an engine re-arming its heartbeat at now+tick) has handled what
+// the last Advance fired.
+func (f *Fake) WaiterAt(t time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.waiters {
+		if w.at.Equal(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Waiters reports how many timers are pending; tests use it to know that a
 // goroutine has reached its wait before advancing time.
 func (f *Fake) Waiters() int {

@@ -50,8 +50,17 @@ func TestReadinessRecord(t *testing.T) {
 	do(incident.SubmitEvidence{By: "ada", Criterion: "load", Tool: "k6", File: "peak.json", Metrics: map[string]float64{"p95": 0.2}})
 	do(incident.SignOff{By: "ada", Criterion: "nat", Note: "8 IPs attached | 440K ports"})
 	for range 11 * 60 {
+		// The engine sets its heartbeat again before it handles one: once
+		// the clock has as many timers as before, the heartbeat of this
+		// second is being handled, and the note queues behind it. Without
+		// the wait a loaded machine let the checkpoint of 17:10:00 be
+		// stamped a second later.
+		n := clk.Waiters()
 		clk.Advance(time.Second)
-		e.Do(ctx, incident.Note{By: "rosa", Text: "tick"}) // lets the heartbeat run in step
+		for deadline := time.Now().Add(10 * time.Second); clk.Waiters() < n && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
+		}
+		e.Do(ctx, incident.Note{By: "rosa", Text: "tick"})
 	}
 	do(incident.RecordCheck{By: "rosa", Result: incident.CheckInfo{Checks: 3}})
 	do(incident.Decide{By: "rosa", Decision: incident.DecisionGo})

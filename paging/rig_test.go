@@ -176,6 +176,16 @@ func (r *rig) advance(d time.Duration) {
 	r.t.Helper()
 	for step := time.Second; d > 0; d -= step {
 		r.clk.Advance(step)
+		// The engine sets its next heartbeat (now + 1s) as it takes this
+		// one: wait for that, so that the round trip below comes after
+		// the heartbeat. Without it, on a loaded machine a heartbeat could
+		// slip a second and the escalation's page be committed after the
+		// test looked for it. (The outbox's timers share the clock, so
+		// counting timers is not enough.)
+		next := r.clk.Now().Add(time.Second)
+		for deadline := time.Now().Add(10 * time.Second); !r.clk.WaiterAt(next) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Microsecond)
+		}
 		r.sync()
 		if r.pager != nil {
 			waitFor(r.t, "the Pager to settle", r.pager.ob.Quiet)
