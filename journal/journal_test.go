@@ -245,3 +245,37 @@ func testSecondWriterIsRefused(t *testing.T, be backend) {
 	}
 	b.Close()
 }
+
+// TestSamplesSkipTheFsyncEventsKeepIt: a batch of samples commits with
+// synchronous=NORMAL, and the writer is FULL again for the events after
+// it, whatever happens to the batch.
+func TestSamplesSkipTheFsyncEventsKeepIt(t *testing.T) {
+	j := openTemp(t)
+	sync := func() int {
+		var n int
+		if err := j.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	t0 := time.Date(2026, 1, 31, 15, 0, 0, 0, time.UTC)
+	if err := j.AppendSamples(ctx, []Sample{{Service: "api", Pane: "p95", Time: t0, Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sync(); n != 2 {
+		t.Fatalf("after samples the writer is synchronous=%d, want 2 (FULL)", n)
+	}
+	// A batch that fails (here: its context is already cancelled) leaves
+	// the writer FULL too.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := j.AppendSamples(cctx, []Sample{{Service: "api", Pane: "p95", Time: t0.Add(time.Second), Value: 2}}); err == nil {
+		t.Fatal("a cancelled batch was written")
+	}
+	if n := sync(); n != 2 {
+		t.Fatalf("after a failed batch the writer is synchronous=%d, want 2 (FULL)", n)
+	}
+	if err := j.Append(ctx, []Event{{Time: t0, Kind: "NOTE", Actor: "maya", Body: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+}

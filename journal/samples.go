@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -54,8 +55,40 @@ func (j *SQLite) AppendSamples(ctx context.Context, samples []Sample) error {
 	return nil
 }
 
-func (j *SQLite) insertSamples(ctx context.Context, samples []Sample) error {
-	tx, err := j.w.BeginTx(ctx, nil)
+// insertSamples writes a batch in one transaction that skips the fsync
+// (synchronous=NORMAL for it alone): no one is told a sample is durable,
+// as they are told of an event. The batch reaches the disk with the next
+// event's commit, whose fsync covers the WAL it sits in, or at the next
+// checkpoint; a crash may lose the samples since. The writer connection
+// is held throughout, so no event commits under NORMAL, and it is set back
+// to FULL (and checked) before anyone else uses it, or thrown away.
+func (j *SQLite) insertSamples(ctx context.Context, samples []Sample) (err error) {
+	c, err := j.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA synchronous=NORMAL`); err != nil {
+		return err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		var sync int
+		_, rerr := c.ExecContext(rctx, `PRAGMA synchronous=FULL`)
+		if rerr == nil {
+			rerr = c.QueryRowContext(rctx, `PRAGMA synchronous`).Scan(&sync)
+		}
+		if rerr != nil || sync != 2 {
+			// Never hand back a connection that would commit events
+			// without fsync: the pool opens a new one (FULL, from its DSN).
+			_ = c.Raw(func(any) error { return driver.ErrBadConn })
+			if err == nil {
+				err = fmt.Errorf("restore synchronous=FULL after samples: %v (synchronous=%d)", rerr, sync)
+			}
+		}
+	}()
+	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/sources"
 )
 
 // Engine is what the baseline watcher needs of the engine.
@@ -19,44 +21,85 @@ type Engine interface {
 	Unsubscribe(s *incident.Subscription)
 }
 
-// Stats summarises values (one pane's samples over a window).
+// Stats summarises values (one pane's samples over a window), each
+// counted once.
 func Stats(service, pane string, vals []float64) incident.BaselineInfo {
+	ws := make([]float64, len(vals))
+	for i := range ws {
+		ws[i] = 1
+	}
+	return weightedStats(service, pane, vals, ws)
+}
+
+// weightedStats summarises values each weighted (by the time it held):
+// percentiles by nearest rank over the weights, the weighted mean. N
+// counts the values.
+func weightedStats(service, pane string, vals, weights []float64) incident.BaselineInfo {
 	b := incident.BaselineInfo{Service: service, Pane: pane}
-	vals = slices.DeleteFunc(slices.Clone(vals), func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) })
-	if len(vals) == 0 {
+	type vw struct{ v, w float64 }
+	var xs []vw
+	total, sum := 0.0, 0.0
+	for i, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) || weights[i] <= 0 {
+			continue
+		}
+		xs = append(xs, vw{v, weights[i]})
+		total += weights[i]
+		sum += v * weights[i]
+	}
+	if len(xs) == 0 {
 		return b
 	}
-	slices.Sort(vals)
-	q := func(p float64) float64 { // nearest rank
-		i := int(math.Ceil(p*float64(len(vals)))) - 1
-		return vals[min(max(i, 0), len(vals)-1)]
+	slices.SortStableFunc(xs, func(a, b vw) int { return cmp.Compare(a.v, b.v) })
+	q := func(p float64) float64 { // nearest rank: the first value whose weight reaches p
+		acc := 0.0
+		for _, x := range xs {
+			acc += x.w
+			if acc >= p*total*(1-1e-12) {
+				return x.v
+			}
+		}
+		return xs[len(xs)-1].v
 	}
-	sum := 0.0
-	for _, v := range vals {
-		sum += v
-	}
-	b.N, b.Min, b.Max, b.Mean = len(vals), vals[0], vals[len(vals)-1], sum/float64(len(vals))
+	b.N, b.Min, b.Max, b.Mean = len(xs), xs[0].v, xs[len(xs)-1].v, sum/total
 	b.P5, b.P25, b.P50, b.P75, b.P95 = q(0.05), q(0.25), q(0.5), q(0.75), q(0.95)
 	return b
 }
 
 // Baseline reads every pane's stored samples between from and to and
-// summarises each; panes without samples are left out.
+// summarises each; panes without samples are left out. Each value counts
+// for the time it held, until the next sample (at most
+// sources.RecordKeepalive: longer is a gap): the journal keeps change
+// points, so a flat stretch is two samples, not one per poll.
 func Baseline(ctx context.Context, r journal.Reader, cfg *config.Config, from, to time.Time) ([]incident.BaselineInfo, error) {
 	var out []incident.BaselineInfo
 	for _, svc := range cfg.Services {
 		for _, p := range svc.Panes {
-			var vals []float64
+			var ss []journal.Sample
 			err := r.Samples(ctx, svc.ID, p.ID, from, to, func(s journal.Sample) error {
-				if !s.NoData {
-					vals = append(vals, s.Value)
-				}
+				ss = append(ss, s)
 				return nil
 			})
 			if err != nil {
 				return nil, err
 			}
-			if b := Stats(svc.ID, p.ID, vals); b.N > 0 {
+			var vals, ws []float64
+			for i, s := range ss {
+				if s.NoData {
+					continue
+				}
+				// The last sample holds as long as the one before it.
+				held := time.Second
+				switch {
+				case i+1 < len(ss):
+					held = ss[i+1].Time.Sub(s.Time)
+				case i > 0:
+					held = s.Time.Sub(ss[i-1].Time)
+				}
+				vals = append(vals, s.Value)
+				ws = append(ws, min(held, sources.RecordKeepalive).Seconds())
+			}
+			if b := weightedStats(svc.ID, p.ID, vals, ws); b.N > 0 {
 				out = append(out, b)
 			}
 		}
@@ -64,9 +107,9 @@ func Baseline(ctx context.Context, r journal.Reader, cfg *config.Config, from, t
 	return out, nil
 }
 
-// recordLag is how long samples take to reach the journal (the
-// recorder batches them for a second).
-const recordLag = 2 * time.Second
+// recordLag is how long samples take to reach the journal (the recorder
+// batches them).
+const recordLag = sources.DefaultRecordEvery + 2*time.Second
 
 // WatchBaseline captures the baseline once the plan's window (default
 // T-1h to T-0) has passed: it reads the journal's samples for the window

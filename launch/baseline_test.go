@@ -77,3 +77,34 @@ func TestBaselineCapturedAfterItsWindow(t *testing.T) {
 		t.Fatal("a pane without samples has no baseline")
 	}
 }
+
+// TestBaselineWeighsChangePoints: the journal keeps change points, so a
+// value that held for nine minutes is a few samples; it still counts for
+// nine minutes against one minute of varied values at one a second.
+func TestBaselineWeighsChangePoints(t *testing.T) {
+	t0 := time.Date(2024, 1, 31, 17, 0, 0, 0, time.UTC)
+	cfg := &config.Config{Services: []config.Service{{ID: "tokens", Panes: []config.Pane{{ID: "p95", Source: "prom"}}}}}
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var ss []journal.Sample
+	for _, s := range []int{0, 60, 120, 180, 240, 300, 360, 420, 480, 539} { // flat at 0.1, as recorded
+		ss = append(ss, journal.Sample{Service: "tokens", Pane: "p95", Time: t0.Add(time.Duration(s) * time.Second), Value: 0.1})
+	}
+	for i := range 60 { // then a minute of 1.0 … 1.59, one a second
+		ss = append(ss, journal.Sample{Service: "tokens", Pane: "p95", Time: t0.Add(time.Duration(540+i) * time.Second), Value: 1 + float64(i)/100})
+	}
+	if err := j.AppendSamples(context.Background(), ss); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := Baseline(context.Background(), j, cfg, t0, t0.Add(10*time.Minute))
+	if err != nil || len(bs) != 1 {
+		t.Fatal(bs, err)
+	}
+	b := bs[0]
+	if b.N != 70 || b.P50 != 0.1 || b.P75 != 0.1 || b.P95 != 1.29 || b.Max < 1.58 || b.Mean > 0.25 {
+		t.Fatalf("baseline %+v: want nine tenths of the time at 0.1", b)
+	}
+}

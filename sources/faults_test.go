@@ -160,8 +160,12 @@ func TestHungSourceDoesNotDelayOthers(t *testing.T) {
 	med, p99 := g[len(g)/2], g[len(g)*99/100]
 	t.Logf("good pane: %d samples in %s (%.0f expected at %s), gap median %s p99 %s max %s",
 		len(win), w1.Sub(w0).Round(time.Millisecond), expect, interval, med, p99, g[len(g)-1])
-	if float64(len(win)) < 0.8*expect {
-		t.Fatalf("good pane: %d samples, want at least 80%% of %.0f", len(win), expect)
+	// Were the good pane waiting on the hung one, it would poll once per
+	// timeout (a third of its cadence) and its median gap would be 30 ms.
+	// A loaded machine starts some polls late, which the median shrugs
+	// off; the count allows for it.
+	if float64(len(win)) < 0.6*expect {
+		t.Fatalf("good pane: %d samples, want at least 60%% of %.0f", len(win), expect)
 	}
 	if med > interval*13/10 || med < interval*8/10 {
 		t.Fatalf("good pane median gap %s, want about %s", med, interval)

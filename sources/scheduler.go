@@ -48,8 +48,9 @@ type Options struct {
 	// Backoff after failures; the zero value is the documented policy.
 	Backoff Backoff
 	// Samples are written to the journal in batches: every RecordEvery
-	// (default 1 s, on the scheduler's clock) or RecordBatch samples
-	// (default 500), whichever comes first. Up to RecordQueue batches
+	// (default DefaultRecordEvery, on the scheduler's clock) or
+	// RecordBatch samples (default 500), whichever comes first; only
+	// change points are written (see recorder). Up to RecordQueue batches
 	// (default 256) wait for a slow journal; beyond that they are dropped
 	// and counted (Stats), never blocking a poll.
 	RecordEvery time.Duration
@@ -107,6 +108,9 @@ type Stats struct {
 	Samples        int64 // sent to the engine
 	Recorded       int64 // written to the journal
 	DroppedRecords int64 // not written: journal too slow or failing
+	// Repeats are samples not written because they repeated their
+	// pane's value (the recorder keeps change points).
+	Repeats int64
 	// Lateness is how much later than due polls started (scheduling
 	// delay, on the scheduler's clock): the mean and the maximum.
 	MeanLateness, MaxLateness time.Duration
@@ -411,7 +415,7 @@ func (s *Scheduler) Stats() Stats {
 		st.MeanLateness = time.Duration(s.lateSum.Load() / n)
 	}
 	if s.rec != nil {
-		st.Recorded, st.DroppedRecords = s.rec.recorded.Load(), s.rec.dropped.Load()
+		st.Recorded, st.DroppedRecords, st.Repeats = s.rec.recorded.Load(), s.rec.dropped.Load(), s.rec.held.Load()
 	}
 	return st
 }
