@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/comms"
@@ -38,6 +39,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// NoSources skips polling (a room that only replays or takes commands).
 	NoSources bool
+	// RecordEvery is how often samples are written to the journal
+	// (default sources.DefaultRecordEvery).
+	RecordEvery time.Duration
 	// Output receives playbook step output as it streams.
 	Output func(playbooks.OutputLine)
 	// MirrorOptions adjusts the Slack mirror before it starts (the demo
@@ -179,7 +183,7 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 		return nil, err
 	}
 	if !o.NoSources {
-		r.Sources, err = sources.Start(ctx, o.Config, r.Engine, j, o.Clock, sources.Options{Logger: o.Logger})
+		r.Sources, err = sources.Start(ctx, o.Config, r.Engine, j, o.Clock, sources.Options{Logger: o.Logger, RecordEvery: o.RecordEvery})
 		if err != nil {
 			return nil, err
 		}

@@ -32,7 +32,9 @@ func fakePrometheus(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/api/v1/query":
-			fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d.0,"0.42"]}]}}`, time.Now().Unix())
+			// A new value each time: the recorder writes only changes.
+			now := time.Now()
+			fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d.%03d,"%d"]}]}}`, now.Unix(), now.Nanosecond()/1e6, now.UnixNano()%1000)
 		case "/api/v1/query_range":
 			fmt.Fprint(w, `{"status":"success","data":{"resultType":"matrix","result":[]}}`)
 		default:
@@ -106,7 +108,7 @@ func TestFullDiskKeepsTheRoomUp(t *testing.T) {
 		cfg.Services = append(cfg.Services, svc)
 	}
 	jpath := filepath.Join(mnt, "warroom.db")
-	r, err := room.Open(context.Background(), room.Options{Config: cfg, JournalPath: jpath})
+	r, err := room.Open(context.Background(), room.Options{Config: cfg, JournalPath: jpath, RecordEvery: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
