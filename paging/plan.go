@@ -272,6 +272,7 @@ func (p *planner) settle(ev incident.Event) []outbox.Row {
 		group = a.Group
 	}
 	var rows []outbox.Row
+	var resolved []*pdAlert
 	for _, a := range p.byGroup[group] {
 		if a.state == pdResolved {
 			continue
@@ -290,26 +291,28 @@ func (p *planner) settle(ev incident.Event) []outbox.Row {
 		switch {
 		case gone:
 			a.state = pdResolved
+			resolved = append(resolved, a)
 			rows = append(rows, p.row(ev.Seq, payload{Action: actionResolve, Route: a.route, Dedup: a.dedup}))
 		case quiet && a.state == pdTriggered:
 			a.state = pdAcknowledged
 			rows = append(rows, p.row(ev.Seq, payload{Action: actionAcknowledge, Route: a.route, Dedup: a.dedup}))
 		}
 	}
-	if len(rows) > 0 {
-		p.forget()
+	for _, a := range resolved {
+		p.forget(a)
 	}
 	return rows
 }
 
-// forget drops resolved alerts from the group index (they are kept by
-// key, so a dedup key that comes back is known).
-func (p *planner) forget() {
-	for g, as := range p.byGroup {
-		kept := as[:0]
-		for _, a := range as {
-			if a.state != pdResolved {
-				kept = append(kept, a)
+// forget drops a resolved alert from the group index (it is kept by key,
+// so a dedup key that comes back is known).
+func (p *planner) forget(a *pdAlert) {
+	for g := range a.groups {
+		as := p.byGroup[g]
+		kept := make([]*pdAlert, 0, len(as))
+		for _, x := range as {
+			if x != a {
+				kept = append(kept, x)
 			}
 		}
 		if len(kept) == 0 {
