@@ -276,7 +276,7 @@ func (d *decider) ack(by string, a *Alert) { d.ackVia(by, a, "") }
 
 func (d *decider) ackVia(by string, a *Alert, where string) {
 	d.emit(Event{Kind: KindAck, Actor: by, Service: a.Service, Ref: a.Seq,
-		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key},
+		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, Via: where},
 		Text:  fmt.Sprintf("%s acked %s %s (%s) after %s%s", by, a.ID, d.e.paneTitle(a), a.Level, Age(d.now.Sub(a.FiredAt)), via(where))})
 }
 

@@ -219,7 +219,8 @@ type AlertInfo struct {
 	// the event's time is when the room received it.
 	StartsAt time.Time `json:"starts_at,omitzero"`
 	EndsAt   time.Time `json:"ends_at,omitzero"`
-	// Via is how an imported alert first arrived: poll or webhook.
+	// Via is how an imported alert first arrived: poll or webhook; for
+	// an ACK, where the person acked when not in the room (PagerDuty).
 	Via string `json:"via,omitempty"`
 	// Panes (a source alert) are the panes the dead source leaves blank.
 	Panes []string `json:"panes,omitempty"`

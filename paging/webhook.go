@@ -107,6 +107,10 @@ type Ref struct {
 	Summary string `json:"summary"`
 }
 
+// Via is where acknowledgements from the webhook say they were made
+// (incident.Ack.Via, AlertInfo.Via of their ACK events).
+const Via = "PagerDuty"
+
 // ErrNotOurs marks an incident the room did not open.
 var errNotOurs = errors.New("not an incident of this room")
 
@@ -166,11 +170,11 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch ev.EventType {
 	case "incident.acknowledged":
 		act = func(by, group string) incident.Command {
-			return incident.Ack{By: by, Group: group, Via: "PagerDuty", At: ev.OccurredAt}
+			return incident.Ack{By: by, Group: group, Via: Via, At: ev.OccurredAt}
 		}
 	case "incident.resolved":
 		act = func(by, group string) incident.Command {
-			return incident.Resolve{By: by, Group: group, Via: "PagerDuty", At: ev.OccurredAt}
+			return incident.Resolve{By: by, Group: group, Via: Via, At: ev.OccurredAt}
 		}
 	default:
 		reply(w, http.StatusOK, "ignored", "event type "+oneLine(ev.EventType)+" is not used")

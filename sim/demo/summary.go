@@ -9,6 +9,7 @@ import (
 
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/paging"
 	"github.com/warroom/warroom/textsafe"
 )
 
@@ -25,6 +26,9 @@ type Summary struct {
 	Updates   []*incident.PublicUpdate
 	Silence   incident.Silence
 	StatusURL string // the room's status page while the demo runs
+	// Pages went to people (through the local PagerDuty); PhoneAcks are
+	// the alert groups acknowledged from a phone, back through the webhook.
+	Pages, PhoneAcks int
 }
 
 func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, error) {
@@ -35,6 +39,7 @@ func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, e
 	defer j.Close()
 	st := incident.NewState()
 	lives := incident.NewAlertLives()
+	pages, phoneAcks := 0, map[string]bool{}
 	err = j.Replay(ctx, 0, func(je journal.Event) error {
 		ev, err := incident.FromJournal(je)
 		if err != nil {
@@ -42,12 +47,21 @@ func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, e
 		}
 		st.Apply(ev)
 		lives.Apply(ev)
+		switch {
+		case ev.Kind == incident.KindPage:
+			pages++
+		case ev.Kind == incident.KindAck && ev.Alert != nil && ev.Alert.Via == paging.Via:
+			if a := st.Alerts[ev.Alert.ID]; a != nil {
+				phoneAcks[a.Group] = true
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Summary{Journal: path, Elapsed: end.Sub(t0), Alerts: lives.List(), Events: int(st.LastSeq), Updates: st.Life.Updates}
+	s := &Summary{Journal: path, Elapsed: end.Sub(t0), Alerts: lives.List(), Events: int(st.LastSeq), Updates: st.Life.Updates,
+		Pages: pages, PhoneAcks: len(phoneAcks)}
 	if tm := st.Times(); !tm.Start.IsZero() && len(st.Recent) > 0 {
 		s.Silence = st.Life.Silences(tm.Start, st.Recent[len(st.Recent)-1].Time)
 	}
@@ -88,11 +102,14 @@ func (s *Summary) Lines() []string {
 		if !a.Resolved() {
 			open++
 		}
-		if len(a.Escalations) > 0 {
-			escalated++
+		if slices.ContainsFunc(a.Escalations, func(e incident.EscalationRecord) bool { return e.Step > 0 }) {
+			escalated++ // past the owner
 		}
 	}
 	add("Alerts: %d fired, %d acknowledged, %d escalated, %d still open at the end.", len(s.Alerts), acked, escalated, open)
+	if s.Pages > 0 {
+		add("Pages: %d through PagerDuty; %d alert groups acknowledged from a phone.", s.Pages, s.PhoneAcks)
+	}
 	if len(ttas) > 0 {
 		slices.Sort(ttas)
 		w, _ := slowest.TimeToAck()
