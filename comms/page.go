@@ -3,7 +3,9 @@ package comms
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -33,6 +35,9 @@ import (
 //   - /history.atom : an Atom feed (RFC 4287), one entry per update.
 //
 // Every text is made inert by textsafe and then escaped for its format.
+// Answers are rendered once per change of the incident and cached, with
+// an ETag: a crowd refreshing the page during an outage costs the room a
+// lookup per request, not a render (BenchmarkPageServe).
 
 // View is what the public page shows.
 type View struct {
@@ -337,7 +342,26 @@ type Page struct {
 	mu   sync.RWMutex
 	st   *incident.State
 	done chan struct{}
+	// version counts the changes of st that may change the page (events,
+	// a resync); samples do not.
+	version uint64
+	// cache holds rendered answers of the current version, so that a
+	// crowd refreshing the page costs a map lookup, not a render each.
+	cacheMu sync.Mutex
+	cache   map[string]rendered
 }
+
+// rendered is one cached answer.
+type rendered struct {
+	version uint64
+	body    []byte
+	etag    string
+	updated time.Time
+}
+
+// maxCached bounds the cache: without --status-url the feed's links
+// follow the request's Host, which a client chooses.
+const maxCached = 32
 
 // NewPage follows the engine until ctx ends.
 func NewPage(ctx context.Context, eng Engine) (*Page, error) {
@@ -364,6 +388,9 @@ func (p *Page) follow(ctx context.Context, eng Engine, sub *incident.Subscriptio
 			if ok {
 				p.mu.Lock()
 				p.st.ApplyUpdate(u)
+				if len(u.Events) > 0 {
+					p.version++
+				}
 				p.mu.Unlock()
 				continue
 			}
@@ -375,6 +402,7 @@ func (p *Page) follow(ctx context.Context, eng Engine, sub *incident.Subscriptio
 				if err == nil {
 					p.mu.Lock()
 					p.st = snap
+					p.version++
 					p.mu.Unlock()
 					sub = s2
 					break
@@ -392,11 +420,52 @@ func (p *Page) follow(ctx context.Context, eng Engine, sub *incident.Subscriptio
 	}
 }
 
-// View is the page's current view.
-func (p *Page) View() View {
+// view is the page's current view and its version.
+func (p *Page) view() (View, uint64) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return Build(p.cfg, p.st)
+	return Build(p.cfg, p.st), p.version
+}
+
+// render answers path from the cache, rendering it when the incident
+// changed since.
+func (p *Page) render(path, url string) (rendered, error) {
+	key := path
+	if path != "/" {
+		key += "\x00" + url
+	}
+	p.mu.RLock()
+	version := p.version
+	p.mu.RUnlock()
+	p.cacheMu.Lock()
+	c, ok := p.cache[key]
+	p.cacheMu.Unlock()
+	if ok && c.version == version {
+		return c, nil
+	}
+	v, version := p.view()
+	var body []byte
+	var err error
+	switch path {
+	case "/":
+		body, err = v.RenderHTML()
+	case "/index.json":
+		body, err = v.RenderJSON(url)
+	default:
+		body, err = v.RenderAtom(url)
+	}
+	if err != nil {
+		return rendered{}, err
+	}
+	sum := sha256.Sum256(body)
+	c = rendered{version: version, body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, updated: v.UpdatedAt}
+	p.cacheMu.Lock()
+	if p.cache == nil || len(p.cache) >= maxCached {
+		p.cache = map[string]rendered{}
+	}
+	p.cache[key] = c
+	p.cacheMu.Unlock()
+	return c, nil
 }
 
 // ServeHTTP serves /, /index.json and /history.atom (GET and HEAD).
@@ -414,31 +483,29 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if url == "" {
 		url = "http://" + r.Host
 	}
-	v := p.View()
-	var body []byte
-	var err error
 	switch r.URL.Path {
 	case "/":
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		body, err = v.RenderHTML()
 	case "/index.json":
 		h.Set("Content-Type", "application/json")
-		body, err = v.RenderJSON(url)
 	case "/history.atom":
 		h.Set("Content-Type", "application/atom+xml; charset=utf-8")
-		body, err = v.RenderAtom(url)
 	default:
 		http.NotFound(w, r)
 		return
 	}
+	c, err := p.render(r.URL.Path, url)
 	if err != nil {
 		http.Error(w, "the status page could not be rendered", http.StatusInternalServerError)
 		return
 	}
 	h.Set("Cache-Control", "public, max-age=15")
-	h.Set("Last-Modified", v.UpdatedAt.UTC().Format(http.TimeFormat))
-	if r.Method == http.MethodHead {
-		return
+	h.Set("ETag", c.etag)
+	if !c.updated.IsZero() {
+		h.Set("Last-Modified", c.updated.UTC().Format(http.TimeFormat))
 	}
-	_, _ = w.Write(body)
+	// ServeContent answers HEAD and If-None-Match from the ETag. It is
+	// given no time: two changes within a second would make
+	// If-Modified-Since answer 304 for a page that changed.
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(c.body))
 }

@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite testdata goldens")
 
 // pageRig publishes two updates (one with hostile text), sets a
 // component, and leaves a third update waiting for approval.
-func pageRig(t *testing.T) *rig {
+func pageRig(t testing.TB) *rig {
 	t.Helper()
 	r := newRig(t, spsim.Options{})
 	r.do(incident.SetSeverity{By: "rosa", Severity: "SEV2"})
@@ -154,6 +154,22 @@ func TestPageServesNoCookiesNoScripts(t *testing.T) {
 			t.Errorf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	}
+	// Answers are cached until the incident changes: the same ETag, and a
+	// conditional request is answered 304 with no body.
+	etag := resp.Header.Get("ETag")
+	if again, _ := get("GET", "/"); etag == "" || again.Header.Get("ETag") != etag {
+		t.Errorf("ETag %q, then %q", etag, again.Header.Get("ETag"))
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+	req.Header.Set("If-None-Match", etag)
+	if cond, err := http.DefaultClient.Do(req); err != nil || cond.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %v %v", cond, err)
+	} else {
+		cond.Body.Close()
+	}
+	if head, body := get("HEAD", "/"); head.StatusCode != 200 || body != "" {
+		t.Errorf("HEAD: %d %q", head.StatusCode, body)
+	}
 	if resp, _ := get("POST", "/"); resp.StatusCode != 405 {
 		t.Errorf("POST: %d", resp.StatusCode)
 	}
@@ -164,7 +180,10 @@ func TestPageServesNoCookiesNoScripts(t *testing.T) {
 	r.do(incident.ApproveUpdate{By: "rosa", ID: r.state().Life.Pending.ID, Hash: r.state().Life.Pending.Hash})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, body := get("GET", "/"); strings.Contains(body, "DRAFT NOT PUBLISHED") {
+		if resp, body := get("GET", "/"); strings.Contains(body, "DRAFT NOT PUBLISHED") {
+			if resp.Header.Get("ETag") == etag {
+				t.Error("the page changed and kept its ETag")
+			}
 			break
 		}
 		if time.Now().After(deadline) {

@@ -42,7 +42,7 @@ func testConfig(apiURL, page string) *config.Config {
 }
 
 type rig struct {
-	t   *testing.T
+	t   testing.TB
 	clk *clock.Fake
 	sp  *spsim.Server
 	j   *journal.SQLite
@@ -54,7 +54,7 @@ type rig struct {
 	cfg                  *config.Config
 }
 
-func newRig(t *testing.T, so spsim.Options) *rig {
+func newRig(t testing.TB, so spsim.Options) *rig {
 	t.Helper()
 	t.Setenv("WARROOM_TEST_SP_KEY", apiKey)
 	clk := clock.NewFake(t0)
