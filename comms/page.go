@@ -420,6 +420,12 @@ func (p *Page) follow(ctx context.Context, eng Engine, sub *incident.Subscriptio
 	}
 }
 
+// View is the page's current view.
+func (p *Page) View() View {
+	v, _ := p.view()
+	return v
+}
+
 // view is the page's current view and its version.
 func (p *Page) view() (View, uint64) {
 	p.mu.RLock()
