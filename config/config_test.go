@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -522,5 +523,61 @@ func TestCRLFAndBOM(t *testing.T) {
 	_, crlfErr := Parse("w.yaml", []byte(strings.ReplaceAll(bad, "\n", "\r\n")))
 	if lfErr == nil || crlfErr == nil || lfErr.Error() != crlfErr.Error() {
 		t.Errorf("LF: %v\nCRLF: %v", lfErr, crlfErr)
+	}
+}
+
+// TestJournalField: a postgres:// URL's password comes from the
+// environment (never literal), a path is relative to the file.
+func TestJournalField(t *testing.T) {
+	for _, tc := range []struct{ journal, err string }{
+		{"rooms/launch.db", ""},
+		{"postgres://warroom:${WR_TEST_DB_PW}@db.internal:5432/warroom?room=airdrop&sslmode=require", ""},
+		{"postgres://warroom@db.internal/warroom", ""},
+		{"postgres://warroom:hunter2hunter2@db.internal/warroom", "secrets must be ${ENV_VAR} references"},
+		{"postgres://warroom@db.internal/warroom?password=hunter2", "give the password in the user part"},
+		{"postgres://${USER}@db.internal/warroom", "only the password"},
+		{"mysql://db/warroom", "unknown journal URL scheme"},
+		{"postgres://warroom:${BAD@db/x", "malformed"},
+	} {
+		src := "incident: {name: x}\nservices: [{id: api, name: API, owner: ana}]\nroster: [{handle: ana, name: Ana}]\nroles: {commander: ana}\njournal: \"" + tc.journal + "\"\n"
+		path := filepath.Join(t.TempDir(), "warroom.yaml")
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if tc.err == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.journal, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "journal") {
+			t.Fatalf("%s: %v, want %q", tc.journal, err, tc.err)
+		}
+		_ = c
+	}
+	c := &Config{Path: "/etc/warroom/warroom.yaml", Journal: "rooms/launch.db"}
+	if loc, err := c.JournalLocation(); err != nil || loc != "/etc/warroom/rooms/launch.db" {
+		t.Fatalf("relative path: %q %v", loc, err)
+	}
+	t.Setenv("WR_TEST_DB_PW", "p@ss/word:long!")
+	c.Journal = "postgres://warroom:${WR_TEST_DB_PW}@db.internal:5432/warroom?room=airdrop"
+	loc, err := c.JournalLocation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, _ := u.User.Password(); pw != "p@ss/word:long!" || u.Host != "db.internal:5432" || u.Query().Get("room") != "airdrop" {
+		t.Fatalf("expanded %q", loc)
+	}
+	if r := Redact("failed: " + loc); strings.Contains(r, "p@ss") || strings.Contains(r, "p%40ss") {
+		t.Fatalf("redacted %q", r)
+	}
+	t.Setenv("WR_TEST_DB_PW", "")
+	if _, err := c.JournalLocation(); err == nil || !strings.Contains(err.Error(), "WR_TEST_DB_PW") {
+		t.Fatalf("unset password: %v", err)
 	}
 }

@@ -20,11 +20,15 @@ type Config struct {
 	Incident   Incident   `yaml:"incident"`
 	Escalation Escalation `yaml:"escalation"`
 	Playbooks  string     `yaml:"playbooks"`
-	Sources    []Source   `yaml:"sources"`
-	Services   []Service  `yaml:"services"`
-	Roster     []Person   `yaml:"roster"`
-	Roles      Roles      `yaml:"roles"`
-	Slack      *Slack     `yaml:"slack"`
+	// Journal is where the room's journal lives: a SQLite file (relative
+	// to the war-room file) or a postgres:// URL whose password is a
+	// ${NAME} reference. --journal overrides it. See JournalLocation.
+	Journal  string    `yaml:"journal"`
+	Sources  []Source  `yaml:"sources"`
+	Services []Service `yaml:"services"`
+	Roster   []Person  `yaml:"roster"`
+	Roles    Roles     `yaml:"roles"`
+	Slack    *Slack    `yaml:"slack"`
 	// PagerDuty pages people through PagerDuty and takes their
 	// acknowledgements back (see paging.go).
 	PagerDuty *PagerDuty `yaml:"pagerduty"`

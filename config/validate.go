@@ -71,6 +71,7 @@ func validate(d *decoder, c *Config) {
 	v.launch(handles)
 	v.severities()
 	v.comms()
+	v.journal()
 }
 
 // parentPath strips the last .field or [i] from a field path.

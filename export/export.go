@@ -38,7 +38,7 @@ type Result struct {
 // unknown service is an *InputError.
 func Export(ctx context.Context, journalPath string, format Format, out string, stdout io.Writer, opt Options) (Result, error) {
 	var res Result
-	j, err := journal.OpenReadOnly(journalPath)
+	j, err := journal.OpenReader(ctx, journalPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return res, fmt.Errorf("%w: %w", journal.ErrUnreadable, err)

@@ -81,3 +81,15 @@ func OpenReader(ctx context.Context, where string) (Reader, error) {
 	}
 	return OpenPostgres(ctx, where, PostgresOptions{Readers: 2}, true)
 }
+
+// Name is how a journal location is shown: a file path as it is, a
+// postgres:// URL without its password and with its room.
+func Name(where string) string {
+	if !IsURL(where) {
+		return where
+	}
+	if _, _, shown, err := parsePostgresURL(where); err == nil {
+		return shown
+	}
+	return "postgres://…"
+}

@@ -46,6 +46,9 @@ type sampleRow struct {
 
 var errMissing = errors.New("no such event")
 
+// ErrNotEmpty: Copy's destination already has events.
+var ErrNotEmpty = errors.New("the destination journal is not empty")
+
 var (
 	_ store = (*SQLite)(nil)
 	_ store = (*Postgres)(nil)
@@ -136,7 +139,7 @@ func Copy(ctx context.Context, src, dst string) (CopyReport, error) {
 	}
 	defer w.Close()
 	if w.LastSeq() != 0 {
-		return rep, fmt.Errorf("copy: %s already has %d events: name a new journal", w.Path(), w.LastSeq())
+		return rep, fmt.Errorf("copy: %w: %s already has %d events: name a new journal", ErrNotEmpty, w.Path(), w.LastSeq())
 	}
 	in, out := r.(store), w.(sink)
 	var batch []Event

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/warroom/warroom/journal/journaltest"
 )
 
 // TestJournalVerifyAndSalvage: a sound journal verifies; one with a
@@ -63,5 +65,44 @@ func TestJournalVerifyAndSalvage(t *testing.T) {
 	os.WriteFile(notJournal, []byte("not a journal"), 0o600)
 	if code, _, _ := runCLI("journal", "verify", "--journal", notJournal); code != exitBadInput {
 		t.Fatalf("verify of a text file: exit %d", code)
+	}
+}
+
+// TestJournalCommandsOnPostgres: a room moves from a SQLite file into
+// Postgres and back with journal copy; verify and export work on the
+// Postgres room and give the same postmortem as the file; rooms lists
+// it; a copy into a room with events and a salvage of a URL are refused.
+func TestJournalCommandsOnPostgres(t *testing.T) {
+	src := exportFixture(t)
+	url := journaltest.PostgresURL(t) + "&room=airdrop"
+	if code, out, errs := runCLI("journal", "copy", src, url); code != 0 || !strings.Contains(out, "5 events") {
+		t.Fatalf("copy into Postgres: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := runCLI("journal", "verify", "--journal", url); code != 0 || !strings.Contains(out, "5 events") || !strings.Contains(out, "room=airdrop") {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, errs)
+	}
+	_, want, _ := runCLI("export", "--journal", src, "--format", "md")
+	code, got, errs := runCLI("export", "--journal", url, "--format", "md")
+	if code != 0 || got != want || !strings.Contains(got, "#") {
+		t.Fatalf("export from Postgres: exit %d, same as the file: %v\n%s", code, got == want, errs)
+	}
+	back := filepath.Join(t.TempDir(), "back.db")
+	if code, out, errs := runCLI("journal", "copy", url, back); code != 0 {
+		t.Fatalf("copy back: exit %d\n%s%s", code, out, errs)
+	}
+	if _, got, _ := runCLI("export", "--journal", back, "--format", "md"); got != want {
+		t.Fatal("the round trip changed the postmortem")
+	}
+	if code, out, _ := runCLI("journal", "rooms", url); code != 0 || strings.TrimSpace(out) != "airdrop" {
+		t.Fatalf("rooms: exit %d %q", code, out)
+	}
+	if code, out, errs := runCLI("journal", "copy", src, url); code != exitBadInput || !strings.Contains(out+errs, "not empty") {
+		t.Fatalf("copy into a room with events: exit %d %s%s", code, out, errs)
+	}
+	if code, _, _ := runCLI("journal", "salvage", "--journal", url, "-o", filepath.Join(t.TempDir(), "x.db")); code != exitUsage {
+		t.Fatalf("salvage of a URL: exit %d", code)
+	}
+	if code, _, errs := runCLI("export", "--journal", journaltest.PostgresURL(t)+"&room=none", "--format", "md"); code != exitBadInput {
+		t.Fatalf("export of a database without a journal: exit %d %s", code, errs)
 	}
 }

@@ -32,7 +32,7 @@ type Summary struct {
 }
 
 func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, error) {
-	j, err := journal.OpenReadOnly(path)
+	j, err := journal.OpenReader(ctx, path)
 	if err != nil {
 		return nil, err
 	}
