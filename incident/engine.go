@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warroom/warroom/clock"
@@ -33,6 +35,9 @@ type Update struct {
 	Presence map[string]Presence
 	// Storage is the journal's storage health when it changed.
 	Storage *journal.Health
+	// Cluster is this process's standing in a shared room when it
+	// changed (leader, lag).
+	Cluster *ClusterInfo
 }
 
 // ErrNotRecorded is the reply to a command whose events the journal could
@@ -69,13 +74,22 @@ type Options struct {
 	MaxBatch int
 	// Tick is how often staleness and escalation are checked (engine time).
 	Tick time.Duration
+	// Standby starts the engine as a standby of a shared journal
+	// (journal.Shared): it follows the leader until Promote.
+	Standby bool
+	// Forward sends a command given to a standby to the leader and
+	// returns the leader's reply, once this engine has folded its events
+	// (the process provides it). Without it a standby refuses commands.
+	Forward func(ctx context.Context, cmd Command) Reply
 }
 
 type request struct {
-	cmd   Command
-	reply chan Reply // nil: fire and forget
-	sub   chan subReply
-	buf   int // for a subscription: its buffer
+	cmd    Command
+	reply  chan Reply // nil: fire and forget
+	sub    chan subReply
+	buf    int             // for a subscription: its buffer
+	ctx    context.Context // the sender's (forwarding waits on it)
+	origin int64           // the forwarded command this carries out
 }
 
 type subReply struct {
@@ -124,6 +138,20 @@ type Engine struct {
 	subs []*Subscription
 	done chan struct{}
 	err  error // why Run stopped
+
+	// A shared room (cluster.go). role is the engine goroutine's;
+	// cluster is its published view.
+	shared     journal.Shared // nil: this engine is the journal's only writer
+	forwardFn  func(ctx context.Context, cmd Command) Reply
+	role       Role
+	cluster    atomic.Pointer[ClusterInfo]
+	ctl        chan ctl
+	followed   chan followed
+	followStop func()
+	applied    atomic.Int64
+	commits    commitStats
+	appliedMu  sync.Mutex
+	appliedC   chan struct{}
 }
 
 // New replays the journal into a fresh engine. Call Run to start it.
@@ -155,6 +183,26 @@ func New(o Options) (*Engine, error) {
 		state:      NewState(),
 		reqs:       make(chan request, 4096),
 		done:       make(chan struct{}),
+		role:       RoleLeader,
+		forwardFn:  o.Forward,
+		ctl:        make(chan ctl),
+		followed:   make(chan followed, 4),
+		appliedC:   make(chan struct{}),
+	}
+	if sh, ok := o.Journal.(journal.Shared); ok {
+		e.shared = sh
+		info := ClusterInfo{Node: sh.Node(), Role: RoleLeader, Leader: sh.Node()}
+		if term, _, leads := sh.Leading(); leads {
+			info.Term, info.Terms = term, 1
+		} else if o.Standby {
+			info.Role, info.Leader = RoleStandby, ""
+		} else {
+			return nil, fmt.Errorf("engine: %w (open it as a standby)", ErrNotLeader)
+		}
+		e.role = info.Role
+		e.cluster.Store(&info)
+	} else if o.Standby {
+		return nil, errors.New("engine: a standby needs a shared journal")
 	}
 	for i := range o.Config.Services {
 		svc := &o.Config.Services[i]
@@ -182,6 +230,8 @@ func New(o Options) (*Engine, error) {
 	}
 	e.base = e.state.Clone()
 	e.resetHealth()
+	e.state.Cluster = e.Cluster()
+	e.applied.Store(e.state.LastSeq)
 	return e, nil
 }
 
@@ -224,9 +274,12 @@ func (e *Engine) Clock() clock.Clock { return e.clock }
 // start (an empty journal) it declares the incident from the config.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.stop()
+	defer e.stopFollowing()
 	e.started = e.clock.Now()
 	e.clk.start(e.started, e.state)
-	if e.state.Declared.IsZero() {
+	if e.role == RoleStandby {
+		e.startFollowing(ctx)
+	} else if e.state.Declared.IsZero() {
 		if err := e.process([]request{{cmd: Declare{By: "warroom", Name: e.cfg.Incident.Name}}}); err != nil {
 			return err
 		}
@@ -236,6 +289,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case c := <-e.ctl:
+			e.runControl(ctx, c)
+		case f := <-e.followed:
+			e.applyFollowed(f)
 		case <-tick:
 			tick = e.clock.After(e.tickEvery)
 			if err := e.process([]request{{cmd: heartbeat{}}, {cmd: checkSystem{}}}); err != nil {
@@ -281,14 +338,23 @@ func (e *Engine) process(batch []request) error {
 	}
 	outs := make([]outcome, len(batch))
 	var subsAsked []int
+	origins := make([]int64, 0, len(batch))
 	for i, r := range batch {
 		if r.sub != nil {
 			subsAsked = append(subsAsked, i)
 			continue
 		}
+		if e.role != RoleLeader && !local(r.cmd) {
+			e.notLeading(r)
+			batch[i].reply = nil // answered
+			continue
+		}
 		from := len(d.out)
 		err := r.cmd.decide(d)
 		outs[i] = outcome{from: from, to: len(d.out), err: err}
+		for range d.out[from:] {
+			origins = append(origins, r.origin)
+		}
 	}
 	samples := d.samples
 	var failed error
@@ -296,10 +362,29 @@ func (e *Engine) process(batch []request) error {
 		rows := make([]journal.Event, len(d.out))
 		for i, ev := range d.out {
 			rows[i] = ev.ToJournal()
+			rows[i].Origin = origins[i]
 		}
-		if err := e.j.Append(context.Background(), rows); err != nil {
+		t0 := time.Now()
+		err := e.j.Append(context.Background(), rows)
+		e.commits.observe(time.Since(t0))
+		if err != nil {
 			failed = fmt.Errorf("%w: %w", ErrNotRecorded, err)
-			if rerr := e.rollback(); rerr != nil {
+			if errors.Is(err, journal.ErrOutcomeUnknown) {
+				failed = err // it may be in the log: the timeline will say
+			}
+			if e.shared != nil && errors.Is(err, journal.ErrNotLeader) {
+				// The term is over: stop deciding, and rebuild the state
+				// from the log as far as it can be read (a commit whose
+				// outcome was unknown is in it if it landed); a standby
+				// that cannot read it yet catches up later.
+				if rerr := e.rollback(); rerr != nil {
+					e.state = e.base.share()
+					e.resetHealth()
+				}
+				e.setApplied(e.state.LastSeq)
+				e.stepDown()
+				d.out = nil
+			} else if rerr := e.rollback(); rerr != nil {
 				e.err = fmt.Errorf("journal write failed (%w), and the state cannot be rebuilt, engine stopped: %w", err, rerr)
 				for _, r := range batch {
 					if r.reply != nil {
@@ -314,6 +399,7 @@ func (e *Engine) process(batch []request) error {
 			if e.state.LastSeq-e.base.LastSeq >= baseEvery {
 				e.base = e.state.Clone()
 			}
+			e.setApplied(e.state.LastSeq)
 		}
 	}
 	storage := e.storageChanged()
@@ -349,6 +435,35 @@ func (e *Engine) process(batch []request) error {
 		batch[i].sub <- e.subscribe(batch[i].buf)
 	}
 	return nil
+}
+
+// notLeading answers a command that reached the engine while it does not
+// lead: a standby forwards it (without holding up the engine), a leader
+// stepping down refuses it.
+func (e *Engine) notLeading(r request) {
+	if e.role == RoleStandby && !isComponent(r.cmd) {
+		go func() {
+			ctx := r.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			rep := e.forward(ctx, r.cmd)
+			if r.reply != nil {
+				r.reply <- rep
+			}
+		}()
+		return
+	}
+	if r.reply != nil {
+		r.reply <- Reply{Err: fmt.Errorf("%w: this process is %s", ErrNotLeader, e.role)}
+	}
+}
+
+// isComponent reports commands the leader's own components send, which a
+// process that does not lead never forwards.
+func isComponent(c Command) bool {
+	_, ok := forwardable[reflect.TypeOf(c).Name()]
+	return !ok
 }
 
 // baseEvery is how many events the rollback base may lag behind: a
@@ -425,9 +540,13 @@ func (e *Engine) Err() error {
 	}
 }
 
-// Do sends a command and waits for its reply.
+// Do sends a command and waits for its reply. On a standby, a command
+// that is not the process's own is forwarded to the leader.
 func (e *Engine) Do(ctx context.Context, cmd Command) Reply {
-	r := request{cmd: cmd, reply: make(chan Reply, 1)}
+	if e.Role() == RoleStandby && !local(cmd) {
+		return e.forward(ctx, cmd)
+	}
+	r := request{cmd: cmd, reply: make(chan Reply, 1), ctx: ctx, origin: originOf(ctx)}
 	select {
 	case e.reqs <- r:
 	case <-e.done:
@@ -455,7 +574,7 @@ func (e *Engine) Do(ctx context.Context, cmd Command) Reply {
 // for samples and health). It blocks only while the engine's queue is full.
 func (e *Engine) Submit(ctx context.Context, cmd Command) error {
 	select {
-	case e.reqs <- request{cmd: cmd}:
+	case e.reqs <- request{cmd: cmd, ctx: ctx, origin: originOf(ctx)}:
 		return nil
 	case <-e.done:
 		return ErrStopped

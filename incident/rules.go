@@ -387,6 +387,9 @@ type heartbeat struct{}
 
 func (heartbeat) decide(d *decider) error {
 	d.expirePresence()
+	if d.e.role != RoleLeader {
+		return nil // the leader's heartbeat decides; a standby only folds
+	}
 	for _, r := range d.e.ruleList {
 		d.evaluate(r)
 	}

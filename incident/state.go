@@ -43,6 +43,9 @@ type State struct {
 	// Storage is the journal's storage health as the engine last saw it:
 	// an observation like the panes, not an event.
 	Storage journal.Health
+	// Cluster is how the process serving this state stands in a room
+	// several processes share (zero otherwise): an observation too.
+	Cluster ClusterInfo
 	// Life is the incident's severity, status, milestones, public
 	// components and updates.
 	Life Lifecycle
@@ -558,6 +561,9 @@ func (s *State) ApplyUpdate(u Update) {
 	}
 	if u.Storage != nil {
 		s.Storage = *u.Storage
+	}
+	if u.Cluster != nil {
+		s.Cluster = *u.Cluster
 	}
 }
 

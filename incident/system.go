@@ -60,6 +60,9 @@ func (c *monoClock) committed(t time.Time) {
 type checkSystem struct{}
 
 func (checkSystem) decide(d *decider) error {
+	if d.e.role != RoleLeader {
+		return nil
+	}
 	c := &d.e.clk
 	switch {
 	case c.behind >= skewEvent && !c.reported:

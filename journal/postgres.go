@@ -479,8 +479,13 @@ func (j *Postgres) Path() string { return j.path }
 func (j *Postgres) Room() string { return j.room }
 
 // LastSeq is the newest committed seq this process knows of: exact while
-// it leads, as of the last Refresh (or followed notification) otherwise.
-func (j *Postgres) LastSeq() int64 { return j.lastSeq.Load() }
+// it leads, as of the last Refresh or notification otherwise.
+func (j *Postgres) LastSeq() int64 {
+	if j.leading.Load() {
+		return j.lastSeq.Load()
+	}
+	return j.Head()
+}
 
 // Refresh re-reads the newest seq.
 func (j *Postgres) Refresh() error {

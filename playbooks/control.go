@@ -3,6 +3,8 @@ package playbooks
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
 )
 
@@ -24,8 +28,21 @@ import (
 // still goes through the engine's checks: the socket carries requests,
 // never decisions. It speaks one JSON object per line.
 
-// ControlPath is the control socket of a journal.
-func ControlPath(journalPath string) string { return journalPath + ".sock" }
+// ControlPath is the control socket of a journal: beside a journal file;
+// for a postgres:// room, in this user's runtime directory, named after
+// the room's URL without its password (the room's leader on this machine
+// serves it).
+func ControlPath(journalPath string) string {
+	if !journal.IsURL(journalPath) {
+		return journalPath + ".sock"
+	}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("warroom-%d", os.Getuid()))
+	}
+	sum := sha256.Sum256([]byte(journal.Name(journalPath)))
+	return filepath.Join(dir, "warroom-"+hex.EncodeToString(sum[:8])+".sock")
+}
 
 // maxSocketPath is the portable limit of a Unix socket path.
 const maxSocketPath = 104
@@ -119,6 +136,14 @@ func (r *Runner) Summary(st *incident.State, id string) (*RunSummary, bool) {
 func ServeControl(ctx context.Context, path string, r *Runner) (io.Closer, error) {
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("control socket path %s is too long (%d bytes, at most %d): use a shorter journal path", path, len(path), maxSocketPath)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
+			return nil, fmt.Errorf("control socket directory %s belongs to another user", filepath.Dir(path))
+		}
 	}
 	if _, err := os.Lstat(path); err == nil {
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {

@@ -2,13 +2,18 @@
 // the journal, the engine, the source scheduler, the playbook runner and
 // its control socket. `warroom run`, `serve` and `demo` all start a room
 // the same way and differ only in how people reach it.
+//
+// A room in Postgres may be shared by several `warroom serve` processes
+// (Options.Shared): the one that holds the room's writer lock leads and
+// runs everything above (Lead); the others stand by, serve their sessions
+// from the journal, forward what people do to the leader, and take over
+// when it goes (ha.go).
 package room
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -19,7 +24,6 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
-	"github.com/warroom/warroom/launch"
 	"github.com/warroom/warroom/mirror"
 	"github.com/warroom/warroom/paging"
 	"github.com/warroom/warroom/playbooks"
@@ -33,10 +37,19 @@ import (
 
 // Options for Open.
 type Options struct {
-	Config      *config.Config
+	Config *config.Config
+	// JournalPath is the journal: a SQLite file, or a postgres:// room.
 	JournalPath string
-	Clock       clock.Clock // default real time
-	Logger      *slog.Logger
+	// Shared shares a postgres:// room with other processes (serve): this
+	// one leads while it holds the room's writer lock and stands by
+	// otherwise, taking over when the leader goes. Without it, a room
+	// another process leads is refused (journal.ErrInUse).
+	Shared bool
+	// Postgres tunes a postgres:// journal: this node's name, and the
+	// timing that sets failover (journal.PostgresOptions).
+	Postgres journal.PostgresOptions
+	Clock    clock.Clock // default real time
+	Logger   *slog.Logger
 	// NoSources skips polling (a room that only replays or takes commands).
 	NoSources bool
 	// RecordEvery is how often samples are written to the journal
@@ -61,27 +74,20 @@ type Room struct {
 	Config  *config.Config
 	Journal journal.Journal
 	Engine  *incident.Engine
-	Sources *sources.Scheduler // nil with NoSources
 	Catalog *playbooks.Catalog
-	Runner  *playbooks.Runner
-	Mirror  *mirror.Mirror // nil without a slack section
-	// Publisher publishes public updates to Statuspage (nil without a
-	// comms.statuspage section).
-	Publisher *comms.Publisher
-	// Pager pages people through PagerDuty (nil when no routing key is
-	// configured).
-	Pager *paging.Pager
 
-	cancel       context.CancelFunc
-	mirrorCancel context.CancelFunc
-	pubCancel    context.CancelFunc
-	pagerCancel  context.CancelFunc
-	control      io.Closer
-	engErr       chan error
-	baseline     chan struct{} // closed when the baseline watcher returns
-	baseStop     context.CancelFunc
-	closeOnce    sync.Once
-	closeErr     error
+	o      Options
+	shared journal.Shared    // nil: this process is the journal's only writer
+	dry    *playbooks.Runner // dry runs, on any process
+	cancel context.CancelFunc
+	engErr chan error
+
+	mu   sync.Mutex
+	lead *Lead // nil while standing by
+	// elected is closed when the election loop returns.
+	elected   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open starts everything. On error, whatever was started is stopped.
@@ -99,105 +105,85 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := journal.Open(o.JournalPath)
-	if err != nil {
+	var j journal.Journal
+	leading := true
+	if o.Shared && journal.IsURL(o.JournalPath) {
+		pj, err := journal.OpenPostgres(ctx, o.JournalPath, o.Postgres, false)
+		if err != nil {
+			return nil, err
+		}
+		if leading, err = pj.TryLead(ctx); err != nil {
+			pj.Close()
+			return nil, err
+		}
+		j = pj
+	} else if journal.IsURL(o.JournalPath) {
+		pj, err := journal.OpenPostgres(ctx, o.JournalPath, o.Postgres, false)
+		if err == nil {
+			if ok, lerr := pj.TryLead(ctx); lerr != nil || !ok {
+				li, _ := pj.Leader(ctx)
+				pj.Close()
+				err = lerr
+				if err == nil {
+					err = fmt.Errorf("journal %s: %w (node %s leads it: serve it, or stop that process)", pj.Path(), journal.ErrInUse, li.Node)
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		j = pj
+	} else if j, err = journal.Open(o.JournalPath); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Room{Config: o.Config, Journal: j, Catalog: cat, cancel: cancel, engErr: make(chan error, 1)}
+	r := &Room{Config: o.Config, Journal: j, Catalog: cat, o: o, cancel: cancel, engErr: make(chan error, 1)}
+	if sh, ok := j.(journal.Shared); ok && o.Shared {
+		r.shared = sh
+	}
 	defer func() {
 		if err != nil {
 			r.Close()
 		}
 	}()
-	r.Engine, err = incident.New(incident.Options{Config: o.Config, Journal: j, Clock: o.Clock})
+	r.Engine, err = incident.New(incident.Options{Config: o.Config, Journal: j, Clock: o.Clock,
+		Standby: !leading, Forward: r.forward})
 	if err != nil {
 		return nil, err
 	}
 	go func() { r.engErr <- r.Engine.Run(ctx) }()
-
-	var slack playbooks.SlackPoster
-	if o.Config.Slack != nil {
-		mo, err := mirror.FromConfig(o.Config.Slack)
+	if r.dry, err = playbooks.NewRunner(playbooks.Options{Engine: r.Engine, Catalog: cat, Context: ctx}); err != nil {
+		return nil, err
+	}
+	if leading {
+		l, err := r.startLead(ctx)
 		if err != nil {
 			return nil, err
 		}
-		mo.Engine, mo.Journal, mo.Clock = r.Engine, j, o.Clock
-		mo.OwnerPages = o.Config.Escalation.Owner > 0
-		mo.Logf = func(format string, args ...any) { o.Logger.Info(fmt.Sprintf(format, args...), "component", "mirror") }
-		if o.MirrorOptions != nil {
-			o.MirrorOptions(&mo)
-		}
-		if r.Mirror, err = mirror.New(mo); err != nil {
-			return nil, err
-		}
-		// The mirror has its own context: at shutdown it stops (and saves
-		// its cursor) before the engine and the journal close.
-		mctx, mcancel := context.WithCancel(context.Background())
-		r.mirrorCancel = mcancel
-		if err := r.Mirror.Start(mctx); err != nil {
-			return nil, fmt.Errorf("start the Slack mirror: %w", err)
-		}
-		slack = timelineSlack{r}
+		r.setLead(l)
 	}
-	if comms.Enabled(o.Config) {
-		co := comms.Options{Engine: r.Engine, Journal: j, Clock: o.Clock,
-			Logf: func(format string, args ...any) { o.Logger.Info(fmt.Sprintf(format, args...), "component", "comms") }}
-		if o.CommsOptions != nil {
-			o.CommsOptions(&co)
-		}
-		// Like the mirror, the publisher stops before the engine.
-		pctx, pcancel := context.WithCancel(context.Background())
-		r.pubCancel = pcancel
-		if r.Publisher, err = comms.Start(pctx, co); err != nil {
-			return nil, fmt.Errorf("start the Statuspage publisher: %w", err)
-		}
-	}
-	if paging.Enabled(o.Config) {
-		po := paging.Options{Engine: r.Engine, Journal: j, Clock: o.Clock,
-			Logf: func(format string, args ...any) { o.Logger.Info(fmt.Sprintf(format, args...), "component", "paging") }}
-		if o.PagingOptions != nil {
-			o.PagingOptions(&po)
-		}
-		// Like the mirror, the Pager stops before the engine.
-		gctx, gcancel := context.WithCancel(context.Background())
-		r.pagerCancel = gcancel
-		if r.Pager, err = paging.Start(gctx, po); err != nil {
-			return nil, fmt.Errorf("start paging through PagerDuty: %w", err)
-		}
-	}
-	r.Runner, err = playbooks.NewRunner(playbooks.Options{
-		Engine: r.Engine, Catalog: cat, Slack: slack, Output: o.Output, Context: ctx,
-		Log: func(s string) { o.Logger.Info(s, "component", "playbooks") },
-	})
-	if err != nil {
-		return nil, err
-	}
-	// After a crash, runs that were applying become "interrupted": they are
-	// never re-run by themselves.
-	if err := r.Runner.Reconcile(ctx); err != nil {
-		return nil, fmt.Errorf("reconcile playbook runs: %w", err)
-	}
-	r.control, err = playbooks.ServeControl(ctx, playbooks.ControlPath(o.JournalPath), r.Runner)
-	if err != nil {
-		return nil, err
-	}
-	if !o.NoSources {
-		r.Sources, err = sources.Start(ctx, o.Config, r.Engine, j, o.Clock, sources.Options{Logger: o.Logger, RecordEvery: o.RecordEvery})
-		if err != nil {
-			return nil, err
-		}
-		if o.Config.Launch != nil {
-			// Each pane's baseline over the plan's window before T-0.
-			bctx, stop := context.WithCancel(ctx)
-			r.baseline, r.baseStop = make(chan struct{}), stop
-			go func() {
-				defer close(r.baseline)
-				launch.WatchBaseline(bctx, r.Engine, j, o.Config, o.Clock)
-			}()
-		}
+	if r.shared != nil {
+		r.elected = make(chan struct{})
+		go r.elect(ctx)
 	}
 	return r, nil
+}
+
+// Lead is what the room's process runs while it leads (all the time in a
+// room of one process): the sources, the playbook runner and its control
+// socket, the Slack mirror, the Statuspage publisher, the baseline
+// watcher, and in a shared room the inbox of commands forwarded by
+// standbys.
+func (r *Room) Lead() *Lead {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lead
+}
+
+func (r *Room) setLead(l *Lead) {
+	r.mu.Lock()
+	r.lead = l
+	r.mu.Unlock()
 }
 
 // Done is closed when the engine stops (a journal failure, or Close).
@@ -205,47 +191,23 @@ func (r *Room) Done() <-chan struct{} { return r.Engine.Done() }
 
 // Close stops everything the room started and waits for each to end, in
 // the order that keeps the journal open until its last writer is gone:
-// the sources (samples), the control socket (no new requests), the
-// playbook runner (its runs record their state through the engine), the
-// Statuspage publisher, the Pager and the Slack mirror (their cursors and outboxes,
-// the mirror's Socket Mode workers), the engine; then the journal is
-// checkpointed and closed, so a copied file is complete.
+// the leader's work (see Lead.stop), the election, the engine; then the
+// journal is checkpointed and closed (a shared room's lock released), so
+// a copied file is complete and a standby takes over at once.
 func (r *Room) Close() error {
 	r.closeOnce.Do(func() { r.closeErr = r.close() })
 	return r.closeErr
 }
 
 func (r *Room) close() error {
-	if r.Sources != nil {
-		r.Sources.Stop()
-	}
-	if r.control != nil {
-		r.control.Close()
-	}
-	if r.Runner != nil {
-		r.Runner.Close()
-	}
-	if r.baseline != nil {
-		r.baseStop()
-		<-r.baseline
-	}
-	if r.pubCancel != nil {
-		r.pubCancel()
-		if r.Publisher != nil {
-			<-r.Publisher.Done()
-		}
-	}
-	if r.pagerCancel != nil {
-		r.pagerCancel()
-		if r.Pager != nil {
-			<-r.Pager.Done()
-		}
-	}
-	if r.mirrorCancel != nil {
-		r.mirrorCancel()
-		<-r.Mirror.Done()
+	if l := r.Lead(); l != nil {
+		l.stop()
+		r.setLead(nil)
 	}
 	r.cancel()
+	if r.elected != nil {
+		<-r.elected
+	}
 	var err error
 	if r.Engine != nil {
 		select {
@@ -264,10 +226,11 @@ func (r *Room) close() error {
 // MirrorStatus is the Slack mirror's state for status bars: "" without a
 // mirror, else e.g. "ok", "catching-up, 12 behind" or "down: invalid_auth".
 func (r *Room) MirrorStatus() string {
-	if r.Mirror == nil {
+	l := r.Lead()
+	if l == nil || l.Mirror == nil {
 		return ""
 	}
-	st := r.Mirror.Status()
+	st := l.Mirror.Status()
 	s := st.State
 	if st.Lag > 0 {
 		s += fmt.Sprintf(", %d behind", st.Lag)
@@ -285,21 +248,23 @@ func (r *Room) MirrorStatus() string {
 // "" without one, else e.g. "ok", "rate-limited, 2 queued, retry in 41s"
 // or "stopped, 1 queued: Statuspage: Could not authenticate".
 func (r *Room) PublisherStatus() string {
-	if r.Publisher == nil {
+	l := r.Lead()
+	if l == nil || l.Publisher == nil {
 		return ""
 	}
-	return r.Publisher.StatusLine()
+	return l.Publisher.StatusLine()
 }
 
 // SourceBudgets is, per source with a rate-limit budget (Datadog), the
 // bucket with the least left, for status bars: "412/1600 per 1h", or
 // "98/1600 per 1h, every 1m31s" while the source paces itself.
 func (r *Room) SourceBudgets() map[string]string {
-	if r.Sources == nil {
+	l := r.Lead()
+	if l == nil || l.Sources == nil {
 		return nil
 	}
 	out := map[string]string{}
-	for id, st := range r.Sources.Health() {
+	for id, st := range l.Sources.Health() {
 		var worst *sources.Budget
 		for i := range st.Budgets {
 			b := &st.Budgets[i]
@@ -343,17 +308,28 @@ func (t timelineSlack) PostPlaybookMessage(ctx context.Context, m playbooks.Slac
 // not page through PagerDuty, else e.g. "ok", "rate-limited, 1 queued,
 // retry in 25s: HTTP 429 …" or "stopped: HTTP 404 …".
 func (r *Room) PagingStatus() string {
-	if r.Pager == nil {
+	l := r.Lead()
+	if l == nil || l.Pager == nil {
 		return ""
 	}
-	return r.Pager.StatusLine()
+	return l.Pager.StatusLine()
 }
 
 // PagerDutyWebhook is the handler of /api/pagerduty: PagerDuty's V3
 // webhooks, nil when the room does not page through PagerDuty.
 func (r *Room) PagerDutyWebhook(logger *slog.Logger) http.Handler {
-	if r.Pager == nil {
+	if !paging.Enabled(r.Config) {
 		return nil
 	}
-	return &paging.Webhook{Engine: r.Engine, Config: r.Config, Groups: r.Pager.Groups, Clock: r.Engine.Clock(), Logger: logger}
+	// The alert groups behind a page are the leading Pager's: a standby
+	// answers 503, and PagerDuty delivers the webhook again (to the
+	// leader, behind a load balancer that checks /healthz?role=leader).
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		l := r.Lead()
+		if l == nil || l.Pager == nil {
+			http.Error(w, "this warroom process stands by: PagerDuty webhooks go to the room's leader", http.StatusServiceUnavailable)
+			return
+		}
+		(&paging.Webhook{Engine: r.Engine, Config: r.Config, Groups: l.Pager.Groups, Clock: r.Engine.Clock(), Logger: logger}).ServeHTTP(w, req)
+	})
 }

@@ -50,7 +50,7 @@ func TestRoomRunsTheMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Mirror == nil || r.MirrorStatus() == "" {
+	if r.Lead().Mirror == nil || r.MirrorStatus() == "" {
 		t.Fatal("a slack section starts the mirror and its status is shown")
 	}
 	if rep := r.Engine.Do(context.Background(), incident.Note{By: "ola", Service: "api", Text: "pool raised"}); rep.Err != nil {
@@ -83,7 +83,7 @@ func TestRoomRunsTheMirror(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer r2.Close()
-	if r2.Mirror != nil || r2.MirrorStatus() != "" {
+	if r2.Lead().Mirror != nil || r2.MirrorStatus() != "" {
 		t.Fatal("no slack section, no mirror")
 	}
 }
@@ -126,7 +126,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := r.Runner.Request(context.Background(), "ola", "slow", nil)
+	h, err := r.Lead().Runner.Request(context.Background(), "ola", "slow", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ steps:
 		t.Fatal(err)
 	}
 	defer r2.Close()
-	st, err := r2.Runner.Snapshot(context.Background())
+	st, err := r2.Lead().Runner.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,17 @@ func (p Playbooks) List() []tui.Playbook { return p.items }
 // StartPlaybook implements tui.PlaybookStarter: a run with the default
 // parameters.
 func (p Playbooks) StartPlaybook(ctx context.Context, by, name string) error {
-	_, err := p.r.Runner.Request(ctx, by, name, map[string]string{})
+	_, err := p.RequestPlaybookRun(ctx, by, name, map[string]string{}, nil)
 	return err
+}
+
+// runner is the leader's runner, or nil on a standby (whose playbook
+// actions are forwarded to the leader).
+func (p Playbooks) runner() *playbooks.Runner {
+	if l := p.r.Lead(); l != nil {
+		return l.Runner
+	}
+	return nil
 }
 
 // RunPolicy implements incident.RunPolicies (part of tui.PlaybookRunner).
@@ -114,7 +123,7 @@ func paramProblems(pb *playbooks.Playbook, err error) map[string]string {
 // DryRunPlaybook runs the dry run (read-only requests) with the runner's
 // transport and the engine's panes.
 func (p Playbooks) DryRunPlaybook(ctx context.Context, name string, raw map[string]string) (*tui.DryRunPlan, error) {
-	plan, err := p.r.Runner.DryRun(ctx, name, raw)
+	plan, err := p.r.dry.DryRun(ctx, name, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -129,33 +138,57 @@ func (p Playbooks) RequestPlaybookRun(ctx context.Context, by, name string, raw 
 	if plan != nil {
 		rp, hash = plan.Plan, plan.Hash
 	}
-	h, err := p.r.Runner.RequestPlanned(ctx, by, name, raw, rp, hash)
-	if err != nil {
-		return "", err
+	if rn := p.runner(); rn != nil {
+		h, err := rn.RequestPlanned(ctx, by, name, raw, rp, hash)
+		if err != nil {
+			return "", err
+		}
+		return h.ID, nil
 	}
-	return h.ID, nil
+	rep := p.r.send(ctx, forwarded{Op: "request", By: by, Playbook: name, Params: raw, Plan: rp, Hash: hash})
+	if rep.Err != nil {
+		return "", rep.Err
+	}
+	for _, ev := range rep.Events {
+		if ev.Run != nil && ev.Run.State == incident.RunRequested {
+			return ev.Run.ID, nil
+		}
+	}
+	return "", errors.New("the leader accepted the request without a run id")
 }
 
 // ApproveRun approves a run; hash is the one the approver was shown.
 func (p Playbooks) ApproveRun(ctx context.Context, by, runID, hash string) error {
-	return p.r.Runner.Approve(ctx, by, runID, hash)
+	if rn := p.runner(); rn != nil {
+		return rn.Approve(ctx, by, runID, hash)
+	}
+	return p.r.send(ctx, forwarded{Op: "approve", By: by, RunID: runID, Hash: hash}).Err
 }
 
 // RejectRun turns a run request down.
 func (p Playbooks) RejectRun(ctx context.Context, by, runID, reason string) error {
-	return p.r.Runner.Reject(ctx, by, runID, reason)
+	if rn := p.runner(); rn != nil {
+		return rn.Reject(ctx, by, runID, reason)
+	}
+	return p.r.send(ctx, forwarded{Op: "reject", By: by, RunID: runID, Reason: reason}).Err
 }
 
 // CancelRun implements tui.RunController.
 func (p Playbooks) CancelRun(ctx context.Context, by, runID, reason string) error {
-	return p.r.Runner.Cancel(ctx, by, runID, reason)
+	if rn := p.runner(); rn != nil {
+		return rn.Cancel(ctx, by, runID, reason)
+	}
+	return p.r.send(ctx, forwarded{Op: "cancel", By: by, RunID: runID, Reason: reason}).Err
 }
 
 // ResolveRun implements tui.RunController: the commander's choice for an
 // interrupted run; the runner carries it out in the background.
 func (p Playbooks) ResolveRun(ctx context.Context, by, runID string, choice incident.ResolveChoice, reason string) error {
-	_, err := p.r.Runner.Resolve(ctx, by, runID, choice, reason)
-	return err
+	if rn := p.runner(); rn != nil {
+		_, err := rn.Resolve(ctx, by, runID, choice, reason)
+		return err
+	}
+	return p.r.send(ctx, forwarded{Op: "resolve", By: by, RunID: runID, Choice: string(choice), Reason: reason}).Err
 }
 
 // LaunchHooks are the Launch view's I/O: the live preflight of this room

@@ -157,7 +157,7 @@ func TestFullDiskKeepsTheRoomUp(t *testing.T) {
 	}
 	ended := make(chan error, 1)
 	go func() { ended <- sess.Wait() }()
-	recorded := func() int64 { return r.Sources.Stats().Recorded }
+	recorded := func() int64 { return r.Lead().Sources.Stats().Recorded }
 	if !waitFor(t, 10*time.Second, func() bool { return recorded() > 40 && s.Sessions() == 1 }) {
 		t.Fatalf("samples are not recorded (%d) or no session", recorded())
 	}

@@ -48,7 +48,23 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+// maxStandbyLag is how far behind the leader's log a standby may be and
+// still say it is healthy.
+const maxStandbyLag = 30 * time.Second
+
+// healthz says whether the room answers. In a shared room it names this
+// process's role: "ok leader node=a term=3 seq=812", or "ok standby
+// node=b leader=a lag=0s seq=812"; a standby with no leader, far behind,
+// or a leader stepping down is 503. With ?role=leader only the leader
+// answers 200, for a load balancer that sends webhooks to the leader
+// (standbys forward them as well).
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	c := s.r.Engine.Cluster()
+	if r.URL.Query().Get("role") == "leader" && c.Shared() && c.Role != incident.RoleLeader {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not the leader: %s node=%s leader=%s\n", c.Role, textsafe.Line(c.Node), textsafe.Line(c.Leader))
+		return
+	}
 	select {
 	case <-s.r.Done():
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -65,7 +81,24 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintf(w, "degraded seq=%d storage=%s: %s\n", s.r.Journal.LastSeq(), h.State, textsafe.Line(h.Reason))
 			return
 		}
-		fmt.Fprintf(w, "ok seq=%d\n", s.r.Journal.LastSeq())
+		if !c.Shared() {
+			fmt.Fprintf(w, "ok seq=%d\n", s.r.Journal.LastSeq())
+			return
+		}
+		seq := s.r.Engine.Applied()
+		switch {
+		case c.Role == incident.RoleLeader:
+			fmt.Fprintf(w, "ok leader node=%s term=%d seq=%d\n", textsafe.Line(c.Node), c.Term, seq)
+		case c.Role == incident.RoleStandby && c.Leader != "" && c.Lag < maxStandbyLag:
+			fmt.Fprintf(w, "ok standby node=%s leader=%s lag=%s seq=%d\n", textsafe.Line(c.Node), textsafe.Line(c.Leader), c.Lag, seq)
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			leader := c.Leader
+			if leader == "" {
+				leader = "none"
+			}
+			fmt.Fprintf(w, "degraded %s node=%s leader=%s lag=%s seq=%d\n", c.Role, textsafe.Line(c.Node), textsafe.Line(leader), c.Lag, seq)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/mirror"
 	"github.com/warroom/warroom/outbox"
 )
@@ -44,6 +45,7 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(s.r.Journal.Health().FailedWrites) }),
 		sourceCollector{s},
 		outboxCollector{s},
+		clusterCollector{s},
 	)
 	if s.o.MirrorLag != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warroom_mirror_lag_seconds", Help: "How far the Slack mirror is behind the journal."},
@@ -84,10 +86,11 @@ func (sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
-	sch := c.s.r.Sources
-	if sch == nil {
-		return
+	l := c.s.r.Lead()
+	if l == nil || l.Sources == nil {
+		return // a standby: the leader polls
 	}
+	sch := l.Sources
 	for id, st := range sch.Health() {
 		v := 0.0
 		if st.Health == "up" {
@@ -141,11 +144,15 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descOutboxUp, prometheus.GaugeValue, v, dest, state)
 	}
+	l := c.s.r.Lead()
+	if l == nil {
+		return // a standby: the leader delivers
+	}
 	var dests []outbox.Status
-	if p := c.s.r.Publisher; p != nil {
+	if p := l.Publisher; p != nil {
 		dests = append(dests, p.Status())
 	}
-	if p := c.s.r.Pager; p != nil {
+	if p := l.Pager; p != nil {
 		dests = append(dests, p.Status())
 	}
 	for _, st := range dests {
@@ -155,10 +162,52 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descOutboxFailed, prometheus.CounterValue, float64(st.Failed), st.Dest)
 		ch <- prometheus.MustNewConstMetric(descOutboxLag, prometheus.GaugeValue, st.Lag(c.s.r.Engine.Clock().Now()).Seconds(), st.Dest)
 	}
-	if m := c.s.r.Mirror; m != nil {
+	if m := l.Mirror; m != nil {
 		st := m.Status()
 		up("slack", st.State, st.State == mirror.StateOK)
 		ch <- prometheus.MustNewConstMetric(descOutboxQueued, prometheus.GaugeValue, float64(st.Pending), "slack")
 		ch <- prometheus.MustNewConstMetric(descOutboxUncert, prometheus.GaugeValue, float64(st.Uncertain), "slack")
 	}
+}
+
+var (
+	descRole = prometheus.NewDesc("warroom_role", "1 for this process's role in its room: leader, standby or stepping down (a room of one process is always leader).",
+		[]string{"node", "role"}, nil)
+	descLeaderTerm  = prometheus.NewDesc("warroom_leader_term", "The room's current leader term: it grows by one at every failover or restart of the leader (shared rooms).", nil, nil)
+	descTermsLed    = prometheus.NewDesc("warroom_terms_led_total", "Terms this process has led, the first included (shared rooms).", nil, nil)
+	descFollowerLag = prometheus.NewDesc("warroom_follower_lag_seconds", "How long this standby has been behind the leader's log (0 when caught up, and on the leader).", nil, nil)
+	descBehind      = prometheus.NewDesc("warroom_follower_behind_events", "Events the leader committed that this standby has not folded yet.", nil, nil)
+	descCommit      = prometheus.NewDesc("warroom_journal_commit_seconds", "Time to commit one group of events durably (the engine's appends), on this process while it leads.", nil, nil)
+)
+
+// clusterCollector reports the process's role in its room, the follower
+// lag and the commit latency.
+type clusterCollector struct{ s *Server }
+
+func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRole, descLeaderTerm, descTermsLed, descFollowerLag, descBehind, descCommit} {
+		ch <- d
+	}
+}
+
+func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	eng := c.s.r.Engine
+	ci := eng.Cluster()
+	node, role := ci.Node, string(ci.Role)
+	if !ci.Shared() {
+		role = string(incident.RoleLeader)
+	}
+	ch <- prometheus.MustNewConstMetric(descRole, prometheus.GaugeValue, 1, node, role)
+	if ci.Shared() {
+		ch <- prometheus.MustNewConstMetric(descLeaderTerm, prometheus.GaugeValue, float64(ci.Term))
+		ch <- prometheus.MustNewConstMetric(descTermsLed, prometheus.CounterValue, float64(ci.Terms))
+	}
+	ch <- prometheus.MustNewConstMetric(descFollowerLag, prometheus.GaugeValue, ci.Lag.Seconds())
+	ch <- prometheus.MustNewConstMetric(descBehind, prometheus.GaugeValue, float64(ci.Behind))
+	cl := eng.CommitLatency()
+	buckets := make(map[float64]uint64, len(cl.Bounds))
+	for i, b := range cl.Bounds {
+		buckets[b.Seconds()] = cl.Counts[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(descCommit, cl.Count, cl.Sum.Seconds(), buckets)
 }

@@ -753,3 +753,24 @@ func TestMetricsShowTheDatadogBudget(t *testing.T) {
 		t.Errorf("status bar budget %q", b)
 	}
 }
+
+// TestNoteAndAckOverSSH: one command on the ssh command line is carried out
+// as the key's person and answered with its committed events, or refused
+// with the reason and exit status 1.
+func TestNoteAndAckOverSSH(t *testing.T) {
+	g := newRig(t, nil)
+	id := postAlert(t, g)
+	out, err := run(t, g.client("alice"), "note pool raised to 400")
+	if err != nil || !strings.Contains(out, " NOTE ") || !strings.Contains(out, "pool raised to 400") || !strings.HasPrefix(out, "#") {
+		t.Fatalf("note: %q %v", out, err)
+	}
+	out, err = run(t, g.client("olga"), "ack "+id)
+	var ee *gossh.ExitError
+	if !errors.As(err, &ee) || ee.ExitStatus() != 1 || !strings.Contains(out, "refused") {
+		t.Fatalf("an observer's ack: %q %v", out, err)
+	}
+	out, err = run(t, g.client("alice"), "ack "+id)
+	if err != nil || !strings.Contains(out, " ACK ") {
+		t.Fatalf("the owner's ack: %q %v", out, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/roles"
+	"github.com/warroom/warroom/textsafe"
 	"github.com/warroom/warroom/tui"
 )
 
@@ -153,6 +154,8 @@ func (s *Server) session(sess ssh.Session) {
 		mode = "whoami"
 	case len(cmd) == 1 && cmd[0] == "quiet" && hasPTY:
 		mode = "quiet" // the dashboard without bell or desktop notifications
+	case len(cmd) >= 2 && cmd[0] == "note", len(cmd) == 2 && cmd[0] == "ack":
+		mode = cmd[0] // one command, answered like the dashboard's
 	case len(cmd) > 0:
 		mode = "unknown command"
 	case !hasPTY:
@@ -178,8 +181,10 @@ func (s *Server) session(sess ssh.Session) {
 	case "whoami":
 		fmt.Fprintln(sess, p.Handle)
 		_ = sess.Exit(0)
+	case "note", "ack":
+		_ = sess.Exit(s.command(sess, p.Handle, cmd))
 	case "unknown command":
-		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami, quiet (the dashboard without notifications). Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
+		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami, quiet (the dashboard without notifications), note TEXT, ack ALERT. Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
 		_ = sess.Exit(2)
 	case "no pty":
 		fmt.Fprintln(sess.Stderr(), "warroom: the dashboard needs a terminal; connect with `ssh -t …`, or run `ssh … tail` to stream the timeline.")
@@ -256,15 +261,11 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 		lag := s.o.MirrorLag
 		o.MirrorStatus = func() string { return "lag " + lag().Round(time.Second).String() }
 	}
-	if s.r.Sources != nil {
-		o.SourceBudgets = s.r.SourceBudgets
-	}
-	if s.r.Publisher != nil {
-		o.PublisherStatus = s.r.PublisherStatus
-	}
-	if s.r.Pager != nil {
-		o.PagingStatus = s.r.PagingStatus
-	}
+	// Each says "" while this process stands by (the leader polls and
+	// delivers) and is then not shown.
+	o.SourceBudgets = s.r.SourceBudgets
+	o.PublisherStatus = s.r.PublisherStatus
+	o.PagingStatus = s.r.PagingStatus
 	if u := s.o.StatusURL; u != "" {
 		o.StatusPageURL = u
 	} else if a := s.StatusAddr(); a != "" {
@@ -402,4 +403,32 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// command carries out one command given on the ssh command line ("ssh
+// HOST note the pool is raised", "ssh HOST ack A12") as the key's person,
+// and prints its committed events as tail does. Exit status: 0 done, 1
+// refused (the reason on stderr), 3 not recorded.
+func (s *Server) command(sess ssh.Session, by string, cmd []string) int {
+	var c incident.Command
+	switch cmd[0] {
+	case "note":
+		c = incident.Note{By: by, Text: strings.Join(cmd[1:], " ")}
+	case "ack":
+		c = incident.Ack{By: by, AlertID: cmd[1]}
+	}
+	rep := s.r.Engine.Do(sess.Context(), c)
+	var ref *roles.Refusal
+	switch {
+	case errors.As(rep.Err, &ref):
+		fmt.Fprintf(sess.Stderr(), "warroom: refused: %s\n", textsafe.Line(ref.Reason))
+		return 1
+	case rep.Err != nil:
+		fmt.Fprintf(sess.Stderr(), "warroom: not done: %s\n", textsafe.Line(rep.Err.Error()))
+		return 3
+	}
+	for _, ev := range rep.Events {
+		fmt.Fprintln(sess, ev.Line())
+	}
+	return 0
 }

@@ -82,9 +82,9 @@ func TestStatusPageApartFromTheAPI(t *testing.T) {
 		}
 	}
 	// The publisher delivered it to Statuspage too.
-	for len(sp.Incidents()) == 0 || r.Publisher.Status().Queued != 0 {
+	for len(sp.Incidents()) == 0 || r.Lead().Publisher.Status().Queued != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("Statuspage has %d incidents; publisher %+v", len(sp.Incidents()), r.Publisher.Status())
+			t.Fatalf("Statuspage has %d incidents; publisher %+v", len(sp.Incidents()), r.Lead().Publisher.Status())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

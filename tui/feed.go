@@ -126,7 +126,7 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 		if ring && len(u.Events) > 0 {
 			texts = append(texts, m.actNotices(u)...)
 		}
-		events = events || len(u.Events) > 0 || u.Storage != nil
+		events = events || len(u.Events) > 0 || u.Storage != nil || u.Cluster != nil
 	}
 	ringCmd := m.notify(texts)
 	cmds := []tea.Cmd{ringCmd}

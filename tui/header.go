@@ -64,6 +64,30 @@ func (m *Model) elapsed() string {
 	return ""
 }
 
+// clusterText says which node leads a shared room and, on a standby, how
+// far behind the leader's log this dashboard is.
+func (m *Model) clusterText(c incident.ClusterInfo) string {
+	s := m.sty
+	node := textsafe.Line(c.Node)
+	switch {
+	case c.Role == incident.RoleLeader:
+		return s.Muted.S("lead ") + s.Bold.S(node) + s.Muted.S(" (here)")
+	case c.Role == incident.RoleSteppingDown:
+		return s.Level[sevWarn].S(node + " lost the lead")
+	case c.Leader == "":
+		return s.Level[sevWarn].S("no leader") + s.Muted.S(" · standby "+node)
+	}
+	lag := "lag " + c.Lag.Round(100*time.Millisecond).String()
+	if c.Behind > 0 {
+		lag += " (" + itoa(int(c.Behind)) + " behind)"
+	}
+	st := s.Muted
+	if c.Lag >= 5*time.Second {
+		st = s.Level[sevWarn]
+	}
+	return s.Muted.S("lead ") + s.Bold.S(textsafe.Line(c.Leader)) + s.Muted.S(" · standby "+node+" · ") + st.S(lag)
+}
+
 // drill is the injects of a drill ("" in a real room).
 func (m *Model) drill() string {
 	if m.cfg.Incident.Drill != "" {
@@ -113,6 +137,9 @@ func (m *Model) renderHeader(w int) string {
 		segs = append(segs, seg{you, 85}, seg{s.Muted.S("(" + role + ")"), 60})
 		if n := len(m.st.ConnectedPeople()); n > 0 {
 			segs = append(segs, seg{s.Level[sevOK].S("●") + s.Muted.S(" "+itoa(n)+" connected"), 55})
+		}
+		if c := m.st.Cluster; c.Shared() {
+			segs = append(segs, seg{m.clusterText(c), 75})
 		}
 	} else {
 		segs = append(segs, seg{s.Muted.S("you ") + s.Bold.S(m.me), 85})

@@ -598,14 +598,14 @@ func TestFlowResolveInterruptedRollback(t *testing.T) {
 	dir := flowDir(t, srv.URL)
 
 	first := openFlowRoom(t, dir)
-	h, err := first.Runner.Request(context.Background(), "cleo", "waf-mode", map[string]string{"mode": "block"})
+	h, err := first.Lead().Runner.Request(context.Background(), "cleo", "waf-mode", map[string]string{"mode": "block"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitEngine(t, first.Engine, "the request", func(st *incident.State) bool {
 		return st.Runs[h.ID] != nil && st.Runs[h.ID].State == incident.RunAwaitingApproval
 	})
-	if err := first.Runner.Approve(context.Background(), "rosa", h.ID, h.Hash); err != nil {
+	if err := first.Lead().Runner.Approve(context.Background(), "rosa", h.ID, h.Hash); err != nil {
 		t.Fatal(err)
 	}
 	waitEngine(t, first.Engine, "the apply in flight", func(st *incident.State) bool { return admin.hung.Load() })

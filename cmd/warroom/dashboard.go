@@ -38,16 +38,16 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 	opts := tui.Options{Engine: r.Engine, Handle: handle, Context: ctx, Playbooks: r.Playbooks(),
 		OwnsRoom: true, Via: "local", JournalPath: r.Journal.Path(), Launch: r.LaunchHooks(),
 		Quiet: d.quiet, Term: os.Getenv("TERM")}
-	if r.Mirror != nil {
+	if l := r.Lead(); l != nil && l.Mirror != nil {
 		opts.MirrorStatus = r.MirrorStatus
 	}
-	if r.Sources != nil {
+	if l := r.Lead(); l != nil && l.Sources != nil {
 		opts.SourceBudgets = r.SourceBudgets
 	}
-	if r.Publisher != nil {
+	if l := r.Lead(); l != nil && l.Publisher != nil {
 		opts.PublisherStatus = r.PublisherStatus
 	}
-	if r.Pager != nil {
+	if l := r.Lead(); l != nil && l.Pager != nil {
 		opts.PagingStatus = r.PagingStatus
 	}
 	opts.StatusPageURL = d.statusURL

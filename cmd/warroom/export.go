@@ -41,6 +41,13 @@ file cannot be read (missing, permissions) or the output cannot be written.`,
   warroom export --journal warroom.db --format json --service tokens --from 2026-01-31T15:00:00Z --to 2026-01-31T17:00:00Z`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(journalPath) == "" {
+				return usageErr(errors.New("--journal is required"))
+			}
+			journalPath, err := journalWhere(cmd, journalPath, nil)
+			if err != nil {
+				return err
+			}
 			if readiness {
 				return exportReadiness(cmd, journalPath, format, out)
 			}
@@ -65,9 +72,6 @@ file cannot be read (missing, permissions) or the output cannot be written.`,
 				}
 				opt.Location = loc
 			}
-			if strings.TrimSpace(journalPath) == "" {
-				return usageErr(errors.New("--journal is required"))
-			}
 			res, err := export.Export(cmd.Context(), journalPath, f, out, cmd.OutOrStdout(), opt)
 			if err != nil {
 				var ie *export.InputError
@@ -83,7 +87,7 @@ file cannot be read (missing, permissions) or the output cannot be written.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&journalPath, "journal", "", "journal file to read")
+	f.StringVar(&journalPath, "journal", "", "journal to read: a file, or a postgres:// room")
 	f.StringVar(&format, "format", "md", "md, html, json or csv")
 	f.StringVarP(&out, "output", "o", "", "output file (default: standard output)")
 	f.BoolVar(&important, "important", false, "only events marked important (and their alerts)")
@@ -101,7 +105,7 @@ func exportReadiness(cmd *cobra.Command, journalPath, format, out string) error 
 	if format != "md" && format != "json" {
 		return usageErr(fmt.Errorf("--readiness writes md or json, not %q", format))
 	}
-	j, err := journal.OpenReadOnly(journalPath)
+	j, err := journal.OpenReader(cmd.Context(), journalPath)
 	if err != nil {
 		if errors.Is(err, journal.ErrNotJournal) {
 			return &exitError{code: exitBadInput, err: err}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 
 	"github.com/spf13/cobra"
+
+	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
 )
@@ -13,11 +15,99 @@ import (
 func newJournalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "journal",
-		Short: "Check a journal, or save what is readable of a damaged one",
-		Args:  args(cobra.NoArgs),
+		Short: "Check, copy or list journals, or save what is readable of a damaged one",
+		Long: `A journal is a SQLite file (one machine) or a room in a Postgres database,
+named by a URL: postgres://USER:${PASSWORD_VAR}@HOST:5432/DB?room=ID. A ${NAME}
+password is read from the environment; PGPASSWORD and ~/.pgpass work too.`,
+		Args: args(cobra.NoArgs),
 	}
-	cmd.AddCommand(newJournalVerifyCmd(), newJournalSalvageCmd())
+	cmd.AddCommand(newJournalVerifyCmd(), newJournalSalvageCmd(), newJournalCopyCmd(), newJournalRoomsCmd())
 	return cmd
+}
+
+// journalWhere is the journal a command works on: --journal when given
+// (a file, or a URL whose ${NAME} password is read from the environment),
+// else the war-room file's journal, else flagVal's default.
+func journalWhere(cmd *cobra.Command, flagVal string, c *config.Config) (string, error) {
+	if cmd.Flags().Changed("journal") || c == nil || c.Journal == "" {
+		where, err := config.ResolveJournal(flagVal, "")
+		if err != nil {
+			return "", usageErr(fmt.Errorf("--journal: %w", err))
+		}
+		return where, nil
+	}
+	where, err := c.JournalLocation()
+	if err != nil {
+		return "", &exitError{code: exitBadInput, err: err}
+	}
+	return where, nil
+}
+
+func newJournalCopyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "copy SRC DST",
+		Short: "Copy a room's journal to a new one: SQLite to Postgres or back",
+		Long: `copy reads the journal SRC (read-only; it may be live) and writes everything
+into DST, which must be new or empty: every event with its seq, samples and
+minute means, reader cursors, and the Slack and service outboxes (what was
+delivered stays delivered, so nothing is posted twice after the move). Each
+is a file path or a postgres://…?room=ID URL. Stop the room's processes before
+copying into the journal they will use next.
+
+Exit codes: 0 copied; 1 SRC is not a warroom journal, or DST is not empty;
+3 a journal cannot be read or written.`,
+		Example: `  warroom journal copy warroom.db 'postgres://warroom:${WARROOM_DB_PASSWORD}@db:5432/warroom?room=airdrop'
+  warroom journal copy 'postgres://warroom@db/warroom?room=airdrop' airdrop.db`,
+		Args: args(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var where [2]string
+			for i, s := range a {
+				w, err := config.ResolveJournal(s, "")
+				if err != nil {
+					return usageErr(err)
+				}
+				where[i] = w
+			}
+			if journal.Name(where[0]) == journal.Name(where[1]) {
+				return usageErr(errors.New("SRC and DST are the same journal"))
+			}
+			rep, err := journal.Copy(cmd.Context(), where[0], where[1])
+			if err != nil {
+				if errors.Is(err, journal.ErrNotEmpty) {
+					return &exitError{code: exitBadInput, err: err}
+				}
+				return journalOpenErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "copied %s to %s: %d events, %d samples\n", journal.Name(where[0]), journal.Name(where[1]), rep.Events, rep.Samples)
+			return nil
+		},
+	}
+}
+
+func newJournalRoomsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "rooms URL",
+		Short:   "List the rooms of a Postgres database",
+		Example: `  warroom journal rooms 'postgres://warroom@db:5432/warroom'`,
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			where, err := config.ResolveJournal(a[0], "")
+			if err != nil {
+				return usageErr(err)
+			}
+			if !journal.IsURL(where) {
+				return usageErr(errors.New("rooms lists a Postgres database's rooms: give a postgres:// URL"))
+			}
+			rooms, err := journal.Rooms(cmd.Context(), where)
+			if err != nil {
+				return journalOpenErr(err)
+			}
+			for _, r := range rooms {
+				fmt.Fprintln(cmd.OutOrStdout(), r)
+			}
+			return nil
+		},
+	}
 }
 
 // journalOpenErr sorts an error opening a journal into an exit code.
@@ -36,17 +126,24 @@ func newJournalVerifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check a journal without changing it",
-		Long: `verify reads a journal (live or copied, read-only) and checks it: SQLite's
-integrity check, a log that runs from #1 without a gap, events that decode
-and never go back in time, reader cursors inside the log.
+		Long: `verify reads a journal (live or copied, read-only; a file or a postgres://
+room) and checks it: SQLite's integrity check, a log that runs from #1
+without a gap, events that decode and never go back in time, reader cursors
+inside the log.
 
 Exit codes: 0 the journal is sound; 1 problems were found (listed), or the
 file is not a warroom journal or is newer than this warroom; 3 the file
 cannot be read.`,
-		Example: `  warroom journal verify --journal warroom.db`,
-		Args:    args(cobra.NoArgs),
+		Example: `  warroom journal verify --journal warroom.db
+  warroom journal verify --journal 'postgres://warroom@db:5432/warroom?room=airdrop'`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := incident.VerifyJournal(cmd.Context(), path)
+			where, err := journalWhere(cmd, path, nil)
+			if err != nil {
+				return err
+			}
+			path = journal.Name(where)
+			rep, err := incident.VerifyJournal(cmd.Context(), where)
 			if err != nil {
 				return journalOpenErr(err)
 			}
@@ -66,7 +163,7 @@ cannot be read.`,
 			return badInput(fmt.Errorf("%d problem(s); `warroom journal salvage` copies what is readable into a new journal", len(rep.Problems)))
 		},
 	}
-	cmd.Flags().StringVar(&path, "journal", "", "journal file to check")
+	cmd.Flags().StringVar(&path, "journal", "", "journal to check: a file, or a postgres:// room")
 	_ = cmd.MarkFlagRequired("journal")
 	return cmd
 }
@@ -90,6 +187,9 @@ journal; 2 bad flags; 3 the file cannot be read or the new one written.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usageErr(errors.New("-o is required: the new journal to write"))
+			}
+			if journal.IsURL(path) || journal.IsURL(out) {
+				return usageErr(errors.New("salvage reads a damaged SQLite file into a new one; Postgres keeps its own consistency (verify a room with journal verify, move one with journal copy)"))
 			}
 			rep, err := incident.SalvageJournal(cmd.Context(), path, out)
 			if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/playbooks"
 	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/room"
@@ -365,12 +366,12 @@ func openRoom(cmd *cobra.Command, cfg *config.Config, _ *playbooks.Catalog, path
 		Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "in use by another warroom process") {
+		if errors.Is(err, journal.ErrInUse) {
 			return nil, false, nil
 		}
 		return nil, false, runtimeErr(err)
 	}
-	rm.room, rm.r = rr, rr.Runner
+	rm.room, rm.r = rr, rr.Lead().Runner
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -451,6 +452,9 @@ goes through that process. Exit codes: 0 succeeded, 1 bad parameters or files,
 			}
 			if _, err := pb.ValidateParams(raw); err != nil {
 				return playbookErr(cmd, err)
+			}
+			if journalPath, err = journalWhere(cmd, journalPath, cfg); err != nil {
+				return err
 			}
 			rm, own, err := openRoom(cmd, cfg, cat, journalPath)
 			if err != nil {
@@ -683,6 +687,9 @@ its lock and does nothing more. Only the commander decides.`,
 				return err
 			}
 			req := playbooks.ControlRequest{Op: "resolve", By: by, Run: a[0], Choice: string(choice), Reason: reason}
+			if journalPath, err = journalWhere(cmd, journalPath, cfg); err != nil {
+				return err
+			}
 			rm, own, err := openRoom(cmd, cfg, cat, journalPath)
 			if err != nil {
 				return err

@@ -151,7 +151,7 @@ func TestApproveAndResolveWithoutConfigFlag(t *testing.T) {
 	journal := filepath.Join(dir, "warroom.db")
 
 	a := openCLIRoom(t, cfgPath, journal)
-	h, err := a.Runner.Request(context.Background(), "cleo", "waf-mode", map[string]string{"mode": "block"})
+	h, err := a.Lead().Runner.Request(context.Background(), "cleo", "waf-mode", map[string]string{"mode": "block"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,23 +32,28 @@ in your roster entry turns that off.`,
 		Example: `  warroom run -c warroom.yaml --as maya`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWarRoom(cmd.Context(), cfg, as, cmd.Flags().Changed("as"), journalPath, quiet, cmd.ErrOrStderr())
+			return runWarRoom(cmd, cfg, as, cmd.Flags().Changed("as"), journalPath, quiet, cmd.ErrOrStderr())
 		},
 	}
 	configFlag(cmd, &cfg)
 	cmd.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster, else the commander)")
-	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
+	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal: a file, or a postgres:// room nobody serves (default: the file's journal:, else warroom.db)")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "no bell or desktop notification when something waits for you")
 	return cmd
 }
 
-func runWarRoom(ctx context.Context, cfgPath, as string, asSet bool, journalPath string, quiet bool, stderr io.Writer) error {
+func runWarRoom(cmd *cobra.Command, cfgPath, as string, asSet bool, journalFlag string, quiet bool, stderr io.Writer) error {
+	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	c, err := config.Load(cfgPath)
 	if err != nil {
 		return reportConfigErr(stderr, cfgPath, err)
+	}
+	journalPath, err := journalWhere(cmd, journalFlag, c)
+	if err != nil {
+		return err
 	}
 	// Refuse an unknown handle before anything is opened.
 	handle, note, err := pickHandle(c, as, asSet, os.Getenv("USER"))

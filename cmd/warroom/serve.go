@@ -13,12 +13,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/room"
 	"github.com/warroom/warroom/server"
 )
 
 func newServeCmd() *cobra.Command {
-	var cfg, sshAddr, httpAddr, statusAddr, statusURL, journalPath, hostKey string
+	var cfg, sshAddr, httpAddr, statusAddr, statusURL, journalPath, hostKey, node string
 	var maxSessions int
 	var idle time.Duration
 	cmd := &cobra.Command{
@@ -44,18 +45,23 @@ Only public keys listed in the roster (ssh_keys) may connect. Without a
 command an SSH session needs a terminal (ssh -t); "ssh HOST tail" streams the
 timeline as lines, and "ssh -t HOST quiet" is the dashboard without the bell
 and desktop notifications. Connects, refusals and disconnects are written to the audit
-log beside the journal (warroom-audit.log).`,
+log beside the journal (warroom-audit.log).
+
+With a postgres:// journal (--journal or the file's journal:), several
+serve processes, on one machine or several, can share the room: the one that
+holds the room's writer lock leads (engine, sources, Slack mirror, paging,
+playbook runs); the others stand by, serve their SSH and HTTP sessions from
+the journal, forward what people do to the leader, and take over within
+seconds when it goes. Each dashboard's header says which node leads. See the
+README's "Running a room on two machines".`,
 		Example: `  warroom serve -c warroom.yaml --ssh 127.0.0.1:2222 --http 127.0.0.1:8080
   warroom serve -c warroom.yaml --status 0.0.0.0:8090 --status-url https://status.example.com`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if hostKey == "" {
-				hostKey = filepath.Join(filepath.Dir(journalPath), "warroom_host_ed25519")
-			}
 			if maxSessions < 1 {
 				return usageErr(errors.New("--max-sessions must be at least 1"))
 			}
-			return runServe(cmd.Context(), cfg, journalPath, server.Options{
+			return runServe(cmd, cfg, journalPath, hostKey, node, server.Options{
 				SSHAddr: sshAddr, HTTPAddr: httpAddr, HostKeyPath: hostKey, StatusAddr: statusAddr, StatusURL: statusURL,
 				MaxSessions: maxSessions, IdleTimeout: idle, Token: os.Getenv("WARROOM_HTTP_TOKEN"),
 			}, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -66,14 +72,16 @@ log beside the journal (warroom-audit.log).`,
 	cmd.Flags().StringVar(&httpAddr, "http", server.DefaultHTTPAddr, "HTTP listen address")
 	cmd.Flags().StringVar(&statusAddr, "status", "", "serve the public status page on this address (default: not served)")
 	cmd.Flags().StringVar(&statusURL, "status-url", "", "the status page's public URL, for its feed and JSON links (default: the request's host)")
-	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal file")
-	cmd.Flags().StringVar(&hostKey, "host-key", "", "SSH host key, created (0600) if missing (default: warroom_host_ed25519 beside the journal)")
+	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal: a file, or a postgres:// room (default: the file's journal:, else warroom.db)")
+	cmd.Flags().StringVar(&hostKey, "host-key", "", "SSH host key, created (0600) if missing (default: warroom_host_ed25519 beside the journal file, or beside the war-room file for a postgres:// room)")
+	cmd.Flags().StringVar(&node, "node", "", "this process's name among the room's processes (postgres:// rooms; default: host name and pid)")
 	cmd.Flags().IntVar(&maxSessions, "max-sessions", server.DefaultMaxSessions, "most concurrent SSH sessions")
 	cmd.Flags().DurationVar(&idle, "idle-timeout", server.DefaultIdleTimeout, "close a dashboard after this long without input (0: never)")
 	return cmd
 }
 
-func runServe(ctx context.Context, cfgPath, journalPath string, o server.Options, stdout, stderr io.Writer) error {
+func runServe(cmd *cobra.Command, cfgPath, journalFlag, hostKey, node string, o server.Options, stdout, stderr io.Writer) error {
+	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -84,8 +92,23 @@ func runServe(ctx context.Context, cfgPath, journalPath string, o server.Options
 	if err != nil {
 		return reportConfigErr(stderr, cfgPath, err)
 	}
+	journalPath, err := journalWhere(cmd, journalFlag, c)
+	if err != nil {
+		return err
+	}
+	// Files of this process: beside the journal file, or for a room in
+	// Postgres beside the war-room file (every node of a room should use
+	// the same host key, so that clients see one host whichever leads).
+	dir := filepath.Dir(journalPath)
+	if journal.IsURL(journalPath) {
+		dir = filepath.Dir(c.Path)
+	}
+	if hostKey == "" {
+		hostKey = filepath.Join(dir, "warroom_host_ed25519")
+	}
+	o.HostKeyPath = hostKey
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	auditPath := filepath.Join(filepath.Dir(journalPath), "warroom-audit.log")
+	auditPath := filepath.Join(dir, "warroom-audit.log")
 	af, err := os.OpenFile(auditPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return runtimeErr(fmt.Errorf("audit log: %w", err))
@@ -94,7 +117,8 @@ func runServe(ctx context.Context, cfgPath, journalPath string, o server.Options
 	o.Audit = slog.New(slog.NewJSONHandler(af, nil))
 	o.Logger = logger
 
-	r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath, Logger: logger})
+	r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath, Logger: logger,
+		Shared: journal.IsURL(journalPath), Postgres: journal.PostgresOptions{Node: node}})
 	if err != nil {
 		var errs *config.Errors
 		if errors.As(err, &errs) {
@@ -111,6 +135,9 @@ func runServe(ctx context.Context, cfgPath, journalPath string, o server.Options
 		return runtimeErr(err)
 	}
 	fmt.Fprintf(stdout, "warroom: serving %q: ssh %s, http %s (audit log %s)\n", c.Incident.Name, srv.SSHAddr(), srv.HTTPAddr(), auditPath)
+	if ci := r.Engine.Cluster(); ci.Shared() {
+		fmt.Fprintf(stdout, "warroom: node %s of %s, %s\n", ci.Node, r.Journal.Path(), ci.Role)
+	}
 	if a := srv.StatusAddr(); a != "" {
 		fmt.Fprintf(stdout, "warroom: public status page http://%s/\n", a)
 	}

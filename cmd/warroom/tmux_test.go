@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warroom/warroom/journal/journaltest"
 )
 
 // TestMain lets the test binary stand in for warroom itself (tmux runs
@@ -20,7 +22,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("WARROOM_TEST_MAIN") == "1" {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	journaltest.StopPostgres()
+	os.Exit(code)
 }
 
 // cutThreshold finds a threshold cell cut short: "(warn >400 con…" or

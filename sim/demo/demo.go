@@ -513,7 +513,7 @@ func (d *Demo) mitigate(ctx context.Context, m Mitigation) {
 	if !d.sim(owner) {
 		return // the human owns it: their call
 	}
-	if _, err := d.Room.Runner.Request(ctx, owner, m.Playbook, m.Params); err != nil {
+	if _, err := d.Room.Lead().Runner.Request(ctx, owner, m.Playbook, m.Params); err != nil {
 		var ref *roles.Refusal
 		if errors.As(err, &ref) {
 			d.Room.Engine.Do(ctx, incident.Note{By: owner, Service: pb.Service, Text: fmt.Sprintf("could not request %s: %s", m.Playbook, ref.Reason)})
@@ -533,7 +533,7 @@ func (d *Demo) approve(ctx context.Context, id string) {
 		if !d.sim(who) || snap.MayApprove(d.Room.Engine.Roster(), who, id, d.Room.Catalog, d.Clock.Now()) != nil {
 			continue
 		}
-		if err := d.Room.Runner.Approve(ctx, who, id, run.Hash); err != nil {
+		if err := d.Room.Lead().Runner.Approve(ctx, who, id, run.Hash); err != nil {
 			d.Room.Engine.Do(ctx, incident.Note{By: who, Service: run.Service, Text: fmt.Sprintf("could not approve %s: %v", id, err)})
 		}
 		return

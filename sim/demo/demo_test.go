@@ -242,7 +242,7 @@ func TestSimulatorNeverActsAsTheHuman(t *testing.T) {
 	if d.Human() != "rosa" {
 		t.Fatalf("the human is %q, want the commander", d.Human())
 	}
-	h, err := d.Room.Runner.Request(context.Background(), "rosa", "priority-fee", map[string]string{"micro_lamports": "20000"})
+	h, err := d.Room.Lead().Runner.Request(context.Background(), "rosa", "priority-fee", map[string]string{"micro_lamports": "20000"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,139 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/journal/journaltest"
+	"github.com/warroom/warroom/roles"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	journaltest.StopPostgres()
+	os.Exit(code)
+}
+
+func haConfig(t *testing.T) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return &config.Config{
+		Path:      filepath.Join(dir, "warroom.yaml"),
+		Playbooks: "playbooks",
+		Incident:  config.Incident{Name: "shared room"},
+		Sources:   []config.Source{{ID: "prom", Type: config.SourcePrometheus, URL: "http://127.0.0.1:1", Interval: config.Duration(time.Hour), Timeout: config.Duration(time.Second)}},
+		Services:  []config.Service{{ID: "api", Name: "API", Owner: "ola", Panes: []config.Pane{{ID: "p95", Source: "prom", Query: "q", Crit: f(1)}}}},
+		Roster:    []config.Person{{Handle: "maya"}, {Handle: "ola"}, {Handle: "obs"}},
+		Roles:     config.Roles{Commander: "maya"},
+	}
+}
+
+func openShared(t *testing.T, cfg *config.Config, url, node string) *Room {
+	t.Helper()
+	r, err := Open(context.Background(), Options{Config: cfg, JournalPath: url, Shared: true, NoSources: true,
+		Postgres: journal.PostgresOptions{Node: node, PollEvery: 50 * time.Millisecond, DeadAfter: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func waitRole(t *testing.T, r *Room, role incident.Role) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Engine.Role() != role || (role == incident.RoleLeader) != (r.Lead() != nil) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: role %s, want %s", r.Engine.Cluster().Node, r.Engine.Role(), role)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSharedRoomForwardsAndFailsOver: two processes share a room. The
+// standby's dashboards get the leader's events; what people do on the
+// standby is forwarded and answered as if local (accepted with its seq,
+// already in the standby's feed, or refused with the leader's reason);
+// when the leader goes, the standby leads and the log goes on without a
+// gap, and the old process comes back as a standby.
+func TestSharedRoomForwardsAndFailsOver(t *testing.T) {
+	ctx := context.Background()
+	url := journaltest.PostgresURL(t)
+	cfg := haConfig(t)
+	a := openShared(t, cfg, url, "a")
+	waitRole(t, a, incident.RoleLeader)
+	b := openShared(t, cfg, url, "b")
+	waitRole(t, b, incident.RoleStandby)
+
+	snap, sub, err := b.Engine.Subscribe(ctx, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Cluster.Node != "b" || snap.Cluster.Role != incident.RoleStandby {
+		t.Fatalf("b's snapshot: %+v", snap.Cluster)
+	}
+	rep := b.Engine.Do(ctx, incident.Note{By: "ola", Service: "api", Text: "pool raised on b"})
+	if rep.Err != nil || rep.Seq == 0 || len(rep.Events) != 1 || rep.Events[0].Text != "pool raised on b" {
+		t.Fatalf("forwarded note: %+v", rep)
+	}
+	// The event is in b's feed by the time the reply arrives.
+	seen := false
+	for !seen {
+		select {
+		case u := <-sub.C:
+			for _, ev := range u.Events {
+				seen = seen || ev.Seq == rep.Seq
+			}
+		default:
+			t.Fatalf("the reply came before #%d reached b's feed", rep.Seq)
+		}
+	}
+	b.Engine.Unsubscribe(sub)
+	var ref *roles.Refusal
+	if rep := b.Engine.Do(ctx, incident.Assign{By: "obs", Role: roles.Deputy, Handle: "ola"}); !errors.As(rep.Err, &ref) {
+		t.Fatalf("an observer's assignment through the standby: %+v", rep)
+	}
+	// The leader's own notes reach b.
+	lrep := a.Engine.Do(ctx, incident.Note{By: "maya", Text: "from a"})
+	if lrep.Err != nil {
+		t.Fatal(lrep.Err)
+	}
+	if err := b.Engine.WaitApplied(ctx, lrep.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.Engine.Cluster(); c.Leader != "a" {
+		t.Fatalf("b says %q leads", c.Leader)
+	}
+
+	last := lrep.Seq
+	a.Close()
+	start := time.Now()
+	waitRole(t, b, incident.RoleLeader)
+	t.Logf("b led %v after a closed", time.Since(start).Round(time.Millisecond))
+	rep = b.Engine.Do(ctx, incident.Note{By: "maya", Text: "b leads"})
+	if rep.Err != nil || rep.Seq != last+1 {
+		t.Fatalf("after the takeover: %+v (last was #%d)", rep, last)
+	}
+	a2 := openShared(t, cfg, url, "a")
+	waitRole(t, a2, incident.RoleStandby)
+	if rep := a2.Engine.Do(ctx, incident.Note{By: "ola", Text: "a is back"}); rep.Err != nil || rep.Seq != last+2 {
+		t.Fatalf("forwarded from the returning process: %+v", rep)
+	}
+	if c := a2.Engine.Cluster(); c.Leader != "b" || c.Term != 2 {
+		t.Fatalf("a2 sees %+v", c)
+	}
+	rep2, err := journal.Verify(ctx, url, nil)
+	if err != nil || !rep2.OK() || rep2.LastSeq != last+2 {
+		t.Fatalf("verify: %+v %v", rep2, err)
+	}
+}
