@@ -14,12 +14,23 @@ import (
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/journal/journaltest"
 	"github.com/warroom/warroom/roles"
 )
 
-func benchEngine(b *testing.B) (*Engine, func()) {
+// benchBackends are the journals the engine benchmarks run on: the SQLite
+// file and a room in a throwaway local PostgreSQL (fsync on).
+var benchBackends = []struct {
+	name  string
+	where func(b *testing.B) string
+}{
+	{"sqlite", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }},
+	{"postgres", func(b *testing.B) string { return journaltest.PostgresURL(b) }},
+}
+
+func benchEngine(b *testing.B, where string) (*Engine, func()) {
 	b.Helper()
-	j, err := journal.Open(filepath.Join(b.TempDir(), "bench.db"))
+	j, err := journal.OpenJournal(context.Background(), where)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,9 +44,16 @@ func benchEngine(b *testing.B) (*Engine, func()) {
 }
 
 // BenchmarkDurableAck measures one person's ack-like command end to end:
-// decide, commit with synchronous=FULL, reply. Reports p50/p99.
+// decide, commit (SQLite synchronous=FULL; Postgres synchronous_commit,
+// one round trip), reply. Reports p50/p99.
 func BenchmarkDurableAck(b *testing.B) {
-	e, stop := benchEngine(b)
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) { benchDurableAck(b, be.where(b)) })
+	}
+}
+
+func benchDurableAck(b *testing.B, where string) {
+	e, stop := benchEngine(b, where)
 	defer stop()
 	ctx := context.Background()
 	lat := make([]time.Duration, 0, b.N)
@@ -54,7 +72,13 @@ func BenchmarkDurableAck(b *testing.B) {
 // BenchmarkGroupCommit measures events/s with 64 concurrent senders, whose
 // commands the engine commits together.
 func BenchmarkGroupCommit(b *testing.B) {
-	e, stop := benchEngine(b)
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) { benchGroupCommit(b, be.where(b)) })
+	}
+}
+
+func benchGroupCommit(b *testing.B, where string) {
+	e, stop := benchEngine(b, where)
 	defer stop()
 	ctx := context.Background()
 	const senders = 64

@@ -199,17 +199,18 @@ func (j *Postgres) watch(term int64, lost chan struct{}) {
 		err := j.w.Ping(ctx)
 		cancel()
 		if err != nil {
-			j.endTermLocked()
+			j.endTerm()
 		}
 		j.wmu.Unlock()
 	}
 }
 
 // endTermLocked closes the lock connection (so the lock is released as
-// soon as the database sees it) and ends the term. wmu is held.
-func (j *Postgres) endTermLocked() {
+// soon as the database sees it) and ends the term; it returns the
+// session's pid for settle. wmu is held.
+func (j *Postgres) endTermLocked() uint32 {
 	if j.w == nil {
-		return
+		return 0
 	}
 	pid := j.w.PgConn().PID()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -218,20 +219,29 @@ func (j *Postgres) endTermLocked() {
 	j.w = nil
 	j.leading.Store(false)
 	close(j.lost)
-	// A connection cut on the way may leave its session alive on the
-	// server for a while (until its keepalives fail), holding the lock
-	// and perhaps a commit in progress: end it through a reader, when
-	// the database can still be reached, so the outcome is settled and
-	// a standby can take over at once.
-	j.settle(pid)
+	return pid
 }
 
-// settle ends the session pid (this process's former lock connection) and
-// waits until it is gone, within WriteTimeout. It reports whether it is
-// gone.
+// settle ends the session pid (this process's former lock connection)
+// through a reader and waits until it is gone. A connection cut on the way
+// may leave its session alive on the server until the server's own
+// timeouts end it (DeadAfter), holding the lock and perhaps a commit in
+// progress: ending it at once settles the commit's outcome and lets a
+// standby take over. It gives up after DeadAfter (the server has ended
+// the session by then) and reports whether the session is known gone.
 func (j *Postgres) settle(pid uint32) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), j.o.WriteTimeout)
+	if pid == 0 {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), j.o.DeadAfter+time.Second)
 	defer cancel()
+	go func() {
+		select {
+		case <-j.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
 		var alive bool
 		err := j.r.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`, int32(pid)).Scan(&alive)
@@ -247,6 +257,18 @@ func (j *Postgres) settle(pid uint32) bool {
 			return false
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// endTerm ends the term after its connection was found lost, and settles
+// the old session in the background. wmu is held.
+func (j *Postgres) endTerm() {
+	if pid := j.endTermLocked(); pid != 0 {
+		j.bg.Add(1)
+		go func() {
+			defer j.bg.Done()
+			j.settle(pid)
+		}()
 	}
 }
 
@@ -302,7 +324,7 @@ func (j *Postgres) write(ctx context.Context, what string, fn func(ctx context.C
 	defer cancel()
 	err := fn(ctx, j.w)
 	if err != nil && j.w.IsClosed() {
-		j.endTermLocked()
+		j.endTerm()
 		return fmt.Errorf("%s: %w: %w", what, ErrNotLeader, err)
 	}
 	err = j.classify(err)
@@ -359,7 +381,7 @@ func (j *Postgres) Append(ctx context.Context, events []Event) error {
 	if err == nil && ct.RowsAffected() != int64(n) {
 		err = fmt.Errorf("the log has events this leader did not write (it expected #%d to be the last)", last)
 		br.Close()
-		j.endTermLocked()
+		j.endTerm()
 		return fmt.Errorf("journal append: %w: %w", ErrNotLeader, err)
 	}
 	if err == nil {
@@ -377,14 +399,25 @@ func (j *Postgres) Append(ctx context.Context, events []Event) error {
 		}
 		sent := !pgconn.SafeToRetry(err)
 		term := j.term
-		j.endTermLocked() // settles the session: the check below is final
-		if sent && j.landed(last, n, term) {
-			err = nil // it committed; the term is over anyway
-		} else if sent {
-			return fmt.Errorf("journal append: %w", &outcomeUnknown{err})
-		} else {
+		pid := j.endTermLocked()
+		if !sent {
+			j.bg.Add(1)
+			go func() { defer j.bg.Done(); j.settle(pid) }()
 			return fmt.Errorf("journal append: %w: %w", ErrNotLeader, err)
 		}
+		// Once the old session is gone, the log says whether the commit
+		// landed; while it cannot be reached, nobody can know.
+		if !j.settle(pid) {
+			return fmt.Errorf("journal append: %w", &outcomeUnknown{err})
+		}
+		landed, lerr := j.landed(last, n, term)
+		switch {
+		case lerr != nil:
+			return fmt.Errorf("journal append: %w", &outcomeUnknown{err})
+		case !landed:
+			return fmt.Errorf("journal append: %w: %w", ErrNotLeader, err)
+		}
+		// It committed; the term is over anyway.
 	}
 	j.health.wrote(nil)
 	for i := range events {
@@ -396,13 +429,13 @@ func (j *Postgres) Append(ctx context.Context, events []Event) error {
 
 // landed reports whether a term's commit of n events after last is in
 // the log (read through a reader, after settle).
-func (j *Postgres) landed(last int64, n int, term int64) bool {
+func (j *Postgres) landed(last int64, n int, term int64) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), j.o.WriteTimeout)
 	defer cancel()
 	var got int
 	err := j.r.QueryRow(ctx, `SELECT count(*) FROM warroom.events WHERE room = $1 AND seq > $2 AND seq <= $3 AND term = $4`,
 		j.room, last, last+int64(n), term).Scan(&got)
-	return err == nil && got == n
+	return got == n, err
 }
 
 // SetCursor durably saves a reader's position; seq must be committed.

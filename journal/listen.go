@@ -79,7 +79,9 @@ func (j *Postgres) listen() {
 	var c *pgx.Conn
 	defer func() {
 		if c != nil {
-			c.Close(context.Background())
+			cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+			c.Close(cctx)
+			ccancel()
 		}
 		j.lis.up.Store(false)
 	}()

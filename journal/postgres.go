@@ -725,11 +725,19 @@ func (j *Postgres) Health() Health { return j.health.get() }
 // Close ends this process's term (releasing the lock), stops following
 // and closes every connection.
 func (j *Postgres) Close() error {
-	j.stopOnce.Do(func() { close(j.stop) })
 	j.Resign()
+	j.stopOnce.Do(func() { close(j.stop) })
 	j.bg.Wait()
 	if j.r != nil {
-		j.r.Close()
+		// Closing a connection says goodbye to the server; one the server
+		// cannot hear (a partition) is given up after a moment rather
+		// than holding the process.
+		done := make(chan struct{})
+		go func() { j.r.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
 	}
 	return nil
 }

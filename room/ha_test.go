@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -135,5 +136,64 @@ func TestSharedRoomForwardsAndFailsOver(t *testing.T) {
 	rep2, err := journal.Verify(ctx, url, nil)
 	if err != nil || !rep2.OK() || rep2.LastSeq != last+2 {
 		t.Fatalf("verify: %+v %v", rep2, err)
+	}
+}
+
+// TestMachineLossFailover: the leader's machine vanishes (a partition that
+// carries no byte and closes nothing: no reset reaches the database, TCP
+// keepalives are answered by the proxy). The database ends the silent
+// leader's session after DeadAfter (idle_session_timeout on the leader's
+// connection), and the standby leads within DeadAfter + PollEvery; the
+// cut-off leader notices within DeadAfter and stops its leader work.
+func TestMachineLossFailover(t *testing.T) {
+	ctx := context.Background()
+	url := journaltest.PostgresURL(t)
+	pu, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := journaltest.NewProxy(t, pu.Host)
+	via := *pu
+	via.Host = proxy.Addr()
+	cfg := haConfig(t)
+	const dead, poll = 2 * time.Second, 100 * time.Millisecond
+	open := func(u, node string) *Room {
+		r, err := Open(ctx, Options{Config: cfg, JournalPath: u, Shared: true, NoSources: true,
+			Postgres: journal.PostgresOptions{Node: node, PollEvery: poll, DeadAfter: dead}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	a := open(via.String(), "a")
+	waitRole(t, a, incident.RoleLeader)
+	b := open(url, "b")
+	waitRole(t, b, incident.RoleStandby)
+	if rep := a.Engine.Do(ctx, incident.Note{By: "maya", Text: "before"}); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	cut := time.Now()
+	proxy.Blackhole()
+	var bLed, aLeft time.Duration
+	for bLed == 0 || aLeft == 0 {
+		if bLed == 0 && b.Engine.Role() == incident.RoleLeader {
+			bLed = time.Since(cut)
+		}
+		if aLeft == 0 && a.Engine.Role() != incident.RoleLeader {
+			aLeft = time.Since(cut)
+		}
+		if time.Since(cut) > 4*dead {
+			t.Fatalf("after %v: b %s, a %s", time.Since(cut), b.Engine.Role(), a.Engine.Role())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("DeadAfter %v, PollEvery %v: the standby led after %v; the cut-off leader stepped down after %v",
+		dead, poll, bLed.Round(time.Millisecond), aLeft.Round(time.Millisecond))
+	if bLed > dead+poll+time.Second || aLeft > dead+time.Second {
+		t.Fatalf("slower than DeadAfter allows: led after %v, stepped down after %v", bLed, aLeft)
+	}
+	if rep := b.Engine.Do(ctx, incident.Note{By: "maya", Text: "after"}); rep.Err != nil || rep.Seq != a.Engine.Applied()+1 {
+		t.Fatalf("b after the takeover: %+v (a had #%d)", rep, a.Engine.Applied())
 	}
 }

@@ -21,7 +21,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var cfg, sshAddr, httpAddr, statusAddr, statusURL, journalPath, hostKey, node string
 	var maxSessions int
-	var idle time.Duration
+	var idle, leaderTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a shared war room over SSH and HTTP",
@@ -61,7 +61,11 @@ README's "Running a room on two machines".`,
 			if maxSessions < 1 {
 				return usageErr(errors.New("--max-sessions must be at least 1"))
 			}
-			return runServe(cmd, cfg, journalPath, hostKey, node, server.Options{
+			if leaderTimeout < time.Second {
+				return usageErr(errors.New("--leader-timeout must be at least 1s"))
+			}
+			pg := journal.PostgresOptions{Node: node, DeadAfter: leaderTimeout}
+			return runServe(cmd, cfg, journalPath, hostKey, pg, server.Options{
 				SSHAddr: sshAddr, HTTPAddr: httpAddr, HostKeyPath: hostKey, StatusAddr: statusAddr, StatusURL: statusURL,
 				MaxSessions: maxSessions, IdleTimeout: idle, Token: os.Getenv("WARROOM_HTTP_TOKEN"),
 			}, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -75,12 +79,13 @@ README's "Running a room on two machines".`,
 	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal: a file, or a postgres:// room (default: the file's journal:, else warroom.db)")
 	cmd.Flags().StringVar(&hostKey, "host-key", "", "SSH host key, created (0600) if missing (default: warroom_host_ed25519 beside the journal file, or beside the war-room file for a postgres:// room)")
 	cmd.Flags().StringVar(&node, "node", "", "this process's name among the room's processes (postgres:// rooms; default: host name and pid)")
+	cmd.Flags().DurationVar(&leaderTimeout, "leader-timeout", 5*time.Second, "postgres:// rooms: how long the database waits on a silent leader before a standby may take over")
 	cmd.Flags().IntVar(&maxSessions, "max-sessions", server.DefaultMaxSessions, "most concurrent SSH sessions")
 	cmd.Flags().DurationVar(&idle, "idle-timeout", server.DefaultIdleTimeout, "close a dashboard after this long without input (0: never)")
 	return cmd
 }
 
-func runServe(cmd *cobra.Command, cfgPath, journalFlag, hostKey, node string, o server.Options, stdout, stderr io.Writer) error {
+func runServe(cmd *cobra.Command, cfgPath, journalFlag, hostKey string, pg journal.PostgresOptions, o server.Options, stdout, stderr io.Writer) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -118,7 +123,7 @@ func runServe(cmd *cobra.Command, cfgPath, journalFlag, hostKey, node string, o 
 	o.Logger = logger
 
 	r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath, Logger: logger,
-		Shared: journal.IsURL(journalPath), Postgres: journal.PostgresOptions{Node: node}})
+		Shared: journal.IsURL(journalPath), Postgres: pg})
 	if err != nil {
 		var errs *config.Errors
 		if errors.As(err, &errs) {
