@@ -41,7 +41,7 @@ func TestPublishingDoesNotNeedTheSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if r.Publisher == nil {
+	if r.Lead().Publisher == nil {
 		t.Fatal("a comms.statuspage section starts the publisher")
 	}
 	waitFor(t, "the source to be down", func() bool {
@@ -63,7 +63,7 @@ func TestPublishingDoesNotNeedTheSources(t *testing.T) {
 		u := state(t, r).Life.Updates
 		return len(u) == 1 && u[0].Delivery["statuspage"].State == incident.DeliveryDelivered
 	})
-	if st := r.Publisher.Status(); st.State != "ok" || st.Delivered != 1 || st.Queued != 0 || state(t, r).Sources["prom"].Health != "down" {
+	if st := r.Lead().Publisher.Status(); st.State != "ok" || st.Delivered != 1 || st.Queued != 0 || state(t, r).Sources["prom"].Health != "down" {
 		t.Errorf("publisher %+v (status line %q), source %+v", st, r.PublisherStatus(), state(t, r).Sources["prom"])
 	}
 }
