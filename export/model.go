@@ -301,15 +301,16 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 	if upto == 0 {
 		return nil, inputErr("%s has no events: nothing to export", j.Path())
 	}
-	r := &Report{Filter: opt.Filter, important: map[int64]bool{}, eventAt: map[int64]time.Time{}, Setup: roles.Assignments{Services: map[string]roles.Owners{}}}
+	r := &Report{Filter: opt.Filter, eventAt: map[int64]time.Time{}}
+	// One fold: the engine's (incident.State), so that the report tells
+	// the incident as the room saw it. Load adds only what the state does
+	// not keep: the roles at the declaration, who commanded when, and each
+	// run's history.
 	lives := incident.NewAlertLives()
 	fold := incident.NewState()
 	runs := map[string]*Run{}
 	var runList []*Run
 	all := make([]incident.Event, 0, min(upto, 1<<20))
-	var room *incident.RoomInfo
-	declared := false
-	r.Final = r.Setup.Clone()
 	err := j.ReplayRange(ctx, 0, upto, func(je journal.Event) error {
 		ev, err := incident.FromJournal(je)
 		if err != nil {
@@ -321,57 +322,29 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 		r.LastSeq, r.LastAt = ev.Seq, ev.Time
 		all = append(all, ev)
 		lives.Apply(ev)
+		commander := fold.Roles.Commander
 		fold.Apply(ev)
 		switch ev.Kind {
 		case incident.KindDeclare:
-			if declared {
-				break
-			}
-			declared = true
-			r.Name, r.DeclaredAt, r.DeclaredBy = ev.Text, ev.Time, ev.Actor
-			if ev.Setup != nil {
-				r.Setup = ev.Setup.Clone()
-				r.Final = ev.Setup.Clone()
-			}
-			r.Command = []CommandSpell{{Commander: r.Setup.Commander, Seq: ev.Seq, From: ev.Time}}
-			room = ev.Room
-		case incident.KindRole:
-			if ev.Role != nil {
-				r.Final.Set(ev.Role.Role, ev.Role.Service, ev.Role.Handle)
-			}
+			// As in the engine, the last DECLARE is the declaration.
+			r.DeclaredBy, r.Setup = ev.Actor, fold.Roles.Clone()
+			r.spell(fold.Roles.Commander, ev)
 		case incident.KindOffer:
 			r.eventAt[ev.Seq] = ev.Time
-			if ev.Role != nil {
-				r.Final.Offer = &roles.Offer{From: ev.Actor, To: ev.Role.Handle, Seq: ev.Seq}
-			}
-		case incident.KindAccept:
-			if ev.Role != nil {
-				r.Final.Commander = ev.Role.Handle
-				r.Final.Offer = nil
-				if n := len(r.Command); n > 0 {
-					r.Command[n-1].To = ev.Time
-				}
-				r.Command = append(r.Command, CommandSpell{Commander: ev.Role.Handle, Seq: ev.Seq, From: ev.Time})
-			}
-		case incident.KindDecline:
-			r.Final.Offer = nil
-		case incident.KindImportant:
-			if ev.Flag != nil && *ev.Flag {
-				r.important[ev.Ref] = true
-			} else {
-				delete(r.important, ev.Ref)
-			}
 		case incident.KindRun:
 			if ev.Run != nil {
 				run := runs[ev.Run.ID]
 				if run == nil {
-					run = &Run{ID: ev.Run.ID, Playbook: ev.Run.Playbook, Service: ev.Service,
-						RequestedBy: ev.Actor, RequestedAt: ev.Time, Seq: ev.Seq}
+					run = &Run{ID: ev.Run.ID, Seq: ev.Seq}
 					runs[ev.Run.ID] = run
 					runList = append(runList, run)
 				}
-				foldRun(run, ev)
+				run.record(ev)
 			}
+		}
+		if !fold.Declared.IsZero() && ev.Kind != incident.KindDeclare &&
+			(ev.Kind == incident.KindAccept || fold.Roles.Commander != commander) {
+			r.spell(fold.Roles.Commander, ev)
 		}
 		return nil
 	})
@@ -382,12 +355,16 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 		}
 		return nil, fmt.Errorf("read %s: %w", j.Path(), err)
 	}
-	if !declared {
-		r.Name, r.DeclaredAt, r.DeclaredBy = "", r.FirstAt, ""
-		r.Command = nil
+	r.Name, r.DeclaredAt, r.Final, r.important = fold.Name, fold.Declared, fold.Roles.Clone(), fold.Important
+	if fold.Declared.IsZero() {
+		r.DeclaredAt, r.DeclaredBy = r.FirstAt, ""
+		r.Setup = roles.Assignments{Services: map[string]roles.Owners{}}
 	}
 	if r.Name == "" {
 		r.Name = "Untitled incident"
+	}
+	for _, run := range runList {
+		run.summarize(fold.Runs[run.ID])
 	}
 	r.Life, r.Times = fold.Life, fold.Times()
 	start := r.Times.Start
@@ -402,6 +379,7 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 	if n := len(r.Command); n > 0 {
 		r.Command[n-1].To, r.Command[n-1].Current = r.LastAt, true
 	}
+	room := fold.Room
 
 	// The war room's description, from the DECLARE when it carries one.
 	if room != nil {
@@ -643,27 +621,25 @@ func seconds2dur(s float64) time.Duration {
 	return time.Duration(math.Round(s * float64(time.Second)))
 }
 
-func foldRun(run *Run, ev incident.Event) {
+// spell records that commander took command at ev (a DECLARE, an ACCEPT
+// or a role change), ending the spell before it.
+func (r *Report) spell(commander string, ev incident.Event) {
+	if n := len(r.Command); n > 0 {
+		r.Command[n-1].To = ev.Time
+	}
+	r.Command = append(r.Command, CommandSpell{Commander: commander, Seq: ev.Seq, From: ev.Time})
+}
+
+// record adds a RUN event to the run's history: its steps, approvals and
+// refusals, and the last output and error any step reported.
+func (run *Run) record(ev incident.Event) {
 	in := ev.Run
-	if run.Playbook == "" {
-		run.Playbook = in.Playbook
-	}
-	if run.Service == "" {
-		run.Service = ev.Service
-	}
-	if in.Params != nil {
-		run.Params = in.Params
-	}
-	if in.Hash != "" {
-		run.Hash = in.Hash
-	}
-	st := RunStep{Seq: ev.Seq, At: ev.Time, Actor: ev.Actor, State: in.State, Step: in.Step, Text: ev.Text, Error: in.Error, Output: in.Output}
-	run.Steps = append(run.Steps, st)
+	run.Steps = append(run.Steps, RunStep{Seq: ev.Seq, At: ev.Time, Actor: ev.Actor, State: in.State, Step: in.Step, Text: ev.Text, Error: in.Error, Output: in.Output})
 	mark := RunMark{Seq: ev.Seq, At: ev.Time, By: ev.Actor, State: in.State, Hash: in.Hash}
 	switch in.State {
-	case "approved":
+	case incident.RunApproved:
 		run.Approvals = append(run.Approvals, mark)
-	case "rejected", "expired", "superseded":
+	case incident.RunRejected, incident.RunExpired, incident.RunSuperseded:
 		run.Refusals = append(run.Refusals, mark)
 	}
 	if in.Output != "" {
@@ -672,7 +648,16 @@ func foldRun(run *Run, ev incident.Event) {
 	if in.Error != "" {
 		run.Error = in.Error
 	}
-	run.Outcome, run.EndedAt, run.Done = in.State, ev.Time, incident.RunTerminal(in.State)
+}
+
+// summarize takes what the run is from the incident fold.
+func (run *Run) summarize(st *incident.Run) {
+	if st == nil {
+		return
+	}
+	run.Playbook, run.Service, run.Params, run.Hash = st.Playbook, st.Service, st.Params, st.Hash
+	run.RequestedBy, run.RequestedAt = st.Actor, st.Started
+	run.Outcome, run.EndedAt, run.Done = st.State, st.Updated, incident.RunTerminal(st.State)
 }
 
 // inferPanes fills in units and thresholds that the DECLARE did not
