@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -35,6 +36,16 @@ func (m *Mirror) setSocket(s string) {
 	m.mu.Unlock()
 }
 
+// socketFatal reports whether Socket Mode gave up for good: Slack refused
+// the app token (an error answer such as invalid_auth), or
+// apps.connections.open answered 404, which slack-go takes for a bad
+// token too. Anything else is retried.
+func socketFatal(err error) bool {
+	var se slack.SlackErrorResponse
+	var sc slack.StatusCodeError
+	return errors.As(err, &se) || (errors.As(err, &sc) && sc.Code == http.StatusNotFound)
+}
+
 func (m *Mirror) socketLoop(ctx context.Context) {
 	sm := socketmode.New(m.api, socketmode.OptionLog(log.New(io.Discard, "", 0)))
 	handled := make(chan struct{})
@@ -47,8 +58,7 @@ func (m *Mirror) socketLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		var se slack.SlackErrorResponse
-		if errors.As(err, &se) || strings.Contains(fmt.Sprint(err), "invalid_auth") {
+		if socketFatal(err) {
 			m.setSocket("stopped: " + fmt.Sprint(err) + " (check slack.app_token)")
 			m.logf("mirror: Socket Mode stopped: %v", err)
 			return

@@ -2,10 +2,14 @@ package mirror
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
 	"github.com/warroom/warroom/incident"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
@@ -234,4 +238,31 @@ func TestStopWaitsForSocketModeWorkers(t *testing.T) {
 		t.Fatal("the mirror never finished")
 	}
 	h.mCancel = nil
+}
+
+// TestSocketModeStopsOnARefusedAppToken: an app token Slack refuses stops
+// Socket Mode with the reason (retrying would only be refused again); a
+// dropped connection or a 5xx is retried.
+func TestSocketModeStopsOnARefusedAppToken(t *testing.T) {
+	for _, c := range []struct {
+		err   error
+		fatal bool
+	}{
+		{slack.SlackErrorResponse{Err: "invalid_auth"}, true},
+		{fmt.Errorf("open: %w", slack.SlackErrorResponse{Err: "token_revoked"}), true},
+		{slack.StatusCodeError{Code: 404, Status: "404 Not Found"}, true},
+		{slack.StatusCodeError{Code: 503, Status: "503 Service Unavailable"}, false},
+		{errors.New("invalid_auth in a message is not Slack's answer"), false},
+		{io.ErrUnexpectedEOF, false},
+	} {
+		if got := socketFatal(c.err); got != c.fatal {
+			t.Errorf("socketFatal(%v) = %v, want %v", c.err, got, c.fatal)
+		}
+	}
+	h := newHarness(t, hopts{socket: true, mirror: func(o *Options) { o.AppToken = "xapp-1-A111-notTheAppsToken" }})
+	h.autoDrive()
+	h.waitReal("socket mode stopped", func() bool { return strings.HasPrefix(h.m.Status().Socket, "stopped: invalid_auth") })
+	if n := h.srv.Connections(); n != 0 {
+		t.Fatalf("%d Socket Mode connections with a refused token", n)
+	}
 }
