@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strings"
 	"syscall"
 
 	"charm.land/fang/v2"
@@ -43,6 +42,21 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot()
+	// Cobra checks the command, its flags and arguments before the
+	// persistent pre-run, and required flags just before the run: checked
+	// here too, any error from before this point is a usage error.
+	started := false
+	pre := root.PersistentPreRunE
+	root.PersistentPreRunE = func(cmd *cobra.Command, a []string) error {
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usageErr(err)
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usageErr(err)
+		}
+		started = true
+		return pre(cmd, a)
+	}
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -57,10 +71,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fang.DefaultErrorHandler(w, styles, err)
 		}),
 	)
-	return exitCode(err)
+	return exitCode(err, started)
 }
 
-func exitCode(err error) int {
+// exitCode is the exit code of err; started says whether the command line
+// was accepted and the command started.
+func exitCode(err error, started bool) int {
 	if err == nil {
 		return exitOK
 	}
@@ -68,12 +84,8 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	// Errors cobra raises itself are about the command line.
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag"} {
-		if strings.Contains(msg, p) {
-			return exitUsage
-		}
+	if !started {
+		return exitUsage
 	}
 	return exitRuntime
 }
