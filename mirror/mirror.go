@@ -464,6 +464,7 @@ func (m *Mirror) resume(ctx context.Context) error {
 	m.cursor, m.savedCursor, m.next, m.ingested = cur, cur, cur+1, cur
 	now := m.clk.Now()
 	prevTS := "" // the newest delivered ts before each row, as a history bound
+	var groupRows []*alertMsg
 	for i := range rows {
 		r := rows[i]
 		prev := prevTS
@@ -507,6 +508,7 @@ func (m *Mirror) resume(ctx context.Context) error {
 			m.alerts[r.AlertID] = a
 			if g := a.model.Group; g != "" && a.model.Open > 0 {
 				m.groups[g], m.groupOpen[g] = a, a.model.Open
+				groupRows = append(groupRows, a)
 			}
 		}
 		if r.State == journal.SlackUncertain {
@@ -516,6 +518,17 @@ func (m *Mirror) resume(ctx context.Context) error {
 				if a != nil {
 					a.checking = true
 				}
+			}
+		}
+	}
+	// The alerts a group's message shows are its members: their later
+	// events (acks, resolves, a member getting worse) keep updating that
+	// message. An alert's id is A<seq of its firing>, and the message's
+	// Seqs hold every firing it shows.
+	for _, a := range groupRows {
+		for _, s := range a.model.Seqs {
+			if id := fmt.Sprintf("A%d", s); m.alerts[id] == nil {
+				m.alerts[id] = a
 			}
 		}
 	}

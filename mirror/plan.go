@@ -153,6 +153,9 @@ func (m *Mirror) planAlert(ev incident.Event) {
 			m.alerts[id] = g
 		}
 	}
+	if a != nil && a.model.has(ev.Seq) {
+		return // the message shows it already (and counted it in Open)
+	}
 	if firing && grp != "" {
 		m.groupOpen[grp]++
 	}
@@ -161,9 +164,6 @@ func (m *Mirror) planAlert(ev incident.Event) {
 			delete(m.groupOpen, grp)
 			delete(m.groups, grp)
 		}
-	}
-	if a != nil && a.model.has(ev.Seq) {
-		return // the message shows it already
 	}
 	if a == nil {
 		switch {

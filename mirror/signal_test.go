@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,40 @@ func TestOwnerMentionedOncePerBurst(t *testing.T) {
 			t.Fatalf("owner pages %v: %d alert messages mention alice, %d name her; want %d mentions of 5", ownerPages, mentions, named, want)
 		}
 	}
+}
+
+// After a restart, later events of a group's member alerts still update
+// the group's message (its membership is restored from the message's
+// outbox row), rather than becoming timeline lines.
+func TestGroupMembershipSurvivesRestart(t *testing.T) {
+	h := newHarness(t, hopts{})
+	h.drive(time.Minute, h.drained)
+	var xs []incident.ExternalAlert
+	for i := range 3 {
+		xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%d", i), Service: "tokens", Name: "DiskFull", Level: incident.LevelCrit,
+			Firing: true, Text: fmt.Sprintf("disk 97%% on host-%d", i), Rule: "alertname:DiskFull"})
+	}
+	rep := h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
+	member := rep.Events[2].Alert.ID
+	h.drive(time.Minute, h.drained)
+	h.stopMirror()
+	h.startMirror(hopts{})
+	h.drive(time.Minute, h.drained)
+	res := h.do(incident.Resolve{By: "alice", AlertID: member, Reason: "host drained"}).Seq
+	h.drive(time.Minute, h.drained)
+	var group []string
+	for _, m := range h.srv.Messages(h.srv.ChannelID()) {
+		if !slices.Contains(seqsIn(m.Text), res) {
+			continue
+		}
+		if !isAlertMsg(m) {
+			t.Fatalf("the member's resolve #%d became a timeline line after the restart: %q", res, m.Text)
+		}
+		group = append(group, m.Text)
+	}
+	if len(group) != 1 || !strings.Contains(group[0], "+2 alerts (2 open)") {
+		t.Fatalf("the group's message shows the member's resolve: %q", group)
+	}
+	h.checkTranscript(h.j.LastSeq())
+	h.noViolations()
 }
