@@ -42,7 +42,7 @@ const (
 	maxSingleText  = 3500  // user text in a message of its own
 	maxDigestText  = 400   // user text per event in a digest
 	maxAlertText   = 300   // user text per line of an alert message
-	maxAlertLines  = 14    // lines kept in an alert message
+	maxAlertLines  = 14    // lines in an alert message; later events go to its thread
 	maxSectionText = 2900  // one section block
 	maxMessageText = 20000 // any message we post (Slack's limit is 40,000)
 	maxDigestChars = 4000  // a digest: Slack's advice for readable messages
@@ -295,6 +295,25 @@ func (f *formatter) hasSlack(handle string) bool {
 	return ok && slackID.MatchString(p.SlackID)
 }
 
+// threadText is a reply in an alert message's thread: the events of its
+// alerts that came after the message was full.
+func threadText(m *alertModel, lines []string, first, last int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, ":thread: *%s* · `%s` — %s, #%d to #%d", user(m.Service, 60), user(m.ID, 20), plural(len(lines), "update"), first, last)
+	for _, l := range lines {
+		b.WriteByte('\n')
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
 // digest packs many lines into one message.
 func digestText(lines []string, first, last int64) string {
 	var b strings.Builder
@@ -327,6 +346,7 @@ type alertModel struct {
 	Open    int         `json:"open,omitempty"`
 	Lines   []alertLine `json:"lines,omitempty"`
 	Dropped int         `json:"dropped,omitempty"` // older lines left out for size
+	Thread  int         `json:"thread,omitempty"`  // events shown in the thread instead of as lines
 	Seqs    []int64     `json:"seqs,omitempty"`    // every event the message shows
 }
 
@@ -352,8 +372,38 @@ func (m *alertModel) has(seq int64) bool {
 	return false
 }
 
-// apply folds one ALERT/ACK/RESOLVE/ESCALATE event into the model.
-func (f *formatter) apply(m *alertModel, ev incident.Event) {
+// inThread says whether an event the model shows is in the message's
+// thread: a line of it is not in the message (an ESCALATE's page carries
+// it instead).
+func (m *alertModel) inThread(ev incident.Event) bool {
+	if ev.Kind == incident.KindEscalate || m.Thread == 0 {
+		return false
+	}
+	for _, l := range m.Lines {
+		if l.Seq == ev.Seq {
+			return false
+		}
+	}
+	return true
+}
+
+// lineSeqs keeps the seqs that have a line in the message.
+func (m *alertModel) lineSeqs(seqs []int64) []int64 {
+	var out []int64
+	for _, s := range seqs {
+		for _, l := range m.Lines {
+			if l.Seq == s {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// apply folds one ALERT/ACK/RESOLVE/ESCALATE event into the model; thread:
+// its line goes to the message's thread, not under the header.
+func (f *formatter) apply(m *alertModel, ev incident.Event, thread bool) {
 	if m.has(ev.Seq) {
 		return
 	}
@@ -418,6 +468,12 @@ func (f *formatter) apply(m *alertModel, ev incident.Event) {
 	default:
 		text = user(ev.Text, maxAlertText)
 	}
+	if thread {
+		if ev.Kind != incident.KindEscalate {
+			m.Thread++
+		}
+		return
+	}
 	m.Lines = append(m.Lines, alertLine{Seq: ev.Seq, Time: ev.Time, Text: text})
 	if len(m.Lines) > maxAlertLines {
 		// Keep the firing line and the newest ones.
@@ -465,6 +521,9 @@ func (f *formatter) alertText(m *alertModel) string {
 			fmt.Fprintf(&b, "\n_… %d earlier updates_", m.Dropped)
 		}
 		fmt.Fprintf(&b, "\n`#%d` %s %s", l.Seq, stamp(l.Time), l.Text)
+	}
+	if m.Thread > 0 {
+		fmt.Fprintf(&b, "\n_+%s in the thread_", plural(m.Thread, "later update"))
 	}
 	s := b.String()
 	if utf8.RuneCountInString(s) > maxSectionText {

@@ -305,8 +305,8 @@ func seqsIn(text string) []int64 {
 func isAlertMsg(m slacksim.Message) bool { return len(m.Blocks) > 0 }
 func isPage(m slacksim.Message) bool     { return strings.Contains(m.Text, "*PAGE*") }
 
-// checkTranscript asserts that every event is in some message, that the
-// timeline (lines and digests) is in seq order, and returns how many times
+// checkTranscript asserts that every event is in some message (thread
+// replies included), that the timeline (lines and digests) is in seq order, and returns how many times
 // each seq appears (pages aside, which repeat an alert line by design).
 func (h *harness) checkTranscript(last int64) map[int64]int {
 	h.t.Helper()
@@ -327,7 +327,7 @@ func checkMessages(t *testing.T, msgs []slacksim.Message, last int64) map[int64]
 				count[s]++
 			}
 		}
-		if isAlertMsg(m) || isPage(m) || strings.Contains(m.Text, "posted again") {
+		if isAlertMsg(m) || isPage(m) || m.ThreadTS != "" || strings.Contains(m.Text, "posted again") {
 			continue
 		}
 		for _, s := range seqs {

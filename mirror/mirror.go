@@ -17,8 +17,11 @@
 // and an auth or channel error stops the mirror with the reason, keeping
 // everything queued. A backlog is coalesced into digest messages of at most
 // 4,000 characters; critical alerts and pages jump the queue. Each alert
-// gets one message, updated in place (chat.update) as it is acked,
-// escalated and resolved, with an Ack button while it is open.
+// group gets one message, updated in place (chat.update) as its alerts
+// fire, are acked, escalated and resolved, with an Ack button while it is
+// open. The message shows its group's first 14 events; later ones are
+// replies in its thread (conversations.replies finds one whose answer was
+// lost), sent when nothing else waits, so every event is in some message.
 //
 // The mirror never blocks the engine: it reads through its own
 // subscription (a lagging one is dropped by the engine and resynced from
@@ -187,6 +190,7 @@ type Mirror struct {
 	important   map[int64]bool
 	prio, main  []*op
 	upd         []*op     // chat.update work: its own lane
+	thr         []*op     // thread replies of full alert messages: sent when nothing else waits
 	retry       *outgoing // a refused post, sent plainer next
 	recon       []*reconItem
 	stalled     bool
@@ -408,7 +412,7 @@ func (m *Mirror) Status() Status {
 	if st != StateRateLimited {
 		errText, cause = m.errText, m.cause
 	}
-	s := Status{State: st, Lag: lag, Err: errText, Pending: len(m.prio) + len(m.main) + len(m.upd), Uncertain: m.uncertain, Socket: m.socket, Sent: m.sent}
+	s := Status{State: st, Lag: lag, Err: errText, Pending: len(m.prio) + len(m.main) + len(m.upd) + len(m.thr), Uncertain: m.uncertain, Socket: m.socket, Sent: m.sent}
 	if cause != nil {
 		s.Cause = cause
 	}
@@ -497,6 +501,7 @@ func (m *Mirror) resume(ctx context.Context) error {
 			if err := decodeModel(r.Body, &a.model); err != nil {
 				return fmt.Errorf("mirror: outbox row %d: %w", r.ID, err)
 			}
+			a.lines = len(a.model.Lines)
 			switch r.State {
 			case journal.SlackDelivered:
 				a.state, a.ts = alertPosted, r.TS

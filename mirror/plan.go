@@ -18,6 +18,7 @@ const (
 	kindAlert  = "alert"
 	kindPage   = "page"
 	kindPublic = "public" // a published public update, in its own style
+	kindThread = "thread" // a reply in an alert message's thread
 )
 
 type opKind int
@@ -28,6 +29,7 @@ const (
 	opUpdate               // chat.update an alert's message
 	opPage                 // a PAGE: mentions the paged person, names what was escalated
 	opAuth                 // auth.test before the first post
+	opThread               // an event of a full alert message, as a reply in its thread
 )
 
 // op is queued work. Line and page ops carry their event; alert ops work
@@ -50,7 +52,11 @@ const (
 	alertDead                        // Slack refused it or will not update it
 )
 
-// alertMsg is one alert's Slack message.
+// alertMsg is one alert's (or alert group's) Slack message. It shows its
+// first maxAlertLines events as lines under its header; the events of its
+// alerts after that go to replies in its thread (threaded), while the
+// header keeps the group's state, so every event is in some message and
+// the channel gets one message per group however big it grows.
 type alertMsg struct {
 	model   alertModel       // what the message shows (as last sent)
 	ts      string           // Slack's ts once known
@@ -59,6 +65,12 @@ type alertMsg struct {
 	queued  *op              // its queued post or update
 	row     journal.SlackMessage
 	refresh bool // the model changed without a send (re-render when possible)
+	// lines is how many lines the message will show once what is planned
+	// is sent; past maxAlertLines events go to its thread.
+	lines int
+	// threaded are the pending events whose line is in the thread: the
+	// message's update counts them, a thread reply shows them.
+	threaded map[int64]bool
 	// checking: the message is uncertain and its reconciliation is under
 	// way; its events wait (found: they update it; not found: the re-post
 	// shows them) rather than going to the timeline and showing twice.
@@ -154,7 +166,12 @@ func (m *Mirror) planAlert(ev incident.Event) {
 		}
 	}
 	if a != nil && a.model.has(ev.Seq) {
-		return // the message shows it already (and counted it in Open)
+		// The message shows it already (and counted it in Open); an event
+		// of its thread whose reply is not on record still needs one.
+		if a.model.inThread(ev) && !m.covered[ev.Seq] {
+			m.queueThread(a, ev)
+		}
+		return
 	}
 	if firing && grp != "" {
 		m.groupOpen[grp]++
@@ -169,7 +186,7 @@ func (m *Mirror) planAlert(ev incident.Event) {
 		switch {
 		case firing && !m.covered[ev.Seq] && m.ownMessage(ev):
 			m.mentionOwner(ev)
-			a = &alertMsg{state: alertUnposted, pending: []incident.Event{ev}}
+			a = &alertMsg{state: alertUnposted, pending: []incident.Event{ev}, lines: 1}
 			a.queued = &op{kind: opAlert, seq: ev.Seq, alert: a, prio: ev.Alert.Level == incident.LevelCrit}
 			m.alerts[id] = a
 			if grp != "" && m.groupOpen[grp] > 0 {
@@ -186,18 +203,44 @@ func (m *Mirror) planAlert(ev incident.Event) {
 	}
 	switch {
 	case a.state == alertUnposted, a.state == alertSending, a.state == alertPosted, a.state == alertUncertain && a.checking:
+		switch {
+		case a.lines < maxAlertLines:
+			a.lines++
+		case m.covered[ev.Seq]:
+			a.thread(ev) // its reply went out before a restart
+		default:
+			a.thread(ev)
+			if ev.Kind != incident.KindEscalate { // a page carries an ESCALATE
+				m.queueThread(a, ev)
+			}
+		}
 		a.pending = append(a.pending, ev)
 		m.outstanding[ev.Seq]++
 		m.settle(a)
 	default:
 		// No message to update: the model keeps track (for a later
 		// refresh if the message turns up) and the timeline gets a line.
-		m.f.apply(&a.model, ev)
+		m.f.apply(&a.model, ev, false)
 		a.refresh = true
 		if ev.Kind != incident.KindEscalate {
 			m.addLine(ev)
 		}
 	}
+}
+
+// thread marks a pending event as shown in the thread, not the message.
+func (a *alertMsg) thread(ev incident.Event) {
+	if a.threaded == nil {
+		a.threaded = map[int64]bool{}
+	}
+	a.threaded[ev.Seq] = true
+}
+
+// queueThread queues an event's line for the message's thread. m.mu is
+// held.
+func (m *Mirror) queueThread(a *alertMsg, ev incident.Event) {
+	m.outstanding[ev.Seq]++
+	m.enqueue(&op{kind: opThread, seq: ev.Seq, ev: ev, alert: a})
 }
 
 // mentionOwner decides whether a new alert message mentions its owner:
@@ -265,15 +308,16 @@ func (m *Mirror) settle(a *alertMsg) {
 		}
 		// Turn what was waiting into timeline lines.
 		for _, ev := range a.pending {
-			m.f.apply(&a.model, ev)
+			m.f.apply(&a.model, ev, false)
 			a.refresh = true
-			if ev.Kind == incident.KindEscalate {
-				m.doneSeq(ev.Seq) // its page carries it
+			if ev.Kind == incident.KindEscalate || a.threaded[ev.Seq] {
+				m.doneSeq(ev.Seq) // its page, or its thread op (now a line), carries it
 			} else {
 				m.enqueue(&op{kind: opLine, seq: ev.Seq, ev: ev}) // keeps its outstanding count
 			}
 		}
 		a.pending = nil
+		clear(a.threaded)
 	}
 }
 
@@ -294,6 +338,8 @@ func (m *Mirror) enqueue(o *op) {
 	switch {
 	case o.kind == opUpdate:
 		q = &m.upd
+	case o.kind == opThread:
+		q = &m.thr
 	case o.prio:
 		q = &m.prio
 	}
@@ -366,6 +412,7 @@ type outgoing struct {
 	lines   []*op            // the ops it carries (lines, digests, pages)
 	covered []int64
 	recon   *reconItem // a history check, or the re-post of an uncertain message
+	thread  string     // the parent's ts: a reply in its thread
 	repost  bool
 	plain   bool // Slack refused the blocks once: text only
 	stub    bool // Slack refused every plainer form: only the markers
@@ -402,6 +449,84 @@ func (m *Mirror) take() *outgoing {
 		if g := m.render(o); g != nil {
 			return g
 		}
+	}
+}
+
+// threadReady says whether a queued thread reply can be sent (or turned
+// into timeline lines) now: its message is posted, or will never be.
+// m.mu is held.
+func (m *Mirror) threadReady() bool {
+	for _, o := range m.thr {
+		if o.alert.replyable() || o.alert.lost() {
+			return true
+		}
+	}
+	return false
+}
+
+// replyable: the message has a ts to reply to.
+func (a *alertMsg) replyable() bool { return a.state == alertPosted }
+
+// lost: the message will not be found or updated: its thread's events go
+// to the timeline instead.
+func (a *alertMsg) lost() bool {
+	return a.state == alertDead || a.state == alertUncertain && !a.checking
+}
+
+// takeThread packs the queued thread lines of the first message that can
+// take them into one reply (at most MaxDigestChars); the lines of a
+// message that was lost become timeline lines. nil: nothing to send now.
+// m.mu is held; the post lane allows a send.
+func (m *Mirror) takeThread() *outgoing {
+	for {
+		var a *alertMsg
+		for _, o := range m.thr {
+			if o.alert.replyable() || o.alert.lost() {
+				a = o.alert
+				break
+			}
+		}
+		if a == nil {
+			return nil
+		}
+		var took []*op
+		var lines []string
+		size := 200
+		kept := m.thr[:0]
+		full := false
+		for _, o := range m.thr {
+			if o.alert != a || full {
+				kept = append(kept, o)
+				continue
+			}
+			if a.lost() {
+				o.kind, o.alert = opLine, nil
+				m.enqueue(o)
+				continue
+			}
+			l := m.f.line(o.ev, m.important[o.ev.Seq], maxDigestText)
+			if size+len(l)+1 > m.o.MaxDigestChars && len(lines) > 0 {
+				full = true
+				kept = append(kept, o)
+				continue
+			}
+			size += len(l) + 1
+			lines = append(lines, l)
+			took = append(took, o)
+		}
+		for i := len(kept); i < len(m.thr); i++ {
+			m.thr[i] = nil
+		}
+		m.thr = kept
+		if len(took) == 0 {
+			continue // that message's lines went to the timeline
+		}
+		g := &outgoing{kind: opThread, rowKind: kindThread, lines: took, thread: a.ts, prevTS: a.ts,
+			text: threadText(&a.model, lines, took[0].ev.Seq, took[len(took)-1].ev.Seq)}
+		for _, o := range took {
+			g.covered = append(g.covered, o.ev.Seq)
+		}
+		return g
 	}
 }
 
@@ -445,7 +570,7 @@ func (m *Mirror) render(o *op) *outgoing {
 		}
 		model := a.model.clone()
 		for _, ev := range a.pending {
-			m.f.apply(&model, ev)
+			m.f.apply(&model, ev, a.threaded[ev.Seq])
 		}
 		g := &outgoing{kind: o.kind, rowKind: kindAlert, alert: a, model: model, events: a.pending, blocks: true, prevTS: m.lastTS}
 		if o.kind == opUpdate {

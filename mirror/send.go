@@ -142,7 +142,8 @@ func (m *Mirror) pick(now time.Time) (*outgoing, time.Duration) {
 			reconWait = d
 		}
 	}
-	if m.retry == nil && len(m.prio)+len(m.main)+len(m.upd) == 0 && due < 0 {
+	threads := len(m.thr) > 0 && m.threadReady()
+	if m.retry == nil && len(m.prio)+len(m.main)+len(m.upd) == 0 && due < 0 && !threads {
 		return nil, reconWait
 	}
 	if w := m.backoffUntil.Sub(now); w > 0 {
@@ -192,6 +193,16 @@ func (m *Mirror) pick(now time.Time) (*outgoing, time.Duration) {
 	if !postFirst && len(m.main) > 0 && free(lanePost) {
 		if g := m.take(); g != nil {
 			return g, 0
+		}
+	}
+	// Thread replies are the history of a group that is already in the
+	// channel: they go when nothing else waits for the post lane.
+	if threads && !postFirst && len(m.main) == 0 && free(lanePost) {
+		if g := m.takeThread(); g != nil {
+			return g, 0
+		}
+		if len(m.main) > 0 {
+			return nil, 0 // a lost message's thread became timeline lines
 		}
 	}
 	if wait < 0 {
@@ -336,10 +347,12 @@ func (m *Mirror) post(ctx context.Context, g *outgoing) {
 			return
 		}
 	} else {
+		// A thread reply's AfterTS is its parent: where to look for it.
 		row = journal.SlackMessage{Seqs: g.covered, Channel: m.o.Channel, Kind: g.rowKind, State: journal.SlackPending, Text: g.text, AfterTS: g.prevTS, Updated: now}
 		if g.alert != nil {
 			row.AlertID = g.model.ID
 			row.Body = encodeModel(&g.model)
+			row.Seqs = g.model.lineSeqs(g.covered) // the rest is in its thread
 		}
 		if err := m.j.InsertSlackMessage(ctx, &row); err != nil {
 			m.dbFailed(g, err)
@@ -348,6 +361,9 @@ func (m *Mirror) post(ctx context.Context, g *outgoing) {
 	}
 	// No previews of links people typed into notes.
 	opts := []slack.MsgOption{slack.MsgOptionText(g.text, false), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()}
+	if g.thread != "" {
+		opts = append(opts, slack.MsgOptionTS(g.thread))
+	}
 	if g.blocks && !g.plain {
 		opts = append(opts, slack.MsgOptionBlocks(m.f.alertBlocks(&g.model, g.text)...))
 	}
@@ -382,7 +398,7 @@ func (m *Mirror) post(ctx context.Context, g *outgoing) {
 			if g.stub {
 				row.Error = g.refused // delivered as a stub
 			}
-			if ts > m.lastTS {
+			if ts > m.lastTS && g.thread == "" {
 				m.lastTS = ts
 			}
 			m.succeeded(now)
@@ -407,6 +423,9 @@ func (m *Mirror) post(ctx context.Context, g *outgoing) {
 		if a := g.alert; a != nil {
 			a.row = row
 			a.model = g.model
+			for _, ev := range g.events {
+				delete(a.threaded, ev.Seq)
+			}
 			if row.State == journal.SlackDelivered {
 				a.state, a.ts, a.checking = alertPosted, ts, false
 			} else {
@@ -513,6 +532,9 @@ func (m *Mirror) update(ctx context.Context, g *outgoing) {
 	case e == nil:
 		m.succeeded(now)
 		a.model = g.model
+		for _, ev := range g.events {
+			delete(a.threaded, ev.Seq)
+		}
 		a.state = alertPosted
 		a.row.Body = encodeModel(&a.model)
 		a.row.Updated = now
@@ -553,9 +575,22 @@ func (m *Mirror) update(ctx context.Context, g *outgoing) {
 // it is delivered after all (with its ts); not found, it is posted again,
 // marked as a possible duplicate.
 func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
-	params := &slack.GetConversationHistoryParameters{ChannelID: m.o.Channel, Oldest: it.prev, Limit: 200, Cursor: it.cursor}
 	cctx, c := withCall(ctx)
-	h, err := m.api.GetConversationHistoryContext(cctx, params)
+	var msgs []slack.Message
+	var hasMore bool
+	var next string
+	var err error
+	if it.row.Kind == kindThread {
+		// A thread reply is not in the channel's history: read its thread.
+		msgs, hasMore, next, err = m.api.GetConversationRepliesContext(cctx, &slack.GetConversationRepliesParameters{
+			ChannelID: m.o.Channel, Timestamp: it.row.AfterTS, Limit: 200, Cursor: it.cursor})
+	} else {
+		var h *slack.GetConversationHistoryResponse
+		h, err = m.api.GetConversationHistoryContext(cctx, &slack.GetConversationHistoryParameters{ChannelID: m.o.Channel, Oldest: it.prev, Limit: 200, Cursor: it.cursor})
+		if err == nil {
+			msgs, hasMore, next = h.Messages, h.HasMore, h.ResponseMetaData.NextCursor
+		}
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -598,7 +633,7 @@ func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
 		return
 	}
 	found := ""
-	for _, msg := range h.Messages {
+	for _, msg := range msgs {
 		if m.ours(msg) && sameMessage(it.row.Text, msg.Text) {
 			found = msg.Timestamp
 			break
@@ -613,12 +648,12 @@ func (m *Mirror) reconcile(ctx context.Context, it *reconItem) {
 			a.row = it.row
 			m.settle(a)
 		}
-	case h.HasMore && h.ResponseMetaData.NextCursor != "" && (it.prev != "" || it.pages+1 < maxBlindPages):
-		it.cursor = h.ResponseMetaData.NextCursor
+	case hasMore && next != "" && (it.prev != "" || it.pages+1 < maxBlindPages):
+		it.cursor = next
 		it.pages++
 		it.due = now
 		m.recon = append(m.recon, it)
-	case h.HasMore:
+	case hasMore:
 		// Searched as far back as is reasonable without a lower bound:
 		// posting again could duplicate it, so it stays uncertain.
 		m.logf("mirror: an uncertain message was not found in the recent history; it stays uncertain")
@@ -662,12 +697,15 @@ func (m *Mirror) repostOutgoing(it *reconItem) *outgoing {
 	// covered stays empty for a line: its events were done when it
 	// became uncertain.
 	g := &outgoing{kind: opLine, rowKind: it.row.Kind, recon: it, repost: true, prevTS: m.lastTS, lane: lanePost}
+	if it.row.Kind == kindThread {
+		g.thread, g.prevTS = it.row.AfterTS, it.row.AfterTS
+	}
 	note := "\n_(posted again: Slack's reply to the first attempt was lost; this may be a duplicate)_"
 	if a := it.alert; a != nil {
 		g.kind, g.alert = opAlert, a
 		g.model = a.model.clone()
 		for _, ev := range a.pending {
-			m.f.apply(&g.model, ev)
+			m.f.apply(&g.model, ev, a.threaded[ev.Seq])
 		}
 		g.events, a.pending = a.pending, nil
 		g.covered = nil

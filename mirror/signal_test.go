@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warroom/warroom/incident"
+	slacksim "github.com/warroom/warroom/sim/slack"
 )
 
 // A storm: one Alertmanager notification of 300 critical alerts for one
@@ -158,5 +159,140 @@ func TestGroupMembershipSurvivesRestart(t *testing.T) {
 		t.Fatalf("the group's message shows the member's resolve: %q", group)
 	}
 	h.checkTranscript(h.j.LastSeq())
+	h.noViolations()
+}
+
+// A group bigger than its message: the message shows its first lines and
+// the group's state; every later event of its alerts is in a reply in the
+// message's thread, sent when nothing else waits, so each event's #seq is
+// in some Slack message and the channel still gets one message for the
+// group. A restart while thread replies are queued loses and doubles
+// nothing.
+func TestBigGroupOverflowsIntoItsThread(t *testing.T) {
+	h := newHarness(t, hopts{})
+	h.drive(time.Minute, h.drained)
+	const n = 100
+	var xs []incident.ExternalAlert
+	for i := range n {
+		xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%03d", i), Service: "tokens", Name: "DiskFull", Level: incident.LevelCrit,
+			Firing: true, Text: fmt.Sprintf("disk 97%% on host-%03d", i), Rule: "alertname:DiskFull"})
+	}
+	h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
+	note := h.note("alice", "rotating the log volume on every host")
+	replies := func() (n int) {
+		for _, m := range h.srv.Messages(h.srv.ChannelID()) {
+			if m.ThreadTS != "" {
+				n++
+			}
+		}
+		return n
+	}
+	// Stop once the first reply is in and more are queued.
+	h.drive(5*time.Minute, func() bool {
+		h.m.mu.Lock()
+		defer h.m.mu.Unlock()
+		return replies() >= 1 && len(h.m.thr) > 0
+	})
+	h.stopMirror()
+	h.startMirror(hopts{})
+	h.drive(5*time.Minute, h.drained)
+	for i := range xs {
+		xs[i].Firing = false
+	}
+	h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
+	h.drive(10*time.Minute, h.drained)
+
+	msgs := h.srv.Messages(h.srv.ChannelID())
+	var group slacksim.Message
+	top, threaded, noteAt := 0, 0, -1
+	for i, m := range msgs {
+		if len(m.Text) > maxDigestChars {
+			t.Fatalf("a message of %d characters (Slack advises at most 4,000): %.200q", len(m.Text), m.Text)
+		}
+		switch {
+		case m.ThreadTS != "":
+			threaded++
+		case isAlertMsg(m):
+			top++
+			group = m
+		}
+		if slices.Contains(seqsIn(m.Text), note) {
+			noteAt = i
+		}
+	}
+	if top != 1 {
+		t.Fatalf("%d alert messages in the channel for one group", top)
+	}
+	for _, m := range msgs {
+		if m.ThreadTS != "" && m.ThreadTS != group.TS {
+			t.Fatalf("a reply outside the group's thread: %q", firstLine(m.Text))
+		}
+	}
+	if lines := strings.Count(group.Text, "\n`#"); lines > maxAlertLines || !strings.Contains(group.Text, "in the thread_") ||
+		!strings.Contains(firstLine(group.Text), "RESOLVED") {
+		t.Fatalf("the group's message (%d lines): %q", lines, group.Text)
+	}
+	if threaded < 4 || threaded > 12 {
+		t.Fatalf("%d thread replies for %d events past the message", threaded, 2*n-maxAlertLines)
+	}
+	if noteAt < 0 || msgs[noteAt].ThreadTS != "" {
+		t.Fatal("the note written during the storm is not a channel message")
+	}
+	for s, c := range h.checkTranscript(h.j.LastSeq()) {
+		if c != 1 {
+			t.Fatalf("event #%d is in %d messages", s, c)
+		}
+	}
+	t.Logf("%d messages: 1 for the group, %d replies in its thread", len(msgs), threaded)
+	h.noViolations()
+}
+
+// A thread reply whose answer was lost is looked for in its thread
+// (conversations.replies; conversations.history does not list replies)
+// and found, not posted twice.
+func TestLostThreadReplyIsFoundInItsThread(t *testing.T) {
+	h := newHarness(t, hopts{})
+	h.drive(time.Minute, h.drained)
+	var xs []incident.ExternalAlert
+	for i := range 30 {
+		xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%03d", i), Service: "tokens", Name: "DiskFull", Level: incident.LevelCrit,
+			Firing: true, Text: fmt.Sprintf("disk 97%% on host-%03d", i), Rule: "alertname:DiskFull"})
+	}
+	// The message fills up; the next alerts go to its thread, and the
+	// answers to their update and to the thread reply are lost.
+	h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs[:maxAlertLines]})
+	h.drive(time.Minute, h.drained)
+	// Notes use up the post lane's burst, so that the thread reply waits
+	// for the pacer after its message's update went out.
+	h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
+	for range 4 {
+		h.note("alice", "rotating logs")
+	}
+	h.drive(time.Minute, func() bool {
+		h.m.mu.Lock()
+		defer h.m.mu.Unlock()
+		return len(h.m.thr) > 0 && len(h.m.upd) == 0 && len(h.m.main) == 0 && h.m.alerts["A2"].model.Thread > 0 && h.m.parkedUntil.Load() > 0
+	})
+	h.srv.DropReplies(1)
+	h.drive(5*time.Minute, h.drained)
+	asked, threaded := 0, 0
+	for _, r := range h.srv.Requests() {
+		if r.Method == "conversations.replies" {
+			asked++
+		}
+	}
+	for _, m := range h.srv.Messages(h.srv.ChannelID()) {
+		if m.ThreadTS != "" {
+			threaded++
+		}
+	}
+	if asked == 0 || threaded != 1 {
+		t.Fatalf("the lost thread reply: %d conversations.replies calls, %d replies in the thread", asked, threaded)
+	}
+	for s, c := range h.checkTranscript(h.j.LastSeq()) {
+		if c != 1 {
+			t.Fatalf("event #%d is in %d messages", s, c)
+		}
+	}
 	h.noViolations()
 }

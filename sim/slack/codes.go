@@ -47,6 +47,10 @@ var MethodErrors = map[string][]string{
 		"channel_not_found", "invalid_cursor", "invalid_limit", "invalid_ts_latest", "invalid_ts_oldest",
 		"not_in_channel",
 	},
+	"conversations.replies": {
+		"channel_not_found", "invalid_cursor", "invalid_limit", "invalid_ts_latest", "invalid_ts_oldest",
+		"not_in_channel", "thread_not_found",
+	},
 	"conversations.info": {"channel_not_found", "team_added_to_org", "method_not_supported_for_channel_type"},
 	"auth.test":          {},
 	"chat.postEphemeral": {

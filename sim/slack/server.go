@@ -5,7 +5,8 @@
 //
 //   - Web API methods under {URL}/api/: auth.test, chat.postMessage,
 //     chat.update, chat.postEphemeral, conversations.history,
-//     conversations.info (the channel with is_member) and
+//     conversations.replies, conversations.info (the channel with
+//     is_member) and
 //     apps.connections.open, with form-encoded or JSON bodies and the token
 //     in the form or an Authorization: Bearer header (docs.slack.dev method
 //     pages; slack-go v0.35.0 sends chat.* as form posts).
@@ -31,7 +32,12 @@
 //     chat.postMessage and block kit references.
 //   - Message ts strings "1700000000.000100", unique and increasing.
 //   - conversations.history newest first with has_more and a
-//     response_metadata.next_cursor, limit default 100, at most 999.
+//     response_metadata.next_cursor, limit default 100, at most 999;
+//     thread replies (chat.postMessage with thread_ts) are not in it
+//     unless broadcast. conversations.replies returns a thread, oldest
+//     first, its parent first: ts required (thread_not_found otherwise),
+//     limit default 1,000, the same cursors (docs.slack.dev
+//     conversations.replies; Tier 3).
 //   - A Socket Mode websocket (any Origin) that says hello, delivers
 //     slash_commands and interactive envelopes and reads the acks within
 //     3 s (docs.slack.dev "Socket Mode").
@@ -157,6 +163,7 @@ func DefaultMethodLimits() map[string]Limit {
 	return map[string]Limit{
 		"chat.update":           {Rate: 50.0 / 60, Burst: 12},
 		"conversations.history": {Rate: 50.0 / 60, Burst: 12},
+		"conversations.replies": {Rate: 50.0 / 60, Burst: 12},
 		"conversations.info":    {Rate: 50.0 / 60, Burst: 12},
 		"chat.postEphemeral":    {Rate: 100.0 / 60, Burst: 25},
 		"auth.test":             {Rate: 100.0 / 60, Burst: 25},
@@ -941,6 +948,7 @@ func init() {
 		"chat.update":           (*Server).update,
 		"chat.postEphemeral":    (*Server).postEphemeral,
 		"conversations.history": (*Server).history,
+		"conversations.replies": (*Server).replies,
 		"conversations.info":    (*Server).conversationInfo,
 		"apps.connections.open": (*Server).connectionsOpen,
 	}
@@ -1165,6 +1173,66 @@ func (s *Server) history(now time.Time, p params, req *Request) reply {
 		msgs[i] = wireMessage(m)
 	}
 	body := okBody(map[string]any{"messages": msgs, "has_more": more, "pin_count": 0})
+	if more {
+		body["response_metadata"] = map[string]any{"next_cursor": "next:" + picked[len(picked)-1].TS}
+	}
+	return reply{status: 200, body: body}
+}
+
+// replies answers conversations.replies: the thread of the message ts,
+// its parent first, then the replies oldest first.
+func (s *Server) replies(now time.Time, p params, req *Request) reply {
+	ch, code := s.channelFor(p, false)
+	if code != "" {
+		return reply{status: 200, body: errBody(code)}
+	}
+	ts := p.get("ts")
+	parent := ch.find(ts)
+	if ts == "" || parent == nil || (parent.ThreadTS != "" && parent.ThreadTS != parent.TS) {
+		return reply{status: 200, body: errBody("thread_not_found")}
+	}
+	limit := 1000
+	if l := p.get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return reply{status: 200, body: errBody("invalid_limit")}
+		}
+		if n > 0 {
+			limit = min(n, 1000)
+		}
+	}
+	after := int64(-1)
+	if c := p.get("cursor"); c != "" {
+		v, ok := strings.CutPrefix(c, "next:")
+		t, err := ParseTS(v)
+		if !ok || err != nil {
+			return reply{status: 200, body: errBody("invalid_cursor")}
+		}
+		after = t
+	}
+	thread := []*Message{parent}
+	for _, m := range ch.messages {
+		if m.ThreadTS == ts && m != parent {
+			thread = append(thread, m)
+		}
+	}
+	var picked []*Message
+	more := false
+	for _, m := range thread {
+		if t, _ := ParseTS(m.TS); t <= after {
+			continue
+		}
+		if len(picked) == limit {
+			more = true
+			break
+		}
+		picked = append(picked, m)
+	}
+	msgs := make([]map[string]any, len(picked))
+	for i, m := range picked {
+		msgs[i] = wireMessage(m)
+	}
+	body := okBody(map[string]any{"messages": msgs, "has_more": more})
 	if more {
 		body["response_metadata"] = map[string]any{"next_cursor": "next:" + picked[len(picked)-1].TS}
 	}
