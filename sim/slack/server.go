@@ -34,10 +34,17 @@
 //   - conversations.history newest first with has_more and a
 //     response_metadata.next_cursor, limit default 100, at most 999;
 //     thread replies (chat.postMessage with thread_ts) are not in it
-//     unless broadcast. conversations.replies returns a thread, oldest
-//     first, its parent first: ts required (thread_not_found otherwise),
-//     limit default 1,000, the same cursors (docs.slack.dev
-//     conversations.replies; Tier 3).
+//     unless broadcast. conversations.replies (docs.slack.dev
+//     reference/methods/conversations.replies and the spec's
+//     "conversations.replies success schema"; Tier 3) returns the thread of
+//     ts, which may be the parent or any reply in it: the parent first
+//     with thread_ts, reply_count, reply_users, reply_users_count,
+//     latest_reply and subscribed, then the replies oldest first, each
+//     with thread_ts and parent_user_id; a message without replies comes
+//     back alone; an unknown ts is thread_not_found. oldest, latest and
+//     inclusive bound the messages as for history, limit defaults to and
+//     is capped at 1,000, and a next_cursor page goes on after the last
+//     message without repeating the parent.
 //   - A Socket Mode websocket (any Origin) that says hello, delivers
 //     slash_commands and interactive envelopes and reads the acks within
 //     3 s (docs.slack.dev "Socket Mode").
@@ -64,6 +71,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +89,7 @@ const (
 	MaxSectionText    = 3000  // section block text
 	DefaultHistoryMax = 100   // conversations.history default limit
 	maxHistoryLimit   = 999
+	maxRepliesLimit   = 1000 // conversations.replies: default and most per page
 )
 
 // Channel is a conversation the fake knows.
@@ -1179,26 +1188,42 @@ func (s *Server) history(now time.Time, p params, req *Request) reply {
 	return reply{status: 200, body: body}
 }
 
-// replies answers conversations.replies: the thread of the message ts,
-// its parent first, then the replies oldest first.
+// replies answers conversations.replies: the thread of the message ts
+// (a parent or any reply in it), its parent first, then the replies oldest
+// first, within oldest/latest; a message without replies is returned alone.
 func (s *Server) replies(now time.Time, p params, req *Request) reply {
 	ch, code := s.channelFor(p, false)
 	if code != "" {
 		return reply{status: 200, body: errBody(code)}
 	}
-	ts := p.get("ts")
-	parent := ch.find(ts)
-	if ts == "" || parent == nil || (parent.ThreadTS != "" && parent.ThreadTS != parent.TS) {
+	parent := ch.find(p.get("ts"))
+	if parent != nil && parent.ThreadTS != "" && parent.ThreadTS != parent.TS {
+		parent = ch.find(parent.ThreadTS)
+	}
+	if parent == nil {
 		return reply{status: 200, body: errBody("thread_not_found")}
 	}
-	limit := 1000
+	limit := maxRepliesLimit
 	if l := p.get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
 			return reply{status: 200, body: errBody("invalid_limit")}
 		}
 		if n > 0 {
-			limit = min(n, 1000)
+			limit = min(n, maxRepliesLimit)
+		}
+	}
+	inclusive := p.get("inclusive") == "1" || p.get("inclusive") == "true"
+	var oldest, latest int64 = 0, math.MaxInt64
+	var err error
+	if o := p.get("oldest"); o != "" {
+		if oldest, err = ParseTS(o); err != nil {
+			return reply{status: 200, body: errBody("invalid_ts_oldest")}
+		}
+	}
+	if l := p.get("latest"); l != "" {
+		if latest, err = ParseTS(l); err != nil {
+			return reply{status: 200, body: errBody("invalid_ts_latest")}
 		}
 	}
 	after := int64(-1)
@@ -1211,15 +1236,21 @@ func (s *Server) replies(now time.Time, p params, req *Request) reply {
 		after = t
 	}
 	thread := []*Message{parent}
+	var users []string
 	for _, m := range ch.messages {
-		if m.ThreadTS == ts && m != parent {
+		if m.ThreadTS == parent.TS && m != parent {
 			thread = append(thread, m)
+			if !slices.Contains(users, m.User) {
+				users = append(users, m.User)
+			}
 		}
 	}
 	var picked []*Message
 	more := false
 	for _, m := range thread {
-		if t, _ := ParseTS(m.TS); t <= after {
+		t, _ := ParseTS(m.TS)
+		if t <= after || t > latest || t < oldest ||
+			(!inclusive && (t == latest || t == oldest)) {
 			continue
 		}
 		if len(picked) == limit {
@@ -1230,7 +1261,21 @@ func (s *Server) replies(now time.Time, p params, req *Request) reply {
 	}
 	msgs := make([]map[string]any, len(picked))
 	for i, m := range picked {
-		msgs[i] = wireMessage(m)
+		w := wireMessage(m)
+		switch {
+		case m == parent && len(thread) > 1:
+			// A parent carries its thread's summary (the spec's first
+			// message schema); an unthreaded message is just itself.
+			w["thread_ts"] = parent.TS
+			w["reply_count"] = len(thread) - 1
+			w["reply_users"] = users
+			w["reply_users_count"] = len(users)
+			w["latest_reply"] = thread[len(thread)-1].TS
+			w["subscribed"] = false
+		case m != parent:
+			w["parent_user_id"] = parent.User
+		}
+		msgs[i] = w
 	}
 	body := okBody(map[string]any{"messages": msgs, "has_more": more})
 	if more {

@@ -431,3 +431,81 @@ func TestStoredTextIsLinkified(t *testing.T) {
 		t.Fatalf("history: %v %+v", err, h)
 	}
 }
+
+// TestConversationsReplies reads a thread back as docs.slack.dev documents
+// conversations.replies: by the parent's ts or any reply's, parent first
+// with the thread summary, replies oldest first, none of them in history.
+func TestConversationsReplies(t *testing.T) {
+	clk := clock.NewFake(t0)
+	s, api := start(t, slacksim.Options{Clock: clk})
+	ch := s.ChannelID()
+	_, parent, err := api.PostMessage(ch, slack.MsgOptionText("group message", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, alone, _ := api.PostMessage(ch, slack.MsgOptionText("no replies", false))
+	var replies []string
+	for i := 0; i < 4; i++ {
+		clk.Advance(2 * time.Second)
+		_, ts, err := api.PostMessage(ch, slack.MsgOptionText("reply", false), slack.MsgOptionTS(parent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		replies = append(replies, ts)
+	}
+	read := func(p slack.GetConversationRepliesParameters) ([]slack.Message, bool, string) {
+		t.Helper()
+		p.ChannelID = ch
+		msgs, more, next, err := api.GetConversationReplies(&p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msgs, more, next
+	}
+	for _, ts := range []string{parent, replies[2]} { // a reply's ts gives the whole thread
+		msgs, more, _ := read(slack.GetConversationRepliesParameters{Timestamp: ts})
+		if len(msgs) != 5 || more || msgs[0].Timestamp != parent || msgs[4].Timestamp != replies[3] {
+			t.Fatalf("thread by %s: %d messages, more=%v", ts, len(msgs), more)
+		}
+		if p := msgs[0]; p.ReplyCount != 4 || p.ThreadTimestamp != parent || p.LatestReply != replies[3] || len(p.ReplyUsers) != 1 {
+			t.Fatalf("parent summary: %+v", p.Msg)
+		}
+		if r := msgs[1]; r.ThreadTimestamp != parent || r.ParentUserId == "" {
+			t.Fatalf("reply: %+v", r.Msg)
+		}
+	}
+	if msgs, _, _ := read(slack.GetConversationRepliesParameters{Timestamp: alone}); len(msgs) != 1 || msgs[0].ReplyCount != 0 || msgs[0].ThreadTimestamp != "" {
+		t.Fatalf("an unthreaded message comes back alone: %+v", msgs)
+	}
+	// Pages of two: the parent once, then the replies, each once.
+	var all []string
+	cur := ""
+	for {
+		msgs, more, next := read(slack.GetConversationRepliesParameters{Timestamp: parent, Limit: 2, Cursor: cur})
+		for _, m := range msgs {
+			all = append(all, m.Timestamp)
+		}
+		if !more {
+			break
+		}
+		cur = next
+	}
+	if want := append([]string{parent}, replies...); strings.Join(all, ",") != strings.Join(want, ",") {
+		t.Fatalf("pages %v, want %v", all, want)
+	}
+	// oldest/latest bound the thread; inclusive keeps the ends.
+	if msgs, _, _ := read(slack.GetConversationRepliesParameters{Timestamp: parent, Oldest: replies[1], Latest: replies[3]}); len(msgs) != 1 || msgs[0].Timestamp != replies[2] {
+		t.Fatalf("exclusive range: %d messages", len(msgs))
+	}
+	if msgs, _, _ := read(slack.GetConversationRepliesParameters{Timestamp: parent, Oldest: replies[1], Latest: replies[3], Inclusive: true}); len(msgs) != 3 {
+		t.Fatalf("inclusive range: %d messages", len(msgs))
+	}
+	h, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: ch})
+	if err != nil || len(h.Messages) != 2 {
+		t.Fatalf("history holds only channel messages: %v %d", err, len(h.Messages))
+	}
+	_, _, _, err = api.GetConversationReplies(&slack.GetConversationRepliesParameters{ChannelID: ch, Timestamp: "1.000001"})
+	if !isSlackErr(err, "thread_not_found") {
+		t.Fatalf("unknown ts: %v", err)
+	}
+}
