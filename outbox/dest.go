@@ -11,26 +11,43 @@ import (
 	"github.com/warroom/warroom/journal"
 )
 
-// dest delivers one destination's rows, one at a time, in order.
+// dest is one destination: its lanes, and every row by key. One mutex
+// guards the destination and its lanes (a row is shared by both).
 type dest struct {
-	d    Destination
-	ob   *Outbox
+	d   Destination
+	ob  *Outbox
+	rng *rand.Rand
+
+	mu        sync.Mutex
+	byKey     map[string]*Row // every row by key, for Lookup
+	lanes     map[string]*lane
+	order     []*lane
+	failed    int
+	delivered int
+	// The lanes' goroutines: started by run, and at once for a lane
+	// created while it runs; none after it stops.
+	ctx      context.Context
+	stopping bool
+	wg       sync.WaitGroup
+}
+
+// lane delivers the rows of one lane of a destination, one at a time, in
+// order, with its own pacing and its own holds: a rate limit on one
+// PagerDuty integration does not delay another's pages.
+type lane struct {
+	dest *dest
+	name string
 	lim  *rate.Limiter
-	rng  *rand.Rand
 	wake chan struct{}
 
-	mu      sync.Mutex
-	queue   []*Row          // open rows, oldest first
-	byKey   map[string]*Row // every row by key, for Lookup
-	checkAt time.Time       // the head is uncertain: when to ask the service
+	queue   []*Row    // open rows, oldest first
+	checkAt time.Time // the head is uncertain: when to ask the service
 	state   string
 	err     string
 	cause   *Error
-	// blockedUntil holds the destination after a rate limit or a failure.
+	// blockedUntil holds the lane after a rate limit or a failure.
 	blockedUntil time.Time
 	failures     int
-	failed       int
-	delivered    int
 
 	// What the loop is doing, for Quiet: woken (a kick is pending), busy
 	// (working on a row), idle (waiting for work), parked (waiting on the
@@ -39,7 +56,45 @@ type dest struct {
 	parked            time.Time
 }
 
-// add takes a row the journal holds. m.mu is not held.
+// laneLocked is the lane for name, made (and started, if the destination
+// runs) on first use. d.mu is held.
+func (d *dest) laneLocked(name string) *lane {
+	if l := d.lanes[name]; l != nil {
+		return l
+	}
+	l := &lane{dest: d, name: name, lim: rate.NewLimiter(rate.Limit(d.d.Rate), d.d.Burst), wake: make(chan struct{}, 1), state: StateOK}
+	d.lanes[name] = l
+	d.order = append(d.order, l)
+	if d.ctx != nil {
+		d.startLocked(l)
+	}
+	return l
+}
+
+func (d *dest) startLocked(l *lane) {
+	if d.stopping {
+		return
+	}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); l.run(d.ctx) }()
+}
+
+// run runs the lanes until ctx ends and they have returned.
+func (d *dest) run(ctx context.Context) {
+	d.mu.Lock()
+	d.ctx = ctx
+	for _, l := range d.order {
+		d.startLocked(l)
+	}
+	d.mu.Unlock()
+	<-ctx.Done()
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
+	d.wg.Wait()
+}
+
+// add takes a row the journal holds. d.mu is not held.
 func (d *dest) add(r Row, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -51,23 +106,34 @@ func (d *dest) add(r Row, now time.Time) {
 	if !r.State.Open() {
 		return
 	}
-	if len(d.queue) == 0 && r.State == journal.OutboxUncertain {
-		d.checkAt = now.Add(d.d.CheckAfter)
+	name := ""
+	if d.d.Lane != nil {
+		name = d.d.Lane(r)
 	}
-	d.queue = append(d.queue, &c)
-	d.kickLocked()
+	l := d.laneLocked(name)
+	if len(l.queue) == 0 && r.State == journal.OutboxUncertain {
+		l.checkAt = now.Add(d.d.CheckAfter)
+	}
+	l.queue = append(l.queue, &c)
+	l.kickLocked()
 }
 
-func (d *dest) kick() {
+// resume restarts lanes stopped by a fatal answer.
+func (d *dest) resume() {
 	d.mu.Lock()
-	d.kickLocked()
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	for _, l := range d.order {
+		if l.state == StateStopped {
+			l.state, l.err = StateOK, ""
+		}
+		l.kickLocked()
+	}
 }
 
-func (d *dest) kickLocked() {
-	d.woken = true
+func (l *lane) kickLocked() {
+	l.woken = true
 	select {
-	case d.wake <- struct{}{}:
+	case l.wake <- struct{}{}:
 	default:
 	}
 }
@@ -83,19 +149,20 @@ func (d *dest) Row(key string) (Row, bool) {
 	return *r, true
 }
 
-func (d *dest) run(ctx context.Context) {
+func (l *lane) run(ctx context.Context) {
+	d := l.dest
 	for ctx.Err() == nil {
 		now := d.ob.clk.Now()
 		d.mu.Lock()
-		d.woken, d.idle, d.parked = false, false, time.Time{}
-		r, wait := d.next(now)
+		l.woken, l.idle, l.parked = false, false, time.Time{}
+		r, wait := l.next(now)
 		switch {
 		case r != nil:
-			d.busy = true
+			l.busy = true
 		case wait > 0:
-			d.parked = now.Add(wait)
+			l.parked = now.Add(wait)
 		default:
-			d.idle = true
+			l.idle = true
 		}
 		d.mu.Unlock()
 		if r == nil {
@@ -105,43 +172,48 @@ func (d *dest) run(ctx context.Context) {
 			}
 			select {
 			case <-ctx.Done():
-			case <-d.wake:
+			case <-l.wake:
 			case <-timer:
 			}
 			continue
 		}
-		d.attempt(ctx, *r)
+		l.attempt(ctx, *r)
 		d.mu.Lock()
-		d.busy = false
+		l.busy = false
 		d.mu.Unlock()
 	}
 }
 
-// quiet reports whether the loop waits: for work, or for a time that has
-// not come (tests advance a fake clock only then).
+// quiet reports whether every lane waits: for work, or for a time that
+// has not come (tests advance a fake clock only then).
 func (d *dest) quiet() bool {
 	now := d.ob.clk.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return !d.busy && !d.woken && (d.idle || d.parked.After(now))
+	for _, l := range d.order {
+		if l.busy || l.woken || !(l.idle || l.parked.After(now)) {
+			return false
+		}
+	}
+	return true
 }
 
 // next is the row to work on now, or how long to wait (-1: until woken).
 // d.mu is held.
-func (d *dest) next(now time.Time) (*Row, time.Duration) {
-	if d.state == StateStopped || len(d.queue) == 0 {
+func (l *lane) next(now time.Time) (*Row, time.Duration) {
+	if l.state == StateStopped || len(l.queue) == 0 {
 		return nil, -1
 	}
-	if w := d.blockedUntil.Sub(now); w > 0 {
+	if w := l.blockedUntil.Sub(now); w > 0 {
 		return nil, w
 	}
-	head := d.queue[0]
+	head := l.queue[0]
 	if head.State == journal.OutboxUncertain {
-		if w := d.checkAt.Sub(now); w > 0 {
+		if w := l.checkAt.Sub(now); w > 0 {
 			return nil, w
 		}
 	}
-	res := d.lim.ReserveN(now, 1)
+	res := l.lim.ReserveN(now, 1)
 	if w := res.DelayFrom(now); w > 0 {
 		res.CancelAt(now)
 		return nil, w
@@ -151,16 +223,17 @@ func (d *dest) next(now time.Time) (*Row, time.Duration) {
 
 // attempt does one request for the head row r: a check when it is
 // uncertain, else a send.
-func (d *dest) attempt(ctx context.Context, r Row) {
+func (l *lane) attempt(ctx context.Context, r Row) {
+	d := l.dest
 	if r.State == journal.OutboxUncertain && !d.d.Resend {
-		d.check(ctx, r)
+		l.check(ctx, r)
 		return
 	}
 	// Durably "sending" before the request goes out: a crash from here on
 	// leaves the row uncertain, never sent again blindly.
 	r.State, r.Attempts, r.Updated = journal.OutboxSending, r.Attempts+1, d.ob.clk.Now()
 	if err := d.ob.j.UpdateOutbox(ctx, &r); err != nil {
-		d.trouble(&Error{Class: Retryable, Code: "journal", Reason: "outbox: " + err.Error()})
+		l.trouble(&Error{Class: Retryable, Code: "journal", Reason: "outbox: " + err.Error()})
 		return
 	}
 	d.replace(r)
@@ -181,16 +254,16 @@ func (d *dest) attempt(ctx context.Context, r Row) {
 	default: // not applied
 		r.State, r.Error = journal.OutboxPending, e.Reason
 	}
-	d.finish(ctx, r, e, now)
+	l.finish(ctx, r, e, now)
 }
 
 // check asks the service about an uncertain row.
-func (d *dest) check(ctx context.Context, r Row) {
-	remote, found, err := d.d.Sender.Check(ctx, r, d)
+func (l *lane) check(ctx context.Context, r Row) {
+	remote, found, err := l.dest.d.Sender.Check(ctx, r, l.dest)
 	if ctx.Err() != nil {
 		return
 	}
-	now := d.ob.clk.Now()
+	now := l.dest.ob.clk.Now()
 	r.Checks++
 	r.Updated = now
 	e := classify(err)
@@ -205,16 +278,17 @@ func (d *dest) check(ctx context.Context, r Row) {
 		// Never arrived: send it again (the next attempt, paced).
 		r.State, r.Error = journal.OutboxPending, "not applied by the service; sending again"
 	}
-	d.finish(ctx, r, e, now)
+	l.finish(ctx, r, e, now)
 }
 
 // finish records a row's new state durably, then in memory, and moves the
-// destination on: the next row, a wait, or a stop.
-func (d *dest) finish(ctx context.Context, r Row, e *Error, now time.Time) {
+// lane on: the next row, a wait, or a stop.
+func (l *lane) finish(ctx context.Context, r Row, e *Error, now time.Time) {
+	d := l.dest
 	if err := d.ob.j.UpdateOutbox(ctx, &r); err != nil {
 		d.ob.o.Logf("outbox: %s row %s: %v", d.d.Name, r.Key, err)
 		if r.State != journal.OutboxDelivered && r.State != journal.OutboxFailed {
-			d.trouble(&Error{Class: Retryable, Code: "journal", Reason: "outbox: " + err.Error()})
+			l.trouble(&Error{Class: Retryable, Code: "journal", Reason: "outbox: " + err.Error()})
 			return
 		}
 		// The service has it; the journal will say "sending" until the
@@ -227,24 +301,24 @@ func (d *dest) finish(ctx context.Context, r Row, e *Error, now time.Time) {
 	switch r.State {
 	case journal.OutboxDelivered:
 		d.delivered++
-		d.pop(r.ID)
-		d.ok()
+		l.pop(r.ID)
+		l.ok()
 	case journal.OutboxFailed:
 		d.failed++
-		d.pop(r.ID)
+		l.pop(r.ID)
 		if e != nil {
-			d.err, d.cause = e.Reason, e
+			l.err, l.cause = e.Reason, e
 		}
 	case journal.OutboxUncertain:
-		d.checkAt = now.Add(d.d.CheckAfter)
+		l.checkAt = now.Add(d.d.CheckAfter)
 		if e != nil && e.Class != Uncertain {
-			d.failedLocked(now, e) // a check that could not tell
+			l.failedLocked(now, e) // a check that could not tell
 		} else if e != nil {
-			d.err, d.cause = e.Reason, e
+			l.err, l.cause = e.Reason, e
 		}
 	case journal.OutboxPending:
 		if e != nil {
-			d.failedLocked(now, e)
+			l.failedLocked(now, e)
 		}
 	}
 	d.mu.Unlock()
@@ -262,70 +336,69 @@ func (d *dest) replace(r Row) {
 	}
 }
 
-func (d *dest) pop(id int64) {
-	for i, q := range d.queue {
+func (l *lane) pop(id int64) {
+	for i, q := range l.queue {
 		if q.ID == id {
-			d.queue = append(d.queue[:i], d.queue[i+1:]...)
+			l.queue = append(l.queue[:i], l.queue[i+1:]...)
 			break
 		}
 	}
-	if len(d.queue) > 0 && d.queue[0].State == journal.OutboxUncertain {
-		d.checkAt = d.ob.clk.Now().Add(d.d.CheckAfter)
+	if len(l.queue) > 0 && l.queue[0].State == journal.OutboxUncertain {
+		l.checkAt = l.dest.ob.clk.Now().Add(l.dest.d.CheckAfter)
 	}
 }
 
 // ok notes a success. d.mu is held.
-func (d *dest) ok() {
-	d.failures = 0
-	d.blockedUntil = time.Time{}
-	if d.state != StateStopped {
-		d.state = StateOK
+func (l *lane) ok() {
+	l.failures = 0
+	l.blockedUntil = time.Time{}
+	if l.state != StateStopped {
+		l.state = StateOK
 	}
-	d.err, d.cause = "", nil
+	l.err, l.cause = "", nil
 }
 
 // trouble notes a failure that happened before any request. d.mu is not
 // held.
-func (d *dest) trouble(e *Error) {
-	d.mu.Lock()
-	d.failedLocked(d.ob.clk.Now(), e)
-	d.mu.Unlock()
+func (l *lane) trouble(e *Error) {
+	l.dest.mu.Lock()
+	l.failedLocked(l.dest.ob.clk.Now(), e)
+	l.dest.mu.Unlock()
 }
 
-// failedLocked holds the destination after a request that was not
-// applied. d.mu is held.
-func (d *dest) failedLocked(now time.Time, e *Error) {
-	d.err, d.cause = e.Reason, e
+// failedLocked holds the lane after a request that was not applied.
+// d.mu is held.
+func (l *lane) failedLocked(now time.Time, e *Error) {
+	d := l.dest
+	l.err, l.cause = e.Reason, e
 	switch e.Class {
 	case RateLimited:
 		ra := e.RetryAfter
 		if ra <= 0 {
 			ra = d.d.DefaultRetryAfter
 		}
-		d.blockedUntil = now.Add(ra)
-		d.state = StateRateLimited
+		l.blockedUntil = now.Add(ra)
+		l.state = StateRateLimited
 	case Fatal:
-		d.state = StateStopped
+		l.state = StateStopped
 		d.ob.o.Logf("outbox: %s stopped: %s", d.d.Name, e.Reason)
 	default:
-		d.failures++
-		w := time.Second << min(d.failures-1, 16)
+		l.failures++
+		w := time.Second << min(l.failures-1, 16)
 		w = min(w, d.d.MaxBackoff)
 		w = w/2 + time.Duration(d.rng.Int64N(int64(w/2)+1)) // equal jitter
-		d.blockedUntil = now.Add(w)
-		d.state = StateRetrying
+		l.blockedUntil = now.Add(w)
+		l.state = StateRetrying
 	}
 }
 
-func (d *dest) status() Status {
-	now := d.ob.clk.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s := Status{Dest: d.d.Name, State: d.state, Queued: len(d.queue), Failed: d.failed, Delivered: d.delivered, Err: d.err}
-	if d.cause != nil {
-		s.Cause = d.cause
+// status is one lane's health. d.mu is held.
+func (l *lane) status(now time.Time) Status {
+	s := Status{Dest: l.dest.d.Name, Lane: l.name, State: l.state, Queued: len(l.queue), Err: l.err}
+	if l.cause != nil {
+		s.Cause = l.cause
 	}
-	for _, r := range d.queue {
+	for _, r := range l.queue {
 		if r.State == journal.OutboxUncertain {
 			s.Uncertain++
 		}
@@ -334,13 +407,44 @@ func (d *dest) status() Status {
 		}
 	}
 	switch {
-	case d.state == StateStopped:
-	case len(d.queue) > 0 && d.blockedUntil.After(now):
-		s.RetryAt = d.blockedUntil
-	case len(d.queue) > 0 && d.queue[0].State == journal.OutboxUncertain:
+	case l.state == StateStopped:
+	case len(l.queue) > 0 && l.blockedUntil.After(now):
+		s.RetryAt = l.blockedUntil
+	case len(l.queue) > 0 && l.queue[0].State == journal.OutboxUncertain:
 		s.State = StateChecking
 	default:
 		s.State = StateOK
+	}
+	return s
+}
+
+// severity orders states for a destination's summary: the worst lane
+// speaks for it.
+var severity = map[string]int{StateOK: 0, StateChecking: 1, StateRetrying: 2, StateRateLimited: 3, StateStopped: 4}
+
+// status sums the lanes; the worst lane gives the state, wait and error,
+// and is named when the destination has lanes.
+func (d *dest) status() Status {
+	now := d.ob.clk.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := Status{Dest: d.d.Name, State: StateOK, Failed: d.failed, Delivered: d.delivered}
+	worst := -1
+	for _, l := range d.order {
+		ls := l.status(now)
+		s.Queued += ls.Queued
+		s.Uncertain += ls.Uncertain
+		if !ls.Oldest.IsZero() && (s.Oldest.IsZero() || ls.Oldest.Before(s.Oldest)) {
+			s.Oldest = ls.Oldest
+		}
+		if sev := severity[ls.State]; sev > worst || (sev == worst && s.Err == "" && ls.Err != "") {
+			worst = sev
+			s.State, s.RetryAt, s.Err, s.Cause = ls.State, ls.RetryAt, ls.Err, ls.Cause
+			s.Lane = ""
+			if d.d.Lane != nil && sev > 0 {
+				s.Lane = ls.Lane
+			}
+		}
 	}
 	return s
 }

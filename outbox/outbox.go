@@ -17,8 +17,8 @@
 // Each destination delivers its rows one at a time in order (a later
 // effect may need an earlier one's result, as an incident update needs
 // its incident), paced by a token bucket (golang.org/x/time/rate) on the
-// room's clock. A rate limit holds the destination until its Retry-After
-// has passed; failures back off with equal jitter; a fatal answer (bad
+// room's clock; a destination split into lanes (Destination.Lane) does so
+// per lane. A rate limit holds the lane until its Retry-After has passed; failures back off with equal jitter; a fatal answer (bad
 // credentials) stops the destination with the reason and keeps its queue.
 // Status reports each destination's state and lag for status bars and
 // /metrics.
@@ -31,8 +31,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/journal"
@@ -81,6 +79,12 @@ type Destination struct {
 	// cannot be asked: an uncertain row is sent again after CheckAfter,
 	// without Sender.Check.
 	Resend bool
+	// Lane, when set, splits the destination into lanes by what the
+	// service limits separately (PagerDuty limits each integration key):
+	// each lane keeps its rows in order with its own pacing (Rate, Burst),
+	// rate-limit holds and back-off, so one throttled lane delays no
+	// other. Rows whose order matters must share a lane.
+	Lane func(Row) string
 }
 
 // Planner turns one committed event into the effects it asks for. It is
@@ -163,8 +167,7 @@ func New(o Options) (*Outbox, error) {
 		if d.CheckAfter <= 0 {
 			d.CheckAfter = 5 * time.Second
 		}
-		x := &dest{d: d, ob: ob, lim: rate.NewLimiter(rate.Limit(d.Rate), d.Burst), byKey: map[string]*Row{},
-			wake: make(chan struct{}, 1), rng: rand.New(rand.NewPCG(seed, uint64(i)+1)), state: StateOK}
+		x := &dest{d: d, ob: ob, byKey: map[string]*Row{}, lanes: map[string]*lane{}, rng: rand.New(rand.NewPCG(seed, uint64(i)+1))}
 		ob.dests[d.Name] = x
 		ob.order = append(ob.order, x)
 	}
@@ -251,12 +254,7 @@ func (ob *Outbox) Wake() {
 // credentials are fixed, say); their queues were kept.
 func (ob *Outbox) Resume() {
 	for _, d := range ob.order {
-		d.mu.Lock()
-		if d.state == StateStopped {
-			d.state, d.err = StateOK, ""
-		}
-		d.mu.Unlock()
-		d.kick()
+		d.resume()
 	}
 }
 
@@ -370,6 +368,7 @@ const (
 // Status is one destination's health.
 type Status struct {
 	Dest      string
+	Lane      string // the lane the state is about (destinations with lanes)
 	State     string
 	Queued    int       // rows not yet delivered (pending, sending, uncertain)
 	Uncertain int       // of which the service is being asked about
@@ -399,10 +398,14 @@ func (ob *Outbox) Status() []Status {
 }
 
 // Line is the destination's state for status bars: "ok", "ok, 2
-// queued", "rate-limited, 1 queued, retry in 25s", "stopped: the
+// queued", "rate-limited, 1 queued, retry in 25s", "rate-limited
+// (person:alice), 3 queued, retry in 25s" (the lane held), "stopped: the
 // routing key is not valid".
 func (s Status) Line(now time.Time) string {
 	out := s.State
+	if s.Lane != "" {
+		out += " (" + s.Lane + ")"
+	}
 	if s.Queued > 0 {
 		out += fmt.Sprintf(", %d queued", s.Queued)
 	}

@@ -23,7 +23,8 @@ type script struct {
 	checks  []string
 	answers []error // for Send, in order
 	checkAn []checkAnswer
-	applied map[string]bool // keys the service has
+	once    map[string]error // the first Send of a key gets this answer
+	applied map[string]bool  // keys the service has
 }
 
 type checkAnswer struct {
@@ -38,7 +39,10 @@ func (s *script) Send(_ context.Context, r Row, earlier Lookup) (string, error) 
 	defer s.mu.Unlock()
 	s.sends = append(s.sends, r.Key)
 	var err error
-	if len(s.answers) > 0 {
+	if e, ok := s.once[r.Key]; ok {
+		err = e
+		delete(s.once, r.Key)
+	} else if len(s.answers) > 0 {
 		err, s.answers = s.answers[0], s.answers[1:]
 	}
 	var e *Error
@@ -84,6 +88,7 @@ type rig struct {
 	settled []Row
 	plan    Planner
 	resend  bool
+	lane    func(Row) string
 }
 
 func newRig(t *testing.T, svc *script) *rig {
@@ -106,7 +111,7 @@ func (r *rig) open() {
 func (r *rig) start() {
 	r.t.Helper()
 	ob, err := New(Options{Journal: r.j, Clock: r.clk, Cursor: "test", Plan: r.plan, Seed: 1,
-		Destinations: []Destination{{Name: "svc", Sender: r.svc, Rate: 1, Burst: 2, CheckAfter: 5 * time.Second, MaxBackoff: 8 * time.Second, Resend: r.resend}},
+		Destinations: []Destination{{Name: "svc", Sender: r.svc, Rate: 1, Burst: 2, CheckAfter: 5 * time.Second, MaxBackoff: 8 * time.Second, Resend: r.resend, Lane: r.lane}},
 		OnSettled: func(row Row) {
 			r.mu.Lock()
 			r.settled = append(r.settled, row)
@@ -458,5 +463,46 @@ func TestEnqueueKeepsTheFirstRowOfAKey(t *testing.T) {
 	r.quiet()
 	if n, _ := svc.count(); n != 1 {
 		t.Fatalf("a key enqueued twice was sent %d times", n)
+	}
+}
+
+// TestLanesHoldApart: a rate limit holds only its own lane. Rows of lane
+// b go out while lane a waits out its Retry-After, and lane a keeps its
+// order when it goes on.
+func TestLanesHoldApart(t *testing.T) {
+	svc := newScript()
+	svc.once = map[string]error{"a1": &Error{Class: RateLimited, Code: "429", RetryAfter: time.Minute, Reason: "HTTP 429"}}
+	r := newRig(t, svc)
+	r.lane = func(row Row) string { return row.Key[:1] }
+	r.start()
+	r.enqueue("a1", "a2", "b1", "b2")
+	r.quiet()
+	st := r.ob.Status()[0]
+	if st.State != StateRateLimited || st.Lane != "a" || st.Queued != 2 || !st.RetryAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("status %+v", st)
+	}
+	if line := st.Line(t0); line != "rate-limited (a), 2 queued, retry in 1m0s: HTTP 429" {
+		t.Fatalf("line %q", line)
+	}
+	rows := r.rows()
+	if rows["b1"].State != journal.OutboxDelivered || rows["b2"].State != journal.OutboxDelivered || rows["a2"].State != journal.OutboxPending {
+		t.Fatalf("lane b waited for lane a: %+v", rows)
+	}
+	r.clk.Advance(time.Minute)
+	waitFor(t, "lane a to go on", func() bool { n, _ := svc.count(); return n == 5 })
+	r.quiet()
+	svc.mu.Lock()
+	var a []string
+	for _, k := range svc.sends {
+		if k[0] == 'a' {
+			a = append(a, k)
+		}
+	}
+	svc.mu.Unlock()
+	if fmt.Sprint(a) != "[a1 a1 a2]" {
+		t.Fatalf("lane a sent %v", a)
+	}
+	if st := r.ob.Status()[0]; st.State != StateOK || st.Queued != 0 || st.Lane != "" || st.Delivered != 4 {
+		t.Fatalf("status after %+v", st)
 	}
 }

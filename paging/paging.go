@@ -15,7 +15,10 @@
 // in the room it is acknowledged in PagerDuty, when every one is resolved
 // it is resolved; a group that comes back after its ack is a new alert
 // (PagerDuty sends no notification for a trigger on an acknowledged one).
-// Rows are written with the cursor, so a crash loses or doubles nothing;
+// Each route is its own lane of the outbox, paced and held apart:
+// PagerDuty rate-limits per integration key, so a 429 on one key never
+// delays a page to a person on another. Rows are written with the
+// cursor, so a crash loses or doubles nothing;
 // a request whose answer was lost is sent again, which dedup_key makes
 // safe. The journal holds routes, never routing keys.
 //
@@ -56,8 +59,9 @@ type Options struct {
 	Clock   clock.Clock // default real time
 	// HTTPClient calls PagerDuty (default outbox.NewHTTPClient, 10 s).
 	HTTPClient *http.Client
-	// Pacing: default 2 requests a second with a burst of 10 (PagerDuty
-	// allows about 120 a minute per integration key). CheckAfter is the
+	// Pacing per route (see routeLane): default 2 requests a second with a
+	// burst of 10 (PagerDuty allows about 120 a minute per integration
+	// key). CheckAfter is the
 	// wait before a request whose answer was lost is sent again (default
 	// 5 s); MaxBackoff caps the back-off while PagerDuty fails (60 s).
 	Rate       float64
@@ -116,7 +120,8 @@ func Start(ctx context.Context, o Options) (*Pager, error) {
 	ob, err := outbox.New(outbox.Options{
 		Journal: o.Journal, Clock: o.Clock, Cursor: DestPagerDuty, Plan: p.pl.plan, Logf: o.Logf,
 		Destinations: []outbox.Destination{{Name: DestPagerDuty, Sender: newPDSender(cfg, o.HTTPClient, o.Clock),
-			Rate: o.Rate, Burst: o.Burst, CheckAfter: o.CheckAfter, MaxBackoff: o.MaxBackoff, DefaultRetryAfter: o.RetryAfter, Resend: true}},
+			Rate: o.Rate, Burst: o.Burst, CheckAfter: o.CheckAfter, MaxBackoff: o.MaxBackoff, DefaultRetryAfter: o.RetryAfter, Resend: true,
+			Lane: routeLane}},
 		OnSettled: p.settled,
 	})
 	if err != nil {
@@ -137,6 +142,19 @@ func Start(ctx context.Context, o Options) (*Pager, error) {
 	go func() { defer wg.Done(); p.report(ctx) }()
 	go func() { wg.Wait(); <-ob.Done(); close(p.done) }()
 	return p, nil
+}
+
+// routeLane puts each route (one integration, one routing key) in its own
+// outbox lane: PagerDuty rate-limits per integration key, so a 429 for one
+// person's or service's key holds only that key's events, and a page to
+// someone else goes at once. A dedup_key's events all go through one
+// route (the alert's), so they stay in order.
+func routeLane(r outbox.Row) string {
+	var p struct {
+		Route config.Route `json:"route"`
+	}
+	_ = json.Unmarshal(r.Payload, &p)
+	return string(p.Route)
 }
 
 // Done is closed once the Pager has stopped.

@@ -10,6 +10,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	pdsim "github.com/warroom/warroom/sim/pagerduty"
 )
 
 // One alert group escalated three times (the owner, the backup, the
@@ -159,7 +160,7 @@ func TestPagerDutyAnswers(t *testing.T) {
 	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
 	r.advance(61 * time.Second)
 	waitFor(t, "the rate-limited state", func() bool { return r.pager.Status().State == "rate-limited" })
-	if line := r.pager.StatusLine(); !strings.Contains(line, "rate-limited, 1 queued, retry in") || !strings.Contains(line, "throttle exceeded") {
+	if line := r.pager.StatusLine(); !strings.Contains(line, "rate-limited (room), 1 queued, retry in") || !strings.Contains(line, "throttle exceeded") {
 		t.Fatalf("status line %q", line)
 	}
 	// The default wait after a 429 without Retry-After is 30 s: the page
@@ -262,5 +263,50 @@ func TestProbeRoutingKeys(t *testing.T) {
 	}
 	if n := len(r.pd.Incidents()); n != 0 {
 		t.Fatalf("the probe opened %d incidents", n)
+	}
+}
+
+// PagerDuty limits each integration key on its own: while the room's key
+// is throttled (a 429, held 30 s), a page to bob through his own key goes
+// at once instead of waiting behind it.
+func TestThrottledKeyDelaysNoOtherKey(t *testing.T) {
+	r := newRig(t, rigOpts{bobKey: true, pd: pdsim.Options{RateLimit: 1}})
+	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
+	r.advance(5 * time.Second)
+	h := r.do(incident.Raise{By: "maya", Service: "history", Level: incident.LevelCrit, Text: "history down"}).Events[0].Alert
+	r.advance(56 * time.Second) // alice is paged through the room's key
+	if tr := r.accepted("trigger"); len(tr) != 1 || paged(tr[0]) != "alice" {
+		t.Fatalf("triggers %+v", tr)
+	}
+	r.do(incident.Ack{By: "alice", AlertID: a.ID}) // its acknowledge: the key's second event in a minute
+	r.advance(time.Second)
+	waitFor(t, "the room's key to be throttled", func() bool { return r.pager.Status().State == "rate-limited" })
+	if line := r.pager.StatusLine(); !strings.Contains(line, "rate-limited (room)") {
+		t.Fatalf("status line %q", line)
+	}
+	r.advance(5 * time.Second) // bob's owner delay is over
+	var bob *pdsim.Event
+	for _, e := range r.accepted("trigger") {
+		if paged(e) == "bob" {
+			bob = &e
+		}
+	}
+	var page time.Time
+	for _, e := range r.events(incident.KindPage) {
+		if e.Page.To == "bob" {
+			page = e.Time
+		}
+	}
+	if bob == nil || page.IsZero() || bob.At.Sub(page) > 2*time.Second {
+		t.Fatalf("bob's page (%s) waited behind the room's throttled key: trigger %+v", page, bob)
+	}
+	if len(r.accepted("acknowledge")) != 0 {
+		t.Fatal("the throttled acknowledge went before its wait")
+	}
+	r.do(incident.Ack{By: "bob", AlertID: h.ID})
+	r.advance(65 * time.Second) // a minute after the trigger, the key takes events again
+	r.delivered()
+	if n := len(r.accepted("acknowledge")); n != 2 {
+		t.Fatalf("%d acknowledges after the wait", n)
 	}
 }
