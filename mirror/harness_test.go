@@ -48,6 +48,7 @@ func testConfig(escalate time.Duration) *config.Config {
 type harness struct {
 	t    *testing.T
 	clk  *clock.Fake
+	beat *beatClock // the engine's view of clk
 	path string
 	j    *journal.SQLite
 	eng  *incident.Engine
@@ -74,6 +75,7 @@ func newHarness(t *testing.T, o hopts) *harness {
 		o.escalate = time.Hour
 	}
 	h := &harness{t: t, clk: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "journal.db")}
+	h.beat = &beatClock{Fake: h.clk}
 	o.sim.Clock = h.clk
 	o.sim.BotToken = botToken
 	if o.socket {
@@ -102,7 +104,7 @@ func (h *harness) openEngine(cfg *config.Config) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	e, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: h.clk})
+	e, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: h.beat})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -226,6 +228,76 @@ func (h *harness) drive(limit time.Duration, cond func() bool, hooks ...hook) ti
 			continue
 		}
 		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// beatClock is the shared fake clock as the engine sees it: the engine's
+// only timer is its heartbeat, so the last deadline it asked for is when
+// its next heartbeat is due.
+type beatClock struct {
+	*clock.Fake
+	mu   sync.Mutex
+	next time.Time
+}
+
+func (c *beatClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.next = c.Now().Add(d)
+	c.mu.Unlock()
+	return c.Fake.After(d)
+}
+
+func (c *beatClock) due() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.next
+}
+
+// heartbeats runs d of simulated time in the engine's heartbeats: the
+// clock moves to the mirror's next timer or the engine's next heartbeat,
+// whichever is first, and only once the mirror waits for it; at each
+// heartbeat it waits until the engine has decided it and the mirror has
+// planned what it committed. So the engine never falls behind the clock,
+// however slowly the machine runs it.
+func (h *harness) heartbeats(d time.Duration) {
+	h.t.Helper()
+	end := h.clk.Now().Add(d)
+	realEnd := time.Now().Add(60 * time.Second)
+	for h.clk.Now().Before(end) {
+		if time.Now().After(realEnd) {
+			h.t.Fatalf("heartbeats: not done after 60 s of real time (simulated %s left): %+v", end.Sub(h.clk.Now()), h.m.Status())
+		}
+		pu := h.m.parkedUntil.Load()
+		if h.m.busy.Load() || (pu == 0 && !h.m.idle.Load()) {
+			time.Sleep(100 * time.Microsecond) // the mirror is working
+			continue
+		}
+		beat := h.beat.due()
+		if now := h.clk.Now(); !beat.After(now) {
+			// A heartbeat fired that the engine has not taken yet.
+			h.waitReal("the engine's heartbeat", func() bool { return h.beat.due().After(now) })
+			continue
+		}
+		next := beat
+		if pu > 0 && time.Unix(0, pu).Before(next) {
+			next = time.Unix(0, pu)
+		}
+		if next.After(end) {
+			next = end
+		}
+		h.clk.Advance(next.Sub(h.clk.Now()))
+		if !next.Equal(beat) {
+			continue
+		}
+		// The engine sets its next heartbeat as it takes this one; a round
+		// trip then waits for what the heartbeat decided.
+		h.waitReal("the engine's heartbeat", func() bool { return h.beat.due().After(beat) })
+		if _, sub, err := h.eng.Subscribe(context.Background(), 1); err != nil {
+			h.t.Fatal(err)
+		} else {
+			h.eng.Unsubscribe(sub)
+		}
+		h.waitIngested()
 	}
 }
 
