@@ -150,6 +150,10 @@ type Shared interface {
 	ClaimCommand(ctx context.Context, id int64) (Command, bool, error)
 	CommandEvents(ctx context.Context, id int64) (first, last int64, err error)
 	ReplyCommand(ctx context.Context, id int64, r CommandReply) error
+	// PutPresence replaces who this process says is connected to it;
+	// Presence returns what every process said within the last fresh.
+	PutPresence(ctx context.Context, rows []PresenceRow) error
+	Presence(ctx context.Context, fresh time.Duration) ([]PresenceRow, error)
 }
 
 // Errors. Each error a journal returns that has one of these causes

@@ -29,8 +29,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// PostgresSchemaVersion is the Postgres schema this build writes.
-const PostgresSchemaVersion = 1
+// PostgresSchemaVersion is the Postgres schema this build writes: 2 added
+// the presence table. Older schemas are migrated when opened for writing.
+const PostgresSchemaVersion = 2
 
 // DefaultRoom is the room of a postgres:// URL without a room parameter.
 const DefaultRoom = "default"
@@ -149,6 +150,17 @@ CREATE TABLE IF NOT EXISTS warroom.commands (
 	replied  bigint NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS commands_open ON warroom.commands (room, state) WHERE state IN ('pending', 'running');
+CREATE TABLE IF NOT EXISTS warroom.presence (
+	room   text   NOT NULL,
+	node   text   NOT NULL,
+	key    text   NOT NULL,
+	handle text   NOT NULL,
+	via    text   NOT NULL,
+	since  bigint NOT NULL,
+	until  bigint NOT NULL DEFAULT 0,
+	seen   timestamptz NOT NULL DEFAULT now(), -- when the node last said so (the database's clock)
+	PRIMARY KEY (room, node, key)
+);
 `
 
 // pgMigrateLock serialises schema creation across processes.
