@@ -121,7 +121,7 @@ func DecodeCommand(b []byte) (Command, error) {
 // role: presence, and the engine's housekeeping.
 func local(c Command) bool {
 	switch c.(type) {
-	case Join, Leave, Seen, unsubscribe, heartbeat, checkSystem:
+	case Join, Leave, Seen, RemotePresence, unsubscribe, heartbeat, checkSystem:
 		return true
 	}
 	return false

@@ -123,8 +123,10 @@ type decider struct {
 	s   *State
 	now time.Time
 	out []Event
-	// presence is set when the batch changed who is connected.
-	presence bool
+	// presence is set when the batch changed who is connected, and
+	// localMoved when it changed this process's presence in any way
+	// (a lapse time too: Engine.LocalPresence).
+	presence, localMoved bool
 	// dirty are sources whose panes' staleness was looked at in this
 	// batch: their source alert is brought up to date at its end.
 	dirty map[string]bool

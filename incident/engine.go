@@ -150,8 +150,10 @@ type Engine struct {
 	followStop func()
 	applied    atomic.Int64
 	commits    commitStats
-	appliedMu  sync.Mutex
-	appliedC   chan struct{}
+	// localPresence is who is connected to this process (presence.go).
+	localPresence atomic.Pointer[map[string]Presence]
+	appliedMu     sync.Mutex
+	appliedC      chan struct{}
 }
 
 // New replays the journal into a fresh engine. Call Run to start it.
@@ -403,6 +405,9 @@ func (e *Engine) process(batch []request) error {
 		}
 	}
 	storage := e.storageChanged()
+	if d.localMoved {
+		e.noteLocalPresence()
+	}
 	if len(d.out) > 0 || len(samples) > 0 || d.presence || storage != nil {
 		u := Update{Events: d.out, Samples: samples, Now: now, Storage: storage}
 		if d.presence {

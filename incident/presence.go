@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -23,6 +24,9 @@ type Presence struct {
 	// Until is when Slack presence lapses (zero for a session, which
 	// lasts until it leaves).
 	Until time.Time
+	// Node is the process of a shared room the person is connected to,
+	// when it is another one than this ("" here).
+	Node string
 }
 
 // Ways into the room.
@@ -64,9 +68,9 @@ func (c Join) decide(d *decider) error {
 }
 
 func (c Leave) decide(d *decider) error {
-	if _, ok := d.s.Presence[c.Session]; ok {
+	if p, ok := d.s.Presence[c.Session]; ok && p.Node == "" {
 		delete(d.s.Presence, c.Session)
-		d.presence = true
+		d.presence, d.localMoved = true, true
 	}
 	return nil
 }
@@ -91,16 +95,63 @@ func (d *decider) setPresence(key string, p Presence) {
 	}
 	old, had := d.s.Presence[key]
 	d.s.Presence[key] = p
-	// A Slack presence that only moves its lapse time is not news.
+	// A presence that only moves its lapse time is not news.
 	d.presence = d.presence || !had || old.Handle != p.Handle || old.Via != p.Via
+	d.localMoved = d.localMoved || p.Node == ""
 }
 
-// expirePresence drops Slack presence that has lapsed (on the heartbeat).
-func (d *decider) expirePresence() {
+// RemotePresence is what the other processes of a shared room say is
+// connected to them now, keyed by node and their own key (Node set): it
+// replaces what they said before. Like Join it is this process's own
+// business, never forwarded nor journaled.
+type RemotePresence struct{ Entries map[string]Presence }
+
+func (c RemotePresence) decide(d *decider) error {
+	for k, p := range c.Entries {
+		if p.Node == "" {
+			return fmt.Errorf("remote presence %q names no node", k)
+		}
+	}
 	for k, p := range d.s.Presence {
-		if !p.Until.IsZero() && !d.now.Before(p.Until) {
+		if _, ok := c.Entries[k]; !ok && p.Node != "" {
 			delete(d.s.Presence, k)
 			d.presence = true
+		}
+	}
+	for k, p := range c.Entries {
+		d.setPresence(k, p)
+	}
+	return nil
+}
+
+// LocalPresence is who is connected to this process (its sessions and the
+// Slack activity it saw), as of the engine's last batch: what it tells
+// the other processes of a shared room. Safe for concurrent use.
+func (e *Engine) LocalPresence() map[string]Presence {
+	if p := e.localPresence.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// noteLocalPresence refreshes LocalPresence (engine goroutine).
+func (e *Engine) noteLocalPresence() {
+	local := map[string]Presence{}
+	for k, p := range e.state.Presence {
+		if p.Node == "" {
+			local[k] = p
+		}
+	}
+	e.localPresence.Store(&local)
+}
+
+// expirePresence drops this process's Slack presence that has lapsed (on
+// the heartbeat). Another process's lapses with its word, by its clock.
+func (d *decider) expirePresence() {
+	for k, p := range d.s.Presence {
+		if p.Node == "" && !p.Until.IsZero() && !d.now.Before(p.Until) {
+			delete(d.s.Presence, k)
+			d.presence, d.localMoved = true, true
 		}
 	}
 }
