@@ -302,3 +302,54 @@ func (r *Room) do(ctx context.Context, l *Lead, f forwarded) error {
 	}
 	return fmt.Errorf("unknown forwarded action %q", f.Op)
 }
+
+// How often the processes of a shared room say who is connected to them,
+// and how long what one said counts (a process killed without a word
+// drops out of the room after it).
+var (
+	presenceEvery = 2 * time.Second
+	presenceFresh = 3 * presenceEvery
+)
+
+// sharePresence tells the other processes of the room who is connected to
+// this one, and this process's engine who is connected to them, until ctx
+// ends; then it takes this process's word back. While the database cannot
+// be read, what the others said lapses after presenceFresh.
+func (r *Room) sharePresence(ctx context.Context) {
+	tick := time.NewTicker(presenceEvery)
+	defer tick.Stop()
+	me := r.shared.Node()
+	var heard time.Time // monotonic: when the others' word was last read
+	for {
+		rctx, cancel := context.WithTimeout(ctx, presenceEvery)
+		var rows []journal.PresenceRow
+		for k, p := range r.Engine.LocalPresence() {
+			rows = append(rows, journal.PresenceRow{Key: k, Handle: p.Handle, Via: p.Via, Since: p.Since, Until: p.Until})
+		}
+		if err := r.shared.PutPresence(rctx, rows); err != nil && ctx.Err() == nil {
+			r.o.Logger.Debug("cannot tell the room who is connected here", "err", err)
+		}
+		all, err := r.shared.Presence(rctx, presenceFresh)
+		cancel()
+		if err == nil || time.Since(heard) > presenceFresh {
+			entries := map[string]incident.Presence{}
+			for _, p := range all {
+				if p.Node != me {
+					entries[p.Node+"/"+p.Key] = incident.Presence{Handle: p.Handle, Via: p.Via, Since: p.Since, Until: p.Until, Node: p.Node}
+				}
+			}
+			if err == nil {
+				heard = time.Now()
+			}
+			_ = r.Engine.Submit(ctx, incident.RemotePresence{Entries: entries})
+		}
+		select {
+		case <-ctx.Done():
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = r.shared.PutPresence(cctx, nil)
+			cancel()
+			return
+		case <-tick.C:
+		}
+	}
+}

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	neturl "net/url"
 	"os"
 	"path/filepath"
@@ -196,4 +197,73 @@ func TestMachineLossFailover(t *testing.T) {
 	if rep := b.Engine.Do(ctx, incident.Note{By: "maya", Text: "after"}); rep.Err != nil || rep.Seq != a.Engine.Applied()+1 {
 		t.Fatalf("b after the takeover: %+v (a had #%d)", rep, a.Engine.Applied())
 	}
+}
+
+// TestPresenceAcrossProcesses: who is connected to one process of a shared
+// room counts as connected on the other's dashboards (the roster, the
+// header's count, staffing), and leaves with them; a process that goes
+// takes its sessions along, at once when it closes, after presenceFresh
+// when it was killed without a word.
+func TestPresenceAcrossProcesses(t *testing.T) {
+	saved := presenceEvery
+	presenceEvery, presenceFresh = 50*time.Millisecond, time.Second
+	t.Cleanup(func() { presenceEvery, presenceFresh = saved, 3*saved })
+	ctx := context.Background()
+	url := journaltest.PostgresURL(t)
+	cfg := haConfig(t)
+	a := openShared(t, cfg, url, "a")
+	waitRole(t, a, incident.RoleLeader)
+	b := openShared(t, cfg, url, "b")
+	waitRole(t, b, incident.RoleStandby)
+	if rep := b.Engine.Do(ctx, incident.Join{Session: "s1", Handle: "ola", Via: incident.ViaSSH}); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	if rep := a.Engine.Do(ctx, incident.Join{Session: "s2", Handle: "maya", Via: incident.ViaLocal}); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	connected := func(r *Room) string {
+		st, sub, err := r.Engine.Subscribe(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Engine.Unsubscribe(sub)
+		return fmt.Sprint(st.ConnectedPeople(), st.Connected("ola"))
+	}
+	waitFor := func(r *Room, what string, ok func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok(connected(r)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s; it sees %s", r.Engine.Cluster().Node, what, connected(r))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	is := func(want string) func(string) bool { return func(s string) bool { return s == want } }
+	for _, r := range []*Room{a, b} {
+		waitFor(r, "maya on a and ola on b", is("[maya ola] [ssh]"))
+	}
+	if rep := b.Engine.Do(ctx, incident.Leave{Session: "s1"}); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	waitFor(a, "ola left b", is("[maya] []"))
+	// A process killed without a word: its word lapses.
+	c, err := journal.OpenPostgres(ctx, url, journal.PostgresOptions{Node: "c"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.PutPresence(ctx, []journal.PresenceRow{{Key: "s9", Handle: "obs", Via: incident.ViaSSH, Since: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(a, "obs on c", is("[maya obs] []"))
+	waitFor(b, "obs on c", is("[maya obs] []"))
+	waitFor(a, "c's word lapsed", is("[maya] []"))
+	// A process that closes takes its sessions along.
+	if rep := b.Engine.Do(ctx, incident.Join{Session: "s3", Handle: "ola", Via: incident.ViaSSH}); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	waitFor(a, "ola on b again", is("[maya ola] [ssh]"))
+	b.Close()
+	waitFor(a, "b closed", is("[maya] []"))
 }

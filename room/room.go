@@ -84,10 +84,11 @@ type Room struct {
 
 	mu   sync.Mutex
 	lead *Lead // nil while standing by
-	// elected is closed when the election loop returns.
-	elected   chan struct{}
-	closeOnce sync.Once
-	closeErr  error
+	// elected and presence are closed when the election and presence
+	// loops return.
+	elected, presence chan struct{}
+	closeOnce         sync.Once
+	closeErr          error
 }
 
 // Open starts everything. On error, whatever was started is stopped.
@@ -163,8 +164,12 @@ func Open(ctx context.Context, o Options) (_ *Room, err error) {
 		r.setLead(l)
 	}
 	if r.shared != nil {
-		r.elected = make(chan struct{})
+		r.elected, r.presence = make(chan struct{}), make(chan struct{})
 		go r.elect(ctx)
+		go func() {
+			defer close(r.presence)
+			r.sharePresence(ctx)
+		}()
 	}
 	return r, nil
 }
@@ -207,6 +212,7 @@ func (r *Room) close() error {
 	r.cancel()
 	if r.elected != nil {
 		<-r.elected
+		<-r.presence
 	}
 	var err error
 	if r.Engine != nil {
