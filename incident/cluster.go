@@ -54,6 +54,10 @@ type ClusterInfo struct {
 	Lag    time.Duration
 	// Terms counts the terms this process has led.
 	Terms int64
+	// Problem says why a standby cannot follow the leader now (the
+	// database cannot be read), in words fit for /healthz; "" when it
+	// follows.
+	Problem string
 }
 
 // Shared reports whether the room is shared (the info is meaningful).
@@ -152,6 +156,7 @@ type followed struct {
 	leader  *journal.LeaderInfo
 	behind  int64
 	lag     time.Duration
+	problem string
 }
 
 type ctlKind int
@@ -452,13 +457,13 @@ func (e *Engine) followLoop(ctx context.Context, pos int64) {
 		if !behindSince.IsZero() {
 			f.lag = time.Since(behindSince)
 		}
+		if err != nil && ctx.Err() == nil {
+			// The database cannot be read now: say so, and try again at
+			// the next change or poll.
+			f.problem = "cannot read the journal"
+		}
 		if !send(f) {
 			return
-		}
-		if err != nil && ctx.Err() == nil {
-			// The database cannot be read now: try again at the next
-			// change or poll.
-			_ = err
 		}
 		select {
 		case <-changed:
@@ -498,7 +503,7 @@ func (e *Engine) applyFollowed(f followed) {
 			info.Leader = f.leader.Node
 		}
 	}
-	info.Behind, info.Lag = f.behind, f.lag.Round(100*time.Millisecond)
+	info.Behind, info.Lag, info.Problem = f.behind, f.lag.Round(100*time.Millisecond), f.problem
 	var cu *ClusterInfo
 	if info != old {
 		e.setCluster(info)

@@ -89,6 +89,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case c.Role == incident.RoleLeader:
 			fmt.Fprintf(w, "ok leader node=%s term=%d seq=%d\n", textsafe.Line(c.Node), c.Term, seq)
+		case c.Role == incident.RoleStandby && c.Problem != "":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "degraded standby node=%s seq=%d: %s\n", textsafe.Line(c.Node), seq, textsafe.Line(c.Problem))
 		case c.Role == incident.RoleStandby && c.Leader != "" && c.Lag < maxStandbyLag:
 			fmt.Fprintf(w, "ok standby node=%s leader=%s lag=%s seq=%d\n", textsafe.Line(c.Node), textsafe.Line(c.Leader), c.Lag, seq)
 		default:
