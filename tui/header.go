@@ -64,18 +64,21 @@ func (m *Model) elapsed() string {
 	return ""
 }
 
-// clusterText says which node leads a shared room and, on a standby, how
-// far behind the leader's log this dashboard is.
-func (m *Model) clusterText(c incident.ClusterInfo) string {
+// clusterText says which node leads a shared room (short, kept on narrow
+// screens) and, on a standby, this node and how far behind the leader's
+// log this dashboard is (detail).
+func (m *Model) clusterText(c incident.ClusterInfo) (short, detail string) {
 	s := m.sty
 	node := textsafe.Line(c.Node)
 	switch {
 	case c.Role == incident.RoleLeader:
-		return s.Muted.S("lead ") + s.Bold.S(node) + s.Muted.S(" (here)")
+		return s.Muted.S("lead ") + s.Bold.S(node), s.Muted.S("(here)")
 	case c.Role == incident.RoleSteppingDown:
-		return s.Level[sevWarn].S(node + " lost the lead")
+		return s.Level[sevWarn].S(node + " lost the lead"), ""
+	case c.Problem != "":
+		return s.Level[sevWarn].S("journal unreachable"), s.Muted.S("standby " + node + ": what you see may be old")
 	case c.Leader == "":
-		return s.Level[sevWarn].S("no leader") + s.Muted.S(" · standby "+node)
+		return s.Level[sevWarn].S("no leader"), s.Muted.S("standby " + node)
 	}
 	lag := "lag " + c.Lag.Round(100*time.Millisecond).String()
 	if c.Behind > 0 {
@@ -85,7 +88,7 @@ func (m *Model) clusterText(c incident.ClusterInfo) string {
 	if c.Lag >= 5*time.Second {
 		st = s.Level[sevWarn]
 	}
-	return s.Muted.S("lead ") + s.Bold.S(textsafe.Line(c.Leader)) + s.Muted.S(" · standby "+node+" · ") + st.S(lag)
+	return s.Muted.S("lead ") + s.Bold.S(textsafe.Line(c.Leader)), s.Muted.S("standby "+node+" · ") + st.S(lag)
 }
 
 // drill is the injects of a drill ("" in a real room).
@@ -139,7 +142,11 @@ func (m *Model) renderHeader(w int) string {
 			segs = append(segs, seg{s.Level[sevOK].S("●") + s.Muted.S(" "+itoa(n)+" connected"), 55})
 		}
 		if c := m.st.Cluster; c.Shared() {
-			segs = append(segs, seg{m.clusterText(c), 75})
+			short, detail := m.clusterText(c)
+			segs = append(segs, seg{short, 82})
+			if detail != "" {
+				segs = append(segs, seg{detail, 58})
+			}
 		}
 	} else {
 		segs = append(segs, seg{s.Muted.S("you ") + s.Bold.S(m.me), 85})
