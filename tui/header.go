@@ -362,6 +362,8 @@ func (m *Model) renderStatus(w int) string {
 		return fit(s.Muted.S("the room has stopped: "+strings.ToLower(m.end.Title)), w)
 	case m.feedErr != "":
 		return fit(s.ToastError.S("✗ "+m.feedErr), w)
+	case m.st == nil:
+		return fit(s.Muted.S("connecting to the engine…"), w)
 	}
 	var segs []seg
 	if m.st != nil {

@@ -107,7 +107,7 @@ func (g grid) hit(x, y, top int) int {
 }
 
 func (m *Model) renderOverview(w, h int) []string {
-	svcs := deriveServices(m.cfg, m.st, m.now)
+	svcs := deriveServices(m.cfg, m.viewState(), m.now)
 	if len(svcs) == 0 {
 		b := newBlock(w)
 		b.add("  " + m.sty.Muted.S("no services in the war-room file"))
@@ -220,8 +220,13 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 		name = sv.cfg.ID
 	}
 	title := " " + s.Bold.S(name)
-	// The live owner: reassignments show at once.
-	if owner := m.st.Roles.Services[sv.cfg.ID].Primary; owner != "" {
+	// The live owner: reassignments show at once. Before the snapshot,
+	// the owner the file names.
+	if m.st == nil {
+		if sv.cfg.Owner != "" {
+			title += s.Muted.S(" · " + sv.cfg.Owner)
+		}
+	} else if owner := m.st.Roles.Services[sv.cfg.ID].Primary; owner != "" {
 		title += s.Muted.S(" · " + owner)
 	} else {
 		title += s.Level[sevWarn].S(" · no owner")

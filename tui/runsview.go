@@ -229,7 +229,7 @@ func (m *Model) runPaint(state string) paint {
 // activeRuns are the runs of a service that are not over, oldest first.
 func (m *Model) activeRuns(service string) []*incident.Run {
 	var out []*incident.Run
-	for _, r := range m.st.Runs {
+	for _, r := range m.viewState().Runs {
 		if r.Service == service && !incident.RunTerminal(r.State) {
 			out = append(out, r)
 		}

@@ -207,6 +207,7 @@ type Model struct {
 	cancel context.CancelFunc
 
 	st        *incident.State
+	blank     *incident.State // empty, drawn until the snapshot (viewState)
 	sub       *incident.Subscription
 	feedErr   string
 	now       time.Time
@@ -586,6 +587,10 @@ func (m *Model) render() string {
 	}
 	var body []string
 	switch {
+	case m.st == nil && m.feedErr == "":
+		// Before the snapshot: the war-room file's layout, every pane
+		// waiting, filled in as the state arrives.
+		body = m.renderOverview(l.w, l.bodyH)
 	case m.st == nil:
 		body = m.renderWaiting(l.w, l.bodyH)
 	default:
@@ -658,12 +663,20 @@ func (m *Model) overlayBox(body, box []string, w, h int) []string {
 func (m *Model) renderWaiting(w, h int) []string {
 	b := newBlock(w)
 	b.add("")
-	if m.feedErr != "" {
-		b.add("  " + m.sty.ToastError.S(m.feedErr))
-	} else {
-		b.add("  " + m.sty.Muted.S("connecting to the engine…"))
-	}
+	b.add("  " + m.sty.ToastError.S(m.feedErr))
 	return b.render(h)
+}
+
+// viewState is the state the overview draws: before the snapshot an
+// empty one, so that the layout shows at once with every pane waiting.
+func (m *Model) viewState() *incident.State {
+	if m.st != nil {
+		return m.st
+	}
+	if m.blank == nil {
+		m.blank = incident.NewState()
+	}
+	return m.blank
 }
 
 func (m *Model) toastActive() bool { return m.toast.text != "" && m.now.Before(m.toast.until) }

@@ -21,6 +21,9 @@ type dashboard struct {
 	quiet bool
 	// statusURL is the room's public status page, when it serves one.
 	statusURL string
+	// undoFirstFrame leaves the terminal as it was when the dashboard does
+	// not start after paintFirstFrame drew on it.
+	undoFirstFrame func()
 }
 
 // runDashboard shows the room in this terminal as handle (default: the
@@ -31,6 +34,9 @@ func runDashboard(ctx context.Context, r *room.Room, handle string, d dashboard)
 		handle = r.Config.Roles.Commander
 	}
 	if _, ok := r.Engine.Roster().Get(handle); !ok {
+		if d.undoFirstFrame != nil {
+			d.undoFirstFrame()
+		}
 		return usageErr(errors.New("--as " + handle + ": not on the roster"))
 	}
 	ctx, cancel := context.WithCancel(ctx)

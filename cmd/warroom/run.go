@@ -60,15 +60,17 @@ func runWarRoom(cmd *cobra.Command, cfgPath, as string, asSet bool, journalFlag 
 	if err != nil {
 		return usageErr(err)
 	}
+	undo := paintFirstFrame(os.Stdin, os.Stdout, c, handle)
 	r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath})
 	if err != nil {
+		undo()
 		var errs *config.Errors
 		if errors.As(err, &errs) { // the playbooks directory
 			return reportConfigErr(stderr, c.Playbooks, err)
 		}
 		return runtimeErr(err)
 	}
-	err = runDashboard(ctx, r, handle, dashboard{quiet: quiet})
+	err = runDashboard(ctx, r, handle, dashboard{quiet: quiet, undoFirstFrame: undo})
 	if cerr := r.Close(); err == nil && cerr != nil {
 		err = runtimeErr(cerr)
 	}
