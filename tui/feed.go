@@ -122,6 +122,9 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 		if ring && len(u.Events) > 0 {
 			texts = append(texts, m.critNotices(u)...)
 		}
+		// A pane's first answer shows at once: it ends its NO DATA, so
+		// it is news like an event, not a move of a chart.
+		events = events || m.firstAnswer(u.Samples)
 		m.apply(u)
 		if ring && len(u.Events) > 0 {
 			texts = append(texts, m.actNotices(u)...)
@@ -160,6 +163,20 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 	}
 	m.feedErr = "the engine has stopped"
 	return ringCmd
+}
+
+// firstAnswer reports whether a sample gives a pane its first value.
+func (m *Model) firstAnswer(samples []incident.Sample) bool {
+	for i := range samples {
+		s := &samples[i]
+		if s.Stale || s.NoData {
+			continue
+		}
+		if p := m.st.Panes[incident.PaneKey(s.Service, s.Pane)]; p == nil || !p.HasData {
+			return true
+		}
+	}
+	return false
 }
 
 // redrawMsg redraws after samples (see onFeed).

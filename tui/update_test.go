@@ -761,7 +761,7 @@ func TestPlaybookStartAsksFirst(t *testing.T) {
 func TestSamplesAloneRedrawCoalesced(t *testing.T) {
 	f := newFakeEngine()
 	m := newTestModel(t, f, "tomas", 120, 40)
-	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "quicknode", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
+	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "triton", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
 	_ = plainView(m) // the program renders after every message
 	_, cmd := m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
 	if cmd == nil || !m.redrawQueued {
@@ -828,7 +828,7 @@ func TestSamplesShowWithTheClockTick(t *testing.T) {
 	m.Update(snapshotMsg{st: st, sub: sub})
 	m.Update(tickMsg{now: tNow})
 	first := m.View().Content
-	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "quicknode", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
+	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "triton", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
 	if _, cmd := m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}}); cmd == nil || m.redrawQueued {
 		t.Fatal("with the clock ticking, samples queue no redraw of their own (only the feed's next read)")
 	}
@@ -843,7 +843,7 @@ func TestSamplesShowWithTheClockTick(t *testing.T) {
 	// drawn, and the frame stays the very same string.
 	var flat []incident.Sample
 	for i := range incident.SeriesLimit {
-		flat = append(flat, incident.Sample{Service: "quicknode", Pane: "latency", Time: tNow.Add(time.Duration(i+1) * time.Second).UTC(), Value: 321})
+		flat = append(flat, incident.Sample{Service: "triton", Pane: "latency", Time: tNow.Add(time.Duration(i+1) * time.Second).UTC(), Value: 321})
 	}
 	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Samples: flat}}})
 	m.Update(tickMsg{now: tNow})
@@ -851,7 +851,7 @@ func TestSamplesShowWithTheClockTick(t *testing.T) {
 	charts := func() map[chartKey]*string {
 		out := map[chartKey]*string{}
 		for k, v := range m.charts.cur {
-			if k.pane == "quicknode/latency" {
+			if k.pane == "triton/latency" {
 				out[k] = &v[0]
 			}
 		}
@@ -874,4 +874,20 @@ func TestSamplesShowWithTheClockTick(t *testing.T) {
 		}
 		t.Fatalf("an unchanged frame was rebuilt as a new string (equal: %v)", again == drawn)
 	}
+}
+
+// TestFirstAnswerShowsAtOnce: a pane's first value ends its NO DATA and
+// shows at once, without waiting for the clock tick.
+func TestFirstAnswerShowsAtOnce(t *testing.T) {
+	f := newFakeEngine()
+	m := New(Options{Engine: f, Handle: "tomas", Width: 120, Height: 40, Profile: colorprofile.ASCII, Theme: ThemeDark})
+	st, sub, _ := f.Subscribe(context.Background(), 1)
+	m.Update(snapshotMsg{st: st, sub: sub})
+	m.Update(tickMsg{now: tNow})
+	if p := m.st.Panes["quicknode/latency"]; p != nil && p.HasData {
+		t.Fatal("the fixture's quicknode latency pane has data already")
+	}
+	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "quicknode", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
+	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	wantScreen(t, m, "RPC p95 latency 321ms")
 }
