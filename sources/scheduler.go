@@ -24,6 +24,10 @@ const (
 	DefaultTimeout  = 10 * time.Second
 )
 
+// RoundSize bounds how many queries of one source poll at the same
+// instant (see Options.Jitter).
+const RoundSize = 32
+
 // recoverAfter is how many successful polls in a row clear a query's
 // failure for health (its panes are fresh again at the first).
 const recoverAfter = 2
@@ -41,9 +45,12 @@ const (
 type Options struct {
 	// Builders per source type; entries here win over registered ones.
 	Builders map[config.SourceType]Builder
-	// Jitter spreads polls: each interval is scaled by a random factor in
-	// [1-Jitter, 1+Jitter], and the first poll comes after a random delay
-	// in [0, Jitter·interval). Default 0.1; negative means none.
+	// Jitter spreads sources: the queries of one source (and interval)
+	// poll in rounds, together, so a room wakes once per round rather than
+	// once per pane, and each source's rounds are offset by a random phase
+	// in [0, Jitter·interval). A source with more than RoundSize queries
+	// spreads them over the interval in groups of at most RoundSize.
+	// Default 0.1; negative means no phase.
 	Jitter float64
 	// Backoff after failures; the zero value is the documented policy.
 	Backoff Backoff
@@ -140,6 +147,7 @@ type Scheduler struct {
 
 	rec     *recorder
 	clients *clientSet
+	origin  time.Time // the schedules' start (see placeRounds)
 	polls   atomic.Int64
 	errs    atomic.Int64
 	samples atomic.Int64
@@ -174,6 +182,7 @@ type worker struct {
 	gateKey  [2]string
 	interval time.Duration
 	timeout  time.Duration
+	offset   time.Duration // its place on the source's schedule
 	fails    int
 	okStreak int // successful polls in a row
 
@@ -260,6 +269,7 @@ func Start(ctx context.Context, cfg *config.Config, sink Sink, j journal.Journal
 		}
 	}
 
+	s.placeRounds()
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if j != nil {
 		s.rec = newRecorder(j, clk, log, opts.RecordEvery, opts.RecordBatch, opts.RecordQueue)
@@ -283,6 +293,45 @@ func Start(ctx context.Context, cfg *config.Config, sink Sink, j journal.Journal
 		}()
 	}
 	return s, nil
+}
+
+// placeRounds puts every query on its schedule: the queries of a source
+// that share an interval poll at the same instants (origin + offset + k
+// intervals), a source's rounds offset by a random phase, and more than
+// RoundSize such queries split into evenly spaced groups.
+func (s *Scheduler) placeRounds() {
+	s.origin = s.clk.Now()
+	type key struct {
+		src      string
+		interval time.Duration
+	}
+	groups := map[key][]*worker{}
+	var order []key
+	for _, w := range s.workers {
+		k := key{w.info.Source, w.interval}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], w)
+	}
+	for _, k := range order {
+		ws := groups[k]
+		phase := time.Duration(s.rand() * s.jitter * float64(k.interval))
+		slots := (len(ws) + RoundSize - 1) / RoundSize
+		for i, w := range ws {
+			w.offset = phase + time.Duration(i%slots)*k.interval/time.Duration(slots)
+		}
+	}
+}
+
+// onSchedule is the first instant of the worker's schedule at or after t.
+func (w *worker) onSchedule(t time.Time) time.Time {
+	first := w.s.origin.Add(w.offset)
+	if !t.After(first) {
+		return first
+	}
+	k := (t.Sub(first) + w.interval - 1) / w.interval
+	return first.Add(k * w.interval)
 }
 
 // specsByType groups the config's sources, with their panes and defaults,
@@ -463,7 +512,7 @@ func (w *worker) run() {
 	}
 	// The first poll goes at once, so that every pane has its value as
 	// soon as the room starts; the history (backfill) follows it, and the
-	// polls after are spread over the interval by the jitter.
+	// polls after keep the source's schedule (see placeRounds).
 	next := s.clk.Now()
 	first := true
 	for {
@@ -497,11 +546,6 @@ func (w *worker) run() {
 		}
 		if first {
 			first = false
-			// A failed first poll keeps its back-off exactly (a 429's
-			// reset); a successful one starts the query's phase.
-			if w.fails == 0 && s.jitter > 0 {
-				next = next.Add(time.Duration(s.rand() * s.jitter * float64(w.interval)))
-			}
 			tryBackfill()
 		}
 	}
@@ -631,7 +675,9 @@ func (w *worker) emit(ctx context.Context, alerts *incident.ImportAlerts, sample
 }
 
 // succeeded handles a successful poll and returns when the next is due:
-// one (jittered) interval after this one started.
+// its next place on the schedule at least half an interval after this one
+// started (an interval later when it was on time), later while its
+// rate-limit budget is paced.
 func (w *worker) succeeded(ctx context.Context, start time.Time, res Result) time.Time {
 	s := w.s
 	s.polls.Add(1)
@@ -658,7 +704,7 @@ func (w *worker) succeeded(ctx context.Context, start time.Time, res Result) tim
 	w.polled = true
 	w.lastPoll, w.nPolls = now, w.nPolls+1
 	w.src.lastOK = now
-	next := start.Add(s.paced(w, w.jittered(), now))
+	next := w.onSchedule(start.Add(s.paced(w, w.interval, now) - w.interval/2))
 	s.mu.Unlock()
 	s.report(ctx, w.src)
 	if next.Before(now) {
@@ -697,14 +743,6 @@ func (w *worker) failed(ctx context.Context, res Result, e *Error) time.Time {
 	s.report(ctx, w.src)
 	s.log.Debug("sources: poll failed", "source", w.info.Source, "query", w.info.Name, "class", e.Class, "retry_in", delay, "err", why)
 	return now.Add(delay)
-}
-
-func (w *worker) jittered() time.Duration {
-	if w.s.jitter == 0 {
-		return w.interval
-	}
-	f := 1 + w.s.jitter*(2*w.s.rand()-1)
-	return time.Duration(f * float64(w.interval))
 }
 
 // hold keeps every query of w's rate-limit bucket from sending a request

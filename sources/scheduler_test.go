@@ -2,6 +2,7 @@ package sources_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"net/http/httptest"
 	"strings"
@@ -424,5 +425,84 @@ func TestFirstPollAtOnceThenHistory(t *testing.T) {
 	waitFor(t, 5*time.Second, "the scheduler to wait", s.Settled)
 	if next := s.Queries()[0].Next; !next.After(t0.Add(10 * time.Second)) {
 		t.Fatalf("the second poll is due at %s: the jitter should spread it past one interval (%s)", next, t0.Add(10*time.Second))
+	}
+}
+
+// stampQuery records when it was polled.
+type stampQuery struct {
+	name  string
+	clk   clock.Clock
+	mu    sync.Mutex
+	polls []time.Time
+}
+
+func (q *stampQuery) Info() sources.QueryInfo {
+	return sources.QueryInfo{Source: "prom", Name: q.name, Panes: []sources.PaneRef{{Service: "api", Pane: q.name}}}
+}
+
+func (q *stampQuery) Poll(ctx context.Context) (sources.Result, error) {
+	q.mu.Lock()
+	q.polls = append(q.polls, q.clk.Now())
+	q.mu.Unlock()
+	return sources.Result{Samples: []incident.Sample{{Service: "api", Pane: q.name, Time: q.clk.Now(), Value: 1}}}, nil
+}
+
+// TestSourcePollsInRounds: the queries of a source poll together, at a
+// phase of the interval set by the jitter, so a room wakes once a round
+// rather than once a pane; beyond RoundSize queries they go in evenly
+// spaced groups.
+func TestSourcePollsInRounds(t *testing.T) {
+	for _, c := range []struct {
+		n, instants int
+	}{{3, 1}, {sources.RoundSize + 5, 2}} {
+		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			cfg := baseConfig()
+			cfg.Sources = []config.Source{{ID: "prom", Type: "stub", Interval: dur(10 * time.Second), Timeout: dur(2 * time.Second)}}
+			var qs []*stampQuery
+			for i := range c.n {
+				qs = append(qs, &stampQuery{name: fmt.Sprintf("q%d", i), clk: clk})
+			}
+			s, err := sources.Start(context.Background(), cfg, &recSink{clk: clk}, nil, clk, sources.Options{Jitter: 0.2, Rand: func() float64 { return 0.5 },
+				Builders: map[config.SourceType]sources.Builder{"stub": func(sources.Env, []sources.Spec) ([]sources.Query, error) {
+					out := make([]sources.Query, len(qs))
+					for i, q := range qs {
+						out[i] = q
+					}
+					return out, nil
+				}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop()
+			waitFor(t, 5*time.Second, "the first polls", s.Settled)
+			advance(t, clk, s, 35*time.Second, 500*time.Millisecond, nil)
+			instants := map[time.Time]int{}
+			for _, q := range qs {
+				q.mu.Lock()
+				if len(q.polls) != 4 || !q.polls[0].Equal(t0) {
+					t.Fatalf("%s polled at %v: want at once, then every 10 s", q.name, q.polls)
+				}
+				for _, p := range q.polls[1:] {
+					instants[p]++
+				}
+				q.mu.Unlock()
+			}
+			// phase = 0.5 × 0.2 × 10 s = 1 s; groups 5 s apart.
+			want := map[time.Time]bool{}
+			for k := 0; k <= 3; k++ {
+				for g := range c.instants {
+					want[t0.Add(time.Second+time.Duration(k)*10*time.Second+time.Duration(g)*5*time.Second)] = true
+				}
+			}
+			for at := range instants {
+				if !want[at] {
+					t.Errorf("a poll at +%s, off the schedule", at.Sub(t0))
+				}
+			}
+			if len(instants) > 3*c.instants {
+				t.Errorf("%d poll instants for %d queries in three rounds", len(instants), c.n)
+			}
+		})
 	}
 }
