@@ -286,7 +286,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	tick := e.clock.After(e.tickEvery)
+	tick := e.clock.After(e.untilTick())
 	for {
 		select {
 		case <-ctx.Done():
@@ -296,7 +296,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case f := <-e.followed:
 			e.applyFollowed(f)
 		case <-tick:
-			tick = e.clock.After(e.tickEvery)
+			tick = e.clock.After(e.untilTick())
 			if err := e.process([]request{{cmd: heartbeat{}}, {cmd: checkSystem{}}}); err != nil {
 				return err
 			}
@@ -317,6 +317,17 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// untilTick is the wait until the next heartbeat: on whole multiples of
+// the tick on the clock, so that it wakes the process together with the
+// dashboards' clock ticks (on whole seconds) rather than between them.
+func (e *Engine) untilTick() time.Duration {
+	d := e.tickEvery - time.Duration(e.clock.Now().UnixNano())%e.tickEvery
+	if d <= 0 {
+		d = e.tickEvery
+	}
+	return d
 }
 
 // process decides every command of the batch against the state, commits
