@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -45,8 +46,13 @@ func bar(segs []seg, sep string, w int) string {
 	return fit(strings.Join(parts, sep), w)
 }
 
+// secondsBefore is how close to T-0 the header counts down by the second.
+const secondsBefore = 10 * time.Minute
+
 // elapsed is T-minus before the launch, T+ after it, or time since the
-// declaration when there is no launch time.
+// declaration when there is no launch time. It moves by the minute (the
+// header, and so the whole frame, changes once a minute in a calm room),
+// but by the second in the last minutes before T-0.
 func (m *Model) elapsed() string {
 	var launch *time.Time
 	if t0, ok := m.st.T0(m.cfg); ok { // a hold moves T-0
@@ -54,12 +60,15 @@ func (m *Model) elapsed() string {
 	}
 	if launch != nil {
 		if d := launch.Sub(m.now); d > 0 {
-			return "T-" + clockDur(d)
+			if d <= secondsBefore {
+				return "T-" + incident.Age(d.Truncate(time.Second))
+			}
+			return "T-" + minutes(d)
 		}
-		return "T+" + clockDur(m.now.Sub(*launch))
+		return "T+" + minutes(m.now.Sub(*launch))
 	}
 	if m.st != nil && !m.st.Declared.IsZero() {
-		return "elapsed " + clockDur(m.now.Sub(m.st.Declared))
+		return "elapsed " + minutes(m.now.Sub(m.st.Declared))
 	}
 	return ""
 }
@@ -89,6 +98,15 @@ func (m *Model) clusterText(c incident.ClusterInfo) (short, detail string) {
 		st = s.Level[sevWarn]
 	}
 	return s.Muted.S("lead ") + s.Bold.S(textsafe.Line(c.Leader)), s.Muted.S("standby "+node+" · ") + st.S(lag)
+}
+
+// minutes is a duration to the minute: "0m", "25m", "1h05m", "26h00m".
+func minutes(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	if d < time.Hour {
+		return itoa(int(d/time.Minute)) + "m"
+	}
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d/time.Minute)%60)
 }
 
 // drill is the injects of a drill ("" in a real room).
@@ -151,7 +169,7 @@ func (m *Model) renderHeader(w int) string {
 	} else {
 		segs = append(segs, seg{s.Muted.S("you ") + s.Bold.S(m.me), 85})
 	}
-	segs = append(segs, seg{s.Clock.S(m.now.In(m.loc).Format("15:04:05 MST")), 50})
+	segs = append(segs, seg{s.Clock.S(m.now.In(m.loc).Format("15:04 MST")), 50})
 	return bar(segs, "  ", w)
 }
 

@@ -636,7 +636,7 @@ func TestTickAgesAndToastExpiry(t *testing.T) {
 	press(m, "B")
 	wantScreen(t, m, "✓ ack all of Tokens")
 	m.Update(tickMsg{now: tNow.Add(61 * time.Second)})
-	wantScreen(t, m, "oldest 13m01s", "10:26:31 PST")
+	wantScreen(t, m, "oldest 13m01s", "10:26 PST")
 	m.Update(tickMsg{now: tNow.Add(20 * time.Second)})
 	if strings.Contains(plainView(m), "✓ ack all") {
 		// 20s is earlier than 61s but the toast ran on the later time;
@@ -653,11 +653,16 @@ func TestHeaderCountdownAndSimulated(t *testing.T) {
 	f.cfg.Incident.Simulated = true
 	m := newTestModel(t, f, "tomas", 120, 40)
 	m.Update(tickMsg{now: tLaunch.Add(-90 * time.Second)})
-	wantScreen(t, m, "T-00:01:30", "SIMULATED", "cmdr rosa", "you tomas", "(owner of tokens)")
+	wantScreen(t, m, "T-1m30s", "SIMULATED", "cmdr rosa", "you tomas", "(owner of tokens)")
+	// Further from T-0, and after it, the header moves by the minute.
+	m.Update(tickMsg{now: tLaunch.Add(-90 * time.Minute)})
+	wantScreen(t, m, "T-1h30m")
+	m.Update(tickMsg{now: tLaunch.Add(25*time.Minute + 30*time.Second)})
+	wantScreen(t, m, "T+25m")
 	f.cfg.Incident.Launch = nil
 	m.st.Room.Launch = nil
 	m.Update(tickMsg{now: tOpen.Add(time.Hour)})
-	wantScreen(t, m, "elapsed 01:00:00")
+	wantScreen(t, m, "elapsed 1h00m")
 }
 
 func TestWaitingForSnapshot(t *testing.T) {
