@@ -2,8 +2,8 @@ package sources_test
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"

@@ -115,6 +115,7 @@ func main() {
 	warroomBin := flag.String("warroom", "", "warroom binary (default: build ./cmd/warroom with CGO_ENABLED=0)")
 	graftermBin := flag.String("grafterm", "", "grafterm binary (default: build v0.2.0 from the module cache into a temporary directory)")
 	extraEnv := flag.String("warroom-env", "", "extra environment for warroom, comma-separated K=V")
+	perfRec := flag.Bool("perf", false, "also record warroom with perf (cpu-clock, 499 Hz, call graphs) over the window, into -o (kernel time included)")
 	profile := flag.Bool("profile", false, "also take warroom's CPU profile over the window and its heap profile at the end (WARROOM_PPROF), into -o")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -180,7 +181,7 @@ scrape_configs:
 		k := r % len(order)
 		order = append(order[k:], order[:k]...)
 		for _, c := range order {
-			res := measure(tm, c, r, work, *out, promURL, *warroomBin, *graftermBin, *extraEnv, *profile, *warm, *dur)
+			res := measure(tm, c, r, work, *out, promURL, *warroomBin, *graftermBin, *extraEnv, *profile, *perfRec, *warm, *dur)
 			log.Printf("round %d %-22s first frame %6s  all data %6s  CPU %5.2f%%  RssAnon %5.1f MB  RSS %5.1f MB  load %.2f→%.2f",
 				r+1, c.name, ms(res.firstFrame), ms(res.allData), res.cpuPct, float64(res.rssAnonKB)/1024, float64(res.rssKB)/1024, res.load1Before, res.load1After)
 			results = append(results, res)
@@ -193,7 +194,7 @@ scrape_configs:
 	log.Printf("results in %s", *out)
 }
 
-func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graftermBin, extraEnv string, profile bool, warm, dur time.Duration) result {
+func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graftermBin, extraEnv string, profile, perfRec bool, warm, dur time.Duration) result {
 	dir := filepath.Join(work, fmt.Sprintf("%s-%d", c.name, round))
 	must(os.MkdirAll(dir, 0o755))
 	var argv []string
@@ -253,6 +254,15 @@ func measure(tm tmux, c config, round int, work, out, promURL, warroomBin, graft
 	time.Sleep(warm)
 	cpu0, io0 := cpuTicks(pid), writeBytes(pid)
 	w0 := time.Now()
+	if perfRec && c.tool == "warroom" {
+		pc := exec.Command("perf", "record", "-F", "499", "-g", "-e", "cpu-clock", "-p", strconv.Itoa(pid), "-o", filepath.Join(out, fmt.Sprintf("r%d-%s.perf.data", round, c.name)), "--", "sleep", strconv.Itoa(int(dur.Seconds())))
+		pc.Stdout, pc.Stderr = io.Discard, io.Discard
+		if err := pc.Start(); err != nil {
+			log.Printf("perf: %v", err)
+		} else {
+			defer pc.Wait()
+		}
+	}
 	if pprofAddr != "" {
 		fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(dur.Seconds())), filepath.Join(out, fmt.Sprintf("r%d-%s.cpu.pprof", round, c.name)))
 		fetch(fmt.Sprintf("http://%s/debug/pprof/heap", pprofAddr), filepath.Join(out, fmt.Sprintf("r%d-%s.heap.pprof", round, c.name)))
