@@ -355,6 +355,7 @@ func (s *State) RedCriteria(plan *config.Launch) (red, green []string) {
 // SubmitEvidence records evidence for a load-test criterion: the numbers
 // of an imported k6 or vegeta result. The engine checks them against the
 // criterion's thresholds; the sender does not say whether they pass.
+// Without a Criterion it is the plan's only load-test criterion.
 type SubmitEvidence struct {
 	By        string
 	Criterion string
@@ -363,7 +364,8 @@ type SubmitEvidence struct {
 	Metrics   map[string]float64
 }
 
-// SignOff records (or withdraws) the named person's sign-off.
+// SignOff records (or withdraws) the named person's sign-off. Without a
+// Criterion it is the only one the file names them for.
 type SignOff struct {
 	By        string
 	Criterion string
@@ -406,20 +408,38 @@ func (d *decider) plan() (*config.Launch, error) {
 	return d.e.cfg.Launch, nil
 }
 
-func (d *decider) criterion(id string, kind config.CriterionKind) (*config.Criterion, error) {
+// criterion finds the criterion a command names. Without an id it is
+// the plan's only criterion of the kind that by may supply (a sign-off:
+// the one naming by), so that "sign off" and "import" need no id when
+// there is one choice.
+func (d *decider) criterion(id, by string, kind config.CriterionKind) (*config.Criterion, error) {
 	plan, err := d.plan()
 	if err != nil {
 		return nil, err
 	}
+	kindText := strings.ReplaceAll(string(kind), "_", "-")
+	var ids []string
+	for _, x := range plan.Criteria {
+		if x.Kind() == kind && (kind != config.KindSignOff || id != "" || x.SignOff == by) {
+			ids = append(ids, x.ID)
+		}
+	}
+	if id == "" {
+		switch len(ids) {
+		case 0:
+			if kind == config.KindSignOff {
+				return nil, roles.Refuse("no criterion is signed off by %s", by)
+			}
+			return nil, roles.Refuse("the launch plan has no %s criterion", kindText)
+		case 1:
+			id = ids[0]
+		default:
+			return nil, roles.Refuse("name the %s criterion: one of %s", kindText, strings.Join(ids, ", "))
+		}
+	}
 	c := plan.Criterion(id)
 	if c == nil {
-		var ids []string
-		for _, x := range plan.Criteria {
-			if x.Kind() == kind {
-				ids = append(ids, x.ID)
-			}
-		}
-		return nil, roles.Refuse("no %s criterion %q (%s)", strings.ReplaceAll(string(kind), "_", "-"), id, config.Suggest(id, ids, "criteria"))
+		return nil, roles.Refuse("no %s criterion %q (%s)", kindText, id, config.Suggest(id, ids, "criteria"))
 	}
 	if c.Kind() != kind {
 		return nil, roles.Refuse("criterion %s takes %s evidence, not %s", id, strings.ReplaceAll(string(c.Kind()), "_", "-"), strings.ReplaceAll(string(kind), "_", "-"))
@@ -428,7 +448,7 @@ func (d *decider) criterion(id string, kind config.CriterionKind) (*config.Crite
 }
 
 func (c SubmitEvidence) decide(d *decider) error {
-	cr, err := d.criterion(c.Criterion, config.KindLoadTest)
+	cr, err := d.criterion(c.Criterion, c.By, config.KindLoadTest)
 	if err != nil {
 		return err
 	}
@@ -490,7 +510,7 @@ func LoadValue(metric string, v float64) string {
 }
 
 func (c SignOff) decide(d *decider) error {
-	cr, err := d.criterion(c.Criterion, config.KindSignOff)
+	cr, err := d.criterion(c.Criterion, c.By, config.KindSignOff)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,7 @@ type hopts struct {
 	mirror   func(*Options)
 	socket   bool
 	noStart  bool
+	config   func(*config.Config) // edits testConfig's room
 }
 
 func newHarness(t *testing.T, o hopts) *harness {
@@ -91,7 +92,11 @@ func newHarness(t *testing.T, o hopts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.srv.Close)
-	h.openEngine(testConfig(o.escalate))
+	cfg := testConfig(o.escalate)
+	if o.config != nil {
+		o.config(cfg)
+	}
+	h.openEngine(cfg)
 	if !o.noStart {
 		h.startMirror(o)
 	}

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,7 +167,7 @@ func (m *Mirror) person(userID string) (string, string) {
 	return p.Handle, ""
 }
 
-const usage = "Usage: `/warroom ack <service|alert id>` · `/warroom note <text>` · `/warroom status`"
+const usage = "Usage: `/warroom ack <service|alert id>` · `/warroom note <text>` · `/warroom signoff [criterion] [note]` · `/warroom status`"
 
 // slash runs one slash command and returns the (ephemeral) answer.
 func (m *Mirror) slash(ctx context.Context, cmd slack.SlashCommand) string {
@@ -195,8 +196,27 @@ func (m *Mirror) slash(ctx context.Context, cmd slack.SlashCommand) string {
 			return "A note needs text: `/warroom note <text>`."
 		}
 		return m.run(ctx, cmd.ChannelID, cmd.UserID, incident.Note{By: handle, Text: rest})
+	case "signoff":
+		return m.run(ctx, cmd.ChannelID, cmd.UserID, m.signOff(handle, rest))
 	}
 	return "Unknown command " + Escape("`"+clip(verb, 40)+"`") + ". " + usage
+}
+
+// signOff reads "[criterion] [note]": a first word that is no criterion
+// of the plan starts the note, and the engine picks the one criterion
+// that names the person.
+func (m *Mirror) signOff(handle, rest string) incident.Command {
+	id, note, _ := strings.Cut(rest, " ")
+	known := false
+	m.liveMu.Lock()
+	if m.live != nil && m.live.Room != nil && m.live.Room.Plan != nil {
+		known = slices.ContainsFunc(m.live.Room.Plan.Criteria, func(c incident.PlanCriterion) bool { return c.ID == id })
+	}
+	m.liveMu.Unlock()
+	if !known {
+		id, note = "", rest
+	}
+	return incident.SignOff{By: handle, Criterion: id, Note: strings.TrimSpace(note)}
 }
 
 func ackCommand(handle, what string) incident.Command {
@@ -274,6 +294,12 @@ func replyText(cmd incident.Command, rep incident.Reply) string {
 		return ":white_check_mark: Acked " + strings.Join(ids, ", ")
 	case incident.Note:
 		return fmt.Sprintf(":memo: Noted as #%d", rep.Seq)
+	case incident.SignOff:
+		for _, ev := range rep.Events {
+			if ev.Evidence != nil {
+				return fmt.Sprintf(":white_check_mark: %s (#%d)", Escape(ev.Text), ev.Seq)
+			}
+		}
 	}
 	return fmt.Sprintf("Done (#%d)", rep.Seq)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
@@ -265,4 +266,60 @@ func TestSocketModeStopsOnARefusedAppToken(t *testing.T) {
 	if n := h.srv.Connections(); n != 0 {
 		t.Fatalf("%d Socket Mode connections with a refused token", n)
 	}
+}
+
+// TestSlashSignOff: a person without a terminal signs off from Slack,
+// as themselves and only what the plan names them for.
+func TestSlashSignOff(t *testing.T) {
+	h := newHarness(t, hopts{socket: true, config: func(c *config.Config) {
+		at := t0.Add(time.Hour)
+		c.Incident.Launch = &at
+		c.Launch = &config.Launch{Criteria: []config.Criterion{
+			{ID: "nat-sign-off", Title: "NAT capacity", SignOff: "bob"},
+			{ID: "db-sign-off", Title: "DB capacity", SignOff: "alice"},
+		}}
+	}})
+	h.autoDrive()
+	h.waitReal("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
+	green := func(id string) bool {
+		st, sub, err := h.eng.Subscribe(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.eng.Unsubscribe(sub)
+		return st.Launch.Criterion(id).Green
+	}
+	// Someone else's criterion: refused with the engine's reason.
+	a, err := h.srv.InjectSlash("U0ALICE", "signoff nat-sign-off")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(a.Text, "Refused: nat-sign-off is signed off by bob, not alice") || green("nat-sign-off") {
+		t.Fatalf("alice signing bob's criterion: %q", a.Text)
+	}
+	// Without an id: the one criterion naming bob; the rest is the note,
+	// escaped on its way back.
+	a, err = h.srv.InjectSlash("U0BOB", "signoff <!channel> 8 IPs attached")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(a.Text, "nat-sign-off is green: bob signed off: &lt;!channel&gt; 8 IPs attached (#") || !green("nat-sign-off") {
+		t.Fatalf("bob's sign-off: %q", a.Text)
+	}
+	ev, ok := h.lastEvent(incident.KindEvidence)
+	if !ok || ev.Actor != "bob" || ev.Evidence.Criterion != "nat-sign-off" {
+		t.Fatalf("evidence event: %+v", ev)
+	}
+	// With the id and a note.
+	a, err = h.srv.InjectSlash("U0ALICE", "signoff db-sign-off pool at 400")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(a.Text, "db-sign-off is green: alice signed off: pool at 400") || !green("db-sign-off") {
+		t.Fatalf("alice's sign-off: %q", a.Text)
+	}
+	if a, _ := h.srv.InjectSlash("U0OLGA", "signoff"); !strings.Contains(a.Text, "Refused: no criterion is signed off by olga") {
+		t.Fatalf("olga's sign-off: %q", a.Text)
+	}
+	h.noViolations()
 }

@@ -49,7 +49,7 @@ const maxSocketPath = 104
 
 // ControlRequest is one request on the control socket.
 type ControlRequest struct {
-	Op       string            `json:"op"` // room, show, approve, reject, cancel, resolve, run
+	Op       string            `json:"op"` // room, show, approve, reject, cancel, resolve, run, do, launch
 	By       string            `json:"by,omitempty"`
 	Run      string            `json:"run,omitempty"`
 	Hash     string            `json:"hash,omitempty"`
@@ -57,6 +57,11 @@ type ControlRequest struct {
 	Choice   string            `json:"choice,omitempty"`
 	Playbook string            `json:"playbook,omitempty"`
 	Params   map[string]string `json:"params,omitempty"`
+	// Cmd (op "do") is an engine command as incident.EncodeCommand
+	// writes it: one a person gives (a note, an ack, launch evidence, a
+	// decision), checked by the engine against By's permissions as if
+	// given in the dashboard.
+	Cmd json.RawMessage `json:"cmd,omitempty"`
 }
 
 // ControlReply is one line of an answer. A run streams events and output
@@ -72,6 +77,15 @@ type ControlReply struct {
 	Done    bool          `json:"done,omitempty"`
 	Waiting *WaitApproval `json:"waiting,omitempty"`
 	Room    *RoomSummary  `json:"room,omitempty"`
+	// Seq is the last event an accepted "do" committed (0: it needed
+	// none).
+	Seq int64 `json:"seq,omitempty"`
+	// Lines are the launch board (op "launch").
+	Lines []string `json:"lines,omitempty"`
+	// Now is the room's time (op "launch"; the demo's clock runs fast),
+	// and Zone the room's time zone, for times people write (+30m, 10:30).
+	Now  time.Time `json:"now,omitzero"`
+	Zone string    `json:"zone,omitempty"`
 }
 
 // RoomSummary tells a terminal which war room serves a journal, so that
@@ -308,6 +322,30 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 		})
 		defer unwatch()
 		s.stream(ctx, h, sub, send)
+	case "do":
+		cmd, err := incident.DecodeCommand(req.Cmd)
+		if err != nil {
+			send(ControlReply{Error: err.Error(), BadArgs: true})
+			return
+		}
+		rep := r.eng.Do(ctx, cmd)
+		if rep.Err != nil {
+			fail(rep.Err)
+			return
+		}
+		out := ControlReply{OK: true, Seq: rep.Seq}
+		for _, ev := range rep.Events {
+			out.Lines = append(out.Lines, ev.Line())
+		}
+		send(out)
+	case "launch":
+		st, err := r.state(ctx)
+		if err != nil {
+			fail(err)
+			return
+		}
+		cfg, now := r.eng.Config(), r.eng.Clock().Now()
+		send(ControlReply{OK: true, Lines: st.LaunchBoard(cfg, now), Now: now, Zone: cfg.Incident.Location().String()})
 	default:
 		send(ControlReply{Error: "unknown op " + req.Op, BadArgs: true})
 	}

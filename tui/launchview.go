@@ -103,14 +103,14 @@ func (m *Model) renderLaunch(w, h int) []string {
 		return b.render(h)
 	}
 	// The countdown and the next checkpoint.
-	count := "T-" + clockDur(t0.Sub(m.now))
+	count := "T-" + incident.ClockDur(t0.Sub(m.now))
 	if !m.now.Before(t0) {
-		count = "T+" + clockDur(m.now.Sub(t0))
+		count = "T+" + incident.ClockDur(m.now.Sub(t0))
 	}
 	left := " " + s.Title.S(count) + s.Muted.S("  T-0 "+t0.In(m.loc).Format("Mon 15:04:05 MST"))
 	right := ""
 	if cp, at := m.nextCheckpoint(t0); cp != nil {
-		right = s.Muted.S("next ") + s.Bold.S(cp.At.String()+" "+textsafe.Line(cp.Name)) + s.Muted.S(" in "+clockDur(at.Sub(m.now))+" ")
+		right = s.Muted.S("next ") + s.Bold.S(cp.At.String()+" "+textsafe.Line(cp.Name)) + s.Muted.S(" in "+incident.ClockDur(at.Sub(m.now))+" ")
 	}
 	if width(left)+1+width(right) <= w {
 		b.add(spread(left, right, w))
@@ -240,7 +240,7 @@ func (m *Model) renderLaunch(w, h int) []string {
 			style := s.Muted
 			switch {
 			case cp == next:
-				mark, when, style = "▸", "in "+clockDur(at.Sub(m.now)), s.Text
+				mark, when, style = "▸", "in "+incident.ClockDur(at.Sub(m.now)), s.Text
 			case at.After(m.now):
 				mark = "·"
 			}
@@ -376,7 +376,7 @@ func (m *Model) startDecision() tea.Cmd {
 		d := c.value
 		if d == incident.DecisionHold {
 			return m.openInput("new T-0 (+30m, 10:30 or RFC 3339)", func(m *Model, text string) tea.Cmd {
-				t, err := parseNewT0(strings.TrimSpace(text), m.now, m.loc)
+				t, err := incident.ParseT0(text, m.now, m.loc)
 				if err != nil {
 					return m.refuse(err)
 				}
@@ -409,33 +409,6 @@ func (m *Model) decideErr() error {
 		return fmt.Errorf("the launch was already decided: %s by %s", d.Decision, d.By)
 	}
 	return nil
-}
-
-// parseNewT0 reads +30m (from now), 15:04 (today, or tomorrow if past,
-// in the room's zone) or an RFC 3339 time.
-func parseNewT0(s string, now time.Time, loc *time.Location) (time.Time, error) {
-	if strings.HasPrefix(s, "+") {
-		d, err := time.ParseDuration(s[1:])
-		if err != nil || d <= 0 {
-			return time.Time{}, fmt.Errorf("%q: write +30m, 10:30 or an RFC 3339 time", s)
-		}
-		return now.Add(d), nil
-	}
-	for _, layout := range []string{"15:04", "15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			n := now.In(loc)
-			at := time.Date(n.Year(), n.Month(), n.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc)
-			if !at.After(now) {
-				at = at.Add(24 * time.Hour)
-			}
-			return at, nil
-		}
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: write +30m, 10:30 or an RFC 3339 time", s)
-	}
-	return t, nil
 }
 
 // signOff gives (or withdraws) this person's sign-off on the selected

@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
@@ -239,18 +238,6 @@ func overlay(base []string, box []string, x, y int) []string {
 		out[r] = left + "\x1b[m" + bl + "\x1b[m" + right
 	}
 	return out
-}
-
-// clock formats a duration as HH:MM:SS (hours may exceed 24).
-func clockDur(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	d = d.Truncate(time.Second)
-	h := int(d / time.Hour)
-	m := int(d/time.Minute) % 60
-	s := int(d/time.Second) % 60
-	return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
 }
 
 // plural is "1 alert" / "2 alerts".

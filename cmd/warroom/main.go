@@ -127,6 +127,7 @@ Start with 'warroom demo': a simulated airdrop launch on loopback, no accounts.`
 		newExportCmd(),
 		newJournalCmd(),
 		newPlaybookCmd(),
+		newLaunchCmd(),
 		newVersionCmd(),
 	)
 	return root
