@@ -138,6 +138,21 @@ type PlanCheckpoint struct {
 	Criteria []string      `json:"criteria,omitempty"`
 }
 
+// SignOffFrom reads "[criterion] [note]" as typed after a sign-off
+// command (Slack, ssh): a first word that is no criterion of the plan
+// starts the note, and the engine takes the one criterion naming by.
+func (p *PlanInfo) SignOffFrom(by, text string) SignOff {
+	text = strings.TrimSpace(text)
+	id, note, _ := strings.Cut(text, " ")
+	if p == nil || !slices.ContainsFunc(p.Criteria, func(c PlanCriterion) bool { return c.ID == id }) {
+		id, note = "", text
+	}
+	return SignOff{By: by, Criterion: id, Note: strings.TrimSpace(note)}
+}
+
+// PlanOf is the launch plan as a room records it (nil without one).
+func PlanOf(l *config.Launch) *PlanInfo { return planInfo(l) }
+
 func planInfo(l *config.Launch) *PlanInfo {
 	if l == nil {
 		return nil

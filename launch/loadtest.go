@@ -41,19 +41,25 @@ func ReadResult(path string) (*Result, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxResultSize+1))
+	return ReadResultFrom(f, filepath.Base(path))
+}
+
+// ReadResultFrom reads a result from r (a file, or the standard input of
+// ssh HOST import), at most a few MiB; name is what the record calls it.
+func ReadResultFrom(r io.Reader, name string) (*Result, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxResultSize+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > maxResultSize {
-		return nil, fmt.Errorf("%s is larger than %d MiB: not a result summary", filepath.Base(path), maxResultSize>>20)
+		return nil, fmt.Errorf("%s is larger than %d MiB: not a result summary", name, maxResultSize>>20)
 	}
-	r, err := ParseResult(data)
+	res, err := ParseResult(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	r.File = filepath.Base(path)
-	return r, nil
+	res.File = name
+	return res, nil
 }
 
 // ParseResult reads, by its shape:

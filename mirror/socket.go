@@ -8,7 +8,6 @@ import (
 	"log"
 	"net/http"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -202,21 +201,15 @@ func (m *Mirror) slash(ctx context.Context, cmd slack.SlashCommand) string {
 	return "Unknown command " + Escape("`"+clip(verb, 40)+"`") + ". " + usage
 }
 
-// signOff reads "[criterion] [note]": a first word that is no criterion
-// of the plan starts the note, and the engine picks the one criterion
-// that names the person.
+// signOff reads "[criterion] [note]" against the room's plan.
 func (m *Mirror) signOff(handle, rest string) incident.Command {
-	id, note, _ := strings.Cut(rest, " ")
-	known := false
+	var plan *incident.PlanInfo
 	m.liveMu.Lock()
-	if m.live != nil && m.live.Room != nil && m.live.Room.Plan != nil {
-		known = slices.ContainsFunc(m.live.Room.Plan.Criteria, func(c incident.PlanCriterion) bool { return c.ID == id })
+	if m.live != nil && m.live.Room != nil {
+		plan = m.live.Room.Plan
 	}
 	m.liveMu.Unlock()
-	if !known {
-		id, note = "", rest
-	}
-	return incident.SignOff{By: handle, Criterion: id, Note: strings.TrimSpace(note)}
+	return plan.SignOffFrom(handle, rest)
 }
 
 func ackCommand(handle, what string) incident.Command {

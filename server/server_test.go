@@ -81,6 +81,12 @@ const token = "s3cret-token"
 
 func newRig(t testing.TB, tweak func(*Options)) *rig {
 	t.Helper()
+	return newRigWith(t, nil, tweak)
+}
+
+// newRigWith is newRig with the room's file edited first.
+func newRigWith(t testing.TB, edit func(*config.Config), tweak func(*Options)) *rig {
+	t.Helper()
 	keys := map[string]key{"maya": newKey(t), "alice": newKey(t), "olga": newKey(t), "stranger": newKey(t)}
 	cfg := &config.Config{
 		Incident:   config.Incident{Name: "test launch"},
@@ -97,6 +103,9 @@ func newRig(t testing.TB, tweak func(*Options)) *rig {
 			{Handle: "olga", Name: "Olga", SSHKeys: []string{keys["olga"].line}},
 		},
 		Roles: config.Roles{Commander: "maya"},
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	dir := t.TempDir()
 	r, err := room.Open(context.Background(), room.Options{Config: cfg, JournalPath: filepath.Join(dir, "j.db"), NoSources: true})

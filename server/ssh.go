@@ -16,6 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/launch"
 	"github.com/warroom/warroom/roles"
 	"github.com/warroom/warroom/textsafe"
 	"github.com/warroom/warroom/tui"
@@ -154,8 +155,11 @@ func (s *Server) session(sess ssh.Session) {
 		mode = "whoami"
 	case len(cmd) == 1 && cmd[0] == "quiet" && hasPTY:
 		mode = "quiet" // the dashboard without bell or desktop notifications
-	case len(cmd) >= 2 && cmd[0] == "note", len(cmd) == 2 && cmd[0] == "ack":
+	case len(cmd) >= 2 && cmd[0] == "note", len(cmd) == 2 && cmd[0] == "ack",
+		len(cmd) >= 1 && cmd[0] == "signoff", len(cmd) == 1 && cmd[0] == "import", len(cmd) == 2 && cmd[0] == "import":
 		mode = cmd[0] // one command, answered like the dashboard's
+	case len(cmd) == 1 && cmd[0] == "launch":
+		mode = "launch"
 	case len(cmd) > 0:
 		mode = "unknown command"
 	case !hasPTY:
@@ -181,10 +185,22 @@ func (s *Server) session(sess ssh.Session) {
 	case "whoami":
 		fmt.Fprintln(sess, p.Handle)
 		_ = sess.Exit(0)
-	case "note", "ack":
+	case "note", "ack", "signoff", "import":
 		_ = sess.Exit(s.command(sess, p.Handle, cmd))
+	case "launch":
+		st, sub, err := s.r.Engine.Subscribe(sess.Context(), 1)
+		if err != nil {
+			fmt.Fprintf(sess.Stderr(), "warroom: %s\n", textsafe.Line(err.Error()))
+			_ = sess.Exit(3)
+			return
+		}
+		s.r.Engine.Unsubscribe(sub)
+		for _, l := range st.LaunchBoard(s.r.Engine.Config(), s.r.Engine.Clock().Now()) {
+			fmt.Fprintln(sess, l)
+		}
+		_ = sess.Exit(0)
 	case "unknown command":
-		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami, quiet (the dashboard without notifications), note TEXT, ack ALERT. Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
+		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami, quiet (the dashboard without notifications), note TEXT, ack ALERT, launch (the launch board), signoff [CRITERION] [NOTE], import [CRITERION] < RESULT.json (a k6 or vegeta result). Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
 		_ = sess.Exit(2)
 	case "no pty":
 		fmt.Fprintln(sess.Stderr(), "warroom: the dashboard needs a terminal; connect with `ssh -t …`, or run `ssh … tail` to stream the timeline.")
@@ -254,7 +270,7 @@ func (s *Server) program(sess ssh.Session, info *sessInfo) *tea.Program {
 		Engine: s.r.Engine, Handle: info.person.Handle,
 		Width: w, Height: h,
 		Profile: colorprofile.Env(envs), Context: sess.Context(),
-		Playbooks: s.r.Playbooks(), FPS: s.o.FPS, Via: incident.ViaSSH, Launch: s.r.LaunchHooks(),
+		Playbooks: s.r.Playbooks(), FPS: s.o.FPS, Via: incident.ViaSSH, Launch: sshLaunchHooks(s.r.LaunchHooks()),
 		Quiet: info.quiet, Term: pty.Term,
 	}
 	if s.o.MirrorLag != nil {
@@ -398,6 +414,14 @@ func (s *Server) dashboard(sess ssh.Session, info *sessInfo) {
 	p.Kill() // restores the terminal if the program crashed
 }
 
+// sshLaunchHooks are the room's without reading files: a path typed in
+// an SSH session would be read on this machine, as this process. The
+// result comes on standard input instead (ssh HOST import < FILE).
+func sshLaunchHooks(h tui.LaunchHooks) tui.LaunchHooks {
+	h.ReadLoadTest = nil
+	return h
+}
+
 func shortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
@@ -406,7 +430,8 @@ func shortID(id string) string {
 }
 
 // command carries out one command given on the ssh command line ("ssh
-// HOST note the pool is raised", "ssh HOST ack A12") as the key's person,
+// HOST note the pool is raised", "ssh HOST ack A12", "ssh HOST signoff
+// nat-sign-off", "ssh HOST import load-test < k6.json") as the key's person,
 // and prints its committed events as tail does. Exit status: 0 done, 1
 // refused (the reason on stderr), 3 not recorded.
 func (s *Server) command(sess ssh.Session, by string, cmd []string) int {
@@ -416,6 +441,21 @@ func (s *Server) command(sess ssh.Session, by string, cmd []string) int {
 		c = incident.Note{By: by, Text: strings.Join(cmd[1:], " ")}
 	case "ack":
 		c = incident.Ack{By: by, AlertID: cmd[1]}
+	case "signoff":
+		c = incident.PlanOf(s.r.Engine.Config().Launch).SignOffFrom(by, strings.Join(cmd[1:], " "))
+	case "import":
+		// The result comes on standard input: a CI job elsewhere runs
+		// ssh HOST import load-test < summary.json with its own key.
+		res, err := launch.ReadResultFrom(sess, "stdin")
+		if err != nil {
+			fmt.Fprintf(sess.Stderr(), "warroom: %s\n", textsafe.Line(err.Error()))
+			return 1
+		}
+		sc := incident.SubmitEvidence{By: by, Tool: res.Tool, File: res.File, Metrics: res.Metrics}
+		if len(cmd) == 2 {
+			sc.Criterion = cmd[1]
+		}
+		c = sc
 	}
 	rep := s.r.Engine.Do(sess.Context(), c)
 	var ref *roles.Refusal

@@ -526,7 +526,7 @@ func (m *Model) actions() []action {
 		}
 		impErr := m.check(roles.ActEvidence, "")
 		if m.o.Launch.ReadLoadTest == nil && impErr == nil {
-			impErr = errors.New("not available in this session")
+			impErr = errors.New("not in this session: ssh HOST import < FILE")
 		}
 		add("Import a k6 or vegeta result as load-test evidence", k.ImportLoad.Help().Key, impErr, func(m *Model) tea.Cmd {
 			m.setView(viewLaunch)

@@ -476,7 +476,7 @@ func (m *Model) startImport() tea.Cmd {
 	}
 	hook := m.o.Launch.ReadLoadTest
 	if hook == nil {
-		return m.refuse(errors.New("importing results is not available in this session"))
+		return m.refuse(errors.New("this session does not read files: send the result from your terminal with ssh HOST import CRITERION < FILE, or warroom launch import FILE on the room's machine"))
 	}
 	c := m.selectedCriterion()
 	if c == nil || c.Kind() != config.KindLoadTest {
