@@ -50,6 +50,10 @@ type Ack struct {
 	// started waiting (it got worse since, or fired again) is refused: it
 	// was for the earlier problem.
 	At time.Time
+	// Delivery identifies the message that carried it (a PagerDuty
+	// webhook's event id and X-Webhook-Id): the ACK events record it, so
+	// a replay is known after a restart.
+	Delivery []string
 }
 
 // AckService acknowledges every open, unacknowledged alert of a service.
@@ -63,11 +67,12 @@ type Resolve struct {
 	By      string
 	AlertID string
 	Reason  string
-	// Group resolves every open alert of a group instead (Via and At as
-	// for Ack).
-	Group string
-	Via   string
-	At    time.Time
+	// Group resolves every open alert of a group instead (Via, At and
+	// Delivery as for Ack).
+	Group    string
+	Via      string
+	At       time.Time
+	Delivery []string
 }
 
 // Raise opens a manual alert on a service, for problems no query sees.
@@ -240,7 +245,7 @@ func (c Ack) decide(d *decider) error {
 		n := 0
 		for _, m := range d.s.Members(g) {
 			if !m.Acked() {
-				d.ackVia(c.By, m, c.Via)
+				d.ackVia(c.By, m, c.Via, c.Delivery)
 				n++
 			}
 		}
@@ -274,11 +279,11 @@ func (c Ack) decide(d *decider) error {
 	return nil
 }
 
-func (d *decider) ack(by string, a *Alert) { d.ackVia(by, a, "") }
+func (d *decider) ack(by string, a *Alert) { d.ackVia(by, a, "", nil) }
 
-func (d *decider) ackVia(by string, a *Alert, where string) {
+func (d *decider) ackVia(by string, a *Alert, where string, delivery []string) {
 	d.emit(Event{Kind: KindAck, Actor: by, Service: a.Service, Ref: a.Seq,
-		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, Via: where},
+		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, Via: where, Delivery: delivery},
 		Text:  fmt.Sprintf("%s acked %s %s (%s) after %s%s", by, a.ID, d.e.paneTitle(a), a.Level, Age(d.now.Sub(a.FiredAt)), via(where))})
 }
 
@@ -319,7 +324,8 @@ func (c Resolve) decide(d *decider) error {
 			if r := strings.TrimSpace(c.Reason); r != "" {
 				text += ": " + r
 			}
-			d.resolve(c.By, a, text, time.Time{})
+			d.emit(Event{Kind: KindResolve, Actor: c.By, Service: a.Service, Ref: a.Seq, Text: text,
+				Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, Group: a.Group, Via: c.Via, Delivery: c.Delivery}})
 		}
 		return nil
 	}

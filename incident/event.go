@@ -222,6 +222,9 @@ type AlertInfo struct {
 	// Via is how an imported alert first arrived: poll or webhook; for
 	// an ACK, where the person acked when not in the room (PagerDuty).
 	Via string `json:"via,omitempty"`
+	// Delivery (ACK, RESOLVE from outside the room) identifies the
+	// message that carried it, such as a PagerDuty webhook's event id.
+	Delivery []string `json:"delivery,omitempty"`
 	// Panes (a source alert) are the panes the dead source leaves blank.
 	Panes []string `json:"panes,omitempty"`
 	// Count (ESCALATE) is how many unacked alerts the group holds.

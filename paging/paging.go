@@ -173,6 +173,11 @@ func (p *Pager) Resume() { p.ob.Resume() }
 // its dedup key (none: not this room's).
 func (p *Pager) Groups(dedup string) []string { return p.pl.Groups(dedup) }
 
+// Delivered reports whether a webhook delivery with any of these ids
+// acked or resolved in the room, as the journal records it: the webhook's
+// replay memory across restarts (Webhook.Delivered).
+func (p *Pager) Delivered(ids []string) bool { return p.pl.Delivered(ids) }
+
 // follow wakes the outbox whenever events are committed.
 func (p *Pager) follow(ctx context.Context, sub *incident.Subscription) {
 	for {

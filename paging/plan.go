@@ -102,10 +102,15 @@ type planner struct {
 	alerts  map[string]*pdAlert   // route|dedup
 	byGroup map[string][]*pdAlert // group key → alerts carrying it
 	byDedup map[string][]*pdAlert // dedup key → alerts (one per route)
+	// delivered are the webhook deliveries (event ids, X-Webhook-Ids)
+	// that acked or resolved in the room, with their event's time: the
+	// webhook's replay memory, rebuilt from the journal at each start.
+	delivered map[string]time.Time
 }
 
 func newPlanner(cfg *config.Config) *planner {
-	return &planner{cfg: cfg, st: incident.NewState(), alerts: map[string]*pdAlert{}, byGroup: map[string][]*pdAlert{}, byDedup: map[string][]*pdAlert{}}
+	return &planner{cfg: cfg, st: incident.NewState(), alerts: map[string]*pdAlert{}, byGroup: map[string][]*pdAlert{}, byDedup: map[string][]*pdAlert{},
+		delivered: map[string]time.Time{}}
 }
 
 // RoomID names a room in dedup keys: stable across restarts (it comes
@@ -131,6 +136,7 @@ func (p *planner) plan(je journal.Event, replay bool) []outbox.Row {
 	case incident.KindPage:
 		rows = p.page(ev)
 	case incident.KindAck, incident.KindResolve:
+		p.remember(ev)
 		rows = p.settle(ev)
 	}
 	if replay {
@@ -321,6 +327,38 @@ func (p *planner) forget(a *pdAlert) {
 			p.byGroup[g] = kept
 		}
 	}
+}
+
+// remember notes the deliveries an ACK or RESOLVE came in. Entries older
+// than the webhook's MaxAge go once there are many: the webhook refuses
+// deliveries that old anyway.
+func (p *planner) remember(ev incident.Event) {
+	if ev.Alert == nil || len(ev.Alert.Delivery) == 0 {
+		return
+	}
+	if len(p.delivered) >= maxSeen {
+		for id, at := range p.delivered {
+			if ev.Time.Sub(at) > DefaultMaxAge {
+				delete(p.delivered, id)
+			}
+		}
+	}
+	for _, id := range ev.Alert.Delivery {
+		p.delivered[id] = ev.Time
+	}
+}
+
+// Delivered reports whether any of ids (a webhook delivery's event id and
+// X-Webhook-Id) already acked or resolved something in the room.
+func (p *planner) Delivered(ids []string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := p.delivered[id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Groups are the alert groups the PagerDuty alert with this dedup key

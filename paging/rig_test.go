@@ -134,7 +134,7 @@ func (r *rig) startPager() {
 		r.t.Fatal(err)
 	}
 	r.pager, r.stop = p, stop
-	r.hook = &Webhook{Engine: r.eng, Config: r.cfg, Groups: p.Groups, Clock: r.clk}
+	r.hook = &Webhook{Engine: r.eng, Config: r.cfg, Groups: p.Groups, Delivered: p.Delivered, Clock: r.clk}
 	r.handler.Store(r.hook)
 }
 

@@ -48,7 +48,8 @@ const (
 // Refused and audited (a PAGING event, at most one per reason a minute
 // with a count of the rest; never the secret or the signature): a missing
 // or bad signature (401), a replay (an event id or X-Webhook-Id already
-// processed), an event older than MaxAge or from the future, an
+// processed; the ACK and RESOLVE events record the ids of the delivery
+// that made them, so this holds across restarts), an event older than MaxAge or from the future, an
 // acknowledgement older than the problem it would ack, a PagerDuty user
 // mapped to no one, a person the room does not allow to ack or resolve.
 // Signed deliveries are answered 2xx even when refused: PagerDuty drops a
@@ -64,7 +65,11 @@ type Webhook struct {
 	// Groups maps a dedup key to the alert groups it carries (the
 	// Pager's).
 	Groups func(dedup string) []string
-	Clock  clock.Clock
+	// Delivered reports deliveries that acked or resolved in the room as
+	// the journal records them (the Pager's): with it, a delivery
+	// replayed after a restart is refused too.
+	Delivered func(ids []string) bool
+	Clock     clock.Clock
 	// MaxBody (default DefaultMaxBody) and MaxAge (DefaultMaxAge).
 	MaxBody int64
 	MaxAge  time.Duration
@@ -166,25 +171,25 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := &p.Event
+	ids := []string{"event:" + clip(ev.ID, 200)}
+	if wid := r.Header.Get("X-Webhook-Id"); wid != "" {
+		ids = append(ids, "webhook:"+clip(textsafe.Line(wid), 200))
+	}
 	var act func(by, group string) incident.Command
 	switch ev.EventType {
 	case "incident.acknowledged":
 		act = func(by, group string) incident.Command {
-			return incident.Ack{By: by, Group: group, Via: Via, At: ev.OccurredAt}
+			return incident.Ack{By: by, Group: group, Via: Via, At: ev.OccurredAt, Delivery: ids}
 		}
 	case "incident.resolved":
 		act = func(by, group string) incident.Command {
-			return incident.Resolve{By: by, Group: group, Via: Via, At: ev.OccurredAt}
+			return incident.Resolve{By: by, Group: group, Via: Via, At: ev.OccurredAt, Delivery: ids}
 		}
 	default:
 		reply(w, http.StatusOK, "ignored", "event type "+oneLine(ev.EventType)+" is not used")
 		return
 	}
 	now := h.clock().Now()
-	ids := []string{"event:" + ev.ID}
-	if wid := r.Header.Get("X-Webhook-Id"); wid != "" {
-		ids = append(ids, "webhook:"+wid)
-	}
 	what := fmt.Sprintf("%s of PagerDuty incident #%d %s", strings.TrimPrefix(ev.EventType, "incident."), ev.Data.Number, oneLine(ev.Data.ID))
 	switch {
 	case ev.ID == "":
@@ -262,15 +267,18 @@ func (h *Webhook) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// seenAny reports a delivery processed before: by this process, or (as
+// the journal records it) by an earlier one.
 func (h *Webhook) seenAny(ids []string, now time.Time) bool {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, id := range ids {
 		if _, ok := h.seen[id]; ok {
+			h.mu.Unlock()
 			return true
 		}
 	}
-	return false
+	h.mu.Unlock()
+	return h.Delivered != nil && h.Delivered(ids)
 }
 
 // remember marks deliveries processed; entries older than MaxAge go (the

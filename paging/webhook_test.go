@@ -193,3 +193,57 @@ func TestWebhookAuditsAreBoundedAndBrowsersRefused(t *testing.T) {
 		t.Fatalf("audits %q", r.audits())
 	}
 }
+
+// A delivery that acked in the room is still known after a restart: the
+// ACK events record its ids, and the new process's Pager rebuilds the
+// webhook's replay memory from the journal. Replayed, by event id or by
+// X-Webhook-Id, it is refused and audited.
+func TestWebhookReplayRefusedAfterRestart(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
+	r.advance(61 * time.Second)
+	r.delivered()
+	if !r.pd.Acknowledge(r.pd.Incidents()[0].ID, "PALICE1") {
+		t.Fatal("the phone could not ack")
+	}
+	var delivered pdsim.Delivery
+	waitFor(t, "the ack's delivery", func() bool {
+		for _, d := range r.pd.Deliveries() {
+			if d.EventType == "incident.acknowledged" && d.Status == http.StatusOK {
+				delivered = d
+			}
+		}
+		return delivered.Status != 0
+	})
+	if ack := r.events(incident.KindAck); len(ack) != 1 || len(ack[0].Alert.Delivery) != 2 {
+		t.Fatalf("the ACK records the delivery: %+v", ack)
+	}
+	r.delivered()
+
+	// A new process on the same journal.
+	r.close()
+	r.open()
+	r.startPager()
+	if !r.state().Alerts[a.ID].Acked() {
+		t.Fatal("the ack did not survive the restart")
+	}
+	var other map[string]any
+	json.Unmarshal(delivered.Body, &other) //nolint:errcheck
+	other["event"].(map[string]any)["id"] = "a-new-event-id"
+	renamed, _ := json.Marshal(other)
+	for name, d := range map[string]struct {
+		body []byte
+		hdr  map[string]string
+	}{
+		"the same delivery":         {delivered.Body, map[string]string{"X-Webhook-Id": delivered.ID}},
+		"its event id alone":        {delivered.Body, nil},
+		"its X-Webhook-Id, renamed": {renamed, map[string]string{"X-Webhook-Id": delivered.ID}},
+	} {
+		if code, st := r.post(d.body, pdsim.Sign(d.body, secret), d.hdr); code != http.StatusOK || st != "refused" {
+			t.Fatalf("%s replayed after the restart: %d %s", name, code, st)
+		}
+	}
+	if audits := strings.Join(r.audits(), "\n"); !strings.Contains(audits, "a replayed delivery") {
+		t.Fatalf("no replay audit after the restart:\n%s", audits)
+	}
+}

@@ -330,12 +330,30 @@ func (r *Room) PagerDutyWebhook(logger *slog.Logger) http.Handler {
 	// The alert groups behind a page are the leading Pager's: a standby
 	// answers 503, and PagerDuty delivers the webhook again (to the
 	// leader, behind a load balancer that checks /healthz?role=leader).
+	// One receiver for the process: its replay memory and audit counts
+	// outlive a request.
+	pager := func() *paging.Pager {
+		if l := r.Lead(); l != nil {
+			return l.Pager
+		}
+		return nil
+	}
+	h := &paging.Webhook{Engine: r.Engine, Config: r.Config, Clock: r.Engine.Clock(), Logger: logger,
+		Groups: func(dedup string) []string {
+			if p := pager(); p != nil {
+				return p.Groups(dedup)
+			}
+			return nil
+		},
+		Delivered: func(ids []string) bool {
+			p := pager()
+			return p != nil && p.Delivered(ids)
+		}}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		l := r.Lead()
-		if l == nil || l.Pager == nil {
+		if pager() == nil {
 			http.Error(w, "this warroom process stands by: PagerDuty webhooks go to the room's leader", http.StatusServiceUnavailable)
 			return
 		}
-		(&paging.Webhook{Engine: r.Engine, Config: r.Config, Groups: l.Pager.Groups, Clock: r.Engine.Clock(), Logger: logger}).ServeHTTP(w, req)
+		h.ServeHTTP(w, req)
 	})
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -87,6 +89,37 @@ func TestServePagesAndTakesPagerDutyWebhooks(t *testing.T) {
 	}
 	if !strings.HasPrefix(r.PagingStatus(), "ok") {
 		t.Fatalf("status %q", r.PagingStatus())
+	}
+
+	// One receiver serves every request: a delivery refused once (an
+	// unmapped PagerDuty user) and sent again is known as a replay.
+	body, _ := json.Marshal(map[string]any{"event": map[string]any{
+		"id": "ev-carl", "event_type": "incident.acknowledged", "resource_type": "incident", "occurred_at": time.Now().UTC().Format(time.RFC3339),
+		"agent": map[string]any{"id": "PCARL01", "type": "user_reference", "summary": "Carl"},
+		"data":  map[string]any{"id": "Q1", "type": "incident", "number": 1, "incident_key": pd.Incidents()[0].IncidentKey},
+	}})
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.HTTPAddr()+"/api/pagerduty", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-PagerDuty-Signature", pdsim.Sign(body, "whsec-serve"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	replayed := func() bool {
+		st, sub, _ := r.Engine.Subscribe(context.Background(), 1)
+		r.Engine.Unsubscribe(sub)
+		for _, e := range st.Recent {
+			if e.Kind == incident.KindPaging && strings.Contains(e.Text, "a replayed delivery") {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitFor(t, 5*time.Second, replayed) {
+		t.Fatal("the second delivery was not refused as a replay")
 	}
 
 	// A room that does not page: 404.
