@@ -310,3 +310,49 @@ func firstDiff(a, b string) string {
 	}
 	return fmt.Sprintf("lengths %d and %d lines", len(al), len(bl))
 }
+
+// TestPostgresDiskFull: a database whose disk is full refuses the commit
+// with SQLSTATE 53100 (disk_full, PostgreSQL's errcodes appendix; a
+// trigger raises it here, as the server would on the WAL write): the
+// append fails with ErrDiskFull, nothing is written, the process still
+// leads and its health says what is wrong; once there is room again the
+// log goes on without a gap.
+func TestPostgresDiskFull(t *testing.T) {
+	pg := journaltest.SharedPostgres(t)
+	u := journaltest.PostgresURL(t)
+	j := openPG(t, u, PostgresOptions{Node: "a"})
+	lead(t, j)
+	if err := j.Append(ctx, []Event{ev("NOTE", "before")}); err != nil {
+		t.Fatal(err)
+	}
+	db := journaltest.DBName(u)
+	if err := pg.Exec(db, `CREATE FUNCTION public.full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$;
+		CREATE TRIGGER full_disk BEFORE INSERT ON warroom.events FOR EACH ROW EXECUTE FUNCTION public.full_disk()`); err != nil {
+		t.Fatal(err)
+	}
+	err := j.Append(ctx, []Event{ev("NOTE", "refused")})
+	if !errors.Is(err, ErrDiskFull) || errors.Is(err, ErrNotLeader) {
+		t.Fatalf("append on a full disk: %v", err)
+	}
+	if h := j.Health(); h.State != StorageFailing || !strings.Contains(h.Reason, "disk is full") || h.FailedWrites != 1 {
+		t.Fatalf("health on a full disk: %+v", h)
+	}
+	if _, _, ok := j.Leading(); !ok {
+		t.Fatal("a full disk ended the term")
+	}
+	if err := pg.Exec(db, `DROP TRIGGER full_disk ON warroom.events`); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ctx, []Event{ev("NOTE", "after")}); err != nil {
+		t.Fatal(err)
+	}
+	if h := j.Health(); !h.OK() {
+		t.Fatalf("health once there is room: %+v", h)
+	}
+	var got []string
+	j.Replay(ctx, 0, func(e Event) error { got = append(got, fmt.Sprint(e.Seq, string(e.Body))); return nil })
+	if want := []string{`1{"text":"before"}`, `2{"text":"after"}`}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("log %v, want %v", got, want)
+	}
+}
