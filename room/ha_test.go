@@ -7,6 +7,8 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,7 +147,10 @@ func TestSharedRoomForwardsAndFailsOver(t *testing.T) {
 // keepalives are answered by the proxy). The database ends the silent
 // leader's session after DeadAfter (idle_session_timeout on the leader's
 // connection), and the standby leads within DeadAfter + PollEvery; the
-// cut-off leader notices within DeadAfter and stops its leader work.
+// cut-off leader notices within DeadAfter and stops its leader work: the
+// step it was running is stopped there, and the new leader marks the run
+// interrupted (outcome unknown), as after a crash, without running it
+// again.
 func TestMachineLossFailover(t *testing.T) {
 	ctx := context.Background()
 	url := journaltest.PostgresURL(t)
@@ -157,6 +162,23 @@ func TestMachineLossFailover(t *testing.T) {
 	via := *pu
 	via.Host = proxy.Addr()
 	cfg := haConfig(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	pb := `id: slow
+title: A step that takes its time
+service: api
+description: sleeps
+risk: low
+lock: {name: slow, timeout: 10m}
+steps:
+  - id: sleep
+    read_only: true
+    exec:
+      argv: [/bin/sh, -c, 'echo $$ >> "$PIDFILE"; exec sleep 60']
+      env: {PIDFILE: ` + pidFile + `}
+`
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg.Path), "playbooks", "slow.yaml"), []byte(pb), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const dead, poll = 2 * time.Second, 100 * time.Millisecond
 	open := func(u, node string) *Room {
 		r, err := Open(ctx, Options{Config: cfg, JournalPath: u, Shared: true, NoSources: true,
@@ -173,6 +195,22 @@ func TestMachineLossFailover(t *testing.T) {
 	waitRole(t, b, incident.RoleStandby)
 	if rep := a.Engine.Do(ctx, incident.Note{By: "maya", Text: "before"}); rep.Err != nil {
 		t.Fatal(rep.Err)
+	}
+	run, err := a.Lead().Runner.Request(ctx, "ola", "slow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			fmt.Sscan(string(b), &pid)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the step never started")
+		}
+	}
+	if err := b.Engine.WaitApplied(ctx, a.Engine.Applied()); err != nil {
+		t.Fatal(err)
 	}
 	cut := time.Now()
 	proxy.Blackhole()
@@ -194,8 +232,25 @@ func TestMachineLossFailover(t *testing.T) {
 	if bLed > dead+poll+time.Second || aLeft > dead+time.Second {
 		t.Fatalf("slower than DeadAfter allows: led after %v, stepped down after %v", bLed, aLeft)
 	}
-	if rep := b.Engine.Do(ctx, incident.Note{By: "maya", Text: "after"}); rep.Err != nil || rep.Seq != a.Engine.Applied()+1 {
-		t.Fatalf("b after the takeover: %+v (a had #%d)", rep, a.Engine.Applied())
+	waitRole(t, b, incident.RoleLeader)
+	st, err := b.Lead().Runner.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := st.Runs[run.ID]; r == nil || r.State != incident.RunInterrupted {
+		t.Fatalf("the run on the new leader: %+v", r)
+	}
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("the step outlived its leader's term")
+		}
+	}
+	if b, _ := os.ReadFile(pidFile); strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("the step ran again: %q", b)
+	}
+	if rep := b.Engine.Do(ctx, incident.Note{By: "maya", Text: "after"}); rep.Err != nil || rep.Seq != st.LastSeq+1 {
+		t.Fatalf("b after the takeover: %+v (the log was at #%d)", rep, st.LastSeq)
 	}
 }
 
