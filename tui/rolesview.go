@@ -60,25 +60,49 @@ func (m *Model) connected(handle string) string {
 
 func (m *Model) renderRoles(w, h int) []string {
 	s := m.sty
-	lw := max(w*48/100, 30)
-	rw := w - lw - 1
 	slots := m.slots()
-
-	left := newBlock(lw)
-	head := s.Bold.S("Roles") + s.Muted.S(" · enter assign · u unassign · o offer command")
-	if m.rosterF.active() {
-		head = s.Bold.S("Roles") + s.Muted.S(" · filter ") + s.Key.S(m.rosterF.q) + s.Muted.S(" · esc clears")
-	}
-	left.add(head)
-	vis := h - 2
-	ids := slotIDs(slots)
-	sel := m.roleCur.at(ids)
-	top := m.roleCur.view(ids, vis)
-	labW := 8
+	// The slots' pane is as wide as its longest label and holder need
+	// (labels are whole at 80 columns), leaving the roster at least 30.
+	labW, holdW := 8, len("— unassigned")
 	for _, sl := range slots {
 		labW = max(labW, width(sl.label(m)))
+		holdW = max(holdW, min(width(m.st.Roles.Holder(sl.role, sl.service))+len(" (you)"), 16))
 	}
-	labW = min(labW, lw/2)
+	lw := clamp(1+labW+1+holdW, max(w*48/100, 30), max(w-31, 30))
+	rw := w - lw - 1
+
+	left := newBlock(lw)
+	head := []seg{{s.Bold.S("Roles"), 100}, {s.Muted.S("· enter assign · u unassign · o offer command"), 10}}
+	if m.rosterF.active() {
+		head = []seg{{s.Bold.S("Roles"), 100}, {s.Muted.S("· filter ") + s.Key.S(m.rosterF.q), 90}, {s.Muted.S("· esc clears"), 10}}
+	}
+	left.add(bar(head, " ", lw))
+	ids := slotIDs(slots)
+	sel := m.roleCur.at(ids)
+	// What the selected slot allows this person to do.
+	foot := ""
+	if sel >= 0 {
+		sl := slots[sel]
+		act := roles.ActAssign
+		if sl.role == roles.Commander {
+			act = roles.ActOfferCommand
+		}
+		if err := m.check(act, sl.service); err != nil {
+			foot = s.Disabled.S("✗ " + reasonOf(err))
+		} else if sl.role == roles.Commander {
+			foot = s.Muted.S("enter/o offers command; it changes hands when accepted")
+		} else {
+			foot = s.Muted.S("enter assigns " + sl.label(m) + " · u unassigns it")
+		}
+	}
+	// The footer wraps (a refusal's reason is the point of it).
+	footLines := wrapLines(foot, lw, 2)
+	if len(footLines) == 0 {
+		footLines = []string{""}
+	}
+	vis := h - 1 - len(footLines)
+	top := m.roleCur.view(ids, vis)
+	labW = min(labW, max(lw-2-holdW, lw/2))
 	label := func(sl slot) string {
 		if l := sl.label(m); width(l) <= labW || sl.service == "" {
 			return l
@@ -109,24 +133,10 @@ func (m *Model) renderRoles(w, h int) []string {
 	if len(slots) == 0 {
 		left.add(" " + s.Muted.S("no role matches the filter"))
 	}
-	lines := left.render(h - 1)
-	// What the selected slot allows this person to do.
-	foot := ""
-	if sel >= 0 {
-		sl := slots[sel]
-		act := roles.ActAssign
-		if sl.role == roles.Commander {
-			act = roles.ActOfferCommand
-		}
-		if err := m.check(act, sl.service); err != nil {
-			foot = s.Disabled.S("✗ " + reasonOf(err))
-		} else if sl.role == roles.Commander {
-			foot = s.Muted.S("enter/o offers command; it changes hands when accepted")
-		} else {
-			foot = s.Muted.S("enter assigns " + sl.label(m) + " · u unassigns it")
-		}
+	lines := left.render(h - len(footLines))
+	for _, l := range footLines {
+		lines = append(lines, fit(l, lw))
 	}
-	lines = append(lines, fit(foot, lw))
 
 	right := newBlock(rw)
 	var people []roles.Person
@@ -169,7 +179,16 @@ func (m *Model) renderRoles(w, h int) []string {
 		if nw > 0 {
 			name = s.Muted.S(fit(p.Name, nw)) + " "
 		}
-		right.add(me + s.Bold.S(fit(p.Handle, hw)) + " " + on + " " + name + role)
+		// Roles wrap under themselves rather than being cut.
+		lead := me + s.Bold.S(fit(p.Handle, hw)) + " " + on + " " + name
+		pad := strings.Repeat(" ", width(lead))
+		for i, l := range wrapLines(role, max(rw-width(lead), 8), 3) {
+			if i == 0 {
+				right.add(lead + l)
+			} else {
+				right.add(pad + l)
+			}
+		}
 	}
 	return hjoin(s.Subtle.S("│"), lines, right.render(h))
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strconv"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -18,6 +19,9 @@ type timeline struct {
 	kind      incident.Kind
 	important bool
 	text      filter // `/`: words in the event's text, actor or kind
+	// lineRow is the row shown on each line of the list as last drawn
+	// (-1: none), for mouse clicks: a long text takes two lines.
+	lineRow []int
 }
 
 // timelineRows are the indexes into State.Recent that pass the filters,
@@ -223,20 +227,16 @@ func (m *Model) renderTimeline(w, h int) []string {
 	}
 	sel := m.tlSel(rows)
 	top := scrollTo(sel, m.tl.top, vis, len(rows))
-	if m.tl.follow {
-		top = max(len(rows)-vis, 0)
-	}
-	m.tl.top = top
 	dated := m.crossedMidnight()
 	tfmt, tw := "15:04:05", 8
 	if dated {
 		tfmt, tw = "Jan 02 15:04:05", 15
 	}
-	const seqW, kindW = 6, 9
-	svcW := 4
-	actW := 0
-	for i := top; i < len(rows) && i < top+vis; i++ {
+	const kindW = 9
+	seqW, svcW, actW := 3, 4, 0
+	for i := max(top-vis, 0); i < len(rows) && i < top+2*vis; i++ {
 		e := &m.st.Recent[rows[i]]
+		seqW = max(seqW, 1+len(itoa(int(e.Seq))))
 		svcW = max(svcW, width(e.Service))
 		actW = max(actW, width(e.Actor))
 	}
@@ -245,11 +245,60 @@ func (m *Model) renderTimeline(w, h int) []string {
 	// say who wrote them.
 	showActor := w >= 110
 	actW = min(max(actW, 5), 12)
-	// Newest at the bottom: a short list sits on the bottom edge.
-	for n := len(rows) - top; n < vis; n++ {
-		b.add("")
+	fixed := 2 + seqW + 1 + tw + 1 + kindW + 1 + svcW + 1
+	if showActor {
+		fixed += actW + 1
 	}
-	for i := top; i < len(rows) && i < top+vis; i++ {
+	textW := max(w-fixed, 4)
+	// A text longer than its column wraps to a second line under it
+	// before anything is cut (enter shows the rest).
+	wrapped := map[int][]string{}
+	text := func(i int) []string {
+		if l, ok := wrapped[i]; ok {
+			return l
+		}
+		e := &m.st.Recent[rows[i]]
+		t := eventText(e)
+		if showActor {
+			t = textsafe.Line(e.Text)
+		}
+		l := wrapLines(t, textW, 2)
+		wrapped[i] = l
+		return l
+	}
+	// The window: the selected row in view, and no room left below the
+	// newest row (newest at the bottom).
+	used := 0
+	for i := sel; i >= top && i >= 0; i-- {
+		used += len(text(i))
+	}
+	for top < sel && used > vis {
+		used -= len(text(top))
+		top++
+	}
+	tail := 0
+	minTop := len(rows)
+	for n := len(rows) - 1; n >= 0 && tail+len(text(n)) <= vis; n-- {
+		tail += len(text(n))
+		minTop = n
+	}
+	top = max(min(top, minTop), 0)
+	m.tl.top = top
+	var out [][]string
+	lines := 0
+	for i := top; i < len(rows) && lines+len(text(i)) <= vis; i++ {
+		out = append(out, text(i))
+		lines += len(text(i))
+	}
+	// Newest at the bottom: a short list sits on the bottom edge.
+	m.tl.lineRow = m.tl.lineRow[:0]
+	for n := lines; n < vis; n++ {
+		b.add("")
+		m.tl.lineRow = append(m.tl.lineRow, -1)
+	}
+	pad := strings.Repeat(" ", fixed)
+	for k, tl := range out {
+		i := top + k
 		e := &m.st.Recent[rows[i]]
 		star := " "
 		if m.st.Important[e.Seq] {
@@ -262,23 +311,27 @@ func (m *Model) renderTimeline(w, h int) []string {
 		if e.Service != "" {
 			svcName = e.Service
 		}
-		fixed := 2 + seqW + 1 + tw + 1 + kindW + 1 + svcW + 1
 		line := " " + star + fit(s.Muted.S("#"+itoa(int(e.Seq))), seqW) + " " +
 			s.Muted.S(fit(e.Time.In(m.loc).Format(tfmt), tw)) + " " +
 			m.kindPaint(e).S(fit(string(e.Kind), kindW)) + " " +
 			s.Text.S(fit(svcName, svcW)) + " "
-		text := textsafe.Line(e.Text)
 		if showActor {
 			line += s.Muted.S(fit(e.Actor, actW)) + " "
-			fixed += actW + 1
-		} else {
-			text = eventText(e)
 		}
-		line += s.Text.S(trunc(text, max(w-fixed, 4)))
+		line += s.Text.S(tl[0])
 		if i == sel {
 			line = s.selectLine(line, w)
 		}
 		b.add(line)
+		m.tl.lineRow = append(m.tl.lineRow, i)
+		for _, more := range tl[1:] {
+			l := pad + s.Text.S(more)
+			if i == sel {
+				l = s.selectMore(l, w)
+			}
+			b.add(l)
+			m.tl.lineRow = append(m.tl.lineRow, i)
+		}
 	}
 	return b.render(h)
 }

@@ -428,9 +428,11 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 		}
 	case viewTimeline:
 		rows := m.timelineRows()
-		if i := m.tl.top + y - 1; y >= 1 && i < len(rows) {
-			m.tl.cur.set(m.timelineIDs(rows), i)
-			m.tl.follow = i == len(rows)-1
+		if y >= 1 && y-1 < len(m.tl.lineRow) {
+			if i := m.tl.lineRow[y-1]; i >= 0 && i < len(rows) {
+				m.tl.cur.set(m.timelineIDs(rows), i)
+				m.tl.follow = i == len(rows)-1
+			}
 		}
 	case viewRoles:
 		ids := slotIDs(m.slots())
