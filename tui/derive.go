@@ -176,6 +176,12 @@ func threshold(p *config.Pane, v sev) (label string, t *float64) {
 // that is not current always says so: STALE and NO DATA never show an old
 // number as if it were now.
 func (m *Model) paneValue(pv *paneView) (string, string) {
+	return m.paneValueAt(pv, true)
+}
+
+// paneValueAt is paneValue; without at, an old value ("last 97%") leaves
+// out when it was seen, for a place too narrow for both.
+func (m *Model) paneValueAt(pv *paneView, at bool) (string, string) {
 	p := pv.cfg
 	var s string
 	switch pp := pv.pane; {
@@ -185,7 +191,7 @@ func (m *Model) paneValue(pv *paneView) (string, string) {
 		return "no series", ""
 	case pp != nil && pp.HasData && (pv.stale || pp.NoData):
 		s = "last " + incident.FormatValue(pp.Value, p.Unit)
-		if n := len(pp.Series); n > 0 {
+		if n := len(pp.Series); n > 0 && at {
 			s += " at " + pp.Series[n-1].T.In(m.loc).Format("15:04:05")
 		}
 	case pp != nil && pp.HasData:

@@ -144,10 +144,20 @@ func (m *Model) chartBox(pv *paneView, w, h int) []string {
 	case width(title) <= room:
 		foot = s.Muted.S(thr)
 	default:
+		// The bottom border holds the value and the threshold; an old
+		// value leaves out its time, then itself, before the threshold
+		// is cut.
 		title = " " + s.Bold.S(pv.title) + " "
-		foot = vp.S(val)
+		short, _ := m.paneValueAt(pv, false)
+		foot = vp.S(short)
 		if thr != "" {
-			foot += " " + s.Muted.S(thr)
+			for _, f := range []string{vp.S(val) + " " + s.Muted.S(thr), vp.S(short) + " " + s.Muted.S(thr), s.Muted.S(thr)} {
+				if foot = f; width(f) <= w-6 {
+					break
+				}
+			}
+		} else if width(vp.S(val)) <= w-6 {
+			foot = vp.S(val)
 		}
 	}
 	cw, ch := w-4, h-2

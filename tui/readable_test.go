@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/warroom/warroom/incident"
 )
 
@@ -158,4 +160,36 @@ func TestCopyTakesTheFullRecord(t *testing.T) {
 		t.Fatalf("clipboard %q", got)
 	}
 	wantToast(t, m, "copied")
+}
+
+// TestOldValueNeverCutsTheThreshold: a chart too narrow for an old value,
+// its time and the threshold leaves out the time, then the value, and
+// never cuts the threshold (a STALE pane at 80 columns did).
+func TestOldValueNeverCutsTheThreshold(t *testing.T) {
+	f := newFakeEngine()
+	at := tNow.Add(-2 * time.Minute).UTC()
+	f.st.ApplySamples([]incident.Sample{{Service: "cloudflare", Pane: "edge_5xx", Time: at, Value: 97}}, at)
+	f.st.ApplySamples([]incident.Sample{{Service: "cloudflare", Pane: "edge_5xx", Time: tNow.UTC(), NoData: true}}, tNow.UTC())
+	m := newTestModel(t, f, "rosa", 200, 60)
+	svc := m.cfg.Service("cloudflare")
+	pv := derivePane(m.cfg, m.st, svc, &svc.Panes[1], m.now, nil)
+	val, thr := m.paneValue(&pv)
+	if thr == "" {
+		t.Fatal("the pane has no threshold to check")
+	}
+	sawShort := false
+	for w := width(thr) + 6; w <= 70; w++ {
+		box := m.chartBox(&pv, w, 8)
+		borders := ansi.Strip(box[0] + "\n" + box[len(box)-1])
+		if !strings.Contains(borders, thr) || strings.Contains(ansi.Strip(box[len(box)-1]), "…") {
+			t.Fatalf("width %d: the borders cut %q:\n%s", w, thr, borders)
+		}
+		all := ansi.Strip(strings.Join(box, "\n"))
+		if !strings.Contains(all, val) {
+			sawShort = true
+		}
+	}
+	if !sawShort {
+		t.Fatal("no width was narrow enough to check")
+	}
 }
