@@ -77,6 +77,9 @@ type ControlReply struct {
 	Done    bool          `json:"done,omitempty"`
 	Waiting *WaitApproval `json:"waiting,omitempty"`
 	Room    *RoomSummary  `json:"room,omitempty"`
+	// DryRun (op "run") is the request's dry run as Plan.Text shows it,
+	// sent before the run is requested.
+	DryRun string `json:"dry_run,omitempty"`
 	// Seq is the last event an accepted "do" committed (0: it needed
 	// none).
 	Seq int64 `json:"seq,omitempty"`
@@ -306,7 +309,7 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 		_ = st
 		var h *Handle
 		if req.Op == "run" {
-			h, err = r.Request(ctx, req.By, req.Playbook, req.Params)
+			h, err = r.RequestShown(ctx, req.By, req.Playbook, req.Params, func(p *Plan) { send(ControlReply{DryRun: p.Text()}) })
 		} else {
 			h, err = r.Resolve(ctx, req.By, req.Run, incident.ResolveChoice(req.Choice), req.Reason)
 		}

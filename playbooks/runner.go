@@ -180,6 +180,19 @@ func (r *Runner) Request(ctx context.Context, by, playbook string, raw map[strin
 	return r.RequestPlanned(ctx, by, playbook, raw, nil, "")
 }
 
+// RequestShown dry-runs the request (read-only requests only), hands the
+// plan to show before anything is requested, so that the requester sees
+// what the run would change (old → new) as the dashboard shows it, and
+// requests the run with that plan for the approvers.
+func (r *Runner) RequestShown(ctx context.Context, by, playbook string, raw map[string]string, show func(*Plan)) (*Handle, error) {
+	p, err := r.DryRun(ctx, playbook, raw)
+	if err != nil {
+		return nil, err
+	}
+	show(p)
+	return r.RequestPlanned(ctx, by, playbook, raw, p.RunPlan(), p.Hash)
+}
+
 // RequestPlanned is Request with the dry run the requester saw (plan, for
 // parameters with hash planHash; ignored if that is not this request's).
 func (r *Runner) RequestPlanned(ctx context.Context, by, playbook string, raw map[string]string, plan *incident.RunPlan, planHash string) (*Handle, error) {

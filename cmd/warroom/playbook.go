@@ -422,7 +422,9 @@ func pbRunCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run NAME",
 		Short: "Run a playbook (approval rules apply)",
-		Long: `run requests a run as --as, waits for its approval if the playbook needs one
+		Long: `run first shows the run's dry run (the read-only requests only, and what the
+run would change, old → new, as the dashboard shows it), then requests a run as
+--as, waits for its approval if the playbook needs one
 (another person with an approver role approves it with 'warroom playbook
 approve' from another terminal, or from the dashboard), then executes it,
 printing each committed event and each line of step output. Interrupting it
@@ -464,7 +466,7 @@ goes through that process. Exit codes: 0 succeeded, 1 bad parameters or files,
 				return runRemote(cmd, cfgPath, journalPath, playbooks.ControlRequest{Op: "run", By: by, Playbook: pb.ID, Params: raw}, by)
 			}
 			defer rm.close()
-			h, err := rm.r.Request(context.Background(), by, pb.ID, raw)
+			h, err := rm.r.RequestShown(context.Background(), by, pb.ID, raw, func(p *playbooks.Plan) { rm.println(textsafe.Text(p.Text())) })
 			if err != nil {
 				return playbookErr(cmd, err)
 			}
@@ -515,6 +517,8 @@ func runRemote(cmd *cobra.Command, cfgPath, journalPath string, req playbooks.Co
 	out := cmd.OutOrStdout()
 	last, err := cl.Do(cmd.Context(), req, func(rep playbooks.ControlReply) {
 		switch {
+		case rep.DryRun != "":
+			fmt.Fprint(out, textsafe.Text(rep.DryRun)+"\n")
 		case rep.Event != "":
 			fmt.Fprintln(out, textsafe.Line(rep.Event))
 		case rep.Output != nil:

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPlaybookRunShowsItsDryRun: `warroom playbook run` shows the
+// requester what the run would change (old → new), as the dashboard's
+// confirmation does, before the run's events: whether this process owns
+// the journal or another one does.
+func TestPlaybookRunShowsItsDryRun(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			io.WriteString(w, `{"mode":"challenge"}`)
+			return
+		}
+		io.Copy(w, r.Body)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The CLI playbook without its approval: the run goes at once.
+	pb := strings.NewReplacer("approval:\n  approvers: [commander]\n  expires: 10m\n", "", "risk: high", "risk: low").Replace(fmt.Sprintf(cliPlaybook, srv.URL))
+	if err := os.WriteFile(filepath.Join(dir, "playbooks", "waf-mode.yaml"), []byte(pb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "warroom.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cliRoom), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check := func(name, out string) {
+		t.Helper()
+		dry := strings.Index(out, "DRY RUN of waf-mode")
+		change := strings.Index(out, "change: mode challenge → block")
+		run := strings.Index(out, " RUN cloudflare")
+		if dry < 0 || change < 0 || run < 0 || !(dry < change && change < run) {
+			t.Fatalf("%s: the dry run (old → new) is not shown before the run:\n%s", name, out)
+		}
+	}
+	code, out, errs := runCLI("playbook", "run", "waf-mode", "--param", "mode=block", "--as", "cleo", "-c", cfgPath, "--journal", filepath.Join(dir, "own.db"))
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errs)
+	}
+	check("this process's room", out)
+
+	journal := filepath.Join(dir, "served.db")
+	r := openCLIRoom(t, cfgPath, journal)
+	t.Cleanup(func() { r.Close() })
+	code, out, errs = runCLI("playbook", "run", "waf-mode", "--param", "mode=block", "--as", "cleo", "-c", cfgPath, "--journal", journal)
+	if code != 0 {
+		t.Fatalf("run through the serving process: exit %d\n%s%s", code, out, errs)
+	}
+	check("another process's room", out)
+}
