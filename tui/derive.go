@@ -38,6 +38,23 @@ type serviceView struct {
 	quiet     int  // open alerts shown for information only
 }
 
+// headAlert is the alert that explains the service's badge when no pane
+// does: a CRIT imported from Datadog or Prometheus on a service whose
+// panes are OK. It leads the service's cell, before any pane.
+func (sv *serviceView) headAlert() *incident.Alert {
+	best := sevOK
+	if len(sv.panes) > 0 {
+		best = sv.panes[sv.head].sev
+	}
+	var out *incident.Alert
+	for _, a := range sv.open {
+		if v := sevOf(a.Level); v > best && !a.Quiet() {
+			best, out = v, a
+		}
+	}
+	return out
+}
+
 // staleAfter is the engine's watchdog for the pane's source.
 func staleAfter(c *config.Config, p *config.Pane) time.Duration {
 	return incident.StaleAfter(c.Source(p.Source))

@@ -246,6 +246,14 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 	}
 	shown := 0
 	var hiddenRuns []string
+	// An alert that outranks every pane is the headline.
+	lead := sv.headAlert()
+	if lead != nil {
+		for _, l := range m.alertText(lead, cw, 2) {
+			b.add(l)
+		}
+		k = (ch - len(b.lines) - 1 - len(runs)) / max(np, 1) - 1
+	}
 	if k >= 2 {
 		b.add(m.ackLine(sv, cw))
 		hiddenRuns = m.runLines(b, runs, ch)
@@ -295,7 +303,7 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 			shown++
 		}
 	}
-	hidden := m.alertLines(b, sv, ch)
+	hidden := m.alertLines(b, sv, ch, lead)
 	var foot []string
 	if len(hiddenRuns) > 0 {
 		foot = append(foot, "▶ "+strings.Join(hiddenRuns, " "))
@@ -477,40 +485,47 @@ func (m *Model) ackLine(sv *serviceView, w int) string {
 
 // alertLines fills leftover lines with the service's open alerts, each
 // whole (wrapped) or not at all; it returns how many did not fit.
-func (m *Model) alertLines(b *block, sv *serviceView, h int) int {
-	s := m.sty
+func (m *Model) alertLines(b *block, sv *serviceView, h int, lead *incident.Alert) int {
 	for i, a := range sv.open {
-		if a.Quiet() {
-			text := "• " + a.ID + " " + textsafe.Line(a.Text) + " · " + strings.ToLower(quietLabel(a))
-			lines := wrapLines(text, b.w-2, 0)
-			if len(lines) > h-len(b.lines) {
-				return len(sv.open) - i
-			}
-			for j, l := range lines {
-				if j > 0 {
-					l = "  " + l
-				}
-				b.add(s.Muted.S(l))
-			}
-			continue
+		if a == lead {
+			continue // the cell's headline already
 		}
+		lines := m.alertText(a, b.w, 0)
+		if len(lines) > h-len(b.lines) {
+			return len(sv.open) - i
+		}
+		for _, l := range lines {
+			b.add(l)
+		}
+	}
+	return 0
+}
+
+// alertText is an open alert as a cell lists it, wrapped to w (at most
+// maxLines, 0: all): "• A12 datadog: Lambda throttles (crit) · 3m00s ·
+// unacked", muted when it is for information only.
+func (m *Model) alertText(a *incident.Alert, w, maxLines int) []string {
+	s := m.sty
+	paint := s.Level[sevOf(a.Level)]
+	text := "• " + a.ID + " " + textsafe.Line(a.Text) + " · "
+	if a.Quiet() {
+		paint = s.Muted
+		text += strings.ToLower(quietLabel(a))
+	} else {
 		state := "unacked"
 		if a.Acked() {
 			state = "acked by " + a.AckedBy
 		}
-		text := "• " + a.ID + " " + textsafe.Line(a.Text) + " · " + incident.Age(m.now.Sub(a.FiredAt)) + " · " + state
-		lines := wrapLines(text, b.w-2, 0)
-		if len(lines) > h-len(b.lines) {
-			return len(sv.open) - i
-		}
-		for j, l := range lines {
-			if j > 0 {
-				l = "  " + l
-			}
-			b.add(s.Level[sevOf(a.Level)].S(l))
-		}
+		text += incident.Age(m.now.Sub(a.FiredAt)) + " · " + state
 	}
-	return 0
+	lines := wrapLines(text, w-2, maxLines)
+	for j, l := range lines {
+		if j > 0 {
+			l = "  " + l
+		}
+		lines[j] = paint.S(l)
+	}
+	return lines
 }
 
 func minMax(vals []float64) (float64, float64) {
