@@ -252,7 +252,7 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 		for _, l := range m.alertText(lead, cw, 2) {
 			b.add(l)
 		}
-		k = (ch - len(b.lines) - 1 - len(runs)) / max(np, 1) - 1
+		k = (ch-len(b.lines)-1-len(runs))/max(np, 1) - 1
 	}
 	if k >= 2 {
 		b.add(m.ackLine(sv, cw))
