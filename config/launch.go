@@ -57,6 +57,93 @@ type Criterion struct {
 	// MaxAge is how long evidence stays valid (default: preflight 1h,
 	// others for good); older evidence lapses and the criterion is red.
 	MaxAge Duration `yaml:"max_age"`
+	// Expect (load-test criteria) draws the imported result on panes
+	// after T-0 as their expected curve, beside the captured baseline:
+	// what the load test said the launch would look like.
+	Expect []Expect `yaml:"expect"`
+}
+
+// Expect is one pane a load-test result is drawn on: a line at one of
+// the result's numbers, or a band between two.
+type Expect struct {
+	Pane string   `yaml:"pane"` // service/pane
+	Line string   `yaml:"line"` // a load metric: p95, rps, error_rate, …
+	Band []string `yaml:"band"` // two load metrics, low then high: [p50, p99]
+	// Scale converts the result's number (seconds, req/s, a fraction) to
+	// the pane's unit; default from the unit (s 1, ms 1000, % 100, /min 60).
+	Scale *float64 `yaml:"scale"`
+}
+
+// Metrics are the load metrics the entry draws: one for a line, two for a
+// band.
+func (e Expect) Metrics() []string {
+	if e.Line != "" {
+		return []string{e.Line}
+	}
+	return e.Band
+}
+
+// ScaleFor is the entry's factor from the result's base unit to a pane
+// of this unit: scale when given, else ExpectScale's (validation makes
+// sure one of them is known).
+func (e Expect) ScaleFor(unit string) float64 {
+	if e.Scale != nil {
+		return *e.Scale
+	}
+	ms := e.Metrics()
+	if len(ms) == 0 {
+		return 1
+	}
+	f, ok := ExpectScale(ms[0], unit)
+	if !ok {
+		return 1
+	}
+	return f
+}
+
+// loadClass is what a load metric measures: a band's two ends measure
+// the same.
+func loadClass(m string) string {
+	switch m {
+	case "error_rate", "rps", "requests":
+		return m
+	}
+	return "latency"
+}
+
+// ExpectScale is the factor from a load metric's base unit (seconds,
+// requests per second, a fraction) to a pane's unit, for the units
+// panes commonly use; ok is false for a unit it does not know.
+func ExpectScale(metric, unit string) (float64, bool) {
+	u := strings.ToLower(strings.TrimSpace(unit))
+	switch metric {
+	case "error_rate":
+		switch u {
+		case "%", "percent":
+			return 100, true
+		case "", "ratio", "fraction":
+			return 1, true
+		}
+	case "rps":
+		switch u {
+		case "/s", "req/s", "rps", "requests/s":
+			return 1, true
+		case "/min", "req/min", "rpm":
+			return 60, true
+		}
+	case "requests":
+		return 1, true
+	default: // latencies
+		switch u {
+		case "s", "sec", "seconds":
+			return 1, true
+		case "ms":
+			return 1000, true
+		case "µs", "us":
+			return 1e6, true
+		}
+	}
+	return 0, false
 }
 
 // BaselineWindow is where, relative to T-0, the baseline is taken.
@@ -373,6 +460,7 @@ func (v *validator) launch(handles []string) {
 	}
 	seen := map[string]string{}
 	var ids []string
+	expected := map[string]bool{} // panes with an expected curve
 	for i, c := range l.Criteria {
 		p := fmt.Sprintf("launch.criteria[%d]", i)
 		if v.id(p+".id", c.ID, "criterion id", seen) {
@@ -433,6 +521,12 @@ func (v *validator) launch(handles []string) {
 		case KindSignOff:
 			v.ref(p+".sign_off", c.SignOff, handles)
 		}
+		if c.Kind() != KindLoadTest && v.has(p+".expect") {
+			v.atKey(p+".expect", "expect applies to load_test criteria", "it draws an imported result on panes")
+		}
+		if c.Kind() == KindLoadTest {
+			v.expects(p, c.Expect, expected)
+		}
 		if c.Kind() != KindPane {
 			for _, f := range []string{"for", "from"} {
 				if v.has(p + "." + f) {
@@ -474,6 +568,88 @@ func (v *validator) launch(handles []string) {
 			v.at("launch.baseline.to", fmt.Sprintf("the window ends (%s) before it starts (%s)", b.To, b.From), "e.g. from: -1h, to: 0")
 		}
 	}
+}
+
+// expects checks a load-test criterion's expect entries.
+// seen holds the panes expected so far in the plan: one curve per pane.
+func (v *validator) expects(p string, es []Expect, seen map[string]bool) {
+	for i, e := range es {
+		ep := fmt.Sprintf("%s.expect[%d]", p, i)
+		pane := v.paneRef(ep+".pane", e.Pane)
+		if pane != nil && seen[e.Pane] {
+			v.at(ep+".pane", "the pane is already expected by an entry above", "one expected curve per pane")
+		}
+		seen[e.Pane] = true
+		switch {
+		case e.Line == "" && e.Band == nil:
+			v.at(ep, "draw a line or a band", "line: p95, or band: [p50, p99]")
+			continue
+		case e.Line != "" && e.Band != nil:
+			v.at(ep, "draw a line or a band, not both", "line: p95, or band: [p50, p99]")
+			continue
+		case e.Band != nil && len(e.Band) != 2:
+			v.at(ep+".band", "a band is two metrics, low then high", "e.g. band: [p50, p99]")
+			continue
+		}
+		if e.Band != nil && loadClass(e.Band[0]) != loadClass(e.Band[1]) {
+			v.at(ep+".band", "a band's two ends measure different things", "two latencies (e.g. [p50, p99]), or one metric as a line")
+			continue
+		}
+		field := ep + ".line"
+		if e.Band != nil {
+			field = ep + ".band"
+		}
+		ok := true
+		for j, m := range e.Metrics() {
+			if !slices.Contains(LoadMetrics, m) {
+				f := field
+				if e.Band != nil {
+					f = fmt.Sprintf("%s[%d]", field, j)
+				}
+				v.at(f, "unknown load-test metric "+quoteShort(m), suggest(m, LoadMetrics, "one of"))
+				ok = false
+			}
+		}
+		switch {
+		case e.Scale != nil && (*e.Scale <= 0 || math.IsInf(*e.Scale, 0) || math.IsNaN(*e.Scale)):
+			v.at(ep+".scale", "must be a positive number", "the factor from the result's unit to the pane's, e.g. 1000 for ms")
+		case e.Scale == nil && ok && pane != nil:
+			for _, m := range e.Metrics() {
+				if _, known := ExpectScale(m, pane.Unit); !known {
+					v.at(ep+".scale", fmt.Sprintf("the pane's unit %s is not one warroom converts %s to", quoteShort(pane.Unit), m),
+						"give scale: the factor from the result's unit (seconds, req/s, a fraction) to the pane's")
+					break
+				}
+			}
+		}
+	}
+}
+
+// paneRef checks a "service/pane" reference and returns the pane.
+func (v *validator) paneRef(path, ref string) *Pane {
+	svcID, paneID, ok := strings.Cut(ref, "/")
+	if !ok || svcID == "" || paneID == "" {
+		v.at(path, quoteShort(ref)+" is not service/pane", "e.g. tokens/p95")
+		return nil
+	}
+	svc := v.c.Service(svcID)
+	if svc == nil {
+		var sids []string
+		for _, s := range v.c.Services {
+			sids = append(sids, s.ID)
+		}
+		v.at(path, "no service "+quoteShort(svcID), suggest(svcID, sids, "services"))
+		return nil
+	}
+	var pids []string
+	for i := range svc.Panes {
+		if svc.Panes[i].ID == paneID {
+			return &svc.Panes[i]
+		}
+		pids = append(pids, svc.Panes[i].ID)
+	}
+	v.at(path, fmt.Sprintf("service %s has no pane %s", svcID, quoteShort(paneID)), suggest(paneID, pids, "its panes"))
+	return nil
 }
 
 // applyLaunchDefaults fills the launch plan's defaults.
