@@ -256,6 +256,20 @@ func (c *Config) Service(id string) *Service {
 	return nil
 }
 
+// Pane returns a service's pane, or nil.
+func (c *Config) Pane(service, pane string) *Pane {
+	svc := c.Service(service)
+	if svc == nil {
+		return nil
+	}
+	for i := range svc.Panes {
+		if svc.Panes[i].ID == pane {
+			return &svc.Panes[i]
+		}
+	}
+	return nil
+}
+
 // Source returns the source with the given id, or nil.
 func (c *Config) Source(id string) *Source {
 	for i := range c.Sources {

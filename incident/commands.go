@@ -520,7 +520,7 @@ func (c MarkImportant) decide(d *decider) error {
 }
 
 func roomInfo(c *config.Config) *RoomInfo {
-	r := &RoomInfo{Timezone: c.Incident.Timezone, Launch: c.Incident.Launch, Simulated: c.Incident.Simulated, Drill: c.Incident.Drill, Plan: planInfo(c.Launch),
+	r := &RoomInfo{Timezone: c.Incident.Timezone, Launch: c.Incident.Launch, Simulated: c.Incident.Simulated, Drill: c.Incident.Drill, Plan: planInfo(c),
 		EscalateBackup: c.Escalation.Backup.D().Seconds(), EscalateCommander: c.Escalation.Commander.D().Seconds()}
 	for _, l := range SeverityLevels {
 		n := c.Incident.Severities.Name(l)

@@ -129,6 +129,85 @@ type PlanCriterion struct {
 	Title string `json:"title"`
 	Kind  string `json:"kind"`
 	What  string `json:"what,omitempty"` // the condition, thresholds or signer
+	// Expect (load-test criteria) are the panes its result is drawn on
+	// after T-0 as their expected curve.
+	Expect []PlanExpect `json:"expect,omitempty"`
+}
+
+// PlanExpect is one pane a load-test result is drawn on: a line at one
+// of the result's metrics or a band between two, times Scale (from the
+// result's base unit to the pane's, resolved when the room is declared).
+type PlanExpect struct {
+	Service string   `json:"service"`
+	Pane    string   `json:"pane"`
+	Metrics []string `json:"metrics"` // one: a line; two: a band, low then high
+	Scale   float64  `json:"scale"`
+}
+
+// Expected is a pane's expected curve: the latest result imported for a
+// load-test criterion that expects the pane, in the pane's unit.
+type Expected struct {
+	Criterion string
+	Metrics   []string // one: a line; two: a band
+	// Lo and Hi are the curve's values (equal for a line); Missing names
+	// metrics the result does not have: then nothing is drawn.
+	Lo, Hi  float64
+	Missing []string
+	// The result: its tool, file, event and whether it met the thresholds.
+	Tool, File string
+	Seq        int64
+	Pass       bool
+}
+
+// Drawable reports whether the curve has its values.
+func (x Expected) Drawable() bool { return len(x.Missing) == 0 }
+
+// Source names the result: "k6 summary.json #42".
+func (x Expected) Source() string {
+	src := x.Tool
+	if x.File != "" {
+		src += " " + x.File
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s #%d", src, x.Seq))
+}
+
+// Label names the curve in a legend: "k6 summary.json #42 p50–p99".
+func (x Expected) Label() string { return x.Source() + " " + strings.Join(x.Metrics, "–") }
+
+// Expected is the pane's expected curve from the room's plan and the
+// latest load-test result of the criterion that expects it (false when no
+// criterion expects the pane or no result has arrived). It reads the
+// journal alone: the plan as declared, the results as imported.
+func (s *State) Expected(service, pane string) (Expected, bool) {
+	if s == nil || s.Room == nil || s.Room.Plan == nil || s.Launch == nil {
+		return Expected{}, false
+	}
+	for _, pc := range s.Room.Plan.Criteria {
+		for _, pe := range pc.Expect {
+			if pe.Service != service || pe.Pane != pane {
+				continue
+			}
+			r := s.Launch.Criterion(pc.ID).Result
+			if r == nil {
+				return Expected{}, false
+			}
+			x := Expected{Criterion: pc.ID, Metrics: pe.Metrics, Tool: r.Tool, File: r.File, Seq: r.Seq, Pass: r.Pass}
+			var vals []float64
+			for _, m := range pe.Metrics {
+				v, ok := r.Metrics[m]
+				if !ok {
+					x.Missing = append(x.Missing, m)
+					continue
+				}
+				vals = append(vals, v*pe.Scale)
+			}
+			if x.Drawable() && len(vals) > 0 {
+				x.Lo, x.Hi = slices.Min(vals), slices.Max(vals)
+			}
+			return x, true
+		}
+	}
+	return Expected{}, false
 }
 
 // PlanCheckpoint is one checkpoint of PlanInfo.
@@ -151,9 +230,10 @@ func (p *PlanInfo) SignOffFrom(by, text string) SignOff {
 }
 
 // PlanOf is the launch plan as a room records it (nil without one).
-func PlanOf(l *config.Launch) *PlanInfo { return planInfo(l) }
+func PlanOf(cfg *config.Config) *PlanInfo { return planInfo(cfg) }
 
-func planInfo(l *config.Launch) *PlanInfo {
+func planInfo(cfg *config.Config) *PlanInfo {
+	l := cfg.Launch
 	if l == nil {
 		return nil
 	}
@@ -165,6 +245,14 @@ func planInfo(l *config.Launch) *PlanInfo {
 			pc.What = c.Pane + " for " + c.For.String()
 		case config.KindLoadTest:
 			pc.What = strings.Join(c.LoadTest, ", ")
+			for _, e := range c.Expect {
+				svc, pane, _ := strings.Cut(e.Pane, "/")
+				unit := ""
+				if p := cfg.Pane(svc, pane); p != nil {
+					unit = p.Unit
+				}
+				pc.Expect = append(pc.Expect, PlanExpect{Service: svc, Pane: pane, Metrics: e.Metrics(), Scale: e.ScaleFor(unit)})
+			}
 		case config.KindSignOff:
 			pc.What = "signed off by " + c.SignOff
 		}
@@ -202,6 +290,18 @@ type CriterionState struct {
 	Seq      int64
 	// Since is when it last turned green or red.
 	Since time.Time
+	// Result is the latest load-test result imported for it; a lapse
+	// does not take it away (it is still what the load test said).
+	Result *LoadResult
+}
+
+// LoadResult is an imported load-test result as its EVIDENCE event
+// recorded it.
+type LoadResult struct {
+	Tool, File string
+	Metrics    map[string]float64 // base units, by config.LoadMetrics name
+	Pass       bool
+	Seq        int64
 }
 
 // Decided is a recorded decision.
@@ -308,6 +408,9 @@ func (s *State) applyLaunch(e Event) {
 			c.Since = e.Time
 		}
 		c.Green, c.Evidence, c.By, c.At, c.Seq = ev.Pass, *ev, e.Actor, e.Time, e.Seq
+		if ev.Kind == string(config.KindLoadTest) && !ev.Lapsed && len(ev.Metrics) > 0 {
+			c.Result = &LoadResult{Tool: ev.Tool, File: ev.File, Metrics: ev.Metrics, Pass: ev.Pass, Seq: e.Seq}
+		}
 	case KindCheck:
 		if e.Check != nil {
 			l.Check = &CheckRun{CheckInfo: *e.Check, By: e.Actor, At: e.Time, Seq: e.Seq}

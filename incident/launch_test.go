@@ -2,6 +2,8 @@ package incident
 
 import (
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +203,64 @@ func TestCheckpointsRecordTheirCriteriaAndReplay(t *testing.T) {
 	after := h2.state().Launch
 	if !after.Criterion("load").Green || len(after.Checkpoints) != len(before.Checkpoints) {
 		t.Fatalf("the board is a fold of the journal: %+v", after)
+	}
+}
+
+// TestExpectedCurveFromTheLatestResult: a load-test criterion that
+// expects panes gives each the latest imported result, scaled to the
+// pane's unit, from the journal alone; a metric the result lacks draws
+// nothing and says which.
+func TestExpectedCurveFromTheLatestResult(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.db")
+	cfg := launchConfig()
+	cfg.Launch.Criteria[0].Expect = []config.Expect{
+		{Pane: "tokens/p95", Band: []string{"p50", "p99"}},
+		{Pane: "history/rps", Line: "rps", Scale: new(0.5)}, // one of two providers
+	}
+	h := openHarness(t, path, cfg)
+	if _, ok := h.state().Expected("tokens", "p95"); ok {
+		t.Fatal("no result yet: no expected curve")
+	}
+	if _, ok := h.state().Expected("tokens", "errors"); ok {
+		t.Fatal("a pane no criterion expects has no curve")
+	}
+	// A failing result is still what the load test said: drawn.
+	r := h.ok(SubmitEvidence{By: "alice", Criterion: "load", Tool: "k6", File: "peak.json",
+		Metrics: map[string]float64{"p50": 0.12, "p95": 0.42, "p99": 0.61, "error_rate": 0.002, "rps": 31000}})
+	x, ok := h.state().Expected("tokens", "p95")
+	if !ok || !x.Drawable() || x.Lo != 0.12 || x.Hi != 0.61 || x.Pass || x.Seq != r.Events[0].Seq || x.Criterion != "load" {
+		t.Fatalf("tokens/p95 band: %+v", x)
+	}
+	if want := "k6 peak.json #" + strconv.FormatInt(x.Seq, 10) + " p50–p99"; x.Label() != want {
+		t.Fatalf("label %q, want %q", x.Label(), want)
+	}
+	if x, _ := h.state().Expected("history", "rps"); x.Lo != 15500 || x.Hi != 15500 {
+		t.Fatalf("history/rps line at half the result's rps: %+v", x)
+	}
+	board := strings.Join(h.state().LaunchBoard(cfg, t0), "\n")
+	for _, want := range []string{
+		"expected on tokens/p95 p50–p99: 120ms – 610ms from k6 peak.json #" + strconv.FormatInt(x.Seq, 10) + " (drawn after T-0)",
+		"expected on history/rps rps: 15.5K req/s from k6 peak.json #",
+	} {
+		if !strings.Contains(board, want) {
+			t.Errorf("the board (launch status) lacks %q:\n%s", want, board)
+		}
+	}
+	// The next result replaces it; one without p99 cannot draw the band.
+	h.ok(SubmitEvidence{By: "alice", Criterion: "load", Tool: "vegeta", File: "v.json",
+		Metrics: map[string]float64{"p50": 0.1, "p95": 0.2, "error_rate": 0, "rps": 40000}})
+	x, _ = h.state().Expected("tokens", "p95")
+	if x.Drawable() || !slices.Equal(x.Missing, []string{"p99"}) || x.Tool != "vegeta" {
+		t.Fatalf("a result without p99: %+v", x)
+	}
+	// The plan and the results are in the journal: the curves replay.
+	h.ok(SubmitEvidence{By: "alice", Criterion: "load", Tool: "vegeta", File: "v2.json",
+		Metrics: map[string]float64{"p50": 0.1, "p95": 0.2, "p99": 0.25, "error_rate": 0, "rps": 40000}})
+	before, _ := h.state().Expected("tokens", "p95")
+	h.close()
+	h2 := openHarness(t, path, launchConfig()) // the file lost expect: the room keeps what it declared
+	after, ok := h2.state().Expected("tokens", "p95")
+	if !ok || after.Lo != 0.1 || after.Hi != 0.25 || after.Seq != before.Seq || !after.Pass {
+		t.Fatalf("replayed curve %+v, before %+v", after, before)
 	}
 }

@@ -71,6 +71,25 @@ func (s *State) LaunchBoard(cfg *config.Config, now time.Time) []string {
 			by = fmt.Sprintf(" (%s at %s, #%d)", cs.By, cs.At.In(loc).Format("15:04:05"), cs.Seq)
 		}
 		add("  %-5s %-*s %s%s", state, idW, c.ID, ev, by)
+		for _, e := range c.Expect {
+			svc, pane, _ := strings.Cut(e.Pane, "/")
+			what := "waiting for a result"
+			if x, ok := s.Expected(svc, pane); ok {
+				unit := ""
+				if p := cfg.Pane(svc, pane); p != nil {
+					unit = p.Unit
+				}
+				switch {
+				case !x.Drawable():
+					what = x.Source() + " has no " + strings.Join(x.Missing, ", ")
+				case x.Lo == x.Hi:
+					what = FormatValue(x.Lo, unit) + " from " + x.Source()
+				default:
+					what = FormatValue(x.Lo, unit) + " – " + FormatValue(x.Hi, unit) + " from " + x.Source()
+				}
+			}
+			add("  %-5s %-*s expected on %s %s: %s (drawn after T-0)", "", idW, "", e.Pane, strings.Join(e.Metrics(), "–"), what)
+		}
 	}
 	return out
 }

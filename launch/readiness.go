@@ -30,8 +30,11 @@ type Record struct {
 	Evidence  []RecordEvidence        `json:"evidence"`
 	SignOffs  []RecordEvidence        `json:"sign_offs"`
 	Baselines []incident.BaselineInfo `json:"baselines,omitempty"`
-	Journal   string                  `json:"journal"`
-	LastSeq   int64                   `json:"last_seq"`
+	// Expected are the load-test results the plan draws on panes after
+	// T-0, with the values drawn.
+	Expected []RecordExpected `json:"expected,omitempty"`
+	Journal  string           `json:"journal"`
+	LastSeq  int64            `json:"last_seq"`
 }
 
 // RecordCriterion is one criterion as the record shows it.
@@ -46,6 +49,20 @@ type RecordCriterion struct {
 	By       string    `json:"by,omitempty"`
 	At       time.Time `json:"at,omitzero"`
 	Seq      int64     `json:"seq,omitempty"`
+}
+
+// RecordExpected is a pane's expected curve: what the latest result of a
+// load-test criterion says the pane should show (Lo = Hi for a line).
+type RecordExpected struct {
+	Pane      string   `json:"pane"` // service/pane
+	Criterion string   `json:"criterion"`
+	Metrics   []string `json:"metrics"`
+	Unit      string   `json:"unit,omitempty"`
+	Lo        *float64 `json:"lo,omitempty"` // nil: no result, or one without the metrics
+	Hi        *float64 `json:"hi,omitempty"`
+	Result    string   `json:"result,omitempty"` // k6 peak.json #42
+	Seq       int64    `json:"seq,omitempty"`
+	Missing   []string `json:"missing,omitempty"` // metrics the result lacks
 }
 
 // RecordDecision is a decision with its signer.
@@ -138,6 +155,24 @@ func ReadRecord(ctx context.Context, r journal.Reader) (*Record, error) {
 					rec.Baselines = append(rec.Baselines, b)
 				}
 			}
+		}
+	}
+	units := map[string]string{}
+	for _, svc := range st.Room.Services {
+		for _, p := range svc.Panes {
+			units[incident.PaneKey(svc.ID, p.ID)] = p.Unit
+		}
+	}
+	for _, pc := range st.Room.Plan.Criteria {
+		for _, pe := range pc.Expect {
+			re := RecordExpected{Pane: pe.Service + "/" + pe.Pane, Criterion: pc.ID, Metrics: pe.Metrics, Unit: units[incident.PaneKey(pe.Service, pe.Pane)]}
+			if x, ok := st.Expected(pe.Service, pe.Pane); ok {
+				re.Result, re.Seq, re.Missing = x.Source(), x.Seq, x.Missing
+				if x.Drawable() {
+					re.Lo, re.Hi = &x.Lo, &x.Hi
+				}
+			}
+			rec.Expected = append(rec.Expected, re)
 		}
 	}
 	return rec, nil
@@ -234,6 +269,29 @@ func (r *Record) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n## Baselines\n\n| pane | n | p5 | p50 | p95 | max |\n| --- | --- | --- | --- | --- | --- |\n")
 		for _, p := range r.Baselines {
 			fmt.Fprintf(&b, "| %s/%s | %d | %.4g | %.4g | %.4g | %.4g |\n", t(p.Service), t(p.Pane), p.N, p.P5, p.P50, p.P95, p.Max)
+		}
+	}
+	if len(r.Expected) > 0 {
+		b.WriteString("\n## Expected curves\n\nLoad-test results drawn on panes after T-0.\n\n| pane | drawn | expected | from |\n| --- | --- | --- | --- |\n")
+		for _, x := range r.Expected {
+			drawn := "line at " + x.Metrics[0]
+			if len(x.Metrics) == 2 {
+				drawn = "band " + x.Metrics[0] + "–" + x.Metrics[1]
+			}
+			val := "no result imported"
+			switch {
+			case x.Lo != nil && *x.Lo == *x.Hi:
+				val = incident.FormatValue(*x.Lo, x.Unit)
+			case x.Lo != nil:
+				val = incident.FormatValue(*x.Lo, x.Unit) + " – " + incident.FormatValue(*x.Hi, x.Unit)
+			case len(x.Missing) > 0:
+				val = "the result has no " + strings.Join(x.Missing, ", ")
+			}
+			from := x.Criterion
+			if x.Result != "" {
+				from = x.Result + " (" + x.Criterion + ")"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t(x.Pane), drawn, t(val), t(from))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

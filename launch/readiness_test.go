@@ -19,13 +19,15 @@ func TestReadinessRecord(t *testing.T) {
 	launch := t0.Add(time.Hour)
 	cfg := &config.Config{
 		Incident: config.Incident{Name: "JUP airdrop", Launch: &launch},
-		Services: []config.Service{{ID: "aws", Owner: "ada"}},
-		Roster:   []config.Person{{Handle: "rosa"}, {Handle: "ada"}},
-		Roles:    config.Roles{Commander: "rosa"},
+		Services: []config.Service{{ID: "aws", Owner: "ada", Panes: []config.Pane{
+			{ID: "lat", Unit: "ms"}, {ID: "rps", Unit: "req/s"}, {ID: "tail", Unit: "s"}}}},
+		Roster: []config.Person{{Handle: "rosa"}, {Handle: "ada"}},
+		Roles:  config.Roles{Commander: "rosa"},
 		Launch: &config.Launch{
 			Checkpoints: []config.Checkpoint{{At: config.Offset(-50 * time.Minute), Name: "go/no-go", Criteria: []string{"load", "nat"}}},
 			Criteria: []config.Criterion{
-				{ID: "load", Title: "Load test", LoadTest: []string{"p95 < 500ms"}},
+				{ID: "load", Title: "Load test", LoadTest: []string{"p95 < 500ms"}, Expect: []config.Expect{
+					{Pane: "aws/lat", Band: []string{"p50", "p95"}}, {Pane: "aws/rps", Line: "rps"}, {Pane: "aws/tail", Line: "p99"}}},
 				{ID: "nat", Title: "NAT capacity", SignOff: "ada"},
 			},
 		},
@@ -47,7 +49,7 @@ func TestReadinessRecord(t *testing.T) {
 			t.Fatalf("%T: %v", c, r.Err)
 		}
 	}
-	do(incident.SubmitEvidence{By: "ada", Criterion: "load", Tool: "k6", File: "peak.json", Metrics: map[string]float64{"p95": 0.2}})
+	do(incident.SubmitEvidence{By: "ada", Criterion: "load", Tool: "k6", File: "peak.json", Metrics: map[string]float64{"p50": 0.12, "p95": 0.2, "rps": 31000}})
 	do(incident.SignOff{By: "ada", Criterion: "nat", Note: "8 IPs attached | 440K ports"})
 	for range 11 * 60 {
 		// The engine sets its heartbeat again before it handles one: once
@@ -92,13 +94,17 @@ func TestReadinessRecord(t *testing.T) {
 		`nat: ada signed off: 8 IPs attached \| 440K ports`,
 		"- T-50m go/no-go at 2024-01-31 17:10:00Z",
 		"✓ rosa: preflight by rosa: 3 checks passed",
+		"## Expected curves",
+		"| aws/lat | band p50–p95 | 120ms – 200ms | k6 peak.json #2 (load) |",
+		"| aws/rps | line at rps | 31K req/s | k6 peak.json #2 (load) |",
+		"| aws/tail | line at p99 | the result has no p99 | k6 peak.json #2 (load) |",
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, md.String())
 		}
 	}
 	var js bytes.Buffer
-	if err := rec.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"decision": "go"`) {
+	if err := rec.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"decision": "go"`) || !strings.Contains(js.String(), `"hi": 200`) {
 		t.Errorf("json: %v\n%s", err, js.String())
 	}
 }

@@ -442,7 +442,7 @@ func (s *Server) command(sess ssh.Session, by string, cmd []string) int {
 	case "ack":
 		c = incident.Ack{By: by, AlertID: cmd[1]}
 	case "signoff":
-		c = incident.PlanOf(s.r.Engine.Config().Launch).SignOffFrom(by, strings.Join(cmd[1:], " "))
+		c = incident.PlanOf(s.r.Engine.Config()).SignOffFrom(by, strings.Join(cmd[1:], " "))
 	case "import":
 		// The result comes on standard input: a CI job elsewhere runs
 		// ssh HOST import load-test < summary.json with its own key.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"math"
 	"strings"
 )
@@ -49,6 +50,7 @@ type hline struct {
 	v     float64
 	label string
 	p     paint
+	dash  rune // '┈' when zero (a threshold)
 }
 
 // brailleChart draws vals (last 2*w of them, one per dot column,
@@ -60,7 +62,8 @@ func brailleChart(vals []float64, w, h int, lines []hline, data paint) ([]string
 }
 
 // band is a range drawn shaded behind a chart's data: a pane's baseline
-// (p5 to p95 of the window before T-0).
+// (p5 to p95 of the window before T-0). An expected curve is drawn as
+// lines instead, so that the two can be told apart where they overlap.
 type band struct {
 	lo, hi float64
 	p      paint
@@ -210,7 +213,7 @@ func brailleChartBand(vals []float64, w, h int, lines []hline, data paint, bd *b
 			case m != 0:
 				ch, class = rune(0x2800+int(m)), 1
 			case li >= 0:
-				ch, class = '┈', 2
+				ch, class = cmp.Or(lines[li].dash, '┈'), 2
 			case r >= bandTop && r <= bandBot:
 				ch, class = '░', 3
 			default:

@@ -188,13 +188,25 @@ func (m *Model) chartBox(pv *paneView, w, h int) []string {
 			content = append(content, m.paneSpark(pv, cw))
 			break
 		}
-		var band []float64
-		if b := m.baselineBand(pv); b != nil {
-			band = b[:]
+		legend := m.chartLegend(pv, cw)
+		if rows >= 4 && legend != "" {
+			rows--
+		} else {
+			legend = ""
 		}
-		content = append(content, m.charts.get(m.chartKeyFor(pv, 3, plotW, rows, 2*plotW, true, band...), func() []string { return m.drawDetailChart(pv, plotW, rows, yl) })...)
+		var extra []float64 // what else the chart draws, for its key
+		if b := m.baselineBand(pv); b != nil {
+			extra = append(extra, b[:]...)
+		}
+		if x := m.expectedCurve(pv); x != nil && x.Drawable() {
+			extra = append(extra, x.Lo, x.Hi)
+		}
+		content = append(content, m.charts.get(m.chartKeyFor(pv, 3, plotW, rows, 2*plotW, true, extra...), func() []string { return m.drawDetailChart(pv, plotW, rows, yl) })...)
 		if axis {
 			content = append(content, m.timeAxis(pv, plotW, yl))
+		}
+		if legend != "" {
+			content = append(content, legend)
 		}
 		if pv.stale {
 			content = append(content, s.Level[sevStale].S("STALE: "+textsafe.Line(nameOr(pv.why, "no recent answer"))))
@@ -213,6 +225,13 @@ func (m *Model) drawDetailChart(pv *paneView, plotW, rows, yl int) []string {
 	{
 		var lines []hline
 		p := pv.cfg
+		// The expected curve first: a threshold on the same row wins.
+		if x := m.expectedCurve(pv); x != nil && x.Drawable() {
+			lines = append(lines, hline{v: x.Hi, label: "exp " + x.Metrics[len(x.Metrics)-1], p: s.Accent, dash: '╌'})
+			if x.Lo != x.Hi {
+				lines = append(lines, hline{v: x.Lo, label: "exp " + x.Metrics[0], p: s.Accent, dash: '╌'})
+			}
+		}
 		if p.Warn != nil {
 			lines = append(lines, hline{v: *p.Warn, label: "warn " + incident.FormatValue(*p.Warn, p.Unit), p: s.ThresholdWarn})
 		}

@@ -191,8 +191,8 @@ func TestGoldenBaselineBand(t *testing.T) {
 	f.clk = clock.NewFake(after)
 	m := newTestModel(t, f, "tomas", 120, 40)
 	press(m, "1", "enter")
-	if !strings.Contains(plainView(m), "░") {
-		t.Fatalf("no band on the detail view:\n%s", plainView(m))
+	if !strings.Contains(plainView(m), "░░░") || !strings.Contains(plainView(m), "⠤ live  ░ baseline p5–p95 09:00–10:00") {
+		t.Fatalf("no band, or no legend naming it, on the detail view:\n%s", plainView(m))
 	}
 	if os.Getenv("TUI_SHOW") != "" {
 		fmt.Println(plainView(m))
@@ -204,6 +204,55 @@ func TestGoldenBaselineBand(t *testing.T) {
 	press(m, "1", "enter")
 	if strings.Contains(plainView(m), "░") {
 		t.Fatal("a band before T-0")
+	}
+}
+
+// TestGoldenExpectedCurve: after T-0 the detail chart draws the load
+// test's result as the expected curve (dashed, p50 to p95 here) beside
+// the baseline band and the live series, and a legend under the chart
+// tells the three apart, naming the result's tool, file and event.
+func TestGoldenExpectedCurve(t *testing.T) {
+	// At 80×24 a detail chart has two rows: too few for a legend.
+	for _, sz := range []struct{ w, h int }{{100, 30}, {120, 40}} {
+		t.Run(fmt.Sprintf("expected_%dx%d", sz.w, sz.h), func(t *testing.T) {
+			f := launchFixture()
+			f.cfg.Launch.Criteria[0].Expect = []config.Expect{{Pane: "tokens/p95", Band: []string{"p50", "p95"}}}
+			f.st.Room.Plan = incident.PlanOf(f.cfg)
+			after := tLaunch.Add(5 * time.Minute)
+			b := &stateBuilder{st: f.st, cfg: f.cfg}
+			b.emit(tLaunch.Add(-30*time.Minute), incident.Event{Kind: incident.KindEvidence, Actor: "tomas", Text: "load-test is green",
+				Evidence: &incident.EvidenceInfo{Criterion: "load-test", Kind: "load_test", Pass: true, Tool: "k6", File: "peak-30k.json",
+					Summary: "k6 result peak-30k.json meets 3 threshold(s)", Metrics: map[string]float64{"p50": 0.31, "p95": 0.403, "rps": 30800, "error_rate": 0.0001}}})
+			seq := f.st.LastSeq
+			b.emit(tLaunch, incident.Event{Kind: incident.KindBaseline, Actor: "warroom", Text: "baselines of 1 panes captured",
+				Baselines: &incident.BaselinesInfo{From: tLaunch.Add(-time.Hour).UTC(), To: tLaunch.UTC(), Panes: []incident.BaselineInfo{
+					{Service: "tokens", Pane: "p95", N: 240, Min: 0.14, P5: 0.15, P25: 0.16, P50: 0.17, P75: 0.18, P95: 0.2, Max: 0.22, Mean: 0.17}}}})
+			b.series("tokens", "p95", after, 40, 15*time.Second, ramp(0.18, 0.9))
+			f.clk = clock.NewFake(after)
+			m := newTestModel(t, f, "tomas", sz.w, sz.h)
+			press(m, "1", "enter")
+			v := plainView(m)
+			if os.Getenv("TUI_SHOW") != "" {
+				fmt.Println(v)
+			}
+			wants := []string{"⠤ live", "░ baseline", fmt.Sprintf("╌ expected k6 peak-30k.json #%d p50–p95", seq)}
+			if sz.h >= 40 { // tall enough for the band and both lines to show
+				wants = append(wants, "░░░", "╌╌╌", "exp p50", "exp p95")
+			}
+			for _, want := range wants {
+				if !strings.Contains(v, want) {
+					t.Errorf("the detail view lacks %q:\n%s", want, v)
+				}
+			}
+			golden.RequireEqual(t, asciiView(m))
+			// Before T-0 there is no curve and no legend.
+			f.clk = clock.NewFake(tBoard)
+			m = newTestModel(t, f, "tomas", sz.w, sz.h)
+			press(m, "1", "enter")
+			if v := plainView(m); strings.Contains(v, "╌") || strings.Contains(v, "expected") {
+				t.Fatalf("an expected curve before T-0:\n%s", v)
+			}
+		})
 	}
 }
 

@@ -268,6 +268,25 @@ func (m *Model) renderLaunch(w, h int) []string {
 		}
 		b.add(s.Muted.S(bl))
 	}
+	// Expected curves: load-test results drawn on panes after T-0.
+	if m.st.Room != nil && m.st.Room.Plan != nil {
+		for _, pc := range m.st.Room.Plan.Criteria {
+			if len(pc.Expect) == 0 || b.full(h) {
+				continue
+			}
+			var panes []string
+			for _, pe := range pc.Expect {
+				panes = append(panes, pe.Service+"/"+pe.Pane+" "+strings.Join(pe.Metrics, "–"))
+			}
+			line := " Expected: " + strings.Join(panes, ", ") + " from " + pc.ID + "'s result, drawn after T-0"
+			if x, ok := m.st.Expected(pc.Expect[0].Service, pc.Expect[0].Pane); ok {
+				line = " Expected: " + strings.Join(panes, ", ") + " from " + x.Source() + ", drawn after T-0"
+			} else {
+				line += " once one is imported"
+			}
+			b.add(s.Muted.S(fit(textsafe.Line(line), w)))
+		}
+	}
 	return b.render(h)
 }
 
@@ -286,6 +305,65 @@ func (m *Model) baselineBand(pv *paneView) *[2]float64 {
 		return nil
 	}
 	return &[2]float64{b.P5, b.P95}
+}
+
+// expectedCurve is the pane's expected curve (a load-test result the
+// plan draws on it) from T-0 on, like the baseline; it may lack values
+// (the result has no such metric): the legend says so.
+func (m *Model) expectedCurve(pv *paneView) *incident.Expected {
+	if pv.pane == nil || m.st == nil {
+		return nil
+	}
+	x, ok := m.st.Expected(pv.pane.Service, pv.pane.ID)
+	if !ok {
+		return nil
+	}
+	if t0, ok := m.st.T0(m.cfg); !ok || m.now.Before(t0) {
+		return nil
+	}
+	return &x
+}
+
+// chartLegend tells apart what a detail chart draws: the live series,
+// the baseline band and the expected curve. It is empty when the chart
+// draws the live series alone.
+func (m *Model) chartLegend(pv *paneView, w int) string {
+	s := m.sty
+	bl, x := m.baselineBand(pv), m.expectedCurve(pv)
+	if bl == nil && x == nil {
+		return ""
+	}
+	// The longest form that fits: the baseline's window goes first, then
+	// its percentiles, then the result's tool and file.
+	for form := 0; form < 4; form++ {
+		parts := []string{m.sparkPaint(pv).S("⠤ live")}
+		if bl != nil {
+			b := "░ baseline"
+			if form < 2 {
+				b += " p5–p95"
+			}
+			if form < 1 {
+				b += " " + m.st.Launch.BaselineFrom.In(m.loc).Format("15:04") + "–" + m.st.Launch.BaselineTo.In(m.loc).Format("15:04")
+			}
+			parts = append(parts, s.Subtle.S(b))
+		}
+		if x != nil {
+			e := "╌ expected " + textsafe.Line(x.Label())
+			if form == 3 {
+				e = fmt.Sprintf("╌ expected #%d %s", x.Seq, strings.Join(x.Metrics, "–"))
+			}
+			if !x.Drawable() {
+				e += ": the result has no " + strings.Join(x.Missing, ", ")
+			}
+			parts = append(parts, s.Accent.S(e))
+		}
+		for _, sep := range []string{"  ", " "} {
+			if l := strings.Join(parts, sep); width(l) <= w || form == 3 && sep == " " {
+				return fit(l, w)
+			}
+		}
+	}
+	return ""
 }
 
 // awaiting says what evidence a criterion waits for.

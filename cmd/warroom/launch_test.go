@@ -39,6 +39,8 @@ launch:
   criteria:
     - id: load-test
       load_test: [p95 < 500ms, error_rate < 1%%]
+      expect:
+        - {pane: tokens/p95, band: [p50, p95]}
     - id: nat-sign-off
       sign_off: ada
 `
@@ -101,6 +103,10 @@ func TestLaunchCommandsReachTheRunningRoom(t *testing.T) {
 	if !green("load-test") {
 		t.Fatal("a passing result left load-test red")
 	}
+	// Its numbers are the pane's expected curve after T-0.
+	if code, out, _ := do("status"); code != 0 || !strings.Contains(out, "expected on tokens/p95 p50–p95: 161ms – 403ms from k6 k6-summary-pass.json #") {
+		t.Fatalf("status shows no expected curve: exit %d\n%s", code, out)
+	}
 	// A file that is no result is bad input; nothing reaches the room.
 	if code, _, errs := do("import", cfgPath, "--as", "tomas"); code != 1 || !strings.Contains(errs, "not a k6 --summary-export file or a vegeta JSON report") {
 		t.Fatalf("import of the war-room file: exit %d %s", code, errs)
@@ -162,6 +168,11 @@ func TestLaunchCommandsReachTheRunningRoom(t *testing.T) {
 	// Someone not on the roster, and a journal no room serves.
 	if code, _, errs := do("signoff", "--as", "mallory"); code != 2 || !strings.Contains(errs, "not on the roster") {
 		t.Fatalf("signoff as mallory: exit %d %s", code, errs)
+	}
+	// The readiness record lists the expected curve with its values.
+	code, out, errs = runCLI("export", "--readiness", "--journal", journal, "--format", "md")
+	if code != 0 || !strings.Contains(out, "| tokens/p95 | band p50–p95 | 161ms – 403ms | k6 k6-summary-pass.json #") {
+		t.Fatalf("export --readiness: exit %d\n%s%s", code, out, errs)
 	}
 	code, _, errs = runCLI("launch", "status", "--journal", filepath.Join(dir, "other.db"))
 	if code != 3 || !strings.Contains(errs, "other.db.sock") {
