@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,10 +11,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/room"
+	"github.com/warroom/warroom/server"
 )
 
 func newRunCmd() *cobra.Command {
-	var cfg, as, journalPath string
+	var cfg, as, journalPath, statusAddr, statusURL string
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -28,21 +30,32 @@ commander's console). A handle that is not on the roster is refused.
 A new CRIT on your service, a page to you, an approval waiting for you and
 command offered to you ring the terminal's bell and send a desktop
 notification (OSC 9, or OSC 777 in rxvt and foot); --quiet or notify: false
-in your roster entry turns that off.`,
-		Example: `  warroom run -c warroom.yaml --as maya`,
-		Args:    args(cobra.NoArgs),
+in your roster entry turns that off.
+
+With --status ADDR it also serves the room's public status page there, as
+serve --status does: one HTML page without scripts or cookies, /index.json
+and /history.atom, showing only what was published.`,
+		Example: `  warroom run -c warroom.yaml --as maya
+  warroom run -c warroom.yaml --status 127.0.0.1:8090`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWarRoom(cmd, cfg, as, cmd.Flags().Changed("as"), journalPath, quiet, cmd.ErrOrStderr())
+			return runWarRoom(cmd, cfg, as, cmd.Flags().Changed("as"), journalPath, quiet, cmd.ErrOrStderr(),
+				server.Options{StatusAddr: statusAddr, StatusURL: statusURL})
 		},
 	}
 	configFlag(cmd, &cfg)
 	cmd.Flags().StringVar(&as, "as", "", "your roster handle (default: $USER if on the roster, else the commander)")
 	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal: a file, or a postgres:// room nobody serves (default: the file's journal:, else warroom.db)")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "no bell or desktop notification when something waits for you")
+	cmd.Flags().StringVar(&statusAddr, "status", "", "serve the public status page on this address (default: not served)")
+	cmd.Flags().StringVar(&statusURL, "status-url", "", "the status page's public URL, for its feed and JSON links (default: the request's host)")
 	return cmd
 }
 
-func runWarRoom(cmd *cobra.Command, cfgPath, as string, asSet bool, journalFlag string, quiet bool, stderr io.Writer) error {
+// runWarRoom runs the room and this terminal's dashboard; status, when
+// its StatusAddr is set, also serves the public status page (the server
+// of serve with only that listener).
+func runWarRoom(cmd *cobra.Command, cfgPath, as string, asSet bool, journalFlag string, quiet bool, stderr io.Writer, status server.Options) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -70,7 +83,27 @@ func runWarRoom(cmd *cobra.Command, cfgPath, as string, asSet bool, journalFlag 
 		}
 		return runtimeErr(err)
 	}
-	err = runDashboard(ctx, r, handle, dashboard{quiet: quiet, undoFirstFrame: undo})
+	var page *server.Server
+	d := dashboard{quiet: quiet, undoFirstFrame: undo}
+	if status.StatusAddr != "" {
+		status.SSHAddr, status.HTTPAddr = "-", "-"
+		if page, err = server.New(r, status); err == nil {
+			err = page.Start(ctx)
+		}
+		if err != nil {
+			undo()
+			_ = r.Close()
+			return runtimeErr(err)
+		}
+		// The Comms view names it.
+		d.statusURL = cmp.Or(status.StatusURL, "http://"+page.StatusAddr()+"/")
+	}
+	err = runDashboard(ctx, r, handle, d)
+	if page != nil {
+		if cerr := page.Close(); err == nil && cerr != nil {
+			err = runtimeErr(cerr)
+		}
+	}
 	if cerr := r.Close(); err == nil && cerr != nil {
 		err = runtimeErr(cerr)
 	}
