@@ -195,7 +195,7 @@ func (d *decider) sourceAlerts() {
 			if !r.staleSince.IsZero() {
 				stale = append(stale, r)
 				hold := r.staleAfter
-				if d.e.health[src] == "rate-limited" {
+				if d.e.health[src] == SourceRateLimited {
 					hold = max(hold, rateLimitedHold)
 				}
 				due = due || d.now.Sub(r.staleSince) >= hold

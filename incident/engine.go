@@ -129,7 +129,7 @@ type Engine struct {
 	base *State
 	// health is the last health each source reported, so that only
 	// changes become events. It starts from the replayed state.
-	health map[string]string
+	health map[string]SourceHealth
 	// watch tracks launch criteria the engine evaluates (launch.go).
 	watch launchWatch
 	// clk keeps event times monotonic (see eventTime).
@@ -257,7 +257,7 @@ func replay(j journal.Reader, st *State) error {
 }
 
 func (e *Engine) resetHealth() {
-	e.health = map[string]string{}
+	e.health = map[string]SourceHealth{}
 	for id, si := range e.state.Sources {
 		e.health[id] = si.Health
 	}

@@ -263,11 +263,21 @@ type RoleInfo struct {
 	Stay roles.Role `json:"stay,omitempty"`
 }
 
+// SourceHealth is how a source's polls are going.
+type SourceHealth string
+
+const (
+	SourceUp          SourceHealth = "up"
+	SourceDegraded    SourceHealth = "degraded" // some of its queries are failing
+	SourceDown        SourceHealth = "down"     // all of them are failing
+	SourceRateLimited SourceHealth = "rate-limited"
+)
+
 // SourceInfo describes a SOURCE health change.
 type SourceInfo struct {
-	ID     string `json:"id"`
-	Health string `json:"health"` // up, degraded, down, rate-limited
-	Error  string `json:"error,omitempty"`
+	ID     string       `json:"id"`
+	Health SourceHealth `json:"health"`
+	Error  string       `json:"error,omitempty"`
 	// Every is how often the source polls while it paces itself to make a
 	// rate-limit budget last (0: at its interval); the engine's STALE
 	// watchdog waits that much longer for its panes.

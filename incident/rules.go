@@ -332,13 +332,13 @@ func (c ReportSource) decide(d *decider) error {
 		return nil
 	}
 	d.e.health[c.Info.ID] = c.Info.Health
-	if !seen && c.Info.Health == "up" {
+	if !seen && c.Info.Health == SourceUp {
 		// A source that starts healthy is not news (and not an event:
 		// the state stays a pure fold of the journal).
 		return nil
 	}
 	text := fmt.Sprintf("source %s is %s", c.Info.ID, c.Info.Health)
-	if c.Info.Error != "" && c.Info.Health != "up" {
+	if c.Info.Error != "" && c.Info.Health != SourceUp {
 		text += ": " + c.Info.Error
 	}
 	info := c.Info

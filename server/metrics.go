@@ -93,10 +93,10 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	sch := l.Sources
 	for id, st := range sch.Health() {
 		v := 0.0
-		if st.Health == "up" {
+		if st.Health == incident.SourceUp {
 			v = 1
 		}
-		h := st.Health
+		h := string(st.Health)
 		if h == "" {
 			h = "unknown"
 		}

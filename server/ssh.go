@@ -147,32 +147,18 @@ func (s *Server) session(sess ssh.Session) {
 	// window on each window-change without a lock, so later reads would
 	// race with a client resizing (sizes come from winch instead).
 	pty, winch, hasPTY := sess.Pty()
-	mode := "dashboard"
-	switch {
-	case len(cmd) == 1 && cmd[0] == "tail":
-		mode = "tail"
-	case len(cmd) == 1 && cmd[0] == "whoami":
-		mode = "whoami"
-	case len(cmd) == 1 && cmd[0] == "quiet" && hasPTY:
-		mode = "quiet" // the dashboard without bell or desktop notifications
-	case len(cmd) >= 2 && cmd[0] == "note", len(cmd) == 2 && cmd[0] == "ack",
-		len(cmd) >= 1 && cmd[0] == "signoff", len(cmd) == 1 && cmd[0] == "import", len(cmd) == 2 && cmd[0] == "import":
-		mode = cmd[0] // one command, answered like the dashboard's
-	case len(cmd) == 1 && cmd[0] == "launch":
-		mode = "launch"
-	case len(cmd) > 0:
-		mode = "unknown command"
-	case !hasPTY:
-		mode = "no pty"
-	}
+	mode := sessionOf(cmd, hasPTY)
 	start := time.Now()
-	log.Info("ssh connect", "mode", mode, "user", sess.User())
+	if mode == modeCommand {
+		log = log.With("command", cmd[0])
+	}
+	log.Info("ssh connect", "mode", string(mode), "user", sess.User())
 	defer func() {
-		log.Info("ssh disconnect", "mode", mode, "duration", time.Since(start).Round(time.Millisecond).String())
+		log.Info("ssh disconnect", "mode", string(mode), "duration", time.Since(start).Round(time.Millisecond).String())
 	}()
 
 	switch mode {
-	case "tail":
+	case modeTail:
 		err := s.r.FollowEvents(sess.Context(), 0, func(ev incident.Event) error {
 			_, err := fmt.Fprintln(sess, ev.Line())
 			return err
@@ -182,12 +168,12 @@ func (s *Server) session(sess ssh.Session) {
 			return
 		}
 		_ = sess.Exit(0)
-	case "whoami":
+	case modeWhoami:
 		fmt.Fprintln(sess, p.Handle)
 		_ = sess.Exit(0)
-	case "note", "ack", "signoff", "import":
+	case modeCommand:
 		_ = sess.Exit(s.command(sess, p.Handle, cmd))
-	case "launch":
+	case modeLaunch:
 		st, sub, err := s.r.Engine.Subscribe(sess.Context(), 1)
 		if err != nil {
 			fmt.Fprintf(sess.Stderr(), "warroom: %s\n", textsafe.Line(err.Error()))
@@ -199,14 +185,14 @@ func (s *Server) session(sess ssh.Session) {
 			fmt.Fprintln(sess, l)
 		}
 		_ = sess.Exit(0)
-	case "unknown command":
+	case modeUnknown:
 		fmt.Fprintf(sess.Stderr(), "warroom: unknown command %q; commands: tail (stream the timeline), whoami, quiet (the dashboard without notifications), note TEXT, ack ALERT, launch (the launch board), signoff [CRITERION] [NOTE], import [CRITERION] < RESULT.json (a k6 or vegeta result). Without a command, use a terminal: ssh -t …\n", strings.Join(cmd, " "))
 		_ = sess.Exit(2)
-	case "no pty":
+	case modeNoPTY:
 		fmt.Fprintln(sess.Stderr(), "warroom: the dashboard needs a terminal; connect with `ssh -t …`, or run `ssh … tail` to stream the timeline.")
 		_ = sess.Exit(1)
 	default:
-		info := &sessInfo{person: p, pty: pty, winch: winch, quiet: mode == "quiet"}
+		info := &sessInfo{person: p, pty: pty, winch: winch, quiet: mode == modeQuiet}
 		info.touch()
 		if s.o.IdleTimeout > 0 {
 			go s.watchIdle(sess, info)
@@ -218,6 +204,43 @@ func (s *Server) session(sess ssh.Session) {
 		}
 		_ = sess.Exit(0)
 	}
+}
+
+// sessionMode is what an SSH session does, from its command.
+type sessionMode string
+
+const (
+	modeDashboard sessionMode = "dashboard"
+	modeQuiet     sessionMode = "quiet" // the dashboard without bell or desktop notifications
+	modeTail      sessionMode = "tail"
+	modeWhoami    sessionMode = "whoami"
+	modeLaunch    sessionMode = "launch"
+	modeCommand   sessionMode = "command" // note, ack, signoff or import: answered like the dashboard's
+	modeUnknown   sessionMode = "unknown command"
+	modeNoPTY     sessionMode = "no pty"
+)
+
+// sessionOf reads a session's mode from its command and whether it has a
+// terminal.
+func sessionOf(cmd []string, hasPTY bool) sessionMode {
+	switch {
+	case len(cmd) == 1 && cmd[0] == "tail":
+		return modeTail
+	case len(cmd) == 1 && cmd[0] == "whoami":
+		return modeWhoami
+	case len(cmd) == 1 && cmd[0] == "quiet" && hasPTY:
+		return modeQuiet
+	case len(cmd) >= 2 && cmd[0] == "note", len(cmd) == 2 && cmd[0] == "ack",
+		len(cmd) >= 1 && cmd[0] == "signoff", len(cmd) == 1 && cmd[0] == "import", len(cmd) == 2 && cmd[0] == "import":
+		return modeCommand
+	case len(cmd) == 1 && cmd[0] == "launch":
+		return modeLaunch
+	case len(cmd) > 0:
+		return modeUnknown
+	case !hasPTY:
+		return modeNoPTY
+	}
+	return modeDashboard
 }
 
 // perPerson adds delta to handle's open sessions and returns the count.

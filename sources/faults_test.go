@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,7 +171,7 @@ func TestHungSourceDoesNotDelayOthers(t *testing.T) {
 	if med > interval*13/10 || med < interval*8/10 {
 		t.Fatalf("good pane median gap %s, want about %s", med, interval)
 	}
-	if h := s.Health(); h["good"].Health != sources.HealthUp || h["hung"].Health != sources.HealthDown {
+	if h := s.Health(); h["good"].Health != incident.SourceUp || h["hung"].Health != incident.SourceDown {
 		t.Fatalf("health: %+v", h)
 	}
 
@@ -261,7 +262,7 @@ func TestRateLimitedSourceWaitsForReset(t *testing.T) {
 	defer s.Stop()
 	sawLimited := false
 	advance(t, clk, s, 10*time.Minute, time.Second, func() {
-		if h := s.Health()["prom"]; h.Health == sources.HealthRateLimited && h.RateLimitedUntil.After(clk.Now()) {
+		if h := s.Health()["prom"]; h.Health == incident.SourceRateLimited && h.RateLimitedUntil.After(clk.Now()) {
 			sawLimited = true
 		}
 	})
@@ -292,7 +293,7 @@ func TestRateLimitedSourceWaitsForReset(t *testing.T) {
 		t.Fatal("health never said rate-limited")
 	}
 	hs := sink.healths("prom")
-	if len(hs) == 0 || !contains(hs, sources.HealthRateLimited) {
+	if len(hs) == 0 || !slices.Contains(hs, incident.SourceRateLimited) {
 		t.Fatalf("health reports %v lack rate-limited", hs)
 	}
 	stale := 0
@@ -307,15 +308,6 @@ func TestRateLimitedSourceWaitsForReset(t *testing.T) {
 	if stale == 0 {
 		t.Fatal("no STALE sample while rate limited")
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Fault (c): 5xx then recovery: STALE while failing, fresh again within
@@ -357,7 +349,7 @@ func TestRecoversWithinOneInterval(t *testing.T) {
 	if a := openAlert(st, "api", func(a *incident.Alert) bool { return a.Origin == "source" }); a == nil || a.Level != incident.LevelStale || !strings.Contains(a.Text, "503") {
 		t.Fatalf("no source alert while failing: %+v", a)
 	}
-	if h := s.Health()["prom"]; h.Health != sources.HealthDown || !strings.Contains(h.Error, "503") {
+	if h := s.Health()["prom"]; h.Health != incident.SourceDown || !strings.Contains(h.Error, "503") {
 		t.Fatalf("health while failing: %+v", h)
 	}
 	failures := 0
@@ -392,7 +384,7 @@ func TestRecoversWithinOneInterval(t *testing.T) {
 	// Health is up again after two good polls in a row of each query.
 	advance(t, clk, s, 3*interval, time.Second, nil)
 	hs := sink.healths("prom")
-	if len(hs) < 2 || hs[0] != sources.HealthDown || hs[len(hs)-1] != sources.HealthUp {
+	if len(hs) < 2 || hs[0] != incident.SourceDown || hs[len(hs)-1] != incident.SourceUp {
 		t.Fatalf("health reports %v, want down … up", hs)
 	}
 	for i := 1; i < len(hs); i++ {

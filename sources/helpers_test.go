@@ -80,10 +80,10 @@ func (r *recSink) paneSamples(svc, pane string) []obs {
 	return out
 }
 
-func (r *recSink) healths(src string) []string {
+func (r *recSink) healths(src string) []incident.SourceHealth {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []string
+	var out []incident.SourceHealth
 	for _, h := range r.reports {
 		if h.ID == src {
 			out = append(out, h.Health)

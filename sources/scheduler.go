@@ -32,14 +32,6 @@ const RoundSize = 32
 // failure for health (its panes are fresh again at the first).
 const recoverAfter = 2
 
-// Health values, as reported to the engine.
-const (
-	HealthUp          = "up"
-	HealthDegraded    = "degraded" // some of the source's queries are failing
-	HealthDown        = "down"     // all of them are failing
-	HealthRateLimited = "rate-limited"
-)
-
 // Options tune a Scheduler. The zero value is fine when the source types
 // in use have registered themselves (see Register).
 type Options struct {
@@ -72,9 +64,8 @@ type Options struct {
 type Status struct {
 	Source string
 	Type   config.SourceType
-	// Health is up, degraded, down or rate-limited; "" until a query of
-	// the source has finished a poll.
-	Health string
+	// Health is "" until a query of the source has finished a poll.
+	Health incident.SourceHealth
 	// Error is the reason of the most recent failure of a failing query
 	// ("" when up).
 	Error string
@@ -161,7 +152,8 @@ type sourceState struct {
 	workers []*worker
 	sendMu  sync.Mutex // orders health reports
 	// guarded by Scheduler.mu
-	health, reported, err   string
+	health, reported        incident.SourceHealth
+	err                     string
 	reportedEvery           time.Duration
 	since, lastOK, lastFail time.Time
 	limitedUntil            time.Time
@@ -772,8 +764,8 @@ func (s *Scheduler) report(ctx context.Context, st *sourceState) {
 	for _, b := range s.budgets(st, now) {
 		if b.Every > every {
 			every = b.Every
-			if health == HealthUp {
-				health, why = HealthRateLimited, st.src.ID+": "+b.String()
+			if health == incident.SourceUp {
+				health, why = incident.SourceRateLimited, st.src.ID+": "+b.String()
 			}
 		}
 	}
@@ -801,7 +793,7 @@ func (s *Scheduler) report(ctx context.Context, st *sourceState) {
 // held): rate-limited if any query's last failure was a 429; down if every
 // query that has finished a poll is failing; degraded if some are; up
 // otherwise.
-func (st *sourceState) compute() (health, why string) {
+func (st *sourceState) compute() (health incident.SourceHealth, why string) {
 	polled, failing, limited := 0, 0, false
 	var latest *worker
 	for _, w := range st.workers {
@@ -827,13 +819,13 @@ func (st *sourceState) compute() (health, why string) {
 	case polled == 0:
 		return "", ""
 	case limited:
-		return HealthRateLimited, why
+		return incident.SourceRateLimited, why
 	case failing == polled:
-		return HealthDown, why
+		return incident.SourceDown, why
 	case failing > 0:
-		return HealthDegraded, why
+		return incident.SourceDegraded, why
 	}
-	return HealthUp, ""
+	return incident.SourceUp, ""
 }
 
 // backfill runs one backfill attempt (the fails-th retry) within the

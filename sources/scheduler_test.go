@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,7 +116,7 @@ func TestEndToEndWithEngineAndJournal(t *testing.T) {
 		t.Fatalf("a pending alert was imported: %+v", a)
 	}
 	for id, h := range s.Health() {
-		if h.Health != sources.HealthUp {
+		if h.Health != incident.SourceUp {
 			t.Fatalf("source %s: %+v", id, h)
 		}
 	}
@@ -197,7 +198,7 @@ func TestTimeoutWithoutCooperationAndOneInFlight(t *testing.T) {
 		return len(ps) == 1 && ps[0].s.Stale && strings.Contains(ps[0].s.Error, "stub: no answer within 3s") && ps[0].at.Equal(t0.Add(3*time.Second))
 	})
 	// Health said so at the timeout, not when the request finally ends.
-	if h := s.Health()["stub"]; h.Health != sources.HealthDown || !strings.Contains(h.Error, "no answer within 3s") || !h.Since.Equal(t0.Add(3*time.Second)) {
+	if h := s.Health()["stub"]; h.Health != incident.SourceDown || !strings.Contains(h.Error, "no answer within 3s") || !h.Since.Equal(t0.Add(3*time.Second)) {
 		t.Fatalf("health %+v", h)
 	}
 	// Hung for a minute: still one request, and one STALE sample.
@@ -272,42 +273,42 @@ func TestHealthStatesAndReportsOnChangeOnly(t *testing.T) {
 	}
 	defer s.Stop()
 	step := func(d time.Duration) { advance(t, clk, s, d, time.Second, nil) }
-	expect := func(health, errPart string) {
+	expect := func(health incident.SourceHealth, errPart string) {
 		t.Helper()
 		h := s.Health()["src"]
-		if h.Health != health || !strings.Contains(h.Error, errPart) || (health == sources.HealthUp) != (h.Error == "") {
+		if h.Health != health || !strings.Contains(h.Error, errPart) || (health == incident.SourceUp) != (h.Error == "") {
 			t.Fatalf("health %+v, want %s %q", h, health, errPart)
 		}
 	}
 	waitFor(t, 5*time.Second, "the first polls", s.Settled)
-	expect(sources.HealthUp, "")
+	expect(incident.SourceUp, "")
 	step(20 * time.Second)
 	b.mode.Store("fail")
 	step(10 * time.Second)
-	expect(sources.HealthDegraded, "src: HTTP 502 from b")
+	expect(incident.SourceDegraded, "src: HTTP 502 from b")
 	if h := s.Health()["src"]; h.Failing != 1 || h.Queries != 2 {
 		t.Fatalf("counts %+v", h)
 	}
 	a.mode.Store("fail")
 	step(10 * time.Second)
-	expect(sources.HealthDown, "HTTP 502 from")
+	expect(incident.SourceDown, "HTTP 502 from")
 	a.mode.Store("429")
 	step(10 * time.Second)
-	expect(sources.HealthRateLimited, "429 on a")
+	expect(incident.SourceRateLimited, "429 on a")
 	if h := s.Health()["src"]; !h.RateLimitedUntil.After(clk.Now()) {
 		t.Fatalf("rate limited until %v", h.RateLimitedUntil)
 	}
 	a.mode.Store("ok")
 	b.mode.Store("ok")
 	step(40 * time.Second)
-	expect(sources.HealthUp, "")
-	want := []string{"up", "degraded", "down", "rate-limited", "up"}
+	expect(incident.SourceUp, "")
+	want := []incident.SourceHealth{incident.SourceUp, incident.SourceDegraded, incident.SourceDown, incident.SourceRateLimited, incident.SourceUp}
 	got := sink.healths("src")
 	// Between rate-limited and up, b may recover first (degraded).
-	if len(got) > 5 && got[4] == sources.HealthDegraded {
+	if len(got) > 5 && got[4] == incident.SourceDegraded {
 		got = append(got[:4], got[5:]...)
 	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
+	if !slices.Equal(got, want) {
 		t.Fatalf("reports %v, want %v", got, want)
 	}
 }

@@ -437,27 +437,27 @@ func (m *Model) renderStatus(w int) string {
 // by its panes: fresh data means up, none means unknown.
 func (m *Model) sourceBadge(id string, stale int) string {
 	s := m.sty
-	health := ""
+	var health incident.SourceHealth
 	if info, ok := m.st.Sources[id]; ok {
 		health = info.Health
 	} else if m.sourceHasData(id) {
-		health = "up"
+		health = incident.SourceUp
 	}
 	var v sev
 	var sym string
 	switch health {
-	case "up":
+	case incident.SourceUp:
 		v, sym = sevOK, "✓"
-	case "degraded":
+	case incident.SourceDegraded:
 		v, sym = sevWarn, ":degraded"
-	case "rate-limited":
+	case incident.SourceRateLimited:
 		v, sym = sevWarn, ":429"
-	case "down":
+	case incident.SourceDown:
 		v, sym = sevCrit, ":down"
 	case "":
 		v, sym = sevNoData, "?"
 	default:
-		v, sym = sevUnknown, ":"+health
+		v, sym = sevUnknown, ":"+string(health)
 	}
 	if stale > 0 && v == sevOK {
 		v, sym = sevStale, ":stale"

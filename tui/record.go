@@ -235,7 +235,7 @@ func (m *Model) eventRecord(b *recordBuilder) {
 		b.field("was", o.Previous)
 	}
 	if src := e.Source; src != nil {
-		b.field("source", src.ID+" "+src.Health)
+		b.field("source", src.ID+" "+string(src.Health))
 		b.field("error", src.Error)
 	}
 	m.relatedEvents(b, e)

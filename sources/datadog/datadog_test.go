@@ -505,7 +505,7 @@ func TestForbiddenThroughTheEngine(t *testing.T) {
 	defer s.Stop()
 	advanceSettled(t, r.clk, s, 5*time.Second, time.Second)
 	h := s.Health()["dd"]
-	if h.Health != sources.HealthDown || !strings.Contains(h.Error, "wrong or missing") {
+	if h.Health != incident.SourceDown || !strings.Contains(h.Error, "wrong or missing") {
 		t.Fatalf("health %+v", h)
 	}
 	var st *incident.State
@@ -514,7 +514,7 @@ func TestForbiddenThroughTheEngine(t *testing.T) {
 		st, sub, _ = eng.Subscribe(context.Background(), 1)
 		eng.Unsubscribe(sub)
 		p := st.Panes[incident.PaneKey("tokens", "p95")]
-		return p != nil && p.Stale && strings.Contains(p.Error, "403") && st.Sources["dd"].Health == sources.HealthDown
+		return p != nil && p.Stale && strings.Contains(p.Error, "403") && st.Sources["dd"].Health == incident.SourceDown
 	})
 	if !strings.Contains(st.Sources["dd"].Error, "wrong or missing") {
 		t.Fatalf("engine's source info %+v", st.Sources["dd"])
@@ -564,7 +564,7 @@ func TestRateLimitedForMinutesHonoursReset(t *testing.T) {
 	for el := time.Duration(0); el < 8*time.Minute; el += time.Second {
 		r.clk.Advance(time.Second)
 		waitUntil(t, s.Settled)
-		if s.Health()["dd"].Health == sources.HealthRateLimited {
+		if s.Health()["dd"].Health == incident.SourceRateLimited {
 			limited = true
 		}
 	}
@@ -594,7 +594,7 @@ func TestRateLimitedForMinutesHonoursReset(t *testing.T) {
 	if r.fake.n429 < 10 || !limited {
 		t.Fatalf("n429=%d limited=%v", r.fake.n429, limited)
 	}
-	if h := s.Health()["dd"]; h.Health != sources.HealthUp {
+	if h := s.Health()["dd"]; h.Health != incident.SourceUp {
 		t.Fatalf("after the budget came back: %+v", h)
 	}
 	// The recorded answers name no bucket (no X-RateLimit-Name).
@@ -746,7 +746,7 @@ func TestBudgetPacesPolling(t *testing.T) {
 		h := s.Health()["dd"]
 		for _, b := range h.Budgets {
 			if b.Bucket == BucketQuery && b.Every > 0 && seen.Every == 0 {
-				seen, health = b, h.Health+": "+h.Error // the first pace
+				seen, health = b, string(h.Health)+": "+h.Error // the first pace
 			}
 		}
 	}
@@ -788,7 +788,7 @@ func TestBudgetPacesPolling(t *testing.T) {
 	}
 	// The new hour: a full budget, the normal pace, the source up.
 	advanceSettled(t, r.clk, s, 3*time.Minute, 5*time.Second)
-	if h := s.Health()["dd"]; h.Health != sources.HealthUp || len(h.Budgets) == 0 || h.Budgets[0].Every != 0 {
+	if h := s.Health()["dd"]; h.Health != incident.SourceUp || len(h.Budgets) == 0 || h.Budgets[0].Every != 0 {
 		t.Fatalf("after the reset: %+v", h)
 	}
 	t.Logf("paced: %s (%d requests in the hour, %d left)", seen, n, left)

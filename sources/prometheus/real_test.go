@@ -319,7 +319,7 @@ scrape_configs:
 		defer s.Stop()
 		if room == a {
 			defer func() {
-				if h := s.Health()["prom"]; h.Health != sources.HealthUp {
+				if h := s.Health()["prom"]; h.Health != incident.SourceUp {
 					t.Errorf("health %+v", h)
 				}
 			}()
@@ -635,7 +635,7 @@ func TestRealBackfillAfterLateStart(t *testing.T) {
 	if p := pane(); p == nil || !p.Stale || len(p.Series) != 0 {
 		t.Fatalf("before Prometheus: %+v", p)
 	}
-	if h := s.Health()["prom"]; h.Health != sources.HealthDown {
+	if h := s.Health()["prom"]; h.Health != incident.SourceDown {
 		t.Fatalf("health before Prometheus: %+v", h)
 	}
 

@@ -308,12 +308,12 @@ func (h *Webhook) noteTruncation(ctx context.Context, p *Payload, source string)
 	switch {
 	case p.TruncatedAlerts > 0 && !h.degraded:
 		h.degraded = true
-		info = &incident.SourceInfo{ID: source, Health: sources.HealthDegraded, Error: fmt.Sprintf(
+		info = &incident.SourceInfo{ID: source, Health: incident.SourceDegraded, Error: fmt.Sprintf(
 			"Alertmanager left %d alerts out of group %s (truncatedAlerts; its max_alerts): they are not in the war room",
 			p.TruncatedAlerts, oneLine(p.GroupKey, 160))}
 	case len(h.truncated) == 0 && h.degraded:
 		h.degraded = false
-		info = &incident.SourceInfo{ID: source, Health: sources.HealthUp}
+		info = &incident.SourceInfo{ID: source, Health: incident.SourceUp}
 	}
 	if info == nil {
 		return

@@ -94,7 +94,7 @@ func TestExampleRoomAgainstTheSimulator(t *testing.T) {
 		}
 		up := true
 		for _, h := range s.Health() {
-			up = up && h.Health == sources.HealthUp
+			up = up && h.Health == incident.SourceUp
 		}
 		if len(missing) == 0 && up {
 			break
@@ -170,8 +170,8 @@ func TestEVMAgainstTheSimulator(t *testing.T) {
 				seen = append(seen, p.Value)
 			}
 		}
-		limited = limited || s.Health()["infura"].Health == sources.HealthRateLimited
-		if p := st.Panes[incident.PaneKey("ethereum", "node_synced")]; p != nil && p.HasData && p.Value == 1 && s.Health()["nethermind"].Health == sources.HealthUp {
+		limited = limited || s.Health()["infura"].Health == incident.SourceRateLimited
+		if p := st.Panes[incident.PaneKey("ethereum", "node_synced")]; p != nil && p.HasData && p.Value == 1 && s.Health()["nethermind"].Health == incident.SourceUp {
 			synced = true
 		}
 	}
