@@ -32,7 +32,7 @@ func TestPeaksAndBandsOfTheIncident(t *testing.T) {
 	if err := g.j.AppendSamples(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
-	run := func(id, state, text string) {
+	run := func(id string, state incident.RunState, text string) {
 		g.do(incident.RecordRun{By: "alice", Service: "tokens", Text: text, Info: incident.RunInfo{ID: id, Playbook: "db-terminate-idle", State: state}})
 	}
 	for i := 0; i < 20; i++ {

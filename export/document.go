@@ -426,7 +426,7 @@ func (r *Report) runsSection(c timefmt, add func(...block)) {
 		if !run.Done {
 			outcome = fmt.Sprintf(" (not finished: last transition at %s, %s after the request)", c.Both(run.EndedAt), dur(run.Duration()))
 		}
-		item("Outcome", strong(run.Outcome), txt(outcome))
+		item("Outcome", strong(string(run.Outcome)), txt(outcome))
 		if run.Error != "" {
 			item("Error", txt(run.Error))
 		}
@@ -445,7 +445,7 @@ func (r *Report) runsSection(c timefmt, add func(...block)) {
 			if s.Error != "" {
 				detail += " — error: " + s.Error
 			}
-			row = append(row, s.State, s.Step, s.Actor, detail)
+			row = append(row, string(s.State), s.Step, s.Actor, detail)
 			st.rows = append(st.rows, row)
 		}
 		add(st)

@@ -206,9 +206,9 @@ func runApproval(c timefmt, run *Run) string {
 // runOutcome describes how a run ended.
 func runOutcome(run *Run) string {
 	if run.Done {
-		return run.Outcome
+		return string(run.Outcome)
 	}
-	return run.Outcome + " (not finished at the last event)"
+	return string(run.Outcome) + " (not finished at the last event)"
 }
 
 // statLine renders a mean or "n/a".

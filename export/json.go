@@ -138,22 +138,22 @@ type jsonStats struct {
 }
 
 type jsonRunMark struct {
-	Seq   int64     `json:"seq"`
-	At    time.Time `json:"at"`
-	By    string    `json:"by"`
-	State string    `json:"state"`
-	Hash  string    `json:"hash"`
+	Seq   int64             `json:"seq"`
+	At    time.Time         `json:"at"`
+	By    string            `json:"by"`
+	State incident.RunState `json:"state"`
+	Hash  string            `json:"hash"`
 }
 
 type jsonRunStep struct {
-	Seq    int64     `json:"seq"`
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	State  string    `json:"state"`
-	Step   string    `json:"step"`
-	Text   string    `json:"text"`
-	Error  string    `json:"error"`
-	Output string    `json:"output"`
+	Seq    int64             `json:"seq"`
+	At     time.Time         `json:"at"`
+	Actor  string            `json:"actor"`
+	State  incident.RunState `json:"state"`
+	Step   string            `json:"step"`
+	Text   string            `json:"text"`
+	Error  string            `json:"error"`
+	Output string            `json:"output"`
 }
 
 type jsonRun struct {
@@ -168,7 +168,7 @@ type jsonRun struct {
 	Approvals       []jsonRunMark     `json:"approvals"`
 	Refusals        []jsonRunMark     `json:"refusals"`
 	Transitions     []jsonRunStep     `json:"transitions"`
-	Outcome         string            `json:"outcome"`
+	Outcome         incident.RunState `json:"outcome"`
 	Finished        bool              `json:"finished"`
 	EndedAt         time.Time         `json:"ended_at"`
 	DurationSeconds *jfloat           `json:"duration_seconds"`

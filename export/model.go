@@ -133,7 +133,7 @@ type RunMark struct {
 	Seq   int64
 	At    time.Time
 	By    string
-	State string
+	State incident.RunState
 	Hash  string
 }
 
@@ -142,7 +142,7 @@ type RunStep struct {
 	Seq    int64
 	At     time.Time
 	Actor  string
-	State  string
+	State  incident.RunState
 	Step   string
 	Text   string
 	Error  string
@@ -162,8 +162,8 @@ type Run struct {
 	Approvals   []RunMark // state approved
 	Refusals    []RunMark // rejected or expired
 	Steps       []RunStep
-	Outcome     string // the last state
-	Done        bool   // the last state is terminal (incident.RunTerminal)
+	Outcome     incident.RunState // the last state
+	Done        bool              // the last state is terminal (incident.RunTerminal)
 	EndedAt     time.Time
 	Output      string // the last output reported
 	Error       string // the last error reported

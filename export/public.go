@@ -144,7 +144,7 @@ func keyText(e incident.Event) string {
 		}
 	case incident.KindRun:
 		if run := e.Run; run != nil {
-			return fmt.Sprintf("Mitigation %s %s %s", run.ID, run.Playbook, strings.ReplaceAll(run.State, "_", " ")) + serviceIn(e.Service)
+			return fmt.Sprintf("Mitigation %s %s %s", run.ID, run.Playbook, run.State.Words()) + serviceIn(e.Service)
 		}
 	}
 	return e.Text

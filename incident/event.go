@@ -289,7 +289,7 @@ type SourceInfo struct {
 type RunInfo struct {
 	ID       string            `json:"id"`
 	Playbook string            `json:"playbook"`
-	State    string            `json:"state"`
+	State    RunState          `json:"state"`
 	Step     string            `json:"step,omitempty"`
 	Params   map[string]string `json:"params,omitempty"`
 	Hash     string            `json:"hash,omitempty"`

@@ -27,30 +27,35 @@ import (
 // needs no approval) and holds it until it is over. A request waiting for
 // approval holds nothing: an approver may have several requests for one
 // lock before them, picks one, and the others are superseded.
+type RunState string
+
 const (
-	RunRequested        = "requested"
-	RunAwaitingApproval = "awaiting_approval"
-	RunApproved         = "approved"
-	RunRunning          = "running"
-	RunVerifying        = "verifying"
-	RunSucceeded        = "succeeded"
-	RunFailed           = "failed"
-	RunRollingBack      = "rolling_back"
-	RunRolledBack       = "rolled_back"
-	RunRollbackFailed   = "rollback_failed"
-	RunCancelling       = "cancelling"
-	RunCancelled        = "cancelled"
-	RunExpired          = "expired"
-	RunRejected         = "rejected"
-	RunInterrupted      = "interrupted"
-	RunAwaitingDecision = "awaiting_decision"
-	RunAbandoned        = "abandoned"
-	RunSuperseded       = "superseded"
+	RunRequested        RunState = "requested"
+	RunAwaitingApproval RunState = "awaiting_approval"
+	RunApproved         RunState = "approved"
+	RunRunning          RunState = "running"
+	RunVerifying        RunState = "verifying"
+	RunSucceeded        RunState = "succeeded"
+	RunFailed           RunState = "failed"
+	RunRollingBack      RunState = "rolling_back"
+	RunRolledBack       RunState = "rolled_back"
+	RunRollbackFailed   RunState = "rollback_failed"
+	RunCancelling       RunState = "cancelling"
+	RunCancelled        RunState = "cancelled"
+	RunExpired          RunState = "expired"
+	RunRejected         RunState = "rejected"
+	RunInterrupted      RunState = "interrupted"
+	RunAwaitingDecision RunState = "awaiting_decision"
+	RunAbandoned        RunState = "abandoned"
+	RunSuperseded       RunState = "superseded"
 )
+
+// Words is the state as a person reads it ("awaiting approval").
+func (s RunState) Words() string { return strings.ReplaceAll(string(s), "_", " ") }
 
 // RunTerminal reports whether a run in this state is over: it holds no
 // lock and nothing more happens to it.
-func RunTerminal(state string) bool {
+func RunTerminal(state RunState) bool {
 	switch state {
 	case RunSucceeded, RunFailed, RunRolledBack, RunRollbackFailed, RunCancelled, RunExpired, RunRejected, RunAbandoned, RunSuperseded:
 		return true
@@ -60,7 +65,7 @@ func RunTerminal(state string) bool {
 
 // RunHoldsLock reports whether a run in this state holds its lock: from
 // its approval until it is over.
-func RunHoldsLock(state string) bool {
+func RunHoldsLock(state RunState) bool {
 	switch state {
 	case RunRequested, RunAwaitingApproval:
 		return false
@@ -140,7 +145,7 @@ type StartRun struct {
 
 // RunTransition is one state change reported by the runner.
 type RunTransition struct {
-	State     string
+	State     RunState
 	Step      string
 	Index, Of int // step Index of Of in its section (steps, verify, rollback)
 	Output    string
@@ -366,7 +371,7 @@ func (s *State) MayApprove(roster *roles.Roster, by, id string, ps RunPolicies, 
 		}
 	}
 	if r.State != RunAwaitingApproval {
-		return roles.Refuse("%s is %s, not awaiting approval", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is %s, not awaiting approval", r.ID, r.State.Words())
 	}
 	if why := expiry(r, p, now); why != "" {
 		return roles.Refuse("%s", why)
@@ -387,7 +392,7 @@ func (s *State) MayApprove(roster *roles.Roster, by, id string, ps RunPolicies, 
 func (s *State) heldBy(h *Run, ps RunPolicies, now time.Time) string {
 	lock := RunLock(h, ps)
 	held := fmt.Sprintf("lock %s is held by run %s (%s, requested by %s, %s since %s",
-		lock, h.ID, h.Playbook, h.Actor, strings.ReplaceAll(h.State, "_", " "), Age(now.Sub(h.Started)))
+		lock, h.ID, h.Playbook, h.Actor, h.State.Words(), Age(now.Sub(h.Started)))
 	if ps != nil {
 		if hp, ok := ps.RunPolicy(h.Playbook); ok && hp.LockTimeout > 0 && !h.Locked.IsZero() && now.Sub(h.Locked) > hp.LockTimeout {
 			held += fmt.Sprintf(", past its %s lease", hp.LockTimeout)
@@ -512,7 +517,7 @@ func (c ApproveRun) decide(d *decider) error {
 	}
 	p := d.policy(c.Policies, r)
 	if r.State != RunAwaitingApproval {
-		return roles.Refuse("%s is %s, not awaiting approval", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is %s, not awaiting approval", r.ID, r.State.Words())
 	}
 	if why := expiry(r, p, d.now); why != "" {
 		d.expire(r, why)
@@ -552,7 +557,7 @@ func (c RejectRun) decide(d *decider) error {
 	}
 	p := d.policy(c.Policies, r)
 	if r.State != RunAwaitingApproval {
-		return roles.Refuse("%s is %s, not awaiting approval", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is %s, not awaiting approval", r.ID, r.State.Words())
 	}
 	if c.By != r.Actor {
 		if err := d.checkApprover(c.By, r, p); err != nil {
@@ -574,7 +579,7 @@ func (c StartRun) decide(d *decider) error {
 	}
 	p := d.policy(c.Policies, r)
 	if r.State != RunApproved {
-		return roles.Refuse("%s is %s; a run starts only once approved", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is %s; a run starts only once approved", r.ID, r.State.Words())
 	}
 	if c.Hash == "" || c.Hash != r.Hash {
 		return roles.Refuse("the parameters changed: %s was approved for %s, not %s; request it again",
@@ -591,7 +596,7 @@ func (c StartRun) decide(d *decider) error {
 // advances lists the transitions AdvanceRun may record from each state.
 // Approval, start, interruption and the commander's choices have their
 // own commands.
-var advances = map[string][]string{
+var advances = map[RunState][]RunState{
 	RunAwaitingApproval: {RunExpired, RunCancelled},
 	RunApproved:         {RunExpired, RunCancelled},
 	RunRunning:          {RunRunning, RunVerifying, RunSucceeded, RunFailed},
@@ -610,7 +615,7 @@ func (c AdvanceRun) decide(d *decider) error {
 		return roles.Refuse("no transition")
 	}
 	if RunTerminal(r.State) {
-		return roles.Refuse("%s is already over (%s)", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is already over (%s)", r.ID, r.State.Words())
 	}
 	state := r.State
 	for _, t := range c.Transitions {
@@ -647,13 +652,13 @@ func (c CancelRun) decide(d *decider) error {
 		d.emitRun(c.By, r, RunTransition{State: RunCancelled, Text: text}, nil, "")
 	case RunRunning, RunVerifying, RunRollingBack:
 		d.emitRun(c.By, r, RunTransition{State: RunCancelling, Step: r.Step, Index: r.Index, Of: r.Of,
-			Text: fmt.Sprintf("%s asked to cancel %s during %s %s", c.By, r.ID, strings.ReplaceAll(r.State, "_", " "), r.Step)}, nil, "")
+			Text: fmt.Sprintf("%s asked to cancel %s during %s %s", c.By, r.ID, r.State.Words(), r.Step)}, nil, "")
 	case RunCancelling:
 		return roles.Refuse("%s is already being cancelled", r.ID)
 	case RunInterrupted, RunAwaitingDecision:
-		return roles.Refuse("%s is %s: the commander resolves it (verify, rollback or abandon)", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is %s: the commander resolves it (verify, rollback or abandon)", r.ID, r.State.Words())
 	default:
-		return roles.Refuse("%s is already over (%s)", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is already over (%s)", r.ID, r.State.Words())
 	}
 	return nil
 }
@@ -670,13 +675,13 @@ func (c ResolveRun) decide(d *decider) error {
 		return roles.Refuse("only the commander (%s) can decide what happens to %s", nameOr(d.s.Roles.Commander, "nobody"), r.ID)
 	}
 	if r.State != RunInterrupted && r.State != RunAwaitingDecision {
-		return roles.Refuse("%s is %s: only an interrupted run or one awaiting a decision can be resolved", r.ID, strings.ReplaceAll(r.State, "_", " "))
+		return roles.Refuse("%s is %s: only an interrupted run or one awaiting a decision can be resolved", r.ID, r.State.Words())
 	}
 	text := fmt.Sprintf("%s chose to %s %s %s", c.By, c.Choice, r.ID, r.Playbook)
 	if s := strings.TrimSpace(c.Reason); s != "" {
 		text += ": " + s
 	}
-	var to string
+	var to RunState
 	switch c.Choice {
 	case ResolveVerify:
 		to = RunVerifying
@@ -698,7 +703,7 @@ func (c ReconcileRuns) decide(d *decider) error {
 		r := d.s.Runs[id]
 		switch r.State {
 		case RunRunning, RunVerifying, RunRollingBack, RunCancelling:
-			what := strings.ReplaceAll(r.State, "_", " ")
+			what := r.State.Words()
 			if r.Step != "" {
 				what += " step " + r.Step
 			}

@@ -176,7 +176,7 @@ type Run struct {
 	ID       string
 	Playbook string
 	Service  string
-	State    string
+	State    RunState
 	Step     string
 	Params   map[string]string
 	Hash     string

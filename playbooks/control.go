@@ -106,7 +106,7 @@ type RunSummary struct {
 	Playbook  string            `json:"playbook"`
 	Title     string            `json:"title,omitempty"`
 	Service   string            `json:"service"`
-	State     string            `json:"state"`
+	State     incident.RunState `json:"state"`
 	Step      string            `json:"step,omitempty"`
 	Requester string            `json:"requester"`
 	Params    map[string]string `json:"params,omitempty"`

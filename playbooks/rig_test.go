@@ -189,7 +189,7 @@ func (rg *rig) run(id string) *incident.Run {
 }
 
 // waitState waits until the run reaches state (or fails the test).
-func (rg *rig) waitState(id, state string, within time.Duration) *incident.Run {
+func (rg *rig) waitState(id string, state incident.RunState, within time.Duration) *incident.Run {
 	rg.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -200,7 +200,7 @@ func (rg *rig) waitState(id, state string, within time.Duration) *incident.Run {
 		if time.Now().After(deadline) {
 			got := "none"
 			if r != nil {
-				got = r.State + " " + r.Step + " " + r.Error
+				got = string(r.State) + " " + r.Step + " " + r.Error
 			}
 			rg.t.Fatalf("run %s: want state %s within %s, got %s\nhistory:\n%s\nlogs:\n%s", id, state, within, got, rg.history(id), rg.logs.all())
 		}
@@ -219,8 +219,8 @@ func (rg *rig) history(id string) string {
 	return b.String()
 }
 
-func (rg *rig) states(id string) []string {
-	var out []string
+func (rg *rig) states(id string) []incident.RunState {
+	var out []incident.RunState
 	for _, ev := range rg.state().Recent {
 		if ev.Run != nil && ev.Run.ID == id {
 			out = append(out, ev.Run.State)

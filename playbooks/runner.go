@@ -741,7 +741,7 @@ func (r *Runner) verifyAndFinish(x *execution) {
 }
 
 // fail records a failed step and what follows from the policy.
-func (r *Runner) fail(x *execution, s *Step, state string, res stepResult, policy string) {
+func (r *Runner) fail(x *execution, s *Step, state incident.RunState, res stepResult, policy string) {
 	errText := x.mask.MaskError(res.err)
 	ts := []incident.RunTransition{
 		{State: state, Step: s.ID, Output: res.output, Error: errText,
@@ -920,7 +920,7 @@ func (r *Runner) MayRun(st *incident.State, by, playbook string) error {
 		return err
 	}
 	if h := st.LockHolder(p.Lock, r.cat); h != nil {
-		return roles.Refuse("lock %s is held by run %s (%s, requested by %s, %s)", p.Lock, h.ID, h.Playbook, h.Actor, strings.ReplaceAll(h.State, "_", " "))
+		return roles.Refuse("lock %s is held by run %s (%s, requested by %s, %s)", p.Lock, h.ID, h.Playbook, h.Actor, h.State.Words())
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package playbooks
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,8 @@ func TestRunApprovedSucceeds(t *testing.T) {
 	if reqs[1].Header.Get("If-Match") != `"split-v1"` {
 		t.Fatalf("apply If-Match %q", reqs[1].Header.Get("If-Match"))
 	}
-	want := []string{"requested", "awaiting_approval", "approved", "running", "running", "running", "running", "running", "running", "running", "verifying", "verifying", "succeeded"}
-	if got := rg.states(h.ID); strings.Join(got, " ") != strings.Join(want, " ") {
+	want := []incident.RunState{"requested", "awaiting_approval", "approved", "running", "running", "running", "running", "running", "running", "running", "verifying", "verifying", "succeeded"}
+	if got := rg.states(h.ID); !slices.Equal(got, want) {
 		t.Fatalf("states\n got %v\nwant %v\n%s", got, want, rg.history(h.ID))
 	}
 	if !strings.Contains(rg.slack.all(), "split now 80/20 ("+h.ID+")") {

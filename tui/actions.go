@@ -498,9 +498,9 @@ func (m *Model) actions() []action {
 				run := run
 				switch run.State {
 				case incident.RunInterrupted, incident.RunAwaitingDecision:
-					add("Resolve "+run.ID+" "+run.Playbook+" ("+stateText(run.State)+"): verify, rollback or abandon", k.Resolve.Help().Key, m.mayResolve(run), func(m *Model) tea.Cmd { return m.resolveRun(run) })
+					add("Resolve "+run.ID+" "+run.Playbook+" ("+run.State.Words()+"): verify, rollback or abandon", k.Resolve.Help().Key, m.mayResolve(run), func(m *Model) tea.Cmd { return m.resolveRun(run) })
 				default:
-					add("Cancel "+run.ID+" "+run.Playbook+" ("+stateText(run.State)+")", k.Cancel.Help().Key, m.mayCancel(run), func(m *Model) tea.Cmd { return m.cancelRun(run) })
+					add("Cancel "+run.ID+" "+run.Playbook+" ("+run.State.Words()+")", k.Cancel.Help().Key, m.mayCancel(run), func(m *Model) tea.Cmd { return m.cancelRun(run) })
 				}
 			}
 		}

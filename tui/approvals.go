@@ -318,7 +318,7 @@ func (d *approvalDialog) render(m *Model, w, h int) []string {
 			o := m.st.Runs[id]
 			t := id + " by " + o.Actor + " (" + m.runParams(o) + ")"
 			if o.State != incident.RunAwaitingApproval {
-				t += " " + stateText(o.State)
+				t += " " + o.State.Words()
 			}
 			if i == d.cur {
 				t = s.Selected.S("▶ " + t)
@@ -336,7 +336,7 @@ func (d *approvalDialog) render(m *Model, w, h int) []string {
 	}
 	b.blank()
 	if run.State != incident.RunAwaitingApproval {
-		b.add(s.ToastError.S(run.ID + " is " + stateText(run.State) + ": nothing to approve"))
+		b.add(s.ToastError.S(run.ID + " is " + run.State.Words() + ": nothing to approve"))
 	}
 	b.field("run", run.ID+" requested by "+m.person(run.Actor)+" "+incident.Age(m.now.Sub(run.Started))+" ago")
 	if left, what := m.runLeft(run); what != "" {
@@ -345,7 +345,7 @@ func (d *approvalDialog) render(m *Model, w, h int) []string {
 	b.field("parameters", nameOr(m.runParams(run), "(none)")+"  (hash "+shortHashText(run.Hash)+")")
 	lock := incident.RunLock(run, m.runner())
 	if h := m.st.LockHolder(lock, m.runner()); h != nil {
-		b.field("lock", lock+": held by "+h.ID+" ("+stateText(h.State)+"); approve once it is over")
+		b.field("lock", lock+": held by "+h.ID+" ("+h.State.Words()+"); approve once it is over")
 	} else {
 		b.field("lock", lock+": free; taken when approved")
 	}

@@ -95,7 +95,7 @@ func (m *Model) playbookErr(pb Playbook) error {
 		return err
 	}
 	if h := m.st.LockHolder(p.Lock, r); h != nil {
-		return roles.Refuse("lock %s is held by run %s (%s, requested by %s, %s)", p.Lock, h.ID, h.Playbook, h.Actor, strings.ReplaceAll(h.State, "_", " "))
+		return roles.Refuse("lock %s is held by run %s (%s, requested by %s, %s)", p.Lock, h.ID, h.Playbook, h.Actor, h.State.Words())
 	}
 	return nil
 }

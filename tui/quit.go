@@ -74,7 +74,7 @@ func (m *Model) quitText() string {
 	runs := func(rs []*incident.Run) string {
 		var out []string
 		for _, r := range rs {
-			t := r.ID + " " + r.Playbook + " " + stateText(r.State)
+			t := r.ID + " " + r.Playbook + " " + r.State.Words()
 			if st := runStep(r); st != "" {
 				t += " (" + st + ")"
 			}

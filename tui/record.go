@@ -215,7 +215,7 @@ func (m *Model) eventRecord(b *recordBuilder) {
 	}
 	if r := e.Run; r != nil {
 		b.heading("Run " + r.ID + " " + r.Playbook)
-		b.field("state", stateText(r.State))
+		b.field("state", r.State.Words())
 		if r.Step != "" {
 			st := r.Step
 			if r.Of > 0 {
@@ -322,7 +322,7 @@ func (m *Model) runRecord(b *recordBuilder) {
 		b.add(s.Muted.S("no run " + m.rec.id))
 		return
 	}
-	b.add(s.Bold.S(r.ID+" "+r.Playbook) + " " + m.runPaint(r.State).S(stateText(r.State)) + s.Muted.S(" · "+m.serviceName(r.Service)))
+	b.add(s.Bold.S(r.ID+" "+r.Playbook) + " " + m.runPaint(r.State).S(r.State.Words()) + s.Muted.S(" · "+m.serviceName(r.Service)))
 	b.field("now", m.runSummaryLine(r))
 	b.field("requested", "by "+m.person(r.Actor)+" at "+r.Started.In(m.loc).Format("15:04:05")+", "+incident.Age(m.now.Sub(r.Started))+" ago")
 	switch {

@@ -39,7 +39,7 @@ func (m *Model) runRows() []*incident.Run {
 	}
 	out := make([]*incident.Run, 0, len(m.st.Runs))
 	for _, r := range m.st.Runs {
-		if m.runsF.active() && !m.runsF.match(r.ID+" "+r.Playbook+" "+r.Service+" "+m.serviceName(r.Service)+" "+strings.ReplaceAll(r.State, "_", " ")+" "+r.Actor+" "+r.Approver+" "+incident.RunLock(r, m.runner())) {
+		if m.runsF.active() && !m.runsF.match(r.ID+" "+r.Playbook+" "+r.Service+" "+m.serviceName(r.Service)+" "+r.State.Words()+" "+r.Actor+" "+r.Approver+" "+incident.RunLock(r, m.runner())) {
 			continue
 		}
 		out = append(out, r)
@@ -96,8 +96,6 @@ func (m *Model) runPolicy(r *incident.Run) incident.RunPolicy {
 	}
 	return incident.RunPolicy{}
 }
-
-func stateText(s string) string { return strings.ReplaceAll(s, "_", " ") }
 
 // runStep is "step 2/3 apply", "verify 1/1 latency", or "".
 func runStep(r *incident.Run) string {
@@ -177,7 +175,7 @@ func (m *Model) approverNames(r *incident.Run) string {
 // runSummaryLine is one run in a line: for panes, the detail view and the
 // Runs view's footer.
 func (m *Model) runSummaryLine(r *incident.Run) string {
-	t := r.ID + " " + r.Playbook + " " + stateText(r.State)
+	t := r.ID + " " + r.Playbook + " " + r.State.Words()
 	if st := runStep(r); st != "" && !incident.RunTerminal(r.State) {
 		t += " · " + st
 	}
@@ -195,7 +193,7 @@ func (m *Model) runPaneLine(r *incident.Run) string {
 	if st := runStep(r); st != "" && r.State != incident.RunInterrupted {
 		t += st
 	} else {
-		t += stateText(r.State)
+		t += r.State.Words()
 	}
 	if left, what := m.runLeft(r); what != "" {
 		t += " · " + leftText(left)
@@ -211,7 +209,7 @@ func leftText(d time.Duration) string {
 }
 
 // runPaint colours a run's state.
-func (m *Model) runPaint(state string) paint {
+func (m *Model) runPaint(state incident.RunState) paint {
 	s := m.sty
 	switch state {
 	case incident.RunSucceeded, incident.RunRolledBack:
@@ -266,7 +264,7 @@ func (m *Model) renderRuns(w, h int) []string {
 	widths := map[string]int{}
 	upd := func(k, v string) { widths[k] = max(widths[k], width(v)) }
 	for i, r := range rows {
-		c := cells{id: r.ID, pb: r.Playbook, svc: m.serviceName(r.Service), state: stateText(r.State), in: incident.Age(m.now.Sub(r.StateSince)), req: r.Actor, lock: incident.RunLock(r, m.runner())}
+		c := cells{id: r.ID, pb: r.Playbook, svc: m.serviceName(r.Service), state: r.State.Words(), in: incident.Age(m.now.Sub(r.StateSince)), req: r.Actor, lock: incident.RunLock(r, m.runner())}
 		if !incident.RunTerminal(r.State) {
 			c.step = runStep(r)
 			if left, what := m.runLeft(r); what != "" {
@@ -366,7 +364,7 @@ func (m *Model) runActions(r *incident.Run, w int) string {
 		add("x", "resolve (verify, rollback or abandon)", m.mayResolve(r))
 	default:
 		if incident.RunTerminal(r.State) {
-			parts = append(parts, seg{s.Muted.S(r.ID + " is over (" + stateText(r.State) + ")"), 10})
+			parts = append(parts, seg{s.Muted.S(r.ID + " is over (" + r.State.Words() + ")"), 10})
 		} else {
 			add("c", "cancel", m.mayCancel(r))
 		}
@@ -385,12 +383,12 @@ func (m *Model) mayCancel(r *incident.Run) error {
 	}
 	switch r.State {
 	case incident.RunInterrupted, incident.RunAwaitingDecision:
-		return roles.Refuse("%s is %s: the commander resolves it (x)", r.ID, stateText(r.State))
+		return roles.Refuse("%s is %s: the commander resolves it (x)", r.ID, r.State.Words())
 	case incident.RunCancelling:
 		return roles.Refuse("%s is already being cancelled", r.ID)
 	}
 	if incident.RunTerminal(r.State) {
-		return roles.Refuse("%s is already over (%s)", r.ID, stateText(r.State))
+		return roles.Refuse("%s is already over (%s)", r.ID, r.State.Words())
 	}
 	if m.me != r.Actor && m.me != m.st.Roles.Commander && (m.me != m.st.Roles.Deputy || m.me == "") {
 		return roles.Refuse("only its requester (%s), the commander or the deputy can cancel %s", r.Actor, r.ID)
@@ -405,7 +403,7 @@ func (m *Model) mayResolve(r *incident.Run) error {
 		return roles.Refuse("only the commander (%s) decides what happens to %s", nameOr(m.st.Roles.Commander, "nobody"), r.ID)
 	}
 	if r.State != incident.RunInterrupted && r.State != incident.RunAwaitingDecision {
-		return roles.Refuse("%s is %s: only an interrupted run or one awaiting a decision is resolved", r.ID, stateText(r.State))
+		return roles.Refuse("%s is %s: only an interrupted run or one awaiting a decision is resolved", r.ID, r.State.Words())
 	}
 	return nil
 }
@@ -462,9 +460,9 @@ func (m *Model) cancelRun(r *incident.Run) tea.Cmd {
 		return m.refuse(errors.New("this dashboard cannot cancel runs"))
 	}
 	id, what := r.ID, r.ID+" "+r.Playbook
-	q := "Cancel " + what + " (" + stateText(r.State) + ")?"
+	q := "Cancel " + what + " (" + r.State.Words() + ")?"
 	if incident.RunHoldsLock(r.State) && r.State != incident.RunApproved {
-		q = "Cancel " + what + " while " + stateText(r.State) + "? A step in progress is stopped and, if something may have changed, the rollback runs."
+		q = "Cancel " + what + " while " + r.State.Words() + "? A step in progress is stopped and, if something may have changed, the rollback runs."
 	}
 	m.confirm(q, func(m *Model) tea.Cmd {
 		ctx, me := m.ctx, m.me

@@ -406,7 +406,7 @@ func finish(cmd *cobra.Command, run *playbooks.RunSummary) error {
 	if run == nil {
 		return runtimeErr(errors.New("the run's outcome is unknown"))
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", run.ID, run.Playbook, strings.ReplaceAll(run.State, "_", " "))
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", run.ID, run.Playbook, run.State.Words())
 	switch run.State {
 	case incident.RunSucceeded:
 		return nil
@@ -582,7 +582,7 @@ approve their own run, whatever --as says; the approver needs an approver role
 			}
 			s := show.Run
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s %s (%s), requested by %s, %s\n", s.ID, s.Playbook, s.Title, s.Requester, strings.ReplaceAll(s.State, "_", " "))
+			fmt.Fprintf(out, "%s %s (%s), requested by %s, %s\n", s.ID, s.Playbook, s.Title, s.Requester, s.State.Words())
 			keys := make([]string, 0, len(s.Params))
 			for k := range s.Params {
 				keys = append(keys, k)
@@ -726,7 +726,7 @@ func outputLine(l playbooks.OutputLine) string {
 }
 
 // resolvedAs is the state a resolve choice ends in when it works.
-var resolvedAs = map[incident.ResolveChoice]string{
+var resolvedAs = map[incident.ResolveChoice]incident.RunState{
 	incident.ResolveVerify:   incident.RunSucceeded,
 	incident.ResolveRollback: incident.RunRolledBack,
 	incident.ResolveAbandon:  incident.RunAbandoned,
@@ -736,7 +736,7 @@ var resolvedAs = map[incident.ResolveChoice]string{
 // rollback that rolled back succeeded), else as finish does.
 func finishResolve(cmd *cobra.Command, choice incident.ResolveChoice, run *playbooks.RunSummary) error {
 	if run != nil && run.State == resolvedAs[choice] {
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", run.ID, run.Playbook, strings.ReplaceAll(run.State, "_", " "))
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", run.ID, run.Playbook, run.State.Words())
 		return nil
 	}
 	return finish(cmd, run)

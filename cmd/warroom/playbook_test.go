@@ -113,15 +113,15 @@ func runState(t *testing.T, r *room.Room, id string) string {
 	}
 	r.Engine.Unsubscribe(sub)
 	if run := st.Runs[id]; run != nil {
-		return run.State + "/" + run.Step
+		return string(run.State) + "/" + run.Step
 	}
 	return ""
 }
 
-func waitRun(t *testing.T, r *room.Room, id, want string) {
+func waitRun(t *testing.T, r *room.Room, id string, want incident.RunState) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.HasPrefix(runState(t, r, id), want) {
+	for !strings.HasPrefix(runState(t, r, id), string(want)) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s is %s, want %s", id, runState(t, r, id), want)
 		}

@@ -121,7 +121,7 @@ func (s *Summary) Lines() []string {
 		add("Mitigations: %d requested.", len(s.Runs))
 	}
 	for _, r := range s.Runs {
-		state := strings.ReplaceAll(r.State, "_", " ")
+		state := r.State.Words()
 		if r.State == incident.RunAwaitingApproval {
 			state = "still awaiting approval at the end"
 		}
