@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
@@ -16,10 +17,11 @@ import (
 	"github.com/goccy/go-yaml/token"
 )
 
-// Limits on what Parse accepts. A war-room file is a few KiB; these only
-// stop hostile or broken files from costing seconds or gigabytes.
+// Limits on what ReadYAML accepts, for war-room files and playbooks alike.
+// Either is a few KiB; these only stop hostile or broken files from
+// costing seconds or gigabytes.
 const (
-	// MaxFileSize is the largest file Load and Parse accept.
+	// MaxFileSize is the largest file ReadYAML accepts.
 	MaxFileSize = 1 << 20
 
 	// maxAliasNodes bounds the nodes that alias expansion may add
@@ -30,8 +32,10 @@ const (
 	// sibling key of a block mapping, and copies its token slice for each
 	// implicit null: all three are quadratic in the worst case, so they
 	// are bounded on the token stream before parsing. No valid war-room
-	// file comes near these (the widest mapping in the schema has 12 keys).
-	maxFlowDepth     = 64
+	// file or playbook comes near these (the widest mapping in either
+	// schema has 12 keys). MaxNesting bounds a playbook's block nesting
+	// too, where its decoder recurses.
+	MaxNesting       = 64
 	maxMappingKeys   = 256
 	maxImplicitNulls = 256
 )
@@ -60,13 +64,74 @@ func Load(path string) (*Config, error) {
 // listing every problem found, sorted by position.
 func Parse(name string, data []byte) (*Config, error) {
 	errs := &Errors{}
+	body, repaired := ReadYAML(name, data, WarRoomFile, errs)
+	if body == nil {
+		return nil, errs.errOrNil()
+	}
 	fail := func(line, col int, msg, hint string) (*Config, error) {
 		errs.add(Error{File: name, Line: line, Col: col, Msg: msg, Hint: hint})
 		return nil, errs.errOrNil()
 	}
 
+	r := newResolver(name, errs)
+	r.walk(body, "")
+	if r.overAt != nil {
+		// Decoding would be the expensive part; stop before it.
+		line, col := nodePos(r.overAt)
+		errs.List = nil
+		return fail(line, col, fmt.Sprintf("aliases expand to more than %d nodes", maxAliasNodes),
+			"the file looks like an alias bomb; war-room files need few anchors")
+	}
+
+	d := newDecoder(name, errs, r.aliases)
+	d.partial = repaired
+	cfg := &Config{}
+	d.decodeRoot(body, cfg)
+	validate(d, cfg)
+	for _, s := range r.suspects {
+		if !d.secrets[s.node] {
+			line, col := nodePos(s.node)
+			errs.add(Error{File: name, Line: line, Col: col, Path: s.path,
+				Msg:  "looks like " + s.kind + "; secrets must not be written in the file",
+				Hint: secretHint})
+		}
+	}
+	if err := errs.errOrNil(); err != nil {
+		return nil, err
+	}
+	applyDefaults(cfg)
+	cfg.Path = name
+	return cfg, nil
+}
+
+// YAMLKind names what a file holds, for the front end's messages.
+type YAMLKind struct {
+	What    string // "a war-room file"
+	Example string // a file to start from
+	// FlowHint is the hint for an unclosed flow mapping, which is how
+	// an unquoted value that starts with { reads.
+	FlowHint string
+}
+
+// WarRoomFile is the kind of the files Parse reads.
+var WarRoomFile = YAMLKind{What: "a war-room file", Example: "examples/airdrop/warroom.yaml"}
+
+// ReadYAML is the project's one YAML front end, for war-room files and
+// playbooks alike: it checks the size and the encoding, reads CRLF, tabs
+// in indents and unreadable lines as problems to report while reading on
+// (so that one pass shows every problem), refuses token streams that
+// would make the parser slow, and keeps a panic in the YAML library from
+// reaching the caller. It returns the body of the file's one document,
+// or nil when nothing readable is left, with the problems in errs;
+// repaired says lines were skipped, so the body is not the whole file.
+// Duplicate keys are the caller's to report (it knows the field path).
+func ReadYAML(name string, data []byte, kind YAMLKind, errs *Errors) (body ast.Node, repaired bool) {
+	fail := func(line, col int, msg, hint string) (ast.Node, bool) {
+		errs.add(Error{File: name, Line: line, Col: col, Msg: msg, Hint: hint})
+		return nil, false
+	}
 	if len(data) > MaxFileSize {
-		return fail(1, 1, "file is larger than the 1 MiB limit", "a war-room file is a few KiB; check the path")
+		return fail(1, 1, "file is larger than the 1 MiB limit", kind.What+" is a few KiB; check the path")
 	}
 	// Editors on Windows may save a byte order mark; the YAML library
 	// would read it as part of the first key.
@@ -82,10 +147,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 		data = bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
 	}
-	// One pass shows every problem: a tab in an indent is reported and
-	// read as a space, a duplicate key is reported by the resolver, and
-	// a line the parser cannot read is reported and read as blank, so
-	// the rest of the file is still checked.
+	// A tab in an indent is reported and read as a space, and a line the
+	// parser cannot read is reported and read as blank, so the rest of
+	// the file is still checked.
 	data, tabbed := untab(name, data, errs)
 	var file *ast.File
 	var lastMsg string
@@ -113,62 +177,33 @@ func Parse(name string, data []byte) (*Config, error) {
 			// The same complaint on the lines after a skipped one is
 			// the same problem (an unclosed bracket), and a line with a
 			// tab in its indent has had its say: each said once.
-			errs.add(Error{File: name, Line: line, Col: col, Msg: msg})
+			hint := ""
+			if strings.Contains(msg, "flow map") {
+				hint = kind.FlowHint
+			}
+			errs.add(Error{File: name, Line: line, Col: col, Msg: msg, Hint: hint})
 		}
 		lastMsg, lastLine = msg, line
 		var ok bool
 		if data, ok = blankLine(data, line); !ok || repairs == maxRepairs {
-			return nil, errs.errOrNil()
+			return nil, true
 		}
 	}
 
-	var body ast.Node
 	for _, doc := range file.Docs {
 		if doc == nil || doc.Body == nil {
 			continue
 		}
 		if body != nil {
 			line, col := nodePos(doc.Body)
-			return fail(line, col, "more than one YAML document", "a war-room file is a single document; remove the extra ---")
+			return fail(line, col, "more than one YAML document", kind.What+" is a single document; remove the extra ---")
 		}
 		body = doc.Body
 	}
-	if body == nil {
-		if repairs > 0 {
-			return nil, errs.errOrNil() // nothing readable is left
-		}
-		return fail(1, 1, "file is empty", "start from examples/airdrop/warroom.yaml")
+	if body == nil && repairs == 0 {
+		return fail(1, 1, "file is empty", "start from "+kind.Example)
 	}
-
-	r := newResolver(name, errs)
-	r.walk(body, "")
-	if r.overAt != nil {
-		// Decoding would be the expensive part; stop before it.
-		line, col := nodePos(r.overAt)
-		errs.List = nil
-		return fail(line, col, fmt.Sprintf("aliases expand to more than %d nodes", maxAliasNodes),
-			"the file looks like an alias bomb; war-room files need few anchors")
-	}
-
-	d := newDecoder(name, errs, r.aliases)
-	d.partial = repairs > 0
-	cfg := &Config{}
-	d.decodeRoot(body, cfg)
-	validate(d, cfg)
-	for _, s := range r.suspects {
-		if !d.secrets[s.node] {
-			line, col := nodePos(s.node)
-			errs.add(Error{File: name, Line: line, Col: col, Path: s.path,
-				Msg:  "looks like " + s.kind + "; secrets must not be written in the file",
-				Hint: secretHint})
-		}
-	}
-	if err := errs.errOrNil(); err != nil {
-		return nil, err
-	}
-	applyDefaults(cfg)
-	cfg.Path = name
-	return cfg, nil
+	return body, repairs > 0
 }
 
 // maxRepairs bounds how many unreadable lines are skipped before giving
@@ -278,8 +313,8 @@ func prescan(tks token.Tokens) (*token.Token, string) {
 		switch tk.Type {
 		case token.SequenceStartType, token.MappingStartType:
 			depth++
-			if depth > maxFlowDepth {
-				return tk, fmt.Sprintf("nesting is deeper than %d levels", maxFlowDepth)
+			if depth > MaxNesting {
+				return tk, fmt.Sprintf("nesting is deeper than %d levels", MaxNesting)
 			}
 		case token.SequenceEndType, token.MappingEndType:
 			if depth > 0 {

@@ -158,7 +158,7 @@ func readLimited(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	return io.ReadAll(io.LimitReader(f, config.MaxFileSize+1))
 }
 
 func sortErrors(e *config.Errors) {

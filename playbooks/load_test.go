@@ -193,12 +193,12 @@ func TestMalformedFiles(t *testing.T) {
 	cases := []struct {
 		name, body, want string
 	}{
-		{"tabs", "id: x\nlock:\n\tname: y\n", "3:1: tab character in indentation"},
-		{"duplicate", "id: x\nid: y\n", "2:1: mapping key \"id\" already defined"},
+		{"tabs", "id: x\nlock:\n\tname: y\n", "3:1: tab in the indent"},
+		{"duplicate", "id: x\nid: y\n", "2:1: id: duplicate key \"id\""},
 		{"not a mapping", "- a\n- b\n", "1:1: a playbook must be a YAML mapping"},
 		{"empty", "\n\n", "1:1: file is empty"},
 		{"non-UTF-8", "id: x\ntitle: \xff\xfe\n", "2:8: file is not valid UTF-8"},
-		{"10 MB", big, "1:1: file is larger than the 64 KiB limit"},
+		{"10 MB", big, "1:1: file is larger than the 1 MiB limit"},
 		{"alias bomb", bomb, "anchors and aliases are not supported"},
 		{"merge key", "base: {a: 1}\nid: {<<: {b: 2}}\n", "merge keys (<<) are not supported"},
 		{"tag", "id: !!binary eA==\n", "YAML tags are not supported"},

@@ -6,26 +6,17 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/lexer"
-	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/warroom/warroom/config"
 )
 
-// Limits on a playbook file. A playbook is a page of YAML; these stop a
-// hostile or broken file from costing time or memory before anything is
-// decoded (the parser has quadratic corners, so tokens are bounded too).
-const (
-	MaxFileSize  = 64 << 10
-	maxTokens    = 12000
-	maxFlowDepth = 32
-	maxDepth     = 32
-)
+// playbookFile is what the YAML front end (config.ReadYAML, with the
+// limits of war-room files) is told it reads here.
+var playbookFile = config.YAMLKind{What: "a playbook", Example: "examples/airdrop/playbooks/rpc-traffic-split.yaml",
+	FlowHint: `quote values that contain templates: url: "{{vars.admin}}/…"`}
 
 // kind is a YAML node's kind after conversion.
 type kind int
@@ -113,93 +104,14 @@ func (d *fileDecoder) errNode(n *ynode, path, msg, hint string) {
 	d.errAt(line, col, path, msg, hint)
 }
 
-// parseYAML checks the file's size and encoding, tokenizes and parses it
-// under the limits, and converts it. It returns nil after reporting why.
+// parseYAML reads the file through the project's YAML front end and
+// converts it. It returns nil after reporting why.
 func (d *fileDecoder) parseYAML(data []byte) *ynode {
-	if len(data) > MaxFileSize {
-		d.errAt(1, 1, "", fmt.Sprintf("file is larger than the %d KiB limit", MaxFileSize>>10), "a playbook is a page of YAML; check the path")
-		return nil
-	}
-	if !utf8.Valid(data) {
-		line, col := config.BadUTF8(data)
-		d.errAt(line, col, "", "file is not valid UTF-8", "")
-		return nil
-	}
-	if strings.TrimSpace(string(data)) == "" {
-		d.errAt(1, 1, "", "file is empty", "start from examples/airdrop/playbooks/rpc-traffic-split.yaml")
-		return nil
-	}
-	if line, col, ok := tabIndent(data); ok {
-		d.errAt(line, col, "", "tab character in indentation", "indent YAML with spaces")
-		return nil
-	}
-	tks, err := tokenize(data)
-	if err != nil {
-		d.errAt(1, 1, "", err.Error(), "")
-		return nil
-	}
-	if len(tks) > maxTokens {
-		line, col := config.TokenPos(tks[maxTokens])
-		d.errAt(line, col, "", fmt.Sprintf("more than %d YAML tokens", maxTokens), "a playbook is a page of YAML")
-		return nil
-	}
-	depth := 0
-	for _, tk := range tks {
-		switch tk.Type {
-		case token.SequenceStartType, token.MappingStartType:
-			depth++
-			if depth > maxFlowDepth {
-				line, col := config.TokenPos(tk)
-				d.errAt(line, col, "", fmt.Sprintf("nesting is deeper than %d levels", maxFlowDepth), "")
-				return nil
-			}
-		case token.SequenceEndType, token.MappingEndType:
-			if depth > 0 {
-				depth--
-			}
-		}
-	}
-	f, err := parse(tks)
-	if err != nil {
-		var ye yaml.Error
-		if ok := asYAMLError(err, &ye); ok {
-			line, col := config.TokenPos(ye.GetToken())
-			msg := ye.GetMessage()
-			hint := ""
-			if strings.Contains(msg, "flow map") || strings.Contains(msg, "flow mapping") {
-				hint = `quote values that contain templates: url: "{{vars.admin}}/…"`
-			}
-			d.errAt(line, col, "", msg, hint)
-			return nil
-		}
-		d.errAt(1, 1, "", err.Error(), "")
-		return nil
-	}
-	var body ast.Node
-	for _, doc := range f.Docs {
-		if doc == nil || doc.Body == nil {
-			continue
-		}
-		if body != nil {
-			line, col := config.NodePos(doc.Body)
-			d.errAt(line, col, "", "more than one YAML document", "one playbook per file; remove the extra ---")
-			return nil
-		}
-		body = doc.Body
-	}
+	body, _ := config.ReadYAML(d.file, data, playbookFile, d.errs)
 	if body == nil {
-		d.errAt(1, 1, "", "file is empty", "")
 		return nil
 	}
 	return d.convert(body, "", 0)
-}
-
-func asYAMLError(err error, out *yaml.Error) bool {
-	ye, ok := err.(yaml.Error)
-	if ok {
-		*out = ye
-	}
-	return ok
 }
 
 var decimalInt = regexp.MustCompile(`^[-+]?[0-9]+$`)
@@ -211,8 +123,8 @@ var yamlFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?
 func (d *fileDecoder) convert(n ast.Node, path string, depth int) *ynode {
 	line, col := config.NodePos(n)
 	out := &ynode{line: line, col: col}
-	if depth > maxDepth {
-		d.errAt(line, col, path, fmt.Sprintf("nesting is deeper than %d levels", maxDepth), "")
+	if depth > config.MaxNesting {
+		d.errAt(line, col, path, fmt.Sprintf("nesting is deeper than %d levels", config.MaxNesting), "")
 		return nil
 	}
 	switch x := n.(type) {
@@ -334,39 +246,6 @@ func tokenText(n ast.Node) string {
 		return ""
 	}
 	return n.GetToken().Value
-}
-
-func tokenize(data []byte) (tks token.Tokens, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			tks, err = nil, fmt.Errorf("could not read YAML (parser failure: %v)", r)
-		}
-	}()
-	return lexer.Tokenize(string(data)), nil
-}
-
-func parse(tks token.Tokens) (f *ast.File, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("could not parse YAML (parser failure: %v)", r)
-		}
-	}()
-	return parser.Parse(tks, 0)
-}
-
-// tabIndent finds a tab in a line's leading whitespace.
-func tabIndent(data []byte) (int, int, bool) {
-	for i, l := range strings.Split(string(data), "\n") {
-		for j, c := range l {
-			if c == '\t' {
-				return i + 1, j + 1, true
-			}
-			if c != ' ' {
-				break
-			}
-		}
-	}
-	return 0, 0, false
 }
 
 func joinPath(path, key string) string {
