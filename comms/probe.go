@@ -36,7 +36,7 @@ func Probe(ctx context.Context, cfg *config.Config, hc *http.Client) []ProbeResu
 		return []ProbeResult{{Name: "page", Detail: "comms.statuspage.api_key: environment variable " + sp.APIKey.Env + " is not set"}}
 	}
 	if hc == nil {
-		hc = outbox.NewHTTPClient(10 * time.Second)
+		hc = outbox.NewHTTPClient(0)
 	}
 	s := newStatuspage(sp, key, hc, clock.Real{})
 	type component struct {

@@ -134,6 +134,25 @@ type Source struct {
 // Imports reports whether the source's own alerts are imported.
 func (s Source) Imports() bool { return s.ImportAlerts == nil || *s.ImportAlerts }
 
+// PollInterval is how often the source polls: its interval, or
+// DefaultInterval for a source that does not set one (a config built in
+// code; Parse applies the default).
+func (s Source) PollInterval() time.Duration {
+	if s.Interval > 0 {
+		return s.Interval.D()
+	}
+	return DefaultInterval
+}
+
+// PollTimeout bounds each of the source's queries: its timeout, or
+// DefaultTimeout.
+func (s Source) PollTimeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout.D()
+	}
+	return DefaultTimeout
+}
+
 // Service is one pane group on the dashboard, with its owners.
 type Service struct {
 	ID     string `yaml:"id"`

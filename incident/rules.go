@@ -37,8 +37,8 @@ func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
 	}
 	r.staleAfter = StaleAfter(src)
 	r.baseStale, r.interval = r.staleAfter, config.DefaultInterval
-	if src != nil && src.Interval > 0 {
-		r.interval = src.Interval.D()
+	if src != nil {
+		r.interval = src.PollInterval()
 	}
 	if src != nil {
 		r.metrics = config.QueryMetrics(src.Type, p.Query)
@@ -56,16 +56,10 @@ func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
 // StaleAfter is how long a pane of src may go without any answer before
 // the engine's watchdog calls it STALE: interval + timeout + 1s.
 func StaleAfter(src *config.Source) time.Duration {
-	interval, timeout := config.DefaultInterval, config.DefaultTimeout
-	if src != nil {
-		if src.Interval > 0 {
-			interval = src.Interval.D()
-		}
-		if src.Timeout > 0 {
-			timeout = src.Timeout.D()
-		}
+	if src == nil {
+		return config.DefaultInterval + config.DefaultTimeout + time.Second
 	}
-	return interval + timeout + time.Second
+	return src.PollInterval() + src.PollTimeout() + time.Second
 }
 
 func (r *rule) breaches(v float64, t *float64) bool {

@@ -157,12 +157,16 @@ func (t tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// DefaultTimeout bounds each request to a destination (Slack, PagerDuty,
+// Statuspage) unless the caller says otherwise.
+const DefaultTimeout = 10 * time.Second
+
 // NewHTTPClient returns a client whose failures tell "the request never
 // left" from "the answer was lost" (see Transport). timeout bounds each
-// request (default 10 s).
+// request (0: DefaultTimeout).
 func NewHTTPClient(timeout time.Duration) *http.Client {
 	if timeout <= 0 {
-		timeout = 10 * time.Second
+		timeout = DefaultTimeout
 	}
 	base := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	return &http.Client{Transport: tracing{base}, Timeout: timeout}

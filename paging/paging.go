@@ -102,7 +102,7 @@ func Start(ctx context.Context, o Options) (*Pager, error) {
 		o.Clock = clock.Real{}
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = outbox.NewHTTPClient(10 * time.Second)
+		o.HTTPClient = outbox.NewHTTPClient(0)
 	}
 	if o.Rate <= 0 {
 		o.Rate = 2

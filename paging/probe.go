@@ -32,7 +32,7 @@ func Probe(ctx context.Context, cfg *config.Config, hc *http.Client) []ProbeResu
 		return []ProbeResult{{Name: "pagerduty", OK: true, Detail: "not configured: pages reach people in the room and Slack only"}}
 	}
 	if hc == nil {
-		hc = outbox.NewHTTPClient(10 * time.Second)
+		hc = outbox.NewHTTPClient(0)
 	}
 	routes := map[config.Route]bool{}
 	if cfg.PagerDuty != nil && cfg.PagerDuty.RoutingKey.IsSet() {

@@ -51,10 +51,7 @@ func Probe(ctx context.Context, cfg *config.Config, clk clock.Clock) ([]ProbeRes
 	}
 	timeout := map[string]time.Duration{}
 	for _, src := range cfg.Sources {
-		timeout[src.ID] = src.Timeout.D()
-		if timeout[src.ID] <= 0 {
-			timeout[src.ID] = DefaultTimeout
-		}
+		timeout[src.ID] = src.PollTimeout()
 	}
 	out := make([]ProbeResult, len(qs))
 	var wg sync.WaitGroup

@@ -17,13 +17,6 @@ import (
 	"github.com/warroom/warroom/journal"
 )
 
-// Defaults for a source that does not set them (the same as the engine's
-// staleness watchdog assumes).
-const (
-	DefaultInterval = 15 * time.Second
-	DefaultTimeout  = 10 * time.Second
-)
-
 // RoundSize bounds how many queries of one source poll at the same
 // instant (see Options.Jitter).
 const RoundSize = 32
@@ -332,12 +325,7 @@ func specsByType(cfg *config.Config) (map[config.SourceType][]Spec, []config.Sou
 	specs := map[config.SourceType][]Spec{}
 	var order []config.SourceType
 	for _, src := range cfg.Sources {
-		if src.Interval <= 0 {
-			src.Interval = config.Duration(DefaultInterval)
-		}
-		if src.Timeout <= 0 {
-			src.Timeout = config.Duration(DefaultTimeout)
-		}
+		src.Interval, src.Timeout = config.Duration(src.PollInterval()), config.Duration(src.PollTimeout())
 		sp := Spec{Source: src, Origin: Origin(cfg, src)}
 		for _, svc := range cfg.Services {
 			for _, p := range svc.Panes {
