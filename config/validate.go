@@ -33,6 +33,10 @@ const (
 	MinInterval = time.Second
 )
 
+// IsSlackChannelID reports whether s is a Slack channel ID (C0123ABCD),
+// not a channel's name.
+func IsSlackChannelID(s string) bool { return slackChan.MatchString(s) }
+
 // DatadogSites are the sites a datadog source may name; anything else
 // (a proxy, a test server) goes in api_url.
 var DatadogSites = []string{

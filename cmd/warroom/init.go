@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/docs"
@@ -24,7 +26,13 @@ type initOptions struct {
 	out, name, commander, prom, datadog, slackChannel string
 	services                                          []string
 	jobs, force                                       bool
+	// fetched: the jobs are in services already (asked on a terminal).
+	fetched bool
 }
+
+// initContentFlags are the flags that say what the file holds: with none
+// of them, init on a terminal asks instead.
+var initContentFlags = []string{"name", "commander", "prometheus", "jobs", "datadog", "service", "slack-channel"}
 
 func newInitCmd() *cobra.Command {
 	var o initOptions
@@ -36,13 +44,21 @@ never over an existing file without --force), and warroom.schema.json beside
 it for editor completion. Sources and services come from flags; with
 --prometheus URL --jobs it asks that Prometheus for its jobs
 (/api/v1/label/job/values) and starts with one service per job, watching the
-share of its targets that are up. The file it writes passes warroom check.`,
+share of its targets that are up. The file it writes passes warroom check.
+
+Run on a terminal without those flags (-o and --force aside), it asks for
+each instead, with the same defaults.`,
 		Example: `  warroom init --name "Launch war room" --prometheus http://127.0.0.1:9090 --jobs
   warroom init --service tokens --service history --commander rosa
   warroom init --datadog datadoghq.eu --service api --slack-channel C0123ABCD -o room/warroom.yaml`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runInit(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			var ask io.Reader
+			f, isFile := cmd.InOrStdin().(*os.File)
+			if isFile && term.IsTerminal(f.Fd()) && !slices.ContainsFunc(initContentFlags, cmd.Flags().Changed) {
+				ask = f
+			}
+			return runInit(cmd.Context(), o, ask, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -60,7 +76,9 @@ share of its targets that are up. The file it writes passes warroom check.`,
 
 var handleRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-func runInit(ctx context.Context, o initOptions, stdout, stderr io.Writer) error {
+// runInit writes the starter file; with ask (a terminal) it first asks
+// for what the flags would say (askInit), prompting on stderr.
+func runInit(ctx context.Context, o initOptions, ask io.Reader, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -78,8 +96,14 @@ func runInit(ctx context.Context, o initOptions, stdout, stderr io.Writer) error
 			return usageErr(fmt.Errorf("%s exists: choose another -o, or --force to overwrite it", o.out))
 		}
 	}
+	if ask != nil {
+		if err := askInit(ctx, ask, stderr, &o); err != nil {
+			fmt.Fprintln(stderr, "warroom init:", err)
+			return badInput(err)
+		}
+	}
 	services := o.services
-	if o.jobs {
+	if o.jobs && !o.fetched {
 		jobs, err := prometheusJobs(ctx, o.prom)
 		if err != nil {
 			return runtimeErr(fmt.Errorf("list the jobs of %s: %w", o.prom, err))

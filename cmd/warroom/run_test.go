@@ -50,7 +50,7 @@ func TestRunServesTheStatusPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var screen syncBuffer // the dashboard's frames, for a failure's message
-	go io.Copy(&screen, f)
+	go screen.ReadFrom(f)
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
@@ -131,6 +131,20 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+// ReadFrom copies r (a pty) until it ends, a chunk at a time.
+func (s *syncBuffer) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, 4096)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		s.Write(buf[:k])
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
