@@ -102,7 +102,8 @@ func (d *decider) setPresence(key string, p Presence) {
 
 // RemotePresence is what the other processes of a shared room say is
 // connected to them now, keyed by node and their own key (Node set): it
-// replaces what they said before. Like Join it is this process's own
+// replaces what they said before. A handle this room's roster does not
+// know is not counted. Like Join it is this process's own
 // business, never forwarded nor journaled.
 type RemotePresence struct{ Entries map[string]Presence }
 
@@ -119,7 +120,9 @@ func (c RemotePresence) decide(d *decider) error {
 		}
 	}
 	for k, p := range c.Entries {
-		d.setPresence(k, p)
+		if _, ok := d.e.roster.Get(p.Handle); ok {
+			d.setPresence(k, p)
+		}
 	}
 	return nil
 }

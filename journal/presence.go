@@ -25,6 +25,10 @@ type PresenceRow struct {
 	Until  time.Time // zero: until the session ends
 }
 
+// maxPresenceRows bounds what a reader takes in: far more sessions than a
+// room has people.
+const maxPresenceRows = 10000
+
 // presenceKeep is how long the rows of a process that stopped saying
 // anything (killed) are kept before another process deletes them.
 const presenceKeep = time.Hour
@@ -59,7 +63,7 @@ func (j *Postgres) PutPresence(ctx context.Context, rows []PresenceRow) error {
 // fresh (by the database's clock), this one's included.
 func (j *Postgres) Presence(ctx context.Context, fresh time.Duration) ([]PresenceRow, error) {
 	rows, err := j.r.Query(ctx, `SELECT node, key, handle, via, since, until FROM warroom.presence
-		WHERE room = $1 AND seen >= now() - make_interval(secs => $2) ORDER BY node, key`, j.room, fresh.Seconds())
+		WHERE room = $1 AND seen >= now() - make_interval(secs => $2) ORDER BY node, key LIMIT $3`, j.room, fresh.Seconds(), maxPresenceRows)
 	if err != nil {
 		return nil, fmt.Errorf("presence: %w", j.classify(err))
 	}
