@@ -70,7 +70,7 @@ func benchDurableAck(b *testing.B, where string) {
 }
 
 // BenchmarkGroupCommit measures events/s with 64 concurrent senders, whose
-// commands the engine commits together.
+// commands the engine commits together, and how many it commits at once.
 func BenchmarkGroupCommit(b *testing.B) {
 	for _, be := range benchBackends {
 		b.Run(be.name, func(b *testing.B) { benchGroupCommit(b, be.where(b)) })
@@ -112,6 +112,10 @@ func benchGroupCommit(b *testing.B, where string) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	// How much the engine could group: commits are as many as batches.
+	if n := e.CommitLatency().Count; n > 0 {
+		b.ReportMetric(float64(b.N)/float64(n), "events/commit")
+	}
 	reportLatency(b, lat)
 }
 
