@@ -40,7 +40,9 @@
 // at different moments, so each other provider's head is extrapolated to
 // now with its own observed rate over the last minute (a provider whose
 // head stopped moving is extrapolated less and less, then not at all);
-// observations older than two intervals plus the timeout are ignored. lag = max(0, best - own head),
+// observations older than two intervals plus the timeout are ignored, and
+// so are those of this very moment (a concurrent poll's, whose order of
+// arrival is chance). lag = max(0, best - own head),
 // and at least the numSlotsBehind of a -32005 answer, or highestBlock -
 // currentBlock of eth_syncing.
 //
@@ -494,11 +496,13 @@ func (t *tracker) observe(key, provider string, head uint64, at time.Time, fresh
 
 // rate is the provider's head advance per second over its window (0 when
 // unknown or not advancing).
-func (o *headObs) rate() float64 {
-	if len(o.hist) < 2 {
+func (o *headObs) rate() float64 { return rate(o.hist) }
+
+func rate(hist []headPoint) float64 {
+	if len(hist) < 2 {
 		return 0
 	}
-	a, b := o.hist[0], o.hist[len(o.hist)-1]
+	a, b := hist[0], hist[len(hist)-1]
 	dt := b.at.Sub(a.at).Seconds()
 	if dt < 1 || b.head <= a.head {
 		return 0
@@ -526,12 +530,22 @@ func (t *tracker) lag(key, provider string, now time.Time) float64 {
 	sort.Strings(names)
 	for _, n := range names {
 		o := m[n]
-		last := o.hist[len(o.hist)-1]
-		age := now.Sub(last.at)
-		if age > o.fresh || age < 0 {
+		// Only what was seen before now counts: an answer from this very
+		// moment is a concurrent poll's, here or not by the order the
+		// answers happened to arrive in, and the lag must not depend on it.
+		hist := o.hist
+		for len(hist) > 0 && !hist[len(hist)-1].at.Before(now) {
+			hist = hist[:len(hist)-1]
+		}
+		if len(hist) == 0 {
 			continue
 		}
-		if est := float64(last.head) + o.rate()*age.Seconds(); est > best {
+		last := hist[len(hist)-1]
+		age := now.Sub(last.at)
+		if age > o.fresh {
+			continue
+		}
+		if est := float64(last.head) + rate(hist)*age.Seconds(); est > best {
 			best = est
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,7 @@ func TestLagBehindTheBestProviderWhileHealthSaysOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(time.Second) // another moment: a poll's answer counts for later ones
 	qm, err := r.poll("quicknode")
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +288,36 @@ func TestLatencyInSeconds(t *testing.T) {
 	}
 }
 
+// TestLagDoesNotDependOnTheOrderOfConcurrentAnswers: two providers
+// polled at the same moment give the same lags whichever answers first.
+func TestLagDoesNotDependOnTheOrderOfConcurrentAnswers(t *testing.T) {
+	lags := func(first, second string) []float64 {
+		clk := clock.NewFake(t0)
+		triton, quick := fakes.NewSolana(300_000_000), fakes.NewSolana(300_000_000-60)
+		r := newRig(t, clk, solana("triton", serve(t, triton)), solana("quicknode", serve(t, quick)))
+		var out []float64
+		for i := range 4 {
+			triton.SetHead(300_000_000 + uint64(i)*12)
+			quick.SetHead(300_000_000 - 60 + uint64(i)*10)
+			got := map[string]float64{}
+			for _, id := range []string{first, second} {
+				m, err := r.poll(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[id] = m[Lag]
+			}
+			out = append(out, got["triton"], got["quicknode"])
+			clk.Advance(5 * time.Second)
+		}
+		return out
+	}
+	a, b := lags("triton", "quicknode"), lags("quicknode", "triton")
+	if !reflect.DeepEqual(a, b) || a[len(a)-1] == 0 {
+		t.Fatalf("lags (triton, quicknode) by round: %v when triton answers first, %v when quicknode does", a, b)
+	}
+}
+
 func TestEVM(t *testing.T) {
 	clk := clock.NewFake(t0)
 	a, b, other := fakes.NewEVM(0x1406f40), fakes.NewEVM(0x1406f40-5), fakes.NewEVM(999)
@@ -298,6 +330,7 @@ func TestEVM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(time.Second)
 	bm, _ := r.poll("b")
 	pm, _ := r.poll("polygon")
 	if am[Slot] != 0x1406f40 || am[Health] != 1 || bm[Lag] != 5 || pm[Lag] != 0 {
