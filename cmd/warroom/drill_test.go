@@ -17,7 +17,11 @@ func TestDrillHeadlessScoresAndCompares(t *testing.T) {
 	}
 	dir := t.TempDir()
 	run := func() string {
-		code, out, errs := runCLI("drill", "--injects", "db-exhaustion", "--headless", "--speed", "60", "--dir", dir)
+		// The headless default speed, 20: each second of the machine's is
+		// 20 of the drill's, so a source's 3 s timeout is 150 ms here. At
+		// 60 (50 ms) a race-instrumented build on a loaded machine timed
+		// out its polls and the inject's alert never fired.
+		code, out, errs := runCLI("drill", "--injects", "db-exhaustion", "--headless", "--dir", dir)
 		if code != 0 {
 			t.Fatalf("drill: exit %d\n%s%s", code, out, errs)
 		}
