@@ -97,17 +97,27 @@ func TestRunsGolden(t *testing.T) {
 // TestColourGolden renders every view once in the 16-colour ANSI profile,
 // so that a change of colour shows in review as a golden diff.
 func TestColourGolden(t *testing.T) {
-	views := append([]struct {
-		name   string
-		handle string
-		setup  func(f *fakeEngine, m *Model)
-	}{
-		{"runs", "rosa", func(f *fakeEngine, m *Model) { withRuns(m); press(m, "5") }},
-		{"approval", "rosa", func(f *fakeEngine, m *Model) { withRuns(m); press(m, "5", "A") }},
-	}, goldenViews...)
+	type view struct {
+		name    string
+		handle  string
+		fixture func() *fakeEngine
+		setup   func(f *fakeEngine, m *Model)
+	}
+	views := []view{
+		{"runs", "rosa", newFakeEngine, func(f *fakeEngine, m *Model) { withRuns(m); press(m, "5") }},
+		{"approval", "rosa", newFakeEngine, func(f *fakeEngine, m *Model) { withRuns(m); press(m, "5", "A") }},
+		// Before T-0 the dashboard opens on the launch board.
+		{"launch", "rosa", launchFixture, nil},
+	}
+	for _, v := range goldenViews {
+		views = append(views, view{v.name, v.handle, newFakeEngine, v.setup})
+	}
+	for _, v := range commsGoldenViews {
+		views = append(views, view{v.name, v.handle, commsFakeEngine, func(_ *fakeEngine, m *Model) { v.setup(m) }})
+	}
 	for _, v := range views {
 		t.Run(v.name, func(t *testing.T) {
-			f, r := newFakeEngine(), newFakeRunner()
+			f, r := v.fixture(), newFakeRunner()
 			m := New(Options{Engine: f, Handle: v.handle, Width: 120, Height: 40, Profile: colorprofile.ANSI, Theme: ThemeDark, NoTick: true, Playbooks: r})
 			st, sub, _ := f.Subscribe(t.Context(), 1)
 			m.Update(snapshotMsg{st: st, sub: sub})
