@@ -167,7 +167,8 @@ func (e *Engine) groupFor(svc string, x *ExternalAlert) string {
 }
 
 // rateLimitedHold is how long the panes of a source that reports itself
-// rate-limited may stay STALE before its source alert opens: the source
+// rate-limited (or that its rate limit holds back) may stay blank before
+// its source alert opens: the source
 // answers and says when to ask again, so short waits only grey its panes,
 // but a budget spent for minutes blinds the room.
 const rateLimitedHold = 5 * time.Minute
@@ -195,7 +196,7 @@ func (d *decider) sourceAlerts() {
 			if !r.staleSince.IsZero() {
 				stale = append(stale, r)
 				hold := r.staleAfter
-				if d.e.health[src] == SourceRateLimited {
+				if r.limited || d.e.health[src] == SourceRateLimited {
 					hold = max(hold, rateLimitedHold)
 				}
 				due = due || d.now.Sub(r.staleSince) >= hold
@@ -234,7 +235,7 @@ func (d *decider) sourceText(src string, stale []*rule, total int) string {
 	}
 	why := ""
 	for _, r := range stale {
-		if p := d.s.Panes[PaneKey(r.service, r.pane)]; p != nil && p.Stale && p.Error != "" {
+		if p := d.s.Panes[PaneKey(r.service, r.pane)]; p != nil && (p.Stale || r.limited) && p.Error != "" {
 			why = p.Error
 			break
 		}

@@ -442,7 +442,11 @@ type Sample struct {
 	NoData  bool      `json:"nodata,omitempty"` // the query answered with no series
 	// Stale reports that the query failed or timed out: the value is unknown.
 	Stale bool   `json:"stale,omitempty"`
-	Error string `json:"error,omitempty"` // why, for Stale
+	Error string `json:"error,omitempty"` // why, for Stale and Limited
+	// Limited reports that the source's rate limit holds the query back
+	// (a 429 we wait out, as the source asked) until then, its next poll:
+	// the value is not current, but the source answers.
+	Limited time.Time `json:"limited,omitzero"`
 }
 
 // ExternalAlert is an alert imported from Datadog monitors, Prometheus rules

@@ -871,6 +871,8 @@ func (d *decider) watchPane(cr *config.Criterion, cur *CriterionState, t0 time.T
 	switch {
 	case p == nil || !p.HasData && !p.NoData && !p.Stale:
 		why = "no data yet"
+	case r.limited:
+		why = "the pane is rate-limited (no current value)"
 	case !r.staleSince.IsZero() || p.Stale:
 		why = "the pane is STALE"
 	case p.NoData:

@@ -26,7 +26,8 @@ type rule struct {
 	metrics              []string          // metric names the query reads (grouping)
 	alerts               []config.Matchers // imported alerts that are about this pane
 	warnSince, critSince time.Time
-	staleSince           time.Time // when the pane last went STALE (zero: it answers)
+	staleSince           time.Time // when the pane last went blank: STALE, or held back by its source's rate limit (zero: it answers)
+	limited              bool      // blank because the rate limit holds it back, not STALE
 }
 
 func newRule(svc config.Service, p config.Pane, src *config.Source) *rule {
@@ -171,9 +172,13 @@ func (d *decider) evaluate(r *rule) {
 	if last.IsZero() {
 		last = d.e.started
 	}
-	stale := p.Stale || d.now.Sub(last) > r.staleAfter
-	if stale != !r.staleSince.IsZero() {
-		if stale {
+	stale := p.Stale || p.Silent(d.now, last, r.staleAfter)
+	// Held back by the rate limit: not STALE, but blank all the same (a
+	// source alert opens if it lasts; see sourceAlerts).
+	r.limited = !stale && !p.LimitedUntil.IsZero()
+	blank := stale || r.limited
+	if blank != !r.staleSince.IsZero() {
+		if blank {
 			r.staleSince = d.now
 			if !p.Stale {
 				r.staleSince = last // silent since its last answer
@@ -182,7 +187,7 @@ func (d *decider) evaluate(r *rule) {
 			r.staleSince = time.Time{}
 		}
 		d.dirty[r.source] = true
-	} else if stale {
+	} else if blank {
 		d.dirty[r.source] = true // its hold may have passed
 	}
 	switch {
@@ -200,6 +205,9 @@ func (d *decider) evaluate(r *rule) {
 		}
 	case !p.HasData:
 		// Waiting for the first answer; the watchdog above covers silence.
+	case r.limited:
+		// Held back by the source's rate limit: no new value, so no
+		// condition starts, ends or holds longer on an old one.
 	default:
 		d.threshold(r, p, open)
 	}

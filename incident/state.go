@@ -166,9 +166,13 @@ type Pane struct {
 	HasData bool      // at least one value has arrived
 	NoData  bool      // the latest answer had no series
 	Stale   bool      // the latest query failed or timed out
-	Error   string    // why it is stale
+	Error   string    // why it is stale or rate-limited
 	Updated time.Time // engine time the latest sample arrived
-	Series  []Point
+	// LimitedUntil is the next poll of a query its source's rate limit
+	// holds back (zero: none): until then, and a timeout after, the pane
+	// is rate-limited, not STALE.
+	LimitedUntil time.Time
+	Series       []Point
 }
 
 // Run is a playbook run as seen through its events.
@@ -580,8 +584,8 @@ func (s *State) ApplySamples(samples []Sample, now time.Time) {
 			continue
 		}
 		p.Updated = now
-		p.Stale, p.Error = sm.Stale, sm.Error
-		if sm.Stale {
+		p.Stale, p.Error, p.LimitedUntil = sm.Stale, sm.Error, sm.Limited
+		if sm.Stale || !sm.Limited.IsZero() {
 			continue
 		}
 		p.NoData = sm.NoData
@@ -598,6 +602,13 @@ func (s *State) ApplySamples(samples []Sample, now time.Time) {
 			p.Series = append(make([]Point, 0, SeriesLimit+SeriesLimit/4), p.Series[len(p.Series)-SeriesLimit*3/4:]...)
 		}
 	}
+}
+
+// Silent reports whether the pane has had no answer for longer than
+// staleAfter, counting a rate limit's hold (LimitedUntil) as waiting, not
+// silence: a source paced by its rate limit is not dead.
+func (p *Pane) Silent(now, last time.Time, staleAfter time.Duration) bool {
+	return now.Sub(last) > staleAfter && now.After(p.LimitedUntil.Add(staleAfter))
 }
 
 // insertPoint returns series with pt in time order, in a new array

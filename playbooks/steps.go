@@ -541,6 +541,8 @@ func meets(p *incident.Pane, w *WaitStep, thr float64, now time.Time) (bool, str
 		return false, name + " has no data yet"
 	case p.Stale:
 		return false, name + " is STALE"
+	case !p.LimitedUntil.IsZero():
+		return false, name + " is rate-limited (no current value)"
 	case p.NoData:
 		return false, name + " has NO DATA"
 	case !p.HasData:

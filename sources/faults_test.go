@@ -296,17 +296,22 @@ func TestRateLimitedSourceWaitsForReset(t *testing.T) {
 	if len(hs) == 0 || !slices.Contains(hs, incident.SourceRateLimited) {
 		t.Fatalf("health reports %v lack rate-limited", hs)
 	}
-	stale := 0
+	// A source that paces us is not dead: its pane reads rate-limited
+	// until the reset it announced (the next poll), never STALE.
+	limited := 0
 	for _, o := range sink.paneSamples("api", "rps") {
 		if o.s.Stale {
-			stale++
-			if !strings.Contains(o.s.Error, "429") {
-				t.Fatalf("STALE reason %q does not say 429", o.s.Error)
+			t.Fatalf("a STALE sample while the source paced us: %+v", o.s)
+		}
+		if !o.s.Limited.IsZero() {
+			limited++
+			if !strings.Contains(o.s.Error, "429") || !o.s.Limited.After(o.s.Time) {
+				t.Fatalf("rate-limited sample %+v: want the 429 and the next poll", o.s)
 			}
 		}
 	}
-	if stale == 0 {
-		t.Fatal("no STALE sample while rate limited")
+	if limited == 0 {
+		t.Fatal("no rate-limited sample while rate limited")
 	}
 }
 

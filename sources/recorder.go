@@ -75,6 +75,9 @@ func newRecorder(j journal.Journal, clk clock.Clock, log *slog.Logger, every tim
 func (r *recorder) add(samples []incident.Sample) {
 	out := make([]journal.Sample, 0, len(samples))
 	for _, s := range samples {
+		if !s.Limited.IsZero() {
+			continue // no value, and not a gap: the source is paced
+		}
 		js := journal.Sample{Service: s.Service, Pane: s.Pane, Time: s.Time, Value: s.Value, NoData: s.NoData}
 		if s.Stale {
 			js.Time = time.Time{} // a marker: the pane went stale

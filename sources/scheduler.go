@@ -542,8 +542,9 @@ func (w *worker) wait(ctx context.Context, next time.Time) (time.Time, bool) {
 		sendStale := false
 		if g.until.After(next) && !now.Before(next) {
 			// Due, but held back by the bucket's rate limit. If that
-			// delays the pane by more than a timeout, say why now (a
-			// short hold is not worth a STALE alert).
+			// delays the pane by more than a timeout, its panes say so
+			// now, with the next poll: rate-limited, not STALE (a short
+			// hold is not worth saying anything).
 			if g.until.Sub(now) >= w.timeout && !w.gateStale.Equal(g.until) {
 				w.gateStale, sendStale = g.until, true
 			}
@@ -551,7 +552,7 @@ func (w *worker) wait(ctx context.Context, next time.Time) (time.Time, bool) {
 		}
 		s.mu.Unlock()
 		if sendStale {
-			w.emit(ctx, nil, w.staleFor(nil, g.reason, now))
+			w.emit(ctx, nil, w.blank(nil, g.reason, now, g.until))
 		}
 		d := next.Sub(now)
 		if d <= 0 {
@@ -616,9 +617,11 @@ func (w *worker) reason(e *Error) string {
 	return config.Redact(w.info.Source + ": " + e.Error())
 }
 
-// staleFor returns a STALE sample for each pane of the query that res did
-// not answer.
-func (w *worker) staleFor(res []incident.Sample, why string, now time.Time) []incident.Sample {
+// blank returns a sample for each pane of the query that res did not
+// answer: STALE, or, when the source's rate limit holds the query back
+// until a known time (a 429 we wait out), rate-limited until then. A
+// source that paces us is not dead, and its panes do not say it is.
+func (w *worker) blank(res []incident.Sample, why string, now, until time.Time) []incident.Sample {
 	var out []incident.Sample
 	for _, p := range w.info.Panes {
 		answered := false
@@ -629,7 +632,8 @@ func (w *worker) staleFor(res []incident.Sample, why string, now time.Time) []in
 			}
 		}
 		if !answered {
-			out = append(out, incident.Sample{Service: p.Service, Pane: p.Pane, Time: now, Stale: true, Error: why})
+			sm := incident.Sample{Service: p.Service, Pane: p.Pane, Time: now, Stale: until.IsZero(), Error: why, Limited: until}
+			out = append(out, sm)
 		}
 	}
 	return out
@@ -711,9 +715,13 @@ func (w *worker) failed(ctx context.Context, res Result, e *Error) time.Time {
 	s.mu.Unlock()
 	why := w.reason(e)
 	delay := s.backoff.Next(fails, e, w.interval)
-	w.emit(ctx, nil, append(slices.Clip(res.Samples), w.staleFor(res.Samples, why, now)...))
+	var until time.Time
 	if e.Class == RateLimited {
-		s.hold(w, now.Add(delay), why)
+		until = now.Add(delay)
+	}
+	w.emit(ctx, nil, append(slices.Clip(res.Samples), w.blank(res.Samples, why, now, until)...))
+	if e.Class == RateLimited {
+		s.hold(w, until, why)
 	}
 	s.mu.Lock()
 	w.polled, w.failing, w.lastErr, w.lastClass = true, true, why, e.Class

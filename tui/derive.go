@@ -17,7 +17,8 @@ type paneView struct {
 	sev     sev
 	waiting bool // no answer yet: NO DATA (waiting), never OK
 	stale   bool
-	why     string          // stale: the error
+	limited bool            // the source's rate limit holds the query back: not current, not dead
+	why     string          // stale: the error; limited: the limit
 	alert   *incident.Alert // open rule alert of this pane
 }
 
@@ -80,15 +81,20 @@ func derivePane(c *config.Config, st *incident.State, svc *config.Service, p *co
 	pv.alert = alerts[p.ID]
 	data := sevOK
 	switch pp := pv.pane; {
-	case pp == nil || (!pp.HasData && !pp.NoData && !pp.Stale):
+	case pp == nil || (!pp.HasData && !pp.NoData && !pp.Stale && pp.LimitedUntil.IsZero()):
 		pv.waiting = true
 		data = sevNoData
 	case pp.Stale:
 		pv.stale, pv.why = true, pp.Error
 		data = sevStale
-	case !now.IsZero() && !pp.Updated.IsZero() && now.Sub(pp.Updated) > staleAfter(c, p):
+	case !now.IsZero() && !pp.Updated.IsZero() && pp.Silent(now, pp.Updated, staleAfter(c, p)):
 		pv.stale, pv.why = true, "no answer for "+incident.Age(now.Sub(pp.Updated))
 		data = sevStale
+	case !pp.LimitedUntil.IsZero():
+		// Paced by the source's rate limit: grey, never green, and not
+		// STALE (the source answers; we wait as it asked).
+		pv.limited, pv.why = true, pp.Error
+		data = sevUnknown
 	case pp.NoData:
 		data = sevNoData
 	default:
@@ -206,11 +212,16 @@ func (m *Model) paneValueAt(pv *paneView, at bool) (string, string) {
 		return "waiting for data", ""
 	case pp != nil && pp.NoData && !pp.HasData:
 		return "no series", ""
-	case pp != nil && pp.HasData && (pv.stale || pp.NoData):
+	case pp != nil && pp.HasData && (pv.stale || pv.limited || pp.NoData):
 		s = "last " + incident.FormatValue(pp.Value, p.Unit)
 		if n := len(pp.Series); n > 0 && at {
 			s += " at " + pp.Series[n-1].T.In(m.loc).Format("15:04:05")
 		}
+		if pv.limited {
+			s += ", " + m.nextPoll(pp)
+		}
+	case pv.limited:
+		s = m.nextPoll(pp)
 	case pp != nil && pp.HasData:
 		s = incident.FormatValue(pp.Value, p.Unit)
 	default:
@@ -226,11 +237,20 @@ func (m *Model) paneValueAt(pv *paneView, at bool) (string, string) {
 	return s, ""
 }
 
+// nextPoll is when a rate-limited pane's query goes again.
+func (m *Model) nextPoll(pp *incident.Pane) string {
+	return "next poll " + pp.LimitedUntil.In(m.loc).Format("15:04:05")
+}
+
 // paneLabel is the badge label of a pane: NO DATA panes that never had
-// an answer say "waiting".
+// an answer say "waiting"; a pane its source's rate limit holds back says
+// so.
 func paneLabel(pv *paneView) string {
-	if pv.waiting && pv.sev == sevNoData {
+	switch {
+	case pv.waiting && pv.sev == sevNoData:
 		return "NO DATA"
+	case pv.limited && pv.sev == sevUnknown:
+		return "RATE-LIMITED"
 	}
 	return pv.sev.String()
 }
@@ -277,6 +297,8 @@ func (m *Model) conditionHolds(a *incident.Alert) (bool, string) {
 			return true, title + " is STALE (" + textsafe.Line(nameOr(pv.why, "no recent answer")) + "): nothing says it has recovered"
 		case pv.waiting || (pv.pane != nil && pv.pane.NoData):
 			return true, title + " has NO DATA: nothing says it has recovered"
+		case pv.limited:
+			return true, title + " is rate-limited (no current value): nothing says it has recovered"
 		}
 		v := pv.pane.Value
 		below := p.Direction == config.Below

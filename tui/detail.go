@@ -25,7 +25,7 @@ func (m *Model) renderDetail(w, h int) []string {
 	// Title line: the live owners.
 	o := m.st.Roles.Services[sv.cfg.ID]
 	own := s.Muted.S("owner ") + s.Text.S(nameOr(o.Primary, "none")) + s.Muted.S(" · backup ") + s.Text.S(nameOr(o.Backup, "none"))
-	left := s.badge(sv.sev) + " " + s.Bold.S(m.serviceName(sv.cfg.ID)) + "  " + own + "  "
+	left := s.badgeText(sv.sev, sv.label()) + " " + s.Bold.S(m.serviceName(sv.cfg.ID)) + "  " + own + "  "
 	hint := s.Muted.S("[ ] prev/next · a ack · B ack all · esc back")
 	if w < 100 {
 		hint = ""

@@ -169,7 +169,7 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 func (m *Model) firstAnswer(samples []incident.Sample) bool {
 	for i := range samples {
 		s := &samples[i]
-		if s.Stale || s.NoData {
+		if s.Stale || s.NoData || !s.Limited.IsZero() {
 			continue
 		}
 		if p := m.st.Panes[incident.PaneKey(s.Service, s.Pane)]; p == nil || !p.HasData {

@@ -481,7 +481,7 @@ func (m *Model) sourceHasData(id string) bool {
 			if p.Source != id {
 				continue
 			}
-			if pp := m.st.Panes[incident.PaneKey(svc.ID, p.ID)]; pp != nil && pp.HasData && !pp.Stale && m.now.Sub(pp.Updated) <= staleAfter(m.cfg, p) {
+			if pp := m.st.Panes[incident.PaneKey(svc.ID, p.ID)]; pp != nil && pp.HasData && !pp.Stale && pp.LimitedUntil.IsZero() && m.now.Sub(pp.Updated) <= staleAfter(m.cfg, p) {
 				return true
 			}
 		}

@@ -232,11 +232,7 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 		title += s.Level[sevWarn].S(" · no owner")
 	}
 	title += " "
-	label := sv.sev.String()
-	if sv.sev == sevNoData && len(sv.panes) > 0 && allWaiting(sv) {
-		label = "NO DATA"
-	}
-	tag := s.badgeText(sv.sev, label)
+	tag := s.badgeText(sv.sev, sv.label())
 	b := newBlock(cw)
 	runs := m.activeRuns(sv.cfg.ID)
 	np := len(sv.panes)
@@ -317,6 +313,19 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 	return m.frameFoot(b.render(ch), w, h, title, tag, s.Muted.S(strings.Join(foot, " · ")), selected)
 }
 
+// label is the service's badge: its severity, "NO DATA" while every pane
+// waits for a first answer, "RATE-LIMITED" when the pane that sets it is
+// held back by its source's rate limit.
+func (sv *serviceView) label() string {
+	switch {
+	case sv.sev == sevNoData && len(sv.panes) > 0 && allWaiting(sv):
+		return "NO DATA"
+	case len(sv.panes) > 0 && sv.panes[sv.head].sev == sv.sev:
+		return paneLabel(&sv.panes[sv.head])
+	}
+	return sv.sev.String()
+}
+
 func allWaiting(sv *serviceView) bool {
 	for i := range sv.panes {
 		if !sv.panes[i].waiting {
@@ -337,6 +346,9 @@ func (m *Model) paneLines(pv *paneView, w int, spark bool) []string {
 	}
 	head += s.Text.S(pv.title)
 	val, thr := m.paneValue(pv)
+	if width(val)+2 > w {
+		val, thr = m.paneValueAt(pv, false) // "last 97%", without when
+	}
 	vp := s.Level[pv.sev]
 	if pv.sev == sevOK {
 		vp = s.Text
@@ -360,7 +372,14 @@ func (m *Model) paneLines(pv *paneView, w int, spark bool) []string {
 	case width(v)+2 <= w:
 		return []string{trunc(head, w), "  " + v}
 	}
-	return []string{trunc(head, w), "  " + vp.S(val), "  " + s.Muted.S(thr)}
+	out := []string{trunc(head, w)}
+	for _, l := range wrapLines(val, w-2, 2) {
+		out = append(out, "  "+vp.S(l))
+	}
+	if thr != "" {
+		out = append(out, "  "+s.Muted.S(thr))
+	}
+	return out
 }
 
 // runLines shows the service's runs in flight; it returns the ids of

@@ -597,9 +597,12 @@ func TestRateLimitedForMinutesHonoursReset(t *testing.T) {
 	if h := s.Health()["dd"]; h.Health != incident.SourceUp {
 		t.Fatalf("after the budget came back: %+v", h)
 	}
-	// The recorded answers name no bucket (no X-RateLimit-Name).
-	if !strings.Contains(sink.lastStale(), "429") || !strings.Contains(sink.lastStale(), "the rate limit used up (100 per 1m0s)") {
-		t.Fatalf("STALE reason %q", sink.lastStale())
+	// The recorded answers name no bucket (no X-RateLimit-Name). The
+	// panes waited as Datadog asked: rate-limited, never STALE.
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if !strings.Contains(sink.limited, "429") || !strings.Contains(sink.limited, "the rate limit used up (100 per 1m0s)") || sink.stale != "" {
+		t.Fatalf("rate-limited reason %q, STALE reason %q", sink.limited, sink.stale)
 	}
 }
 
@@ -638,8 +641,9 @@ func TestRemainingZeroHoldsTheBucket(t *testing.T) {
 }
 
 type countSink struct {
-	mu    sync.Mutex
-	stale string
+	mu      sync.Mutex
+	stale   string // the last STALE sample's reason
+	limited string // the last rate-limited sample's reason
 }
 
 func (c *countSink) Submit(ctx context.Context, cmd incident.Command) error {
@@ -649,16 +653,13 @@ func (c *countSink) Submit(ctx context.Context, cmd incident.Command) error {
 			if s.Stale {
 				c.stale = s.Error
 			}
+			if !s.Limited.IsZero() {
+				c.limited = s.Error
+			}
 		}
 		c.mu.Unlock()
 	}
 	return nil
-}
-
-func (c *countSink) lastStale() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stale
 }
 
 func TestServerVariables(t *testing.T) {
