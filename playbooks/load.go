@@ -101,12 +101,6 @@ func LoadForConfig(cfg *config.Config) (*Catalog, error) {
 	return load(dir, cfg)
 }
 
-// LoadDir loads and validates every *.yaml and *.yml file in dir (not
-// recursive). Problems in any file are reported together, sorted, as
-// *config.Errors: file:line:col: field.path: message (hint). Cross-checks
-// against a war-room file need LoadForConfig.
-func LoadDir(dir string) (*Catalog, error) { return load(dir, nil) }
-
 func load(dir string, cfg *config.Config) (*Catalog, error) {
 	errs := &config.Errors{}
 	cat := &Catalog{Dir: dir, byID: map[string]*Playbook{}}
@@ -167,18 +161,6 @@ func sortErrors(e *config.Errors) {
 			cmp.Compare(a.Path, b.Path), cmp.Compare(a.Msg, b.Msg))
 	})
 	e.List = slices.Compact(e.List)
-}
-
-// Parse validates one playbook held in memory (name is used in error
-// positions). cfg, when not nil, enables the cross-checks.
-func Parse(name string, data []byte, cfg *config.Config) (*Playbook, error) {
-	errs := &config.Errors{}
-	pb, _ := parseFile(name, data, cfg, errs)
-	if len(errs.List) > 0 {
-		sortErrors(errs)
-		return nil, errs
-	}
-	return pb, nil
 }
 
 // pbDecoder decodes one file's tree into a Playbook.

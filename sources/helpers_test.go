@@ -13,6 +13,7 @@ import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/sources"
+	"github.com/warroom/warroom/sources/internal/fakes"
 )
 
 var t0 = time.Date(2026, 1, 31, 14, 0, 0, 0, time.UTC)
@@ -151,7 +152,7 @@ func advance(t testing.TB, clk *clock.Fake, s *sources.Scheduler, total, step ti
 	t.Helper()
 	for el := time.Duration(0); el < total; el += step {
 		clk.Advance(step)
-		waitFor(t, 10*time.Second, "the scheduler to settle at "+clk.Now().Format(time.TimeOnly), s.Settled)
+		waitFor(t, 10*time.Second, "the scheduler to settle at "+clk.Now().Format(time.TimeOnly), func() bool { return fakes.Settled(s, clk.Now()) })
 		if each != nil {
 			each()
 		}

@@ -421,21 +421,6 @@ func (s *Scheduler) Queries() []QueryStatus {
 	return out
 }
 
-// Settled reports whether every query is waiting for a time after the
-// clock's now: no request in flight and none due. Tests on a fake clock
-// use it to know the scheduler has caught up after Advance.
-func (s *Scheduler) Settled() bool {
-	now := s.clk.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, w := range s.workers {
-		if w.polling || w.next.IsZero() || !w.next.After(now) {
-			return false
-		}
-	}
-	return true
-}
-
 // Stats returns the scheduler's counters.
 func (s *Scheduler) Stats() Stats {
 	st := Stats{Queries: len(s.workers), Polls: s.polls.Load(), Errors: s.errs.Load(), Samples: s.samples.Load(),
@@ -564,8 +549,9 @@ func (w *worker) wait(ctx context.Context, next time.Time) (time.Time, bool) {
 			// and setting the timer, which may now fire late: set it again.
 			continue
 		}
-		// Published only once the timer is set, so that Settled never
-		// says "waiting" for a timer that does not exist yet.
+		// Published only once the timer is set, so that Queries never
+		// says "waiting" for a timer that does not exist yet (tests on a
+		// fake clock wait for every query to wait before they advance it).
 		s.mu.Lock()
 		w.polling, w.next = false, next
 		s.mu.Unlock()

@@ -280,7 +280,7 @@ func TestHealthStatesAndReportsOnChangeOnly(t *testing.T) {
 			t.Fatalf("health %+v, want %s %q", h, health, errPart)
 		}
 	}
-	waitFor(t, 5*time.Second, "the first polls", s.Settled)
+	waitFor(t, 5*time.Second, "the first polls", func() bool { return fakes.Settled(s, clk.Now()) })
 	expect(incident.SourceUp, "")
 	step(20 * time.Second)
 	b.mode.Store("fail")
@@ -362,7 +362,7 @@ func TestBackfillRetriedUntilItSucceeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	waitFor(t, 5*time.Second, "the first attempt", s.Settled)
+	waitFor(t, 5*time.Second, "the first attempt", func() bool { return fakes.Settled(s, clk.Now()) })
 	advance(t, clk, s, 30*time.Second, time.Second, nil)
 	q.mu.Lock()
 	down := len(q.attempts)
@@ -423,7 +423,7 @@ func TestFirstPollAtOnceThenHistory(t *testing.T) {
 	if ps[0].s.Value != 2 || !ps[0].s.Time.Equal(t0) || ps[1].s.Value != 1 || !ps[1].s.Time.Before(t0) {
 		t.Fatalf("samples %+v: want the live value at start, then the history", ps)
 	}
-	waitFor(t, 5*time.Second, "the scheduler to wait", s.Settled)
+	waitFor(t, 5*time.Second, "the scheduler to wait", func() bool { return fakes.Settled(s, clk.Now()) })
 	if next := s.Queries()[0].Next; !next.After(t0.Add(10 * time.Second)) {
 		t.Fatalf("the second poll is due at %s: the jitter should spread it past one interval (%s)", next, t0.Add(10*time.Second))
 	}
@@ -476,7 +476,7 @@ func TestSourcePollsInRounds(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Stop()
-			waitFor(t, 5*time.Second, "the first polls", s.Settled)
+			waitFor(t, 5*time.Second, "the first polls", func() bool { return fakes.Settled(s, clk.Now()) })
 			advance(t, clk, s, 35*time.Second, 500*time.Millisecond, nil)
 			instants := map[time.Time]int{}
 			for _, q := range qs {

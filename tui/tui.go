@@ -389,10 +389,6 @@ func (m *Model) Close() { m.cancel() }
 // Handle is the person this model acts as.
 func (m *Model) Handle() string { return m.me }
 
-// State is the model's copy of the incident (nil until the snapshot).
-// Only for tests and callers on the program goroutine.
-func (m *Model) State() *incident.State { return m.st }
-
 type tickMsg struct {
 	now     time.Time
 	mirror  string

@@ -18,6 +18,7 @@ import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/sources"
+	"github.com/warroom/warroom/sources/internal/fakes"
 )
 
 var t0 = time.Date(2026, 1, 31, 14, 0, 30, 0, time.UTC)
@@ -526,7 +527,7 @@ func advanceSettled(t *testing.T, clk *clock.Fake, s *sources.Scheduler, total, 
 	for el := time.Duration(0); el < total; el += step {
 		clk.Advance(step)
 		deadline := time.Now().Add(10 * time.Second)
-		for !s.Settled() {
+		for !fakes.Settled(s, clk.Now()) {
 			if time.Now().After(deadline) {
 				buf := make([]byte, 1<<20)
 				t.Fatalf("not settled at %s: %+v\n%s", clk.Now(), s.Queries(), buf[:runtime.Stack(buf, true)])
@@ -563,7 +564,7 @@ func TestRateLimitedForMinutesHonoursReset(t *testing.T) {
 	limited := false
 	for el := time.Duration(0); el < 8*time.Minute; el += time.Second {
 		r.clk.Advance(time.Second)
-		waitUntil(t, s.Settled)
+		waitUntil(t, func() bool { return fakes.Settled(s, r.clk.Now()) })
 		if s.Health()["dd"].Health == incident.SourceRateLimited {
 			limited = true
 		}
@@ -742,7 +743,7 @@ func TestBudgetPacesPolling(t *testing.T) {
 	health := ""
 	for el := time.Duration(0); el < 59*time.Minute; el += 5 * time.Second {
 		r.clk.Advance(5 * time.Second)
-		waitUntil(t, s.Settled)
+		waitUntil(t, func() bool { return fakes.Settled(s, r.clk.Now()) })
 		state(t, e) // the engine has taken what the polls sent before the clock moves on
 		h := s.Health()["dd"]
 		for _, b := range h.Budgets {

@@ -26,6 +26,7 @@ import (
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/sources"
+	"github.com/warroom/warroom/sources/internal/fakes"
 )
 
 // realBinary finds a binary of a real component, or skips the test (fails
@@ -624,7 +625,9 @@ func TestRealBackfillAfterLateStart(t *testing.T) {
 		eng.Unsubscribe(sub)
 		return st.Panes[incident.PaneKey("api", "rps")]
 	}
-	settle := func() { waitUntil(t, 10*time.Second, "the scheduler to settle", s.Settled) }
+	settle := func() {
+		waitUntil(t, 10*time.Second, "the scheduler to settle", func() bool { return fakes.Settled(s, clk.Now()) })
+	}
 
 	// 30 s with nothing listening.
 	settle()
@@ -675,7 +678,7 @@ func TestRealBackfillAfterLateStart(t *testing.T) {
 	clk.Advance(synced.Sub(clk.Now()))
 	var p *incident.Pane
 	waitUntil(t, 10*time.Second, "the history and a live value", func() bool {
-		if s.Settled() {
+		if fakes.Settled(s, clk.Now()) {
 			clk.Advance(time.Second)
 		}
 		p = pane()

@@ -1,5 +1,6 @@
 // Package fakes holds faithful local stand-ins for the HTTP APIs the
-// sources poll (Prometheus, Solana/EVM JSON-RPC), for tests and benchmarks.
+// sources poll (Prometheus, Solana/EVM JSON-RPC), for tests and benchmarks,
+// and Settled, which tells such a test the scheduler has caught up.
 // Shapes follow research/integrations.md (captured from Prometheus 2.42 and
 // Agave/EVM docs).
 package fakes

@@ -24,6 +24,7 @@ import (
 	"github.com/warroom/warroom/sim"
 	"github.com/warroom/warroom/sources"
 	"github.com/warroom/warroom/sources/datadog"
+	"github.com/warroom/warroom/sources/internal/fakes"
 	"github.com/warroom/warroom/sources/prometheus"
 	"github.com/warroom/warroom/sources/rpc"
 )
@@ -242,7 +243,7 @@ func TestQuietHealthyRoomPagesNoOne(t *testing.T) {
 
 	settle := func() {
 		deadline := time.Now().Add(20 * time.Second)
-		for !s.Settled() {
+		for !fakes.Settled(s, clk.Now()) {
 			if time.Now().After(deadline) {
 				t.Fatalf("the sources did not settle at %s: %+v", clk.Now().Format(time.TimeOnly), s.Queries())
 			}
