@@ -21,6 +21,7 @@ import (
 	"github.com/warroom/warroom/sim"
 	"github.com/warroom/warroom/sources"
 	"github.com/warroom/warroom/sources/datadog"
+	"github.com/warroom/warroom/sources/internal/fakes"
 	"github.com/warroom/warroom/sources/prometheus"
 	"github.com/warroom/warroom/sources/rpc"
 )
@@ -164,7 +165,7 @@ func storyEvents(t *testing.T, seed uint64, window time.Duration) []journal.Even
 	sync() // the declaration
 	end := t0.Add(window)
 	for {
-		wait("the sources did not settle", s.Settled)
+		wait("the sources did not settle", func() bool { return fakes.Settled(s, clk.Now()) })
 		for _, cmd := range held.take() {
 			if r := eng.Do(ctx, cmd); r.Err != nil {
 				t.Fatalf("seed %d: %T: %v", seed, cmd, r.Err)
