@@ -263,6 +263,16 @@ func RunLock(r *Run, ps RunPolicies) string {
 	return r.Playbook
 }
 
+// LockFree refuses when a run holds the named lock, saying which: the
+// check a dashboard or the runner makes on a snapshot before a request
+// (the engine decides again).
+func (s *State) LockFree(lock string, ps RunPolicies) error {
+	if h := s.LockHolder(lock, ps); h != nil {
+		return roles.Refuse("lock %s is held by run %s (%s, requested by %s, %s)", lock, h.ID, h.Playbook, h.Actor, h.State.Words())
+	}
+	return nil
+}
+
 // LockHolder returns the run holding the named lock, or nil.
 func (s *State) LockHolder(lock string, ps RunPolicies) *Run {
 	for _, id := range s.runIDs() {

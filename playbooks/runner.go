@@ -919,10 +919,7 @@ func (r *Runner) MayRun(st *incident.State, by, playbook string) error {
 	if err := st.MayRun(r.eng.Roster(), by, p); err != nil {
 		return err
 	}
-	if h := st.LockHolder(p.Lock, r.cat); h != nil {
-		return roles.Refuse("lock %s is held by run %s (%s, requested by %s, %s)", p.Lock, h.ID, h.Playbook, h.Actor, h.State.Words())
-	}
-	return nil
+	return st.LockFree(p.Lock, r.cat)
 }
 
 // MayApprove says whether by may approve run id now (snapshot check).

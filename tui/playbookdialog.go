@@ -94,10 +94,7 @@ func (m *Model) playbookErr(pb Playbook) error {
 	if err := m.st.MayRun(m.roster, m.me, p); err != nil {
 		return err
 	}
-	if h := m.st.LockHolder(p.Lock, r); h != nil {
-		return roles.Refuse("lock %s is held by run %s (%s, requested by %s, %s)", p.Lock, h.ID, h.Playbook, h.Actor, h.State.Words())
-	}
-	return nil
+	return m.st.LockFree(p.Lock, r)
 }
 
 type formStage int
