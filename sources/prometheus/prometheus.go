@@ -157,7 +157,10 @@ func (c captureRT) CloseIdleConnections() {
 func (c captureRT) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.next.RoundTrip(r)
 	if cp, ok := r.Context().Value(captureKey{}).(*capture); ok && resp != nil {
-		cp.status, cp.header = resp.StatusCode, resp.Header.Clone()
+		cp.status = resp.StatusCode
+		if cp.status < 200 || cp.status > 299 {
+			cp.header = resp.Header // only an error's headers are read (Retry-After)
+		}
 	}
 	return resp, err
 }
