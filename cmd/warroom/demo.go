@@ -87,7 +87,7 @@ journal is kept for it.`,
 				sum, sumErr = d.Finish(context.Background())
 			}
 			if !headless {
-				err := runDashboard(ctx, d.Room, o.Human, dashboard{ends: ends, quiet: quiet, statusURL: d.StatusURL, finish: func() tui.EndMsg {
+				_, err := runDashboard(ctx, d.Room.Config, o.Human, isOpen(d.Room), dashboard{ends: ends, quiet: quiet, statusURL: d.StatusURL, finish: func() tui.EndMsg {
 					finish()
 					if sumErr != nil {
 						return tui.EndMsg{Title: "The demo has ended", Lines: []string{"The summary could not be read: " + sumErr.Error()}}

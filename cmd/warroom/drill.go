@@ -84,7 +84,7 @@ runs to its end by itself and prints each event and the scores.`,
 			var resErr error
 			finish := func() { res, resErr = d.Finish(context.Background()) }
 			if !o.Headless {
-				err := runDashboard(ctx, d.Room, d.Human(), dashboard{ends: d.StoryEnd(), statusURL: d.StatusURL, finish: func() tui.EndMsg {
+				_, err := runDashboard(ctx, d.Room.Config, d.Human(), isOpen(d.Room), dashboard{ends: d.StoryEnd(), statusURL: d.StatusURL, finish: func() tui.EndMsg {
 					finish()
 					if resErr != nil {
 						return tui.EndMsg{Title: "The drill has ended", Lines: []string{"It could not be scored: " + resErr.Error()}}

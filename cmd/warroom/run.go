@@ -74,38 +74,44 @@ func runWarRoom(cmd *cobra.Command, cfgPath, as string, asSet bool, journalFlag 
 		return usageErr(err)
 	}
 	undo := paintFirstFrame(os.Stdin, os.Stdout, c, handle)
-	r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath})
-	if err != nil {
-		undo()
-		var errs *config.Errors
-		if errors.As(err, &errs) { // the playbooks directory
-			return reportConfigErr(stderr, c.Playbooks, err)
-		}
-		return runtimeErr(err)
-	}
 	var page *server.Server
-	d := dashboard{quiet: quiet, undoFirstFrame: undo}
-	if status.StatusAddr != "" {
+	r, err := runDashboard(ctx, c, handle, func(d *dashboard) (*room.Room, error) {
+		r, err := room.Open(ctx, room.Options{Config: c, JournalPath: journalPath})
+		if err != nil || status.StatusAddr == "" {
+			return r, err
+		}
 		status.SSHAddr, status.HTTPAddr = "-", "-"
 		if page, err = server.New(r, status); err == nil {
 			err = page.Start(ctx)
 		}
 		if err != nil {
-			undo()
 			_ = r.Close()
-			return runtimeErr(err)
+			return nil, runtimeErr(err)
 		}
 		// The Comms view names it.
 		d.statusURL = cmp.Or(status.StatusURL, "http://"+page.StatusAddr()+"/")
+		return r, nil
+	}, dashboard{quiet: quiet, undoFirstFrame: undo})
+	if r == nil && err != nil {
+		var errs *config.Errors
+		var ee *exitError
+		switch {
+		case errors.As(err, &errs): // the playbooks directory
+			return reportConfigErr(stderr, c.Playbooks, err)
+		case !errors.As(err, &ee):
+			return runtimeErr(err)
+		}
+		return err
 	}
-	err = runDashboard(ctx, r, handle, d)
 	if page != nil {
 		if cerr := page.Close(); err == nil && cerr != nil {
 			err = runtimeErr(cerr)
 		}
 	}
-	if cerr := r.Close(); err == nil && cerr != nil {
-		err = runtimeErr(cerr)
+	if r != nil {
+		if cerr := r.Close(); err == nil && cerr != nil {
+			err = runtimeErr(cerr)
+		}
 	}
 	if note != "" {
 		fmt.Fprintln(stderr, "warroom: "+note)
