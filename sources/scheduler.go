@@ -150,6 +150,10 @@ type sourceState struct {
 	reportedEvery           time.Duration
 	since, lastOK, lastFail time.Time
 	limitedUntil            time.Time
+	// firstLeft counts the source's queries whose first poll has not
+	// ended; firstRound is closed when it reaches zero (see worker.run).
+	firstLeft  atomic.Int32
+	firstRound chan struct{}
 }
 
 type gate struct {
@@ -258,6 +262,10 @@ func Start(ctx context.Context, cfg *config.Config, sink Sink, j journal.Journal
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if j != nil {
 		s.rec = newRecorder(j, clk, log, opts.RecordEvery, opts.RecordBatch, opts.RecordQueue)
+	}
+	for _, st := range s.sources {
+		st.firstLeft.Store(int32(len(st.workers)))
+		st.firstRound = make(chan struct{})
 	}
 	for _, w := range s.workers {
 		s.wg.Add(1)
@@ -476,8 +484,9 @@ func (w *worker) run() {
 		bfDue = s.clk.Now().Add(s.backoff.Next(bfFails, e, w.interval))
 	}
 	// The first poll goes at once, so that every pane has its value as
-	// soon as the room starts; the history (backfill) follows it, and the
-	// polls after keep the source's schedule (see placeRounds).
+	// soon as the room starts; the history (backfill) follows the first
+	// answers of the source's panes, and the polls after keep the
+	// source's schedule (see placeRounds).
 	next := s.clk.Now()
 	first := true
 	for {
@@ -511,6 +520,18 @@ func (w *worker) run() {
 		}
 		if first {
 			first = false
+			// The history waits for the first answers of the source's
+			// other panes (each bounded by its timeout): a pane's
+			// thousands of past samples, ahead of them in the engine's
+			// and the dashboard's queues, would delay their first values.
+			if w.src.firstLeft.Add(-1) == 0 {
+				close(w.src.firstRound)
+			}
+			select {
+			case <-w.src.firstRound:
+			case <-ctx.Done():
+				return
+			}
 			tryBackfill()
 		}
 	}

@@ -429,6 +429,59 @@ func TestFirstPollAtOnceThenHistory(t *testing.T) {
 	}
 }
 
+// heldQuery's first poll answers only when release is closed.
+type heldQuery struct {
+	clk     clock.Clock
+	release chan struct{}
+}
+
+func (q *heldQuery) Info() sources.QueryInfo {
+	return sources.QueryInfo{Source: "prom", Name: "held", Panes: []sources.PaneRef{{Service: "api", Pane: "held"}}}
+}
+
+func (q *heldQuery) Poll(ctx context.Context) (sources.Result, error) {
+	select {
+	case <-q.release:
+	case <-ctx.Done():
+		return sources.Result{}, ctx.Err()
+	}
+	return sources.Result{Samples: []incident.Sample{{Service: "api", Pane: "held", Time: q.clk.Now(), Value: 3}}}, nil
+}
+
+// TestHistoryWaitsForTheFirstRound: a pane's history is loaded only once
+// every pane of its source has its first answer, so that thousands of
+// past samples never sit ahead of another pane's first value.
+func TestHistoryWaitsForTheFirstRound(t *testing.T) {
+	clk := clock.NewFake(t0)
+	q := &flakyBackfill{clk: clk}
+	q.up.Store(true)
+	held := &heldQuery{clk: clk, release: make(chan struct{})}
+	cfg := baseConfig()
+	cfg.Sources = []config.Source{{ID: "prom", Type: "stub", Interval: dur(10 * time.Second), Timeout: dur(2 * time.Second)}}
+	sink := &recSink{clk: clk}
+	s, err := sources.Start(context.Background(), cfg, sink, nil, clk, sources.Options{Jitter: -1,
+		Builders: map[config.SourceType]sources.Builder{"stub": func(sources.Env, []sources.Spec) ([]sources.Query, error) {
+			return []sources.Query{q, held}, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, 5*time.Second, "the first answer of p", func() bool { return len(sink.paneSamples("api", "p")) == 1 })
+	time.Sleep(50 * time.Millisecond) // time for a backfill that should not happen
+	q.mu.Lock()
+	early := len(q.attempts)
+	q.mu.Unlock()
+	if early != 0 {
+		t.Fatal("p's history was loaded before the held pane's first answer")
+	}
+	close(held.release)
+	waitFor(t, 5*time.Second, "p's history after the held pane's answer", func() bool { return len(sink.paneSamples("api", "p")) == 3 })
+	if len(sink.paneSamples("api", "held")) != 1 {
+		t.Fatalf("held pane: %+v", sink.paneSamples("api", "held"))
+	}
+}
+
 // stampQuery records when it was polled.
 type stampQuery struct {
 	name  string
