@@ -115,11 +115,25 @@ func importText(origin, name string, x *ExternalAlert, lvl Level, now time.Time)
 	// When it began, if before it arrived (Alertmanager's group_wait, a
 	// monitor that was alerting before the room started), for alerts
 	// that ask someone to act.
-	if !now.IsZero() && lvl.Pages() && !x.StartsAt.IsZero() && now.Sub(x.StartsAt) >= time.Second {
-		text += fmt.Sprintf(" · since %s (%s before it arrived)", hms(x.StartsAt), Age(now.Sub(x.StartsAt)))
+	if !now.IsZero() && lvl.Pages() {
+		text += lateNote(x.StartsAt, now)
 	}
 	return text
 }
+
+// lateNote says when an alert began, if a second or more before it
+// arrived: " · since 14:00:12Z (48s before it arrived)".
+func lateNote(starts, arrived time.Time) string {
+	if starts.IsZero() || arrived.Sub(starts) < time.Second {
+		return ""
+	}
+	return fmt.Sprintf(" · since %s (%s before it arrived)", hms(starts), Age(arrived.Sub(starts)))
+}
+
+// LateNote is the note on when the alert began that its text ends with
+// when it arrived late, or "" (a place too narrow for the whole text may
+// leave it out first).
+func (a *Alert) LateNote() string { return lateNote(a.StartsAt, a.FiredAt) }
 
 func resolveText(origin, name string, a *Alert, ends, now time.Time) string {
 	from := a.FiredAt

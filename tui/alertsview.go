@@ -160,16 +160,24 @@ func (m *Model) renderAlerts(w, h int) []string {
 	vis := h - 3
 	texts := make([][]string, len(rows))
 	for i, r := range rows {
-		text := textsafe.Line(r.a.Text)
-		switch {
-		case r.member:
-			text = "└ " + text
-		case r.size > 1 && m.alertOpen[r.key]:
-			text = "▾ " + text + " (" + itoa(r.size) + " alerts)"
-		case r.size > 1:
-			text = "▸ " + text + " (+" + itoa(r.size-1) + " more)"
+		row := func(text string) string {
+			switch {
+			case r.member:
+				return "└ " + text
+			case r.size > 1 && m.alertOpen[r.key]:
+				return "▾ " + text + " (" + itoa(r.size) + " alerts)"
+			case r.size > 1:
+				return "▸ " + text + " (+" + itoa(r.size-1) + " more)"
+			}
+			return text
 		}
-		// Continuation lines are indented by two: wrap to fit them.
+		text := row(textsafe.Line(r.a.Text))
+		// Continuation lines are indented by two: wrap to fit them. A row
+		// too long for its lines leaves out when a late alert began (enter
+		// shows it) before it is cut.
+		if note := textsafe.Line(r.a.LateNote()); note != "" && len(wrapLines(text, c.text-2, 0)) > c.maxLines {
+			text = row(strings.TrimSuffix(textsafe.Line(r.a.Text), note))
+		}
 		texts[i] = wrapLines(text, c.text-2, c.maxLines)
 	}
 	top := clamp(m.alertTop, 0, len(rows)-1)

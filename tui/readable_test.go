@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,40 @@ func TestOldValueNeverCutsTheThreshold(t *testing.T) {
 	}
 	if !sawShort {
 		t.Fatal("no width was narrow enough to check")
+	}
+}
+
+// TestLateNoteGivesWayBeforeTheRowIsCut: in a narrow alerts table an
+// alert too long for its row leaves out when it began (it arrived late)
+// rather than being cut; a wide table shows the note.
+func TestLateNoteGivesWayBeforeTheRowIsCut(t *testing.T) {
+	f := newFakeEngine()
+	fired := tNow.Add(-10 * time.Second).UTC()
+	late := &incident.Alert{StartsAt: fired.Add(-48 * time.Second), FiredAt: fired}
+	text := "prometheus: DBIdleSessionsStuck: idle sessions held on the Allium database (stuck until terminated) > 250 conns (now 417.74 conns) (crit)" + late.LateNote()
+	f.st.Apply(incident.Event{Seq: f.st.LastSeq + 1, Time: fired, Kind: incident.KindAlert, Actor: "prometheus", Service: "history", Text: text,
+		Alert: &incident.AlertInfo{ID: "A900", Pane: "DBIdleSessionsStuck", Level: incident.LevelCrit, Origin: "prometheus", Key: "k900", StartsAt: late.StartsAt}})
+	if f.st.Alerts["A900"].LateNote() == "" {
+		t.Fatal("the fixture's alert did not arrive late")
+	}
+	for _, sz := range []struct {
+		w, h int
+		note bool
+	}{{80, 60, false}, {200, 60, true}} {
+		m := newTestModel(t, f, "rosa", sz.w, sz.h)
+		press(m, "2")
+		v := plainView(m)
+		lines := strings.Split(v, "\n")
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "A900") })
+		if i < 0 {
+			t.Fatalf("%dx%d: A900 is not listed:\n%s", sz.w, sz.h, v)
+		}
+		row := strings.Join(lines[i:min(i+6, len(lines))], "\n")
+		if strings.Contains(row, "…") {
+			t.Errorf("%dx%d: the row is cut:\n%s", sz.w, sz.h, row)
+		}
+		if got := strings.Contains(v, "48s before it"); got != sz.note {
+			t.Errorf("%dx%d: the late note shown: %v, want %v:\n%s", sz.w, sz.h, got, sz.note, row)
+		}
 	}
 }
