@@ -245,6 +245,12 @@ func TestGoldenExpectedCurve(t *testing.T) {
 				}
 			}
 			golden.RequireEqual(t, asciiView(m))
+			if sz.h >= 40 {
+				press(m, "6") // the Launch view says which result is drawn where
+				if want := fmt.Sprintf("Expected: tokens/p95 p50–p95 from k6 peak-30k.json #%d, drawn after T-0", seq); !strings.Contains(plainView(m), want) {
+					t.Errorf("the Launch view lacks %q:\n%s", want, plainView(m))
+				}
+			}
 			// Before T-0 there is no curve and no legend.
 			f.clk = clock.NewFake(tBoard)
 			m = newTestModel(t, f, "tomas", sz.w, sz.h)
