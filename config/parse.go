@@ -355,16 +355,9 @@ func prescan(tks token.Tokens) (*token.Token, string) {
 	return nil, ""
 }
 
-// TokenPos is a token's line and column, 1-based, for error positions.
-// The playbooks loader shares these helpers so that both files point at
-// problems the same way.
-func TokenPos(tk *token.Token) (int, int) { return tokenPos(tk) }
-
-// NodePos is nodePos for other YAML readers of the project.
+// NodePos is a node's line and column, 1-based, for the playbooks'
+// decoder, so that both kinds of file point at problems the same way.
 func NodePos(n ast.Node) (int, int) { return nodePos(n) }
-
-// BadUTF8 is badUTF8 for other YAML readers of the project.
-func BadUTF8(data []byte) (int, int) { return badUTF8(data) }
 
 func tokenPos(tk *token.Token) (int, int) {
 	if tk == nil || tk.Position == nil || tk.Position.Line < 1 {

@@ -1,3 +1,6 @@
+// The war-room file's schema as the reference documents it, for the test
+// that keeps docs/, the config types and the JSON Schema in step.
+
 package config
 
 import (
