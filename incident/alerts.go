@@ -283,17 +283,136 @@ func (d *decider) escalateGroups() {
 		return due[i].Key < due[j].Key
 	})
 	cmdr := d.s.Roles.Commander
+	type target struct {
+		step     int
+		to, role string
+	}
+	var order []target
+	batch := map[target][]*Group{}
 	for _, g := range due {
 		owners := d.s.Roles.Services[g.Service]
+		var t target
 		switch {
 		case d.ownerDue(g, d.now.Sub(g.UnackedSince)) && d.now.Sub(g.UnackedSince) < esc.Backup.D():
-			d.escalate(g, 0, owners.Primary, "owner")
+			t = target{0, owners.Primary, "owner"}
 		case g.Escalated == 0 && owners.Backup != "" && owners.Backup != owners.Primary:
-			d.escalate(g, 1, owners.Backup, "backup")
+			t = target{1, owners.Backup, "backup"}
 		case cmdr != "":
-			d.escalate(g, 2, cmdr, "commander")
+			t = target{2, cmdr, "commander"}
+		default:
+			continue
+		}
+		if batch[t] == nil {
+			order = append(order, t)
+		}
+		batch[t] = append(batch[t], g)
+	}
+	// A few groups escalate one event each. In a storm (more than
+	// escalateEach groups to one person at one step within a minute) the
+	// groups due are escalated together at most every escalateHold, one
+	// event per maxEscalateBatch groups, so that the timeline (and the
+	// engine's recent events) stay readable; the person's page, at most
+	// one a minute anyway, lists every group.
+	for _, t := range order {
+		gs := batch[t]
+		key := fmt.Sprintf("%s|%d", t.to, t.step)
+		st := d.e.storms[key]
+		if st == nil || d.now.Sub(st.since) >= time.Minute {
+			st = &escStorm{since: d.now}
+			d.e.storms[key] = st
+		}
+		if st.count+len(gs) <= escalateEach {
+			st.count += len(gs)
+			for _, g := range gs {
+				d.escalate(g, t.step, t.to, t.role)
+			}
+			continue
+		}
+		if !st.last.IsZero() && d.now.Sub(st.last) < escalateHold {
+			continue // held: still due at the next heartbeat
+		}
+		st.count += len(gs)
+		st.last, st.since = d.now, d.now // the storm goes on while it escalates
+		for len(gs) > 0 {
+			n := min(len(gs), maxEscalateBatch)
+			d.escalateMany(gs[:n], t.step, t.to, t.role)
+			gs = gs[n:]
 		}
 	}
+}
+
+// Escalation batching: up to escalateEach groups escalated to one person
+// at one step in one moment are an event each; more are one event per
+// maxEscalateBatch.
+const (
+	escalateEach     = 3
+	escalateHold     = 15 * time.Second
+	maxEscalateBatch = 500
+)
+
+// escStorm counts the groups escalated to one person at one step since
+// the window began, and when the last storm batch went.
+type escStorm struct {
+	since, last time.Time
+	count       int
+}
+
+// waitingMember is the alert that stands for a group in an escalation:
+// its first member still waiting.
+func (d *decider) waitingMember(g *Group) *Alert {
+	for _, a := range d.s.Members(g) {
+		if a.waiting() {
+			return a
+		}
+	}
+	return nil
+}
+
+// escalateMany escalates several groups to one person in one event.
+func (d *decider) escalateMany(gs []*Group, step int, to, role string) {
+	var first *Alert
+	var firstG *Group
+	var also []EscalatedGroup
+	var names []string
+	service, alerts := gs[0].Service, 0
+	for _, g := range gs {
+		rep := d.waitingMember(g)
+		if rep == nil {
+			continue
+		}
+		alerts += g.Unacked
+		if g.Service != service {
+			service = ""
+		}
+		if len(names) < 5 {
+			n := rep.ID + " " + d.e.paneTitle(rep)
+			if g.Service != "" {
+				n = g.Service + " " + n
+			}
+			names = append(names, n)
+		}
+		if first == nil {
+			first, firstG = rep, g
+			continue
+		}
+		also = append(also, EscalatedGroup{Group: g.Key, Alert: rep.ID, Service: g.Service, Title: rep.Pane, Level: rep.Level, Count: g.Unacked})
+	}
+	if first == nil {
+		return
+	}
+	n := 1 + len(also)
+	list := strings.Join(names, "; ")
+	if n > len(names) {
+		list += fmt.Sprintf("; and %d more", n-len(names))
+	}
+	oldest := Age(d.now.Sub(gs[0].UnackedSince))
+	text := fmt.Sprintf("%d alert groups (%d alerts) unacked, the oldest for %s: escalated to %s %s: %s", n, alerts, oldest, role, to, list)
+	if step == 0 {
+		text = fmt.Sprintf("%d alert groups (%d alerts) unacked, the oldest for %s: paging the owner %s: %s", n, alerts, oldest, to, list)
+	}
+	d.emit(Event{Kind: KindEscalate, Actor: "escalation", Service: service, Ref: first.Seq, Text: text,
+		Alert: &AlertInfo{ID: first.ID, Pane: first.Pane, Level: first.Level, Origin: first.Origin, Key: first.Key, Group: firstG.Key,
+			To: to, Step: step, Count: firstG.Unacked, Also: also}})
 }
 
 // ownerDue reports whether a group's owner is to be paged now: the file

@@ -188,8 +188,14 @@ func (l *AlertLives) Apply(e Event) {
 			a.ResolvedAt = end
 		}
 	case KindEscalate:
-		if a := l.byID[e.Alert.ID]; a != nil {
-			a.Escalations = append(a.Escalations, EscalationRecord{Seq: e.Seq, At: e.Time, To: e.Alert.To, Step: e.Alert.Step})
+		ids := []string{e.Alert.ID}
+		for _, x := range e.Alert.Also {
+			ids = append(ids, x.Alert)
+		}
+		for _, id := range ids {
+			if a := l.byID[id]; a != nil {
+				a.Escalations = append(a.Escalations, EscalationRecord{Seq: e.Seq, At: e.Time, To: e.Alert.To, Step: e.Alert.Step})
+			}
 		}
 	}
 }

@@ -130,6 +130,9 @@ type Engine struct {
 	// health is the last health each source reported, so that only
 	// changes become events. It starts from the replayed state.
 	health map[string]SourceHealth
+	// storms are recent escalations per person and step (escalateGroups):
+	// how a storm of groups becomes a few ESCALATE events.
+	storms map[string]*escStorm
 	// watch tracks launch criteria the engine evaluates (launch.go).
 	watch launchWatch
 	// clk keeps event times monotonic (see eventTime).
@@ -258,6 +261,7 @@ func replay(j journal.Reader, st *State) error {
 
 func (e *Engine) resetHealth() {
 	e.health = map[string]SourceHealth{}
+	e.storms = map[string]*escStorm{}
 	for id, si := range e.state.Sources {
 		e.health[id] = si.Health
 	}

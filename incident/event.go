@@ -229,6 +229,21 @@ type AlertInfo struct {
 	Panes []string `json:"panes,omitempty"`
 	// Count (ESCALATE) is how many unacked alerts the group holds.
 	Count int `json:"count,omitempty"`
+	// Also (ESCALATE) are the other groups escalated to the same person
+	// at the same step in the same moment: a storm of many groups is a
+	// few events, not one per group.
+	Also []EscalatedGroup `json:"also,omitempty"`
+}
+
+// EscalatedGroup is one more group of an ESCALATE event (AlertInfo.Also):
+// the group, the alert that stands for it, and its unacked count.
+type EscalatedGroup struct {
+	Group   string `json:"group"`
+	Alert   string `json:"alert"`
+	Service string `json:"service,omitempty"`
+	Title   string `json:"title,omitempty"`
+	Level   Level  `json:"level"`
+	Count   int    `json:"count,omitempty"`
 }
 
 // PageInfo is a PAGE: one person, everything newly escalated to them

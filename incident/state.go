@@ -467,15 +467,27 @@ func (s *State) recount(a *Alert, was bool, t time.Time) {
 
 func (s *State) applyEscalate(e Event) {
 	info := e.Alert
-	a := s.alert(info.ID)
+	s.escalateGroup(e, EscalatedGroup{Group: info.Group, Alert: info.ID, Service: e.Service, Title: info.Pane, Level: info.Level, Count: info.Count})
+	for _, x := range info.Also {
+		s.escalateGroup(e, x)
+	}
+}
+
+// escalateGroup folds the escalation of one group of an ESCALATE event.
+func (s *State) escalateGroup(e Event, x EscalatedGroup) {
+	info := e.Alert
+	a := s.alert(x.Alert)
 	if a != nil && info.Step > 0 {
 		a.Escalated = info.Step
 	}
-	key := info.Group
+	key := x.Group
 	if key == "" && a != nil {
 		key = a.Group
 	}
 	if g := s.Groups[key]; g != nil {
+		if x.Service == "" {
+			x.Service = g.Service // a batch of several services
+		}
 		if info.Step == 0 {
 			g.OwnerPaged = true
 		} else {
@@ -486,12 +498,12 @@ func (s *State) applyEscalate(e Event) {
 		return
 	}
 	q := s.pageQueue(info.To)
-	title := info.Pane
+	title := x.Title
 	if a != nil && a.Text != "" {
 		title = a.Text
 	}
-	q.Pending = append(q.Pending, PageItem{Seq: e.Seq, Group: key, Alert: info.ID, Service: e.Service, Title: title,
-		Level: info.Level, Step: info.Step, Count: info.Count})
+	q.Pending = append(q.Pending, PageItem{Seq: e.Seq, Group: key, Alert: x.Alert, Service: x.Service, Title: title,
+		Level: x.Level, Step: info.Step, Count: x.Count})
 	if len(q.Pending) > maxPending {
 		q.Pending = append(q.Pending[:0], q.Pending[len(q.Pending)-maxPending:]...)
 	}

@@ -108,7 +108,7 @@ func ScoreJournal(ctx context.Context, r journal.Reader, t0, end time.Time, expe
 			}
 		case incident.KindEscalate:
 			if ev.Alert != nil && ev.Alert.Step > 0 { // step 0 pages the owner (escalation.owner)
-				s.Escalations++
+				s.Escalations += 1 + len(ev.Alert.Also) // one per group
 			}
 		case incident.KindRun:
 			run := ev.Run
