@@ -436,6 +436,7 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 	started := map[string]bool{}
 	pub := &publicPlay{public: !snap.Life.PublicSince.IsZero() || len(snap.Life.Updates) > 0}
 	d.resolveAtEnd(ctx, pub)
+	d.importRehearsal(ctx, snap)
 	for {
 		// Requests already waiting (a continued journal, or a resync).
 		for id, r := range snap.Runs {
