@@ -68,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if errors.As(err, &ee) && ee.quiet {
 				return
 			}
+			// fang capitalises the message's first word, which is often a
+			// file name or an identifier ("warroom.yaml exists"): keep it as written.
+			styles.ErrorText = styles.ErrorText.UnsetTransform()
 			fang.DefaultErrorHandler(w, styles, err)
 		}),
 	)

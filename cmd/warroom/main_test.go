@@ -72,3 +72,21 @@ func TestCheckValidatesPlaybooks(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// An error that starts with a file name shows it as written: the styled
+// error handler must not capitalise it (Warroom.yaml is another file).
+func TestErrorKeepsFileNameCase(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "warroom.yaml")
+	if err := os.WriteFile(out, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	code, _, errs := runCLI("init", "-o", "warroom.yaml", "--service", "api")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2: %s", code, errs)
+	}
+	if !strings.Contains(errs, "warroom.yaml exists") {
+		t.Errorf("the file name is not shown as written:\n%s", errs)
+	}
+}
