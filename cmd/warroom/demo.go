@@ -98,6 +98,8 @@ journal is kept for it.`,
 					for _, l := range sum.Lines() {
 						fmt.Fprintln(cmd.OutOrStdout(), l)
 					}
+				} else {
+					fmt.Fprintln(cmd.OutOrStdout(), "The demo was stopped before its story ended. Postmortem: "+d.Keep())
 				}
 				return err
 			}
@@ -118,8 +120,9 @@ journal is kept for it.`,
 			if err := d.Room.Engine.Err(); err != nil {
 				return runtimeErr(err)
 			}
-			if ctx.Err() != nil {
-				return nil // interrupted: no summary
+			if ctx.Err() != nil { // interrupted: no summary, but the journal is kept
+				fmt.Fprintln(cmd.OutOrStdout(), "= The demo was stopped before its story ended. Postmortem: "+d.Keep())
+				return nil
 			}
 			if finish(); sumErr != nil {
 				return runtimeErr(sumErr)

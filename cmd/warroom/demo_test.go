@@ -61,3 +61,42 @@ func TestDemoWithoutAutopilotEndsWithASummary(t *testing.T) {
 		t.Fatalf("the simulated owners requested %d mitigations without the autopilot", requests)
 	}
 }
+
+// cancelAfterLines cancels once n lines were written: Ctrl-C mid-run.
+type cancelAfterLines struct {
+	strings.Builder
+	n      int
+	cancel context.CancelFunc
+}
+
+func (w *cancelAfterLines) Write(p []byte) (int, error) {
+	if w.n -= strings.Count(string(p), "\n"); w.n <= 0 {
+		w.cancel()
+	}
+	return w.Builder.Write(p)
+}
+
+// TestDemoInterruptedKeepsItsJournal: a demo stopped before its story
+// ends keeps its temporary journal and says how to export it (it was
+// deleted with nothing said).
+func TestDemoInterruptedKeepsItsJournal(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelAfterLines{n: 3, cancel: cancel}
+	var errb strings.Builder
+	if code := run(ctx, []string{"demo", "--headless", "--speed", "20"}, out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	text := out.String()
+	i := strings.Index(text, "Postmortem: warroom export --journal ")
+	if i < 0 {
+		t.Fatalf("no export command after an interrupted demo:\n%s", text)
+	}
+	path := strings.Fields(text[i+len("Postmortem: warroom export --journal "):])[0]
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		t.Fatalf("the journal it names: %v", err)
+	}
+	j.Close()
+}

@@ -604,6 +604,14 @@ func (d *Demo) Finish(ctx context.Context) (*Summary, error) {
 	return sum, err
 }
 
+// Keep keeps the journal when the demo closes before its story ended (the
+// person quit, or interrupted it): what happened until then is theirs to
+// export. It returns the command that exports it.
+func (d *Demo) Keep() string {
+	d.tmp = false
+	return ExportCommand(d.Room.Journal.Path())
+}
+
 func executing(st *incident.State) bool {
 	for _, r := range st.Runs {
 		switch r.State {

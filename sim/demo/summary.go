@@ -77,8 +77,11 @@ func summarize(ctx context.Context, path string, t0, end time.Time) (*Summary, e
 }
 
 // ExportCommand is the command that writes the postmortem of the demo.
-func (s *Summary) ExportCommand() string {
-	return "warroom export --journal " + s.Journal + " --format md -o postmortem.md"
+func (s *Summary) ExportCommand() string { return ExportCommand(s.Journal) }
+
+// ExportCommand is the command that writes the postmortem of a journal.
+func ExportCommand(journal string) string {
+	return "warroom export --journal " + journal + " --format md -o postmortem.md"
 }
 
 // Lines renders the summary for a terminal: the alerts and how fast they
