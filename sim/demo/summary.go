@@ -109,7 +109,7 @@ func (s *Summary) Lines() []string {
 			escalated++ // past the owner
 		}
 	}
-	add("Alerts: %d fired, %d acknowledged, %d escalated, %d still open at the end.", len(s.Alerts), acked, escalated, open)
+	add("Alerts: %d fired, %d acknowledged, %d escalated past the owner, %d still open at the end.", len(s.Alerts), acked, escalated, open)
 	if s.Pages > 0 {
 		add("Pages: %d through PagerDuty; %d alert groups acknowledged from a phone.", s.Pages, s.PhoneAcks)
 	}
