@@ -97,3 +97,18 @@ func BenchmarkViewCached(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+// BenchmarkDetailExpected renders the tokens detail view at 120×40 from
+// scratch, the live series alone and with the baseline band, the
+// expected curve and their legend.
+func BenchmarkDetailExpected(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		curves bool
+	}{{"live", false}, {"baseline+expected", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			f, _ := expectedFixture(c.curves)
+			benchView(b, f, 120, 40, "1", "enter")
+		})
+	}
+}

@@ -207,6 +207,30 @@ func TestGoldenBaselineBand(t *testing.T) {
 	}
 }
 
+// expectedFixture is the launch fixture five minutes after T-0, with the
+// tokens/p95 series climbing; with curves, the plan draws the load test's
+// p50–p95 on tokens/p95, a k6 result is in (its event is seq) and the
+// baseline was captured.
+func expectedFixture(curves bool) (f *fakeEngine, seq int64) {
+	f = launchFixture()
+	after := tLaunch.Add(5 * time.Minute)
+	b := &stateBuilder{st: f.st, cfg: f.cfg}
+	if curves {
+		f.cfg.Launch.Criteria[0].Expect = []config.Expect{{Pane: "tokens/p95", Band: []string{"p50", "p95"}}}
+		f.st.Room.Plan = incident.PlanOf(f.cfg)
+		b.emit(tLaunch.Add(-30*time.Minute), incident.Event{Kind: incident.KindEvidence, Actor: "tomas", Text: "load-test is green",
+			Evidence: &incident.EvidenceInfo{Criterion: "load-test", Kind: "load_test", Pass: true, Tool: "k6", File: "peak-30k.json",
+				Summary: "k6 result peak-30k.json meets 3 threshold(s)", Metrics: map[string]float64{"p50": 0.31, "p95": 0.403, "rps": 30800, "error_rate": 0.0001}}})
+		seq = f.st.LastSeq
+		b.emit(tLaunch, incident.Event{Kind: incident.KindBaseline, Actor: "warroom", Text: "baselines of 1 panes captured",
+			Baselines: &incident.BaselinesInfo{From: tLaunch.Add(-time.Hour).UTC(), To: tLaunch.UTC(), Panes: []incident.BaselineInfo{
+				{Service: "tokens", Pane: "p95", N: 240, Min: 0.14, P5: 0.15, P25: 0.16, P50: 0.17, P75: 0.18, P95: 0.2, Max: 0.22, Mean: 0.17}}}})
+	}
+	b.series("tokens", "p95", after, 40, 15*time.Second, ramp(0.18, 0.9))
+	f.clk = clock.NewFake(after)
+	return f, seq
+}
+
 // TestGoldenExpectedCurve: after T-0 the detail chart draws the load
 // test's result as the expected curve (dashed, p50 to p95 here) beside
 // the baseline band and the live series, and a legend under the chart
@@ -215,20 +239,7 @@ func TestGoldenExpectedCurve(t *testing.T) {
 	// At 80×24 a detail chart has two rows: too few for a legend.
 	for _, sz := range []struct{ w, h int }{{100, 30}, {120, 40}} {
 		t.Run(fmt.Sprintf("expected_%dx%d", sz.w, sz.h), func(t *testing.T) {
-			f := launchFixture()
-			f.cfg.Launch.Criteria[0].Expect = []config.Expect{{Pane: "tokens/p95", Band: []string{"p50", "p95"}}}
-			f.st.Room.Plan = incident.PlanOf(f.cfg)
-			after := tLaunch.Add(5 * time.Minute)
-			b := &stateBuilder{st: f.st, cfg: f.cfg}
-			b.emit(tLaunch.Add(-30*time.Minute), incident.Event{Kind: incident.KindEvidence, Actor: "tomas", Text: "load-test is green",
-				Evidence: &incident.EvidenceInfo{Criterion: "load-test", Kind: "load_test", Pass: true, Tool: "k6", File: "peak-30k.json",
-					Summary: "k6 result peak-30k.json meets 3 threshold(s)", Metrics: map[string]float64{"p50": 0.31, "p95": 0.403, "rps": 30800, "error_rate": 0.0001}}})
-			seq := f.st.LastSeq
-			b.emit(tLaunch, incident.Event{Kind: incident.KindBaseline, Actor: "warroom", Text: "baselines of 1 panes captured",
-				Baselines: &incident.BaselinesInfo{From: tLaunch.Add(-time.Hour).UTC(), To: tLaunch.UTC(), Panes: []incident.BaselineInfo{
-					{Service: "tokens", Pane: "p95", N: 240, Min: 0.14, P5: 0.15, P25: 0.16, P50: 0.17, P75: 0.18, P95: 0.2, Max: 0.22, Mean: 0.17}}}})
-			b.series("tokens", "p95", after, 40, 15*time.Second, ramp(0.18, 0.9))
-			f.clk = clock.NewFake(after)
+			f, seq := expectedFixture(true)
 			m := newTestModel(t, f, "tomas", sz.w, sz.h)
 			press(m, "1", "enter")
 			v := plainView(m)
