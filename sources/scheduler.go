@@ -187,6 +187,7 @@ type worker struct {
 	nPolls    int64
 	nErrs     int64
 	gateStale time.Time // the gate for which STALE was already sent
+	inFirst   bool      // waiting for the source's first round (firstRound)
 
 	// calls runs the query's requests (polls and backfills) one at a
 	// time on the worker's own goroutine, so a poll starts no goroutine;
@@ -524,16 +525,41 @@ func (w *worker) run() {
 			// other panes (each bounded by its timeout): a pane's
 			// thousands of past samples, ahead of them in the engine's
 			// and the dashboard's queues, would delay their first values.
-			if w.src.firstLeft.Add(-1) == 0 {
-				close(w.src.firstRound)
-			}
-			select {
-			case <-w.src.firstRound:
-			case <-ctx.Done():
+			if !w.firstRound(ctx, next) {
 				return
 			}
 			tryBackfill()
 		}
+	}
+}
+
+// firstRound waits until every query of the source has had its first
+// answer (or failure). Meanwhile the worker waits on the others, not on a
+// request: it reads as waiting for its next poll, since one of the others
+// may answer only once the clock moves (a rate limit's hold). The last to
+// answer marks the waiters polling again before it lets them go, so no
+// moment reads as settled while they start their backfill. It returns
+// false when the scheduler stops.
+func (w *worker) firstRound(ctx context.Context, next time.Time) bool {
+	s, src := w.s, w.src
+	s.mu.Lock()
+	if src.firstLeft.Add(-1) == 0 {
+		for _, o := range src.workers {
+			if o.inFirst {
+				o.polling, o.inFirst = true, false
+			}
+		}
+		close(src.firstRound)
+		s.mu.Unlock()
+		return true
+	}
+	w.polling, w.next, w.inFirst = false, next, true
+	s.mu.Unlock()
+	select {
+	case <-src.firstRound:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
