@@ -318,6 +318,11 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 			return
 		}
 		id := h.ID
+		if req.Op == "run" {
+			// The requester learns the run's id at once: interrupted,
+			// their terminal cancels it by id.
+			send(ControlReply{OK: true, Run: &RunSummary{ID: id, Playbook: h.Playbook.ID, Service: h.Playbook.Service, State: incident.RunRequested, Requester: req.By, Hash: h.Hash}})
+		}
 		unwatch := r.watchOutput(func(l OutputLine) {
 			if l.RunID == id {
 				send(ControlReply{Output: &l})

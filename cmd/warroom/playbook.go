@@ -515,7 +515,11 @@ func runRemote(cmd *cobra.Command, cfgPath, journalPath string, req playbooks.Co
 		return runtimeErr(fmt.Errorf("journal %s is in use by another warroom process that does not serve playbook requests: run it from that war room", journalPath))
 	}
 	out := cmd.OutOrStdout()
+	var runID string
 	last, err := cl.Do(cmd.Context(), req, func(rep playbooks.ControlReply) {
+		if rep.Run != nil {
+			runID = rep.Run.ID
+		}
 		switch {
 		case rep.DryRun != "":
 			fmt.Fprint(out, textsafe.Text(rep.DryRun)+"\n")
@@ -530,11 +534,22 @@ func runRemote(cmd *cobra.Command, cfgPath, journalPath string, req playbooks.Co
 		}
 	})
 	if err != nil {
-		if cmd.Context().Err() != nil && last.Run != nil {
-			// Interrupted: the owning process goes on; cancel the run.
-			cl.Do(context.Background(), playbooks.ControlRequest{Op: "cancel", By: by, Run: last.Run.ID, Reason: "interrupted from the terminal"}, nil)
+		if cmd.Context().Err() == nil || req.Op != "run" || runID == "" {
+			return runtimeErr(err)
 		}
-		return runtimeErr(err)
+		// Interrupted: the owning process goes on; cancel the run.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rep, cerr := cl.Do(ctx, playbooks.ControlRequest{Op: "cancel", By: by, Run: runID, Reason: "interrupted from the terminal"}, nil)
+		switch {
+		case cerr != nil:
+			return runtimeErr(fmt.Errorf("interrupted; %s may still be running: cancel it from the dashboard or with warroom playbook cancel %s: %w", runID, runID, cerr))
+		case rep.Error != "":
+			fmt.Fprintf(cmd.ErrOrStderr(), "interrupted; %s was not cancelled: %s\n", runID, rep.Error)
+		default:
+			fmt.Fprintf(cmd.ErrOrStderr(), "interrupted: %s cancelled (a step in progress is stopped; the rollback runs if something may have changed)\n", runID)
+		}
+		return &exitError{code: exitRuntime, err: context.Canceled, quiet: true}
 	}
 	if last.Error != "" {
 		return remoteErr(cmd, last)

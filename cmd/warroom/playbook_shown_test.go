@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/warroom/warroom/incident"
 )
 
 // TestPlaybookRunShowsItsDryRun: `warroom playbook run` shows the
@@ -60,4 +65,64 @@ func TestPlaybookRunShowsItsDryRun(t *testing.T) {
 		t.Fatalf("run through the serving process: exit %d\n%s%s", code, out, errs)
 	}
 	check("another process's room", out)
+}
+
+// cancelOn cancels once the output contains a text: Ctrl-C at that moment.
+type cancelOn struct {
+	mu     sync.Mutex
+	b      strings.Builder
+	text   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if strings.Contains(w.b.String(), w.text) {
+		w.cancel()
+	}
+	return len(p), nil
+}
+
+// TestPlaybookRunInterruptedCancelsTheRun: Ctrl-C on `warroom playbook
+// run` through another process cancels the run, as its help says (the
+// run went on, and the terminal printed a closed socket's error).
+func TestPlaybookRunInterruptedCancelsTheRun(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"mode":"challenge"}`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "playbooks", "waf-mode.yaml"), []byte(fmt.Sprintf(cliPlaybook, srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "warroom.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cliRoom), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, "served.db")
+	r := openCLIRoom(t, cfgPath, journal)
+	t.Cleanup(func() { r.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelOn{text: "waits for approval", cancel: cancel}
+	var errb strings.Builder
+	code := run(ctx, []string{"playbook", "run", "waf-mode", "--param", "mode=block", "--as", "cleo", "-c", cfgPath, "--journal", journal}, out, &errb)
+	if code != exitRuntime {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitRuntime, out.b.String(), errb.String())
+	}
+	if !strings.Contains(errb.String(), "interrupted: R") || strings.Contains(errb.String(), "closed network connection") {
+		t.Errorf("the terminal does not say the run was cancelled:\n%s", errb.String())
+	}
+	m := regexp.MustCompile(`(R[0-9]+) waits for approval`).FindStringSubmatch(out.b.String())
+	if m == nil {
+		t.Fatalf("no run waited for approval:\n%s", out.b.String())
+	}
+	if s := runState(t, r, m[1]); !strings.HasPrefix(s, string(incident.RunCancelled)) {
+		t.Errorf("%s is %q after the requester's Ctrl-C, want cancelled", m[1], s)
+	}
 }
