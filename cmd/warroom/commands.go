@@ -12,7 +12,7 @@ import (
 // ./warroom.yaml, the XDG config directory), and the command says on
 // stderr which file it uses and why.
 func configFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVarP(dst, "config", "c", "", "war-room file (default: $WARROOM_CONFIG, ./warroom.yaml, $XDG_CONFIG_HOME/warroom/warroom.yaml)")
+	cmd.Flags().StringVarP(dst, "config", "c", "", "the war-room file (default: $WARROOM_CONFIG, ./warroom.yaml, $XDG_CONFIG_HOME/warroom/warroom.yaml)")
 	prev := cmd.PreRunE
 	cmd.PreRunE = func(c *cobra.Command, a []string) error {
 		if prev != nil {

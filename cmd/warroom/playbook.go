@@ -670,7 +670,7 @@ func pbDecisionCmd(op, short string) *cobra.Command {
 // roomFlags are the flags of the commands that act on a running room's
 // runs: -c is optional, the room is found from its journal.
 func roomFlags(c *cobra.Command, cfgPath, as, journalPath *string) {
-	c.Flags().StringVarP(cfgPath, "config", "c", "", "war-room file (default: the one the process serving --journal runs, or warroom.yaml beside it)")
+	c.Flags().StringVarP(cfgPath, "config", "c", "", "the war-room file (default: the one the process serving --journal runs, or warroom.yaml beside it)")
 	c.Flags().StringVar(as, "as", "", "your roster handle (default: $USER if on the roster)")
 	c.Flags().StringVar(journalPath, "journal", "warroom.db", "journal file of the war room the run is in")
 }

@@ -72,12 +72,12 @@ README's "Running a room on two machines".`,
 		},
 	}
 	configFlag(cmd, &cfg)
-	cmd.Flags().StringVar(&sshAddr, "ssh", server.DefaultSSHAddr, "SSH listen address")
-	cmd.Flags().StringVar(&httpAddr, "http", server.DefaultHTTPAddr, "HTTP listen address")
+	cmd.Flags().StringVar(&sshAddr, "ssh", server.DefaultSSHAddr, "listen address for SSH")
+	cmd.Flags().StringVar(&httpAddr, "http", server.DefaultHTTPAddr, "listen address for HTTP")
 	cmd.Flags().StringVar(&statusAddr, "status", "", "serve the public status page on this address (default: not served)")
 	cmd.Flags().StringVar(&statusURL, "status-url", "", "the status page's public URL, for its feed and JSON links (default: the request's host)")
 	cmd.Flags().StringVar(&journalPath, "journal", "warroom.db", "journal: a file, or a postgres:// room (default: the file's journal:, else warroom.db)")
-	cmd.Flags().StringVar(&hostKey, "host-key", "", "SSH host key, created (0600) if missing (default: warroom_host_ed25519 beside the journal file, or beside the war-room file for a postgres:// room)")
+	cmd.Flags().StringVar(&hostKey, "host-key", "", "the SSH host key, created (0600) if missing (default: warroom_host_ed25519 beside the journal file, or beside the war-room file for a postgres:// room)")
 	cmd.Flags().StringVar(&node, "node", "", "this process's name among the room's processes (postgres:// rooms; default: host name and pid)")
 	cmd.Flags().DurationVar(&leaderTimeout, "leader-timeout", 5*time.Second, "postgres:// rooms: how long the database waits on a silent leader before a standby may take over")
 	cmd.Flags().IntVar(&maxSessions, "max-sessions", server.DefaultMaxSessions, "most concurrent SSH sessions")
