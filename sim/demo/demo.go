@@ -461,19 +461,21 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 				switch {
 				case ev.Kind == incident.KindAlert && ev.Alert != nil:
 					a, svc := *ev.Alert, ev.Service
+					// The people act a while after the event, not after the
+					// simulator read it: on a loaded machine it reads late.
 					if autoAck {
-						d.later(ctx, d.ackDelay, func() { d.ack(ctx, svc, a.ID) })
+						d.after(ctx, ev.Time, d.ackDelay, func() { d.ack(ctx, svc, a.ID) })
 					}
 					m, ok := d.mitigations[svc+"/"+a.Pane]
 					if !ok || started[m.Playbook] || (a.Level != incident.LevelCrit && a.Level != incident.LevelWarn) {
 						continue
 					}
 					started[m.Playbook] = true
-					d.later(ctx, mitigateDelay, func() { d.mitigate(ctx, m) })
+					d.after(ctx, ev.Time, mitigateDelay, func() { d.mitigate(ctx, m) })
 				case ev.Kind == incident.KindRun && ev.Run != nil && ev.Run.State == incident.RunAwaitingApproval:
 					if ev.Actor == d.human || autopilot {
 						id := ev.Run.ID
-						d.later(ctx, approveDelay, func() { d.approve(ctx, id) })
+						d.after(ctx, ev.Time, approveDelay, func() { d.approve(ctx, id) })
 					}
 				}
 			}
@@ -551,6 +553,11 @@ func (d *Demo) snapshot(ctx context.Context) *incident.State {
 }
 
 // later runs fn once wait of scenario time has passed, unless ctx ends.
+// after runs fn wait after the event at t, in the room's time.
+func (d *Demo) after(ctx context.Context, t time.Time, wait time.Duration, fn func()) {
+	d.later(ctx, t.Add(wait).Sub(d.Clock.Now()), fn)
+}
+
 func (d *Demo) later(ctx context.Context, wait time.Duration, fn func()) {
 	d.pending.Add(1)
 	go func() {
