@@ -333,9 +333,17 @@ func (d *decider) escalateGroups() {
 		}
 		st.count += len(gs)
 		st.last, st.since = d.now, d.now // the storm goes on while it escalates
+		if len(gs) == 1 {
+			d.escalate(gs[0], t.step, t.to, t.role)
+			continue
+		}
 		for len(gs) > 0 {
 			n := min(len(gs), maxEscalateBatch)
-			d.escalateMany(gs[:n], t.step, t.to, t.role)
+			if n == 1 {
+				d.escalate(gs[0], t.step, t.to, t.role)
+			} else {
+				d.escalateMany(gs[:n], t.step, t.to, t.role)
+			}
 			gs = gs[n:]
 		}
 	}

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -81,4 +82,34 @@ func hasNote(s *State, text string) bool {
 		}
 	}
 	return false
+}
+
+// A few groups escalating one after another are an event each; a fourth
+// within the minute is the start of a storm: held up to escalateHold and
+// escalated with whatever else came due, named in one event.
+func TestFewGroupsEscalateOneEventEach(t *testing.T) {
+	h := signalHarness(t)
+	for i := range 6 {
+		h.imp(ImportAlerts{Origin: "datadog", Alerts: []ExternalAlert{{Key: fmt.Sprintf("m%d/g", i), Service: "history",
+			Name: fmt.Sprintf("monitor %d", i), Level: LevelCrit, Firing: true, Rule: fmt.Sprintf("monitor:%d", i)}}})
+		h.advanceFresh(5 * time.Second)
+	}
+	h.advanceFresh(3 * time.Minute)
+	var texts []string
+	groups := 0
+	for _, e := range h.events(KindEscalate) {
+		texts = append(texts, e.Text)
+		groups += 1 + len(e.Alert.Also)
+	}
+	if groups != 6 || len(texts) < 4 || len(texts) > 5 {
+		t.Fatalf("%d groups in %d events:\n%s", groups, len(texts), strings.Join(texts, "\n"))
+	}
+	for _, x := range texts[:3] {
+		if !strings.Contains(x, "unacked for") || strings.Contains(x, "alert groups") {
+			t.Fatalf("the first three are an event each: %q", x)
+		}
+	}
+	if last := texts[len(texts)-1]; !strings.Contains(last, "alert groups") {
+		t.Fatalf("the storm's batch: %q", last)
+	}
 }
