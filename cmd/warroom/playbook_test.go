@@ -68,9 +68,10 @@ rollback:
 // hangingAdmin answers GET with the mode; the first PUT hangs until
 // released (the room stops during it), later PUTs succeed.
 type hangingAdmin struct {
-	mu      sync.Mutex
-	puts    []string
-	release chan struct{}
+	mu       sync.Mutex
+	puts     []string
+	release  chan struct{}
+	inFlight chan struct{} // closed when the first PUT has arrived
 }
 
 func (a *hangingAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +85,7 @@ func (a *hangingAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	first := len(a.puts) == 1
 	a.mu.Unlock()
 	if first {
+		close(a.inFlight)
 		select {
 		case <-a.release:
 		case <-r.Context().Done():
@@ -133,7 +135,7 @@ func waitRun(t *testing.T, r *room.Room, id string, want incident.RunState) {
 // room from --journal alone, or from the room's directory, and a resolve
 // whose rollback rolled back exits 0.
 func TestApproveAndResolveWithoutConfigFlag(t *testing.T) {
-	admin := &hangingAdmin{release: make(chan struct{})}
+	admin := &hangingAdmin{release: make(chan struct{}), inFlight: make(chan struct{})}
 	srv := httptest.NewServer(admin)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(admin.release) })
@@ -166,7 +168,15 @@ func TestApproveAndResolveWithoutConfigFlag(t *testing.T) {
 		t.Fatalf("approve does not show the change:\n%s", out)
 	}
 	waitRun(t, a, h.ID, incident.RunRunning+"/apply")
-	// The room stops while the PUT is in flight: outcome unknown.
+	// The room stops while the PUT is in flight: outcome unknown. (The
+	// step is recorded before its request leaves: on a loaded machine the
+	// room could stop before sending it, and the rollback's PUT would be
+	// the one that hangs.)
+	select {
+	case <-admin.inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the apply's PUT never reached the admin API")
+	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
