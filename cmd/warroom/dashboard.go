@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/term"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/room"
 	"github.com/warroom/warroom/tui"
@@ -97,6 +99,21 @@ func runDashboard(ctx context.Context, cfg *config.Config, handle string, open f
 		return r, runtimeErr(err)
 	}
 	return r, nil
+}
+
+// needTerminal refuses to start a dashboard without a terminal before
+// anything opens (bubbletea would fail only once the room ran, with "could
+// not open TTY"); alt names what works without one.
+func needTerminal(alt string) error {
+	if term.IsTerminal(os.Stdin.Fd()) {
+		return nil
+	}
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return usageErr(fmt.Errorf("the dashboard needs a terminal, and this process has none (%v): %s", err, alt))
+	}
+	f.Close()
+	return nil
 }
 
 // isOpen is the open function of a room that is open already.

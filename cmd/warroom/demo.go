@@ -50,6 +50,11 @@ journal is kept for it.`,
 			if dur < 0 {
 				return usageErr(fmt.Errorf("--for must not be negative, got %s", dur))
 			}
+			if !headless {
+				if err := needTerminal("run it in a terminal, or use --headless"); err != nil {
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			if transcript != "" {
 				f, err := os.Create(transcript)

@@ -72,6 +72,11 @@ runs to its end by itself and prints each event and the scores.`,
 				defer f.Close()
 				o.SlackTranscript = f
 			}
+			if !o.Headless {
+				if err := needTerminal("run it in a terminal, or use --headless"); err != nil {
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			d, err := drill.Start(ctx, o)
 			if err != nil {

@@ -73,6 +73,9 @@ func runWarRoom(cmd *cobra.Command, cfgPath, as string, asSet bool, journalFlag 
 	if err != nil {
 		return usageErr(err)
 	}
+	if err := needTerminal("run it in a terminal, or use warroom serve"); err != nil {
+		return err
+	}
 	undo := paintFirstFrame(os.Stdin, os.Stdout, c, handle)
 	var page *server.Server
 	r, err := runDashboard(ctx, c, handle, func(d *dashboard) (*room.Room, error) {

@@ -152,3 +152,31 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestDashboardWithoutTerminal: run (and demo) without a terminal say so
+// before the room opens (bubbletea failed once the room ran: "could not
+// open TTY"), and no journal is created.
+func TestDashboardWithoutTerminal(t *testing.T) {
+	if f, err := os.Open("/dev/tty"); err == nil {
+		f.Close()
+		t.Skip("this test has a terminal")
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "warroom.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cliRoom), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, "run.db")
+	for _, args := range [][]string{{"run", "-c", cfgPath, "--journal", journal, "--as", "rosa"}, {"demo"}} {
+		code, out, errs := runCLI(args...)
+		if code != exitUsage || !strings.Contains(errs, "needs a terminal") {
+			t.Errorf("%v: exit %d, want %d and why:\n%s%s", args, code, exitUsage, out, errs)
+		}
+	}
+	if _, err := os.Stat(journal); err == nil {
+		t.Errorf("the room was opened without a terminal")
+	}
+}
