@@ -179,20 +179,22 @@ type tabRange struct {
 	text   string
 }
 
-// tabRanges lays out the tab line; rendering and clicks share it.
+// tabRanges lays out the tab line; rendering and clicks share it. When
+// the tabs do not fit the width they lose their padding, then the names of
+// the views not shown (their keys and counts stay), so that the last tabs
+// and the crumb of the view shown are not cut.
 func (m *Model) tabRanges(w int) []tabRange {
-	var out []tabRange
-	x := 0
-	add := func(v viewID, text string) {
-		out = append(out, tabRange{view: v, x0: x, x1: x + width(text), text: text})
-		x += width(text) + 1
+	type tab struct {
+		view             viewID
+		key, name, extra string
 	}
+	var tabs []tab
 	narrow := w < 100
 	for _, v := range m.tabs() {
-		label := " " + m.tabKey(v) + " " + viewNames[v]
+		t := tab{view: v, key: m.tabKey(v), name: viewNames[v]}
 		if v == viewAlerts && m.st != nil {
 			if n := len(m.st.OpenAlerts()); n > 0 {
-				label += " (" + itoa(n) + ")"
+				t.extra = "(" + itoa(n) + ")"
 			}
 		}
 		if v == viewRuns && m.st != nil {
@@ -207,22 +209,55 @@ func (m *Model) tabRanges(w int) []tabRange {
 			}
 			switch {
 			case mine > 0 && narrow:
-				label += " (" + itoa(mine) + "!)"
+				t.extra = "(" + itoa(mine) + "!)"
 			case mine > 0:
-				label += " (" + itoa(active) + ", " + itoa(mine) + " need you)"
+				t.extra = "(" + itoa(active) + ", " + itoa(mine) + " need you)"
 			case active > 0:
-				label += " (" + itoa(active) + ")"
+				t.extra = "(" + itoa(active) + ")"
 			}
 		}
-		add(v, label+" ")
+		tabs = append(tabs, t)
 	}
+	crumb := ""
 	switch m.view {
 	case viewDetail:
-		add(viewDetail, " ▸ "+m.serviceName(m.detail)+" ")
+		crumb = "▸ " + m.serviceName(m.detail)
 	case viewRecord:
-		add(viewRecord, " ▸ details ")
+		crumb = "▸ details"
 	case viewEnd:
-		add(viewEnd, " ▸ summary ")
+		crumb = "▸ summary"
+	}
+	var out []tabRange
+	for _, style := range []int{0, 1, 2} { // padded, compact, keys only
+		out = out[:0]
+		x := 0
+		add := func(v viewID, words ...string) {
+			var parts []string
+			for _, p := range words {
+				if p != "" {
+					parts = append(parts, p)
+				}
+			}
+			text := strings.Join(parts, " ")
+			if style == 0 {
+				text = " " + text + " "
+			}
+			out = append(out, tabRange{view: v, x0: x, x1: x + width(text), text: text})
+			x += width(text) + 1
+		}
+		for _, t := range tabs {
+			if style == 2 && t.view != m.view {
+				add(t.view, t.key, t.extra)
+			} else {
+				add(t.view, t.key, t.name, t.extra)
+			}
+		}
+		if crumb != "" {
+			add(m.view, crumb)
+		}
+		if x-1 <= w {
+			break
+		}
 	}
 	return out
 }

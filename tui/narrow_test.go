@@ -76,3 +76,32 @@ func TestRoleLabelsWholeAt80(t *testing.T) {
 		}
 	}
 }
+
+// TestTabsWholeAt80: at 80 columns with a service open in full, the tab
+// line keeps every view's key and the service's name (the padded tabs
+// went past 80 columns and the last views and the crumb were cut); a
+// click on a tab still opens its view.
+func TestTabsWholeAt80(t *testing.T) {
+	f := newFakeEngine()
+	m := newTestModel(t, f, "lin", 80, 24)
+	m.detail = "cloudflare" // the longest name
+	m.setView(viewDetail)
+	line := strings.Split(plainView(m), "\n")[1]
+	if strings.Contains(line, "…") {
+		t.Errorf("the tab line is cut: %q", line)
+	}
+	for _, v := range m.tabs() {
+		if !strings.Contains(line, m.tabKey(v)) {
+			t.Errorf("view %s's key %s missing from %q", viewNames[v], m.tabKey(v), line)
+		}
+	}
+	if name := m.serviceName(m.detail); !strings.Contains(line, "▸ "+name) {
+		t.Errorf("the open service %q missing from %q", name, line)
+	}
+	tabs := m.tabRanges(80)
+	last := tabs[len(tabs)-2] // the last view's tab, before the crumb
+	m.Update(tea.MouseClickMsg{X: last.x0, Y: 1, Button: tea.MouseLeft})
+	if m.view != last.view {
+		t.Errorf("a click on %q opened %s", last.text, viewNames[m.view])
+	}
+}
