@@ -236,6 +236,17 @@ func (m *Model) renderLaunch(w, h int) []string {
 		for i := first; i < len(cps); i++ {
 			cp := &cps[i]
 			at := t0.Add(cp.At.D())
+			var due []string
+			red := false
+			for _, id := range cp.Criteria {
+				if l.Criterion(id).Green {
+					due = append(due, id+" ✓")
+				} else {
+					due, red = append(due, id+" ✗"), true
+				}
+			}
+			// A past checkpoint is met (✓) only if its criteria are green
+			// now; one passed with a criterion red is missed (✗), in warn.
 			mark, when := "✓", at.In(m.loc).Format("Jan 2 15:04")
 			style := s.Muted
 			switch {
@@ -243,16 +254,10 @@ func (m *Model) renderLaunch(w, h int) []string {
 				mark, when, style = "▸", "in "+incident.ClockDur(at.Sub(m.now)), s.Text
 			case at.After(m.now):
 				mark = "·"
+			case red:
+				mark, style = "✗", s.Level[sevWarn]
 			}
 			line := fmt.Sprintf("  %s %-6s %s", mark, cp.At.String(), textsafe.Line(cp.Name))
-			var due []string
-			for _, id := range cp.Criteria {
-				if l.Criterion(id).Green {
-					due = append(due, id+" ✓")
-				} else {
-					due = append(due, id+" ✗")
-				}
-			}
 			if len(due) > 0 {
 				line += " (" + strings.Join(due, ", ") + ")"
 			}
