@@ -438,10 +438,20 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 	d.resolveAtEnd(ctx, pub)
 	d.importRehearsal(ctx, snap)
 	for {
-		// Requests already waiting (a continued journal, or a resync).
+		// Requests and alerts already waiting (a continued journal, or a
+		// resync after the subscription lagged: what happened in the gap
+		// came in no update).
 		for id, r := range snap.Runs {
 			if r.State == incident.RunAwaitingApproval && (r.Actor == d.human || autopilot) {
 				d.later(ctx, approveDelay, func() { d.approve(ctx, id) })
+			}
+		}
+		if autoAck {
+			for _, a := range snap.OpenAlerts() {
+				if !a.Acked() {
+					svc, id := a.Service, a.ID
+					d.after(ctx, a.UnackedSince(), d.ackDelay, func() { d.ack(ctx, svc, id) })
+				}
 			}
 		}
 		for {
