@@ -23,9 +23,10 @@ import (
 // the deputy) approves them here.
 
 // commsOn reports whether the Comms tab shows: the file has a comms
-// section, or the incident already has a public side.
+// section, the room serves its status page, or the incident already has
+// a public side.
 func (m *Model) commsOn() bool {
-	if m.cfg.Comms != nil {
+	if m.cfg.Comms != nil || m.o.StatusPageURL != "" { // a served page is named there
 		return true
 	}
 	if m.st == nil {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,5 +104,27 @@ func TestTabsWholeAt80(t *testing.T) {
 	m.Update(tea.MouseClickMsg{X: last.x0, Y: 1, Button: tea.MouseLeft})
 	if m.view != last.view {
 		t.Errorf("a click on %q opened %s", last.text, viewNames[m.view])
+	}
+}
+
+// TestStatusPageNamedWithoutComms: a room whose file has no comms:
+// section but serves its status page (run --status) has the Comms view,
+// which names the page's address (it had no view to say it in).
+func TestStatusPageNamedWithoutComms(t *testing.T) {
+	f := newFakeEngine()
+	m := newTestModel(t, f, "rosa", 120, 40)
+	m.cfg.Comms = nil
+	m.o.StatusPageURL = "http://127.0.0.1:48123/"
+	if !slices.Contains(m.tabs(), viewComms) {
+		t.Fatalf("no Comms view: %v", m.tabs())
+	}
+	press(m, m.tabKey(viewComms))
+	if v := plainView(m); !strings.Contains(v, "http://127.0.0.1:48123/") {
+		t.Errorf("the status page's address is not shown:\n%s", v)
+	}
+	// The desk's keys work without a comms: section (no templates).
+	for _, k := range []string{"w", "esc", "s", "esc", "v", "esc", "m", "esc", "enter", "esc"} {
+		press(m, k)
+		_ = plainView(m)
 	}
 }
