@@ -20,9 +20,10 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a simulated airdrop launch on loopback, everything live",
-		Long: `demo starts a launch simulator on loopback (Prometheus, Datadog and two Solana
-RPC providers speaking their real protocols, plus an admin API the playbooks
-call) and a war room pointed at it. Panes fill, alerts fire on the right
+		Long: `demo starts a launch simulator on loopback (Prometheus, Datadog, two Solana
+RPC providers and two Ethereum ones speaking their real protocols, an admin
+API the playbooks call, and a local Slack, PagerDuty and Statuspage) and a
+war room pointed at it. Panes fill, alerts fire on the right
 services, owners acknowledge, mitigations fix the problems, and every event
 lands in the timeline. No accounts or set-up are needed.
 
