@@ -47,7 +47,7 @@ func (f *launchFlags) add(c *cobra.Command) {
 	c.Flags().Lookup("journal").Usage = "journal file of the war room (its process serves <journal>.sock)"
 }
 
-const noLaunchRoom = "no war room runs on this journal (start it with warroom run, serve or demo, or give --journal)"
+const noLaunchRoom = "no war room runs on this journal (start it with warroom run, serve or demo, or name a running room's journal with --journal; a stopped room's record: warroom export --readiness --journal PATH)"
 
 func launchStatusCmd() *cobra.Command {
 	var f launchFlags
