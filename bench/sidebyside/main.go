@@ -148,6 +148,15 @@ func main() {
 	if need["grafterm"] && *graftermBin == "" {
 		*graftermBin = buildGrafterm(work)
 	}
+	// A missing binary is found now, before the servers start: log.Fatalf
+	// later would leave them running.
+	for tool, bin := range map[string]string{"warroom": *warroomBin, "grafterm": *graftermBin} {
+		if need[tool] {
+			if _, err := exec.LookPath(bin); err != nil {
+				log.Fatalf("%s binary: %v", tool, err)
+			}
+		}
+	}
 
 	nodePort, promPort := freePort(), freePort()
 	node := start(work, "node_exporter", "prometheus-node-exporter", "--web.listen-address=127.0.0.1:"+nodePort)
