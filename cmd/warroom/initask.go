@@ -121,6 +121,10 @@ func askInit(ctx context.Context, in io.Reader, out io.Writer, o *initOptions) e
 	}); err != nil {
 		return err
 	}
+	if o.prom == "" && o.datadog == "" {
+		// A room needs a source: say which one the file gets.
+		fmt.Fprintln(out, "  neither: the file gets a Prometheus at http://127.0.0.1:9090 for you to edit")
+	}
 	question, def := "Services, by id, separated by spaces or commas", "api"
 	if len(o.services) > 0 {
 		question, def = "More services (Enter for none)", ""

@@ -187,3 +187,25 @@ func TestInitOnATerminal(t *testing.T) {
 		t.Fatalf("init --service on a terminal:\n%s", screen.String())
 	}
 }
+
+// TestInitSaysWhichSourceWithoutOne: with Enter for no Prometheus and no
+// Datadog, the conversation says which source the file gets instead (it
+// wrote a local Prometheus after "Enter for none" without a word).
+func TestInitSaysWhichSourceWithoutOne(t *testing.T) {
+	t.Setenv("USER", "rosa")
+	out := filepath.Join(t.TempDir(), "warroom.yaml")
+	var stdout, stderr bytes.Buffer
+	if err := runInit(context.Background(), initOptions{out: out, name: "War room"}, strings.NewReader("\n\n\n\n\n\n"), &stdout, &stderr); err != nil {
+		t.Fatalf("init: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "the file gets a Prometheus at http://127.0.0.1:9090") {
+		t.Errorf("the conversation does not say which source the file gets:\n%s", stderr.String())
+	}
+	c, err := config.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sources) != 1 || c.Sources[0].URL != "http://127.0.0.1:9090" {
+		t.Errorf("sources %+v", c.Sources)
+	}
+}
