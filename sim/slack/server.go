@@ -1124,39 +1124,18 @@ func (s *Server) history(now time.Time, p params, req *Request) reply {
 	if code != "" {
 		return reply{status: 200, body: errBody(code)}
 	}
-	limit := DefaultHistoryMax
-	if l := p.get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return reply{status: 200, body: errBody("invalid_limit")}
-		}
-		if n > 0 {
-			limit = min(n, maxHistoryLimit)
-		}
-	}
-	inclusive := p.get("inclusive") == "1" || p.get("inclusive") == "true"
-	var oldest, latest int64 = 0, math.MaxInt64
-	var err error
-	if o := p.get("oldest"); o != "" {
-		if oldest, err = ParseTS(o); err != nil {
-			return reply{status: 200, body: errBody("invalid_ts_oldest")}
-		}
-	}
-	if l := p.get("latest"); l != "" {
-		if latest, err = ParseTS(l); err != nil {
-			return reply{status: 200, body: errBody("invalid_ts_latest")}
-		}
+	w, code := readWindow(p, DefaultHistoryMax, maxHistoryLimit)
+	if code != "" {
+		return reply{status: 200, body: errBody(code)}
 	}
 	if c := p.get("cursor"); c != "" {
 		// Our cursors are "next:<ts>": continue below that ts.
 		v, ok := strings.CutPrefix(c, "next:")
-		if !ok {
+		t, err := ParseTS(v)
+		if !ok || err != nil {
 			return reply{status: 200, body: errBody("invalid_cursor")}
 		}
-		if latest, err = ParseTS(v); err != nil {
-			return reply{status: 200, body: errBody("invalid_cursor")}
-		}
-		inclusive = false
+		w.latest, w.inclusive = t, false
 	}
 	// Newest first, channel-level messages only (thread replies only if
 	// broadcast), as conversations.history returns them.
@@ -1167,11 +1146,10 @@ func (s *Server) history(now time.Time, p params, req *Request) reply {
 		if m.ThreadTS != "" && m.ThreadTS != m.TS && !m.Broadcast {
 			continue
 		}
-		t, _ := ParseTS(m.TS)
-		if t > latest || t < oldest || (!inclusive && (t == latest || t == oldest)) {
+		if t, _ := ParseTS(m.TS); !w.holds(t) {
 			continue
 		}
-		if len(picked) == limit {
+		if len(picked) == w.limit {
 			more = true
 			break
 		}
@@ -1186,6 +1164,51 @@ func (s *Server) history(now time.Time, p params, req *Request) reply {
 		body["response_metadata"] = map[string]any{"next_cursor": "next:" + picked[len(picked)-1].TS}
 	}
 	return reply{status: 200, body: body}
+}
+
+// window is the page a history or replies call asks for: its limit and
+// the oldest/latest bounds, which conversations.history and
+// conversations.replies read the same way.
+type window struct {
+	limit          int
+	oldest, latest int64
+	inclusive      bool
+}
+
+// readWindow reads limit (default def, at most max; 0 means the default),
+// oldest, latest and inclusive, or returns the error code Slack answers.
+func readWindow(p params, def, max int) (window, string) {
+	w := window{limit: def, latest: math.MaxInt64}
+	if l := p.get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return w, "invalid_limit"
+		}
+		if n > 0 {
+			w.limit = min(n, max)
+		}
+	}
+	w.inclusive = p.get("inclusive") == "1" || p.get("inclusive") == "true"
+	var err error
+	if o := p.get("oldest"); o != "" {
+		if w.oldest, err = ParseTS(o); err != nil {
+			return w, "invalid_ts_oldest"
+		}
+	}
+	if l := p.get("latest"); l != "" {
+		if w.latest, err = ParseTS(l); err != nil {
+			return w, "invalid_ts_latest"
+		}
+	}
+	return w, ""
+}
+
+// holds says whether a message at ts t is inside the window.
+func (w window) holds(t int64) bool {
+	if t > w.latest || t < w.oldest {
+		return false
+	}
+	return w.inclusive || (t != w.latest && t != w.oldest)
 }
 
 // replies answers conversations.replies: the thread of the message ts
@@ -1203,28 +1226,9 @@ func (s *Server) replies(now time.Time, p params, req *Request) reply {
 	if parent == nil {
 		return reply{status: 200, body: errBody("thread_not_found")}
 	}
-	limit := maxRepliesLimit
-	if l := p.get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return reply{status: 200, body: errBody("invalid_limit")}
-		}
-		if n > 0 {
-			limit = min(n, maxRepliesLimit)
-		}
-	}
-	inclusive := p.get("inclusive") == "1" || p.get("inclusive") == "true"
-	var oldest, latest int64 = 0, math.MaxInt64
-	var err error
-	if o := p.get("oldest"); o != "" {
-		if oldest, err = ParseTS(o); err != nil {
-			return reply{status: 200, body: errBody("invalid_ts_oldest")}
-		}
-	}
-	if l := p.get("latest"); l != "" {
-		if latest, err = ParseTS(l); err != nil {
-			return reply{status: 200, body: errBody("invalid_ts_latest")}
-		}
+	w, code := readWindow(p, maxRepliesLimit, maxRepliesLimit)
+	if code != "" {
+		return reply{status: 200, body: errBody(code)}
 	}
 	after := int64(-1)
 	if c := p.get("cursor"); c != "" {
@@ -1248,12 +1252,10 @@ func (s *Server) replies(now time.Time, p params, req *Request) reply {
 	var picked []*Message
 	more := false
 	for _, m := range thread {
-		t, _ := ParseTS(m.TS)
-		if t <= after || t > latest || t < oldest ||
-			(!inclusive && (t == latest || t == oldest)) {
+		if t, _ := ParseTS(m.TS); t <= after || !w.holds(t) {
 			continue
 		}
-		if len(picked) == limit {
+		if len(picked) == w.limit {
 			more = true
 			break
 		}
@@ -1261,21 +1263,21 @@ func (s *Server) replies(now time.Time, p params, req *Request) reply {
 	}
 	msgs := make([]map[string]any, len(picked))
 	for i, m := range picked {
-		w := wireMessage(m)
+		wm := wireMessage(m)
 		switch {
 		case m == parent && len(thread) > 1:
 			// A parent carries its thread's summary (the spec's first
 			// message schema); an unthreaded message is just itself.
-			w["thread_ts"] = parent.TS
-			w["reply_count"] = len(thread) - 1
-			w["reply_users"] = users
-			w["reply_users_count"] = len(users)
-			w["latest_reply"] = thread[len(thread)-1].TS
-			w["subscribed"] = false
+			wm["thread_ts"] = parent.TS
+			wm["reply_count"] = len(thread) - 1
+			wm["reply_users"] = users
+			wm["reply_users_count"] = len(users)
+			wm["latest_reply"] = thread[len(thread)-1].TS
+			wm["subscribed"] = false
 		case m != parent:
-			w["parent_user_id"] = parent.User
+			wm["parent_user_id"] = parent.User
 		}
-		msgs[i] = w
+		msgs[i] = wm
 	}
 	body := okBody(map[string]any{"messages": msgs, "has_more": more})
 	if more {
