@@ -490,6 +490,14 @@ func TestFormatValue(t *testing.T) {
 	}
 }
 
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 alerts", 1: "1 alert", 2: "2 alerts"} {
+		if got := Plural(n, "alert"); got != want {
+			t.Errorf("Plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestNonFiniteValuesNeverBreakTheEngine(t *testing.T) {
 	h := newHarness(t)
 	h.observe(Sample{Service: "history", Pane: "rps", Value: math.Inf(1)})

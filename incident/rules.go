@@ -435,6 +435,15 @@ func FormatValue(v float64, unit string) string {
 	return s
 }
 
+// Plural counts things in words: "1 alert", "2 alerts". It is the one
+// helper every reader (TUI, Slack mirror, CLI) counts with.
+func Plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
 // singular is a plural word unit for one of it: 1 slot, 1 conn, 1 error
 // (units such as req/s or /min stay as they are).
 func singular(unit string) string {

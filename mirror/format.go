@@ -299,19 +299,12 @@ func (f *formatter) hasSlack(handle string) bool {
 // alerts that came after the message was full.
 func threadText(m *alertModel, lines []string, first, last int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, ":thread: *%s* · `%s` — %s, #%d to #%d", user(m.Service, 60), user(m.ID, 20), plural(len(lines), "update"), first, last)
+	fmt.Fprintf(&b, ":thread: *%s* · `%s` — %s, #%d to #%d", user(m.Service, 60), user(m.ID, 20), incident.Plural(len(lines), "update"), first, last)
 	for _, l := range lines {
 		b.WriteByte('\n')
 		b.WriteString(l)
 	}
 	return b.String()
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // digest packs many lines into one message.
@@ -523,7 +516,7 @@ func (f *formatter) alertText(m *alertModel) string {
 		fmt.Fprintf(&b, "\n`#%d` %s %s", l.Seq, stamp(l.Time), l.Text)
 	}
 	if m.Thread > 0 {
-		fmt.Fprintf(&b, "\n_+%s in the thread_", plural(m.Thread, "later update"))
+		fmt.Fprintf(&b, "\n_+%s in the thread_", incident.Plural(m.Thread, "later update"))
 	}
 	s := b.String()
 	if utf8.RuneCountInString(s) > maxSectionText {

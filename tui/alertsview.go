@@ -132,7 +132,7 @@ func (m *Model) renderAlerts(w, h int) []string {
 	rows := m.alertList()
 	total := len(alertRows(m.st, m.alertOpen))
 	b := newBlock(w)
-	title := s.Bold.S("Open alerts") + s.Muted.S(" ("+plural(total, "group")+") · worst first, then oldest")
+	title := s.Bold.S("Open alerts") + s.Muted.S(" ("+incident.Plural(total, "group")+") · worst first, then oldest")
 	if m.alertsF.active() {
 		title = s.Bold.S("Open alerts") + s.Muted.S(" · filter ") + s.Key.S(textsafe.Line(m.alertsF.q)) + s.Muted.S(" ("+itoa(len(rows))+" of "+itoa(total)+") · esc clears")
 	}

@@ -260,7 +260,7 @@ func (m *Model) drawDetailChart(pv *paneView, plotW, rows, yl int) []string {
 // detailAlerts lists the service's open alerts, each wrapped to w.
 func (m *Model) detailAlerts(sv *serviceView, w int) []string {
 	s := m.sty
-	out := []string{s.Bold.S("Alerts") + s.Muted.S(" ("+plural(len(sv.open), "open alert")+")")}
+	out := []string{s.Bold.S("Alerts") + s.Muted.S(" ("+incident.Plural(len(sv.open), "open alert")+")")}
 	if len(sv.open) == 0 {
 		out = append(out, s.Muted.S("none open"))
 	}

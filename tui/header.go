@@ -445,7 +445,7 @@ func (m *Model) renderStatus(w int) string {
 			src = append(src, m.sourceBadge(id, stalePanes[id]))
 		}
 		segs = append(segs, seg{s.Muted.S("sources ") + strings.Join(src, " "), 90})
-		pl := s.Muted.S(plural(nPanes, "pane"))
+		pl := s.Muted.S(incident.Plural(nPanes, "pane"))
 		if nStale > 0 {
 			pl += " " + s.Level[sevStale].S(itoa(nStale)+" stale")
 		}

@@ -305,10 +305,10 @@ func (m *Model) renderCell(sv *serviceView, w, h int, selected bool) []string {
 		foot = append(foot, "▶ "+strings.Join(hiddenRuns, " "))
 	}
 	if shown < np {
-		foot = append(foot, "+"+plural(np-shown, "pane"))
+		foot = append(foot, "+"+incident.Plural(np-shown, "pane"))
 	}
 	if hidden > 0 {
-		foot = append(foot, "+"+plural(hidden, "alert"))
+		foot = append(foot, "+"+incident.Plural(hidden, "alert"))
 	}
 	return m.frameFoot(b.render(ch), w, h, title, tag, s.Muted.S(strings.Join(foot, " · ")), selected)
 }
@@ -479,7 +479,7 @@ func (m *Model) ackLine(sv *serviceView, w int) string {
 		return s.Muted.S("✓ no open alerts")
 	}
 	if sv.unacked == 0 {
-		return bar([]seg{{s.Text.S("✓ acked by " + strings.Join(sv.ackers, ", ")), 10}, {s.Muted.S("· " + plural(len(sv.open)-sv.quiet, "open alert")), 5}}, " ", w)
+		return bar([]seg{{s.Text.S("✓ acked by " + strings.Join(sv.ackers, ", ")), 10}, {s.Muted.S("· " + incident.Plural(len(sv.open)-sv.quiet, "open alert")), 5}}, " ", w)
 	}
 	age := incident.Age(m.now.Sub(sv.oldestUnacked.UnackedSince()))
 	segs := []seg{{s.Level[sevCrit].S("⚠ " + itoa(sv.unacked) + " unacked"), 10}}

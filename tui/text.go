@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -238,14 +237,6 @@ func overlay(base []string, box []string, x, y int) []string {
 		out[r] = left + "\x1b[m" + bl + "\x1b[m" + right
 	}
 	return out
-}
-
-// plural is "1 alert" / "2 alerts".
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func clamp(v, lo, hi int) int {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/warroom/warroom/config"
+	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/launch"
 	"github.com/warroom/warroom/playbooks"
 )
@@ -69,8 +70,9 @@ is bad; 64 + the sum of what failed live: 1 sources, 2 panes, 4 Slack,
 			if env {
 				what = "ok, environment complete"
 			}
-			fmt.Fprintf(stdout, "%s: %s (%d services, %d panes, %d sources, %d people, %d playbooks)\n",
-				cfg, what, len(c.Services), countPanes(c), len(c.Sources), len(c.Roster), len(cat.Playbooks()))
+			fmt.Fprintf(stdout, "%s: %s (%s, %s, %s, %s, %s)\n", cfg, what,
+				incident.Plural(len(c.Services), "service"), incident.Plural(countPanes(c), "pane"),
+				incident.Plural(len(c.Sources), "source"), people(len(c.Roster)), incident.Plural(len(cat.Playbooks()), "playbook"))
 			return nil
 		},
 	}
@@ -127,4 +129,12 @@ func checkLive(ctx context.Context, stdout, stderr io.Writer, c *config.Config, 
 		return &exitError{code: code, err: fmt.Errorf("preflight: %s failed", strings.Join(rep.Failed(), ", ")), quiet: true}
 	}
 	return nil
+}
+
+// people counts the roster: "1 person", "2 people".
+func people(n int) string {
+	if n == 1 {
+		return "1 person"
+	}
+	return fmt.Sprintf("%d people", n)
 }

@@ -90,7 +90,7 @@ func TestConfigDiscovery(t *testing.T) {
 		t.Fatalf("xdg: %d %s", code, stderr)
 	}
 	runCLI("init", "--service", "here")
-	if code, out, stderr := runCLI("check"); code != 0 || !strings.Contains(stderr, "using warroom.yaml (found in the current directory)") || !strings.Contains(out, "1 services") {
+	if code, out, stderr := runCLI("check"); code != 0 || !strings.Contains(stderr, "using warroom.yaml (found in the current directory)") || !strings.Contains(out, "(1 service, ") || !strings.Contains(out, " 1 person, ") {
 		t.Fatalf("cwd: %d %s %s", code, out, stderr)
 	}
 	t.Setenv("WARROOM_CONFIG", example)
