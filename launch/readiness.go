@@ -27,14 +27,21 @@ type Record struct {
 	Decisions   []RecordDecision   `json:"decisions"`
 	Checkpoints []RecordCheckpoint `json:"checkpoints"`
 	// Evidence is every EVIDENCE and CHECK event, in order.
-	Evidence  []RecordEvidence        `json:"evidence"`
-	SignOffs  []RecordEvidence        `json:"sign_offs"`
-	Baselines []incident.BaselineInfo `json:"baselines,omitempty"`
+	Evidence  []RecordEvidence `json:"evidence"`
+	SignOffs  []RecordEvidence `json:"sign_offs"`
+	Baselines []RecordBaseline `json:"baselines,omitempty"`
 	// Expected are the load-test results the plan draws on panes after
 	// T-0, with the values drawn.
 	Expected []RecordExpected `json:"expected,omitempty"`
 	Journal  string           `json:"journal"`
 	LastSeq  int64            `json:"last_seq"`
+}
+
+// RecordBaseline is a pane's pre-launch baseline with the pane's unit, so
+// the record prints its values as the pane does.
+type RecordBaseline struct {
+	incident.BaselineInfo
+	Unit string `json:"unit,omitempty"`
 }
 
 // RecordCriterion is one criterion as the record shows it.
@@ -152,7 +159,7 @@ func ReadRecord(ctx context.Context, r journal.Reader) (*Record, error) {
 		for _, svc := range st.Room.Services {
 			for _, p := range svc.Panes {
 				if b, ok := st.Launch.Baseline[incident.PaneKey(svc.ID, p.ID)]; ok {
-					rec.Baselines = append(rec.Baselines, b)
+					rec.Baselines = append(rec.Baselines, RecordBaseline{b, p.Unit})
 				}
 			}
 		}
@@ -268,7 +275,8 @@ func (r *Record) WriteMarkdown(w io.Writer) error {
 	if len(r.Baselines) > 0 {
 		b.WriteString("\n## Baselines\n\n| pane | n | p5 | p50 | p95 | max |\n| --- | --- | --- | --- | --- | --- |\n")
 		for _, p := range r.Baselines {
-			fmt.Fprintf(&b, "| %s/%s | %d | %.4g | %.4g | %.4g | %.4g |\n", t(p.Service), t(p.Pane), p.N, p.P5, p.P50, p.P95, p.Max)
+			v := func(x float64) string { return incident.FormatValue(x, p.Unit) }
+			fmt.Fprintf(&b, "| %s/%s | %d | %s | %s | %s | %s |\n", t(p.Service), t(p.Pane), p.N, v(p.P5), v(p.P50), v(p.P95), v(p.Max))
 		}
 	}
 	if len(r.Expected) > 0 {

@@ -108,3 +108,27 @@ func TestReadinessRecord(t *testing.T) {
 		t.Errorf("json: %v\n%s", err, js.String())
 	}
 }
+
+// TestReadinessBaselinesPrintAsPanesDo: a baseline's values read as the
+// pane shows them (12K req/s, 430ms), not as 1.2e+04.
+func TestReadinessBaselinesPrintAsPanesDo(t *testing.T) {
+	rec := Record{Name: "JUP airdrop", Baselines: []RecordBaseline{
+		{incident.BaselineInfo{Service: "aws", Pane: "rps", N: 300, P5: 9800, P50: 12000, P95: 15500, Max: 20000}, "req/s"},
+		{incident.BaselineInfo{Service: "aws", Pane: "p95", N: 300, P5: 0.1, P50: 0.43, P95: 1.2, Max: 2}, "s"},
+	}}
+	var md bytes.Buffer
+	if err := rec.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| aws/rps | 300 | 9800 req/s | 12K req/s | 15.5K req/s | 20K req/s |",
+		"| aws/p95 | 300 | 100ms | 430ms | 1.2s | 2s |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, md.String())
+		}
+	}
+	if strings.Contains(md.String(), "e+") {
+		t.Errorf("a value in exponent notation:\n%s", md.String())
+	}
+}
