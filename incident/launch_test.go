@@ -237,7 +237,11 @@ func TestExpectedCurveFromTheLatestResult(t *testing.T) {
 	if x, _ := h.state().Expected("history", "rps"); x.Lo != 15500 || x.Hi != 15500 {
 		t.Fatalf("history/rps line at half the result's rps: %+v", x)
 	}
-	board := strings.Join(h.state().LaunchBoard(cfg, t0), "\n")
+	lines, err := h.state().LaunchBoard(cfg, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	board := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"expected on tokens/p95 p50–p99: 120ms – 610ms from k6 peak.json #" + strconv.FormatInt(x.Seq, 10) + " (drawn after T-0)",
 		"expected on history/rps rps: 15.5K req/s from k6 peak.json #",

@@ -13,18 +13,19 @@ import (
 // the dashboard (warroom launch status, ssh HOST launch): T-0 and the
 // countdown, the next checkpoint, each criterion's state with its
 // evidence and who supplied it, and the decision. The words come from
-// the file and from people: every line goes through the sanitiser.
-func (s *State) LaunchBoard(cfg *config.Config, now time.Time) []string {
+// the file and from people: every line goes through the sanitiser. A
+// room without a launch plan has no board: ErrNoPlan.
+func (s *State) LaunchBoard(cfg *config.Config, now time.Time) ([]string, error) {
 	plan := cfg.Launch
 	if plan == nil {
-		return []string{"the war-room file has no launch plan (launch:)"}
+		return nil, ErrNoPlan
 	}
 	loc := cfg.Incident.Location()
 	var out []string
 	add := func(format string, a ...any) { out = append(out, textsafe.Line(fmt.Sprintf(format, a...))) }
 	t0, ok := s.T0(cfg)
 	if !ok {
-		return []string{"the launch plan counts from T-0: set incident.launch in the war-room file"}
+		return []string{"the launch plan counts from T-0: set incident.launch in the war-room file"}, nil
 	}
 	count := "T-" + ClockDur(t0.Sub(now))
 	if !now.Before(t0) {
@@ -91,7 +92,7 @@ func (s *State) LaunchBoard(cfg *config.Config, now time.Time) []string {
 			add("  %-5s %-*s expected on %s %s: %s (drawn after T-0)", "", idW, "", e.Pane, strings.Join(e.Metrics(), "–"), what)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // awaitingText says what evidence a criterion waits for.

@@ -353,7 +353,13 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 			return
 		}
 		cfg, now := r.eng.Config(), r.eng.Clock().Now()
-		send(ControlReply{OK: true, Lines: st.LaunchBoard(cfg, now), Now: now, Zone: cfg.Incident.Location().String()})
+		lines, err := st.LaunchBoard(cfg, now)
+		if err != nil {
+			// No plan in the file: the request asks for what the room has not.
+			send(ControlReply{Error: err.Error(), BadArgs: true})
+			return
+		}
+		send(ControlReply{OK: true, Lines: lines, Now: now, Zone: cfg.Incident.Location().String()})
 	default:
 		send(ControlReply{Error: "unknown op " + req.Op, BadArgs: true})
 	}

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/textsafe/hostile"
@@ -75,5 +78,16 @@ func TestSSHLaunchCommands(t *testing.T) {
 	out, err = run(t, g.client("olga"), "launch")
 	if err != nil || !strings.Contains(out, "2 of 2 green") || !strings.Contains(out, "GREEN tokens-sign-off alice signed off: pool at 400") {
 		t.Fatalf("launch board after: %v\n%s", err, out)
+	}
+}
+
+// TestSSHLaunchWithoutAPlan: in a room whose file has no launch plan,
+// ssh HOST launch says so and fails, as warroom launch status does.
+func TestSSHLaunchWithoutAPlan(t *testing.T) {
+	g := newRig(t, nil)
+	out, err := run(t, g.client("olga"), "launch")
+	var ee *gossh.ExitError
+	if !errors.As(err, &ee) || ee.ExitStatus() != 1 || !strings.Contains(out, "no launch plan") {
+		t.Fatalf("launch without a plan: %v\n%s", err, out)
 	}
 }

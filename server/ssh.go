@@ -181,7 +181,14 @@ func (s *Server) session(sess ssh.Session) {
 			return
 		}
 		s.r.Engine.Unsubscribe(sub)
-		for _, l := range st.LaunchBoard(s.r.Engine.Config(), s.r.Engine.Clock().Now()) {
+		lines, err := st.LaunchBoard(s.r.Engine.Config(), s.r.Engine.Clock().Now())
+		if err != nil {
+			// As warroom launch status: no plan is bad input, exit 1.
+			fmt.Fprintf(sess.Stderr(), "warroom: %s\n", textsafe.Line(err.Error()))
+			_ = sess.Exit(1)
+			return
+		}
+		for _, l := range lines {
 			fmt.Fprintln(sess, l)
 		}
 		_ = sess.Exit(0)

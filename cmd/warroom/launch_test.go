@@ -179,3 +179,23 @@ func TestLaunchCommandsReachTheRunningRoom(t *testing.T) {
 		t.Fatalf("status of no room: exit %d %s", code, errs)
 	}
 }
+
+// TestLaunchStatusWithoutAPlan: a room whose file has no launch plan has
+// no board; status says so and exits 1 (the input is bad), as ssh HOST
+// launch and export --readiness do.
+func TestLaunchStatusWithoutAPlan(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(launchRoom, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	cfg = cfg[:strings.Index(cfg, "\nlaunch:\n")+1]
+	cfgPath := filepath.Join(dir, "warroom.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, "warroom.db")
+	r := openCLIRoom(t, cfgPath, journal)
+	t.Cleanup(func() { r.Close() })
+	code, out, errs := runCLI("launch", "status", "--journal", journal)
+	if code != 1 || !strings.Contains(errs, "no launch plan") {
+		t.Fatalf("status without a plan: exit %d\n%s%s", code, out, errs)
+	}
+}
