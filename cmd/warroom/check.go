@@ -38,7 +38,7 @@ key (a resolve for an alert that does not exist: nobody is paged), and
 checks that every
 person with a role has a way in (an SSH key or a Slack ID). Every problem
 is reported in one pass. Exit codes: 0 ok; 1 the file or the environment
-is bad; 64 + the sum of what failed live: 1 sources, 2 panes, 4 Slack,
+is bad; 3 the file cannot be read (missing, permissions); 64 + the sum of what failed live: 1 sources, 2 panes, 4 Slack,
 8 playbooks, 16 roster, 32 Statuspage, 64 PagerDuty (70 = panes and Slack).`,
 		Example: `  warroom check -c examples/airdrop/warroom.yaml
   warroom check --env
@@ -85,26 +85,15 @@ is bad; 64 + the sum of what failed live: 1 sources, 2 panes, 4 Slack,
 // checkFile loads the war-room file and its playbooks, printing every
 // problem; problems are bad input (exit 1).
 func checkFile(stderr io.Writer, path string) (*config.Config, *playbooks.Catalog, error) {
+	// As run and serve: problems in the file are bad input (1); a file
+	// that cannot be read (missing, permissions) is a runtime failure (3).
 	c, err := config.Load(path)
 	if err != nil {
-		var errs *config.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintln(stderr, err)
-			fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(errs.List), path)
-			return nil, nil, badInput(err)
-		}
-		// An unreadable file is bad input too, not a crash.
-		return nil, nil, &exitError{code: exitBadInput, err: err}
+		return nil, nil, reportConfigErr(stderr, path, err)
 	}
 	cat, err := playbooks.LoadForConfig(c)
 	if err != nil {
-		var errs *config.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintln(stderr, err)
-			fmt.Fprintf(stderr, "%d problem(s) in the playbooks of %s\n", len(errs.List), path)
-			return nil, nil, badInput(err)
-		}
-		return nil, nil, &exitError{code: exitBadInput, err: err}
+		return nil, nil, reportConfigErr(stderr, "the playbooks of "+path, err)
 	}
 	return c, cat, nil
 }

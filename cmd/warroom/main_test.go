@@ -24,7 +24,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"version"}, 0, "warroom "},
 		{[]string{"check", "-c", "../../examples/airdrop/warroom.yaml"}, 0, "ok (9 services"},
 		{[]string{"check", "-c", "../../config/testdata/bad/everything.yaml"}, 1, "everything.yaml:3:3: incident.nmae: unknown field"},
-		{[]string{"check", "-c", "/nonexistent/warroom.yaml"}, 1, "no such file"},
+		{[]string{"check", "-c", "/nonexistent/warroom.yaml"}, 3, "no such file"}, // cannot be read: as run, export, journal verify
 		{[]string{"check"}, 2, "config"},
 		{[]string{"bogus"}, 2, "unknown command"},
 		{[]string{"check", "--bogus"}, 2, "unknown flag"},
@@ -70,6 +70,23 @@ func TestCheckValidatesPlaybooks(t *testing.T) {
 	code, out, errs := runCLI("check", "-c", filepath.Join(dir, "warroom.yaml"))
 	if code != 1 || !strings.Contains(errs, "broken.yaml:") || !strings.Contains(errs, "bogus") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestMissingFileExitsAsRuntimeFailure: a file that is not there is a
+// runtime failure (3) for check as for run, export and journal verify;
+// 1 is for problems found in a file (the README's exit codes).
+func TestMissingFileExitsAsRuntimeFailure(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"check", "-c", filepath.Join(dir, "none.yaml")},
+		{"run", "-c", filepath.Join(dir, "none.yaml")},
+		{"journal", "verify", "--journal", filepath.Join(dir, "none.db")},
+		{"export", "--journal", filepath.Join(dir, "none.db"), "--format", "md"},
+	} {
+		if code, out, errs := runCLI(args...); code != exitRuntime || !strings.Contains(errs, "none.") {
+			t.Errorf("%v: exit %d, want %d\n%s%s", args, code, exitRuntime, out, errs)
+		}
 	}
 }
 
