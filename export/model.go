@@ -554,7 +554,7 @@ func (r *Report) showEvent(e incident.Event) bool {
 	if f.Important && !r.important[e.Seq] {
 		return false
 	}
-	if f.Service != "" && e.Service != f.Service {
+	if f.Service != "" && !e.Concerns(f.Service) {
 		return false
 	}
 	return f.inWindow(e.Time)

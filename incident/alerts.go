@@ -418,9 +418,12 @@ func (d *decider) escalateMany(gs []*Group, step int, to, role string) {
 	if step == 0 {
 		text = fmt.Sprintf("%d alert groups (%d alerts) unacked, the oldest for %s: paging the owner %s: %s", n, alerts, oldest, to, list)
 	}
-	d.emit(Event{Kind: KindEscalate, Actor: "escalation", Service: service, Ref: first.Seq, Text: text,
-		Alert: &AlertInfo{ID: first.ID, Pane: first.Pane, Level: first.Level, Origin: first.Origin, Key: first.Key, Group: firstG.Key,
-			To: to, Step: step, Count: firstG.Unacked, Also: also}})
+	ai := &AlertInfo{ID: first.ID, Pane: first.Pane, Level: first.Level, Origin: first.Origin, Key: first.Key, Group: firstG.Key,
+		To: to, Step: step, Count: firstG.Unacked, Also: also}
+	if service == "" {
+		ai.Service = firstG.Service
+	}
+	d.emit(Event{Kind: KindEscalate, Actor: "escalation", Service: service, Ref: first.Seq, Text: text, Alert: ai})
 }
 
 // ownerDue reports whether a group's owner is to be paged now: the file

@@ -233,6 +233,30 @@ type AlertInfo struct {
 	// at the same step in the same moment: a storm of many groups is a
 	// few events, not one per group.
 	Also []EscalatedGroup `json:"also,omitempty"`
+	// Service (ESCALATE of groups of several services, so the event has
+	// no service) is the service of the group the event stands for.
+	Service string `json:"service,omitempty"`
+}
+
+// Concerns reports whether the event is about service: its own, or for
+// an ESCALATE of several services' groups at once (which has none of its
+// own), any of its groups' services. Filters by service use it.
+func (e *Event) Concerns(service string) bool {
+	if e.Service == service {
+		return true
+	}
+	if e.Service != "" || e.Kind != KindEscalate || e.Alert == nil {
+		return false
+	}
+	if e.Alert.Service == service {
+		return true
+	}
+	for _, g := range e.Alert.Also {
+		if g.Service == service {
+			return true
+		}
+	}
+	return false
 }
 
 // EscalatedGroup is one more group of an ESCALATE event (AlertInfo.Also):

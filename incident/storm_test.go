@@ -42,6 +42,11 @@ func TestStormOfManyGroupsStaysReadable(t *testing.T) {
 		switch e.Kind {
 		case KindEscalate:
 			esc++
+			// A batch of both services' groups has no service of its
+			// own; a filter on either still shows it.
+			if e.Service == "" && (!e.Concerns("tokens") || !e.Concerns("history") || e.Concerns("rpc")) {
+				t.Fatalf("#%d of groups %s and %+v: concerns tokens %v, history %v", e.Seq, e.Alert.Service, e.Alert.Also, e.Concerns("tokens"), e.Concerns("history"))
+			}
 		case KindPage:
 			pages++
 			k := fmt.Sprintf("%s@%d", e.Page.To, e.Time.Unix()/60)
@@ -111,5 +116,25 @@ func TestFewGroupsEscalateOneEventEach(t *testing.T) {
 	}
 	if last := texts[len(texts)-1]; !strings.Contains(last, "alert groups") {
 		t.Fatalf("the storm's batch: %q", last)
+	}
+}
+
+// TestEscalationBatchConcernsEachGroupsService: a batched ESCALATE of
+// several services' groups has no service; it concerns the service of
+// the group it stands for and of every other group it names, no other.
+func TestEscalationBatchConcernsEachGroupsService(t *testing.T) {
+	e := Event{Kind: KindEscalate, Alert: &AlertInfo{ID: "A1", Service: "history", Also: []EscalatedGroup{{Alert: "A2", Service: "tokens"}}}}
+	for svc, want := range map[string]bool{"history": true, "tokens": true, "rpc": false} {
+		if got := e.Concerns(svc); got != want {
+			t.Errorf("batch Concerns(%q) = %v", svc, got)
+		}
+	}
+	one := Event{Kind: KindEscalate, Service: "rpc", Alert: &AlertInfo{ID: "A3"}}
+	if !one.Concerns("rpc") || one.Concerns("tokens") {
+		t.Error("an escalation of one service's groups concerns that service only")
+	}
+	note := Event{Kind: KindNote}
+	if note.Concerns("tokens") {
+		t.Error("a note of no service concerns no service")
 	}
 }

@@ -33,7 +33,7 @@ func (m *Model) timelineRows() []int {
 	out := make([]int, 0, len(m.st.Recent))
 	for i := range m.st.Recent {
 		e := &m.st.Recent[i]
-		if m.tl.service != "" && e.Service != m.tl.service {
+		if m.tl.service != "" && !e.Concerns(m.tl.service) {
 			continue
 		}
 		if m.tl.kind != "" && e.Kind != m.tl.kind {

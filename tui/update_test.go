@@ -238,6 +238,41 @@ func TestEngineRefusalIsShown(t *testing.T) {
 	wantToast(t, m, "refused: alert A8 is already acked by nia")
 }
 
+// TestTimelineServiceFilterShowsABatchedEscalation: an ESCALATE of
+// several services' groups at once has no service of its own; the
+// service filter shows it for any service one of its groups belongs to.
+func TestTimelineServiceFilterShowsABatchedEscalation(t *testing.T) {
+	f := newFakeEngine()
+	m := newTestModel(t, f, "lin", 120, 40)
+	press(m, "3")
+	batch := incident.Event{Seq: m.st.LastSeq + 1, Time: m.st.Recent[len(m.st.Recent)-1].Time, Kind: incident.KindEscalate, Actor: "escalation",
+		Text: "2 alert groups (2 alerts) unacked: escalated to commander rosa",
+		Alert: &incident.AlertInfo{ID: "A90", Service: "history", To: "rosa", Step: 2,
+			Also: []incident.EscalatedGroup{{Alert: "A91", Service: "tokens", Level: incident.LevelCrit}}}}
+	m.st.Recent = append(m.st.Recent, batch)
+	m.st.LastSeq = batch.Seq
+	shown := func() bool {
+		for _, i := range m.timelineRows() {
+			if m.st.Recent[i].Seq == batch.Seq {
+				return true
+			}
+		}
+		return false
+	}
+	press(m, "s") // tokens: a group of the batch
+	if m.tl.service != "tokens" || !shown() {
+		t.Fatalf("filter %q hides the batch", m.tl.service)
+	}
+	press(m, "s") // history: the group the batch stands for
+	if m.tl.service != "history" || !shown() {
+		t.Fatalf("filter %q hides the batch", m.tl.service)
+	}
+	m.tl.service = "no-such-service"
+	if shown() {
+		t.Fatal("a service with no group in the batch shows it")
+	}
+}
+
 func TestTimelineFiltersAndMark(t *testing.T) {
 	f := newFakeEngine()
 	m := newTestModel(t, f, "lin", 120, 40)
