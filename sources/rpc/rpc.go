@@ -42,7 +42,11 @@
 // head stopped moving is extrapolated less and less, then not at all);
 // observations older than two intervals plus the timeout are ignored, and
 // so are those of this very moment (a concurrent poll's, whose order of
-// arrival is chance). lag = max(0, best - own head),
+// arrival is chance). A head was read at some moment between the call
+// and its answer: the provider's own head counts from the call, the
+// others' from their answers, so a late answer (a slow provider, or our
+// own process not scheduled) makes lag read less, never more. lag =
+// max(0, best - own head),
 // and at least the numSlotsBehind of a -32005 answer, or highestBlock -
 // currentBlock of eth_syncing.
 //
@@ -246,7 +250,9 @@ func (p *provider) Poll(ctx context.Context) (sources.Result, error) {
 		return sources.Result{Samples: samples}, classify(p.chain, err)
 	}
 
+	sent := p.clk.Now()
 	head, headErr := p.head(ctx)
+	got := p.clk.Now()
 	healthy, behind := false, int64(0)
 	var healthErr error
 	if headErr == nil {
@@ -274,7 +280,7 @@ func (p *provider) Poll(ctx context.Context) (sources.Result, error) {
 		add(Health, 0)
 	}
 	if headErr == nil {
-		p.tr.observe(p.key(), p.id, head, now, 2*p.interval+p.timeout)
+		p.tr.observe(p.key(), p.id, headPoint{sent: sent, got: got, head: head}, 2*p.interval+p.timeout)
 		lag := p.tr.lag(p.key(), p.id, now)
 		if float64(behind) > lag {
 			lag = float64(behind)
@@ -463,16 +469,19 @@ type headObs struct {
 	fresh time.Duration
 }
 
+// headPoint is one head answer. The provider read its head at some moment
+// between sent and got: a late answer (a slow provider, or a process that
+// was not scheduled) leaves the moment uncertain, not later.
 type headPoint struct {
-	at   time.Time
-	head uint64
+	sent, got time.Time
+	head      uint64
 }
 
 func newTracker(window time.Duration) *tracker {
 	return &tracker{window: window, heads: map[string]map[string]*headObs{}}
 }
 
-func (t *tracker) observe(key, provider string, head uint64, at time.Time, fresh time.Duration) {
+func (t *tracker) observe(key, provider string, pt headPoint, fresh time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.heads[key]
@@ -486,9 +495,9 @@ func (t *tracker) observe(key, provider string, head uint64, at time.Time, fresh
 		m[provider] = o
 	}
 	o.fresh = fresh
-	o.hist = append(o.hist, headPoint{at, head})
+	o.hist = append(o.hist, pt)
 	cut := 0
-	for cut < len(o.hist)-2 && at.Sub(o.hist[cut].at) > t.window {
+	for cut < len(o.hist)-2 && pt.got.Sub(o.hist[cut].got) > t.window {
 		cut++
 	}
 	o.hist = append(o.hist[:0], o.hist[cut:]...)
@@ -503,7 +512,7 @@ func rate(hist []headPoint) float64 {
 		return 0
 	}
 	a, b := hist[0], hist[len(hist)-1]
-	dt := b.at.Sub(a.at).Seconds()
+	dt := b.got.Sub(a.got).Seconds()
 	if dt < 1 || b.head <= a.head {
 		return 0
 	}
@@ -511,7 +520,10 @@ func rate(hist []headPoint) float64 {
 }
 
 // lag is how far provider's latest head is behind the best head of its
-// network, extrapolated to now.
+// network, extrapolated to now. Where a head was read is uncertain, the
+// provider gets the benefit of the doubt: its own head is taken as read
+// when it was asked for, the others' when their answers came, so that a
+// late answer (ours or theirs) never reads as lag.
 func (t *tracker) lag(key, provider string, now time.Time) float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -521,7 +533,7 @@ func (t *tracker) lag(key, provider string, now time.Time) float64 {
 		return 0
 	}
 	mine := me.hist[len(me.hist)-1]
-	own := float64(mine.head) + me.rate()*now.Sub(mine.at).Seconds()
+	own := float64(mine.head) + me.rate()*now.Sub(mine.sent).Seconds()
 	best := own
 	names := make([]string, 0, len(m))
 	for n := range m {
@@ -534,14 +546,14 @@ func (t *tracker) lag(key, provider string, now time.Time) float64 {
 		// moment is a concurrent poll's, here or not by the order the
 		// answers happened to arrive in, and the lag must not depend on it.
 		hist := o.hist
-		for len(hist) > 0 && !hist[len(hist)-1].at.Before(now) {
+		for len(hist) > 0 && !hist[len(hist)-1].got.Before(now) {
 			hist = hist[:len(hist)-1]
 		}
 		if len(hist) == 0 {
 			continue
 		}
 		last := hist[len(hist)-1]
-		age := now.Sub(last.at)
+		age := now.Sub(last.got)
 		if age > o.fresh {
 			continue
 		}

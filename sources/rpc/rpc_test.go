@@ -187,6 +187,44 @@ func TestLagExtrapolatesOtherProvidersHeads(t *testing.T) {
 	}
 }
 
+// A late answer is not lag: two providers in sync, each answering its
+// slot of the moment, read no lag when one poll's answer is read 8 s (20
+// slots) after the provider gave it (a slow health call, or our process
+// not scheduled: a loaded machine), nor when a request reaches its
+// provider 8 s after it was sent.
+func TestLateAnswersDoNotReadAsLag(t *testing.T) {
+	clk := clock.NewFake(t0)
+	a, b := fakes.NewSolana(0), fakes.NewSolana(0)
+	slow := func(s config.Source) config.Source { s.Timeout = config.Duration(30 * time.Second); return s }
+	r := newRig(t, clk, slow(solana("a", serve(t, a))), slow(solana("b", serve(t, b))))
+	var lateHealth, lateSlot bool
+	for _, f := range []*fakes.RPC{a, b} {
+		f.SetHook(func(w http.ResponseWriter, _ *http.Request, method string) bool {
+			switch {
+			case method == "getHealth" && lateHealth, method == "getSlot" && lateSlot:
+				clk.Advance(8 * time.Second)
+			}
+			if method == "getSlot" { // the chain's slot now: 2.5 a second
+				f.SetHead(1_000_000 + uint64(clk.Now().Sub(t0).Seconds()*2.5))
+			}
+			return false
+		})
+	}
+	for i := range 16 {
+		lateHealth, lateSlot = i%4 == 1, i%4 == 3
+		for _, id := range []string{"a", "b"} {
+			m, err := r.poll(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m[Lag] > 1 {
+				t.Fatalf("round %d (late health %v, late slot %v): in sync, %s reads %v slots behind", i, lateHealth, lateSlot, id, m[Lag])
+			}
+			clk.Advance(2 * time.Second)
+		}
+	}
+}
+
 func TestErrorRate429AndRetryAfter(t *testing.T) {
 	clk := clock.NewFake(t0)
 	f := fakes.NewSolana(5000)
