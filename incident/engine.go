@@ -301,26 +301,33 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.applyFollowed(f)
 		case <-tick:
 			tick = e.clock.After(e.untilTick())
-			if err := e.process([]request{{cmd: heartbeat{}}, {cmd: checkSystem{}}}); err != nil {
+			// What was sent before the tick is decided before it: an ack
+			// waiting in the queue when its alert's escalation falls due
+			// (a busy engine) is an ack in time, not a page.
+			batch := e.waiting(nil, e.maxBatch)
+			if err := e.process(append(batch, request{cmd: heartbeat{}}, request{cmd: checkSystem{}})); err != nil {
 				return err
 			}
 		case r := <-e.reqs:
-			batch := []request{r}
 			// Group commit: take whatever else is already waiting.
-		drain:
-			for len(batch) < e.maxBatch {
-				select {
-				case r := <-e.reqs:
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			if err := e.process(batch); err != nil {
+			if err := e.process(e.waiting([]request{r}, e.maxBatch)); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// waiting appends the requests already queued to batch, up to max.
+func (e *Engine) waiting(batch []request, max int) []request {
+	for len(batch) < max {
+		select {
+		case r := <-e.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // untilTick is the wait until the next heartbeat: on whole multiples of

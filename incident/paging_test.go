@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,4 +100,48 @@ func TestPagingReportIsAnInertLine(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	h.refused(ReportPaging{By: "pagerduty"}, "needs a text")
+}
+
+// busy holds the engine inside a decision until released, as a slow batch
+// (a loaded machine, a slow disk) does.
+type busy struct{ in, release chan struct{} }
+
+func (b busy) decide(*decider) error {
+	close(b.in)
+	<-b.release
+	return nil
+}
+
+// An ack sent before its alert's escalation falls due is in time even
+// when the engine is busy and the heartbeat's timer fires while the ack
+// waits in the queue: what was sent before the tick is decided before it.
+func TestAckWaitingWhenTheOwnerDelayFallsDueIsInTime(t *testing.T) {
+	for i := range 20 { // the engine's select picks among ready cases at random
+		cfg := signalConfig()
+		cfg.Escalation.Owner = config.Duration(time.Minute)
+		h := openHarness(t, filepath.Join(t.TempDir(), "j.db"), cfg)
+		h.ok(Raise{By: "maya", Service: "tokens", Level: LevelCrit, Text: "checkout failing"})
+		a := h.openAlert("tokens")
+		h.advanceFresh(time.Minute - time.Second)
+		b := busy{make(chan struct{}), make(chan struct{})}
+		if err := h.e.Submit(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		<-b.in
+		acked := make(chan Reply, 1)
+		go func() { acked <- h.e.Do(context.Background(), Ack{By: "alice", AlertID: a.ID}) }()
+		for len(h.e.reqs) == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		h.clk.Advance(time.Second) // the owner's delay: the tick fires
+		close(b.release)
+		if r := <-acked; r.Err != nil {
+			t.Fatalf("run %d: ack refused: %v", i, r.Err)
+		}
+		h.tick(time.Second)
+		if esc := h.events(KindEscalate); len(esc) != 0 {
+			t.Fatalf("run %d: the ack was sent in time, yet %s", i, esc[0].Text)
+		}
+		h.close()
+	}
 }
