@@ -202,7 +202,10 @@ func (h *harness) drained() bool {
 func (h *harness) drive(limit time.Duration, cond func() bool, hooks ...hook) time.Duration {
 	h.t.Helper()
 	start := h.clk.Now()
-	realEnd := time.Now().Add(20 * time.Second)
+	// The real-time bound only catches a harness that stopped making
+	// progress; a race build on a loaded 2-core machine needs well over
+	// 20 s for some of these drives.
+	realEnd := time.Now().Add(time.Minute)
 	sort.Slice(hooks, func(a, b int) bool { return hooks[a].at < hooks[b].at })
 	for {
 		now := h.clk.Now()
@@ -217,7 +220,7 @@ func (h *harness) drive(limit time.Duration, cond func() bool, hooks ...hook) ti
 			h.t.Fatalf("not done after %s of simulated time: %+v", limit, h.m.Status())
 		}
 		if time.Now().After(realEnd) {
-			h.t.Fatalf("not done after 20 s of real time (simulated %s): %+v", now.Sub(start), h.m.Status())
+			h.t.Fatalf("not done after a minute of real time (simulated %s): %+v", now.Sub(start), h.m.Status())
 		}
 		pu := h.m.parkedUntil.Load()
 		step := time.Duration(pu - now.UnixNano())

@@ -271,22 +271,16 @@ func TestLostThreadReplyIsFoundInItsThread(t *testing.T) {
 		xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%03d", i), Service: "tokens", Name: "DiskFull", Level: incident.LevelCrit,
 			Firing: true, Text: fmt.Sprintf("disk 97%% on host-%03d", i), Rule: "alertname:DiskFull"})
 	}
-	// The message fills up; the next alerts go to its thread, and the
-	// answers to their update and to the thread reply are lost.
+	// The group's message fills up.
 	h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs[:maxAlertLines]})
 	h.drive(time.Minute, h.drained)
-	// Notes use up the post lane's burst, so that the thread reply waits
-	// for the pacer after its message's update went out.
+	// The next alerts go to the message's thread; the answer to that
+	// thread reply is lost.
+	h.srv.DropThreadReplies(1)
 	h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
 	for range 4 {
 		h.note("alice", "rotating logs")
 	}
-	h.drive(time.Minute, func() bool {
-		h.m.mu.Lock()
-		defer h.m.mu.Unlock()
-		return len(h.m.thr) > 0 && len(h.m.upd) == 0 && len(h.m.main) == 0 && h.m.alerts["A2"].model.Thread > 0 && h.m.parkedUntil.Load() > 0
-	})
-	h.srv.DropReplies(1)
 	h.drive(5*time.Minute, h.drained)
 	asked, threaded := 0, 0
 	for _, r := range h.srv.Requests() {

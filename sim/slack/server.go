@@ -250,6 +250,7 @@ type Server struct {
 	failUntil    time.Time
 	failStatus   int
 	dropAfter    int     // next n applying calls lose their reply after applying
+	dropThread   int     // next n thread replies lose their reply after applying
 	dropBefore   int     // next n calls are lost before anything is applied
 	dropP        float64 // probability of losing a reply after applying
 	methodErrors map[string][]string
@@ -507,6 +508,14 @@ func (s *Server) DropReplies(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropAfter = n
+}
+
+// DropThreadReplies is DropReplies for the next n posts into a thread
+// only (chat.postMessage with thread_ts).
+func (s *Server) DropThreadReplies(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropThread = n
 }
 
 // DropReplyProbability loses the reply of each state-changing call with
@@ -833,6 +842,9 @@ func (s *Server) serve(now time.Time, method string, p params, req *Request) rep
 		drop := false
 		if s.dropAfter > 0 {
 			s.dropAfter--
+			drop = true
+		} else if s.dropThread > 0 && method == "chat.postMessage" && p.get("thread_ts") != "" {
+			s.dropThread--
 			drop = true
 		} else if s.dropP > 0 && s.rng.Float64() < s.dropP {
 			drop = true
