@@ -111,11 +111,6 @@ type Demo struct {
 
 	mitigations map[string]Mitigation
 	ackDelay    time.Duration
-
-	// owners is each service's primary owner, as the people last read it
-	// (their feed, folded), so that an ack is a single command.
-	mu     sync.Mutex
-	owners map[string]string
 }
 
 // ScenarioLength is how long after T-0 the launch story runs.
@@ -443,7 +438,6 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 	d.resolveAtEnd(ctx, pub)
 	d.importRehearsal(ctx, snap)
 	for {
-		d.readOwners(snap)
 		// Requests and alerts already waiting (a continued journal, or a
 		// resync after the subscription lagged: what happened in the gap
 		// came in no update).
@@ -471,12 +465,6 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 			}
 			if !ok {
 				break
-			}
-			for _, ev := range u.Events {
-				snap.Apply(ev)
-			}
-			if len(u.Events) > 0 {
-				d.readOwners(snap)
 			}
 			for _, ev := range u.Events {
 				d.onPublic(ctx, pub, ev, autopilot)
@@ -515,28 +503,15 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 // sim reports whether handle is played by the simulator.
 func (d *Demo) sim(handle string) bool { return handle != "" && handle != d.human }
 
-// readOwners notes each service's primary owner in snap.
-func (d *Demo) readOwners(snap *incident.State) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.owners == nil {
-		d.owners = map[string]string{}
-	}
-	for svc, r := range snap.Roles.Services {
-		d.owners[svc] = r.Primary
-	}
-}
-
-// ack has the service's owner acknowledge alert id, unless the human owns
-// it. It is one command, so that it reaches the engine as soon as it is
-// due: the engine decides what it sent before an escalation falls due
-// before the escalation, and refuses an ack of an alert already acked or
-// resolved (nothing is written then).
 func (d *Demo) ack(ctx context.Context, svc, id string) {
-	d.mu.Lock()
-	owner := d.owners[svc]
-	d.mu.Unlock()
-	if d.sim(owner) {
+	snap := d.snapshot(ctx)
+	if snap == nil {
+		return
+	}
+	if a := snap.Alerts[id]; a == nil || !a.Open() || a.Acked() {
+		return
+	}
+	if owner := snap.Roles.Services[svc].Primary; d.sim(owner) {
 		d.Room.Engine.Do(ctx, incident.Ack{By: owner, AlertID: id})
 	}
 }
