@@ -157,36 +157,8 @@ func (p *Publisher) StatusLine() string { return p.Status().Line(p.o.Clock.Now()
 
 // follow wakes the outbox whenever events are committed.
 func (p *Publisher) follow(ctx context.Context, sub *incident.Subscription) {
-	for {
-		select {
-		case <-ctx.Done():
-			p.eng.Unsubscribe(sub)
-			return
-		case _, ok := <-sub.C:
-			if ok {
-				p.ob.Wake()
-				continue
-			}
-			if !sub.Lagged() {
-				return // the engine stopped
-			}
-			p.ob.Wake()
-			var err error
-			for {
-				if _, sub, err = p.eng.Subscribe(ctx, 256); err == nil {
-					break
-				}
-				if ctx.Err() != nil || errors.Is(err, incident.ErrStopped) {
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		}
-	}
+	wake := func() { p.ob.Wake() }
+	incident.Follow(ctx, p.eng, sub, 256, func(*incident.State) { wake() }, func(incident.Update) { wake() })
 }
 
 // settled queues a DELIVERY event for an update row that reached an

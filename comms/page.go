@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -379,45 +378,19 @@ func (p *Page) Done() <-chan struct{} { return p.done }
 
 func (p *Page) follow(ctx context.Context, eng Engine, sub *incident.Subscription) {
 	defer close(p.done)
-	for {
-		select {
-		case <-ctx.Done():
-			eng.Unsubscribe(sub)
-			return
-		case u, ok := <-sub.C:
-			if ok {
-				p.mu.Lock()
-				p.st.ApplyUpdate(u)
-				if len(u.Events) > 0 {
-					p.version++
-				}
-				p.mu.Unlock()
-				continue
-			}
-			if !sub.Lagged() {
-				return
-			}
-			for {
-				snap, s2, err := eng.Subscribe(ctx, 256)
-				if err == nil {
-					p.mu.Lock()
-					p.st = snap
-					p.version++
-					p.mu.Unlock()
-					sub = s2
-					break
-				}
-				if ctx.Err() != nil || errors.Is(err, incident.ErrStopped) {
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
+	incident.Follow(ctx, eng, sub, 256, func(snap *incident.State) {
+		p.mu.Lock()
+		p.st = snap
+		p.version++
+		p.mu.Unlock()
+	}, func(u incident.Update) {
+		p.mu.Lock()
+		p.st.ApplyUpdate(u)
+		if len(u.Events) > 0 {
+			p.version++
 		}
-	}
+		p.mu.Unlock()
+	})
 }
 
 // View is the page's current view.

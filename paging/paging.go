@@ -180,36 +180,8 @@ func (p *Pager) Delivered(ids []string) bool { return p.pl.Delivered(ids) }
 
 // follow wakes the outbox whenever events are committed.
 func (p *Pager) follow(ctx context.Context, sub *incident.Subscription) {
-	for {
-		select {
-		case <-ctx.Done():
-			p.eng.Unsubscribe(sub)
-			return
-		case _, ok := <-sub.C:
-			if ok {
-				p.ob.Wake()
-				continue
-			}
-			if !sub.Lagged() {
-				return // the engine stopped
-			}
-			p.ob.Wake()
-			var err error
-			for {
-				if _, sub, err = p.eng.Subscribe(ctx, 256); err == nil {
-					break
-				}
-				if ctx.Err() != nil || errors.Is(err, incident.ErrStopped) {
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-p.clk.After(time.Second):
-				}
-			}
-		}
-	}
+	wake := func() { p.ob.Wake() }
+	incident.Follow(ctx, p.eng, sub, 256, func(*incident.State) { wake() }, func(incident.Update) { wake() })
 }
 
 // settled notes a page PagerDuty refused: people must know that a phone
