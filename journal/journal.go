@@ -222,3 +222,30 @@ type Health struct {
 
 // OK reports whether the journal writes normally.
 func (h Health) OK() bool { return h.State == "" || h.State == StorageOK }
+
+// eventRows is what both drivers' result sets offer (database/sql's
+// *sql.Rows and pgx.Rows).
+type eventRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanEvents reads a page of events (seq, time, kind, actor, service,
+// body) from either backend.
+func scanEvents(rows eventRows, n int, classify func(error) error) ([]Event, error) {
+	out := make([]Event, 0, min(n, 1024))
+	for rows.Next() {
+		var e Event
+		var t int64
+		if err := rows.Scan(&e.Seq, &t, &e.Kind, &e.Actor, &e.Service, &e.Body); err != nil {
+			return nil, fmt.Errorf("journal replay: %w", classify(err))
+		}
+		e.Time = time.Unix(0, t).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal replay: %w", classify(err))
+	}
+	return out, nil
+}

@@ -531,20 +531,7 @@ func (j *Postgres) readPage(ctx context.Context, from, upto int64, n int) ([]Eve
 		return nil, fmt.Errorf("journal replay: %w", j.classify(err))
 	}
 	defer rows.Close()
-	out := make([]Event, 0, min(n, 1024))
-	for rows.Next() {
-		var e Event
-		var t int64
-		if err := rows.Scan(&e.Seq, &t, &e.Kind, &e.Actor, &e.Service, &e.Body); err != nil {
-			return nil, fmt.Errorf("journal replay: %w", j.classify(err))
-		}
-		e.Time = time.Unix(0, t).UTC()
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal replay: %w", j.classify(err))
-	}
-	return out, nil
+	return scanEvents(rows, n, j.classify)
 }
 
 // Cursor returns a reader's saved position (0 if it has none).
