@@ -152,8 +152,12 @@ func (d *dest) Row(key string) (Row, bool) {
 func (l *lane) run(ctx context.Context) {
 	d := l.dest
 	for ctx.Err() == nil {
-		now := d.ob.clk.Now()
+		// The time is read and the timer set under d.mu, where quiet looks:
+		// a fake clock is advanced only once the lane is seen parked, so
+		// the timer cannot end later than the time parked says.
+		var timer <-chan time.Time
 		d.mu.Lock()
+		now := d.ob.clk.Now()
 		l.woken, l.idle, l.parked = false, false, time.Time{}
 		r, wait := l.next(now)
 		switch {
@@ -161,15 +165,12 @@ func (l *lane) run(ctx context.Context) {
 			l.busy = true
 		case wait > 0:
 			l.parked = now.Add(wait)
+			timer = d.ob.clk.After(wait)
 		default:
 			l.idle = true
 		}
 		d.mu.Unlock()
 		if r == nil {
-			var timer <-chan time.Time
-			if wait > 0 {
-				timer = d.ob.clk.After(wait)
-			}
 			select {
 			case <-ctx.Done():
 			case <-l.wake:
