@@ -38,8 +38,10 @@
 // load balancer lags, so health is not trusted: every provider's head is
 // compared with the best head of the same network. Providers are polled
 // at different moments, so each other provider's head is extrapolated to
-// now with its own observed rate over the last minute (a provider whose
-// head stopped moving is extrapolated less and less, then not at all);
+// now with its own observed rate over the last minute, never faster than
+// the chain (the median advance of all providers: one catching up after a
+// lag runs faster for a while; one whose head stopped moving is
+// extrapolated less and less, then not at all);
 // observations older than two intervals plus the timeout are ignored, and
 // so are those of this very moment (a concurrent poll's, whose order of
 // arrival is chance). A head was read at some moment between the call
@@ -519,6 +521,29 @@ func rate(hist []headPoint) float64 {
 	return float64(b.head-a.head) / dt
 }
 
+// chainRate is how fast the network's head moves: the median of every
+// provider's head advance per second between its answers in the window.
+// A provider catching up after a lag advances faster than the chain for a
+// while, and its one-minute rate stays high for a minute after; projected
+// with that rate it would read ahead of the chain and make healthy
+// providers lag. No projection runs faster than the chain.
+func chainRate(m map[string]*headObs) float64 {
+	var rates []float64
+	for _, o := range m {
+		for i := 1; i < len(o.hist); i++ {
+			a, b := o.hist[i-1], o.hist[i]
+			if dt := b.got.Sub(a.got).Seconds(); dt > 0 {
+				rates = append(rates, max(0, float64(b.head)-float64(a.head))/dt)
+			}
+		}
+	}
+	if len(rates) == 0 {
+		return 0
+	}
+	slices.Sort(rates)
+	return rates[(len(rates)-1)/2]
+}
+
 // lag is how far provider's latest head is behind the best head of its
 // network, extrapolated to now. Where a head was read is uncertain, the
 // provider gets the benefit of the doubt: its own head is taken as read
@@ -540,6 +565,7 @@ func (t *tracker) lag(key, provider string, now time.Time) float64 {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	chain := chainRate(m)
 	for _, n := range names {
 		o := m[n]
 		// Only what was seen before now counts: an answer from this very
@@ -557,7 +583,7 @@ func (t *tracker) lag(key, provider string, now time.Time) float64 {
 		if age > o.fresh {
 			continue
 		}
-		if est := float64(last.head) + rate(hist)*age.Seconds(); est > best {
+		if est := float64(last.head) + min(rate(hist), chain)*age.Seconds(); est > best {
 			best = est
 		}
 	}

@@ -187,6 +187,49 @@ func TestLagExtrapolatesOtherProvidersHeads(t *testing.T) {
 	}
 }
 
+// A provider catching up after a lag advances faster than the chain (the
+// simulator's Triton: 8 slots/s on top of 2.5), and its one-minute rate
+// stays high for a minute after it has caught up. Projected with that
+// rate from an answer 6 s old it reads ahead of the chain, and the
+// healthy provider lags (6 slots here, 21-23 in a loaded demo run): it
+// must read in sync while the other catches up, and the other's lag must
+// shrink to 0.
+func TestACatchingUpProviderIsNotProjectedPastTheChain(t *testing.T) {
+	clk := clock.NewFake(t0)
+	healthy, behind := fakes.NewSolana(0), fakes.NewSolana(0)
+	r := newRig(t, clk, solana("healthy", serve(t, healthy)), solana("behind", serve(t, behind)))
+	chain := func() uint64 { return 1_000_000 + uint64(clk.Now().Sub(t0).Seconds()*2.5) }
+	lag := 0.0
+	var last float64
+	for i := range 30 {
+		if i == 6 {
+			lag = 60 // overloaded: falls 60 slots behind, then catches up
+		}
+		behind.SetHead(chain() - uint64(lag))
+		bm, err := r.poll("behind")
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = bm[Lag]
+		clk.Advance(6 * time.Second)
+		if i > 6 {
+			lag = max(0, lag-8*6)
+		}
+		healthy.SetHead(chain())
+		hm, err := r.poll("healthy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hm[Lag] > 1 {
+			t.Fatalf("round %d: the healthy provider reads %v slots behind while the other catches up (%v behind)", i, hm[Lag], lag)
+		}
+		clk.Advance(time.Second)
+	}
+	if last > 1 {
+		t.Fatalf("caught up, still reads %v slots behind", last)
+	}
+}
+
 // A late answer is not lag: two providers in sync, each answering its
 // slot of the moment, read no lag when one poll's answer is read 8 s (20
 // slots) after the provider gave it (a slow health call, or our process
