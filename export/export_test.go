@@ -108,7 +108,7 @@ func TestDurations(t *testing.T) {
 		{"A20", "history", "rps", 6 * time.Minute, nil, 10 * time.Minute, []string{"maya"}}, // 23:52 → 00:02
 		{"A32", "rpc", "lag", 2 * time.Minute, nil, 8*time.Minute + 30*time.Second, []string{"dave"}},
 		{"A51", "history", "rps", time.Minute, nil, 5 * time.Minute, nil}, // the re-fire: a second alert
-		{"A55", "tokens", "manual", 0, nil, 2 * time.Minute, []string{"bob"}},
+		{"A55", "tokens", "ClaimsStaleBalances", 0, nil, 2 * time.Minute, []string{"bob"}},
 		// Upgraded 2m after the firing, clearing carol's ack: dave is paged
 		// 2m after the upgrade and re-acks 2m30s after it.
 		{"A56", "rpc", "lag", 30 * time.Second, []time.Duration{2*time.Minute + 30*time.Second}, 5 * time.Minute, []string{"dave"}},
@@ -225,7 +225,7 @@ func TestDurations(t *testing.T) {
 	md := string(render(t, r, Markdown))
 	for _, s := range []string{
 		"| A4 | tokens | p95 | 2026-01-31 23:42:30 | 2026-01-31 18:42:30 | warn → crit | alice; re-ack alice | 1m00s; re-ack 30s after crit at 2026-01-31 23:45:30 | rule | 8m00s | — |",
-		"| A55 | tokens | manual | 2026-02-01 00:14:00 | 2026-01-31 19:14:00 | warn | — | not acked | alice | 2m00s | bob after 2m00s |",
+		"| A55 | tokens | ClaimsStaleBalances | 2026-02-01 00:14:00 | 2026-01-31 19:14:00 | warn | — | not acked | alice | 2m00s | bob after 2m00s |",
 		"| A56 | rpc | lag | 2026-02-01 00:14:30 | 2026-01-31 19:14:30 | warn → crit | carol; re-ack dave | 30s; re-ack 2m30s after crit at 2026-02-01 00:16:30 | rule | 5m00s | dave 2m00s after crit at 2026-02-01 00:16:30 |",
 		"| history | 2 | 2 | 3m30s | 0 | 2 | 7m30s | 1 |",
 		"| rpc | 2 | 2 | 1m15s | 1 | 2 | 6m45s | 2 |",

@@ -12,6 +12,7 @@ import (
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
 )
@@ -327,7 +328,7 @@ func recordIncident(t testing.TB, path string) {
 			run("playbooks", "rpc", "R3 succeeded", incident.RunInfo{ID: "R3", Playbook: "rpc-traffic-split", State: "succeeded", Output: "split is now triton 20 / quicknode 80"})
 		},
 		"00:14:00": func() {
-			g.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelWarn, Text: "claims page shows stale balances"})
+			g.do(incidenttest.Firing("tokens", incident.LevelWarn, "ClaimsStaleBalances"))
 		},
 		// The lag is back (warn at 00:14:30) and carol acks it; at 00:16:30 it
 		// turns crit, 2m after the firing: the upgrade clears her ack, and
@@ -335,7 +336,7 @@ func recordIncident(t testing.TB, path string) {
 		// 00:18:30, not at once. He acks, and the lag clears at 00:19:30.
 		"00:15:00": func() { g.do(incident.Ack{By: "carol", AlertID: g.openAlert("rpc", "lag").ID}) },
 		"00:16:00": func() {
-			g.do(incident.Resolve{By: "alice", AlertID: g.openAlert("tokens", "manual").ID, Reason: "cache flushed"})
+			g.do(incident.Resolve{By: "alice", AlertID: g.openAlert("tokens", "ClaimsStaleBalances").ID, Reason: "cache flushed"})
 		},
 		"00:17:00": func() {
 			for _, seq := range []int64{seqR2Fail, seqAccept, g.seqOf(incident.KindAlert, "history"), g.seqOf(incident.KindEscalate, "history")} {

@@ -77,7 +77,7 @@ var forwardable = map[string]reflect.Type{}
 
 func init() {
 	for _, c := range []Command{
-		Note{}, Ack{}, AckService{}, Resolve{}, Raise{}, Assign{}, OfferCommand{}, AcceptCommand{}, DeclineCommand{},
+		Note{}, Ack{}, AckService{}, Resolve{}, Assign{}, OfferCommand{}, AcceptCommand{}, DeclineCommand{},
 		MarkImportant{}, MarkFollowUp{}, Mark{}, SetSeverity{}, SetStatus{}, SetComponent{}, SubmitUpdate{},
 		ApproveUpdate{}, DeclineUpdate{}, Decide{}, SignOff{}, SubmitEvidence{}, RecordCheck{}, ImportAlerts{},
 	} {

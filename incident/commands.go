@@ -75,14 +75,6 @@ type Resolve struct {
 	Delivery []string
 }
 
-// Raise opens a manual alert on a service, for problems no query sees.
-type Raise struct {
-	By      string
-	Service string
-	Level   Level // warn or crit
-	Text    string
-}
-
 // Assign gives a role to a person ("" clears it). Command itself changes
 // hands only through OfferCommand and AcceptCommand.
 type Assign struct {
@@ -348,31 +340,6 @@ func (c Resolve) decide(d *decider) error {
 func (d *decider) resolve(by string, a *Alert, text string, ends time.Time) {
 	d.emit(Event{Kind: KindResolve, Actor: by, Service: a.Service, Ref: a.Seq, Text: text,
 		Alert: &AlertInfo{ID: a.ID, Pane: a.Pane, Level: a.Level, Origin: a.Origin, Key: a.Key, Group: a.Group, EndsAt: ends}})
-}
-
-func (c Raise) decide(d *decider) error {
-	if err := d.service(c.Service); err != nil {
-		return err
-	}
-	if c.Service == "" {
-		return roles.Refuse("an alert belongs to a service")
-	}
-	if err := d.check(c.By, roles.ActAck, c.Service); err != nil {
-		return err
-	}
-	if c.Level != LevelWarn && c.Level != LevelCrit {
-		return roles.Refuse("a manual alert is warn or crit, not %q", c.Level)
-	}
-	text := strings.TrimSpace(c.Text)
-	if text == "" || len(text) > MaxNoteLen {
-		return roles.Refuse("a manual alert needs a text of at most %d bytes", MaxNoteLen)
-	}
-	seq := d.s.LastSeq + 1
-	id := fmt.Sprintf("A%d", seq)
-	d.emit(Event{Kind: KindAlert, Actor: c.By, Service: c.Service, Text: text + " (" + string(c.Level) + ")",
-		Alert: &AlertInfo{ID: id, Pane: "manual", Level: c.Level, Origin: "manual", Key: fmt.Sprint(seq),
-			Group: c.Service + "/manual:" + id, Owner: d.owner(c.Service, c.Level, "")}})
-	return nil
 }
 
 func (c Assign) decide(d *decider) error {

@@ -184,8 +184,8 @@ func TestDeclaredOnFirstStartWithConfiguredRoles(t *testing.T) {
 
 func TestPermissions(t *testing.T) {
 	h := newHarness(t)
-	h.ok(Raise{By: "alice", Service: "tokens", Level: LevelCrit, Text: "claims failing"})
-	h.ok(Raise{By: "bob", Service: "history", Level: LevelWarn, Text: "slow"})
+	h.ok(fire("tokens", LevelCrit, "claims failing"))
+	h.ok(fire("history", LevelWarn, "slow"))
 	tok, hist := h.openAlert("tokens"), h.openAlert("history")
 
 	h.refused(Ack{By: "olga", AlertID: tok.ID}, "olga cannot ack tokens alerts")
@@ -403,7 +403,7 @@ func TestImportedAlertsJoinTheList(t *testing.T) {
 func TestReplayRestoresState(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.db")
 	h := openHarness(t, path, testConfig())
-	h.ok(Raise{By: "alice", Service: "tokens", Level: LevelCrit, Text: "x"})
+	h.ok(fire("tokens", LevelCrit, "x"))
 	id := h.openAlert("tokens").ID
 	h.ok(Ack{By: "alice", AlertID: id})
 	h.ok(OfferCommand{By: "maya", To: "alice"})
@@ -540,7 +540,7 @@ func TestStateIsAFoldOfTheJournal(t *testing.T) {
 	h := openHarness(t, path, testConfig())
 	h.e.Submit(context.Background(), ReportSource{Info: SourceInfo{ID: "prom", Health: "up"}})
 	h.observe(Sample{Service: "history", Pane: "rps", Value: 60000})
-	h.ok(Raise{By: "alice", Service: "tokens", Level: LevelWarn, Text: "slow claims"})
+	h.ok(fire("tokens", LevelWarn, "slow claims"))
 	h.e.Submit(context.Background(), ReportSource{Info: SourceInfo{ID: "prom", Health: "down", Error: "boom"}})
 	h.ok(Ack{By: "bob", AlertID: h.openAlert("history").ID})
 	h.ok(OfferCommand{By: "maya", To: "alice"})
@@ -574,4 +574,12 @@ func TestStateIsAFoldOfTheJournal(t *testing.T) {
 	if !reflect.DeepEqual(live.Groups, re.Groups) || !reflect.DeepEqual(live.Pages, re.Pages) {
 		t.Fatalf("groups or pages differ:\nlive %+v %+v\nreplayed %+v %+v", live.Groups, live.Pages, re.Groups, re.Pages)
 	}
+}
+
+// fire is the ImportAlerts Alertmanager's webhook submits when one alert
+// named name starts firing on service (incidenttest.Firing, which the
+// other packages' tests use; this package's tests cannot import it).
+func fire(service string, lvl Level, name string) ImportAlerts {
+	return ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: []ExternalAlert{{
+		Key: service + "/" + name, Service: service, Name: name, Level: lvl, Firing: true, Rule: "alertname:" + name}}}
 }

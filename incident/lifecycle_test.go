@@ -225,7 +225,7 @@ func TestTimesAcrossHandoffAndMidnight(t *testing.T) {
 			at := func(m int) time.Time { return tc.start.Add(time.Duration(m) * time.Minute) }
 			h.advance(10 * time.Minute) // 23:50: customers start to fail; nobody knows yet
 			h.advance(4 * time.Minute)  // 23:54: the alert fires
-			a := h.ok(Raise{By: "alice", Service: "tokens", Level: LevelCrit, Text: "claims fail"}).Events[0].Alert.ID
+			a := h.ok(fire("tokens", LevelCrit, "claims fail")).Events[0].Alert.ID
 			h.advance(3 * time.Minute) // 23:57: maya hands command to dana
 			h.ok(OfferCommand{By: "maya", To: "dana"})
 			h.advance(time.Minute)
@@ -268,7 +268,7 @@ func TestTimesAcrossHandoffAndMidnight(t *testing.T) {
 func TestTimesWithoutImpactMark(t *testing.T) {
 	h := openAt(t, filepath.Join(t.TempDir(), "j.db"), commsConfig(), t0)
 	h.advance(time.Minute)
-	a := h.ok(Raise{By: "alice", Service: "tokens", Level: LevelCrit, Text: "claims fail"}).Events[0].Alert.ID
+	a := h.ok(fire("tokens", LevelCrit, "claims fail")).Events[0].Alert.ID
 	h.advance(2 * time.Minute)
 	h.ok(SetStatus{By: "sam", Status: StatusInvestigating}) // a human response before the ack
 	h.advance(time.Minute)
@@ -303,11 +303,11 @@ func TestSuggestComponent(t *testing.T) {
 	if st, why := h.state().SuggestComponent(svcs); st != ComponentOperational || why != "no open alerts" {
 		t.Fatalf("%s %s", st, why)
 	}
-	h.ok(Raise{By: "bob", Service: "history", Level: LevelWarn, Text: "slow"})
+	h.ok(fire("history", LevelWarn, "slow"))
 	if st, _ := h.state().SuggestComponent(svcs); st != ComponentDegraded {
 		t.Fatalf("warn suggests %s", st)
 	}
-	h.ok(Raise{By: "alice", Service: "tokens", Level: LevelCrit, Text: "failing"})
+	h.ok(fire("tokens", LevelCrit, "failing"))
 	if st, why := h.state().SuggestComponent(svcs); st != ComponentPartial || !strings.Contains(why, "tokens is crit") {
 		t.Fatalf("crit suggests %s (%s)", st, why)
 	}

@@ -18,7 +18,7 @@ func TestOwnerPagedAtTheOwnerDelay(t *testing.T) {
 	cfg := signalConfig()
 	cfg.Escalation.Owner = config.Duration(time.Minute)
 	h := openHarness(t, filepath.Join(t.TempDir(), "j.db"), cfg)
-	h.ok(Raise{By: "maya", Service: "tokens", Level: LevelCrit, Text: "checkout failing"})
+	h.ok(fire("tokens", LevelCrit, "checkout failing"))
 	a := h.openAlert("tokens")
 	h.advanceFresh(time.Minute - time.Second)
 	if p := h.events(KindPage); len(p) != 0 {
@@ -60,7 +60,7 @@ func TestOwnerPagedAtTheOwnerDelay(t *testing.T) {
 	}
 	h.ok(Ack{By: "alice", Group: "tokens/monitor:1"})
 	// An owner who acks before the delay is never paged.
-	b := h.ok(Raise{By: "maya", Service: "tokens", Level: LevelWarn, Text: "slow"}).Events[0].Alert
+	b := h.ok(fire("tokens", LevelWarn, "slow")).Events[0].Alert
 	h.advanceFresh(30 * time.Second)
 	h.ok(Ack{By: "alice", AlertID: b.ID})
 	h.advanceFresh(2 * time.Minute)
@@ -74,7 +74,7 @@ func TestOwnerPagedAtTheOwnerDelay(t *testing.T) {
 // it is older than the problem it would ack.
 func TestAckAndResolveAGroupFromElsewhere(t *testing.T) {
 	h := signalHarness(t)
-	h.ok(Raise{By: "maya", Service: "tokens", Level: LevelCrit, Text: "checkout failing"})
+	h.ok(fire("tokens", LevelCrit, "checkout failing"))
 	a := h.openAlert("tokens")
 	h.refused(Ack{By: "olga", Group: a.Group, Via: "PagerDuty"}, "")
 	h.refused(Ack{By: "alice", Group: a.Group, Via: "PagerDuty", At: t0.Add(-time.Minute)}, "older than the alerts")
@@ -120,7 +120,7 @@ func TestAckWaitingWhenTheOwnerDelayFallsDueIsInTime(t *testing.T) {
 		cfg := signalConfig()
 		cfg.Escalation.Owner = config.Duration(time.Minute)
 		h := openHarness(t, filepath.Join(t.TempDir(), "j.db"), cfg)
-		h.ok(Raise{By: "maya", Service: "tokens", Level: LevelCrit, Text: "checkout failing"})
+		h.ok(fire("tokens", LevelCrit, "checkout failing"))
 		a := h.openAlert("tokens")
 		h.advanceFresh(time.Minute - time.Second)
 		b := busy{make(chan struct{}), make(chan struct{})}

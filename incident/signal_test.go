@@ -219,7 +219,7 @@ func TestGroupAcksAndEscalatesAsOne(t *testing.T) {
 // ESCALATE event exists.
 func TestNoBackupPagesTheCommanderAtTheBackupDelay(t *testing.T) {
 	h := signalHarness(t)
-	h.ok(Raise{By: "bob", Service: "history", Level: LevelCrit, Text: "claims failing"})
+	h.ok(fire("history", LevelCrit, "claims failing"))
 	a := h.openAlert("history")
 	if a.Owner != "bob" {
 		t.Fatalf("the owner is told when it fires: %+v", a)

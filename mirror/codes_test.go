@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/journal"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
@@ -90,7 +91,7 @@ func TestRateLimitCodesWaitThenDeliver(t *testing.T) {
 	t.Run("chat.update rate_limited", func(t *testing.T) {
 		h := newHarness(t, hopts{})
 		h.drive(time.Minute, h.drained)
-		id := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "NAT port allocation errors"}).Events[0].Alert.ID
+		id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "NAT port allocation errors")).Events[0].Alert.ID
 		h.drive(time.Minute, h.drained)
 		h.srv.FailNext("chat.update", "rate_limited")
 		h.do(incident.Ack{By: "alice", AlertID: id})
@@ -152,7 +153,7 @@ func TestContentCodesDegradeThroughThePacer(t *testing.T) {
 			h := newHarness(t, hopts{mirror: func(o *Options) { o.Burst = 1 }})
 			h.drive(time.Minute, h.drained)
 			h.srv.FailNext("chat.postMessage", code)
-			id := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "RPC lag"}).Events[0].Alert.ID
+			id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "RPC lag")).Events[0].Alert.ID
 			h.drive(time.Minute, h.drained)
 			a := h.find("`" + id + "`")
 			if len(a) != 1 || len(a[0].Blocks) != 0 || !strings.Contains(a[0].Text, "*CRIT*") {
@@ -252,7 +253,7 @@ func TestMixedCodesLoseNothing(t *testing.T) {
 	for i, code := range script {
 		h.srv.FailNext("chat.postMessage", code)
 		if i%3 == 0 {
-			id := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: fmt.Sprintf("alert %d", i)}).Events[0].Alert.ID
+			id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, fmt.Sprintf("alert %d", i))).Events[0].Alert.ID
 			open = append(open, id)
 		} else {
 			h.note("bob", fmt.Sprintf("note %d (%s)", i, code))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/journal"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
@@ -66,7 +67,7 @@ func TestMirrorCrashChild(t *testing.T) {
 		var cmd incident.Command = incident.Note{By: "alice", Service: "tokens", Text: fmt.Sprintf("crash note %d-%d", os.Getpid(), i)}
 		switch {
 		case i%40 == 0:
-			cmd = incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: fmt.Sprintf("crash alert %d-%d", os.Getpid(), i)}
+			cmd = incidenttest.Firing("tokens", incident.LevelCrit, fmt.Sprintf("crash alert %d-%d", os.Getpid(), i))
 		case i%40 == 20 && len(open) > 0:
 			cmd = incident.Ack{By: "maya", AlertID: open[0]}
 			open = open[1:]
@@ -75,7 +76,7 @@ func TestMirrorCrashChild(t *testing.T) {
 		if r.Err != nil {
 			fail(r.Err)
 		}
-		if _, ok := cmd.(incident.Raise); ok {
+		if _, ok := cmd.(incident.ImportAlerts); ok {
 			open = append(open, r.Events[0].Alert.ID)
 		}
 	}

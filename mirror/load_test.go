@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
 
@@ -43,7 +44,7 @@ func TestBurstDuring429Storm(t *testing.T) {
 			made++
 			switch {
 			case made%50 == 0: // 20 critical alerts
-				rep := h.do(incident.Raise{By: "maya", Service: []string{"tokens", "history"}[made%100/50], Level: incident.LevelCrit, Text: fmt.Sprintf("alert %d", made)})
+				rep := h.do(incidenttest.Firing([]string{"tokens", "history"}[made%100/50], incident.LevelCrit, fmt.Sprintf("alert %d", made)))
 				open = append(open, rep.Events[0].Alert.ID)
 			case made%50 == 25 && len(open) > 0: // acked by the commander
 				h.do(incident.Ack{By: "maya", AlertID: open[0]})
@@ -145,7 +146,7 @@ func TestBurstDigests(t *testing.T) {
 			for i := 0; i < total/10; i++ {
 				made++
 				if made%100 == 0 {
-					h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelWarn, Text: fmt.Sprintf("p95 <%d> & climbing", made)})
+					h.do(incidenttest.Firing("tokens", incident.LevelWarn, fmt.Sprintf("p95 <%d> & climbing", made)))
 					continue
 				}
 				h.note("alice", fmt.Sprintf("note %d: RPC p95 <%dms> & climbing on triton%s", made, 200+made, strings.Repeat(" <&>", made%13)))
@@ -199,7 +200,7 @@ func TestOutageCatchUp(t *testing.T) {
 		hooks = append(hooks, hook{at: time.Duration(i) * 20 * time.Second, fn: func() {
 			switch i {
 			case 3:
-				id = h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "DB connections exhausted"}).Events[0].Alert.ID
+				id = h.do(incidenttest.Firing("tokens", incident.LevelCrit, "DB connections exhausted")).Events[0].Alert.ID
 			case 12:
 				h.do(incident.Ack{By: "alice", AlertID: id})
 			default:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/journal"
 	"github.com/warroom/warroom/roles"
 	slacksim "github.com/warroom/warroom/sim/slack"
@@ -52,7 +53,7 @@ func TestTimelineAndAlertLifecycle(t *testing.T) {
 	// A note, a role change, a critical alert with an Ack button.
 	n := h.note("alice", "DB connections at 90% of max_connections")
 	h.do(incident.Assign{By: "maya", Role: roles.Scribe, Handle: "olga"})
-	rep := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "p95 latency 2.3s > 1s"})
+	rep := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "p95 latency 2.3s > 1s"))
 	id := rep.Events[0].Alert.ID
 	h.do(incident.MarkImportant{By: "maya", Seq: n, Important: true})
 	h.drive(time.Minute, h.drained)
@@ -78,7 +79,7 @@ func TestTimelineAndAlertLifecycle(t *testing.T) {
 	if !strings.Contains(page.Text, "<@U0BOB> (bob) you are paged") {
 		t.Fatalf("page does not mention bob: %q", page.Text)
 	}
-	if !strings.Contains(page.Text, "`"+id+"` p95 latency") || len(seqsIn(page.Text)) != 2 {
+	if !strings.Contains(page.Text, "`"+id+"` "+incidenttest.Origin+": p95 latency") || len(seqsIn(page.Text)) != 2 {
 		t.Fatalf("page does not name the alert and its escalation: %q", page.Text)
 	}
 	h.drive(time.Minute, h.drained)
@@ -136,7 +137,7 @@ func TestEscaping(t *testing.T) {
 	for _, s := range hostile {
 		h.note("alice", s)
 	}
-	h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "label <!channel> & <@U0MAYA>"})
+	h.do(incidenttest.Firing("tokens", incident.LevelCrit, "label <!channel> & <@U0MAYA>"))
 	h.drive(time.Minute, h.drained)
 	var all strings.Builder
 	msgs := h.srv.Messages(h.srv.ChannelID())
@@ -188,7 +189,7 @@ func TestHostileBytesNeverReachSlack(t *testing.T) {
 	for _, s := range hostile.Corpus {
 		s = strings.ToValidUTF8(s, "?") // the engine refuses invalid UTF-8 in notes
 		h.note("alice", s)
-		h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: s})
+		h.do(incidenttest.Firing("tokens", incident.LevelCrit, s))
 	}
 	h.drive(time.Minute, h.drained)
 	msgs := h.srv.Messages(h.srv.ChannelID())
@@ -329,7 +330,7 @@ func TestResumeAfterFix(t *testing.T) {
 func TestRestartResumesFromCursor(t *testing.T) {
 	h := newHarness(t, hopts{})
 	h.drive(time.Minute, h.drained)
-	id := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "NAT port allocation errors"}).Events[0].Alert.ID
+	id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "NAT port allocation errors")).Events[0].Alert.ID
 	for i := 0; i < 20; i++ {
 		h.note("bob", "before restart")
 	}
@@ -380,7 +381,7 @@ func TestDigestLimits(t *testing.T) {
 
 func TestOutboxRowsRoundTrip(t *testing.T) {
 	h := newHarness(t, hopts{})
-	h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelWarn, Text: "latency"})
+	h.do(incidenttest.Firing("tokens", incident.LevelWarn, "latency"))
 	h.drive(time.Minute, h.drained)
 	rows, err := h.j.SlackMessages(context.Background())
 	if err != nil {
@@ -417,7 +418,7 @@ func TestUncertainAlertWaitsForTheCheck(t *testing.T) {
 	h := newHarness(t, hopts{})
 	h.drive(time.Minute, h.drained)
 	h.srv.DropReplies(1)
-	id := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "NAT port allocation errors"}).Events[0].Alert.ID
+	id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "NAT port allocation errors")).Events[0].Alert.ID
 	h.drive(time.Minute, func() bool { return h.m.Status().Uncertain == 1 })
 	ack := h.do(incident.Ack{By: "alice", AlertID: id}).Seq
 	h.drive(time.Minute, h.drained)
@@ -462,7 +463,7 @@ func TestLostReplyWithURL(t *testing.T) {
 	h.drive(time.Minute, h.drained)
 	h.srv.DropReplies(2)
 	n := h.note("alice", "runbook https://wiki.example/rpc-lag?p=1&q=2, <rebalancing> & waiting")
-	id := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "lag, see http://dash.example/triton"}).Events[0].Alert.ID
+	id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "lag, see http://dash.example/triton")).Events[0].Alert.ID
 	h.drive(time.Minute, func() bool { return h.m.Status().Uncertain == 2 })
 	h.drive(time.Minute, h.drained)
 	notes := h.find("wiki.example")
@@ -512,7 +513,7 @@ func TestRefusedContent(t *testing.T) {
 	h := newHarness(t, hopts{})
 	h.drive(time.Minute, h.drained)
 	h.srv.FailNext("chat.postMessage", "invalid_blocks")
-	id := h.do(incident.Raise{By: "alice", Service: "tokens", Level: incident.LevelCrit, Text: "RPC lag"}).Events[0].Alert.ID
+	id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "RPC lag")).Events[0].Alert.ID
 	h.drive(time.Minute, h.drained)
 	if a := h.find("`" + id + "`"); len(a) != 1 || len(a[0].Blocks) != 0 {
 		t.Fatalf("alert not posted plainly: %+v", a)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
 
@@ -111,7 +112,7 @@ func TestOwnerMentionedOncePerBurst(t *testing.T) {
 		h := newHarness(t, hopts{mirror: func(o *Options) { o.OwnerPages = ownerPages }})
 		h.drive(time.Minute, h.drained)
 		raise := func(text string) {
-			h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: text})
+			h.do(incidenttest.Firing("tokens", incident.LevelCrit, text))
 		}
 		for i := range 4 {
 			raise(fmt.Sprintf("burst %d", i))

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	slacksim "github.com/warroom/warroom/sim/slack"
 )
 
@@ -31,7 +32,7 @@ func TestSocketModeCommands(t *testing.T) {
 	h := newHarness(t, hopts{socket: true})
 	h.autoDrive()
 	h.waitReal("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
-	id := h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "p95 latency 2.3s > 1s"}).Events[0].Alert.ID
+	id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "p95 latency 2.3s > 1s")).Events[0].Alert.ID
 	h.waitReal("alert message", func() bool { return len(h.find("`"+id+"`")) == 1 })
 
 	// Someone who is not on the roster: refused, only they see why.
@@ -74,7 +75,7 @@ func TestSocketModeCommands(t *testing.T) {
 	}
 
 	// The Ack button on a second alert.
-	id2 := h.do(incident.Raise{By: "maya", Service: "history", Level: incident.LevelCrit, Text: "indexer lag 40 blocks"}).Events[0].Alert.ID
+	id2 := h.do(incidenttest.Firing("history", incident.LevelCrit, "indexer lag 40 blocks")).Events[0].Alert.ID
 	h.waitReal("second alert message", func() bool {
 		m := h.find("`" + id2 + "`")
 		return len(m) == 1 && hasButton(m[0])
@@ -117,7 +118,7 @@ func TestSocketModeCommands(t *testing.T) {
 	if got := st.Connected("alice"); len(got) != 1 || got[0] != incident.ViaSlack {
 		t.Fatalf("alice's presence after a Slack command: %v", got)
 	}
-	id3 := h.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelWarn, Text: "error rate 2%"}).Events[0].Alert.ID
+	id3 := h.do(incidenttest.Firing("tokens", incident.LevelWarn, "error rate 2%")).Events[0].Alert.ID
 	a, err = h.srv.InjectSlash("U0MAYA", "status")
 	if err != nil {
 		t.Fatal(err)

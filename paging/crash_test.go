@@ -15,6 +15,7 @@ import (
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/journal"
 	pdsim "github.com/warroom/warroom/sim/pagerduty"
 )
@@ -51,7 +52,7 @@ func TestPagingCrashChild(t *testing.T) {
 	}
 	fmt.Println("READY")
 	if os.Getenv("WARROOM_PAGING_CRASH_RESUME") == "" {
-		if r := eng.Do(ctx, incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}); r.Err != nil {
+		if r := eng.Do(ctx, incidenttest.Firing("tokens", incident.LevelCrit, "claims failing")); r.Err != nil {
 			fail(r.Err)
 		}
 		select {} // until killed

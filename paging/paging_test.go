@@ -9,6 +9,7 @@ import (
 
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/journal"
 	pdsim "github.com/warroom/warroom/sim/pagerduty"
 )
@@ -19,7 +20,7 @@ import (
 // dedup_key. Acking in the room sends an acknowledge with that key.
 func TestRepeatedEscalationsUpdateOnePagerDutyAlert(t *testing.T) {
 	r := newRig(t, rigOpts{})
-	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
+	a := r.do(incidenttest.Firing("tokens", incident.LevelCrit, "claims failing")).Events[0].Alert
 	r.advance(5*time.Minute + time.Second)
 	r.delivered()
 	if pages := r.events(incident.KindPage); len(pages) != 3 {
@@ -157,7 +158,7 @@ func TestStormAtMostOneTriggerPerPersonPerMinute(t *testing.T) {
 func TestPagerDutyAnswers(t *testing.T) {
 	r := newRig(t, rigOpts{})
 	r.pd.Fail(429, 503)
-	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
+	a := r.do(incidenttest.Firing("tokens", incident.LevelCrit, "claims failing")).Events[0].Alert
 	r.advance(61 * time.Second)
 	waitFor(t, "the rate-limited state", func() bool { return r.pager.Status().State == "rate-limited" })
 	if line := r.pager.StatusLine(); !strings.Contains(line, "rate-limited (room), 1 queued, retry in") || !strings.Contains(line, "throttle exceeded") {
@@ -183,7 +184,7 @@ func TestPagerDutyAnswers(t *testing.T) {
 	r.delivered()
 	// A key PagerDuty does not know: refused, in the timeline, not retried.
 	t.Setenv(keyEnv, strings.Repeat("0", 32))
-	r.do(incident.Raise{By: "maya", Service: "history", Level: incident.LevelCrit, Text: "history down"})
+	r.do(incidenttest.Firing("history", incident.LevelCrit, "history down"))
 	r.advance(2*time.Minute + time.Second)
 	r.delivered()
 	// The owner bob, then the commander maya (history has no backup).
@@ -216,7 +217,7 @@ func TestPagesLateInTheTimeline(t *testing.T) {
 		fails[i] = 503
 	}
 	r.pd.Fail(fails...)
-	r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"})
+	r.do(incidenttest.Firing("tokens", incident.LevelCrit, "claims failing"))
 	r.advance(61 * time.Second)
 	waitFor(t, "the first 503", func() bool { return len(r.pd.Events()) >= 1 })
 	for len(r.events(incident.KindPaging)) == 0 {
@@ -271,9 +272,9 @@ func TestProbeRoutingKeys(t *testing.T) {
 // at once instead of waiting behind it.
 func TestThrottledKeyDelaysNoOtherKey(t *testing.T) {
 	r := newRig(t, rigOpts{bobKey: true, pd: pdsim.Options{RateLimit: 1}})
-	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
+	a := r.do(incidenttest.Firing("tokens", incident.LevelCrit, "claims failing")).Events[0].Alert
 	r.advance(5 * time.Second)
-	h := r.do(incident.Raise{By: "maya", Service: "history", Level: incident.LevelCrit, Text: "history down"}).Events[0].Alert
+	h := r.do(incidenttest.Firing("history", incident.LevelCrit, "history down")).Events[0].Alert
 	r.advance(56 * time.Second) // alice is paged through the room's key
 	if tr := r.accepted("trigger"); len(tr) != 1 || paged(tr[0]) != "alice" {
 		t.Fatalf("triggers %+v", tr)

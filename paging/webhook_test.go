@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	pdsim "github.com/warroom/warroom/sim/pagerduty"
 )
 
@@ -62,7 +63,7 @@ func (r *rig) audits() []string {
 // and audited, and none of them acks anything.
 func TestWebhookAcksAsTheMappedPersonAndRefusesTheRest(t *testing.T) {
 	r := newRig(t, rigOpts{})
-	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
+	a := r.do(incidenttest.Firing("tokens", incident.LevelCrit, "claims failing")).Events[0].Alert
 	r.advance(61 * time.Second)
 	r.delivered()
 	incs := r.pd.Incidents()
@@ -94,7 +95,7 @@ func TestWebhookAcksAsTheMappedPersonAndRefusesTheRest(t *testing.T) {
 	}
 
 	// A second problem, paged, for the refusals.
-	b := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing again"}).Events[0].Alert
+	b := r.do(incidenttest.Firing("tokens", incident.LevelCrit, "claims failing again")).Events[0].Alert
 	r.advance(61 * time.Second)
 	r.delivered()
 	key := r.pd.Incidents()[1].IncidentKey
@@ -200,7 +201,7 @@ func TestWebhookAuditsAreBoundedAndBrowsersRefused(t *testing.T) {
 // X-Webhook-Id, it is refused and audited.
 func TestWebhookReplayRefusedAfterRestart(t *testing.T) {
 	r := newRig(t, rigOpts{})
-	a := r.do(incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}).Events[0].Alert
+	a := r.do(incidenttest.Firing("tokens", incident.LevelCrit, "claims failing")).Events[0].Alert
 	r.advance(61 * time.Second)
 	r.delivered()
 	if !r.pd.Acknowledge(r.pd.Incidents()[0].ID, "PALICE1") {

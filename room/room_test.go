@@ -12,6 +12,7 @@ import (
 
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/playbooks"
 	slacksim "github.com/warroom/warroom/sim/slack"
 	"github.com/warroom/warroom/textsafe/hostile"
@@ -180,7 +181,7 @@ func TestFollowPrintsHostileTextInert(t *testing.T) {
 	var last int64
 	for _, h := range hostile.Corpus {
 		h = strings.ToValidUTF8(h, "?")
-		for _, cmd := range []incident.Command{incident.Note{By: "ola", Service: "api", Text: h}, incident.Raise{By: "ola", Service: "api", Level: incident.LevelCrit, Text: h}} {
+		for _, cmd := range []incident.Command{incident.Note{By: "ola", Service: "api", Text: h}, incidenttest.Firing("api", incident.LevelCrit, h)} {
 			rep := r.Engine.Do(context.Background(), cmd)
 			if rep.Err != nil {
 				t.Fatal(rep.Err)

@@ -9,6 +9,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 )
 
 // bells counts the bell characters in terminal output that are not the
@@ -69,10 +70,10 @@ func TestDashboardNotifiesCritOnTheViewersService(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	before := map[*syncBuf]int{alice: bells(alice.String()), maya: bells(maya.String()), quietOut: bells(quietOut.String())}
-	if rep := g.r.Engine.Do(context.Background(), incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing \x1b]9;spoofed\a"}); rep.Err != nil {
+	if rep := g.r.Engine.Do(context.Background(), incidenttest.Firing("tokens", incident.LevelCrit, "claims failing \x1b]9;spoofed\a")); rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
-	const osc9 = "\x1b]9;warroom: CRIT on tokens: claims failing"
+	const osc9 = "\x1b]9;warroom: CRIT on tokens: " + incidenttest.Origin + ": claims failing"
 	if !waitFor(t, 10*time.Second, func() bool { return strings.Contains(alice.String(), "\a"+osc9) }) {
 		t.Fatalf("no BEL and OSC 9 in alice's pty output:\n%q", tail(alice.String()))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/room"
 	pdsim "github.com/warroom/warroom/sim/pagerduty"
 )
@@ -58,7 +59,7 @@ func TestServePagesAndTakesPagerDutyWebhooks(t *testing.T) {
 	defer s.Close()
 	hook.host = s.HTTPAddr()
 
-	if rep := r.Engine.Do(context.Background(), incident.Raise{By: "maya", Service: "tokens", Level: incident.LevelCrit, Text: "claims failing"}); rep.Err != nil {
+	if rep := r.Engine.Do(context.Background(), incidenttest.Firing("tokens", incident.LevelCrit, "claims failing")); rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
 	if !waitFor(t, 15*time.Second, func() bool { return len(pd.Incidents()) == 1 }) {

@@ -276,9 +276,6 @@ func seriesValues(p *incident.Pane, n int) []float64 {
 // condition holds only makes it fire again as a new alert.
 func (m *Model) conditionHolds(a *incident.Alert) (bool, string) {
 	if a.Origin != "" && a.Origin != "rule" {
-		if a.Origin == "manual" {
-			return false, "raised by hand: nothing measures it"
-		}
 		return true, a.Origin + " still reports it firing"
 	}
 	svc := m.cfg.Service(a.Service)

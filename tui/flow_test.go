@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/warroom/warroom/clock"
 	"github.com/warroom/warroom/incident"
+	"github.com/warroom/warroom/incident/incidenttest"
 	"github.com/warroom/warroom/journal"
 )
 
@@ -138,7 +139,7 @@ func finalScreen(t *testing.T, tm *teatest.TestModel) string {
 // the ACK is committed by the engine and the pane then says who acked.
 func TestFlowOwnerAcksAlert(t *testing.T) {
 	e := realEngine(t)
-	rep := e.Do(context.Background(), incident.Raise{By: "rosa", Service: "tokens", Level: incident.LevelCrit, Text: "p95 latency 2.3s > 1s"})
+	rep := e.Do(context.Background(), incidenttest.Firing("tokens", incident.LevelCrit, "p95 latency 2.3s > 1s"))
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
@@ -209,7 +210,7 @@ func TestFlowAlertsResortXTargetsSelected(t *testing.T) {
 	e := realEngine(t)
 	var ids []string
 	for _, svc := range []string{"tokens", "history", "banners"} {
-		rep := e.Do(context.Background(), incident.Raise{By: "rosa", Service: svc, Level: incident.LevelWarn, Text: svc + " looks slow"})
+		rep := e.Do(context.Background(), incidenttest.Firing(svc, incident.LevelWarn, svc+" looks slow"))
 		if rep.Err != nil {
 			t.Fatal(rep.Err)
 		}
@@ -222,7 +223,7 @@ func TestFlowAlertsResortXTargetsSelected(t *testing.T) {
 	tm.Send(kp("down"))
 	waitSelected(t, tm, ids[2])
 	// A crit on AWS: worst first, so it goes on top and every row moves.
-	rep := e.Do(context.Background(), incident.Raise{By: "rosa", Service: "aws", Level: incident.LevelCrit, Text: "NAT ports exhausted"})
+	rep := e.Do(context.Background(), incidenttest.Firing("aws", incident.LevelCrit, "NAT ports exhausted"))
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
@@ -235,6 +236,9 @@ func TestFlowAlertsResortXTargetsSelected(t *testing.T) {
 	// still on banners'.
 	waitSelected(t, tm, ids[2])
 	tm.Send(kp("x"))
+	// Alertmanager still reports it firing: x asks first, about banners'.
+	waitScreen(t, tm, "Resolve "+ids[2]+" (")
+	tm.Send(kp("y"))
 	eventually(t, "the RESOLVE to be committed", func() bool { return !engineState(t, e).Alerts[ids[2]].Open() })
 	st := engineState(t, e)
 	for _, id := range []string{ids[0], ids[1], crit} {
