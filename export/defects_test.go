@@ -32,27 +32,38 @@ func TestPeaksAndBandsOfTheIncident(t *testing.T) {
 	if err := g.j.AppendSamples(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
-	run := func(id string, state incident.RunState, text string) {
-		g.do(incident.RecordRun{By: "alice", Service: "tokens", Text: text, Info: incident.RunInfo{ID: id, Playbook: "db-terminate-idle", State: state}})
+	// Three runs as the room takes them: one cancelled while it awaited
+	// approval, one cancelled while it ran (the runner reports the kill),
+	// one that succeeded.
+	var ids []string
+	request := func(maxIdle string) string {
+		rep := g.do(incident.RequestRun{By: "alice", Playbook: "db-terminate-idle", Params: map[string]string{"max_idle": maxIdle},
+			Hash: "max_idle=" + maxIdle, Policies: fixturePlaybooks})
+		ids = append(ids, rep.Events[0].Run.ID)
+		return rep.Events[0].Run.ID
+	}
+	start := func(id string) {
+		hash := g.sync().Runs[id].Hash
+		g.do(incident.ApproveRun{By: "maya", RunID: id, Hash: hash, Policies: fixturePlaybooks})
+		g.do(incident.StartRun{By: "alice", RunID: id, Hash: hash, Policies: fixturePlaybooks})
+	}
+	end := func(id string, state incident.RunState) {
+		g.do(incident.AdvanceRun{By: "alice", RunID: id, Transitions: []incident.RunTransition{{State: state, Text: id + " " + string(state)}}})
 	}
 	for i := 0; i < 20; i++ {
 		g.observe(incident.Sample{Service: "tokens", Pane: "p95", Value: 0.3 + float64(i)/100})
 		switch i {
 		case 2:
-			run("R1", "requested", "alice requested R1")
-			run("R1", "awaiting_approval", "R1 awaits approval")
+			request("60s")
 		case 4:
-			run("R1", "cancelled", "alice cancelled R1 before it ran")
-			run("R2", "requested", "alice requested R2")
-			run("R2", "approved", "maya approved R2")
-			run("R2", "running", "R2 running")
+			g.do(incident.CancelRun{By: "alice", RunID: ids[0], Reason: "not needed"})
+			start(request("30s"))
 		case 8:
-			run("R2", "cancelled", "alice cancelled R2 while it ran")
-			run("R3", "requested", "alice requested R3")
-			run("R3", "approved", "maya approved R3")
-			run("R3", "running", "R3 running")
+			g.do(incident.CancelRun{By: "alice", RunID: ids[1], Reason: "wrong role"})
+			end(ids[1], incident.RunCancelled)
+			start(request("90s"))
 		case 12:
-			run("R3", "succeeded", "R3 succeeded")
+			end(ids[2], incident.RunSucceeded)
 		}
 		g.advance(30 * time.Second)
 	}
@@ -96,13 +107,13 @@ func TestPeaksAndBandsOfTheIncident(t *testing.T) {
 		end := strings.Index(svg[i:], "</g>")
 		return svg[i : i+end]
 	}
-	if b := band("R1"); b != "" {
-		t.Errorf("R1 was cancelled before it ran but is drawn: %s", b)
+	if b := band(ids[0]); b != "" {
+		t.Errorf("%s was cancelled before it ran but is drawn: %s", ids[0], b)
 	}
-	if b := band("R2"); !strings.Contains(b, `fill="#8c8c8c"`) {
-		t.Errorf("R2 was cancelled while applying: want a grey band, got %q", b)
+	if b := band(ids[1]); !strings.Contains(b, `fill="#8c8c8c"`) {
+		t.Errorf("%s was cancelled while applying: want a grey band, got %q", ids[1], b)
 	}
-	if b := band("R3"); !strings.Contains(b, `fill="#1f77b4"`) {
-		t.Errorf("R3 succeeded: want a blue band, got %q", b)
+	if b := band(ids[2]); !strings.Contains(b, `fill="#1f77b4"`) {
+		t.Errorf("%s succeeded: want a blue band, got %q", ids[2], b)
 	}
 }

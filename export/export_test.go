@@ -105,13 +105,13 @@ func TestDurations(t *testing.T) {
 		{"A4", "tokens", "p95", time.Minute, []time.Duration{30 * time.Second}, 8 * time.Minute, nil},
 		{"A6", "tokens", "db", time.Minute, nil, 5*time.Minute + 30*time.Second, nil},
 		// history has no backup: the commander is paged at the backup delay.
-		{"A20", "history", "rps", 6 * time.Minute, nil, 10 * time.Minute, []string{"maya"}}, // 23:52 → 00:02
-		{"A32", "rpc", "lag", 2 * time.Minute, nil, 8*time.Minute + 30*time.Second, []string{"dave"}},
-		{"A51", "history", "rps", time.Minute, nil, 5 * time.Minute, nil}, // the re-fire: a second alert
-		{"A55", "tokens", "ClaimsStaleBalances", 0, nil, 2 * time.Minute, []string{"bob"}},
+		{"A23", "history", "rps", 6 * time.Minute, nil, 10 * time.Minute, []string{"maya"}}, // 23:52 → 00:02
+		{"A35", "rpc", "lag", 2 * time.Minute, nil, 8*time.Minute + 30*time.Second, []string{"dave"}},
+		{"A64", "history", "rps", time.Minute, nil, 5 * time.Minute, nil}, // the re-fire: a second alert
+		{"A69", "tokens", "ClaimsStaleBalances", 0, nil, 2 * time.Minute, []string{"bob"}},
 		// Upgraded 2m after the firing, clearing carol's ack: dave is paged
 		// 2m after the upgrade and re-acks 2m30s after it.
-		{"A56", "rpc", "lag", 30 * time.Second, []time.Duration{2*time.Minute + 30*time.Second}, 5 * time.Minute, []string{"dave"}},
+		{"A70", "rpc", "lag", 30 * time.Second, []time.Duration{2*time.Minute + 30*time.Second}, 5 * time.Minute, []string{"dave"}},
 	}
 	if len(r.Alerts) != len(wants) {
 		t.Fatalf("%d alerts, want %d", len(r.Alerts), len(wants))
@@ -147,34 +147,34 @@ func TestDurations(t *testing.T) {
 		t.Errorf("A4 should be upgraded to crit, clearing alice's ack: %+v", a.Levels)
 	}
 	if a := r.Alerts[3]; a.Levels[1].Unacked {
-		t.Error("A32 went from NO DATA to crit before any ack: nothing to clear")
+		t.Error("A35 went from NO DATA to crit before any ack: nothing to clear")
 	}
 	// Escalation counts from the upgrade that cleared an ack, not from the
-	// firing: A56 was already older than the backup delay when it turned
+	// firing: A70 was already older than the backup delay when it turned
 	// crit (the old rule paged dave at once), and dave was paged the full
 	// delay after the upgrade.
 	if r.Escalation != (EscalationPolicy{Backup: 2 * time.Minute, Commander: 5 * time.Minute}) {
 		t.Fatalf("escalation policy from the DECLARE: %+v", r.Escalation)
 	}
 	if a := r.Alerts[6]; len(a.Levels) != 2 || !a.Levels[1].Unacked || a.Levels[1].Level != incident.LevelCrit {
-		t.Errorf("A56 should be upgraded to crit, clearing carol's ack: %+v", a.Levels)
+		t.Errorf("A70 should be upgraded to crit, clearing carol's ack: %+v", a.Levels)
 	} else {
 		up := a.Levels[1]
 		if up.At.Sub(a.FiredAt) < r.Escalation.Backup {
-			t.Errorf("A56 upgraded %v after the firing: the fixture must upgrade after the backup delay", up.At.Sub(a.FiredAt))
+			t.Errorf("A70 upgraded %v after the firing: the fixture must upgrade after the backup delay", up.At.Sub(a.FiredAt))
 		}
 		if len(a.Escalations) != 1 || a.Escalations[0].Step != 1 || a.Escalations[0].At.Sub(up.At) != r.Escalation.Backup {
-			t.Errorf("A56 should escalate to the backup %v after the upgrade at %v: %+v", r.Escalation.Backup, up.At, a.Escalations)
+			t.Errorf("A70 should escalate to the backup %v after the upgrade at %v: %+v", r.Escalation.Backup, up.At, a.Escalations)
 		}
 		if got := escalationSince(a, a.Escalations[0]); !got.Equal(up.At) {
-			t.Errorf("A56 escalation counted from %v, want the upgrade at %v", got, up.At)
+			t.Errorf("A70 escalation counted from %v, want the upgrade at %v", got, up.At)
 		}
 		if k := a.Reacks(); len(k) != 1 || k[0].By != "dave" || !k[0].Since.Equal(up.At) {
-			t.Errorf("A56 re-acks %+v, want dave's after the upgrade", k)
+			t.Errorf("A70 re-acks %+v, want dave's after the upgrade", k)
 		}
 	}
 	if a := r.Alerts[5]; !escalationSince(a, a.Escalations[0]).Equal(a.FiredAt) {
-		t.Error("A55 was never acked: its escalation counts from the firing")
+		t.Error("A69 was never acked: its escalation counts from the firing")
 	}
 	stats := map[string]incident.AlertStats{}
 	for _, s := range r.Stats {
@@ -214,19 +214,19 @@ func TestDurations(t *testing.T) {
 	for _, run := range r.Runs {
 		runs[run.ID] = run
 	}
-	if x := runs["R1"]; x == nil || x.Outcome != "succeeded" || !x.Done || x.Duration() != 3*time.Minute ||
+	if x := runs["R12"]; x == nil || x.Outcome != "succeeded" || !x.Done || x.Duration() != 3*time.Minute ||
 		len(x.Approvals) != 1 || x.Approvals[0].By != "maya" || x.Params["max_idle"] != "60s" {
-		t.Errorf("R1 %+v", x)
+		t.Errorf("R12 %+v", x)
 	}
-	if x := runs["R2"]; x == nil || x.Outcome != "rolled_back" || x.Error == "" || x.Duration() != 3*time.Minute || x.Approvals[0].By != "olga" {
-		t.Errorf("R2 %+v", x)
+	if x := runs["R41"]; x == nil || x.Outcome != "rolled_back" || x.Error == "" || x.Duration() != 3*time.Minute || x.Approvals[0].By != "olga" {
+		t.Errorf("R41 %+v", x)
 	}
 	// The Markdown says the same.
 	md := string(render(t, r, Markdown))
 	for _, s := range []string{
 		"| A4 | tokens | p95 | 2026-01-31 23:42:30 | 2026-01-31 18:42:30 | warn → crit | alice; re-ack alice | 1m00s; re-ack 30s after crit at 2026-01-31 23:45:30 | rule | 8m00s | — |",
-		"| A55 | tokens | ClaimsStaleBalances | 2026-02-01 00:14:00 | 2026-01-31 19:14:00 | warn | — | not acked | alice | 2m00s | bob after 2m00s |",
-		"| A56 | rpc | lag | 2026-02-01 00:14:30 | 2026-01-31 19:14:30 | warn → crit | carol; re-ack dave | 30s; re-ack 2m30s after crit at 2026-02-01 00:16:30 | rule | 5m00s | dave 2m00s after crit at 2026-02-01 00:16:30 |",
+		"| A69 | tokens | ClaimsStaleBalances | 2026-02-01 00:14:00 | 2026-01-31 19:14:00 | warn | — | not acked | alice | 2m00s | bob after 2m00s |",
+		"| A70 | rpc | lag | 2026-02-01 00:14:30 | 2026-01-31 19:14:30 | warn → crit | carol; re-ack dave | 30s; re-ack 2m30s after crit at 2026-02-01 00:16:30 | rule | 5m00s | dave 2m00s after crit at 2026-02-01 00:16:30 |",
 		"| history | 2 | 2 | 3m30s | 0 | 2 | 7m30s | 1 |",
 		"| rpc | 2 | 2 | 1m15s | 1 | 2 | 6m45s | 2 |",
 		"**Escalation policy.** An alert nobody acknowledges pages the service's backup (the commander, for a service without one) after 2m00s, then the commander after 5m00s, counted from its firing or from the upgrade to crit that cleared an earlier ack",
@@ -235,8 +235,8 @@ func TestDurations(t *testing.T) {
 		"| commander | Maya Okafor (maya) | Olga Petrova (olga) |",
 		"| scribe | sam | sam |",
 		"| owner of history | bob | bob |",
-		"| R2 | rpc-traffic-split | rpc | carol | 2026-02-01 00:05:30 | olga | rolled_back | 3m00s |",
-		"| #27 | 2026-02-01 00:01:00 | 2026-01-31 19:01:00 | ACCEPT | olga | olga accepted command from maya | 2m00s |",
+		"| R41 | rpc-traffic-split | rpc | carol | 2026-02-01 00:05:30 | olga | rolled_back | 3m00s |",
+		"| #30 | 2026-02-01 00:01:00 | 2026-01-31 19:01:00 | ACCEPT | olga | olga accepted command from maya | 2m00s |",
 	} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown lacks %q", s)
@@ -311,8 +311,8 @@ var datedRow = regexp.MustCompile(`^\| [★ ]* \| #\d+ \| \d{4}-\d\d-\d\d \d\d:\
 func TestDatesWhenTheIncidentSpansDays(t *testing.T) {
 	md := string(render(t, loadFixture(t, Options{}), Markdown))
 	rows := timelineRows(md)
-	if len(rows) != 73 {
-		t.Fatalf("%d timeline rows, want 73", len(rows))
+	if len(rows) != 87 {
+		t.Fatalf("%d timeline rows, want 87", len(rows))
 	}
 	for _, row := range rows {
 		if !datedRow.MatchString(row) {
@@ -374,22 +374,22 @@ func TestFilters(t *testing.T) {
 	for _, e := range imp.Events {
 		seqs = append(seqs, e.Seq)
 	}
-	if got := fmtInts(seqs); got != "[10,21,27,45,51]" {
-		t.Errorf("important events %v, want 10 21 27 45 51 (11 was unmarked)", seqs)
+	if got := fmtInts(seqs); got != "[10,24,30,52,64]" {
+		t.Errorf("important events %v, want 10 24 30 52 64 (11 was unmarked)", seqs)
 	}
 	var ids []string
 	for _, a := range imp.Alerts {
 		ids = append(ids, a.ID)
 	}
-	if strings.Join(ids, ",") != "A20,A51" {
+	if strings.Join(ids, ",") != "A23,A64" {
 		t.Errorf("alerts with an important event: %v", ids)
 	}
-	if len(imp.Runs) != 1 || imp.Runs[0].ID != "R2" {
+	if len(imp.Runs) != 1 || imp.Runs[0].ID != "R41" {
 		t.Errorf("runs with an important event: %+v", imp.Runs)
 	}
 	// Durations come from the whole journal even when the ACK is filtered out.
 	if d, ok := imp.Alerts[0].TimeToAck(); !ok || d != 6*time.Minute {
-		t.Errorf("A20 time to ack under --important: %v", d)
+		t.Errorf("A23 time to ack under --important: %v", d)
 	}
 	rows, err := csv.NewReader(bytes.NewReader(render(t, imp, CSV))).ReadAll()
 	if err != nil {
@@ -437,7 +437,7 @@ func TestFilters(t *testing.T) {
 	for _, a := range win.Alerts {
 		ids = append(ids, a.ID)
 	}
-	if strings.Join(ids, ",") != "A20,A32,A51" {
+	if strings.Join(ids, ",") != "A23,A35,A64" {
 		t.Errorf("alerts overlapping the window: %v", ids)
 	}
 	for _, p := range win.Panes {
@@ -520,7 +520,7 @@ func TestSVGIsWellFormedXML(t *testing.T) {
 	}
 	tok := string(files["postmortem-tokens.svg"])
 	if strings.Count(tok, "<polyline points=") != 2 || strings.Count(tok, `fill="#1f77b4" fill-opacity`) != 1 || !strings.Contains(tok, ">A4<") {
-		t.Errorf("tokens chart lacks its series, the R1 band or the A4 bar:\n%s", tok)
+		t.Errorf("tokens chart lacks its series, the db-terminate-idle band or the A4 bar:\n%s", tok)
 	}
 	// p95 declares clear 400ms: a green line with its label; the other
 	// panes declare none.
@@ -659,7 +659,7 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rows[0], ",") != "seq,time,kind,service,actor,text,important" || len(rows) != 74 {
+	if strings.Join(rows[0], ",") != "seq,time,kind,service,actor,text,important" || len(rows) != 88 {
 		t.Fatalf("header %v, %d records", rows[0], len(rows))
 	}
 	byseq := map[string][]string{}
@@ -672,11 +672,11 @@ func TestCSV(t *testing.T) {
 	if got := byseq["10"]; got[5] != "DB connections exhausted on tokens.\nTerminating idle sessions." || got[6] != "true" || got[3] != "tokens" {
 		t.Errorf("note #10: %q", got)
 	}
-	if got := byseq["30"][5]; got != scriptNote {
-		t.Errorf("note #30 %q, want it verbatim", got)
+	if got := byseq["33"][5]; got != scriptNote {
+		t.Errorf("note #33 %q, want it verbatim", got)
 	}
-	if got := byseq["31"][5]; got != "'"+formulaNote {
-		t.Errorf("formula note #31 %q, want it neutralised with a leading apostrophe", got)
+	if got := byseq["34"][5]; got != "'"+formulaNote {
+		t.Errorf("formula note #34 %q, want it neutralised with a leading apostrophe", got)
 	}
 }
 
@@ -754,12 +754,12 @@ func TestJSON(t *testing.T) {
 	if p := inc.Services[0].Panes[0]; p.ID != "p95" || p.Clear == nil || *p.Clear != 0.4 || p.For != 10 {
 		t.Errorf("tokens/p95 pane %+v", p)
 	}
-	if a := inc.Alerts[6]; a.ID != "A56" || len(a.Escalations) != 1 || a.Escalations[0].To != "dave" ||
+	if a := inc.Alerts[6]; a.ID != "A70" || len(a.Escalations) != 1 || a.Escalations[0].To != "dave" ||
 		!a.Escalations[0].Since.Equal(ptime("2026-02-01T00:16:30Z")) || a.Escalations[0].Wait != 120 {
-		t.Errorf("A56 escalations %+v: want dave, 120s after the upgrade at 00:16:30", a)
+		t.Errorf("A70 escalations %+v: want dave, 120s after the upgrade at 00:16:30", a)
 	}
-	if a := inc.Alerts[2]; a.ID != "A20" || len(a.Escalations) != 1 || !a.Escalations[0].Since.Equal(ptime("2026-01-31T23:52:00Z")) || a.Escalations[0].Wait != 120 {
-		t.Errorf("A20 escalations %+v: want maya, 120s after the firing (no backup: the commander at the backup delay)", a)
+	if a := inc.Alerts[2]; a.ID != "A23" || len(a.Escalations) != 1 || !a.Escalations[0].Since.Equal(ptime("2026-01-31T23:52:00Z")) || a.Escalations[0].Wait != 120 {
+		t.Errorf("A23 escalations %+v: want maya, 120s after the firing (no backup: the commander at the backup delay)", a)
 	}
 	// Every key in the output is named in SCHEMA.md.
 	schema, err := os.ReadFile("SCHEMA.md")

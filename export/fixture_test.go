@@ -2,6 +2,8 @@ package export
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +55,23 @@ func fixtureConfig() *config.Config {
 			{Handle: "carol", Name: "Carol Reyes"}, {Handle: "dave", Name: "Dave Kim"}, {Handle: "olga", Name: "Olga Petrova"}, {Handle: "sam"}},
 		Roles: config.Roles{Commander: "maya", Scribe: "sam"},
 	}
+}
+
+// fixturePlaybooks is the catalog's policy for the two playbooks the
+// incident runs: the service's owner asks, the commander or the deputy
+// approves within 5m, and each holds its lock for at most 15m.
+var fixturePlaybooks = playbookPolicies{
+	"db-terminate-idle": {Service: "tokens", RunRole: roles.Owner, Approvers: []roles.Role{roles.Commander, roles.Deputy},
+		ApprovalTimeout: 5 * time.Minute, Lock: "tokens-db", LockTimeout: 15 * time.Minute},
+	"rpc-traffic-split": {Service: "rpc", RunRole: roles.Owner, Approvers: []roles.Role{roles.Commander, roles.Deputy},
+		ApprovalTimeout: 5 * time.Minute, Lock: "rpc-routing", LockTimeout: 15 * time.Minute},
+}
+
+type playbookPolicies map[string]incident.RunPolicy
+
+func (p playbookPolicies) RunPolicy(id string) (incident.RunPolicy, bool) {
+	x, ok := p[id]
+	return x, ok
 }
 
 // rig drives an engine deterministically: every command waits for its
@@ -244,8 +263,31 @@ func recordIncident(t testing.TB, path string) {
 		}
 		return s
 	}
-	run := func(by, service, text string, info incident.RunInfo) int64 {
-		return g.do(incident.RecordRun{By: by, Service: service, Text: text, Info: info}).Seq
+	// The runs go the way the room takes them: requested (RequestRun),
+	// approved by the commander (ApproveRun), started and reported step
+	// by step as the playbook runner does (StartRun, AdvanceRun with the
+	// runner's texts). Their ids are R<seq of the request>.
+	runs := map[string]string{} // R1, R2, R3 of the story → run id
+	request := func(name, by, playbook string, params map[string]string, summary string) {
+		h := sha256.Sum256([]byte(fmt.Sprint(playbook, params)))
+		runs[name] = g.do(incident.RequestRun{By: by, Playbook: playbook, Params: params, Hash: hex.EncodeToString(h[:]),
+			Summary: summary, Policies: fixturePlaybooks}).Events[0].Run.ID
+	}
+	approve := func(name, by string) {
+		r := g.sync().Runs[runs[name]]
+		g.do(incident.ApproveRun{By: by, RunID: r.ID, Hash: r.Hash, Policies: fixturePlaybooks})
+		g.do(incident.StartRun{By: r.Actor, RunID: r.ID, Hash: r.Hash, Policies: fixturePlaybooks})
+	}
+	// advance records what the runner did; texts start with the run id.
+	advance := func(name string, ts ...incident.RunTransition) incident.Reply {
+		r := g.sync().Runs[runs[name]]
+		for i := range ts {
+			ts[i].Text = r.ID + " " + ts[i].Text
+		}
+		return g.do(incident.AdvanceRun{By: r.Actor, RunID: r.ID, Transitions: ts})
+	}
+	step := func(state incident.RunState, id, text string) incident.RunTransition {
+		return incident.RunTransition{State: state, Step: id, Index: 1, Of: 1, Text: text}
 	}
 	r1 := map[string]string{"max_idle": "60s", "role": "tokens_app"}
 	r2 := map[string]string{"triton": "80", "quicknode": "20"}
@@ -263,21 +305,20 @@ func recordIncident(t testing.TB, path string) {
 			seqNote = g.do(incident.Note{By: "maya", Service: "tokens", Text: "DB connections exhausted on tokens.\nTerminating idle sessions."}).Seq
 			g.do(incident.MarkImportant{By: "sam", Seq: seqNote, Important: true})
 		},
-		"23:47:00": func() {
-			run("alice", "tokens", "alice requested db-terminate-idle (max_idle=60s, role=tokens_app)",
-				incident.RunInfo{ID: "R1", Playbook: "db-terminate-idle", State: "requested", Params: r1, Hash: "sha256:4f2a9c"})
-			run("playbooks", "tokens", "R1 awaits approval by the commander", incident.RunInfo{ID: "R1", Playbook: "db-terminate-idle", State: "awaiting_approval"})
-		},
+		"23:47:00": func() { request("R1", "alice", "db-terminate-idle", r1, "max_idle=60s, role=tokens_app") },
 		"23:48:00": func() {
-			run("maya", "tokens", "maya approved R1", incident.RunInfo{ID: "R1", Playbook: "db-terminate-idle", State: "approved", Hash: "sha256:4f2a9c"})
-			run("playbooks", "tokens", "R1 running step terminate: terminate idle sessions", incident.RunInfo{ID: "R1", Playbook: "db-terminate-idle", State: "running", Step: "terminate"})
+			approve("R1", "maya")
+			advance("R1", step(incident.RunRunning, "terminate", "step 1/1 terminate: exec psql -c \"select pg_terminate_backend(pid) from idle sessions\""))
 		},
 		"23:49:30": func() {
-			run("playbooks", "tokens", "R1 verifying: connections below 200", incident.RunInfo{ID: "R1", Playbook: "db-terminate-idle", State: "verifying", Step: "verify"})
+			advance("R1", incident.RunTransition{State: incident.RunRunning, Step: "terminate", Index: 1, Of: 1, Output: "terminated 412 idle sessions",
+				Text: "step terminate done: terminated 412 idle sessions"})
+			advance("R1", step(incident.RunVerifying, "connections", "verifying 1/1 connections: wait until connections < 200 for 30s (timeout 2m)"))
 		},
 		"23:50:00": func() {
-			run("playbooks", "tokens", "R1 succeeded", incident.RunInfo{ID: "R1", Playbook: "db-terminate-idle", State: "succeeded",
-				Output: "terminated 412 idle sessions; 148 connections in use"})
+			advance("R1", incident.RunTransition{State: incident.RunVerifying, Step: "connections", Index: 1, Of: 1, Output: "148 connections in use",
+				Text: "verify connections passed: 148 connections in use"},
+				incident.RunTransition{State: incident.RunSucceeded, Text: "db-terminate-idle succeeded"})
 		},
 		"23:55:00": func() { g.do(incident.OfferCommand{By: "maya", To: "carol"}) },
 		"23:55:30": func() { g.do(incident.DeclineCommand{By: "carol", Reason: "on the RPC provider call"}) },
@@ -297,35 +338,37 @@ func recordIncident(t testing.TB, path string) {
 			g.do(incident.ReportSource{Info: incident.SourceInfo{ID: "prom", Health: "up"}})
 			g.do(incident.RecordMirror{Text: "up"})
 		},
-		"00:05:30": func() {
-			run("carol", "rpc", "carol requested rpc-traffic-split (quicknode=20, triton=80)",
-				incident.RunInfo{ID: "R2", Playbook: "rpc-traffic-split", State: "requested", Params: r2, Hash: "sha256:77d0e1"})
-			run("playbooks", "rpc", "R2 awaits approval by the commander", incident.RunInfo{ID: "R2", Playbook: "rpc-traffic-split", State: "awaiting_approval"})
-		},
+		"00:05:30": func() { request("R2", "carol", "rpc-traffic-split", r2, "quicknode=20, triton=80") },
 		"00:06:00": func() { g.do(incident.Ack{By: "carol", AlertID: g.openAlert("rpc", "lag").ID}) },
 		"00:06:30": func() {
-			run("olga", "rpc", "olga approved R2", incident.RunInfo{ID: "R2", Playbook: "rpc-traffic-split", State: "approved", Hash: "sha256:77d0e1"})
-			run("playbooks", "rpc", "R2 running step apply: split 80/20", incident.RunInfo{ID: "R2", Playbook: "rpc-traffic-split", State: "running", Step: "apply"})
+			approve("R2", "olga")
+			advance("R2", step(incident.RunRunning, "apply", "step 1/1 apply: PUT https://lb.example/rpc/split"))
+			advance("R2", incident.RunTransition{State: incident.RunRunning, Step: "apply", Index: 1, Of: 1, Text: "step apply done: split 80/20"},
+				step(incident.RunVerifying, "lag", "verifying 1/1 lag: wait until slot lag < 20 for 60s (timeout 90s)"))
 		},
 		"00:08:00": func() {
-			seqR2Fail = run("playbooks", "rpc", "R2 failed: lag did not recover", incident.RunInfo{ID: "R2", Playbook: "rpc-traffic-split", State: "failed",
-				Step: "verify", Error: "verify: lag still 140 slots after 60s"})
-			run("playbooks", "rpc", "R2 rolling back to 50/50", incident.RunInfo{ID: "R2", Playbook: "rpc-traffic-split", State: "rolling_back", Step: "rollback"})
+			seqR2Fail = advance("R2", incident.RunTransition{State: incident.RunVerifying, Step: "lag", Index: 1, Of: 1, Error: "lag still 140 slots after 60s",
+				Text: "step lag failed: lag still 140 slots after 60s"},
+				incident.RunTransition{State: incident.RunFailed, Step: "lag", Error: "lag still 140 slots after 60s", Text: "rpc-traffic-split failed at lag; rolling back"},
+				incident.RunTransition{State: incident.RunRollingBack, Text: "rolling back 1 step(s) with captured values"}).Events[1].Seq
+			advance("R2", step(incident.RunRollingBack, "restore", "rollback 1/1 restore: PUT https://lb.example/rpc/split"))
 		},
 		"00:08:30": func() {
-			run("playbooks", "rpc", "R2 rolled back", incident.RunInfo{ID: "R2", Playbook: "rpc-traffic-split", State: "rolled_back"})
+			advance("R2", incident.RunTransition{State: incident.RunRollingBack, Step: "restore", Index: 1, Of: 1, Text: "rollback step restore done: split 50/50"},
+				incident.RunTransition{State: incident.RunRolledBack, Text: "rpc-traffic-split rolled back"})
 		},
-		"00:09:00": func() {
-			run("carol", "rpc", "carol requested rpc-traffic-split (quicknode=80, triton=20)",
-				incident.RunInfo{ID: "R3", Playbook: "rpc-traffic-split", State: "requested", Params: r3, Hash: "sha256:1b9f42"})
-		},
+		"00:09:00": func() { request("R3", "carol", "rpc-traffic-split", r3, "quicknode=80, triton=20") },
 		"00:09:30": func() {
-			run("olga", "rpc", "olga approved R3", incident.RunInfo{ID: "R3", Playbook: "rpc-traffic-split", State: "approved", Hash: "sha256:1b9f42"})
-			run("playbooks", "rpc", "R3 running step apply: split 20/80", incident.RunInfo{ID: "R3", Playbook: "rpc-traffic-split", State: "running", Step: "apply"})
+			approve("R3", "olga")
+			advance("R3", step(incident.RunRunning, "apply", "step 1/1 apply: PUT https://lb.example/rpc/split"))
+			advance("R3", incident.RunTransition{State: incident.RunRunning, Step: "apply", Index: 1, Of: 1, Text: "step apply done: split 20/80"},
+				step(incident.RunVerifying, "lag", "verifying 1/1 lag: wait until slot lag < 20 for 60s (timeout 90s)"))
 		},
 		"00:11:00": func() { g.do(incident.Ack{By: "bob", AlertID: g.openAlert("history", "rps").ID}) },
 		"00:12:00": func() {
-			run("playbooks", "rpc", "R3 succeeded", incident.RunInfo{ID: "R3", Playbook: "rpc-traffic-split", State: "succeeded", Output: "split is now triton 20 / quicknode 80"})
+			advance("R3", incident.RunTransition{State: incident.RunVerifying, Step: "lag", Index: 1, Of: 1, Output: "split is now triton 20 / quicknode 80",
+				Text: "verify lag passed: slot lag 2"},
+				incident.RunTransition{State: incident.RunSucceeded, Text: "rpc-traffic-split succeeded"})
 		},
 		"00:14:00": func() {
 			g.do(incidenttest.Firing("tokens", incident.LevelWarn, "ClaimsStaleBalances"))

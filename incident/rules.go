@@ -121,14 +121,6 @@ type ImportAlerts struct {
 	Authoritative bool
 }
 
-// RecordRun records a playbook run transition decided by the runner.
-type RecordRun struct {
-	By      string
-	Service string
-	Text    string
-	Info    RunInfo
-}
-
 // RecordMirror records the Slack mirror going down or recovering.
 type RecordMirror struct{ Text string }
 
@@ -345,15 +337,6 @@ func (c ReportSource) decide(d *decider) error {
 	}
 	info := c.Info
 	d.emit(Event{Kind: KindSource, Actor: "scheduler", Text: text, Source: &info})
-	return nil
-}
-
-func (c RecordRun) decide(d *decider) error {
-	info := c.Info
-	if info.ID == "" || info.State == "" {
-		return roles.Refuse("a run transition needs a run id and a state")
-	}
-	d.emit(Event{Kind: KindRun, Actor: c.By, Service: c.Service, Text: c.Text, Run: &info})
 	return nil
 }
 
