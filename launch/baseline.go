@@ -21,16 +21,6 @@ type Engine interface {
 	Unsubscribe(s *incident.Subscription)
 }
 
-// Stats summarises values (one pane's samples over a window), each
-// counted once.
-func Stats(service, pane string, vals []float64) incident.BaselineInfo {
-	ws := make([]float64, len(vals))
-	for i := range ws {
-		ws[i] = 1
-	}
-	return weightedStats(service, pane, vals, ws)
-}
-
 // weightedStats summarises values each weighted (by the time it held):
 // percentiles by nearest rank over the weights, the weighted mean. N
 // counts the values.

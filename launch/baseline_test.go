@@ -17,7 +17,11 @@ func TestStats(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		vals = append(vals, float64(i))
 	}
-	b := Stats("s", "p", vals)
+	ones := make([]float64, len(vals))
+	for i := range ones {
+		ones[i] = 1
+	}
+	b := weightedStats("s", "p", vals, ones)
 	if b.N != 100 || b.Min != 1 || b.Max != 100 || b.P5 != 5 || b.P50 != 50 || b.P95 != 95 || b.Mean != 50.5 {
 		t.Fatalf("%+v", b)
 	}

@@ -2,7 +2,6 @@ package launch
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"github.com/warroom/warroom/incident"
 )
 
 // Result is a load-test result read from a tool's report, in the units
@@ -205,21 +202,4 @@ func parseVegeta(data []byte) (*Result, error) {
 		return nil, errors.New("vegeta report: no numbers")
 	}
 	return r, nil
-}
-
-// Submitter is what Import needs of the engine.
-type Submitter interface {
-	Do(ctx context.Context, cmd incident.Command) incident.Reply
-}
-
-// Import reads a result file and submits its numbers as evidence for a
-// load-test criterion; the engine checks them against the criterion's
-// thresholds and records the EVIDENCE event (green or red).
-func Import(ctx context.Context, eng Submitter, by, criterion, path string) (incident.Reply, *Result, error) {
-	r, err := ReadResult(path)
-	if err != nil {
-		return incident.Reply{}, nil, err
-	}
-	rep := eng.Do(ctx, incident.SubmitEvidence{By: by, Criterion: criterion, Tool: r.Tool, File: r.File, Metrics: r.Metrics})
-	return rep, r, rep.Err
 }
