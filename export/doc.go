@@ -27,5 +27,9 @@
 // escalation policy (stated beside the alerts; escalations are measured
 // from the firing or from the upgrade to crit that cleared an ack, as
 // the engine counts them) and each pane's clear level (a line on the
-// charts). Older journals without them export as before.
+// charts). Older journals without them export as before. A launch's
+// charts also mark T-0 (as last decided) and draw what the room drew after
+// it: each pane's baseline band (BASELINE event) and its expected curve
+// (the latest load-test result the declared plan draws on the pane),
+// named in a legend row of their own.
 package export

@@ -185,6 +185,11 @@ type PaneData struct {
 	PeakAt  time.Time
 	Last    float64
 	LastAt  time.Time
+	// The launch's references, drawn on the chart: the pane's baseline
+	// (p5–p95 of the window before T-0) and its expected curve (the
+	// latest load-test result the plan draws on it), nil when none.
+	Baseline *incident.BaselineInfo
+	Expected *incident.Expected
 }
 
 // Report is a loaded journal, ready to render in any format.
@@ -198,6 +203,7 @@ type Report struct {
 	LastAt     time.Time // the last event
 	Zone       string    // IANA zone of local times ("" = UTC only)
 	Launch     *time.Time
+	T0         time.Time // the launch's T-0 as last decided (zero: none)
 	Simulated  bool
 	Filter     Filter
 
@@ -478,9 +484,20 @@ func Load(ctx context.Context, j journal.Reader, opt Options) (*Report, error) {
 		return nil, inputErr("no service %q in %s (services: %s)", opt.Service, j.Path(), strings.Join(ids, ", "))
 	}
 	r.inferPanes(lives.List())
+	if t0, ok := fold.T0(nil); ok {
+		r.T0 = t0
+	}
 	for _, p := range panes {
 		p.Info = r.paneInfo(p.Service, p.Info.ID)
 		p.figures(r.PeaksFrom)
+		if fold.Launch != nil {
+			if b, ok := fold.Launch.Baseline[incident.PaneKey(p.Service, p.Info.ID)]; ok && b.N > 0 {
+				p.Baseline = &b
+			}
+		}
+		if x, ok := fold.Expected(p.Service, p.Info.ID); ok {
+			p.Expected = &x
+		}
 	}
 	// Panes in the war room's order: services as declared, then panes as
 	// declared (or as rule alerts named them), then the rest by id.

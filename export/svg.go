@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
@@ -140,6 +141,13 @@ func (r *Report) chart(c timefmt, svc ServiceInfo, p *PaneData, main bool, s str
 		tip := run.ID + " " + run.Playbook + ": " + runOutcome(run) + " (" + dur(end.Sub(started)) + " applying)"
 		cd.runs = append(cd.runs, chartSpan{label: run.ID, tip: tip, from: started, to: end, ok: run.Outcome == incident.RunSucceeded || !run.Done})
 	}
+	if b := p.Baseline; b != nil {
+		cd.baseline = &[2]float64{b.P5, b.P95}
+	}
+	if x := p.Expected; x != nil && x.Drawable() {
+		cd.expected = x
+	}
+	cd.t0 = r.T0
 	var buf bytes.Buffer
 	renderSVG(&buf, cd)
 	return Chart{Service: svc.ID, Pane: p.Info.ID, Title: title, SVG: buf.Bytes(), slug: s}
@@ -155,6 +163,11 @@ type chartData struct {
 	alerts     []chartSpan
 	runs       []chartSpan
 	multiDay   bool
+	// The launch: T-0 (zero: none), the pane's baseline band (p5, p95)
+	// and its expected curve from T-0 on.
+	t0       time.Time
+	baseline *[2]float64
+	expected *incident.Expected
 }
 
 const (
@@ -168,6 +181,9 @@ const (
 	laneH  = 10.0
 	lanes  = 3
 	colorN = "#333333"
+
+	colorBaseline = "#7f7f7f"
+	colorExpected = "#17becf"
 )
 
 func levelColor(l incident.Level) string {
@@ -231,7 +247,14 @@ func renderSVG(b *bytes.Buffer, d chartData) {
 		}
 		lo, hi = math.Min(lo, s.Value), math.Max(hi, s.Value)
 	}
-	for _, t := range []*float64{d.warn, d.crit, d.clear} {
+	refs := []*float64{d.warn, d.crit, d.clear}
+	if bd := d.baseline; bd != nil {
+		refs = append(refs, &bd[0], &bd[1])
+	}
+	if x := d.expected; x != nil {
+		refs = append(refs, &x.Lo, &x.Hi)
+	}
+	for _, t := range refs {
 		if t != nil {
 			lo, hi = math.Min(lo, *t), math.Max(hi, *t)
 		}
@@ -276,6 +299,35 @@ func renderSVG(b *bytes.Buffer, d chartData) {
 	b.WriteString(`<polyline points="` + f1(plotL) + "," + f1(plotT) + " " + f1(plotL) + "," + f1(plotB) + " " + f1(plotR) + "," + f1(plotB) +
 		`" fill="none" stroke="` + colorN + `" stroke-width="1"/>` + "\n")
 
+	// The launch's references, under everything else: the baseline band
+	// across the chart, the expected curve from T-0 on, and T-0.
+	if bd := d.baseline; bd != nil {
+		b.WriteString(`<g><title>` + xmlEsc("baseline p5–p95: "+incident.FormatValue(bd[0], d.unit)+" – "+incident.FormatValue(bd[1], d.unit)) + `</title>`)
+		b.WriteString(`<rect x="` + f1(plotL) + `" y="` + f1(yOf(bd[1])) + `" width="` + f1(plotR-plotL) + `" height="` + f1(math.Max(yOf(bd[0])-yOf(bd[1]), 1)) + `" fill="` + colorBaseline + `" fill-opacity="0.18"/></g>` + "\n")
+	}
+	x0 := plotL
+	if !d.t0.IsZero() && d.t0.After(d.from) {
+		x0 = xOf(d.t0)
+	}
+	if x := d.expected; x != nil && !d.t0.After(d.to) {
+		b.WriteString(`<g><title>` + xmlEsc("expected: "+x.Label()) + `</title>`)
+		if x.Lo != x.Hi {
+			b.WriteString(`<rect x="` + f1(x0) + `" y="` + f1(yOf(x.Hi)) + `" width="` + f1(plotR-x0) + `" height="` + f1(yOf(x.Lo)-yOf(x.Hi)) + `" fill="` + colorExpected + `" fill-opacity="0.12"/>`)
+		}
+		for i, v := range []float64{x.Lo, x.Hi} {
+			if i == 1 && x.Lo == x.Hi {
+				break
+			}
+			y := f1(yOf(v))
+			b.WriteString(`<line x1="` + f1(x0) + `" y1="` + y + `" x2="` + f1(plotR) + `" y2="` + y + `" stroke="` + colorExpected + `" stroke-width="1.5" stroke-dasharray="8,3"/>`)
+			b.WriteString(`<text x="` + f1(x0+4) + `" y="` + f1(yOf(v)-3) + `" fill="` + colorExpected + `">exp ` + xmlEsc(x.Metrics[min(i, len(x.Metrics)-1)]+" "+incident.FormatValue(v, d.unit)) + "</text>")
+		}
+		b.WriteString("</g>\n")
+	}
+	if !d.t0.IsZero() && !d.t0.Before(d.from) && !d.t0.After(d.to) {
+		b.WriteString(`<line x1="` + f1(x0) + `" y1="` + f1(plotT) + `" x2="` + f1(x0) + `" y2="` + f1(plotB) + `" stroke="` + colorN + `" stroke-width="1" stroke-dasharray="1,2"/>`)
+		b.WriteString(`<text x="` + f1(x0+3) + `" y="` + f1(plotT+10) + `" fill="` + colorN + `">T-0</text>` + "\n")
+	}
 	// Mitigation bands, under the series.
 	for _, m := range d.runs {
 		if m.to.Before(d.from) || m.from.After(d.to) {
@@ -425,6 +477,21 @@ func renderSVG(b *bytes.Buffer, d chartData) {
 		b.WriteString(`<rect x="` + f1(lx) + `" y="281" width="10" height="10" fill="` + it.color + `"/>`)
 		b.WriteString(`<text x="` + f1(lx+14) + `" y="290" fill="` + colorN + `">` + it.label + "</text>\n")
 		lx += 28 + float64(len(it.label))*7
+	}
+	// The launch's references, when the chart has them, on a row of
+	// their own (a result's file name can be long).
+	var refItems []struct{ color, label string }
+	if d.baseline != nil {
+		refItems = append(refItems, struct{ color, label string }{colorBaseline, "baseline p5–p95"})
+	}
+	if x := d.expected; x != nil && !d.t0.After(d.to) {
+		refItems = append(refItems, struct{ color, label string }{colorExpected, textsafe.Clip("expected: "+x.Label(), 80)})
+	}
+	lx = plotL
+	for _, it := range refItems {
+		b.WriteString(`<rect x="` + f1(lx) + `" y="264" width="10" height="10" fill="` + it.color + `" fill-opacity="0.5"/>`)
+		b.WriteString(`<text x="` + f1(lx+14) + `" y="273" fill="` + colorN + `">` + xmlEsc(it.label) + "</text>\n")
+		lx += 28 + float64(utf8.RuneCountInString(it.label))*7
 	}
 	b.WriteString("</svg>\n")
 }
