@@ -44,6 +44,33 @@ func alertRows(st *incident.State, expanded map[string]bool) []alertRow {
 	return rows
 }
 
+// alertGroupsToAct counts the open alert groups (an ungrouped alert is
+// one) that ask someone to act, and those of them with an alert no one
+// has acked: the Alerts tab's count. Informational and silenced alerts
+// are listed in the view but are not counted, as they page no one.
+func (m *Model) alertGroupsToAct() (active, unacked int) {
+	seen := map[string]bool{}
+	unackedSeen := map[string]bool{}
+	for _, a := range m.st.OpenAlerts() {
+		if !a.Pages() {
+			continue
+		}
+		key := "alert:" + a.ID
+		if g := m.st.GroupOf(a); g != nil {
+			key = g.Key
+		}
+		if !seen[key] {
+			seen[key] = true
+			active++
+		}
+		if !a.Acked() && !unackedSeen[key] {
+			unackedSeen[key] = true
+			unacked++
+		}
+	}
+	return active, unacked
+}
+
 // quietLabel is the badge of an alert that asks no one to act, or "".
 func quietLabel(a *incident.Alert) string {
 	switch {

@@ -193,8 +193,14 @@ func (m *Model) tabRanges(w int) []tabRange {
 	for _, v := range m.tabs() {
 		t := tab{view: v, key: m.tabKey(v), name: viewNames[v]}
 		if v == viewAlerts && m.st != nil {
-			if n := len(m.st.OpenAlerts()); n > 0 {
-				t.extra = "(" + itoa(n) + ")"
+			active, unacked := m.alertGroupsToAct()
+			switch {
+			case unacked > 0 && narrow:
+				t.extra = "(" + itoa(unacked) + "!)"
+			case unacked > 0:
+				t.extra = "(" + itoa(active) + ", " + itoa(unacked) + " unacked)"
+			case active > 0:
+				t.extra = "(" + itoa(active) + ")"
 			}
 		}
 		if v == viewRuns && m.st != nil {
