@@ -38,6 +38,10 @@ func TestAlertGroupRowsQuietAlertsAndHonestEscalation(t *testing.T) {
 		t.Fatalf("ESCALATED before any ESCALATE event:\n%s", plainView(m))
 	}
 	press(m, "2")
+	// The tab counts groups that ask someone to act: the fixture's six
+	// (four unacked) and banners' group of three; not the Watchdog or the
+	// muted monitor.
+	wantScreen(t, m, "2 Alerts (7, 5 unacked)")
 	v := plainView(m)
 	for _, want := range []string{"rps (crit) (+2 more)", "[INFO]", "Watchdog", "info only", "[SILENCED]", "silenced"} {
 		if !strings.Contains(v, want) {
