@@ -8,7 +8,6 @@ package journal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -78,9 +77,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_open ON outbox(dest, state);
 `
-
-// ErrNoOutbox is returned for outbox rows of a journal that has none.
-var ErrNoOutbox = errors.New("the journal has no outbox")
 
 // InitOutbox creates the outbox table if needed; a writer calls it once
 // before enqueuing.

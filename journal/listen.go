@@ -41,7 +41,6 @@ func (s *signal) fire() {
 type listener struct {
 	once sync.Once
 	head atomic.Int64 // the newest seq a notification announced
-	up   atomic.Bool  // the listen connection is up
 }
 
 // Changes returns a channel closed at the next notification for this room
@@ -59,10 +58,6 @@ func (j *Postgres) Changes() <-chan struct{} {
 // Head is the newest seq committed in the room that this process knows
 // of (from notifications, polls and its own commits).
 func (j *Postgres) Head() int64 { return max(j.lis.head.Load(), j.lastSeq.Load()) }
-
-// Listening reports whether notifications arrive (else only polling
-// finds changes).
-func (j *Postgres) Listening() bool { return j.lis.up.Load() }
 
 func (j *Postgres) listen() {
 	defer j.bg.Done()
@@ -83,11 +78,9 @@ func (j *Postgres) listen() {
 			c.Close(cctx)
 			ccancel()
 		}
-		j.lis.up.Store(false)
 	}()
 	for ctx.Err() == nil {
 		if c == nil || c.IsClosed() {
-			j.lis.up.Store(false)
 			cfg := j.cfg.Copy()
 			cfg.RuntimeParams["application_name"] = "warroom listener " + j.o.Node
 			cctx, ccancel := context.WithTimeout(ctx, j.o.DeadAfter)
@@ -109,7 +102,6 @@ func (j *Postgres) listen() {
 				}
 				continue
 			}
-			j.lis.up.Store(true)
 			j.poll() // whatever happened while not listening
 		}
 		wctx, wcancel := context.WithTimeout(ctx, j.o.PollEvery)

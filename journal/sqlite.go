@@ -537,13 +537,6 @@ func (j *SQLite) wrote(err error) error {
 	return err
 }
 
-// IntegrityCheck runs PRAGMA integrity_check and returns its verdict.
-func (j *SQLite) IntegrityCheck(ctx context.Context) (string, error) {
-	var res string
-	err := j.r.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res)
-	return res, j.classify(err)
-}
-
 // Health is the journal's storage state (always ok when read-only).
 func (j *SQLite) Health() Health {
 	if j.disk == nil {

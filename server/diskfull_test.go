@@ -21,6 +21,7 @@ import (
 	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/journal"
+	"github.com/warroom/warroom/journal/journaltest"
 	"github.com/warroom/warroom/room"
 )
 
@@ -271,7 +272,5 @@ func TestFullDiskKeepsTheRoomUp(t *testing.T) {
 		t.Fatalf("the session was dropped: %v", err)
 	default:
 	}
-	if res, err := r.Journal.(*journal.SQLite).IntegrityCheck(context.Background()); err != nil || res != "ok" {
-		t.Fatalf("integrity check: %q %v", res, err)
-	}
+	journaltest.IntegrityCheck(t, jpath)
 }
