@@ -284,21 +284,6 @@ func (s *State) LockHolder(lock string, ps RunPolicies) *Run {
 	return nil
 }
 
-// Locks lists held locks: lock name → holding run.
-func (s *State) Locks(ps RunPolicies) map[string]*Run {
-	out := map[string]*Run{}
-	for _, id := range s.runIDs() {
-		r := s.Runs[id]
-		if !RunHoldsLock(r.State) {
-			continue
-		}
-		if l := RunLock(r, ps); out[l] == nil {
-			out[l] = r
-		}
-	}
-	return out
-}
-
 // Contenders lists the other requests waiting for approval that want the
 // same lock as r, oldest first: approving one supersedes the others.
 func (s *State) Contenders(r *Run, ps RunPolicies) []*Run {

@@ -148,16 +148,16 @@ func TestMayRunAndMayApproveForTheTUI(t *testing.T) {
 	if err := rg.r.MayApprove(st, commander, h.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Locks(rg.cat); len(got) != 0 {
-		t.Fatalf("locks %v", got)
+	if got := st.LockHolder("rpc-provider-split", rg.cat); got != nil {
+		t.Fatalf("lock held by %+v", got)
 	}
 	if err := rg.r.Approve(context.Background(), commander, h.ID, h.Hash); err != nil {
 		t.Fatal(err)
 	}
 	st = rg.state()
 	refusal(t, rg.r.MayRun(st, commander, "cheap"), "held by run "+h.ID)
-	if got := st.Locks(rg.cat)["rpc-provider-split"]; got == nil || got.ID != h.ID {
-		t.Fatalf("locks %v", st.Locks(rg.cat))
+	if got := st.LockHolder("rpc-provider-split", rg.cat); got == nil || got.ID != h.ID {
+		t.Fatalf("lock held by %+v", got)
 	}
 }
 

@@ -119,7 +119,7 @@ func TestDryRunExamplesChangeNothing(t *testing.T) {
 	if n := proxy.mutating(); n != 0 {
 		t.Fatalf("%d mutating requests in dry runs", n)
 	}
-	if n := rg.r.ProcessesStarted(); n != 0 {
+	if n := rg.r.procStarts.Load(); n != 0 {
 		t.Fatalf("%d processes started in dry runs", n)
 	}
 	if proxy.count(http.MethodGet) < len(exampleParams) {
@@ -147,7 +147,7 @@ func TestDryRunTransportRefusesMutations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.Processes != 0 || rg.r.ProcessesStarted() != 0 || plan.Steps[0].Ran {
+	if plan.Processes != 0 || rg.r.procStarts.Load() != 0 || plan.Steps[0].Ran {
 		t.Fatal("a dry run started a process that is not read_only")
 	}
 	if admin.count("") != 0 {

@@ -129,9 +129,6 @@ type Param struct {
 	MaxLen  int
 }
 
-// Required reports whether a value must be given.
-func (p *Param) Required() bool { return p.Default == nil }
-
 // StepKind is what a step does.
 type StepKind string
 

@@ -56,17 +56,6 @@ func (c *Catalog) Get(id string) (*Playbook, bool) {
 	return p, ok
 }
 
-// ForService lists the playbooks of one service.
-func (c *Catalog) ForService(service string) []*Playbook {
-	var out []*Playbook
-	for _, p := range c.list {
-		if p.Service == service {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // RunPolicy implements incident.RunPolicies: the engine decides locks,
 // permissions and approvals from it.
 func (c *Catalog) RunPolicy(id string) (incident.RunPolicy, bool) {

@@ -84,7 +84,7 @@ type Runner struct {
 	nextWatch int
 
 	mask       Masker       // every secret any run resolved: for logs
-	procStarts atomic.Int64 // processes started (tests, metrics)
+	procStarts atomic.Int64 // processes started (a dry run reports how many)
 	mutations  atomic.Int64 // mutating requests sent
 }
 
@@ -135,9 +135,6 @@ func (r *Runner) Close() {
 
 // Catalog is the runner's catalog.
 func (r *Runner) Catalog() *Catalog { return r.cat }
-
-// ProcessesStarted counts exec steps started by this runner.
-func (r *Runner) ProcessesStarted() int64 { return r.procStarts.Load() }
 
 // Reconcile marks runs a previous process left executing as interrupted
 // (outcome unknown) and expires requests nobody waits on. Nothing is
