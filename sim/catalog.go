@@ -331,23 +331,8 @@ func infos(defs []queryDef) []QueryInfo {
 	return out
 }
 
-func queries(defs []queryDef) []string {
-	out := make([]string, len(defs))
-	for i, d := range defs {
-		out[i] = d.Query
-	}
-	return out
-}
-
-// PromQueries lists the PromQL expressions the simulator's query API
-// answers (besides plain selectors over the /metrics families).
-func PromQueries() []string { return queries(promTable) }
-
 // PromCatalog documents each PromQL expression: unit, service, thresholds.
 func PromCatalog() []QueryInfo { return infos(promTable) }
-
-// DatadogQueries lists the Datadog metric queries the simulator answers.
-func DatadogQueries() []string { return queries(ddTable) }
 
 // DatadogCatalog documents each Datadog query.
 func DatadogCatalog() []QueryInfo { return infos(ddTable) }

@@ -18,7 +18,7 @@ func ddClient(s *Sim, keys bool) (*datadog.APIClient, context.Context) {
 	cfg := datadog.NewConfiguration()
 	cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	ctx := context.WithValue(context.Background(), datadog.ContextServerIndex, 1)
-	ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": "http", "name": s.DatadogHost()})
+	ctx = context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"protocol": "http", "name": strings.TrimPrefix(s.DatadogURL, "http://")})
 	if keys {
 		ctx = context.WithValue(ctx, datadog.ContextAPIKeys, map[string]datadog.APIKey{
 			"apiKeyAuth": {Key: "test-api-key"}, "appKeyAuth": {Key: "test-app-key"}})
@@ -50,7 +50,8 @@ func TestDatadogTimeseriesWithRealClient(t *testing.T) {
 
 	// Every catalogued query decodes, with the real client, to >= 1 series
 	// (AWS metrics are late: see TestAWSMetricsArriveLate).
-	for _, q := range DatadogQueries() {
+	for _, qi := range DatadogCatalog() {
+		q := qi.Query
 		if strings.Contains(q, ":aws.") {
 			continue
 		}

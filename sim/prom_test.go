@@ -51,7 +51,8 @@ func TestPromQueryAPIWithRealClient(t *testing.T) {
 	now := at(4.5)
 	snap := s.World.Sample(now)
 
-	for _, q := range PromQueries() {
+	for _, qi := range PromCatalog() {
+		q := qi.Query
 		val, warn, infos, err := p.Query(ctx, q, now, v1.WithTimeout(2*time.Second))
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)

@@ -171,10 +171,6 @@ func Start(ctx context.Context, o Options) (*Sim, error) {
 	return s, nil
 }
 
-// DatadogHost is host:port of the Datadog API, the "name" server variable
-// for datadog-api-client-go's server index 1.
-func (s *Sim) DatadogHost() string { return s.DatadogURL[len("http://"):] }
-
 func (s *Sim) shutdown() {
 	close(s.done) // wakes sleeping RPC handlers
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

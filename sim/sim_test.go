@@ -156,7 +156,7 @@ func TestAdminAPI(t *testing.T) {
 	if code, _, _ := c.do("GET", "/admin/nope", ""); code != 404 {
 		t.Errorf("unknown path: %d", code)
 	}
-	if code, _, m := c.do("GET", "/admin/catalog", ""); code != 200 || len(m["prometheus"].([]any)) != len(PromQueries()) {
+	if code, _, m := c.do("GET", "/admin/catalog", ""); code != 200 || len(m["prometheus"].([]any)) != len(PromCatalog()) {
 		t.Errorf("catalog: %d", code)
 	}
 }

@@ -543,16 +543,6 @@ func (s Snapshot) Service(name string) ServiceStats {
 	return ServiceStats{}
 }
 
-// Provider returns the stats of the named RPC provider.
-func (s Snapshot) Provider(name string) ProviderStats {
-	for i, n := range ProviderNames {
-		if n == name {
-			return s.RPC[i]
-		}
-	}
-	return ProviderStats{}
-}
-
 // Problems says which scripted problems are visible at this instant
 // (past their warn threshold).
 func (s Snapshot) Problems() map[string]bool {
