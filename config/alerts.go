@@ -25,9 +25,6 @@ const (
 	NoDataZero NoData = "zero"
 )
 
-// NoDataPolicies lists the values no_data accepts.
-var NoDataPolicies = []string{string(NoDataShow), string(NoDataAlert), string(NoDataZero)}
-
 // Severity is how an imported alert counts in the room.
 type Severity string
 

@@ -134,7 +134,7 @@ func enumOf(path string, t reflect.Type) []string {
 	case reflect.TypeFor[Direction]():
 		return []string{string(Above), string(Below)}
 	case reflect.TypeFor[NoData]():
-		return NoDataPolicies
+		return []string{string(NoDataShow), string(NoDataAlert), string(NoDataZero)}
 	case reflect.TypeFor[Severity]():
 		return Severities
 	}

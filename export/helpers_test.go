@@ -128,7 +128,7 @@ func render(t testing.TB, r *Report, f Format) []byte {
 func exportAll(t testing.TB, path, dir string, opt Options) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	for _, f := range Formats {
+	for _, f := range allFormats {
 		res, err := Export(context.Background(), path, f, filepath.Join(dir, "postmortem."+string(f)), nil, opt)
 		if err != nil {
 			t.Fatalf("export %s: %v", f, err)
@@ -151,3 +151,7 @@ func ptime(s string) time.Time {
 	}
 	return t
 }
+
+// allFormats lists the formats in the order the command line documents
+// them.
+var allFormats = []Format{Markdown, HTML, JSON, CSV}

@@ -29,7 +29,7 @@ func TestHostileTextInEveryFormat(t *testing.T) {
 	}
 	s.samples(journal.Sample{Service: "api", Pane: "p95", Time: t0, Value: 1})
 	r := s.load(Options{})
-	for _, f := range Formats {
+	for _, f := range allFormats {
 		if bad := hostile.Find(render(t, r, f)); bad != "" {
 			t.Errorf("%s export: %s", f, bad)
 		}

@@ -25,9 +25,6 @@ const (
 	CSV      Format = "csv"
 )
 
-// Formats lists the formats in the order the command line documents them.
-var Formats = []Format{Markdown, HTML, JSON, CSV}
-
 // ParseFormat accepts md (or markdown), html, json or csv.
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {

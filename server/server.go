@@ -257,9 +257,6 @@ func (s *Server) StatusAddr() string {
 	return s.statusLn.Addr().String()
 }
 
-// Sessions is the number of open SSH sessions.
-func (s *Server) Sessions() int { return int(s.sessions.Load()) }
-
 // Close stops both servers and ends every session (the room is the
 // caller's to close).
 func (s *Server) Close() error {

@@ -783,3 +783,6 @@ func TestNoteAndAckOverSSH(t *testing.T) {
 		t.Fatalf("the owner's ack: %q %v", out, err)
 	}
 }
+
+// Sessions is the number of open SSH sessions.
+func (s *Server) Sessions() int { return int(s.sessions.Load()) }
