@@ -221,6 +221,11 @@ type Request struct {
 type Server struct {
 	o   Options
 	clk clock.Clock
+	// relisten hands the serving goroutine the listener of an outage's
+	// end, so every goroutine of the server is one Start made (a test in
+	// a testing/synctest bubble that calls SetRefusing owns none of them).
+	relisten chan net.Listener
+	stopped  chan struct{}
 
 	mu         sync.Mutex
 	ln         net.Listener
@@ -335,6 +340,7 @@ func New(o Options) *Server {
 		s.users[u.ID] = u
 	}
 	s.sock = newSocketHub(s)
+	s.relisten, s.stopped = make(chan net.Listener), make(chan struct{})
 	return s
 }
 
@@ -365,8 +371,21 @@ func (s *Server) Start() error {
 	}
 	srv := s.srv
 	s.mu.Unlock()
-	go srv.Serve(ln) //nolint:errcheck // returns on Close
+	go s.listen(srv, ln)
 	return nil
+}
+
+// listen serves ln, and after an outage the listener SetRefusing opens
+// again, until Close.
+func (s *Server) listen(srv *http.Server, ln net.Listener) {
+	for {
+		srv.Serve(ln) //nolint:errcheck // returns when ln closes (an outage) or on Close
+		select {
+		case ln = <-s.relisten:
+		case <-s.stopped:
+			return
+		}
+	}
 }
 
 func (s *Server) connState(c net.Conn, st http.ConnState) {
@@ -389,6 +408,7 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	srv := s.srv
+	close(s.stopped)
 	s.mu.Unlock()
 	s.sock.closeAll()
 	if srv != nil {
@@ -480,7 +500,7 @@ func (s *Server) SetRefusing(on bool) error {
 		s.sock.closeAll()
 		return nil
 	}
-	addr, srv := s.addr, s.srv
+	addr := s.addr
 	s.mu.Unlock()
 	var ln net.Listener
 	var err error
@@ -497,7 +517,11 @@ func (s *Server) SetRefusing(on bool) error {
 	s.ln = ln
 	s.note("SCRIPT outage over: listening again")
 	s.mu.Unlock()
-	go srv.Serve(ln) //nolint:errcheck
+	select {
+	case s.relisten <- ln:
+	case <-s.stopped:
+		ln.Close()
+	}
 	return nil
 }
 
