@@ -32,9 +32,16 @@ var alertIDPattern = regexp.MustCompile(`^[Aa]\d+$`)
 
 func (m *Mirror) setSocket(s string) {
 	m.mu.Lock()
-	m.socket = m.redact(s)
+	// A stop is final: the events goroutine may still hand over the
+	// "connecting" of the attempt that was refused.
+	if !strings.HasPrefix(m.socket, socketStopped) {
+		m.socket = m.redact(s)
+	}
 	m.mu.Unlock()
 }
+
+// socketStopped begins the state of a Socket Mode that gave up for good.
+const socketStopped = "stopped: "
 
 // socketFatal reports whether Socket Mode gave up for good: Slack refused
 // the app token (an error answer such as invalid_auth), or
@@ -59,7 +66,7 @@ func (m *Mirror) socketLoop(ctx context.Context) {
 			return
 		}
 		if socketFatal(err) {
-			m.setSocket("stopped: " + fmt.Sprint(err) + " (check slack.app_token)")
+			m.setSocket(socketStopped + fmt.Sprint(err) + " (check slack.app_token)")
 			m.logf("mirror: Socket Mode stopped: %v", err)
 			return
 		}
@@ -111,8 +118,6 @@ func (m *Mirror) socketEvents(ctx context.Context, sm *socketmode.Client) {
 			if e, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
 				m.setSocket("connection error: " + e.Error())
 			}
-		case socketmode.EventTypeInvalidAuth:
-			m.setSocket("stopped: invalid app token")
 		case socketmode.EventTypeSlashCommand:
 			cmd, ok := evt.Data.(slack.SlashCommand)
 			if !ok || evt.Request == nil {
