@@ -84,13 +84,31 @@ func TestMirrorCrashChild(t *testing.T) {
 	if !final {
 		select {} // until killed
 	}
-	end := time.Now().Add(40 * time.Second)
-	for time.Now().Before(end) {
+	// Drained: nothing left to send or to check, and no post whose
+	// outcome the outbox does not know yet (a pending row is a call in
+	// flight).
+	drained := func() bool {
 		st := m.Status()
 		m.mu.Lock()
 		recon := len(m.recon)
 		m.mu.Unlock()
-		if st.Lag == 0 && st.Pending == 0 && recon == 0 && !m.busy.Load() {
+		if st.Lag != 0 || st.Pending != 0 || recon != 0 {
+			return false
+		}
+		rows, err := j.SlackMessages(ctx)
+		if err != nil {
+			fail(err)
+		}
+		for _, r := range rows {
+			if r.State == journal.SlackPending {
+				return false
+			}
+		}
+		return true
+	}
+	end := time.Now().Add(40 * time.Second)
+	for time.Now().Before(end) {
+		if drained() {
 			fmt.Println("DRAINED", j.LastSeq())
 			os.Exit(0)
 		}

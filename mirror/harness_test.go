@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/warroom/warroom/clock"
@@ -48,12 +49,16 @@ func testConfig(escalate time.Duration) *config.Config {
 type harness struct {
 	t    *testing.T
 	clk  *clock.Fake
-	beat *beatClock // the engine's view of clk
+	eclk *timerClock // the engine's view of clk
+	mclk *timerClock // the mirror's view of clk
 	path string
 	j    *journal.SQLite
 	eng  *incident.Engine
 	srv  *slacksim.Server
 	m    *Mirror
+	// bubble: the harness runs in a testing/synctest bubble (see
+	// inBubble), where synctest.Wait tells when everything has settled.
+	bubble bool
 
 	engCancel, mCancel context.CancelFunc
 	logMu              sync.Mutex
@@ -70,13 +75,46 @@ type hopts struct {
 	config   func(*config.Config) // edits testConfig's room
 }
 
+// newHarness runs the fake Slack, an engine and (unless noStart) a mirror
+// in real time; tests that need Socket Mode use it (a websocket is never
+// durably blocked, so it cannot run in a synctest bubble) and drive the
+// clock with autoDrive. Every other test uses inBubble.
 func newHarness(t *testing.T, o hopts) *harness {
+	t.Helper()
+	h := startSim(t, &o)
+	h.start(t, o)
+	return h
+}
+
+// inBubble runs body with a harness in a testing/synctest bubble. The
+// engine, the journal and the mirror run in the bubble; the fake Slack
+// runs outside it, since a goroutine blocked on the network is never
+// durably blocked: the mirror's HTTP calls then keep synctest.Wait
+// waiting until Slack has answered them, and once every goroutine of the
+// bubble waits for the clock, a channel or nothing, Wait returns and the
+// test knows the mirror has settled. drive advances the fake clock from
+// one such point to the next timer.
+func inBubble(t *testing.T, o hopts, body func(t *testing.T, h *harness)) {
+	t.Helper()
+	if o.socket {
+		t.Fatal("Socket Mode tests run with newHarness")
+	}
+	h := startSim(t, &o)
+	synctest.Test(t, func(t *testing.T) {
+		h.bubble = true
+		h.start(t, o)
+		body(t, h)
+	})
+}
+
+// startSim starts the fake Slack on the harness's fake clock.
+func startSim(t *testing.T, o *hopts) *harness {
 	t.Helper()
 	if o.escalate == 0 {
 		o.escalate = time.Hour
 	}
-	h := &harness{t: t, clk: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "journal.db")}
-	h.beat = &beatClock{Fake: h.clk}
+	h := &harness{clk: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "journal.db")}
+	h.eclk, h.mclk = &timerClock{Fake: h.clk}, &timerClock{Fake: h.clk}
 	o.sim.Clock = h.clk
 	o.sim.BotToken = botToken
 	if o.socket {
@@ -92,6 +130,12 @@ func newHarness(t *testing.T, o hopts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// start opens the journal and the engine and starts the mirror.
+func (h *harness) start(t *testing.T, o hopts) {
+	h.t = t
 	cfg := testConfig(o.escalate)
 	if o.config != nil {
 		o.config(cfg)
@@ -100,7 +144,6 @@ func newHarness(t *testing.T, o hopts) *harness {
 	if !o.noStart {
 		h.startMirror(o)
 	}
-	return h
 }
 
 func (h *harness) openEngine(cfg *config.Config) {
@@ -109,7 +152,7 @@ func (h *harness) openEngine(cfg *config.Config) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	e, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: h.beat})
+	e, err := incident.New(incident.Options{Config: cfg, Journal: j, Clock: h.eclk})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -130,10 +173,13 @@ func (h *harness) closeEngine() {
 }
 
 func (h *harness) options(o hopts) Options {
+	// No keep-alive: an idle connection's reader would wait on the
+	// network, which a synctest bubble never counts as settled.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	opts := Options{
-		Engine: h.eng, Journal: h.j, Clock: h.clk,
+		Engine: h.eng, Journal: h.j, Clock: h.mclk,
 		APIURL: h.srv.APIURL(), Channel: h.srv.ChannelID(), BotToken: botToken,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second},
+		HTTPClient: client,
 		Seed:       1, ReconcileAfter: 5 * time.Second,
 		Logf: func(format string, args ...any) {
 			h.logMu.Lock()
@@ -187,126 +233,115 @@ func (h *harness) note(by, text string) int64 {
 }
 
 // drained: every committed event is reflected in Slack and nothing is
-// queued or waiting to be reconciled.
+// queued or waiting to be reconciled. In a bubble it is read once the
+// mirror has settled (drive), so no call is in flight.
 func (h *harness) drained() bool {
 	st := h.m.Status()
 	h.m.mu.Lock()
 	recon := len(h.m.recon)
 	h.m.mu.Unlock()
-	return st.Lag == 0 && st.Pending == 0 && recon == 0 && !h.m.busy.Load()
+	return st.Lag == 0 && st.Pending == 0 && recon == 0
 }
 
-// drive runs simulated time: whenever the mirror waits on the clock, the
-// clock jumps to the end of its wait (at most to the next hook). It
-// returns when cond holds, failing past limit (simulated) or 20 s (real).
+// drive runs simulated time: once everything in the bubble has settled,
+// the clock jumps to the next timer anyone waits on (the mirror's pacing
+// and backoff, the engine's heartbeat), or to the next hook if that comes
+// first. It returns when cond holds at a settled moment, failing past
+// limit (simulated).
 func (h *harness) drive(limit time.Duration, cond func() bool, hooks ...hook) time.Duration {
 	h.t.Helper()
+	h.mustBubble()
 	start := h.clk.Now()
-	// The real-time bound only catches a harness that stopped making
-	// progress; a race build on a loaded 2-core machine needs well over
-	// 20 s for some of these drives.
-	realEnd := time.Now().Add(time.Minute)
 	sort.Slice(hooks, func(a, b int) bool { return hooks[a].at < hooks[b].at })
 	for {
+		synctest.Wait()
 		now := h.clk.Now()
-		for len(hooks) > 0 && now.Sub(start) >= hooks[0].at {
+		if len(hooks) > 0 && now.Sub(start) >= hooks[0].at {
 			hooks[0].fn()
 			hooks = hooks[1:]
+			continue
 		}
 		if len(hooks) == 0 && cond() {
-			return h.clk.Now().Sub(start)
+			return now.Sub(start)
 		}
 		if now.Sub(start) > limit {
 			h.t.Fatalf("not done after %s of simulated time: %+v", limit, h.m.Status())
 		}
-		if time.Now().After(realEnd) {
-			h.t.Fatalf("not done after a minute of real time (simulated %s): %+v", now.Sub(start), h.m.Status())
-		}
-		pu := h.m.parkedUntil.Load()
-		step := time.Duration(pu - now.UnixNano())
+		next, ok := h.nextTimer(now)
 		if len(hooks) > 0 {
-			next := hooks[0].at - now.Sub(start)
-			if pu == 0 && h.m.idle.Load() {
-				step = next // idle: jump to the next scripted moment
+			if at := start.Add(hooks[0].at); !ok || at.Before(next) {
+				next, ok = at, true
 			}
-			step = min(step, next)
 		}
-		if step > 0 && (pu > 0 || h.m.idle.Load()) {
-			h.clk.Advance(step)
-			continue
+		if !ok {
+			h.t.Fatalf("nothing waits on the clock and the condition does not hold: %+v", h.m.Status())
 		}
-		time.Sleep(100 * time.Microsecond)
+		h.clk.Advance(next.Sub(now))
 	}
 }
 
-// beatClock is the shared fake clock as the engine sees it: the engine's
-// only timer is its heartbeat, so the last deadline it asked for is when
-// its next heartbeat is due.
-type beatClock struct {
-	*clock.Fake
-	mu   sync.Mutex
-	next time.Time
+// heartbeats runs d of simulated time, stopping at every timer (each of
+// the engine's heartbeats, each of the mirror's waits) until everything
+// has settled, so the engine never falls behind the clock.
+func (h *harness) heartbeats(d time.Duration) {
+	h.t.Helper()
+	end := h.clk.Now().Add(d)
+	h.drive(d+time.Second, func() bool { return !h.clk.Now().Before(end) }, hook{at: d, fn: func() {}})
 }
 
-func (c *beatClock) After(d time.Duration) <-chan time.Time {
+func (h *harness) mustBubble() {
+	if !h.bubble {
+		h.t.Fatal("drive needs a synctest bubble (inBubble)")
+	}
+}
+
+// nextTimer is the earliest deadline after now that the engine or the
+// mirror waits for.
+func (h *harness) nextTimer(now time.Time) (time.Time, bool) {
+	a, aok := h.eclk.next(now)
+	b, bok := h.mclk.next(now)
+	switch {
+	case !aok:
+		return b, bok
+	case !bok || a.Before(b):
+		return a, true
+	}
+	return b, true
+}
+
+// timerClock is the shared fake clock as one party (the engine, the
+// mirror) sees it: it notes the deadlines that party asked for. A
+// deadline stays noted after a wake-up that made it moot; moving the
+// clock to it then only stops there once more.
+type timerClock struct {
+	*clock.Fake
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (c *timerClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
-	c.next = c.Now().Add(d)
+	c.deadlines = append(c.deadlines, c.Now().Add(d))
 	c.mu.Unlock()
 	return c.Fake.After(d)
 }
 
-func (c *beatClock) due() time.Time {
+// next is the earliest deadline after now; those passed are forgotten.
+func (c *timerClock) next(now time.Time) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.next
-}
-
-// heartbeats runs d of simulated time in the engine's heartbeats: the
-// clock moves to the mirror's next timer or the engine's next heartbeat,
-// whichever is first, and only once the mirror waits for it; at each
-// heartbeat it waits until the engine has decided it and the mirror has
-// planned what it committed. So the engine never falls behind the clock,
-// however slowly the machine runs it.
-func (h *harness) heartbeats(d time.Duration) {
-	h.t.Helper()
-	end := h.clk.Now().Add(d)
-	realEnd := time.Now().Add(60 * time.Second)
-	for h.clk.Now().Before(end) {
-		if time.Now().After(realEnd) {
-			h.t.Fatalf("heartbeats: not done after 60 s of real time (simulated %s left): %+v", end.Sub(h.clk.Now()), h.m.Status())
+	kept := c.deadlines[:0]
+	var first time.Time
+	for _, d := range c.deadlines {
+		if d.After(now) {
+			kept = append(kept, d)
+			if first.IsZero() || d.Before(first) {
+				first = d
+			}
 		}
-		pu := h.m.parkedUntil.Load()
-		if h.m.busy.Load() || (pu == 0 && !h.m.idle.Load()) {
-			time.Sleep(100 * time.Microsecond) // the mirror is working
-			continue
-		}
-		beat := h.beat.due()
-		if now := h.clk.Now(); !beat.After(now) {
-			// A heartbeat fired that the engine has not taken yet.
-			h.waitReal("the engine's heartbeat", func() bool { return h.beat.due().After(now) })
-			continue
-		}
-		next := beat
-		if pu > 0 && time.Unix(0, pu).Before(next) {
-			next = time.Unix(0, pu)
-		}
-		if next.After(end) {
-			next = end
-		}
-		h.clk.Advance(next.Sub(h.clk.Now()))
-		if !next.Equal(beat) {
-			continue
-		}
-		// The engine sets its next heartbeat as it takes this one; a round
-		// trip then waits for what the heartbeat decided.
-		h.waitReal("the engine's heartbeat", func() bool { return h.beat.due().After(beat) })
-		if _, sub, err := h.eng.Subscribe(context.Background(), 1); err != nil {
-			h.t.Fatal(err)
-		} else {
-			h.eng.Unsubscribe(sub)
-		}
-		h.waitIngested()
 	}
+	c.deadlines = kept
+	return first, !first.IsZero()
 }
 
 type hook struct {
@@ -314,8 +349,9 @@ type hook struct {
 	fn func()
 }
 
-// autoDrive advances the clock in the background whenever the mirror
-// waits on it (for tests that act in real time, such as Socket Mode).
+// autoDrive advances the clock in the background to the mirror's next
+// timer (for the Socket Mode tests, which act in real time). A moot
+// deadline only moves the clock a little early.
 func (h *harness) autoDrive() {
 	h.driving = make(chan struct{})
 	stop := h.driving
@@ -327,8 +363,8 @@ func (h *harness) autoDrive() {
 			default:
 			}
 			now := h.clk.Now()
-			if pu := h.m.parkedUntil.Load(); pu > now.UnixNano() {
-				h.clk.Advance(time.Duration(pu - now.UnixNano()))
+			if next, ok := h.mclk.next(now); ok {
+				h.clk.Advance(next.Sub(now))
 				continue
 			}
 			time.Sleep(200 * time.Microsecond)
@@ -343,12 +379,29 @@ func (h *harness) stopDriving() {
 	}
 }
 
-// waitReal polls cond in real time.
-func (h *harness) waitReal(what string, cond func() bool) {
+// waitFor waits until cond holds: in a bubble, until everything has
+// settled (cond must hold then: nothing else will happen before the clock
+// moves); otherwise by polling in real time.
+func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	end := time.Now().Add(10 * time.Second)
+	if h.bubble {
+		synctest.Wait()
+		if !cond() {
+			h.t.Fatalf("settled without %s; mirror %+v", what, h.m.Status())
+		}
+		return
+	}
+	end := time.Now().Add(time.Minute) // only catches a hang: a loaded race build is slow
 	for !cond() {
 		if time.Now().After(end) {
+			for _, r := range h.srv.Requests() {
+				h.t.Logf("slack: %s %s %d %s", r.Time.Format("15:04:05.000"), r.Method, r.Status, r.Error)
+			}
+			h.logMu.Lock()
+			for _, l := range h.logs {
+				h.t.Logf("log: %s", l)
+			}
+			h.logMu.Unlock()
 			h.t.Fatalf("timed out waiting for %s; mirror %+v", what, h.m.Status())
 		}
 		time.Sleep(time.Millisecond)

@@ -36,7 +36,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -227,13 +226,6 @@ type Mirror struct {
 	space  chan struct{}
 	report chan string
 	done   chan struct{}
-
-	// for tests: the clock time the sender is parked until (0: not
-	// waiting on the clock), and whether it is idle.
-	parkedUntil atomic.Int64
-	idle        atomic.Bool
-	busy        atomic.Bool // a call is in flight
-	resyncs     atomic.Int64
 }
 
 // New checks the options and builds a mirror; Start runs it.
@@ -569,7 +561,6 @@ func (m *Mirror) ingestLoop(ctx context.Context, sub *incident.Subscription) {
 				}
 				// Dropped for falling behind: a fresh snapshot, and the
 				// journal fills the gap.
-				m.resyncs.Add(1)
 				for {
 					snap, s2, err := m.eng.Subscribe(ctx, m.o.SubscriptionBuffer)
 					if err == nil {

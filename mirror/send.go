@@ -90,37 +90,30 @@ func (m *Mirror) sendLoop(ctx context.Context) {
 		g, wait := m.pick(now)
 		if g != nil {
 			m.lanes[g.lane].take(now)
-			m.busy.Store(true)
 		}
 		m.mu.Unlock()
 		if g == nil {
 			if wait != 0 {
-				m.park(ctx, now, wait)
+				m.park(ctx, wait)
 			}
 			continue
 		}
 		m.execute(ctx, g)
-		m.busy.Store(false)
 	}
 }
 
 // park waits for the clock (wait > 0), new work, or the end. wait < 0:
 // nothing to do until woken.
-func (m *Mirror) park(ctx context.Context, now time.Time, wait time.Duration) {
+func (m *Mirror) park(ctx context.Context, wait time.Duration) {
 	var timer <-chan time.Time
 	if wait > 0 {
 		timer = m.clk.After(wait)
-		m.parkedUntil.Store(now.Add(wait).UnixNano())
-	} else {
-		m.idle.Store(true)
 	}
 	select {
 	case <-ctx.Done():
 	case <-m.wake:
 	case <-timer:
 	}
-	m.parkedUntil.Store(0)
-	m.idle.Store(false)
 }
 
 // pick chooses the next call: auth.test before anything; then, each on

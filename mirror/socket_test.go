@@ -31,9 +31,9 @@ func (h *harness) ephemeralsTo(user string) []slacksim.Ephemeral { return h.srv.
 func TestSocketModeCommands(t *testing.T) {
 	h := newHarness(t, hopts{socket: true})
 	h.autoDrive()
-	h.waitReal("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
+	h.waitFor("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
 	id := h.do(incidenttest.Firing("tokens", incident.LevelCrit, "p95 latency 2.3s > 1s")).Events[0].Alert.ID
-	h.waitReal("alert message", func() bool { return len(h.find("`"+id+"`")) == 1 })
+	h.waitFor("alert message", func() bool { return len(h.find("`"+id+"`")) == 1 })
 
 	// Someone who is not on the roster: refused, only they see why.
 	a, err := h.srv.InjectSlash("U0EVE", "ack tokens")
@@ -66,7 +66,7 @@ func TestSocketModeCommands(t *testing.T) {
 	if !ok || ack.Actor != "alice" || ack.Alert.ID != id || !strings.Contains(a.Text, "Acked `"+id+"`") {
 		t.Fatalf("ack: %q %+v", a.Text, ack)
 	}
-	h.waitReal("alert message updated", func() bool {
+	h.waitFor("alert message updated", func() bool {
 		m := h.find("`" + id + "`")
 		return len(m) == 1 && strings.Contains(m[0].Text, "acked by alice") && !hasButton(m[0])
 	})
@@ -76,29 +76,29 @@ func TestSocketModeCommands(t *testing.T) {
 
 	// The Ack button on a second alert.
 	id2 := h.do(incidenttest.Firing("history", incident.LevelCrit, "indexer lag 40 blocks")).Events[0].Alert.ID
-	h.waitReal("second alert message", func() bool {
+	h.waitFor("second alert message", func() bool {
 		m := h.find("`" + id2 + "`")
 		return len(m) == 1 && hasButton(m[0])
 	})
 	if _, err := h.srv.ClickButton("U0EVE", ackAction, id2); err != nil {
 		t.Fatal(err)
 	}
-	h.waitReal("ephemeral refusal for a click", func() bool { return len(h.ephemeralsTo("U0EVE")) == 2 })
+	h.waitFor("ephemeral refusal for a click", func() bool { return len(h.ephemeralsTo("U0EVE")) == 2 })
 	if e := h.ephemeralsTo("U0EVE"); !strings.Contains(e[1].Text, "not on this war room's roster") {
 		t.Fatalf("click refusal: %+v", e[1])
 	}
 	if _, err := h.srv.ClickButton("U0BOB", ackAction, id2); err != nil {
 		t.Fatal(err)
 	}
-	h.waitReal("ack by click", func() bool {
+	h.waitFor("ack by click", func() bool {
 		ev, ok := h.lastEvent(incident.KindAck)
 		return ok && ev.Actor == "bob" && ev.Alert.ID == id2
 	})
-	h.waitReal("ephemeral confirmation", func() bool {
+	h.waitFor("ephemeral confirmation", func() bool {
 		e := h.ephemeralsTo("U0BOB")
 		return len(e) == 1 && strings.Contains(e[0].Text, "Acked `"+id2+"`")
 	})
-	h.waitReal("second alert updated", func() bool {
+	h.waitFor("second alert updated", func() bool {
 		m := h.find("`" + id2 + "`")
 		return len(m) == 1 && strings.Contains(m[0].Text, "acked by bob") && !hasButton(m[0])
 	})
@@ -108,7 +108,7 @@ func TestSocketModeCommands(t *testing.T) {
 	if err != nil || !strings.Contains(a.Text, "Noted as #") {
 		t.Fatalf("note: %q %v", a.Text, err)
 	}
-	h.waitReal("note in Slack", func() bool { return len(h.find("*alice*: &lt;!here&gt; pool raised to 400 &amp; holding")) == 1 })
+	h.waitFor("note in Slack", func() bool { return len(h.find("*alice*: &lt;!here&gt; pool raised to 400 &amp; holding")) == 1 })
 	// A Slack command counts as presence (not an event) for the dashboards.
 	st, sub, err := h.eng.Subscribe(context.Background(), 1)
 	if err != nil {
@@ -139,29 +139,29 @@ func TestSocketModeCommands(t *testing.T) {
 func TestSecretsNeverShown(t *testing.T) {
 	h := newHarness(t, hopts{socket: true})
 	h.autoDrive()
-	h.waitReal("socket", func() bool { return h.srv.Connections() > 0 })
+	h.waitFor("socket", func() bool { return h.srv.Connections() > 0 })
 	h.note("alice", "first")
-	h.waitReal("first", func() bool { return len(h.find("first")) == 1 })
+	h.waitFor("first", func() bool { return len(h.find("first")) == 1 })
 	var seen []string
 	watch := func() { seen = append(seen, h.m.Status().Err, h.m.Status().Socket) }
 	h.srv.Fail(h.clk.Now().Add(time.Minute), 502)
 	h.note("alice", "during a 502")
-	h.waitReal("down", func() bool { watch(); return h.m.Status().State == StateDown })
+	h.waitFor("down", func() bool { watch(); return h.m.Status().State == StateDown })
 	h.srv.Fail(time.Time{}, 0)
 	h.srv.DropRequests(1)
 	h.note("alice", "lost")
-	h.waitReal("uncertain", func() bool { watch(); return h.drained() })
+	h.waitFor("uncertain", func() bool { watch(); return h.drained() })
 	if err := h.srv.SetRefusing(true); err != nil {
 		t.Fatal(err)
 	}
 	h.note("alice", "refused")
-	h.waitReal("refused", func() bool { watch(); return strings.Contains(h.m.Status().Err, "refused") })
+	h.waitFor("refused", func() bool { watch(); return strings.Contains(h.m.Status().Err, "refused") })
 	if err := h.srv.SetRefusing(false); err != nil {
 		t.Fatal(err)
 	}
 	h.srv.RevokeToken(botToken, "token_revoked")
 	h.note("alice", "revoked")
-	h.waitReal("stopped", func() bool { watch(); return h.m.Status().State == StateStopped })
+	h.waitFor("stopped", func() bool { watch(); return h.m.Status().State == StateStopped })
 	h.stopMirror()
 
 	var all []string
@@ -219,7 +219,7 @@ func TestStopWaitsForSocketModeWorkers(t *testing.T) {
 	slow := &slowNotes{started: make(chan struct{}), release: make(chan struct{})}
 	h := newHarness(t, hopts{socket: true, mirror: func(o *Options) { slow.Engine = o.Engine; o.Engine = slow }})
 	h.autoDrive()
-	h.waitReal("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
+	h.waitFor("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
 	go h.srv.InjectSlash("U0ALICE", "note the pool is raised")
 	select {
 	case <-slow.started:
@@ -263,7 +263,7 @@ func TestSocketModeStopsOnARefusedAppToken(t *testing.T) {
 	}
 	h := newHarness(t, hopts{socket: true, mirror: func(o *Options) { o.AppToken = "xapp-1-A111-notTheAppsToken" }})
 	h.autoDrive()
-	h.waitReal("socket mode stopped", func() bool { return strings.HasPrefix(h.m.Status().Socket, "stopped: invalid_auth") })
+	h.waitFor("socket mode stopped", func() bool { return strings.HasPrefix(h.m.Status().Socket, "stopped: invalid_auth") })
 	if n := h.srv.Connections(); n != 0 {
 		t.Fatalf("%d Socket Mode connections with a refused token", n)
 	}
@@ -281,7 +281,7 @@ func TestSlashSignOff(t *testing.T) {
 		}}
 	}})
 	h.autoDrive()
-	h.waitReal("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
+	h.waitFor("socket mode connection", func() bool { return h.srv.Connections() > 0 && h.m.Status().Socket == "connected" })
 	green := func(id string) bool {
 		st, sub, err := h.eng.Subscribe(context.Background(), 1)
 		if err != nil {
