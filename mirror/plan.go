@@ -123,6 +123,13 @@ func (m *Mirror) plan(ev incident.Event) {
 	if ev.Alert != nil && (ev.Kind == incident.KindAlert || ev.Kind == incident.KindAck ||
 		ev.Kind == incident.KindResolve || ev.Kind == incident.KindEscalate) {
 		m.planAlert(ev)
+		if ev.Kind == incident.KindEscalate {
+			// A batched ESCALATE stands for several groups: each group's
+			// message shows it.
+			for _, g := range ev.Alert.Also {
+				m.planAlert(escalationOf(ev, g))
+			}
+		}
 	} else {
 		m.addLine(ev)
 	}
@@ -164,6 +171,9 @@ func (m *Mirror) planAlert(ev incident.Event) {
 			a = g
 			m.alerts[id] = g
 		}
+	}
+	if a != nil && ev.Kind == incident.KindEscalate && a.pendingHas(ev.Seq) {
+		return // two groups of a batched ESCALATE share this message
 	}
 	if a != nil && a.model.has(ev.Seq) {
 		// The message shows it already (and counted it in Open); an event
@@ -226,6 +236,26 @@ func (m *Mirror) planAlert(ev incident.Event) {
 			m.addLine(ev)
 		}
 	}
+}
+
+// escalationOf is a batched ESCALATE as one of its other groups sees it:
+// the same event (seq, time, text, who is paged), standing for that group.
+func escalationOf(ev incident.Event, g incident.EscalatedGroup) incident.Event {
+	ev.Alert = &incident.AlertInfo{ID: g.Alert, Pane: g.Title, Level: g.Level, Group: g.Group, Count: g.Count,
+		To: ev.Alert.To, Step: ev.Alert.Step}
+	if g.Service != "" {
+		ev.Service = g.Service
+	}
+	return ev
+}
+
+func (a *alertMsg) pendingHas(seq int64) bool {
+	for _, ev := range a.pending {
+		if ev.Seq == seq {
+			return true
+		}
+	}
+	return false
 }
 
 // thread marks a pending event as shown in the thread, not the message.

@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -72,6 +73,75 @@ func TestStormOfOneGroupLeavesRoomForNotes(t *testing.T) {
 			t.Fatalf("the owner is mentioned when the alert fires: %q", h.srv.Messages(h.srv.ChannelID())[1].Text)
 		}
 		t.Logf("note in Slack %v after it was written; %d pages in 3 minutes: %q", notePosted.Sub(noteAt), len(pages), pages)
+		h.noViolations()
+	})
+}
+
+// TestBatchedEscalationUpdatesEveryGroup: four alert groups of one
+// service wait unacked past escalation.backup; the engine escalates them
+// to the backup in one ESCALATE (more than three groups to one person at
+// once are batched). Every group's message is updated in place to say
+// so, through the update lane; the ESCALATE posts nothing of its own (the
+// PAGE is what mentions the person), and the cursor passes it only once
+// every group's message shows it.
+func TestBatchedEscalationUpdatesEveryGroup(t *testing.T) {
+	inBubble(t, hopts{escalate: time.Minute}, func(t *testing.T, h *harness) {
+		h.drive(time.Minute, h.drained)
+		var xs []incident.ExternalAlert
+		for i, rule := range []string{"DiskFull", "HighLatency", "ErrorRate", "QueueBacklog"} {
+			xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%d", i), Service: "tokens", Name: rule, Level: incident.LevelCrit,
+				Firing: true, Text: rule + " on host-1", Rule: "alertname:" + rule})
+		}
+		var ids []string
+		for _, ev := range h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs}).Events {
+			if ev.Kind == incident.KindAlert {
+				ids = append(ids, ev.Alert.ID)
+			}
+		}
+		h.drive(time.Minute, h.drained)
+		if n := len(h.alertMsgs("fired: ")); n != len(ids) {
+			t.Fatalf("%d alert messages for %d groups", n, len(ids))
+		}
+		updates := len(h.posts("chat.update"))
+		h.heartbeats(time.Minute + time.Second)
+		h.drive(time.Minute, h.drained)
+
+		var esc []incident.Event
+		for _, ev := range h.events() {
+			if ev.Kind == incident.KindEscalate {
+				esc = append(esc, ev)
+			}
+		}
+		if len(esc) != 1 || len(esc[0].Alert.Also) != len(ids)-1 {
+			t.Fatalf("want one ESCALATE for %d groups: %+v", len(ids), esc)
+		}
+		mark := fmt.Sprintf("`#%d`", esc[0].Seq)
+		for _, id := range ids {
+			msg := h.alertMsgs("`" + id + "`")
+			if len(msg) != 1 || msg[0].Edits != 1 || !strings.Contains(msg[0].Text, mark) ||
+				!strings.Contains(msg[0].Text, "escalated, paging <@U0BOB> (bob)") || !strings.Contains(firstLine(msg[0].Text), "paged <@U0BOB>") {
+				for _, m := range msg {
+					t.Logf("edits %d: %q", m.Edits, m.Text)
+				}
+				t.Fatalf("the message of %s does not show the escalation %s (%d messages)", id, mark, len(msg))
+			}
+		}
+		if got := len(h.posts("chat.update")) - updates; got != len(ids) {
+			t.Fatalf("%d chat.update calls for %d groups", got, len(ids))
+		}
+		for _, m := range h.srv.Messages(h.srv.ChannelID()) {
+			if strings.Contains(m.Text, mark) && !isAlertMsg(m) && !isPage(m) {
+				t.Fatalf("the ESCALATE was posted on its own: %q", m.Text)
+			}
+		}
+		if pages := h.find("*PAGE*"); len(pages) != 1 || !strings.Contains(pages[0].Text, "<@U0BOB> (bob) you are paged") {
+			t.Fatalf("want one page for bob: %+v", pages)
+		}
+		last := h.j.LastSeq()
+		h.checkTranscript(last)
+		if cur, _ := h.j.Cursor(context.Background(), "slack"); cur != last {
+			t.Fatalf("cursor %d, want %d", cur, last)
+		}
 		h.noViolations()
 	})
 }
