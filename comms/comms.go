@@ -157,8 +157,9 @@ func (p *Publisher) StatusLine() string { return p.Status().Line(p.o.Clock.Now()
 
 // follow wakes the outbox whenever events are committed.
 func (p *Publisher) follow(ctx context.Context, sub *incident.Subscription) {
-	wake := func() { p.ob.Wake() }
-	incident.Follow(ctx, p.eng, sub, 256, func(*incident.State) { wake() }, func(incident.Update) { wake() })
+	_ = incident.Follow(ctx, p.eng, sub, 256,
+		func(*incident.State) error { p.ob.Wake(); return nil },
+		func(incident.Update) error { p.ob.Wake(); return nil })
 }
 
 // settled queues a DELIVERY event for an update row that reached an

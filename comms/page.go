@@ -378,18 +378,20 @@ func (p *Page) Done() <-chan struct{} { return p.done }
 
 func (p *Page) follow(ctx context.Context, eng Engine, sub *incident.Subscription) {
 	defer close(p.done)
-	incident.Follow(ctx, eng, sub, 256, func(snap *incident.State) {
+	_ = incident.Follow(ctx, eng, sub, 256, func(snap *incident.State) error {
 		p.mu.Lock()
 		p.st = snap
 		p.version++
 		p.mu.Unlock()
-	}, func(u incident.Update) {
+		return nil
+	}, func(u incident.Update) error {
 		p.mu.Lock()
 		p.st.ApplyUpdate(u)
 		if len(u.Events) > 0 {
 			p.version++
 		}
 		p.mu.Unlock()
+		return nil
 	})
 }
 

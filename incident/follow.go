@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/warroom/warroom/journal"
 )
 
 // Subscriber is what Follow needs of an engine: the engine itself, a
@@ -16,38 +18,122 @@ type Subscriber interface {
 // Follow keeps a reader current from sub, which the caller took with its
 // first snapshot: update gets every update; when the reader lagged and was
 // dropped, Follow subscribes again (retrying while the engine is busy) and
-// resync gets the fresh snapshot. It returns when ctx ends or the engine
-// stops.
-func Follow(ctx context.Context, eng Subscriber, sub *Subscription, buffer int, resync func(*State), update func(Update)) {
+// resync gets the fresh snapshot. It is the one loop over a subscription:
+// every reader that stays current goes through it.
+//
+// It returns nil when ctx ends or the engine stops, and the first error
+// of resync or update otherwise (after unsubscribing).
+func Follow(ctx context.Context, eng Subscriber, sub *Subscription, buffer int, resync func(*State) error, update func(Update) error) error {
 	for {
 		select {
 		case <-ctx.Done():
 			eng.Unsubscribe(sub)
-			return
+			return nil
 		case u, ok := <-sub.C:
 			if ok {
-				update(u)
+				if err := update(u); err != nil {
+					eng.Unsubscribe(sub)
+					return err
+				}
 				continue
 			}
 			if !sub.Lagged() {
-				return // the engine stopped
+				return nil // the engine stopped
 			}
-			for {
-				snap, s2, err := eng.Subscribe(ctx, buffer)
-				if err == nil {
-					sub = s2
-					resync(snap)
-					break
-				}
-				if ctx.Err() != nil || errors.Is(err, ErrStopped) {
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
+			snap, s2, err := resubscribe(ctx, eng, buffer)
+			if err != nil {
+				return nil
+			}
+			sub = s2
+			if err := resync(snap); err != nil {
+				eng.Unsubscribe(sub)
+				return err
 			}
 		}
 	}
+}
+
+// resubscribe takes a fresh snapshot and feed, retrying while the engine
+// is busy; it fails only when ctx ends or the engine stops.
+func resubscribe(ctx context.Context, eng Subscriber, buffer int) (*State, *Subscription, error) {
+	for {
+		snap, sub, err := eng.Subscribe(ctx, buffer)
+		if err == nil {
+			return snap, sub, nil
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrStopped) {
+			return nil, nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// EventReader reads committed events from the journal (its readers, never
+// the writer).
+type EventReader interface {
+	ReplayRange(ctx context.Context, after, upto int64, fn func(journal.Event) error) error
+}
+
+// FollowEvents calls fn for every committed event after seq after, in
+// order and once each, then for each new one, until ctx ends (nil), the
+// engine stops (nil) or fn fails (its error). It is Follow at the level
+// of events: the backlog, and any gap left by a subscription that fell
+// behind, is read from the journal j up to the fresh snapshot, and events
+// the feed brings again are skipped.
+func FollowEvents(ctx context.Context, eng Subscriber, j EventReader, after int64, buffer int, fn func(Event) error) error {
+	sent := after
+	upTo := func(seq int64) error {
+		if seq <= sent {
+			return nil
+		}
+		return j.ReplayRange(ctx, sent, seq, func(je journal.Event) error {
+			ev, err := FromJournal(je)
+			if err != nil {
+				return err
+			}
+			sent = ev.Seq
+			return fn(ev)
+		})
+	}
+	resync := func(snap *State) error { return upTo(snap.LastSeq) }
+	update := func(u Update) error {
+		for _, ev := range u.Events {
+			if ev.Seq <= sent {
+				continue
+			}
+			// Never skip: fill any gap from the journal.
+			if err := upTo(ev.Seq - 1); err != nil {
+				return err
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+			sent = ev.Seq
+		}
+		return nil
+	}
+	snap, sub, err := eng.Subscribe(ctx, buffer)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrStopped) {
+			return nil
+		}
+		return err
+	}
+	if err := resync(snap); err != nil {
+		eng.Unsubscribe(sub)
+		return quiet(ctx, err)
+	}
+	return quiet(ctx, Follow(ctx, eng, sub, buffer, resync, update))
+}
+
+// quiet drops an error that only says ctx ended.
+func quiet(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // A reader that lags is dropped; Follow subscribes again and hands it a
@@ -25,23 +26,91 @@ func TestFollowResyncsALaggedReader(t *testing.T) {
 	}
 	resynced := make(chan int64, 1)
 	updated := make(chan int64, 64)
-	go Follow(ctx, h.e, sub, 64, func(s *State) {
+	go Follow(ctx, h.e, sub, 64, func(s *State) error {
 		select {
 		case resynced <- s.LastSeq:
 		default:
 		}
-	}, func(u Update) {
+		return nil
+	}, func(u Update) error {
 		for _, ev := range u.Events {
 			updated <- ev.Seq
 		}
+		return nil
 	})
-	if got := <-resynced; got < last {
-		t.Fatalf("the snapshot after the lag ends at #%d, want #%d", got, last)
+	select {
+	case got := <-resynced:
+		if got < last {
+			t.Fatalf("the snapshot after the lag ends at #%d, want #%d", got, last)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resync after the lag")
 	}
 	r := h.do(Note{By: "maya", Text: "after"})
 	for seq := range updated {
 		if seq == r.Seq {
 			return
 		}
+	}
+}
+
+// A reader of events that lags is dropped; FollowEvents reads what it
+// missed from the journal and goes on from the feed: every event once, in
+// order. Nothing is committed after the lag, so only the resync can bring
+// the last events.
+func TestFollowEventsResumesALaggedReader(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan struct{})
+	release := make(chan struct{})
+	got := make(chan int64, 1024)
+	done := make(chan error, 1)
+	go func() {
+		done <- FollowEvents(ctx, h.e, h.j, 0, 2, func(ev Event) error {
+			if ev.Seq == 1 {
+				close(first)
+				<-release // hold the reader while the feed overflows
+			}
+			got <- ev.Seq
+			return nil
+		})
+	}()
+	select {
+	case <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backlog was not read")
+	}
+	var last int64
+	for range 50 { // far more than the buffer of 2 holds: the reader is dropped
+		r := h.do(Note{By: "maya", Text: "note"})
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		last = r.Seq
+	}
+	close(release)
+	timeout := time.After(10 * time.Second)
+	for want := int64(1); want <= last; want++ {
+		select {
+		case seq := <-got:
+			if seq != want {
+				t.Fatalf("event #%d after #%d: want #%d (no gap, no repeat)", seq, want-1, want)
+			}
+		case <-timeout:
+			t.Fatalf("events stopped after #%d of #%d", want-1, last)
+		}
+	}
+	// Live again: a new event comes once, and nothing else.
+	r := h.do(Note{By: "maya", Text: "after"})
+	if seq := <-got; seq != r.Seq {
+		t.Fatalf("after the resync got #%d, want #%d", seq, r.Seq)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("FollowEvents ended with %v when ctx ended, want nil", err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("%d events more than committed", len(got))
 	}
 }

@@ -180,8 +180,9 @@ func (p *Pager) Delivered(ids []string) bool { return p.pl.Delivered(ids) }
 
 // follow wakes the outbox whenever events are committed.
 func (p *Pager) follow(ctx context.Context, sub *incident.Subscription) {
-	wake := func() { p.ob.Wake() }
-	incident.Follow(ctx, p.eng, sub, 256, func(*incident.State) { wake() }, func(incident.Update) { wake() })
+	_ = incident.Follow(ctx, p.eng, sub, 256,
+		func(*incident.State) error { p.ob.Wake(); return nil },
+		func(incident.Update) error { p.ob.Wake(); return nil })
 }
 
 // settled notes a page PagerDuty refused: people must know that a phone
