@@ -25,7 +25,7 @@ func TestHeaderShowsWhoLeads(t *testing.T) {
 		f := newFakeEngine()
 		m := newTestModel(t, f, "maya", 160, 40)
 		info := c.info
-		m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Cluster: &info}}})
+		m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Cluster: &info}}})
 		head := strings.SplitN(plainView(m), "\n", 2)[0]
 		if !strings.Contains(head, c.want) {
 			t.Errorf("%+v: header %q lacks %q", c.info, head, c.want)
@@ -34,7 +34,7 @@ func TestHeaderShowsWhoLeads(t *testing.T) {
 	// At 80 columns the leader is still named.
 	m80 := newTestModel(t, newFakeEngine(), "maya", 80, 24)
 	info := incident.ClusterInfo{Node: "wr-b", Role: incident.RoleStandby, Leader: "wr-a"}
-	m80.Update(feedMsg{sub: m80.sub, ups: []incident.Update{{Now: tNow.UTC(), Cluster: &info}}})
+	m80.Update(feedMsg{feed: m80.feed, ups: []incident.Update{{Now: tNow.UTC(), Cluster: &info}}})
 	if head := strings.SplitN(plainView(m80), "\n", 2)[0]; !strings.Contains(head, "lead wr-a") {
 		t.Errorf("80 columns: %q", head)
 	}

@@ -17,12 +17,28 @@ type snapshotMsg struct {
 	err error
 }
 
-// feedMsg carries updates read from a subscription (coalesced: whatever
-// was already queued when the first arrived). closed reports that the
-// feed ended after these.
+// feed is the model's end of incident.Follow, which keeps the model
+// current: it runs in its own goroutine (started by a Cmd, never in
+// Update) and hands updates, and a fresh snapshot after the model fell
+// behind, through c, which waitCmd reads outside Update.
+type feed struct {
+	c chan feedItem // closed when Follow returns (ctx ended, engine stopped)
+}
+
+// feedItem is an update, or a fresh snapshot when st is set.
+type feedItem struct {
+	st *incident.State
+	u  incident.Update
+}
+
+// feedMsg carries what the feed brought (coalesced: whatever was already
+// queued when the first arrived): updates, then, when st is set, the
+// fresh snapshot that came after them. closed reports that the feed ended
+// after these.
 type feedMsg struct {
-	sub    *incident.Subscription
+	feed   *feed
 	ups    []incident.Update
+	st     *incident.State
 	closed bool
 }
 
@@ -41,35 +57,61 @@ func subscribeCmd(ctx context.Context, eng Engine, buffer int) tea.Cmd {
 	}
 }
 
-// waitCmd blocks outside Update until the feed has something, and
-// returns it as a message. When ctx ends it unsubscribes.
-func waitCmd(ctx context.Context, eng Engine, sub *incident.Subscription) tea.Cmd {
+func newFeed(buffer int) *feed {
+	return &feed{c: make(chan feedItem, min(buffer, maxCoalesce))}
+}
+
+// followCmd starts following sub into f, and waits for what it brings.
+func followCmd(ctx context.Context, eng Engine, sub *incident.Subscription, buffer int, f *feed) tea.Cmd {
 	return func() tea.Msg {
-		var first incident.Update
-		select {
-		case u, ok := <-sub.C:
-			if !ok {
-				return feedMsg{sub: sub, closed: true}
+		go func() {
+			defer close(f.c)
+			send := func(it feedItem) error {
+				select {
+				case f.c <- it:
+				case <-ctx.Done():
+				}
+				return nil
 			}
-			first = u
+			_ = incident.Follow(ctx, eng, sub, buffer,
+				func(st *incident.State) error { return send(feedItem{st: st}) },
+				func(u incident.Update) error { return send(feedItem{u: u}) })
+		}()
+		return waitCmd(ctx, f)()
+	}
+}
+
+// waitCmd blocks outside Update until the feed has something, and
+// returns it as a message.
+func waitCmd(ctx context.Context, f *feed) tea.Cmd {
+	return func() tea.Msg {
+		msg := feedMsg{feed: f}
+		var it feedItem
+		var ok bool
+		select {
+		case it, ok = <-f.c:
 		case <-ctx.Done():
-			eng.Unsubscribe(sub)
 			return nil
 		}
-		msg := feedMsg{sub: sub, ups: []incident.Update{first}}
-		for len(msg.ups) < maxCoalesce {
+		for {
+			switch {
+			case !ok:
+				msg.closed = true
+				return msg
+			case it.st != nil:
+				msg.st = it.st
+				return msg
+			}
+			msg.ups = append(msg.ups, it.u)
+			if len(msg.ups) >= maxCoalesce {
+				return msg
+			}
 			select {
-			case u, ok := <-sub.C:
-				if !ok {
-					msg.closed = true
-					return msg
-				}
-				msg.ups = append(msg.ups, u)
+			case it, ok = <-f.c:
 			default:
 				return msg
 			}
 		}
-		return msg
 	}
 }
 
@@ -91,7 +133,14 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		eng, sub := m.eng, msg.sub
 		return func() tea.Msg { eng.Unsubscribe(sub); return nil }
 	}
-	m.st, m.sub, m.feedErr = msg.st, msg.sub, ""
+	m.feed = newFeed(m.buffer())
+	m.resync(msg.st)
+	return followCmd(m.ctx, m.eng, msg.sub, m.buffer(), m.feed)
+}
+
+// resync makes st, a fresh snapshot, the model's state.
+func (m *Model) resync(st *incident.State) {
+	m.st, m.feedErr = st, ""
 	m.version++
 	m.eventsVersion++
 	if m.st.LastSeq > 0 && len(m.st.Recent) > 0 {
@@ -108,11 +157,10 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		}
 	}
 	m.invalidate()
-	return waitCmd(m.ctx, m.eng, m.sub)
 }
 
 func (m *Model) onFeed(msg feedMsg) tea.Cmd {
-	if msg.sub != m.sub || m.st == nil {
+	if msg.feed != m.feed || m.st == nil {
 		return nil // a feed we have left
 	}
 	events := false
@@ -130,6 +178,13 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 			texts = append(texts, m.actNotices(u)...)
 		}
 		events = events || len(u.Events) > 0 || u.Storage != nil || u.Cluster != nil
+	}
+	if msg.st != nil {
+		// The model fell behind and was dropped: the snapshot holds all
+		// it missed.
+		m.resync(msg.st)
+		m.setToast(toastInfo, "fell behind the engine: resynced")
+		events = true
 	}
 	ringCmd := m.notify(texts)
 	cmds := []tea.Cmd{ringCmd}
@@ -151,15 +206,11 @@ func (m *Model) onFeed(msg feedMsg) tea.Cmd {
 		cmds = append(cmds, tea.Tick(sampleRedraw, func(time.Time) tea.Msg { return redrawMsg{} }))
 	}
 	if !msg.closed {
-		return tea.Batch(append(cmds, waitCmd(m.ctx, m.eng, m.sub))...)
+		return tea.Batch(append(cmds, waitCmd(m.ctx, m.feed))...)
 	}
 	m.invalidate()
 	if m.ctx.Err() != nil {
 		return nil
-	}
-	if msg.sub.Lagged() {
-		m.setToast(toastInfo, "fell behind the engine: resyncing")
-		return tea.Batch(ringCmd, subscribeCmd(m.ctx, m.eng, m.buffer()))
 	}
 	m.feedErr = "the engine has stopped"
 	return ringCmd

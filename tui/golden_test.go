@@ -30,7 +30,7 @@ var goldenViews = []struct {
 	{"help", "ollie", func(f *fakeEngine, m *Model) { press(m, "?") }},
 	{"palette", "tomas", func(f *fakeEngine, m *Model) { press(m, "ctrl+p") }},
 	{"offer", "tomas", func(f *fakeEngine, m *Model) {
-		m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{{
+		m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{{
 			Seq: m.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindOffer, Actor: "rosa", Text: "rosa offered command to tomas",
 			Role: &incident.RoleInfo{Role: roles.Commander, Handle: "tomas", Previous: "rosa"}}}}}})
 	}},

@@ -17,7 +17,7 @@ func rings(m *Model, at time.Time, evs ...incident.Event) string {
 		evs[i].Seq = m.st.LastSeq + int64(i) + 1
 		evs[i].Time = at
 	}
-	_, c := m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Events: evs, Now: at}}, closed: true})
+	_, c := m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Events: evs, Now: at}}, closed: true})
 	var out strings.Builder
 	var run func(tea.Cmd)
 	run = func(c tea.Cmd) {

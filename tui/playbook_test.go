@@ -181,7 +181,7 @@ func requestedByCleo(m *Model) {
 	seq := m.st.LastSeq
 	at := tNow.Add(-time.Minute).UTC()
 	params := map[string]string{"mode": "block", "threshold": "80", "notify": "true"}
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
 		{Seq: seq + 1, Time: at, Kind: incident.KindRun, Actor: "cleo", Service: "cloudflare", Text: "cleo requested R" + strconv.Itoa(int(seq+1)) + " waf-mode (mode=block threshold=80 notify=true)",
 			Run: &incident.RunInfo{ID: "R" + strconv.Itoa(int(seq+1)), Playbook: "waf-mode", State: incident.RunRequested, Params: params, Hash: wafHash}},
 		{Seq: seq + 2, Time: at, Kind: incident.KindRun, Actor: "cleo", Service: "cloudflare", Text: "awaits approval",
@@ -381,7 +381,7 @@ func TestPlaybookPaletteDisabledWithReason(t *testing.T) {
 		t.Fatalf("a request awaiting approval blocks the lock: %v", err)
 	}
 	id := "R" + strconv.Itoa(int(m2.st.LastSeq-1))
-	m2.Update(feedMsg{sub: m2.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
+	m2.Update(feedMsg{feed: m2.feed, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
 		{Seq: m2.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindRun, Actor: "rosa", Service: "cloudflare", Text: "rosa approved " + id,
 			Run: &incident.RunInfo{ID: id, Playbook: "waf-mode", State: incident.RunApproved}}}}}})
 	err := m2.playbookErr(Playbook{Name: "waf-mode", Service: "cloudflare"})

@@ -136,7 +136,7 @@ func TestHelpScrollsAndSaysWhatYouCanDo(t *testing.T) {
 func TestPresenceInHeaderAndRoster(t *testing.T) {
 	f := newFakeEngine()
 	m := newTestModel(t, f, "rosa", 160, 40)
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Presence: map[string]incident.Presence{
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Presence: map[string]incident.Presence{
 		"a": {Handle: "rosa", Via: incident.ViaLocal}, "b": {Handle: "cleo", Via: incident.ViaSSH}, "slack:cleo": {Handle: "cleo", Via: incident.ViaSlack}}}}})
 	wantScreen(t, m, "● 2 connected")
 	press(m, "4")

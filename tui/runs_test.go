@@ -64,7 +64,7 @@ func runEvents(st *incident.State) []incident.Event {
 
 // withRuns feeds the model the runs fixture.
 func withRuns(m *Model) {
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: runEvents(m.st)}}})
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Events: runEvents(m.st)}}})
 }
 
 // TestRunsGolden: the Runs view, and the approval dialog with the
@@ -153,7 +153,7 @@ func TestRunsViewKeepsSelectionAndShowsWhy(t *testing.T) {
 		t.Fatalf("selected %s", m.selectedRun().ID)
 	}
 	split := rows[0].ID
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{{Seq: m.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindRun, Actor: "rosa", Service: "triton",
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{{Seq: m.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindRun, Actor: "rosa", Service: "triton",
 		Text: "rosa chose to abandon " + split, Run: &incident.RunInfo{ID: split, Playbook: "rpc-split", State: incident.RunAbandoned}}}}}})
 	if got := m.selectedRun(); got.Playbook != "scale-db" {
 		t.Fatalf("after the re-sort the cursor moved to %s %s", got.ID, got.Playbook)
@@ -272,7 +272,7 @@ func TestHostileRunText(t *testing.T) {
 	id := fmt.Sprintf("R%d", seq+1)
 	plan := wafPlan(all, "block")
 	plan.Error = all
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Events: []incident.Event{
 		{Seq: seq + 1, Time: at, Kind: incident.KindRun, Actor: "cleo", Service: "cloudflare", Text: "cleo requested " + id,
 			Run: &incident.RunInfo{ID: id, Playbook: "waf-mode", State: incident.RunRequested, Params: map[string]string{"mode": "block", "note": all}, Hash: wafHash, Lock: "waf", Plan: plan}},
 		{Seq: seq + 2, Time: at, Kind: incident.KindRun, Actor: "cleo", Service: "cloudflare", Text: all,

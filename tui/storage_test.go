@@ -19,7 +19,7 @@ func TestStorageBannerOnEveryView(t *testing.T) {
 		if v.setup != nil {
 			v.setup(f, m)
 		}
-		m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Storage: &full}}})
+		m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Storage: &full}}})
 		out := plainView(m)
 		if !strings.Contains(out, "DISK FULL: the journal's disk is full") {
 			t.Fatalf("%s: no banner:\n%s", v.name, out)
@@ -28,7 +28,7 @@ func TestStorageBannerOnEveryView(t *testing.T) {
 			t.Fatalf("%s: %d lines with the banner, want 40", v.name, n)
 		}
 		ok := journal.Health{State: journal.StorageOK}
-		m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Storage: &ok}}})
+		m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Storage: &ok}}})
 		if strings.Contains(plainView(m), "DISK") {
 			t.Fatalf("%s: the banner stays after recovery", v.name)
 		}

@@ -208,7 +208,7 @@ type Model struct {
 
 	st        *incident.State
 	blank     *incident.State // empty, drawn until the snapshot (viewState)
-	sub       *incident.Subscription
+	feed      *feed
 	feedErr   string
 	now       time.Time
 	mirror    string            // from MirrorStatus

@@ -458,16 +458,16 @@ func TestOfferAcceptDecline(t *testing.T) {
 	// The offer is committed: everyone sees the banner.
 	offer := incident.Update{Now: tNow.UTC(), Events: []incident.Event{{Seq: f.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindOffer, Actor: "rosa",
 		Text: "rosa offered command to tomas", Role: &incident.RoleInfo{Role: roles.Commander, Handle: "tomas", Previous: "rosa"}}}}
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{offer}})
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{offer}})
 	wantScreen(t, m, "you offered command to tomas")
 
 	tm := newTestModel(t, f, "tomas", 80, 24)
-	tm.Update(feedMsg{sub: tm.sub, ups: []incident.Update{offer}})
+	tm.Update(feedMsg{feed: tm.feed, ups: []incident.Update{offer}})
 	wantScreen(t, tm, "rosa offers you command of the incident — A accept · D decline")
 	press(tm, "A")
 	press(tm, "D")
 	om := newTestModel(t, f, "ollie", 80, 24)
-	om.Update(feedMsg{sub: om.sub, ups: []incident.Update{offer}})
+	om.Update(feedMsg{feed: om.feed, ups: []incident.Update{offer}})
 	wantScreen(t, om, "rosa has offered command to tomas (pending)")
 	press(om, "A")
 	wantToast(t, om, "the command offer is for tomas, not ollie")
@@ -634,34 +634,93 @@ func TestFeedAppliesEventsAndSamples(t *testing.T) {
 	a := m.st.Alerts[id]
 	ack := incident.Event{Seq: m.st.LastSeq + 1, Time: tNow.UTC(), Kind: incident.KindAck, Actor: "nia", Service: "tokens", Ref: a.Seq,
 		Alert: &incident.AlertInfo{ID: id, Pane: "p95", Level: incident.LevelCrit, Origin: "rule"}, Text: "nia acked " + id}
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.Add(time.Second).UTC(), Events: []incident.Event{ack},
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.Add(time.Second).UTC(), Events: []incident.Event{ack},
 		Samples: []incident.Sample{{Service: "quicknode", Pane: "latency", Time: tNow.UTC(), Value: 123}}}}})
 	wantScreen(t, m, "acked by nia, tomas", "RPC p95 latency 123ms")
 	if got := m.now; !got.Equal(tNow.Add(time.Second)) {
 		t.Fatalf("now follows the engine: %v", got)
 	}
 	// A stale duplicate (already in the snapshot) is ignored.
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Events: []incident.Event{ack}}}})
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Events: []incident.Event{ack}}}})
 	if m.st.LastSeq != ack.Seq {
 		t.Fatal("duplicate applied")
 	}
 }
 
-func TestFeedLagResubscribesAndStopShows(t *testing.T) {
+func TestFeedStopShows(t *testing.T) {
 	f := newFakeEngine()
 	m := newTestModel(t, f, "tomas", 80, 24)
-	old := m.sub
-	// Closed and not lagged: the engine stopped.
-	_, cmd := m.Update(feedMsg{sub: old, closed: true})
+	old := m.feed
+	// The feed ended while the model runs: the engine stopped.
+	_, cmd := m.Update(feedMsg{feed: old, closed: true})
 	if cmd != nil {
 		t.Fatal("no resubscribe after the engine stopped")
 	}
 	wantScreen(t, m, "✗ the engine has stopped")
 	// A message from a feed we left is ignored.
-	m.Update(feedMsg{sub: &incident.Subscription{}, ups: []incident.Update{{Events: []incident.Event{{Seq: 999}}}}})
+	m.Update(feedMsg{feed: &feed{}, ups: []incident.Update{{Events: []incident.Event{{Seq: 999}}}}})
 	if m.st.LastSeq == 999 {
 		t.Fatal("applied an update of another feed")
 	}
+}
+
+// A model that falls behind the engine is dropped; its feed (Follow)
+// brings a fresh snapshot that holds everything it missed, then goes on.
+// Nothing is committed after the lag, so only the resync can bring the
+// last notes.
+func TestFeedResyncsALaggedModel(t *testing.T) {
+	e := realEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := New(Options{Engine: e, Handle: "tomas", Width: 120, Height: 40, Profile: colorprofile.ASCII, NoTick: true, Buffer: 2, Context: ctx})
+	defer m.Close()
+	_, cmd := m.Update(subscribeCmd(ctx, e, 2)())
+	if m.st == nil {
+		t.Fatal("no snapshot")
+	}
+	// The feed is not read yet: far more than its buffer of 2 drops it.
+	var last int64
+	for i := range 20 {
+		r := e.Do(ctx, incident.Note{By: "rosa", Text: fmt.Sprintf("note %d", i)})
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		last = r.Seq
+	}
+	// pump runs the model's Cmds outside Update, as the program does.
+	pump := func(until func() bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for !until() {
+			got := make(chan tea.Msg, 1)
+			go func(c tea.Cmd) { got <- c() }(cmd)
+			select {
+			case msg := <-got:
+				_, cmd = m.Update(msg)
+				if cmd == nil {
+					t.Fatalf("the feed ended at #%d", m.st.LastSeq)
+				}
+			case <-deadline:
+				t.Fatalf("the model stays at #%d, want #%d", m.st.LastSeq, last)
+			}
+		}
+	}
+	pump(func() bool { return m.st.LastSeq == last })
+	want := engineState(t, e)
+	if len(m.st.Recent) != len(want.Recent) {
+		t.Fatalf("the model holds %d events, the engine %d", len(m.st.Recent), len(want.Recent))
+	}
+	if n := len(m.st.Recent); n == 0 || !strings.Contains(m.st.Recent[n-1].Text, "note 19") {
+		t.Fatal("the last note is not in the model's timeline")
+	}
+	wantScreen(t, m, "fell behind the engine: resynced")
+	// Live again: the next note arrives through the feed.
+	r := e.Do(ctx, incident.Note{By: "rosa", Text: "after the lag"})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	last = r.Seq
+	pump(func() bool { return m.st.LastSeq == last })
 }
 
 func TestTickAgesAndToastExpiry(t *testing.T) {
@@ -803,7 +862,7 @@ func TestSamplesAloneRedrawCoalesced(t *testing.T) {
 	m := newTestModel(t, f, "tomas", 120, 40)
 	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "triton", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
 	_ = plainView(m) // the program renders after every message
-	_, cmd := m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	_, cmd := m.Update(feedMsg{feed: m.feed, ups: []incident.Update{up}})
 	if cmd == nil || !m.redrawQueued {
 		t.Fatal("samples should queue one redraw")
 	}
@@ -811,7 +870,7 @@ func TestSamplesAloneRedrawCoalesced(t *testing.T) {
 		t.Fatal("samples alone should not redraw at once")
 	}
 	// A second batch of samples does not queue another.
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{up}})
 	m.Update(redrawMsg{})
 	wantScreen(t, m, "RPC p95 latency 321ms")
 }
@@ -869,7 +928,7 @@ func TestSamplesShowWithTheClockTick(t *testing.T) {
 	m.Update(tickMsg{now: tNow})
 	first := m.View().Content
 	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "triton", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
-	if _, cmd := m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}}); cmd == nil || m.redrawQueued {
+	if _, cmd := m.Update(feedMsg{feed: m.feed, ups: []incident.Update{up}}); cmd == nil || m.redrawQueued {
 		t.Fatal("with the clock ticking, samples queue no redraw of their own (only the feed's next read)")
 	}
 	if m.View().Content != first {
@@ -885,7 +944,7 @@ func TestSamplesShowWithTheClockTick(t *testing.T) {
 	for i := range incident.SeriesLimit {
 		flat = append(flat, incident.Sample{Service: "triton", Pane: "latency", Time: tNow.Add(time.Duration(i+1) * time.Second).UTC(), Value: 321})
 	}
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{{Now: tNow.UTC(), Samples: flat}}})
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{{Now: tNow.UTC(), Samples: flat}}})
 	m.Update(tickMsg{now: tNow})
 	drawn := m.View().Content
 	charts := func() map[chartKey]*string {
@@ -899,7 +958,7 @@ func TestSamplesShowWithTheClockTick(t *testing.T) {
 	}
 	before := charts()
 	up.Samples[0].Time = tNow.Add(time.Hour).UTC()
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{up}})
 	m.Update(tickMsg{now: tNow})
 	m.View()
 	if len(before) == 0 || !reflect.DeepEqual(charts(), before) {
@@ -928,6 +987,6 @@ func TestFirstAnswerShowsAtOnce(t *testing.T) {
 		t.Fatal("the fixture's quicknode latency pane has data already")
 	}
 	up := incident.Update{Now: tNow.UTC(), Samples: []incident.Sample{{Service: "quicknode", Pane: "latency", Time: tNow.UTC(), Value: 321}}}
-	m.Update(feedMsg{sub: m.sub, ups: []incident.Update{up}})
+	m.Update(feedMsg{feed: m.feed, ups: []incident.Update{up}})
 	wantScreen(t, m, "RPC p95 latency 321ms")
 }
