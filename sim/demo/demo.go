@@ -440,10 +440,10 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 	pub := &publicPlay{public: !snap.Life.PublicSince.IsZero() || len(snap.Life.Updates) > 0}
 	d.resolveAtEnd(ctx, pub)
 	d.importRehearsal(ctx, snap)
-	for {
-		// Requests and alerts already waiting (a continued journal, or a
-		// resync after the subscription lagged: what happened in the gap
-		// came in no update).
+	// Requests and alerts already waiting (a continued journal, or a
+	// resync after the subscription lagged: what happened in the gap came
+	// in no update).
+	waiting := func(snap *incident.State) error {
 		for id, r := range snap.Runs {
 			if r.State == incident.RunAwaitingApproval && (r.Actor == d.human || autopilot) {
 				d.later(ctx, approveDelay, func() { d.approve(ctx, id) })
@@ -457,50 +457,35 @@ func (d *Demo) people(ctx context.Context, snap *incident.State, sub *incident.S
 				}
 			}
 		}
-		for {
-			var u incident.Update
-			var ok bool
-			select {
-			case <-ctx.Done():
-				eng.Unsubscribe(sub)
-				return
-			case u, ok = <-sub.C:
-			}
-			if !ok {
-				break
-			}
-			for _, ev := range u.Events {
-				d.onPublic(ctx, pub, ev, autopilot)
-				switch {
-				case ev.Kind == incident.KindAlert && ev.Alert != nil:
-					a, svc := *ev.Alert, ev.Service
-					// The people act a while after the event, not after the
-					// simulator read it: on a loaded machine it reads late.
-					if autoAck {
-						d.after(ctx, ev.Time, d.ackDelay, func() { d.ack(ctx, svc, a.ID) })
-					}
-					m, ok := d.mitigations[svc+"/"+a.Pane]
-					if !ok || started[m.Playbook] || (a.Level != incident.LevelCrit && a.Level != incident.LevelWarn) {
-						continue
-					}
-					started[m.Playbook] = true
-					d.after(ctx, ev.Time, mitigateDelay, func() { d.mitigate(ctx, m) })
-				case ev.Kind == incident.KindRun && ev.Run != nil && ev.Run.State == incident.RunAwaitingApproval:
-					if ev.Actor == d.human || autopilot {
-						id := ev.Run.ID
-						d.after(ctx, ev.Time, approveDelay, func() { d.approve(ctx, id) })
-					}
+		return nil
+	}
+	_ = waiting(snap)
+	_ = incident.Follow(ctx, eng, sub, 1024, waiting, func(u incident.Update) error {
+		for _, ev := range u.Events {
+			d.onPublic(ctx, pub, ev, autopilot)
+			switch {
+			case ev.Kind == incident.KindAlert && ev.Alert != nil:
+				a, svc := *ev.Alert, ev.Service
+				// The people act a while after the event, not after the
+				// simulator read it: on a loaded machine it reads late.
+				if autoAck {
+					d.after(ctx, ev.Time, d.ackDelay, func() { d.ack(ctx, svc, a.ID) })
+				}
+				m, ok := d.mitigations[svc+"/"+a.Pane]
+				if !ok || started[m.Playbook] || (a.Level != incident.LevelCrit && a.Level != incident.LevelWarn) {
+					continue
+				}
+				started[m.Playbook] = true
+				d.after(ctx, ev.Time, mitigateDelay, func() { d.mitigate(ctx, m) })
+			case ev.Kind == incident.KindRun && ev.Run != nil && ev.Run.State == incident.RunAwaitingApproval:
+				if ev.Actor == d.human || autopilot {
+					id := ev.Run.ID
+					d.after(ctx, ev.Time, approveDelay, func() { d.approve(ctx, id) })
 				}
 			}
 		}
-		if !sub.Lagged() {
-			return
-		}
-		var err error
-		if snap, sub, err = eng.Subscribe(ctx, 1024); err != nil {
-			return
-		}
-	}
+		return nil
+	})
 }
 
 // sim reports whether handle is played by the simulator.
