@@ -536,76 +536,66 @@ func (m *Mirror) resume(ctx context.Context) error {
 // ---- ingest ----------------------------------------------------------------
 
 // ingestLoop plans events as they are committed: from the subscription
-// when it keeps up, from the journal when it does not (at start, after a
-// lag, when the backlog window was full).
+// when it keeps up (through incident.Follow), from the journal when it
+// does not (at start, after a lag, when the backlog window was full).
 func (m *Mirror) ingestLoop(ctx context.Context, sub *incident.Subscription) {
-	defer func() {
-		if sub != nil {
-			m.eng.Unsubscribe(sub)
+	m.catchUp(ctx)
+	// Room in the backlog window is read from the journal too, while the
+	// feed goes on (catchUp and the feed plan only the next event).
+	spaceDone := make(chan struct{})
+	defer func() { <-spaceDone }()
+	go func() {
+		defer close(spaceDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.space:
+				m.catchUp(ctx)
+			}
 		}
 	}()
-	m.catchUp(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.space:
-			m.catchUp(ctx)
-		case u, ok := <-sub.C:
-			if !ok {
-				if !sub.Lagged() {
-					sub = nil // the engine stopped; sending goes on until ctx ends
-					m.logf("mirror: the engine stopped")
-					<-ctx.Done()
-					return
-				}
-				// Dropped for falling behind: a fresh snapshot, and the
-				// journal fills the gap.
-				for {
-					snap, s2, err := m.eng.Subscribe(ctx, m.o.SubscriptionBuffer)
-					if err == nil {
-						m.setLive(snap)
-						sub = s2
-						break
-					}
-					if ctx.Err() != nil || errors.Is(err, incident.ErrStopped) {
-						sub = nil
-						<-ctx.Done()
-						return
-					}
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(100 * time.Millisecond):
-					}
-				}
-				m.catchUp(ctx)
-				continue
-			}
-			m.liveMu.Lock()
-			for _, ev := range u.Events {
-				if m.live != nil && ev.Seq == m.live.LastSeq+1 {
-					m.live.Apply(ev)
-				}
-			}
-			m.liveMu.Unlock()
-			gap := false
-			m.mu.Lock()
-			for _, ev := range u.Events {
-				switch {
-				case ev.Seq < m.next:
-				case ev.Seq == m.next && !m.stalled && m.room():
-					m.plan(ev)
-				default:
-					gap = true
-				}
-			}
-			m.mu.Unlock()
-			m.kick()
-			if gap {
-				m.catchUp(ctx)
-			}
+	_ = incident.Follow(ctx, m.eng, sub, m.o.SubscriptionBuffer, func(snap *incident.State) error {
+		// Dropped for falling behind: a fresh snapshot, and the journal
+		// fills the gap.
+		m.setLive(snap)
+		m.catchUp(ctx)
+		return nil
+	}, func(u incident.Update) error {
+		m.ingest(ctx, u)
+		return nil
+	})
+	if ctx.Err() == nil {
+		m.logf("mirror: the engine stopped")
+		<-ctx.Done() // sending goes on until ctx ends
+	}
+}
+
+// ingest folds an update into the mirror's copy of the state and plans
+// its events; a gap is read from the journal.
+func (m *Mirror) ingest(ctx context.Context, u incident.Update) {
+	m.liveMu.Lock()
+	for _, ev := range u.Events {
+		if m.live != nil && ev.Seq == m.live.LastSeq+1 {
+			m.live.Apply(ev)
 		}
+	}
+	m.liveMu.Unlock()
+	gap := false
+	m.mu.Lock()
+	for _, ev := range u.Events {
+		switch {
+		case ev.Seq < m.next:
+		case ev.Seq == m.next && !m.stalled && m.room():
+			m.plan(ev)
+		default:
+			gap = true
+		}
+	}
+	m.mu.Unlock()
+	m.kick()
+	if gap {
+		m.catchUp(ctx)
 	}
 }
 
