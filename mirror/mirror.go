@@ -158,7 +158,6 @@ type Status struct {
 	Uncertain int    // messages whose reply was lost and are not yet found again
 	Socket    string // Socket Mode: off, connecting, connected, or why it stopped
 	RetryAt   time.Time
-	Sent      int64 // successful Slack calls since start
 	// Cause is the last failure as an *Error (errors.Is(st.Cause,
 	// ErrFatal) when stopped); nil when the last call succeeded.
 	Cause error
@@ -213,7 +212,6 @@ type Mirror struct {
 	downSince time.Time
 	failures  int
 	uncertain int
-	sent      int64
 	lanes     [nLanes]pacer
 	// backoffUntil holds back every lane while Slack fails.
 	backoffUntil time.Time
@@ -404,7 +402,7 @@ func (m *Mirror) Status() Status {
 	if st != StateRateLimited {
 		errText, cause = m.errText, m.cause
 	}
-	s := Status{State: st, Lag: lag, Err: errText, Pending: len(m.prio) + len(m.main) + len(m.upd) + len(m.thr), Uncertain: m.uncertain, Socket: m.socket, Sent: m.sent}
+	s := Status{State: st, Lag: lag, Err: errText, Pending: len(m.prio) + len(m.main) + len(m.upd) + len(m.thr), Uncertain: m.uncertain, Socket: m.socket}
 	if cause != nil {
 		s.Cause = cause
 	}

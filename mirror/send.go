@@ -231,7 +231,6 @@ func withCall(ctx context.Context) (context.Context, *call) {
 
 // succeeded notes a good call. m.mu is held.
 func (m *Mirror) succeeded(now time.Time) {
-	m.sent++
 	m.failures = 0
 	m.backoffUntil = time.Time{}
 	if m.state != StateStopped {
