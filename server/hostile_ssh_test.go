@@ -119,10 +119,18 @@ func TestHostileWindowSizesAreClamped(t *testing.T) {
 func TestSessionsPerPerson(t *testing.T) {
 	g := newRig(t, func(o *Options) { o.MaxSessionsPerPerson = 2 })
 	c := g.client("olga")
-	ptySession(t, c, 80, 24)
-	ptySession(t, c, 80, 24)
-	if !waitFor(t, 10*time.Second, func() bool { return g.s.Sessions() == 2 }) {
-		t.Fatal("sessions not counted")
+	_, a := ptySession(t, c, 80, 24)
+	_, b := ptySession(t, c, 80, 24)
+	// A dashboard that has drawn was counted for its person (the room's
+	// count of sessions goes up first, so it alone could let the third
+	// session in before the second is counted).
+	for _, out := range []*syncBuf{a, b} {
+		if !waitFor(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "test launch") }) {
+			t.Fatalf("a dashboard never drew: %q", out.String())
+		}
+	}
+	if n := g.s.Sessions(); n != 2 {
+		t.Fatalf("%d sessions counted, want 2", n)
 	}
 	out, err := run(t, c, "whoami")
 	if err == nil || !strings.Contains(out, "olga already has 2 sessions open") {
