@@ -319,17 +319,36 @@ type timerClock struct {
 	deadlines []time.Time
 }
 
+// After notes the deadline and sets the timer under mu, so advance
+// cannot move the clock between the two (the timer would then be due
+// later than the deadline noted).
 func (c *timerClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.deadlines = append(c.deadlines, c.Now().Add(d))
-	c.mu.Unlock()
 	return c.Fake.After(d)
+}
+
+// advance moves the clock to this party's next deadline, if any.
+func (c *timerClock) advance() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.Now()
+	next, ok := c.nextLocked(now)
+	if ok {
+		c.Fake.Advance(next.Sub(now))
+	}
+	return ok
 }
 
 // next is the earliest deadline after now; those passed are forgotten.
 func (c *timerClock) next(now time.Time) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.nextLocked(now)
+}
+
+func (c *timerClock) nextLocked(now time.Time) (time.Time, bool) {
 	kept := c.deadlines[:0]
 	var first time.Time
 	for _, d := range c.deadlines {
@@ -362,9 +381,7 @@ func (h *harness) autoDrive() {
 				return
 			default:
 			}
-			now := h.clk.Now()
-			if next, ok := h.mclk.next(now); ok {
-				h.clk.Advance(next.Sub(now))
+			if h.mclk.advance() {
 				continue
 			}
 			time.Sleep(200 * time.Microsecond)
