@@ -72,6 +72,38 @@ func resubscribe(ctx context.Context, eng Subscriber, buffer int) (*State, *Subs
 	}
 }
 
+// FeedItem is what Feed brings: an update, or, when State is set, a fresh
+// snapshot after the reader lagged (it holds all the reader missed).
+type FeedItem struct {
+	State  *State
+	Update Update
+}
+
+// maxFeedBuffer bounds Feed's own buffer, on top of the subscription's.
+const maxFeedBuffer = 256
+
+// Feed is Follow for a reader that selects on other things too (a clock,
+// a deadline): Follow runs in a goroutine of its own and hands what it
+// brings through the channel, which is closed when ctx ends or the engine
+// stops. End ctx when done reading: Follow then unsubscribes.
+func Feed(ctx context.Context, eng Subscriber, sub *Subscription, buffer int) <-chan FeedItem {
+	c := make(chan FeedItem, min(max(buffer, 1), maxFeedBuffer))
+	send := func(it FeedItem) error {
+		select {
+		case c <- it:
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	go func() {
+		defer close(c)
+		_ = Follow(ctx, eng, sub, buffer,
+			func(st *State) error { return send(FeedItem{State: st}) },
+			func(u Update) error { return send(FeedItem{Update: u}) })
+	}()
+	return c
+}
+
 // EventReader reads committed events from the journal (its readers, never
 // the writer).
 type EventReader interface {

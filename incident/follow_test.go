@@ -114,3 +114,55 @@ func TestFollowEventsResumesALaggedReader(t *testing.T) {
 		t.Fatalf("%d events more than committed", len(got))
 	}
 }
+
+// Feed hands a reader that selects the same: updates, and after a lag a
+// fresh snapshot that holds everything committed meanwhile; the channel
+// closes when ctx ends.
+func TestFeedResyncsALaggedReader(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, sub, err := h.e.Subscribe(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for range 20 { // the feed is not read yet: far more than its buffer of 2
+		last = h.ok(Note{By: "maya", Text: "note"}).Seq
+	}
+	feed := Feed(ctx, h.e, sub, 2)
+	next := func() FeedItem {
+		t.Helper()
+		select {
+		case it, ok := <-feed:
+			if !ok {
+				t.Fatal("the feed closed")
+			}
+			return it
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the reader stays at #%d, want #%d", st.LastSeq, last)
+		}
+		return FeedItem{}
+	}
+	for st.LastSeq < last {
+		if it := next(); it.State != nil {
+			st = it.State
+		} else {
+			st.ApplyUpdate(it.Update)
+		}
+	}
+	if want := h.state(); len(st.Recent) != len(want.Recent) {
+		t.Fatalf("the reader holds %d events, the engine %d", len(st.Recent), len(want.Recent))
+	}
+	r := h.ok(Note{By: "maya", Text: "after"})
+	for st.LastSeq < r.Seq {
+		it := next()
+		if it.State != nil {
+			t.Fatal("a second resync without a lag")
+		}
+		st.ApplyUpdate(it.Update)
+	}
+	cancel()
+	for range feed {
+	}
+}

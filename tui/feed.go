@@ -17,18 +17,12 @@ type snapshotMsg struct {
 	err error
 }
 
-// feed is the model's end of incident.Follow, which keeps the model
-// current: it runs in its own goroutine (started by a Cmd, never in
-// Update) and hands updates, and a fresh snapshot after the model fell
-// behind, through c, which waitCmd reads outside Update.
+// feed is the model's end of incident.Feed, which keeps the model
+// current (a goroutine running incident.Follow, started by a Cmd, never in
+// Update): updates, and a fresh snapshot after the model fell behind,
+// which waitCmd reads outside Update.
 type feed struct {
-	c chan feedItem // closed when Follow returns (ctx ended, engine stopped)
-}
-
-// feedItem is an update, or a fresh snapshot when st is set.
-type feedItem struct {
-	st *incident.State
-	u  incident.Update
+	c <-chan incident.FeedItem // set by followCmd
 }
 
 // feedMsg carries what the feed brought (coalesced: whatever was already
@@ -57,26 +51,10 @@ func subscribeCmd(ctx context.Context, eng Engine, buffer int) tea.Cmd {
 	}
 }
 
-func newFeed(buffer int) *feed {
-	return &feed{c: make(chan feedItem, min(buffer, maxCoalesce))}
-}
-
 // followCmd starts following sub into f, and waits for what it brings.
 func followCmd(ctx context.Context, eng Engine, sub *incident.Subscription, buffer int, f *feed) tea.Cmd {
 	return func() tea.Msg {
-		go func() {
-			defer close(f.c)
-			send := func(it feedItem) error {
-				select {
-				case f.c <- it:
-				case <-ctx.Done():
-				}
-				return nil
-			}
-			_ = incident.Follow(ctx, eng, sub, buffer,
-				func(st *incident.State) error { return send(feedItem{st: st}) },
-				func(u incident.Update) error { return send(feedItem{u: u}) })
-		}()
+		f.c = incident.Feed(ctx, eng, sub, buffer)
 		return waitCmd(ctx, f)()
 	}
 }
@@ -86,7 +64,7 @@ func followCmd(ctx context.Context, eng Engine, sub *incident.Subscription, buff
 func waitCmd(ctx context.Context, f *feed) tea.Cmd {
 	return func() tea.Msg {
 		msg := feedMsg{feed: f}
-		var it feedItem
+		var it incident.FeedItem
 		var ok bool
 		select {
 		case it, ok = <-f.c:
@@ -98,11 +76,11 @@ func waitCmd(ctx context.Context, f *feed) tea.Cmd {
 			case !ok:
 				msg.closed = true
 				return msg
-			case it.st != nil:
-				msg.st = it.st
+			case it.State != nil:
+				msg.st = it.State
 				return msg
 			}
-			msg.ups = append(msg.ups, it.u)
+			msg.ups = append(msg.ups, it.Update)
 			if len(msg.ups) >= maxCoalesce {
 				return msg
 			}
@@ -133,7 +111,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		eng, sub := m.eng, msg.sub
 		return func() tea.Msg { eng.Unsubscribe(sub); return nil }
 	}
-	m.feed = newFeed(m.buffer())
+	m.feed = &feed{}
 	m.resync(msg.st)
 	return followCmd(m.ctx, m.eng, msg.sub, m.buffer(), m.feed)
 }
