@@ -305,8 +305,9 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 			fail(err)
 			return
 		}
-		defer r.eng.Unsubscribe(sub)
-		_ = st
+		fctx, stop := context.WithCancel(ctx)
+		defer stop()
+		feed := incident.Feed(fctx, r.eng, sub, 1024)
 		var h *Handle
 		if req.Op == "run" {
 			h, err = r.RequestShown(ctx, req.By, req.Playbook, req.Params, func(p *Plan) { send(ControlReply{DryRun: p.Text()}) })
@@ -329,7 +330,7 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 			}
 		})
 		defer unwatch()
-		s.stream(ctx, h, sub, send)
+		s.stream(ctx, h, st.LastSeq, feed, send)
 	case "do":
 		cmd, err := incident.DecodeCommand(req.Cmd)
 		if err != nil {
@@ -365,45 +366,35 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 	}
 }
 
-// stream sends every committed event until the run's goroutine is done,
-// then the run's summary.
-func (s *controlServer) stream(ctx context.Context, h *Handle, sub *incident.Subscription, send func(ControlReply) error) {
+// stream sends every committed event after seq seen (from feed) until
+// the run's goroutine is done, then the run's summary. Events missed
+// while the client fell behind are not sent.
+func (s *controlServer) stream(ctx context.Context, h *Handle, seen int64, feed <-chan incident.FeedItem, send func(ControlReply) error) {
 	r := s.r
 	toldWaiting := false
+	done := h.Done()
+	var end *incident.State // the state once the run's goroutine is done
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-h.Done():
-			// Send what was committed before the end.
-		drain:
-			for {
-				select {
-				case u, ok := <-sub.C:
-					if !ok {
-						break drain
-					}
-					for _, ev := range u.Events {
-						send(ControlReply{Event: ev.Line()})
-					}
-				default:
-					break drain
-				}
-			}
+		case <-done:
 			st, err := r.state(context.Background())
 			if err != nil {
 				send(ControlReply{Error: err.Error(), Done: true})
 				return
 			}
-			sum, _ := r.Summary(st, h.ID)
-			send(ControlReply{OK: true, Done: true, Run: sum})
-			return
-		case u, ok := <-sub.C:
+			end, done = st, nil
+		case it, ok := <-feed:
 			if !ok {
-				sub = &incident.Subscription{} // lagged: stop streaming events, keep waiting
-				continue
+				feed = nil // the engine stopped
+				break
 			}
-			for _, ev := range u.Events {
+			if it.State != nil {
+				seen = it.State.LastSeq // fell behind
+			}
+			for _, ev := range it.Update.Events {
+				seen = ev.Seq
 				if err := send(ControlReply{Event: ev.Line()}); err != nil {
 					return
 				}
@@ -416,6 +407,12 @@ func (s *controlServer) stream(ctx context.Context, h *Handle, sub *incident.Sub
 					send(ControlReply{Waiting: w})
 				}
 			}
+		}
+		// Done: what was committed before the end is sent first.
+		if end != nil && (seen >= end.LastSeq || feed == nil) {
+			sum, _ := r.Summary(end, h.ID)
+			send(ControlReply{OK: true, Done: true, Run: sum})
+			return
 		}
 	}
 }

@@ -567,60 +567,52 @@ func (r *Runner) drive(a *active, h *Handle, by string) {
 // returns false when the run will not start (rejected, cancelled,
 // expired, or the runner stopped).
 func (r *Runner) awaitApproval(x *execution, h *Handle) bool {
+	st, sub, err := r.eng.Subscribe(r.base, 64)
+	if err != nil {
+		return false
+	}
+	ctx, stop := context.WithCancel(r.base)
+	defer stop()
+	feed := incident.Feed(ctx, r.eng, sub, 64)
+	run := st.Runs[h.ID]
+	if run == nil {
+		return false
+	}
+	exp := DefaultApprovalExpiry
+	if h.Playbook.Approval != nil {
+		exp = h.Playbook.Approval.Expires
+	}
+	timeout := r.clk.After(exp - r.clk.Since(run.Started) + 50*time.Millisecond)
+	state := run.State
 	for {
-		st, sub, err := r.eng.Subscribe(r.base, 64)
-		if err != nil {
-			return false
-		}
-		run := st.Runs[h.ID]
-		if run == nil {
-			r.eng.Unsubscribe(sub)
-			return false
-		}
-		switch run.State {
+		switch state {
 		case incident.RunApproved:
-			r.eng.Unsubscribe(sub)
 			return true
 		case incident.RunAwaitingApproval:
 		default:
-			r.eng.Unsubscribe(sub)
 			return false
 		}
-		exp := DefaultApprovalExpiry
-		if h.Playbook.Approval != nil {
-			exp = h.Playbook.Approval.Expires
-		}
-		left := exp - r.clk.Since(run.Started)
-		timeout := r.clk.After(left + 50*time.Millisecond)
-		resub := false
-		for !resub {
-			select {
-			case <-r.base.Done():
-				r.eng.Unsubscribe(sub)
-				return false
-			case <-timeout:
-				r.eng.Unsubscribe(sub)
-				r.record(h.ID, "warroom", incident.RunTransition{State: incident.RunExpired,
-					Text: fmt.Sprintf("approval request %s expired: not approved within %s", h.ID, exp)})
-				return false
-			case u, ok := <-sub.C:
-				if !ok {
-					resub = true // lagged: take a fresh snapshot
-					break
+		select {
+		case <-r.base.Done():
+			return false
+		case <-timeout:
+			r.record(h.ID, "warroom", incident.RunTransition{State: incident.RunExpired,
+				Text: fmt.Sprintf("approval request %s expired: not approved within %s", h.ID, exp)})
+			return false
+		case it, ok := <-feed:
+			switch {
+			case !ok:
+				return false // the engine stopped
+			case it.State != nil: // fell behind: a fresh snapshot
+				run := it.State.Runs[h.ID]
+				if run == nil {
+					return false
 				}
-				for _, ev := range u.Events {
-					if ev.Run == nil || ev.Run.ID != h.ID {
-						continue
-					}
-					switch ev.Run.State {
-					case incident.RunApproved:
-						r.eng.Unsubscribe(sub)
-						return true
-					case incident.RunAwaitingApproval:
-					default:
-						r.eng.Unsubscribe(sub)
-						return false
-					}
+				state = run.State
+			}
+			for _, ev := range it.Update.Events {
+				if ev.Run != nil && ev.Run.ID == h.ID && state == incident.RunAwaitingApproval {
+					state = ev.Run.State // the first decision counts
 				}
 			}
 		}

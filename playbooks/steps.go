@@ -462,53 +462,52 @@ func (x *execution) waitStep(ctx context.Context, s *Step, out *output) stepResu
 	var since time.Time
 	lastWhy := "no value yet"
 	report := ""
+	st, sub, err := eng.Subscribe(ctx, 256)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	feed := incident.Feed(fctx, eng, sub, 256)
+	check := func() (bool, string) {
+		now := clk.Now()
+		ok, why := meets(st.Panes[key], w, thr, now)
+		lastWhy = why
+		if why != report {
+			fmt.Fprintf(out, "%s %s\n", now.UTC().Format("15:04:05"), why)
+			report = why
+		}
+		if !ok {
+			since = time.Time{}
+			return false, why
+		}
+		if since.IsZero() {
+			since = now
+		}
+		return now.Sub(since) >= w.For, why
+	}
+	tick := clk.After(time.Second)
 	for {
-		st, sub, err := eng.Subscribe(ctx, 256)
-		if err != nil {
-			return stepResult{err: err}
+		if ok, why := check(); ok {
+			return stepResult{summary: fmt.Sprintf("%s held for %s (%s)", w.Condition, w.For, why)}
 		}
-		check := func() (bool, string) {
-			now := clk.Now()
-			ok, why := meets(st.Panes[key], w, thr, now)
-			lastWhy = why
-			if why != report {
-				fmt.Fprintf(out, "%s %s\n", now.UTC().Format("15:04:05"), why)
-				report = why
-			}
-			if !ok {
-				since = time.Time{}
-				return false, why
-			}
-			if since.IsZero() {
-				since = now
-			}
-			return now.Sub(since) >= w.For, why
-		}
-		tick := clk.After(time.Second)
-		for {
-			if ok, why := check(); ok {
-				eng.Unsubscribe(sub)
-				return stepResult{summary: fmt.Sprintf("%s held for %s (%s)", w.Condition, w.For, why)}
-			}
-			resub := false
-			select {
-			case <-ctx.Done():
-				eng.Unsubscribe(sub)
+		select {
+		case <-ctx.Done():
+			return stepResult{err: context.Cause(ctx)}
+		case <-deadline:
+			return stepResult{err: fmt.Errorf("%s did not hold for %s within %s (last: %s)", w.Condition, w.For, w.Timeout, lastWhy)}
+		case <-tick:
+			tick = clk.After(time.Second)
+		case it, ok := <-feed:
+			switch {
+			case !ok && ctx.Err() != nil:
 				return stepResult{err: context.Cause(ctx)}
-			case <-deadline:
-				eng.Unsubscribe(sub)
-				return stepResult{err: fmt.Errorf("%s did not hold for %s within %s (last: %s)", w.Condition, w.For, w.Timeout, lastWhy)}
-			case <-tick:
-				tick = clk.After(time.Second)
-			case u, ok := <-sub.C:
-				if !ok {
-					resub = true
-					break
-				}
-				st.ApplyUpdate(u)
-			}
-			if resub {
-				break
+			case !ok:
+				return stepResult{err: incident.ErrStopped}
+			case it.State != nil:
+				st = it.State // fell behind: a fresh snapshot
+			default:
+				st.ApplyUpdate(it.Update)
 			}
 		}
 	}
