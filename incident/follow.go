@@ -15,6 +15,16 @@ type Subscriber interface {
 	Unsubscribe(*Subscription)
 }
 
+// Snapshot is the engine's state now, for a reader that looks once.
+func Snapshot(ctx context.Context, eng Subscriber) (*State, error) {
+	st, sub, err := eng.Subscribe(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	eng.Unsubscribe(sub)
+	return st, nil
+}
+
 // Follow keeps a reader current from sub, which the caller took with its
 // first snapshot: update gets every update; when the reader lagged and was
 // dropped, Follow subscribes again (retrying while the engine is busy) and

@@ -114,11 +114,10 @@ func WatchBaseline(ctx context.Context, eng Engine, r journal.Reader, cfg *confi
 	}
 	fromOff, toOff := cfg.Launch.Window()
 	for {
-		st, sub, err := eng.Subscribe(ctx, 1)
+		st, err := incident.Snapshot(ctx, eng)
 		if err != nil {
 			return
 		}
-		eng.Unsubscribe(sub)
 		wait := time.Minute // a hold may move T-0: look again
 		if t0, ok := st.T0(cfg); ok {
 			from, to := t0.Add(fromOff), t0.Add(toOff)

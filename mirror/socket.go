@@ -335,11 +335,7 @@ func (m *Mirror) ephemeral(ctx context.Context, channel, userID, text string) {
 // the engine for a fresh snapshot (the mirror's own copy may trail by the
 // events it has not folded yet), falling back to that copy.
 func (m *Mirror) statusText(ctx context.Context) string {
-	var s *incident.State
-	if snap, sub, err := m.eng.Subscribe(ctx, 1); err == nil {
-		m.eng.Unsubscribe(sub)
-		s = snap
-	}
+	s, _ := incident.Snapshot(ctx, m.eng)
 	m.liveMu.Lock()
 	if s == nil {
 		s = m.live

@@ -402,12 +402,7 @@ func (r *Runner) RunSummary(ctx context.Context, id string) (*RunSummary, error)
 
 // state takes a snapshot of the engine state.
 func (r *Runner) state(ctx context.Context) (*incident.State, error) {
-	st, sub, err := r.eng.Subscribe(ctx, 1)
-	if err != nil {
-		return nil, err
-	}
-	r.eng.Unsubscribe(sub)
-	return st, nil
+	return incident.Snapshot(ctx, r.eng)
 }
 
 // Wait waits until the run's goroutine in this runner is done and

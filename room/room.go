@@ -298,11 +298,10 @@ func left(b *sources.Budget) float64 {
 type timelineSlack struct{ r *Room }
 
 func (t timelineSlack) PostPlaybookMessage(ctx context.Context, m playbooks.SlackMessage) error {
-	snap, sub, err := t.r.Engine.Subscribe(ctx, 1)
+	snap, err := incident.Snapshot(ctx, t.r.Engine)
 	if err != nil {
 		return err
 	}
-	t.r.Engine.Unsubscribe(sub)
 	by := snap.Roles.Commander
 	if run := snap.Runs[m.RunID]; run != nil && run.Actor != "" {
 		by = run.Actor

@@ -174,13 +174,12 @@ func (s *Server) session(sess ssh.Session) {
 	case modeCommand:
 		_ = sess.Exit(s.command(sess, p.Handle, cmd))
 	case modeLaunch:
-		st, sub, err := s.r.Engine.Subscribe(sess.Context(), 1)
+		st, err := incident.Snapshot(sess.Context(), s.r.Engine)
 		if err != nil {
 			fmt.Fprintf(sess.Stderr(), "warroom: %s\n", textsafe.Line(err.Error()))
 			_ = sess.Exit(3)
 			return
 		}
-		s.r.Engine.Unsubscribe(sub)
 		lines, err := st.LaunchBoard(s.r.Engine.Config(), s.r.Engine.Clock().Now())
 		if err != nil {
 			// As warroom launch status: no plan is bad input, exit 1.

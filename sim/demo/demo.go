@@ -542,11 +542,7 @@ func (d *Demo) approve(ctx context.Context, id string) {
 }
 
 func (d *Demo) snapshot(ctx context.Context) *incident.State {
-	s, sub, err := d.Room.Engine.Subscribe(ctx, 1)
-	if err != nil {
-		return nil
-	}
-	d.Room.Engine.Unsubscribe(sub)
+	s, _ := incident.Snapshot(ctx, d.Room.Engine)
 	return s
 }
 
