@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warroom/warroom/config"
 	"github.com/warroom/warroom/incident"
 	"github.com/warroom/warroom/incident/incidenttest"
 	slacksim "github.com/warroom/warroom/sim/slack"
@@ -136,6 +137,52 @@ func TestBatchedEscalationUpdatesEveryGroup(t *testing.T) {
 		}
 		if pages := h.find("*PAGE*"); len(pages) != 1 || !strings.Contains(pages[0].Text, "<@U0BOB> (bob) you are paged") {
 			t.Fatalf("want one page for bob: %+v", pages)
+		}
+		last := h.j.LastSeq()
+		h.checkTranscript(last)
+		if cur, _ := h.j.Cursor(context.Background(), "slack"); cur != last {
+			t.Fatalf("cursor %d, want %d", cur, last)
+		}
+		h.noViolations()
+	})
+}
+
+// TestBatchedEscalationSurvivesRestart: Slack takes two of the four
+// updates a batched ESCALATE needs and rate-limits the rest; the mirror
+// restarts. The cursor stayed before the ESCALATE, so the restarted
+// mirror updates the two groups still waiting, and not the two that
+// already show it.
+func TestBatchedEscalationSurvivesRestart(t *testing.T) {
+	o := hopts{escalate: time.Minute, sim: slacksim.Options{MethodLimits: map[string]slacksim.Limit{"chat.update": {Rate: 1.0 / 30, Burst: 2}}},
+		config: func(c *config.Config) { c.Escalation.Commander = config.Duration(time.Hour) }}
+	inBubble(t, o, func(t *testing.T, h *harness) {
+		h.drive(time.Minute, h.drained)
+		var xs []incident.ExternalAlert
+		for i, rule := range []string{"DiskFull", "HighLatency", "ErrorRate", "QueueBacklog"} {
+			xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%d", i), Service: "tokens", Name: rule, Level: incident.LevelCrit,
+				Firing: true, Text: rule + " on host-1", Rule: "alertname:" + rule})
+		}
+		h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
+		h.drive(time.Minute, h.drained)
+		h.heartbeats(time.Minute + time.Second)
+		edited := func() (n int) {
+			for _, m := range h.alertMsgs("fired: ") {
+				if m.Edits > 1 {
+					t.Fatalf("a group's message was updated %d times: %q", m.Edits, m.Text)
+				}
+				n += m.Edits
+			}
+			return n
+		}
+		if n := edited(); n != 2 {
+			t.Fatalf("%d of 4 group messages updated before the restart, want 2 (Slack took two)", n)
+		}
+		h.stopMirror()
+		h.heartbeats(30 * time.Second) // past Slack's Retry-After
+		h.startMirror(o)
+		h.drive(5*time.Minute, h.drained)
+		if n := edited(); n != 4 {
+			t.Fatalf("%d of 4 group messages updated after the restart", n)
 		}
 		last := h.j.LastSeq()
 		h.checkTranscript(last)
