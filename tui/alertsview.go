@@ -158,27 +158,23 @@ func (m *Model) renderAlerts(w, h int) []string {
 	// Rows wrap, so rows and lines differ: lay out from the top row,
 	// moving it until the selected row is wholly on screen.
 	vis := h - 3
+	// Continuation lines are indented by two: wrap to fit them. When
+	// every row fits on screen in full none is cut; otherwise each gets
+	// at most maxLines.
+	tw := c.text - 2
 	texts := make([][]string, len(rows))
+	full := 0
 	for i, r := range rows {
-		row := func(text string) string {
-			switch {
-			case r.member:
-				return "└ " + text
-			case r.size > 1 && m.alertOpen[r.key]:
-				return "▾ " + text + " (" + itoa(r.size) + " alerts)"
-			case r.size > 1:
-				return "▸ " + text + " (+" + itoa(r.size-1) + " more)"
+		lead, tail := alertRowParts(r, m.alertOpen[r.key])
+		texts[i] = wrapLines(lead+textsafe.Line(r.a.Text)+tail, tw, 0)
+		full += len(texts[i])
+	}
+	if full > vis {
+		for i, r := range rows {
+			if len(texts[i]) > c.maxLines {
+				texts[i] = m.boundedAlertRow(r, tw, c.maxLines)
 			}
-			return text
 		}
-		text := row(textsafe.Line(r.a.Text))
-		// Continuation lines are indented by two: wrap to fit them. A row
-		// too long for its lines leaves out when a late alert began (enter
-		// shows it) before it is cut.
-		if note := textsafe.Line(r.a.LateNote()); note != "" && len(wrapLines(text, c.text-2, 0)) > c.maxLines {
-			text = row(strings.TrimSuffix(textsafe.Line(r.a.Text), note))
-		}
-		texts[i] = wrapLines(text, c.text-2, c.maxLines)
 	}
 	top := clamp(m.alertTop, 0, len(rows)-1)
 	if sel < top {
@@ -266,4 +262,39 @@ func (m *Model) alertAtLine(y int) string {
 		return m.alertLineIDs[y]
 	}
 	return ""
+}
+
+// alertRowParts are what a row adds around its alert's text: the group's
+// marker before it, and its count after.
+func alertRowParts(r alertRow, open bool) (lead, tail string) {
+	switch {
+	case r.member:
+		return "└ ", ""
+	case r.size > 1 && open:
+		return "▾ ", " (" + itoa(r.size) + " alerts)"
+	case r.size > 1:
+		return "▸ ", " (+" + itoa(r.size-1) + " more)"
+	}
+	return "", ""
+}
+
+// boundedAlertRow wraps a row in at most n lines of w cells: it leaves out
+// when a late alert began (enter shows it) before it cuts the alert's
+// text, and never cuts the group's count.
+func (m *Model) boundedAlertRow(r alertRow, w, n int) []string {
+	lead, tail := alertRowParts(r, m.alertOpen[r.key])
+	text := textsafe.Line(r.a.Text)
+	if note := textsafe.Line(r.a.LateNote()); note != "" {
+		text = strings.TrimSuffix(text, note)
+	}
+	if lines := wrapLines(lead+text+tail, w, 0); len(lines) <= n {
+		return lines
+	}
+	if tail == "" || w <= width(tail)+1 {
+		return wrapLines(lead+text+tail, w, n)
+	}
+	lines := wrapLines(lead+text, w, n)
+	last := len(lines) - 1
+	lines[last] = trunc(lines[last], w-width(tail)) + tail
+	return lines
 }

@@ -195,9 +195,10 @@ func TestOldValueNeverCutsTheThreshold(t *testing.T) {
 	}
 }
 
-// TestLateNoteGivesWayBeforeTheRowIsCut: in a narrow alerts table an
-// alert too long for its row leaves out when it began (it arrived late)
-// rather than being cut; a wide table shows the note.
+// TestLateNoteGivesWayBeforeTheRowIsCut: in a narrow alerts table too
+// short for every row in full, an alert too long for its row leaves out
+// when it began (it arrived late) rather than being cut; a table with room
+// for every row, narrow or wide, shows the note.
 func TestLateNoteGivesWayBeforeTheRowIsCut(t *testing.T) {
 	f := newFakeEngine()
 	fired := tNow.Add(-10 * time.Second).UTC()
@@ -211,7 +212,7 @@ func TestLateNoteGivesWayBeforeTheRowIsCut(t *testing.T) {
 	for _, sz := range []struct {
 		w, h int
 		note bool
-	}{{80, 60, false}, {200, 60, true}} {
+	}{{80, 24, false}, {80, 60, true}, {200, 60, true}} {
 		m := newTestModel(t, f, "rosa", sz.w, sz.h)
 		press(m, "2")
 		v := plainView(m)
@@ -227,5 +228,30 @@ func TestLateNoteGivesWayBeforeTheRowIsCut(t *testing.T) {
 		if got := strings.Contains(v, "48s before it"); got != sz.note {
 			t.Errorf("%dx%d: the late note shown: %v, want %v:\n%s", sz.w, sz.h, got, sz.note, row)
 		}
+	}
+}
+
+// TestCutAlertRowKeepsItsGroupCount: when the alerts table is too short
+// for every row in full, a group's row too long for its lines cuts the
+// alert's text, never the count of the group's other alerts.
+func TestCutAlertRowKeepsItsGroupCount(t *testing.T) {
+	f := newFakeEngine()
+	at := tNow.Add(-time.Minute).UTC()
+	long := "prometheus: DBIdleSessionsStuck: " + strings.Repeat("idle sessions held on the Allium database, stuck until terminated; ", 5) + "(crit)"
+	for i, key := range []string{"k901", "k902"} {
+		f.st.Apply(incident.Event{Seq: f.st.LastSeq + 1, Time: at, Kind: incident.KindAlert, Actor: "prometheus", Service: "history", Text: long,
+			Alert: &incident.AlertInfo{ID: "A90" + itoa(i+1), Pane: "DBIdleSessionsStuck", Level: incident.LevelCrit, Origin: "prometheus", Key: key, Group: "history/rule:DBIdleSessionsStuck"}})
+	}
+	m := newTestModel(t, f, "rosa", 80, 24)
+	press(m, "2")
+	v := plainView(m)
+	lines := strings.Split(v, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "A901") })
+	if i < 0 {
+		t.Fatalf("A901 is not listed:\n%s", v)
+	}
+	row := strings.Join(lines[i:min(i+8, len(lines))], "\n")
+	if !strings.Contains(row, "…") || !strings.Contains(row, "(+1 more)") {
+		t.Fatalf("the row is not cut before its group's count:\n%s", row)
 	}
 }

@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 // "(cr…" instead of "(crit >90%)".
 var cutThreshold = regexp.MustCompile(`\((w|wa|war|warn|c|cr|cri|crit)(\s[^()]*)?…`)
 
+// cutBeforeCount is an alert row cut where the table had no room for it
+// in full, keeping its group's count: "… (+1 more)".
+var cutBeforeCount = regexp.MustCompile(`… \((\+\d+ more|\d+ alerts)\)`)
+
 // alertRow is a row of the alerts table or an alert line of a pane.
 var alertRow = regexp.MustCompile(`(^|[\s•▶│┃])A\d+\s`)
 
@@ -130,7 +134,10 @@ func TestTmuxNoCutThresholdsOrAlertNames(t *testing.T) {
 						// name: no alert row is there.
 						continue
 					}
-					if inTable && strings.Contains(line, "…") {
+					// A table too short for every row in full bounds
+					// each row's lines: a row may then be cut, but only
+					// before its group's count.
+					if inTable && strings.Contains(line, "…") && !cutBeforeCount.MatchString(line) {
 						t.Errorf("%dx%d view %s line %d: an alert row is cut:\n%s", sz.w, sz.h, view.keys, n+1, s)
 					}
 					if loc := cutThreshold.FindString(line); loc != "" {
