@@ -88,17 +88,7 @@ func TestStormOfOneGroupLeavesRoomForNotes(t *testing.T) {
 func TestBatchedEscalationUpdatesEveryGroup(t *testing.T) {
 	inBubble(t, hopts{escalate: time.Minute}, func(t *testing.T, h *harness) {
 		h.drive(time.Minute, h.drained)
-		var xs []incident.ExternalAlert
-		for i, rule := range []string{"DiskFull", "HighLatency", "ErrorRate", "QueueBacklog"} {
-			xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%d", i), Service: "tokens", Name: rule, Level: incident.LevelCrit,
-				Firing: true, Text: rule + " on host-1", Rule: "alertname:" + rule})
-		}
-		var ids []string
-		for _, ev := range h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs}).Events {
-			if ev.Kind == incident.KindAlert {
-				ids = append(ids, ev.Alert.ID)
-			}
-		}
+		ids := h.fourGroups()
 		h.drive(time.Minute, h.drained)
 		if n := len(h.alertMsgs("fired: ")); n != len(ids) {
 			t.Fatalf("%d alert messages for %d groups", n, len(ids))
@@ -138,12 +128,7 @@ func TestBatchedEscalationUpdatesEveryGroup(t *testing.T) {
 		if pages := h.find("*PAGE*"); len(pages) != 1 || !strings.Contains(pages[0].Text, "<@U0BOB> (bob) you are paged") {
 			t.Fatalf("want one page for bob: %+v", pages)
 		}
-		last := h.j.LastSeq()
-		h.checkTranscript(last)
-		if cur, _ := h.j.Cursor(context.Background(), "slack"); cur != last {
-			t.Fatalf("cursor %d, want %d", cur, last)
-		}
-		h.noViolations()
+		h.allDone()
 	})
 }
 
@@ -157,12 +142,7 @@ func TestBatchedEscalationSurvivesRestart(t *testing.T) {
 		config: func(c *config.Config) { c.Escalation.Commander = config.Duration(time.Hour) }}
 	inBubble(t, o, func(t *testing.T, h *harness) {
 		h.drive(time.Minute, h.drained)
-		var xs []incident.ExternalAlert
-		for i, rule := range []string{"DiskFull", "HighLatency", "ErrorRate", "QueueBacklog"} {
-			xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%d", i), Service: "tokens", Name: rule, Level: incident.LevelCrit,
-				Firing: true, Text: rule + " on host-1", Rule: "alertname:" + rule})
-		}
-		h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs})
+		h.fourGroups()
 		h.drive(time.Minute, h.drained)
 		h.heartbeats(time.Minute + time.Second)
 		edited := func() (n int) {
@@ -184,13 +164,38 @@ func TestBatchedEscalationSurvivesRestart(t *testing.T) {
 		if n := edited(); n != 4 {
 			t.Fatalf("%d of 4 group messages updated after the restart", n)
 		}
-		last := h.j.LastSeq()
-		h.checkTranscript(last)
-		if cur, _ := h.j.Cursor(context.Background(), "slack"); cur != last {
-			t.Fatalf("cursor %d, want %d", cur, last)
-		}
-		h.noViolations()
+		h.allDone()
 	})
+}
+
+// fourGroups fires four critical alerts of tokens, each of its own rule
+// (so its own group), and returns their ids.
+func (h *harness) fourGroups() []string {
+	h.t.Helper()
+	var xs []incident.ExternalAlert
+	for i, rule := range []string{"DiskFull", "HighLatency", "ErrorRate", "QueueBacklog"} {
+		xs = append(xs, incident.ExternalAlert{Key: fmt.Sprintf("k%d", i), Service: "tokens", Name: rule, Level: incident.LevelCrit,
+			Firing: true, Text: rule + " on host-1", Rule: "alertname:" + rule})
+	}
+	var ids []string
+	for _, ev := range h.do(incident.ImportAlerts{Origin: "alertmanager", Via: "webhook", Alerts: xs}).Events {
+		if ev.Kind == incident.KindAlert {
+			ids = append(ids, ev.Alert.ID)
+		}
+	}
+	return ids
+}
+
+// allDone: every event is in Slack, the durable cursor is at the end, and
+// Slack saw no call it forbids.
+func (h *harness) allDone() {
+	h.t.Helper()
+	last := h.j.LastSeq()
+	h.checkTranscript(last)
+	if cur, _ := h.j.Cursor(context.Background(), "slack"); cur != last {
+		h.t.Fatalf("cursor %d, want %d", cur, last)
+	}
+	h.noViolations()
 }
 
 // eventTime reads the time of the first event a message carries
