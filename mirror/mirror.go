@@ -163,6 +163,27 @@ type Status struct {
 	Cause error
 }
 
+// Line is the status for status bars: e.g. "ok", "catching-up, 12
+// behind" or "down: invalid_auth", and what stopped Socket Mode, since
+// then no one can act from Slack ("ok; /warroom stopped: invalid_auth
+// (check slack.app_token)").
+func (s Status) Line() string {
+	l := s.State
+	if s.Lag > 0 {
+		l += fmt.Sprintf(", %d behind", s.Lag)
+	}
+	if s.Uncertain > 0 {
+		l += fmt.Sprintf(", %d uncertain", s.Uncertain)
+	}
+	if s.Err != "" {
+		l += ": " + s.Err
+	}
+	if why, ok := strings.CutPrefix(s.Socket, socketStopped); ok {
+		l += "; /warroom stopped: " + why
+	}
+	return l
+}
+
 // Mirror is a running mirror.
 type Mirror struct {
 	o      Options

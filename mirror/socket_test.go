@@ -264,6 +264,10 @@ func TestSocketModeStopsOnARefusedAppToken(t *testing.T) {
 	h := newHarness(t, hopts{socket: true, mirror: func(o *Options) { o.AppToken = "xapp-1-A111-notTheAppsToken" }})
 	h.autoDrive()
 	h.waitFor("socket mode stopped", func() bool { return strings.HasPrefix(h.m.Status().Socket, "stopped: invalid_auth") })
+	// The status bar says no one can act from Slack.
+	if l := h.m.Status().Line(); !strings.Contains(l, "; /warroom stopped: invalid_auth") || strings.Contains(l, "notTheAppsToken") {
+		t.Errorf("status line %q", l)
+	}
 	if n := h.srv.Connections(); n != 0 {
 		t.Fatalf("%d Socket Mode connections with a refused token", n)
 	}

@@ -229,25 +229,14 @@ func (r *Room) close() error {
 	return err
 }
 
-// MirrorStatus is the Slack mirror's state for status bars: "" without a
-// mirror, else e.g. "ok", "catching-up, 12 behind" or "down: invalid_auth".
+// MirrorStatus is the Slack mirror's state for status bars (its
+// Status.Line): "" without a mirror.
 func (r *Room) MirrorStatus() string {
 	l := r.Lead()
 	if l == nil || l.Mirror == nil {
 		return ""
 	}
-	st := l.Mirror.Status()
-	s := st.State
-	if st.Lag > 0 {
-		s += fmt.Sprintf(", %d behind", st.Lag)
-	}
-	if st.Uncertain > 0 {
-		s += fmt.Sprintf(", %d uncertain", st.Uncertain)
-	}
-	if st.Err != "" {
-		s += ": " + st.Err
-	}
-	return s
+	return l.Mirror.Status().Line()
 }
 
 // PublisherStatus is the Statuspage publisher's state for status bars:
