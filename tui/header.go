@@ -179,6 +179,20 @@ type tabRange struct {
 	text   string
 }
 
+// tabCount is a tab's count: "(6)", "(6, 4 unacked)" when some of them
+// wait for someone, or only those, "(4!)", on a narrow screen.
+func tabCount(active, waiting int, what string, narrow bool) string {
+	switch {
+	case waiting > 0 && narrow:
+		return "(" + itoa(waiting) + "!)"
+	case waiting > 0:
+		return "(" + itoa(active) + ", " + itoa(waiting) + " " + what + ")"
+	case active > 0:
+		return "(" + itoa(active) + ")"
+	}
+	return ""
+}
+
 // tabRanges lays out the tab line; rendering and clicks share it. When
 // the tabs do not fit the width they lose their padding, then the names of
 // the views not shown (their keys and counts stay), so that the last tabs
@@ -194,14 +208,7 @@ func (m *Model) tabRanges(w int) []tabRange {
 		t := tab{view: v, key: m.tabKey(v), name: viewNames[v]}
 		if v == viewAlerts && m.st != nil {
 			active, unacked := m.alertGroupsToAct()
-			switch {
-			case unacked > 0 && narrow:
-				t.extra = "(" + itoa(unacked) + "!)"
-			case unacked > 0:
-				t.extra = "(" + itoa(active) + ", " + itoa(unacked) + " unacked)"
-			case active > 0:
-				t.extra = "(" + itoa(active) + ")"
-			}
+			t.extra = tabCount(active, unacked, "unacked", narrow)
 		}
 		if v == viewRuns && m.st != nil {
 			active, mine := 0, 0
@@ -213,14 +220,7 @@ func (m *Model) tabRanges(w int) []tabRange {
 					}
 				}
 			}
-			switch {
-			case mine > 0 && narrow:
-				t.extra = "(" + itoa(mine) + "!)"
-			case mine > 0:
-				t.extra = "(" + itoa(active) + ", " + itoa(mine) + " need you)"
-			case active > 0:
-				t.extra = "(" + itoa(active) + ")"
-			}
+			t.extra = tabCount(active, mine, "need you", narrow)
 		}
 		tabs = append(tabs, t)
 	}
