@@ -52,7 +52,7 @@ func Follow(ctx context.Context, eng Subscriber, sub *Subscription, buffer int, 
 			}
 			snap, s2, err := resubscribe(ctx, eng, buffer)
 			if err != nil {
-				return nil
+				return nil // ctx ended or the engine stopped
 			}
 			sub = s2
 			if err := resync(snap); err != nil {
