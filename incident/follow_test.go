@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -164,5 +165,36 @@ func TestFeedResyncsALaggedReader(t *testing.T) {
 	}
 	cancel()
 	for range feed {
+	}
+}
+
+// FollowEvents stops with fn's error, and returns nil when the engine
+// stops.
+func TestFollowEventsEnds(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.ok(Note{By: "maya", Text: "note"})
+	stop := errors.New("enough")
+	var seen int
+	err := FollowEvents(ctx, h.e, h.j, 0, 4, func(Event) error {
+		seen++
+		if seen == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || seen != 2 {
+		t.Fatalf("after %d events: %v, want fn's error after 2", seen, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- FollowEvents(ctx, h.e, h.j, 0, 4, func(Event) error { return nil }) }()
+	h.cancel() // the engine stops
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the engine stopped: %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("FollowEvents goes on after the engine stopped")
 	}
 }
