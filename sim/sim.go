@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/warroom/warroom/clock"
+	"github.com/warroom/warroom/config"
 )
 
 // Options configure Start. The zero value is usable.
@@ -184,6 +185,24 @@ func (s *Sim) shutdown() {
 }
 
 // Close stops every server and waits for its goroutines.
+// Point replaces the loopback endpoints of cfg's sources (the example war
+// room's) with the simulator's free ports.
+func (s *Sim) Point(cfg *config.Config) {
+	for i := range cfg.Sources {
+		src := &cfg.Sources[i]
+		switch src.Type {
+		case config.SourcePrometheus:
+			src.URL = s.PromURL
+		case config.SourceDatadog:
+			src.APIURL, src.Site = s.DatadogURL, ""
+		case config.SourceRPC:
+			if u, ok := s.RPC[src.ID]; ok {
+				src.URL = u
+			}
+		}
+	}
+}
+
 func (s *Sim) Close() error {
 	s.once.Do(s.shutdown)
 	<-s.watcherDone

@@ -322,19 +322,7 @@ func (d *Demo) Human() string { return d.human }
 // pointAtSimulator replaces the example's loopback endpoints with the
 // simulator's free ports and marks the run as simulated.
 func pointAtSimulator(cfg *config.Config, s *sim.Sim, t0 time.Time) {
-	for i := range cfg.Sources {
-		src := &cfg.Sources[i]
-		switch src.Type {
-		case config.SourcePrometheus:
-			src.URL = s.PromURL
-		case config.SourceDatadog:
-			src.APIURL, src.Site = s.DatadogURL, ""
-		case config.SourceRPC:
-			if u, ok := s.RPC[src.ID]; ok {
-				src.URL = u
-			}
-		}
-	}
+	s.Point(cfg)
 	cfg.Incident.Launch = &t0
 	cfg.Incident.Simulated = true
 	cfg.Incident.Name += " (simulated)"

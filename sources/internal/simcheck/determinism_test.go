@@ -113,19 +113,7 @@ func storyEvents(t *testing.T, seed uint64, window time.Duration) []journal.Even
 	defer sm.Close()
 	t.Setenv("DD_API_KEY", "0123456789abcdef0123456789abcdef")
 	t.Setenv("DD_APP_KEY", "0123456789abcdef0123456789abcdef01234567")
-	for i := range cfg.Sources {
-		s := &cfg.Sources[i]
-		switch s.Type {
-		case config.SourcePrometheus:
-			s.URL = sm.PromURL
-		case config.SourceDatadog:
-			s.APIURL, s.Site = sm.DatadogURL, ""
-		case config.SourceRPC:
-			if u, ok := sm.RPC[s.ID]; ok {
-				s.URL = u
-			}
-		}
-	}
+	sm.Point(cfg)
 	cfg.Incident.Launch = &t0
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"))
 	if err != nil {

@@ -42,19 +42,9 @@ func TestExampleRoomAgainstTheSimulator(t *testing.T) {
 	}
 	t.Setenv("DD_API_KEY", "0123456789abcdef0123456789abcdef")
 	t.Setenv("DD_APP_KEY", "0123456789abcdef0123456789abcdef01234567")
+	sm.Point(cfg)
 	for i := range cfg.Sources {
-		s := &cfg.Sources[i]
-		s.Interval = config.Duration(time.Second)
-		switch s.Type {
-		case config.SourcePrometheus:
-			s.URL = sm.PromURL
-		case config.SourceDatadog:
-			s.APIURL, s.Site = sm.DatadogURL, ""
-		case config.SourceRPC:
-			if u, ok := sm.RPC[s.ID]; ok {
-				s.URL = u
-			}
-		}
+		cfg.Sources[i].Interval = config.Duration(time.Second)
 	}
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"))
 	if err != nil {
@@ -208,17 +198,10 @@ func TestQuietHealthyRoomPagesNoOne(t *testing.T) {
 	}
 	t.Setenv("DD_API_KEY", "0123456789abcdef0123456789abcdef")
 	t.Setenv("DD_APP_KEY", "0123456789abcdef0123456789abcdef01234567")
+	sm.Point(cfg)
 	for i := range cfg.Sources {
-		s := &cfg.Sources[i]
-		switch s.Type {
-		case config.SourcePrometheus:
-			s.URL, s.Drop = sm.PromURL, nil
-		case config.SourceDatadog:
-			s.APIURL, s.Site = sm.DatadogURL, ""
-		case config.SourceRPC:
-			if u, ok := sm.RPC[s.ID]; ok {
-				s.URL = u
-			}
+		if cfg.Sources[i].Type == config.SourcePrometheus {
+			cfg.Sources[i].Drop = nil
 		}
 	}
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"))
