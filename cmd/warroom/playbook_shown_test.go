@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,19 +28,9 @@ func TestPlaybookRunShowsItsDryRun(t *testing.T) {
 		io.Copy(w, r.Body)
 	}))
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// The CLI playbook without its approval: the run goes at once.
 	pb := strings.NewReplacer("approval:\n  approvers: [commander]\n  expires: 10m\n", "", "risk: high", "risk: low").Replace(fmt.Sprintf(cliPlaybook, srv.URL))
-	if err := os.WriteFile(filepath.Join(dir, "playbooks", "waf-mode.yaml"), []byte(pb), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "warroom.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cliRoom), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfgPath := writeCLIRoom(t, pb)
 	check := func(name, out string) {
 		t.Helper()
 		dry := strings.Index(out, "DRY RUN of waf-mode")
@@ -93,17 +82,7 @@ func TestPlaybookRunInterruptedCancelsTheRun(t *testing.T) {
 		io.WriteString(w, `{"mode":"challenge"}`)
 	}))
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "playbooks", "waf-mode.yaml"), []byte(fmt.Sprintf(cliPlaybook, srv.URL)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "warroom.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cliRoom), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfgPath := writeCLIRoom(t, fmt.Sprintf(cliPlaybook, srv.URL))
 	journal := filepath.Join(dir, "served.db")
 	r := openCLIRoom(t, cfgPath, journal)
 	t.Cleanup(func() { r.Close() })

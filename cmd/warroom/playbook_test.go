@@ -139,17 +139,7 @@ func TestApproveAndResolveWithoutConfigFlag(t *testing.T) {
 	srv := httptest.NewServer(admin)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(admin.release) })
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "playbooks", "waf-mode.yaml"), []byte(fmt.Sprintf(cliPlaybook, srv.URL)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "warroom.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cliRoom), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfgPath := writeCLIRoom(t, fmt.Sprintf(cliPlaybook, srv.URL))
 	journal := filepath.Join(dir, "warroom.db")
 
 	a := openCLIRoom(t, cfgPath, journal)
@@ -203,4 +193,22 @@ func TestApproveAndResolveWithoutConfigFlag(t *testing.T) {
 	if code, _, errs := runCLI("playbook", "cancel", h.ID, "--as", "mallory"); code != 2 || !strings.Contains(errs, "not on the roster") {
 		t.Fatalf("cancel as mallory: exit %d %s", code, errs)
 	}
+}
+
+// writeCLIRoom writes the CLI tests' war room (cliRoom) and its one
+// playbook, waf-mode, into a new directory.
+func writeCLIRoom(t *testing.T, playbook string) (dir, cfgPath string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "playbooks", "waf-mode.yaml"), []byte(playbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath = filepath.Join(dir, "warroom.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cliRoom), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, cfgPath
 }
