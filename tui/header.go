@@ -545,7 +545,7 @@ func (m *Model) mirrorText() string {
 	switch {
 	case state != "":
 		p := s.Text
-		if strings.Contains(strings.ToLower(state), "down") || strings.Contains(strings.ToLower(state), "fail") {
+		if l := strings.ToLower(state); strings.Contains(l, "down") || strings.Contains(l, "fail") || strings.Contains(l, "stopped") {
 			p = s.Level[sevCrit]
 		}
 		return s.Muted.S("slack ") + p.S(textsafe.Line(state))
